@@ -1,0 +1,46 @@
+# Dripcast. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+SERVICES := eval "$$(scripts/services.sh up)"
+SQLC := cd tools && go tool sqlc -f ../sqlc.yaml
+GO_TEST_FLAGS ?= -count=1 -timeout=20m
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+.PHONY: demo
+demo: build ## start Postgres and Redis, run Dripcast and show it at work
+	@$(SERVICES) && go run ./cmd/demo
+
+.PHONY: test
+test: verify ## the whole test suite against real Postgres and Redis
+	@$(SERVICES) && go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: build
+build: ## build bin/dripcast
+	go build -o bin/dripcast ./cmd/dripcast
+
+.PHONY: generate
+generate: ## regenerate queries/ from sql/ with sqlc
+	$(SQLC) generate
+
+.PHONY: verify
+verify: ## gofmt, go vet, sqlc output fresh, migrations apply and roll back cleanly
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^queries/')); \
+	  if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+	$(SQLC) diff
+	@$(SERVICES) && go test -count=1 -run '^TestMigrations' ./db
+
+.PHONY: bench
+bench: ## benchmarks, each beside a baseline measured in the same run
+	@$(SERVICES) && go test -run '^$$' -bench . -benchtime 1x -count 3 ./importer
+
+.PHONY: services-up
+services-up: ## start local Postgres and Redis (installing them when missing) and print their URLs
+	@scripts/services.sh up
+
+.PHONY: services-down
+services-down: ## stop local Postgres and Redis
+	@scripts/services.sh down

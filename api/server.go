@@ -1,0 +1,244 @@
+// Package api serves Dripcast's JSON API: routes, authentication, validation and JSON errors.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/segment"
+)
+
+// Options of the API.
+type Options struct {
+	MaxBodyBytes   int64 // JSON bodies
+	ImportMaxBytes int64 // one contact import
+	ImportMaxRows  int
+}
+
+// Server holds what the handlers share.
+type Server struct {
+	db      *pgxpool.Pool
+	q       *queries.Queries
+	rdb     redis.UniversalClient
+	log     *slog.Logger
+	opts    Options
+	metrics *httpMetrics
+	gather  prometheus.Gatherer
+}
+
+// New builds the API. reg receives the HTTP metrics; gather serves /metrics.
+func New(pool *pgxpool.Pool, rdb redis.UniversalClient, log *slog.Logger, opts Options, reg prometheus.Registerer, gather prometheus.Gatherer) *Server {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	return &Server{db: pool, q: queries.New(pool), rdb: rdb, log: log, opts: opts,
+		metrics: newHTTPMetrics(reg), gather: gather}
+}
+
+// handlerFunc is a handler that returns its error; the router writes it as JSON.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route is one endpoint. public routes need no API key.
+type route struct {
+	method, path string
+	public       bool
+	h            handlerFunc
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/healthz", true, s.healthz},
+		{"GET", "/readyz", true, s.readyz},
+		{"GET", "/metrics", true, s.metricsHandler},
+		{"GET", "/openapi.yaml", true, serveOpenAPI},
+		{"GET", "/v1/account", false, s.getAccount},
+		{"POST", "/v1/contacts", false, s.createContact},
+		{"GET", "/v1/contacts", false, s.listContacts},
+		{"POST", "/v1/contacts/import", false, s.importContacts},
+		{"GET", "/v1/contacts/{id}", false, s.getContact},
+		{"PATCH", "/v1/contacts/{id}", false, s.updateContact},
+		{"DELETE", "/v1/contacts/{id}", false, s.deleteContact},
+		{"POST", "/v1/contacts/{id}/opt-in", false, s.optIn},
+		{"POST", "/v1/contacts/{id}/opt-out", false, s.optOut},
+		{"GET", "/v1/contacts/{id}/consent", false, s.listConsent},
+		{"POST", "/v1/segments", false, s.createSegment},
+		{"GET", "/v1/segments", false, s.listSegments},
+		{"POST", "/v1/segments/preview", false, s.previewRules},
+		{"GET", "/v1/segments/{id}", false, s.getSegment},
+		{"PUT", "/v1/segments/{id}", false, s.updateSegment},
+		{"DELETE", "/v1/segments/{id}", false, s.deleteSegment},
+		{"GET", "/v1/segments/{id}/preview", false, s.previewSegment},
+		{"POST", "/v1/templates", false, s.createTemplate},
+		{"GET", "/v1/templates", false, s.listTemplates},
+		{"GET", "/v1/templates/{id}", false, s.getTemplate},
+		{"PUT", "/v1/templates/{id}", false, s.updateTemplate},
+		{"DELETE", "/v1/templates/{id}", false, s.deleteTemplate},
+		{"POST", "/v1/templates/{id}/preview", false, s.previewTemplate},
+	}
+}
+
+// Handler is the whole API: every route, JSON 404 and 405 answers, metrics and recovery.
+func (s *Server) Handler() http.Handler {
+	return s.mux(func(rt route) bool { return true })
+}
+
+// OpsHandler serves only the public operational routes (health, readiness, metrics, the
+// OpenAPI document), for processes that do not run the API role.
+func (s *Server) OpsHandler() http.Handler {
+	return s.mux(func(rt route) bool { return rt.public })
+}
+
+func (s *Server) mux(include func(route) bool) http.Handler {
+	mux := http.NewServeMux()
+	methods := map[string]bool{}
+	for _, rt := range s.routes() {
+		if !include(rt) {
+			continue
+		}
+		h := rt.h
+		if !rt.public {
+			h = s.authenticate(h)
+		}
+		mux.Handle(rt.method+" "+rt.path, s.wrap(rt.method+" "+rt.path, h))
+		methods[rt.method] = true
+	}
+	notFound := s.wrap("unmatched", func(http.ResponseWriter, *http.Request) error { return errNotFound("route") })
+	notAllowed := s.wrap("unmatched", func(http.ResponseWriter, *http.Request) error {
+		return &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Message: "this path does not take that method"}
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// No route: 405 if the path is served with another method, else 404, both as JSON.
+		for m := range methods {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" {
+				notAllowed.ServeHTTP(w, r)
+				return
+			}
+		}
+		notFound.ServeHTTP(w, r)
+	})
+}
+
+// wrap turns a handlerFunc into an http.Handler that writes errors as JSON, recovers panics and
+// records the request under its route pattern (never the raw path: ids would make the metric
+// unbounded).
+func (s *Server) wrap(pattern string, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic in handler", "route", pattern, "panic", p)
+				if !rec.wrote {
+					writeError(rec, &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"})
+				}
+			}
+			s.metrics.observe(pattern, rec.status, time.Since(start))
+		}()
+		if err := h(rec, r); err != nil {
+			s.fail(rec, r, pattern, err)
+		}
+	})
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, pattern string, err error) {
+	var apiErr *Error
+	var ruleErr *segment.Error
+	switch {
+	case errors.As(err, &apiErr):
+	case errors.As(err, &ruleErr):
+		apiErr = errValidation("rules", "rules: %s", ruleErr.Error())
+	case errors.Is(err, pgx.ErrNoRows):
+		apiErr = errNotFound("resource")
+	case errors.Is(err, context.Canceled):
+		apiErr = &Error{Status: 499, Code: "client_closed", Message: "the request was cancelled"}
+	default:
+		s.log.Error("request failed", "route", pattern, "err", err)
+		apiErr = &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error; the request was logged"}
+	}
+	writeError(w, apiErr)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dripcast_http_requests_total", Help: "API requests by route and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "dripcast_http_request_duration_seconds", Help: "API request latency by route.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+func (m *httpMetrics) observe(route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) error {
+	promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// readyz checks the two servers every role depends on.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"postgres": "ok", "redis": "ok"}
+	status := http.StatusOK
+	if err := s.db.Ping(ctx); err != nil {
+		checks["postgres"], status = "unreachable", http.StatusServiceUnavailable
+	}
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		checks["redis"], status = "unreachable", http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
+	return nil
+}

@@ -1,0 +1,200 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/templates"
+)
+
+type templateView struct {
+	ID int64 `json:"id"`
+	templates.Template
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func viewTemplate(t queries.Template) (templateView, error) {
+	v := templateView{ID: t.ID, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	v.Name, v.Language, v.Category, v.Status = t.Name, t.Language, t.Category, t.Status
+	if err := json.Unmarshal(t.Components, &v.Components); err != nil {
+		return v, err
+	}
+	return v, json.Unmarshal(t.Parameters, &v.Parameters)
+}
+
+// templateParams validates a template body and encodes it for the database.
+func templateParams(t *templates.Template) (components, parameters []byte, err error) {
+	if err := t.Validate(); err != nil {
+		fe, ok := err.(*templates.FieldError)
+		if ok {
+			return nil, nil, errValidation(fe.Field, "%s", fe.Error())
+		}
+		return nil, nil, err
+	}
+	if t.Parameters == nil {
+		t.Parameters = templates.Mapping{}
+	}
+	components, _ = json.Marshal(t.Components)
+	parameters, _ = json.Marshal(t.Parameters)
+	return components, parameters, nil
+}
+
+func (s *Server) createTemplate(w http.ResponseWriter, r *http.Request) error {
+	var in templates.Template
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	comps, params, err := templateParams(&in)
+	if err != nil {
+		return err
+	}
+	ctx, p := r.Context(), caller(r.Context())
+	var v templateView
+	err = s.inTx(ctx, func(q *queries.Queries) error {
+		t, err := q.CreateTemplate(ctx, queries.CreateTemplateParams{AccountID: p.AccountID, Name: in.Name,
+			Language: in.Language, Category: in.Category, Status: in.Status, Components: comps, Parameters: params})
+		if err != nil {
+			return conflictAs(err, "a template with this name and language exists")
+		}
+		if v, err = viewTemplate(t); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, r, "template.create", "template", t.ID, nil, v)
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+func (s *Server) loadTemplate(r *http.Request) (templateView, error) {
+	id, err := pathID(r, "template")
+	if err != nil {
+		return templateView{}, err
+	}
+	t, err := s.q.GetTemplate(r.Context(), queries.GetTemplateParams{AccountID: caller(r.Context()).AccountID, ID: id})
+	if err != nil {
+		return templateView{}, notFoundAs(err, "template")
+	}
+	return viewTemplate(t)
+}
+
+func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.loadTemplate(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) error {
+	after, limit, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	list, err := s.q.ListTemplates(r.Context(), queries.ListTemplatesParams{AccountID: caller(r.Context()).AccountID, After: after, Lim: int32(limit + 1)})
+	if err != nil {
+		return err
+	}
+	views := make([]templateView, len(list))
+	for i, t := range list {
+		if views[i], err = viewTemplate(t); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, newPage(views, limit, func(v templateView) int64 { return v.ID }))
+	return nil
+}
+
+func (s *Server) updateTemplate(w http.ResponseWriter, r *http.Request) error {
+	before, err := s.loadTemplate(r)
+	if err != nil {
+		return err
+	}
+	var in templates.Template
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	comps, params, err := templateParams(&in)
+	if err != nil {
+		return err
+	}
+	ctx, p := r.Context(), caller(r.Context())
+	var v templateView
+	err = s.inTx(ctx, func(q *queries.Queries) error {
+		t, err := q.UpdateTemplate(ctx, queries.UpdateTemplateParams{AccountID: p.AccountID, ID: before.ID, Name: in.Name,
+			Language: in.Language, Category: in.Category, Status: in.Status, Components: comps, Parameters: params})
+		if err != nil {
+			return conflictAs(notFoundAs(err, "template"), "a template with this name and language exists")
+		}
+		if v, err = viewTemplate(t); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, r, "template.update", "template", t.ID, before, v)
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) deleteTemplate(w http.ResponseWriter, r *http.Request) error {
+	before, err := s.loadTemplate(r)
+	if err != nil {
+		return err
+	}
+	ctx, p := r.Context(), caller(r.Context())
+	err = s.inTx(ctx, func(q *queries.Queries) error {
+		n, err := q.DeleteTemplate(ctx, queries.DeleteTemplateParams{AccountID: p.AccountID, ID: before.ID})
+		if err != nil {
+			return conflictAs(err, "the template is used by a broadcast or a sequence")
+		}
+		if n == 0 {
+			return errNotFound("template")
+		}
+		return s.audit(ctx, q, r, "template.delete", "template", before.ID, before, nil)
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// previewTemplate renders the template for one contact, with optional event properties, exactly
+// as a send would fill it.
+func (s *Server) previewTemplate(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.loadTemplate(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		ContactID int64          `json:"contact_id"`
+		Event     map[string]any `json:"event"`
+	}
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	ctx, p := r.Context(), caller(r.Context())
+	c, err := s.q.GetContact(ctx, queries.GetContactParams{AccountID: p.AccountID, ID: in.ContactID})
+	if err != nil {
+		return notFoundAs(err, "contact")
+	}
+	var attrs map[string]any
+	if err := json.Unmarshal(c.Attributes, &attrs); err != nil {
+		return err
+	}
+	out, err := v.Template.Render(templates.Recipient{Name: c.Name, Email: c.Email, Phone: c.Phone,
+		Country: c.Country, Attributes: attrs}, in.Event)
+	if err != nil {
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "render_failed", Message: err.Error()}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

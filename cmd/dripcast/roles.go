@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dripcast/dripcast/api"
+	"github.com/dripcast/dripcast/apikey"
+	"github.com/dripcast/dripcast/config"
+	"github.com/dripcast/dripcast/db"
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/scheduler"
+	"github.com/dripcast/dripcast/worker"
+)
+
+type role int
+
+const (
+	roleAPI role = iota
+	roleScheduler
+	roleWorker
+)
+
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	return db.Migrate(ctx, cfg.DatabaseURL, log)
+}
+
+// runRoles starts the roles asked for, and an HTTP server: the whole API when the api role runs,
+// else only /healthz, /readyz and /metrics. It stops everything on SIGINT or SIGTERM.
+func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ...role) error {
+	pool, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	rdb, err := openRedis(ctx, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := api.New(pool, rdb, log, api.Options{MaxBodyBytes: cfg.MaxBodyBytes, ImportMaxBytes: cfg.ImportMaxBytes,
+		ImportMaxRows: cfg.ImportMaxRows}, reg, reg)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	handler := srv.OpsHandler()
+	for _, r := range roles {
+		switch r {
+		case roleAPI:
+			handler = srv.Handler()
+		case roleScheduler:
+			sch := scheduler.New(cfg.DatabaseURL, log, reg)
+			wg.Go(func() { sch.Run(runCtx) })
+		case roleWorker:
+			if err := startWorker(runCtx, cfg, log, &wg, errs); err != nil {
+				return err
+			}
+		}
+	}
+	wg.Go(func() { errs <- serveHTTP(runCtx, cfg, log, handler) })
+
+	var first error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case first = <-errs:
+	}
+	cancel()
+	wg.Wait()
+	return first
+}
+
+func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, wg *sync.WaitGroup, errs chan<- error) error {
+	srv, mux, err := worker.New(cfg.RedisURL, cfg.WorkerConcurrency, log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	wg.Go(func() {
+		<-ctx.Done()
+		srv.Shutdown()
+	})
+	return nil
+}
+
+func openRedis(ctx context.Context, url string) (*redis.Client, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("DRIPCAST_REDIS_URL: %w", err)
+	}
+	rdb := redis.NewClient(opt)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("reach redis: %w", err)
+	}
+	return rdb, nil
+}
+
+// serveHTTP serves until ctx ends, then drains requests for up to the shutdown timeout.
+func serveHTTP(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Handler) error {
+	hs := &http.Server{
+		Addr:              cfg.HTTPAddr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Minute, // contact imports stream large files
+		WriteTimeout:      10 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ListenAndServe() }()
+	log.Info("http listening", "addr", cfg.HTTPAddr)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// createAccount makes a tenant and its first owner key, and prints the key: the only time it is
+// shown.
+func createAccount(ctx context.Context, cfg config.Config, name, keyName string, stdout io.Writer) error {
+	pool, err := db.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	key := apikey.New()
+	var acct queries.Account
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		q := queries.New(tx)
+		var err error
+		if acct, err = q.CreateAccount(ctx, name); err != nil {
+			return err
+		}
+		_, err = q.CreateAPIKey(ctx, queries.CreateAPIKeyParams{AccountID: acct.ID, Name: keyName,
+			Prefix: key.Prefix, SecretHash: key.Hash, Role: "owner"})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create account (has `dripcast migrate` run?): %w", err)
+	}
+	fmt.Fprintf(stdout, "account_id=%d\napi_key=%s\n", acct.ID, key.Token)
+	return nil
+}
+

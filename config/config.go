@@ -1,0 +1,120 @@
+// Package config reads Dripcast's settings from DRIPCAST_* environment variables.
+package config
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of every role. The README lists each variable.
+type Config struct {
+	DatabaseURL       string        // DRIPCAST_DATABASE_URL
+	RedisURL          string        // DRIPCAST_REDIS_URL
+	HTTPAddr          string        // DRIPCAST_HTTP_ADDR
+	LogFormat         string        // DRIPCAST_LOG_FORMAT: json or text
+	LogLevel          slog.Level    // DRIPCAST_LOG_LEVEL: debug, info, warn, error
+	ShutdownTimeout   time.Duration // DRIPCAST_SHUTDOWN_TIMEOUT
+	MaxBodyBytes      int64         // DRIPCAST_MAX_BODY_BYTES: JSON request bodies
+	ImportMaxBytes    int64         // DRIPCAST_IMPORT_MAX_BYTES: one contact import
+	ImportMaxRows     int           // DRIPCAST_IMPORT_MAX_ROWS: one contact import
+	DBMaxConns        int32         // DRIPCAST_DB_MAX_CONNS
+	WorkerConcurrency int           // DRIPCAST_WORKER_CONCURRENCY
+}
+
+// Load reads the environment; a malformed value is an error naming the variable.
+func Load() (Config, error) {
+	p := parser{}
+	c := Config{
+		DatabaseURL:       p.str("DRIPCAST_DATABASE_URL", ""),
+		RedisURL:          p.str("DRIPCAST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+		HTTPAddr:          p.str("DRIPCAST_HTTP_ADDR", "127.0.0.1:8080"),
+		LogFormat:         p.oneOf("DRIPCAST_LOG_FORMAT", "text", "json", "text"),
+		LogLevel:          p.level("DRIPCAST_LOG_LEVEL"),
+		ShutdownTimeout:   p.duration("DRIPCAST_SHUTDOWN_TIMEOUT", 20*time.Second),
+		MaxBodyBytes:      int64(p.integer("DRIPCAST_MAX_BODY_BYTES", 1<<20)),
+		ImportMaxBytes:    int64(p.integer("DRIPCAST_IMPORT_MAX_BYTES", 512<<20)),
+		ImportMaxRows:     p.integer("DRIPCAST_IMPORT_MAX_ROWS", 2_000_000),
+		DBMaxConns:        int32(p.integer("DRIPCAST_DB_MAX_CONNS", 20)),
+		WorkerConcurrency: p.integer("DRIPCAST_WORKER_CONCURRENCY", 50),
+	}
+	if p.err == nil && c.DatabaseURL == "" {
+		p.err = fmt.Errorf("DRIPCAST_DATABASE_URL is required (for example postgres://user@127.0.0.1:5432/dripcast)")
+	}
+	return c, p.err
+}
+
+// Logger builds the process logger the configuration asks for.
+func (c Config) Logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// parser keeps the first error so Load reads like a list of settings.
+type parser struct{ err error }
+
+func (p *parser) str(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+func (p *parser) fail(name, v, want string) {
+	if p.err == nil {
+		p.err = fmt.Errorf("%s=%q: want %s", name, v, want)
+	}
+}
+
+func (p *parser) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(p.str(name, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	p.fail(name, v, "one of "+strings.Join(allowed, ", "))
+	return def
+}
+
+func (p *parser) integer(name string, def int) int {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		p.fail(name, v, "a positive whole number")
+		return def
+	}
+	return n
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		p.fail(name, v, "a duration such as 20s")
+		return def
+	}
+	return d
+}
+
+func (p *parser) level(name string) slog.Level {
+	var l slog.Level
+	v := p.str(name, "info")
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		p.fail(name, v, "debug, info, warn or error")
+	}
+	return l
+}

@@ -1,0 +1,221 @@
+package importer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dripcast/dripcast/contacts"
+	"github.com/dripcast/dripcast/segment"
+)
+
+// MaxColumns bounds a CSV header.
+const MaxColumns = 200
+
+// Fields a CSV column can fill besides attributes.
+var csvFields = []string{"phone", "name", "email", "tags", "time_zone", "opted_in"}
+
+// CSV imports a file whose first line is a header. Columns map to fields by Options.Mapping, else
+// by name (case-insensitive); any other column becomes an attribute named after its header.
+func CSV(ctx context.Context, pool *pgxpool.Pool, accountID int64, r io.Reader, opts Options) (Result, error) {
+	res := Result{Errors: []RowError{}}
+	br := bufio.NewReaderSize(r, 64<<10)
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
+		_, _ = br.Discard(3)
+	}
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return res, &InputError{Msg: "the file is empty; the first line must name the columns"}
+	}
+	if err != nil {
+		return res, &InputError{Msg: "the header line is not valid CSV: " + err.Error()}
+	}
+	cols, ignored, err := mapColumns(header, opts.Mapping)
+	if err != nil {
+		return res, err
+	}
+	res.IgnoredColumns = ignored
+	b := newBatcher(ctx, pool, accountID, opts, &res)
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			b.reject(pe.StartLine, "not valid CSV: "+pe.Err.Error())
+			continue
+		}
+		if err != nil {
+			return res, fmt.Errorf("read csv: %w", err)
+		}
+		line, _ := cr.FieldPos(0)
+		if len(rec) == 1 && rec[0] == "" {
+			continue // a blank line
+		}
+		in, err := cols.input(rec)
+		if err != nil {
+			b.reject(line, err.Error())
+			continue
+		}
+		if err := b.add(line, in); err != nil {
+			return res, err
+		}
+	}
+	return res, b.flush()
+}
+
+// InputError is a problem with the file as a whole (not one row).
+type InputError struct{ Msg string }
+
+func (e *InputError) Error() string { return e.Msg }
+
+// columns says which field each CSV column fills ("" for an ignored column).
+type columns struct {
+	fields []string
+}
+
+var nonWord = regexp.MustCompile(`[^a-z0-9_]+`)
+
+func mapColumns(header []string, mapping map[string]string) (columns, []string, error) {
+	if len(header) > MaxColumns {
+		return columns{}, nil, &InputError{Msg: fmt.Sprintf("at most %d columns", MaxColumns)}
+	}
+	byHeader := map[string]string{}
+	for field, h := range mapping {
+		if !validTarget(field) {
+			return columns{}, nil, &InputError{Msg: fmt.Sprintf("mapping: %q is not a field; use %s or attributes.<name>", field, strings.Join(csvFields, ", "))}
+		}
+		byHeader[strings.ToLower(strings.TrimSpace(h))] = field
+	}
+	c := columns{fields: make([]string, len(header))}
+	var ignored []string
+	used := map[string]bool{}
+	for i, h := range header {
+		if !utf8.ValidString(h) {
+			return columns{}, nil, &InputError{Msg: fmt.Sprintf("column %d: the header is not valid UTF-8", i+1)}
+		}
+		key := strings.ToLower(strings.TrimSpace(h))
+		field, ok := byHeader[key]
+		if !ok {
+			field = defaultField(key)
+		}
+		if field == "" || used[field] {
+			ignored = append(ignored, h)
+			continue
+		}
+		used[field] = true
+		c.fields[i] = field
+	}
+	if !used["phone"] {
+		return columns{}, nil, &InputError{Msg: `no phone column: name one "phone" or map it with mapping={"phone":"<header>"}`}
+	}
+	for field := range mapping {
+		if !used[field] {
+			return columns{}, nil, &InputError{Msg: fmt.Sprintf("mapping: the file has no column %q for %s", mapping[field], field)}
+		}
+	}
+	return c, ignored, nil
+}
+
+func validTarget(field string) bool {
+	if k, ok := strings.CutPrefix(field, "attributes."); ok {
+		return segment.AttributeKeyValid(k)
+	}
+	for _, f := range csvFields {
+		if f == field {
+			return true
+		}
+	}
+	return false
+}
+
+// defaultField maps a header to a field of the same name, else to an attribute.
+func defaultField(key string) string {
+	for _, f := range csvFields {
+		if key == f || strings.ReplaceAll(key, " ", "_") == f {
+			return f
+		}
+	}
+	name := strings.Trim(nonWord.ReplaceAllString(key, "_"), "_")
+	if segment.AttributeKeyValid(name) {
+		return "attributes." + name
+	}
+	return ""
+}
+
+func (c columns) input(rec []string) (contacts.Input, error) {
+	var in contacts.Input
+	if len(rec) != len(c.fields) {
+		return in, fmt.Errorf("has %d fields, the header has %d", len(rec), len(c.fields))
+	}
+	for i, v := range rec {
+		f := c.fields[i]
+		if f == "" {
+			continue
+		}
+		if !utf8.ValidString(v) {
+			return in, fmt.Errorf("%s: not valid UTF-8", f)
+		}
+		if err := set(&in, f, v); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
+}
+
+func set(in *contacts.Input, field, v string) error {
+	v = strings.TrimSpace(v)
+	switch field {
+	case "phone":
+		in.Phone = v
+	case "name":
+		in.Name = &v
+	case "email":
+		in.Email = &v
+	case "time_zone":
+		in.TimeZone = &v
+	case "tags":
+		in.Tags = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || r == '|' })
+	case "opted_in":
+		if v == "" {
+			return nil
+		}
+		b, ok := parseBool(v)
+		if !ok {
+			return fmt.Errorf("opted_in: %q is not yes/no, true/false or 1/0", v)
+		}
+		in.OptedIn = &b
+	default:
+		if v == "" {
+			return nil
+		}
+		if in.Attributes == nil {
+			in.Attributes = map[string]any{}
+		}
+		in.Attributes[strings.TrimPrefix(field, "attributes.")] = v
+	}
+	return nil
+}
+
+func parseBool(v string) (bool, bool) {
+	switch strings.ToLower(v) {
+	case "1", "true", "yes", "y", "t":
+		return true, true
+	case "0", "false", "no", "n", "f":
+		return false, true
+	}
+	return false, false
+}

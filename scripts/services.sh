@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Local Postgres and Redis for Dripcast, without Docker.
+#
+#   scripts/services.sh up     start both (installing Debian packages when missing); prints
+#                              `export DRIPCAST_DATABASE_URL=… DRIPCAST_REDIS_URL=…` on stdout
+#   scripts/services.sh down   stop both
+#   scripts/services.sh env    print the exports of running services
+#
+# When DRIPCAST_DATABASE_URL and DRIPCAST_REDIS_URL are both set already, `up` starts nothing and
+# echoes them: that is how a user points Dripcast at servers of their own.
+# Data lives in .services/ (git-ignored); as root, Postgres runs as the `postgres` user because
+# initdb refuses root.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${DRIPCAST_SERVICES_DIR:-$root/.services}
+envfile=$dir/env
+
+say() { echo "services: $*" >&2; }
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pgbin() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$d" ] && [ -x "$d/initdb" ] && echo "$d"
+}
+
+install_missing() {
+  local pkgs=()
+  [ -n "$(pgbin || true)" ] || pkgs+=(postgresql)
+  command -v redis-server >/dev/null || pkgs+=(redis-server)
+  [ ${#pkgs[@]} -eq 0 ] && return 0
+  say "installing ${pkgs[*]} from Debian's packages"
+  local sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${pkgs[@]}" >&2
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 30000))
+    if port_free "$p"; then echo "$p"; return 0; fi
+  done
+  say "no free port found"; return 1
+}
+
+# The Postgres data folder must be reachable by the postgres user; a checkout under a private
+# home folder is not, so fall back to /tmp.
+pg_dir() {
+  local d=$dir/pg
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$dir" 2>/dev/null; then
+    d=/tmp/dripcast-pg-$(echo "$root" | md5sum | cut -c1-12)
+  fi
+  echo "$d"
+}
+
+pg_up() {
+  local bin d port
+  bin=$(pgbin)
+  d=$(pg_dir)
+  mkdir -p "$d"
+  [ "$(id -u)" = 0 ] && chown postgres: "$d"
+  if [ ! -f "$d/data/PG_VERSION" ]; then
+    say "initdb in $d/data"
+    as_pg "$bin/initdb" -D "$d/data" -U postgres -A trust --no-sync -E UTF8 >/dev/null
+  fi
+  if as_pg "$bin/pg_ctl" -D "$d/data" status >/dev/null 2>&1; then
+    port=$(cat "$d/port")
+  else
+    port=$(cat "$d/port" 2>/dev/null || true)
+    if [ -z "$port" ] || ! port_free "$port"; then port=$(free_port); fi
+    as_pg sh -c "echo $port > '$d/port'"
+    as_pg "$bin/pg_ctl" -D "$d/data" -l "$d/log" -w -t 60 -o \
+      "-c listen_addresses=127.0.0.1 -p $port -k $d -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB" \
+      start >/dev/null
+  fi
+  as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='dripcast'" | grep -q 1 ||
+    as_pg "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres dripcast
+  echo "$port"
+}
+
+redis_up() {
+  local d=$dir/redis port
+  mkdir -p "$d"
+  port=$(cat "$d/port" 2>/dev/null || true)
+  if [ -n "$port" ] && redis-cli -p "$port" ping >/dev/null 2>&1; then echo "$port"; return; fi
+  if [ -z "$port" ] || ! port_free "$port"; then port=$(free_port); fi
+  echo "$port" > "$d/port"
+  # noeviction: asynq loses tasks when Redis evicts keys. 4096 databases: one per test.
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$d/redis.pid" --logfile "$d/redis.log" --dir "$d" \
+    --databases 4096 --maxmemory-policy noeviction >/dev/null
+  for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  echo "$port"
+}
+
+up() {
+  if [ -n "${DRIPCAST_DATABASE_URL:-}" ] && [ -n "${DRIPCAST_REDIS_URL:-}" ]; then
+    say "using DRIPCAST_DATABASE_URL and DRIPCAST_REDIS_URL from the environment"
+    printf 'export DRIPCAST_DATABASE_URL=%q\nexport DRIPCAST_REDIS_URL=%q\n' "$DRIPCAST_DATABASE_URL" "$DRIPCAST_REDIS_URL"
+    return
+  fi
+  install_missing
+  mkdir -p "$dir"
+  local pgport redisport
+  pgport=$(pg_up)
+  redisport=$(redis_up)
+  cat > "$envfile" <<ENV
+export DRIPCAST_DATABASE_URL=postgres://postgres@127.0.0.1:$pgport/dripcast?sslmode=disable
+export DRIPCAST_REDIS_URL=redis://127.0.0.1:$redisport/0
+ENV
+  say "Postgres on 127.0.0.1:$pgport, Redis on 127.0.0.1:$redisport"
+  cat "$envfile"
+}
+
+down() {
+  local d bin
+  d=$(pg_dir)
+  bin=$(pgbin || true)
+  if [ -n "$bin" ] && [ -f "$d/data/PG_VERSION" ]; then
+    as_pg "$bin/pg_ctl" -D "$d/data" -m fast stop >/dev/null 2>&1 && say "Postgres stopped" || true
+  fi
+  if [ -f "$dir/redis/port" ]; then
+    redis-cli -p "$(cat "$dir/redis/port")" shutdown nosave >/dev/null 2>&1 && say "Redis stopped" || true
+  fi
+  rm -f "$envfile"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  env) cat "$envfile" ;;
+  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+esac

@@ -1,0 +1,58 @@
+package segment
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dripcast/dripcast/queries"
+)
+
+// Querier runs the contact queries; *pgxpool.Pool and pgx.Tx satisfy it.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// These are the only queries not compiled by sqlc: their WHERE clause comes from a rule tree.
+// The account filter is always the first parameter.
+func where(accountID int64, r *Rule) (string, []any, error) {
+	sql, args := "c.account_id = $1", []any{accountID}
+	if r == nil {
+		return sql, args, nil
+	}
+	c, err := Compile(*r, 2)
+	if err != nil {
+		return "", nil, err
+	}
+	return sql + " AND " + c.SQL, append(args, c.Args...), nil
+}
+
+// Contacts lists the account's contacts that match r (all when r is nil) with an id above after,
+// in id order.
+func Contacts(ctx context.Context, db Querier, accountID int64, r *Rule, after int64, limit int) ([]queries.Contact, error) {
+	w, args, err := where(accountID, r)
+	if err != nil {
+		return nil, err
+	}
+	n := len(args)
+	sql := "SELECT c.* FROM contacts c WHERE " + w +
+		" AND c.id > $" + strconv.Itoa(n+1) + " ORDER BY c.id LIMIT $" + strconv.Itoa(n+2)
+	rows, err := db.Query(ctx, sql, append(args, after, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[queries.Contact])
+}
+
+// Count counts the account's contacts that match r.
+func Count(ctx context.Context, db Querier, accountID int64, r *Rule) (int64, error) {
+	w, args, err := where(accountID, r)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = db.QueryRow(ctx, "SELECT count(*) FROM contacts c WHERE "+w, args...).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,94 @@
+-- Upserts a batch of contacts given as a JSON array of objects. A key that is absent (or an empty
+-- string) keeps the stored value, tags are added to the stored ones, attributes are merged, and
+-- a change of opt-in is recorded in consent_events. derived_time_zone (from the phone number) only
+-- fills new rows. The caller dedupes phones within a batch; a phone inserted concurrently by
+-- another transaction comes back in neither list, and the caller upserts it again.
+-- name: UpsertContacts :many
+WITH input AS (
+    SELECT e ->> 'phone' AS phone, e ->> 'name' AS name, e ->> 'email' AS email,
+           CASE WHEN e ? 'tags' THEN ARRAY(SELECT jsonb_array_elements_text(e -> 'tags')) END AS tags,
+           e -> 'attributes' AS attributes, e ->> 'country' AS country, e ->> 'time_zone' AS time_zone,
+           e ->> 'derived_time_zone' AS derived_time_zone, (e ->> 'opted_in')::boolean AS opted_in,
+           e ->> 'opt_in_source' AS opt_in_source
+    FROM jsonb_array_elements(@rows::jsonb) AS e
+), upd AS (
+    UPDATE contacts AS c SET
+        name = COALESCE(NULLIF(i.name, ''), c.name),
+        email = COALESCE(NULLIF(i.email, ''), c.email),
+        tags = CASE WHEN i.tags IS NULL THEN c.tags
+                    ELSE ARRAY(SELECT DISTINCT t FROM unnest(c.tags || i.tags) AS t ORDER BY t) END,
+        attributes = c.attributes || COALESCE(i.attributes, '{}'),
+        time_zone = COALESCE(NULLIF(i.time_zone, ''), c.time_zone),
+        opted_in = COALESCE(i.opted_in, c.opted_in),
+        opt_in_changed_at = CASE WHEN i.opted_in <> c.opted_in THEN now() ELSE c.opt_in_changed_at END,
+        opt_in_source = CASE WHEN i.opted_in <> c.opted_in THEN COALESCE(i.opt_in_source, '')
+                             ELSE c.opt_in_source END,
+        updated_at = now()
+    FROM input i
+    WHERE c.account_id = @account_id::bigint AND c.phone = i.phone
+    RETURNING c.id, c.phone, false AS inserted, c.opted_in, c.opt_in_changed_at, c.opt_in_source
+), ins AS (
+    INSERT INTO contacts (account_id, phone, name, email, tags, attributes, country,
+                          time_zone, opted_in, opt_in_changed_at, opt_in_source)
+    SELECT @account_id::bigint, i.phone, COALESCE(i.name, ''), COALESCE(i.email, ''),
+           COALESCE(i.tags, '{}'), COALESCE(i.attributes, '{}'), COALESCE(i.country, ''),
+           COALESCE(NULLIF(i.time_zone, ''), i.derived_time_zone, 'UTC'),
+           COALESCE(i.opted_in, false),
+           CASE WHEN i.opted_in IS NOT NULL THEN now() END,
+           CASE WHEN i.opted_in IS NOT NULL THEN COALESCE(i.opt_in_source, '') ELSE '' END
+    FROM input i
+    WHERE NOT EXISTS (SELECT 1 FROM upd WHERE upd.phone = i.phone)
+    ON CONFLICT (account_id, phone) DO NOTHING
+    RETURNING id, phone, true AS inserted, opted_in, opt_in_changed_at, opt_in_source
+), consent AS (
+    INSERT INTO consent_events (account_id, contact_id, opted_in, source)
+    SELECT @account_id::bigint, x.id, x.opted_in, x.opt_in_source
+    FROM (SELECT upd.id, upd.opted_in, upd.opt_in_changed_at, upd.opt_in_source FROM upd
+          UNION ALL
+          SELECT ins.id, ins.opted_in, ins.opt_in_changed_at, ins.opt_in_source FROM ins) AS x
+    WHERE x.opt_in_changed_at = now()
+)
+SELECT upd.id, upd.phone, upd.inserted FROM upd
+UNION ALL
+SELECT ins.id, ins.phone, ins.inserted FROM ins;
+
+-- name: GetContact :one
+SELECT * FROM contacts WHERE account_id = @account_id AND id = @id;
+
+-- name: GetContactByPhone :one
+SELECT * FROM contacts WHERE account_id = @account_id AND phone = @phone;
+
+-- A field left NULL keeps its value; attributes are merged and a key set to null is removed.
+-- name: UpdateContact :one
+UPDATE contacts SET
+    name = COALESCE(sqlc.narg(name), name),
+    email = COALESCE(sqlc.narg(email), email),
+    tags = COALESCE(sqlc.narg(tags)::text[], tags),
+    attributes = CASE WHEN sqlc.narg(attributes)::jsonb IS NULL THEN attributes
+                      ELSE jsonb_strip_nulls(attributes || sqlc.narg(attributes)::jsonb) END,
+    time_zone = COALESCE(sqlc.narg(time_zone), time_zone),
+    updated_at = now()
+WHERE account_id = @account_id AND id = @id
+RETURNING *;
+
+-- name: DeleteContact :execrows
+DELETE FROM contacts WHERE account_id = @account_id AND id = @id;
+
+-- Sets marketing consent; a change is recorded with its source in consent_events.
+-- name: SetContactOptIn :one
+WITH changed AS (
+    UPDATE contacts SET opted_in = @opted_in::boolean, opt_in_changed_at = now(),
+                        opt_in_source = @source::text, updated_at = now()
+    WHERE account_id = @account_id::bigint AND id = @id::bigint AND opted_in <> @opted_in::boolean
+    RETURNING contacts.id, contacts.account_id
+), consent AS (
+    INSERT INTO consent_events (account_id, contact_id, opted_in, source)
+    SELECT changed.account_id, changed.id, @opted_in::boolean, @source::text FROM changed
+)
+SELECT count(*) FROM changed;
+
+-- name: ListConsentEvents :many
+SELECT opted_in, source, at FROM consent_events
+WHERE account_id = @account_id AND contact_id = @contact_id
+ORDER BY at DESC, id DESC
+LIMIT 50;

@@ -1,0 +1,264 @@
+package templates
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/dripcast/dripcast/whatsapp"
+)
+
+// Recipient is what a template may read about the contact it is sent to.
+type Recipient struct {
+	Name       string
+	Email      string
+	Phone      string
+	Country    string
+	Attributes map[string]any
+}
+
+// Rendered is a template filled for one recipient: the components to send and the text the
+// recipient will see.
+type Rendered struct {
+	Components []whatsapp.Component `json:"components"`
+	Preview    Preview              `json:"preview"`
+}
+
+// Preview is the message as the recipient reads it.
+type Preview struct {
+	Header  string   `json:"header,omitempty"`
+	Body    string   `json:"body"`
+	Footer  string   `json:"footer,omitempty"`
+	Buttons []string `json:"buttons,omitempty"`
+}
+
+// Render fills every parameter from the recipient and the event properties (nil outside an
+// event). A parameter with no value and no fallback is an error: Meta rejects empty parameters.
+func (t *Template) Render(r Recipient, event map[string]any) (Rendered, error) {
+	var out Rendered
+	c := t.Components
+	if h := c.Header; h != nil {
+		comp, text, err := t.renderHeader(h, r, event)
+		if err != nil {
+			return Rendered{}, err
+		}
+		out.Preview.Header = text
+		if comp != nil {
+			out.Components = append(out.Components, *comp)
+		}
+	}
+	body, params, err := t.fill("body", c.Body.Text, r, event)
+	if err != nil {
+		return Rendered{}, err
+	}
+	out.Preview.Body = body
+	if len(params) > 0 {
+		out.Components = append(out.Components, whatsapp.Component{Type: "body", Parameters: params})
+	}
+	if c.Footer != nil {
+		out.Preview.Footer = c.Footer.Text
+	}
+	for i, b := range c.Buttons {
+		comp, label, err := t.renderButton(i, b, r, event)
+		if err != nil {
+			return Rendered{}, err
+		}
+		out.Preview.Buttons = append(out.Preview.Buttons, label)
+		if comp != nil {
+			out.Components = append(out.Components, *comp)
+		}
+	}
+	return out, nil
+}
+
+func (t *Template) renderHeader(h *Header, r Recipient, event map[string]any) (*whatsapp.Component, string, error) {
+	if h.Format == "text" {
+		text, params, err := t.fill("header", h.Text, r, event)
+		if err != nil || len(params) == 0 {
+			return nil, text, err
+		}
+		if utf8.RuneCountInString(text) > MaxHeaderLen {
+			return nil, "", fmt.Errorf("header is longer than %d characters once filled", MaxHeaderLen)
+		}
+		return &whatsapp.Component{Type: "header", Parameters: params}, text, nil
+	}
+	link, err := t.value("header.media", r, event)
+	if err != nil {
+		return nil, "", err
+	}
+	if u, err := url.Parse(link); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(link) > MaxURLLen {
+		return nil, "", fmt.Errorf("header.media: %q is not an http(s) link", link)
+	}
+	p := whatsapp.Parameter{Type: h.Format}
+	media := &whatsapp.Media{Link: link}
+	switch h.Format {
+	case "image":
+		p.Image = media
+	case "document":
+		p.Document = media
+	default:
+		p.Video = media
+	}
+	return &whatsapp.Component{Type: "header", Parameters: []whatsapp.Parameter{p}}, "[" + h.Format + "]", nil
+}
+
+func (t *Template) renderButton(i int, b Button, r Recipient, event map[string]any) (*whatsapp.Component, string, error) {
+	key := "button." + strconv.Itoa(i)
+	comp := &whatsapp.Component{Type: "button", SubType: b.Type, Index: strconv.Itoa(i)}
+	switch b.Type {
+	case "quick_reply":
+		payload := b.Text
+		if _, ok := t.Parameters[key]; ok {
+			v, err := t.value(key, r, event)
+			if err != nil {
+				return nil, "", err
+			}
+			payload = v
+		}
+		comp.Parameters = []whatsapp.Parameter{{Type: "payload", Payload: payload}}
+	case "url":
+		if !placeholderRE.MatchString(b.URL) {
+			return nil, b.Text, nil
+		}
+		v, err := t.value(key, r, event)
+		if err != nil {
+			return nil, "", err
+		}
+		comp.Parameters = []whatsapp.Parameter{{Type: "text", Text: v}}
+	case "copy_code":
+		v, err := t.value(key, r, event)
+		if err != nil {
+			return nil, "", err
+		}
+		comp.Parameters = []whatsapp.Parameter{{Type: "coupon_code", Coupon: v}}
+	default:
+		return nil, b.Text, nil
+	}
+	return comp, b.Text, nil
+}
+
+// fill replaces each {{n}} of text and returns the parameters in order.
+func (t *Template) fill(prefix, text string, r Recipient, event map[string]any) (string, []whatsapp.Parameter, error) {
+	n := len(placeholderRE.FindAllString(text, -1))
+	params := make([]whatsapp.Parameter, 0, n)
+	values := map[string]string{}
+	for i := 1; ; i++ {
+		key := prefix + "." + strconv.Itoa(i)
+		if _, ok := t.Parameters[key]; !ok {
+			break
+		}
+		v, err := t.value(key, r, event)
+		if err != nil {
+			return "", nil, err
+		}
+		p, shown, err := t.Parameters[key].parameter(key, v)
+		if err != nil {
+			return "", nil, err
+		}
+		params = append(params, p)
+		values[strconv.Itoa(i)] = shown
+	}
+	filled := placeholderRE.ReplaceAllStringFunc(text, func(m string) string {
+		return values[placeholderRE.FindStringSubmatch(m)[1]]
+	})
+	return filled, params, nil
+}
+
+// value resolves a slot to clean text: the source, else the fallback, else an error.
+func (t *Template) value(key string, r Recipient, event map[string]any) (string, error) {
+	s := t.Parameters[key]
+	v := clean(s.resolve(r, event))
+	if v == "" {
+		v = clean(s.Fallback)
+	}
+	if v == "" {
+		return "", fmt.Errorf("%s: no value for this recipient and no fallback", key)
+	}
+	if utf8.RuneCountInString(v) > MaxParamLen {
+		return "", fmt.Errorf("%s: value longer than %d characters", key, MaxParamLen)
+	}
+	return v, nil
+}
+
+func (s Source) resolve(r Recipient, event map[string]any) string {
+	switch s.Source {
+	case "fixed":
+		return s.Value
+	case "attribute":
+		return scalarText(r.Attributes[s.Key])
+	case "event":
+		return scalarText(event[s.Key])
+	}
+	switch s.Field {
+	case "name":
+		return r.Name
+	case "first_name":
+		first, _, _ := strings.Cut(strings.TrimSpace(r.Name), " ")
+		return first
+	case "email":
+		return r.Email
+	case "phone":
+		return r.Phone
+	case "country":
+		return r.Country
+	}
+	return ""
+}
+
+// parameter types a value as the Cloud API wants it and returns what the recipient sees.
+func (s Source) parameter(key, v string) (whatsapp.Parameter, string, error) {
+	switch s.Type {
+	case "currency":
+		amount, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(amount) || math.IsInf(amount, 0) || math.Abs(amount) > 1e12 {
+			return whatsapp.Parameter{}, "", fmt.Errorf("%s: %q is not an amount", key, v)
+		}
+		shown := s.Currency + " " + strconv.FormatFloat(amount, 'f', 2, 64)
+		return whatsapp.Parameter{Type: "currency", Currency: &whatsapp.Currency{
+			FallbackValue: shown, Code: s.Currency, Amount1000: int64(math.Round(amount * 1000)),
+		}}, shown, nil
+	case "date_time":
+		return whatsapp.Parameter{Type: "date_time", DateTime: &whatsapp.DateTime{FallbackValue: v}}, v, nil
+	}
+	return whatsapp.Parameter{Type: "text", Text: v}, v, nil
+}
+
+func scalarText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case json.Number:
+		return x.String()
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return ""
+}
+
+// clean makes a value acceptable to Meta, which rejects parameters with new lines, tabs or more
+// than four spaces in a row: every run of white space or control characters becomes one space.
+func clean(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
