@@ -3,7 +3,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 
@@ -45,10 +44,6 @@ func Migrate(ctx context.Context, url string, log *slog.Logger) error {
 	}
 	sqlDB := stdlib.OpenDB(*cfg)
 	defer sqlDB.Close()
-	return migrate(ctx, sqlDB, log)
-}
-
-func migrate(ctx context.Context, sqlDB *sql.DB, log *slog.Logger) error {
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
 		return err

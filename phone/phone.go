@@ -34,6 +34,7 @@ func Normalize(raw, defaultRegion string) (Number, error) {
 	if len(s) > MaxInputLen {
 		return Number{}, fmt.Errorf("%w: longer than %d characters", ErrInvalid, MaxInputLen)
 	}
+	s = strings.TrimLeft(s, "( ") // "(+91) 98765 43210"
 	region := strings.ToUpper(strings.TrimSpace(defaultRegion))
 	if strings.HasPrefix(s, "00") && region == "" {
 		s = "+" + s[2:]

@@ -198,8 +198,10 @@ func (s Source) resolve(r Recipient, event map[string]any) string {
 	case "name":
 		return r.Name
 	case "first_name":
-		first, _, _ := strings.Cut(strings.TrimSpace(r.Name), " ")
-		return first
+		if f := strings.Fields(r.Name); len(f) > 0 {
+			return f[0]
+		}
+		return ""
 	case "email":
 		return r.Email
 	case "phone":
@@ -238,6 +240,10 @@ func scalarText(v any) string {
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	case json.Number:
 		return x.String()
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
 	case bool:
 		return strconv.FormatBool(x)
 	}

@@ -167,4 +167,3 @@ func createAccount(ctx context.Context, cfg config.Config, name, keyName string,
 	fmt.Fprintf(stdout, "account_id=%d\napi_key=%s\n", acct.ID, key.Token)
 	return nil
 }
-

@@ -1,0 +1,127 @@
+package templates
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func orderTemplate() Template {
+	return Template{
+		Name: "order_update", Language: "en_US", Category: "utility",
+		Components: Components{
+			Header:  &Header{Format: "image"},
+			Body:    Text{Text: "Hi {{1}}, your order {{2}} of {{3}} ships today."},
+			Footer:  &Text{Text: "Reply STOP to opt out"},
+			Buttons: []Button{{Type: "quick_reply", Text: "Stop promotions"}, {Type: "url", Text: "Track", URL: "https://shop.example/track/{{1}}"}},
+		},
+		Parameters: Mapping{
+			"header.media": {Source: "fixed", Value: "https://cdn.example/p.jpg"},
+			"body.1":       {Source: "contact", Field: "first_name", Fallback: "there"},
+			"body.2":       {Source: "event", Key: "order_id"},
+			"body.3":       {Source: "event", Key: "total", Type: "currency", Currency: "INR"},
+			"button.0":     {Source: "fixed", Value: "STOP_PROMO"},
+			"button.1":     {Source: "event", Key: "order_id"},
+		},
+	}
+}
+
+func TestRender(t *testing.T) {
+	tpl := orderTemplate()
+	if err := tpl.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := tpl.Render(Recipient{Name: "Asha\tRao"}, map[string]any{"order_id": "A-1\n001", "total": 1299.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(out.Components)
+	want := `[{"type":"header","parameters":[{"type":"image","image":{"link":"https://cdn.example/p.jpg"}}]},` +
+		`{"type":"body","parameters":[{"type":"text","text":"Asha"},{"type":"text","text":"A-1 001"},` +
+		`{"type":"currency","currency":{"fallback_value":"INR 1299.50","code":"INR","amount_1000":1299500}}]},` +
+		`{"type":"button","sub_type":"quick_reply","index":"0","parameters":[{"type":"payload","payload":"STOP_PROMO"}]},` +
+		`{"type":"button","sub_type":"url","index":"1","parameters":[{"type":"text","text":"A-1 001"}]}]`
+	if string(got) != want {
+		t.Fatalf("components\n got %s\nwant %s", got, want)
+	}
+	if out.Preview.Body != "Hi Asha, your order A-1 001 of INR 1299.50 ships today." {
+		t.Fatalf("preview %q", out.Preview.Body)
+	}
+}
+
+func TestRenderFallbackAndMissing(t *testing.T) {
+	tpl := orderTemplate()
+	out, err := tpl.Render(Recipient{}, map[string]any{"order_id": 77, "total": "10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.Preview.Body, "Hi there, your order 77 ") {
+		t.Fatalf("fallback not used: %q", out.Preview.Body)
+	}
+	if _, err := tpl.Render(Recipient{Name: "A"}, nil); err == nil || !strings.Contains(err.Error(), "body.2") {
+		t.Fatalf("missing event value: %v", err)
+	}
+	if _, err := tpl.Render(Recipient{Name: "A"}, map[string]any{"order_id": "1", "total": "ten"}); err == nil {
+		t.Fatal("a non-numeric currency amount rendered")
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	cases := map[string]func(*Template){
+		"name":                       func(t *Template) { t.Name = "Order Update" },
+		"language":                   func(t *Template) { t.Language = "english" },
+		"category":                   func(t *Template) { t.Category = "promo" },
+		"status":                     func(t *Template) { t.Status = "live" },
+		"components.body.text":       func(t *Template) { t.Components.Body.Text = "Hi {{1}} and {{3}}" },
+		"parameters.body.2":          func(t *Template) { delete(t.Parameters, "body.2") },
+		"parameters.body.9":          func(t *Template) { t.Parameters["body.9"] = Source{Source: "fixed", Value: "x"} },
+		"parameters.body.1.field":    func(t *Template) { t.Parameters["body.1"] = Source{Source: "contact", Field: "password"} },
+		"parameters.body.2.key":      func(t *Template) { t.Parameters["body.2"] = Source{Source: "event", Key: "a b"} },
+		"parameters.body.3.currency": func(t *Template) { t.Parameters["body.3"] = Source{Source: "event", Key: "t", Type: "currency"} },
+		"parameters.body.1.source":   func(t *Template) { t.Parameters["body.1"] = Source{Source: "sql"} },
+		"parameters.header.media":    func(t *Template) { delete(t.Parameters, "header.media") },
+		"components.header.format":   func(t *Template) { t.Components.Header.Format = "gif" },
+		"components.footer.text":     func(t *Template) { t.Components.Footer.Text = "Hi {{1}}" },
+		"components.buttons[1].url":  func(t *Template) { t.Components.Buttons[1].URL = "https://x/{{1}}/y" },
+		"components.buttons[0].text": func(t *Template) { t.Components.Buttons[0].Text = strings.Repeat("x", 26) },
+	}
+	for field, mutate := range cases {
+		tpl := orderTemplate()
+		mutate(&tpl)
+		err := tpl.Validate()
+		fe, ok := err.(*FieldError)
+		if !ok || fe.Field != field {
+			t.Errorf("%s: got %v", field, err)
+		}
+	}
+}
+
+// Rendering never panics, and what it returns has no characters Meta refuses in a parameter.
+func FuzzRender(f *testing.F) {
+	f.Add("Hi {{1}}, {{2}}", "Asha", "x\ty", 12.5)
+	f.Add("{{1}}", "", "", 0.0)
+	f.Fuzz(func(t *testing.T, body, name, prop string, amount float64) {
+		tpl := Template{Name: "t", Language: "en", Category: "marketing", Components: Components{Body: Text{Text: body}},
+			Parameters: Mapping{"body.1": {Source: "contact", Field: "name", Fallback: "friend"},
+				"body.2": {Source: "event", Key: "p", Fallback: "x"}, "body.3": {Source: "fixed", Value: "1", Type: "currency", Currency: "USD"}}}
+		for k := range tpl.Parameters {
+			if !strings.Contains(body, "{{"+k[len("body."):]+"}}") {
+				delete(tpl.Parameters, k)
+			}
+		}
+		if tpl.Validate() != nil {
+			return
+		}
+		out, err := tpl.Render(Recipient{Name: name}, map[string]any{"p": prop, "n": amount})
+		if err != nil {
+			return
+		}
+		for _, c := range out.Components {
+			for _, p := range c.Parameters {
+				if strings.ContainsAny(p.Text, "\n\t\r") || strings.Contains(p.Text, "     ") {
+					t.Fatalf("parameter %q has characters Meta refuses", p.Text)
+				}
+			}
+		}
+	})
+}
