@@ -42,6 +42,9 @@ func New(pool *pgxpool.Pool, rdb redis.UniversalClient, log *slog.Logger, opts O
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
+	if opts.ImportMaxBytes <= 0 {
+		opts.ImportMaxBytes = 512 << 20
+	}
 	return &Server{db: pool, q: queries.New(pool), rdb: rdb, log: log, opts: opts,
 		metrics: newHTTPMetrics(reg), gather: gather}
 }

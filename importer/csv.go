@@ -39,8 +39,12 @@ func CSV(ctx context.Context, pool *pgxpool.Pool, accountID int64, r io.Reader, 
 	if errors.Is(err, io.EOF) {
 		return res, &InputError{Msg: "the file is empty; the first line must name the columns"}
 	}
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return res, &InputError{Msg: "the header line is not valid CSV: " + pe.Err.Error()}
+	}
 	if err != nil {
-		return res, &InputError{Msg: "the header line is not valid CSV: " + err.Error()}
+		return res, fmt.Errorf("read csv: %w", err)
 	}
 	cols, ignored, err := mapColumns(header, opts.Mapping)
 	if err != nil {
@@ -111,6 +115,9 @@ func mapColumns(header []string, mapping map[string]string) (columns, []string, 
 		field, ok := byHeader[key]
 		if !ok {
 			field = defaultField(key)
+			if _, mapped := mapping[field]; mapped {
+				field = "" // the mapping names another column for this field
+			}
 		}
 		if field == "" || used[field] {
 			ignored = append(ignored, h)
@@ -119,13 +126,13 @@ func mapColumns(header []string, mapping map[string]string) (columns, []string, 
 		used[field] = true
 		c.fields[i] = field
 	}
-	if !used["phone"] {
-		return columns{}, nil, &InputError{Msg: `no phone column: name one "phone" or map it with mapping={"phone":"<header>"}`}
-	}
 	for field := range mapping {
 		if !used[field] {
 			return columns{}, nil, &InputError{Msg: fmt.Sprintf("mapping: the file has no column %q for %s", mapping[field], field)}
 		}
+	}
+	if !used["phone"] {
+		return columns{}, nil, &InputError{Msg: `no phone column: name one "phone" or map it with mapping={"phone":"<header>"}`}
 	}
 	return c, ignored, nil
 }

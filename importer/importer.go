@@ -79,7 +79,7 @@ func (b *batcher) reject(line int, reason string) {
 func (b *batcher) add(line int, in contacts.Input) error {
 	b.seen++
 	if b.opts.MaxRows > 0 && b.seen > b.opts.MaxRows {
-		return fmt.Errorf("%w: an import holds at most %d rows", ErrTooManyRows, b.opts.MaxRows)
+		return errors.Join(fmt.Errorf("%w: an import holds at most %d rows", ErrTooManyRows, b.opts.MaxRows), b.flush())
 	}
 	if in.OptedIn != nil && in.OptInSource == "" {
 		in.OptInSource = b.opts.OptInSource

@@ -1,0 +1,144 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dripcast/dripcast/apikey"
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/testenv"
+)
+
+// env is one API server on a database and Redis database of its own.
+type env struct {
+	t    *testing.T
+	srv  *httptest.Server
+	api  *Server
+	pool *pgxpool.Pool
+}
+
+func newEnv(t *testing.T, opts Options) *env {
+	t.Helper()
+	pool := testenv.DB(t)
+	reg := prometheus.NewRegistry()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	s := New(pool, testenv.Redis(t), log, opts, reg, reg)
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &env{t: t, srv: srv, api: s, pool: pool}
+}
+
+// account creates a tenant and returns its id and an owner key.
+func (e *env) account(name string) (int64, string) {
+	e.t.Helper()
+	ctx := context.Background()
+	q := queries.New(e.pool)
+	acct, err := q.CreateAccount(ctx, name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	key := apikey.New()
+	if _, err := q.CreateAPIKey(ctx, queries.CreateAPIKeyParams{AccountID: acct.ID, Name: "test", Prefix: key.Prefix, SecretHash: key.Hash, Role: "owner"}); err != nil {
+		e.t.Fatal(err)
+	}
+	return acct.ID, key.Token
+}
+
+// response is a decoded answer.
+type response struct {
+	Status int
+	Body   map[string]any
+	Raw    []byte
+}
+
+func (r response) errCode() string {
+	e, _ := r.Body["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func (r response) num(key string) int64 {
+	f, _ := r.Body[key].(float64)
+	return int64(f)
+}
+
+// call sends a request with a JSON body (nil: none) and records its status for the OpenAPI check.
+func (e *env) call(key, method, path string, body any) response {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	return e.send(key, method, path, "application/json", rd)
+}
+
+func (e *env) send(key, method, path, contentType string, body io.Reader) response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := response{Status: res.StatusCode, Raw: raw}
+	_ = json.Unmarshal(raw, &out.Body)
+	seen.record(method, req.URL.Path, res.StatusCode)
+	return out
+}
+
+// want fails the test unless the status is as expected.
+func (r response) want(t *testing.T, status int) response {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Raw)
+	}
+	return r
+}
+
+// seen collects every (method, path, status) the tests produced, so TestMain can check that the
+// OpenAPI document describes each answer the real handlers gave.
+var seen = &statusLog{}
+
+type statusLog struct {
+	mu      sync.Mutex
+	entries []statusEntry
+}
+
+type statusEntry struct {
+	method, path string
+	status       int
+}
+
+func (l *statusLog) record(method, path string, status int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.entries = append(l.entries, statusEntry{method, path, status})
+}
