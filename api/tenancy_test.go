@@ -1,0 +1,71 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Walks every route with account B's key against account A's resources: each route that names an
+// id answers 404, and no list shows A's data.
+func TestEveryRouteIsolatesAccounts(t *testing.T) {
+	e := newEnv(t, Options{})
+	_, keyA := e.account("a")
+	_, keyB := e.account("b")
+	contact := e.call(keyA, "POST", "/v1/contacts", map[string]any{"phone": "+14155550100", "name": "Secret A", "tags": []string{"a-only"}, "opted_in": true}).want(t, 201).num("id")
+	seg := e.call(keyA, "POST", "/v1/segments", map[string]any{"name": "A segment", "rules": map[string]any{"field": "opted_in", "op": "eq", "value": true}}).want(t, 201).num("id")
+	tpl := e.call(keyA, "POST", "/v1/templates", welcomeTemplate()).want(t, 201).num("id")
+	ids := map[string]int64{"/v1/contacts/": contact, "/v1/segments/": seg, "/v1/templates/": tpl}
+
+	bodies := map[string]any{
+		"PATCH /v1/contacts/{id}":         map[string]any{"name": "stolen"},
+		"PUT /v1/segments/{id}":           map[string]any{"name": "stolen", "rules": map[string]any{"field": "name", "op": "exists"}},
+		"PUT /v1/templates/{id}":          welcomeTemplate(),
+		"POST /v1/templates/{id}/preview": map[string]any{"contact_id": contact},
+		"POST /v1/contacts/{id}/opt-in":   map[string]any{"source": "x"},
+		"POST /v1/contacts/{id}/opt-out":  map[string]any{"source": "x"},
+	}
+	walked := 0
+	for _, rt := range e.api.routes() {
+		if rt.public {
+			continue
+		}
+		pattern := rt.method + " " + rt.path
+		path := rt.path
+		for prefix, id := range ids {
+			if strings.HasPrefix(path, prefix+"{id}") {
+				path = strings.Replace(path, "{id}", fmt.Sprint(id), 1)
+			}
+		}
+		switch {
+		case strings.Contains(rt.path, "{id}"):
+			r := e.call(keyB, rt.method, path, bodies[pattern])
+			if r.Status != http.StatusNotFound {
+				t.Errorf("%s with another account's id: %d %s", pattern, r.Status, r.Raw)
+			}
+		case rt.method == "GET":
+			r := e.call(keyB, "GET", path, nil)
+			if r.Status != http.StatusOK || strings.Contains(string(r.Raw), "Secret A") || strings.Contains(string(r.Raw), "A segment") || strings.Contains(string(r.Raw), "welcome_offer") {
+				t.Errorf("%s shows another account's data: %d %s", pattern, r.Status, r.Raw)
+			}
+		}
+		walked++
+	}
+	if walked < 20 {
+		t.Fatalf("walked %d routes", walked)
+	}
+	// A's data is untouched, and a preview of B's rules counts only B's contacts.
+	r := e.call(keyA, "GET", fmt.Sprintf("/v1/contacts/%d", contact), nil).want(t, 200)
+	if r.Body["name"] != "Secret A" || r.Body["opted_in"] != true {
+		t.Fatalf("A's contact changed: %s", r.Raw)
+	}
+	r = e.call(keyB, "POST", "/v1/segments/preview", map[string]any{"rules": map[string]any{"field": "tags", "op": "contains", "value": "a-only"}}).want(t, 200)
+	if r.num("count") != 0 {
+		t.Fatalf("B's preview counts A's contacts: %s", r.Raw)
+	}
+	r = e.call(keyB, "GET", fmt.Sprintf("/v1/contacts?segment_id=%d", seg), nil)
+	if r.Status != 404 {
+		t.Fatalf("B lists contacts through A's segment: %d %s", r.Status, r.Raw)
+	}
+}
