@@ -1,0 +1,72 @@
+package scheduler
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dripcast/dripcast/testenv"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Two replicas: exactly one leads; when it stops, the other takes over within seconds.
+func TestOneLeaderAndTakeover(t *testing.T) {
+	url := testenv.DatabaseURL(t)
+	a := NewElector(url, quiet, 200*time.Millisecond)
+	b := NewElector(url, quiet, 200*time.Millisecond)
+	ctxA, stopA := context.WithCancel(context.Background())
+	ctxB, stopB := context.WithCancel(context.Background())
+	defer stopB()
+	doneA := make(chan struct{})
+	go func() { a.Run(ctxA); close(doneA) }()
+	waitFor(t, "a leads", 5*time.Second, a.IsLeader)
+	go b.Run(ctxB)
+	for range 10 {
+		time.Sleep(50 * time.Millisecond)
+		if a.IsLeader() == b.IsLeader() {
+			t.Fatalf("a leads: %v, b leads: %v", a.IsLeader(), b.IsLeader())
+		}
+	}
+	stopA()
+	<-doneA
+	start := time.Now()
+	waitFor(t, "b takes over", 5*time.Second, b.IsLeader)
+	t.Logf("takeover in %s", time.Since(start))
+}
+
+// A job runs on the leader only.
+func TestJobsRunOnTheLeaderOnly(t *testing.T) {
+	url := testenv.DatabaseURL(t)
+	var ranA, ranB atomic.Int32
+	a := New(url, quiet, prometheus.NewRegistry())
+	b := New(url, quiet, prometheus.NewRegistry())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for s, n := range map[*Scheduler]*atomic.Int32{a: &ranA, b: &ranB} {
+		if err := s.Add(ctx, "* * * * * *", "count", func(context.Context) error { n.Add(1); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		go s.Run(ctx)
+	}
+	waitFor(t, "jobs ran", 10*time.Second, func() bool { return ranA.Load()+ranB.Load() >= 3 })
+	if ranA.Load() > 0 && ranB.Load() > 0 {
+		t.Fatalf("both replicas ran the job: %d and %d times", ranA.Load(), ranB.Load())
+	}
+}
