@@ -51,7 +51,7 @@ func CSV(ctx context.Context, pool *pgxpool.Pool, accountID int64, r io.Reader, 
 		return res, err
 	}
 	res.IgnoredColumns = ignored
-	b := newBatcher(ctx, pool, accountID, opts, &res)
+	p := startPipeline(ctx, pool, accountID, opts, &res)
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -59,11 +59,11 @@ func CSV(ctx context.Context, pool *pgxpool.Pool, accountID int64, r io.Reader, 
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			b.reject(pe.StartLine, "not valid CSV: "+pe.Err.Error())
+			p.reject(pe.StartLine, "not valid CSV: "+pe.Err.Error())
 			continue
 		}
 		if err != nil {
-			return res, fmt.Errorf("read csv: %w", err)
+			return res, p.finish(fmt.Errorf("read csv: %w", err))
 		}
 		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && rec[0] == "" {
@@ -71,14 +71,14 @@ func CSV(ctx context.Context, pool *pgxpool.Pool, accountID int64, r io.Reader, 
 		}
 		in, err := cols.input(rec)
 		if err != nil {
-			b.reject(line, err.Error())
+			p.reject(line, err.Error())
 			continue
 		}
-		if err := b.add(line, in); err != nil {
-			return res, err
+		if err := p.add(line, in); err != nil {
+			return res, p.finish(err)
 		}
 	}
-	return res, b.flush()
+	return res, p.finish(nil)
 }
 
 // InputError is a problem with the file as a whole (not one row).

@@ -20,7 +20,7 @@ const MaxLineBytes = 64 << 10
 // NDJSON imports one JSON contact object per line, with the fields of the contacts API.
 func NDJSON(ctx context.Context, pool *pgxpool.Pool, accountID int64, r io.Reader, opts Options) (Result, error) {
 	res := Result{Errors: []RowError{}}
-	b := newBatcher(ctx, pool, accountID, opts, &res)
+	p := startPipeline(ctx, pool, accountID, opts, &res)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), MaxLineBytes)
 	line := 0
@@ -35,20 +35,18 @@ func NDJSON(ctx context.Context, pool *pgxpool.Pool, accountID int64, r io.Reade
 		}
 		in, err := decodeLine(raw)
 		if err != nil {
-			b.reject(line, err.Error())
+			p.reject(line, err.Error())
 			continue
 		}
-		if err := b.add(line, in); err != nil {
-			return res, err
+		if err := p.add(line, in); err != nil {
+			return res, p.finish(err)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			err = &InputError{Msg: fmt.Sprintf("line %d is longer than %d bytes; the rows before it were imported", line+1, MaxLineBytes)}
-		}
-		return res, errors.Join(err, b.flush())
+	err := sc.Err()
+	if errors.Is(err, bufio.ErrTooLong) {
+		err = &InputError{Msg: fmt.Sprintf("line %d is longer than %d bytes; the rows before it were imported", line+1, MaxLineBytes)}
 	}
-	return res, b.flush()
+	return res, p.finish(err)
 }
 
 func decodeLine(raw []byte) (contacts.Input, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
@@ -49,15 +50,16 @@ func Normalize(raw, defaultRegion string) (Number, error) {
 	if err != nil {
 		return Number{}, fmt.Errorf("%w: %s", ErrInvalid, strings.ToLower(err.Error()))
 	}
-	if !phonenumbers.IsValidNumber(num) {
+	// IsValidNumber would look the region up again; this is the same check, once.
+	country := phonenumbers.GetRegionCodeForNumber(num)
+	if !phonenumbers.IsValidNumberForRegion(num, country) {
 		return Number{}, fmt.Errorf("%w: %s is not a valid number for its country", ErrInvalid, Mask(s))
 	}
-	n := Number{
-		E164:    phonenumbers.Format(num, phonenumbers.E164),
-		Country: phonenumbers.GetRegionCodeForNumber(num),
-	}
-	n.TimeZone = timeZoneOf(num)
-	return n, nil
+	return Number{
+		E164:     phonenumbers.Format(num, phonenumbers.E164),
+		Country:  country,
+		TimeZone: timeZoneOf(num),
+	}, nil
 }
 
 // timeZoneOf picks the first zone libphonenumber gives for the number's area that this binary can
@@ -68,11 +70,25 @@ func timeZoneOf(num *phonenumbers.PhoneNumber) string {
 		return ""
 	}
 	for _, z := range zones {
-		if _, err := time.LoadLocation(z); err == nil && z != "Etc/Unknown" {
+		if loadable(z) {
 			return z
 		}
 	}
 	return ""
+}
+
+// loadable caches whether a zone loads: time.LoadLocation reads the zone file on every call, and
+// an import asks for the same few zones a million times.
+var zoneOK sync.Map
+
+func loadable(zone string) bool {
+	if ok, found := zoneOK.Load(zone); found {
+		return ok.(bool)
+	}
+	_, err := time.LoadLocation(zone)
+	ok := err == nil && zone != "Etc/Unknown"
+	zoneOK.Store(zone, ok)
+	return ok
 }
 
 // Mask keeps the first three and the last four characters: "+91******3210". Anything shorter than
