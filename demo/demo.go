@@ -28,6 +28,7 @@ import (
 type Config struct {
 	Binary      string // the dripcast binary
 	DatabaseURL string // an admin URL; the demo makes its own database beside it
+	Database    string // the name of that database, dropped and made anew on each run
 	RedisURL    string
 	Contacts    int
 	Out         io.Writer
@@ -52,7 +53,7 @@ func (d *demo) step(format string, args ...any) {
 }
 
 func (d *demo) run(ctx context.Context) error {
-	dbURL, err := freshDatabase(ctx, d.cfg.DatabaseURL, "dripcast_demo")
+	dbURL, err := freshDatabase(ctx, d.cfg.DatabaseURL, d.cfg.Database)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ func main() {
 	contacts := flag.Int("contacts", 20000, "sample contacts to import")
 	flag.Parse()
 	cfg := demo.Config{Binary: *bin, DatabaseURL: os.Getenv("DRIPCAST_DATABASE_URL"),
-		RedisURL: os.Getenv("DRIPCAST_REDIS_URL"), Contacts: *contacts, Out: os.Stdout}
+		RedisURL: os.Getenv("DRIPCAST_REDIS_URL"), Database: "dripcast_demo", Contacts: *contacts, Out: os.Stdout}
 	if cfg.DatabaseURL == "" || cfg.RedisURL == "" {
 		fmt.Fprintln(os.Stderr, "demo: DRIPCAST_DATABASE_URL and DRIPCAST_REDIS_URL must be set (make demo sets them)")
 		os.Exit(2)
