@@ -1,0 +1,201 @@
+package whatsapp
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultBaseURL and DefaultVersion address Meta's Graph API.
+const (
+	DefaultBaseURL = "https://graph.facebook.com"
+	DefaultVersion = "v23.0"
+)
+
+// Client calls the Cloud API. It is safe for concurrent use.
+type Client struct {
+	baseURL string
+	version string
+	http    *http.Client
+}
+
+// NewClient makes a client for baseURL (DefaultBaseURL, or a simulator on loopback) and an API
+// version. Every call ends after timeout. The transport keeps enough idle connections for a
+// worker's concurrency. It never sets an Idempotency-Key header: with one, Go's transport would
+// replay a POST on a reused connection, and a message could go out twice.
+func NewClient(baseURL, version string, timeout time.Duration) *Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 512
+	t.MaxIdleConnsPerHost = 256
+	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	return &Client{baseURL: strings.TrimRight(baseURL, "/"), version: version,
+		http: &http.Client{Timeout: timeout, Transport: t}}
+}
+
+// Template is the template part of a send.
+type Template struct {
+	Name       string      `json:"name"`
+	Language   Language    `json:"language"`
+	Components []Component `json:"components,omitempty"`
+}
+
+// Language of a template; the Cloud API wants policy "deterministic".
+type Language struct {
+	Policy string `json:"policy"`
+	Code   string `json:"code"`
+}
+
+// NewTemplate names a template in a language.
+func NewTemplate(name, language string, components []Component) Template {
+	return Template{Name: name, Language: Language{Policy: "deterministic", Code: language}, Components: components}
+}
+
+// SendRequest is the body of POST /{phone-number-id}/messages.
+type SendRequest struct {
+	MessagingProduct      string    `json:"messaging_product"`
+	RecipientType         string    `json:"recipient_type"`
+	To                    string    `json:"to"`
+	Type                  string    `json:"type"`
+	Template              *Template `json:"template,omitempty"`
+	Text                  *TextBody `json:"text,omitempty"`
+	BizOpaqueCallbackData string    `json:"biz_opaque_callback_data,omitempty"`
+}
+
+// TextBody is a free-form text message (only inside a service window).
+type TextBody struct {
+	Body       string `json:"body"`
+	PreviewURL bool   `json:"preview_url,omitempty"`
+}
+
+// SendResult is what Meta answers to an accepted send.
+type SendResult struct {
+	WAMID         string // the message id every status webhook refers to
+	WaID          string // the recipient as WhatsApp knows it; may differ from the number sent to
+	MessageStatus string // accepted, held_for_quality_assessment, paused (when Meta says)
+}
+
+// SendTemplate sends a template message. callback travels back in every status webhook of the
+// message as biz_opaque_callback_data (Dripcast puts its message id there).
+func (c *Client) SendTemplate(ctx context.Context, token, phoneNumberID, to string, t Template, callback string) (SendResult, error) {
+	return c.send(ctx, token, phoneNumberID, SendRequest{MessagingProduct: "whatsapp", RecipientType: "individual",
+		To: to, Type: "template", Template: &t, BizOpaqueCallbackData: callback})
+}
+
+// SendText sends a text message, which Meta accepts only inside a 24 h service window.
+func (c *Client) SendText(ctx context.Context, token, phoneNumberID, to, body, callback string) (SendResult, error) {
+	return c.send(ctx, token, phoneNumberID, SendRequest{MessagingProduct: "whatsapp", RecipientType: "individual",
+		To: to, Type: "text", Text: &TextBody{Body: body}, BizOpaqueCallbackData: callback})
+}
+
+func (c *Client) send(ctx context.Context, token, phoneNumberID string, req SendRequest) (SendResult, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return SendResult{}, err
+	}
+	var out struct {
+		Contacts []struct {
+			WaID string `json:"wa_id"`
+		} `json:"contacts"`
+		Messages []struct {
+			ID            string `json:"id"`
+			MessageStatus string `json:"message_status"`
+		} `json:"messages"`
+	}
+	if err := c.do(ctx, http.MethodPost, token, phoneNumberID+"/messages", body, &out); err != nil {
+		return SendResult{}, err
+	}
+	if len(out.Messages) == 0 || out.Messages[0].ID == "" {
+		return SendResult{}, &APIError{HTTPStatus: http.StatusOK, Message: "the answer holds no message id"}
+	}
+	res := SendResult{WAMID: out.Messages[0].ID, MessageStatus: out.Messages[0].MessageStatus}
+	if len(out.Contacts) > 0 {
+		res.WaID = out.Contacts[0].WaID
+	}
+	return res, nil
+}
+
+// PhoneNumber is what GET /{phone-number-id} tells about a number.
+type PhoneNumber struct {
+	ID                 string `json:"id"`
+	DisplayPhoneNumber string `json:"display_phone_number"`
+	VerifiedName       string `json:"verified_name"`
+	QualityRating      string `json:"quality_rating"` // GREEN, YELLOW, RED, UNKNOWN
+	Throughput         struct {
+		Level string `json:"level"` // STANDARD (80 mps), HIGH (1,000 mps)
+	} `json:"throughput"`
+	MessagingLimit string `json:"whatsapp_business_manager_messaging_limit"` // TIER_250 … TIER_UNLIMITED
+}
+
+// PhoneNumberFields are the fields GetPhoneNumber asks for.
+const PhoneNumberFields = "id,display_phone_number,verified_name,quality_rating,throughput,whatsapp_business_manager_messaging_limit"
+
+// GetPhoneNumber reads a number's quality rating, throughput level and messaging limit.
+func (c *Client) GetPhoneNumber(ctx context.Context, token, phoneNumberID string) (PhoneNumber, error) {
+	var out PhoneNumber
+	err := c.do(ctx, http.MethodGet, token, phoneNumberID+"?fields="+PhoneNumberFields, nil, &out)
+	return out, err
+}
+
+// do makes one call; it tells a request that never left (retry is safe) from one that may have.
+func (c *Client) do(ctx context.Context, method, token, path string, body []byte, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	var written atomic.Bool // set on the transport's goroutine
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method,
+		c.baseURL+"/"+c.version+"/"+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return &TransportError{Written: written.Load(), Err: err}
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return &TransportError{Written: true, Err: err}
+	}
+	if res.StatusCode >= 300 {
+		return decodeError(res.StatusCode, raw)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return &APIError{HTTPStatus: res.StatusCode, Message: fmt.Sprintf("undecodable answer: %v", err)}
+	}
+	return nil
+}
+
+// decodeError reads Meta's error envelope; a body that is not one keeps the HTTP status alone.
+func decodeError(status int, raw []byte) error {
+	var env struct {
+		Error struct {
+			Message   string `json:"message"`
+			Type      string `json:"type"`
+			Code      int    `json:"code"`
+			FBTraceID string `json:"fbtrace_id"`
+			ErrorData struct {
+				Details string `json:"details"`
+			} `json:"error_data"`
+		} `json:"error"`
+	}
+	e := &APIError{HTTPStatus: status, Message: http.StatusText(status)}
+	if json.Unmarshal(raw, &env) == nil && env.Error.Message != "" {
+		e.Code, e.Type, e.Message, e.Details, e.FBTraceID = env.Error.Code, env.Error.Type, env.Error.Message,
+			env.Error.ErrorData.Details, env.Error.FBTraceID
+	}
+	return e
+}
