@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 SERVICES := eval "$$(scripts/services.sh up)"
 SQLC := cd tools && go tool sqlc -f ../sqlc.yaml
-GO_TEST_FLAGS ?= -count=1 -timeout=20m
+GO_TEST_FLAGS ?= -count=1 -race -timeout=30m
 
 .PHONY: help
 help: ## list the targets

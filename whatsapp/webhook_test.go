@@ -178,4 +178,3 @@ func FuzzVerifySignature(f *testing.F) {
 		}
 	})
 }
-

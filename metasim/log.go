@@ -1,0 +1,139 @@
+package metasim
+
+import (
+	"maps"
+	"sort"
+	"time"
+)
+
+// Record is one send request as the simulator saw it.
+type Record struct {
+	At            time.Time `json:"at"` // wall clock
+	PhoneNumberID string    `json:"phone_number_id"`
+	To            string    `json:"to"` // digits only
+	Type          string    `json:"type"`
+	Template      string    `json:"template,omitempty"`
+	Language      string    `json:"language,omitempty"`
+	Category      string    `json:"category,omitempty"`
+	Callback      string    `json:"biz_opaque_callback_data,omitempty"`
+	WAMID         string    `json:"wamid,omitempty"`     // set when Meta took the message
+	Code          int       `json:"code,omitempty"`      // the error answered at once, 0 when accepted
+	FailCode      int       `json:"fail_code,omitempty"` // accepted, then failed with this code
+	Fault         string    `json:"fault,omitempty"`     // server_error, slow, timeout
+}
+
+// Accepted tells whether Meta took the message (a later failure may still follow).
+func (r Record) Accepted() bool { return r.WAMID != "" }
+
+type counters struct {
+	requests     int
+	accepted     int
+	refused      map[int]int // by error code answered at once
+	failed       map[int]int // by error code of a failed status
+	tierBreaches int
+	perNumber    map[string]*NumberCounts
+	perTemplate  map[string]int
+	perRecipient map[string]int
+}
+
+func newCounters() counters {
+	return counters{refused: map[int]int{}, failed: map[int]int{}, perNumber: map[string]*NumberCounts{},
+		perTemplate: map[string]int{}, perRecipient: map[string]int{}}
+}
+
+// NumberCounts are one number's counters.
+type NumberCounts struct {
+	Accepted         int `json:"accepted"`
+	Throttled        int `json:"throttled"`         // refused with 130429
+	MaxPerSecond     int `json:"max_per_second"`    // most sends accepted in one wall-clock second
+	SecondsThrottled int `json:"seconds_throttled"` // seconds in which a send was refused for throughput
+}
+
+// Counters summarize what the simulator received.
+type Counters struct {
+	Requests         int                     `json:"requests"`
+	Accepted         int                     `json:"accepted"`
+	RefusedByCode    map[int]int             `json:"refused_by_code"`
+	FailedByCode     map[int]int             `json:"failed_by_code"`
+	TierBreaches     int                     `json:"tier_breaches"` // sends refused because a portfolio's tier was full
+	PerNumber        map[string]NumberCounts `json:"per_number"`
+	PerTemplate      map[string]int          `json:"per_template"`
+	UniqueRecipients int                     `json:"unique_recipients"`
+	RepeatRecipients []string                `json:"repeat_recipients"` // recipients sent more than one accepted message
+	WebhooksPosted   int                     `json:"webhooks_posted"`
+	WebhookFailures  int                     `json:"webhook_failures"`
+	WebhooksPending  int                     `json:"webhooks_pending"`
+}
+
+func (s *Sim) record(r Record, n *number) {
+	s.records = append(s.records, r)
+	c := &s.counters
+	c.requests++
+	if !r.Accepted() {
+		c.refused[r.Code]++
+		if r.Code == codeThroughput && n != nil {
+			nc := c.number(n.PhoneNumberID)
+			nc.Throttled++
+		}
+		return
+	}
+	c.accepted++
+	c.perTemplate[r.Template]++
+	c.perRecipient[r.To]++
+	if r.FailCode != 0 {
+		c.failed[r.FailCode]++
+	}
+	if n != nil {
+		nc := c.number(n.PhoneNumberID)
+		nc.Accepted++
+		nc.MaxPerSecond = max(nc.MaxPerSecond, n.inSecond)
+	}
+}
+
+func (c *counters) number(id string) *NumberCounts {
+	nc, ok := c.perNumber[id]
+	if !ok {
+		nc = &NumberCounts{}
+		c.perNumber[id] = nc
+	}
+	return nc
+}
+
+// Counters returns a snapshot.
+func (s *Sim) Counters() Counters {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.counters
+	out := Counters{Requests: c.requests, Accepted: c.accepted, RefusedByCode: maps.Clone(c.refused),
+		FailedByCode: maps.Clone(c.failed), TierBreaches: c.tierBreaches, PerTemplate: maps.Clone(c.perTemplate),
+		PerNumber: map[string]NumberCounts{}, UniqueRecipients: len(c.perRecipient), RepeatRecipients: []string{}}
+	for id, nc := range c.perNumber {
+		out.PerNumber[id] = *nc
+	}
+	for to, n := range c.perRecipient {
+		if n > 1 {
+			out.RepeatRecipients = append(out.RepeatRecipients, to)
+		}
+	}
+	sort.Strings(out.RepeatRecipients)
+	out.WebhooksPosted, out.WebhookFailures, out.WebhooksPending = s.hooks.stats()
+	return out
+}
+
+// Records returns the requests received from index since on.
+func (s *Sim) Records(since int) []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if since < 0 || since >= len(s.records) {
+		return []Record{}
+	}
+	return append([]Record(nil), s.records[since:]...)
+}
+
+// Reset forgets every record and counter (numbers, templates and limits stay).
+func (s *Sim) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.records = nil
+	s.counters = newCounters()
+}

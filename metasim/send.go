@@ -1,0 +1,249 @@
+package metasim
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Meta's error codes the simulator answers or posts.
+const (
+	codeInvalidParam     = 100
+	codeToken            = 190
+	codeThroughput       = 130429
+	codeUndeliverable    = 131026
+	codeSomethingWrong   = 131000
+	codeReengagement     = 131047
+	codeMarketingCap     = 131049
+	codeStoppedMarketing = 131050
+	codePairRate         = 131056
+	codeParamCount       = 132000
+	codeNoTemplate       = 132001
+	codeTemplatePaused   = 132015
+	codeTemplateDisabled = 132016
+)
+
+// sendRequest is the part of a send body the simulator reads.
+type sendRequest struct {
+	MessagingProduct string `json:"messaging_product"`
+	To               string `json:"to"`
+	Type             string `json:"type"`
+	Template         *struct {
+		Name     string `json:"name"`
+		Language struct {
+			Code string `json:"code"`
+		} `json:"language"`
+		Components []struct {
+			Type       string            `json:"type"`
+			SubType    string            `json:"sub_type"`
+			Index      string            `json:"index"`
+			Parameters []json.RawMessage `json:"parameters"`
+		} `json:"components"`
+	} `json:"template"`
+	Text *struct {
+		Body string `json:"body"`
+	} `json:"text"`
+	Callback string `json:"biz_opaque_callback_data"`
+}
+
+// metaError is an error answer in Meta's envelope.
+type metaError struct {
+	status int
+	code   int
+	msg    string
+}
+
+func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return
+	}
+	fault := s.pickFault()
+	if fault == "slow" {
+		time.Sleep(s.slowDelay())
+	}
+	if fault == "server_error" {
+		s.mu.Lock()
+		s.record(Record{At: time.Now(), PhoneNumberID: id, Code: codeSomethingWrong, Fault: fault}, nil)
+		s.mu.Unlock()
+		writeMetaError(w, metaError{http.StatusInternalServerError, codeSomethingWrong, "Something went wrong"})
+		return
+	}
+	var req sendRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeMetaError(w, metaError{http.StatusBadRequest, codeInvalidParam, "(#100) The request body is not valid JSON"})
+		return
+	}
+	rec, merr := s.accept(id, bearer(r), req, fault)
+	if merr != nil {
+		writeMetaError(w, *merr)
+		return
+	}
+	if fault == "timeout" {
+		// The message went out, but the answer never comes: the client sees a timeout.
+		select {
+		case <-r.Context().Done():
+		case <-time.After(2 * time.Minute):
+		}
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"messaging_product":"whatsapp","contacts":[{"input":%q,"wa_id":%q}],"messages":[{"id":%q,"message_status":"accepted"}]}`,
+		req.To, rec.To, rec.WAMID)
+}
+
+func bearer(r *http.Request) string {
+	t, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return t
+}
+
+func (s *Sim) pickFault() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.faults
+	x := s.rng.Float64()
+	switch {
+	case x < f.ServerError:
+		return "server_error"
+	case x < f.ServerError+f.Timeout:
+		return "timeout"
+	case x < f.ServerError+f.Timeout+f.Slow:
+		return "slow"
+	}
+	return ""
+}
+
+func (s *Sim) slowDelay() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults.SlowDelay > 0 {
+		return s.faults.SlowDelay
+	}
+	return 2 * time.Second
+}
+
+// accept checks a send as Meta would and, when it passes, records it and schedules its webhooks.
+func (s *Sim) accept(id, token string, req sendRequest, fault string) (Record, *metaError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wallNow, now := time.Now(), s.now()
+	rec := Record{At: wallNow, PhoneNumberID: id, To: digits(req.To), Type: req.Type, Callback: req.Callback, Fault: fault}
+	n, ok := s.numbers[id]
+	fail := func(e metaError) (Record, *metaError) {
+		rec.Code = e.code
+		s.record(rec, n)
+		return rec, &e
+	}
+	switch {
+	case !ok:
+		return fail(metaError{http.StatusBadRequest, codeInvalidParam, fmt.Sprintf("(#100) Unsupported post request. Object with ID '%s' does not exist", id)})
+	case token == "" || token != n.Token:
+		return fail(metaError{http.StatusUnauthorized, codeToken, "Invalid OAuth access token - Cannot parse access token"})
+	case req.MessagingProduct != "whatsapp":
+		return fail(metaError{http.StatusBadRequest, codeInvalidParam, "(#100) The parameter messaging_product is required"})
+	case len(rec.To) < 7 || len(rec.To) > 15:
+		return fail(metaError{http.StatusBadRequest, codeInvalidParam, "(#100) Invalid parameter: to"})
+	}
+	failCode := 0
+	switch req.Type {
+	case "template":
+		t, e := s.checkTemplate(req)
+		if e != nil {
+			return fail(*e)
+		}
+		rec.Template, rec.Language, rec.Category = t.Name, t.Language, t.Category
+	case "text":
+		if req.Text == nil || req.Text.Body == "" {
+			return fail(metaError{http.StatusBadRequest, codeInvalidParam, "(#100) The parameter text['body'] is required"})
+		}
+		if !s.inWindow(rec.To, now) {
+			failCode = codeReengagement
+		}
+	default:
+		return fail(metaError{http.StatusBadRequest, codeInvalidParam, "(#100) Unsupported message type " + req.Type})
+	}
+	throttledBefore := n.throttled
+	if !n.admitThroughput(wallNow) {
+		if n.throttled != throttledBefore {
+			s.counters.number(id).SecondsThrottled++
+		}
+		return fail(metaError{http.StatusBadRequest, codeThroughput, "(#130429) Rate limit hit: Cloud API message throughput has been reached"})
+	}
+	pair := id + "/" + rec.To
+	if last, ok := s.lastPair[pair]; ok && s.cfg.PairInterval > 0 && now.Sub(last) < s.cfg.PairInterval {
+		return fail(metaError{http.StatusBadRequest, codePairRate, "(#131056) (Business Account, Consumer Account) pair rate limit hit"})
+	}
+	s.lastPair[pair] = now
+	if failCode == 0 {
+		failCode = s.deliveryFailure(n, rec, now)
+	}
+	rec.WAMID, rec.FailCode = s.newWAMID(), failCode
+	s.record(rec, n)
+	s.scheduleStatuses(n, rec, now)
+	return rec, nil
+}
+
+// deliveryFailure decides, for a message Meta took, whether it will fail to deliver and why.
+func (s *Sim) deliveryFailure(n *number, rec Record, now time.Time) int {
+	switch {
+	case s.notOnWA[rec.To]:
+		return codeUndeliverable
+	case rec.Category == "marketing" && s.stopped[rec.To]:
+		return codeStoppedMarketing
+	case !s.portfolios[n.Portfolio].admitTier(rec.To, now, s.inWindow(rec.To, now)):
+		s.counters.tierBreaches++
+		return codeMarketingCap // Meta documents no code for a full tier; it does not deliver
+	case rec.Category == "marketing" && !s.admitMarketing(rec.To, now):
+		return codeMarketingCap
+	}
+	return 0
+}
+
+// checkTemplate finds the template and checks its parameter counts, component by component.
+func (s *Sim) checkTemplate(req sendRequest) (*Template, *metaError) {
+	if req.Template == nil || req.Template.Name == "" || req.Template.Language.Code == "" {
+		return nil, &metaError{http.StatusBadRequest, codeInvalidParam, "(#100) The parameter template['name'] and template['language'] are required"}
+	}
+	t, ok := s.templates[req.Template.Name+"/"+req.Template.Language.Code]
+	if !ok {
+		return nil, &metaError{http.StatusNotFound, codeNoTemplate, fmt.Sprintf("(#132001) Template name does not exist in the translation: %s (%s)", req.Template.Name, req.Template.Language.Code)}
+	}
+	switch t.Status {
+	case "PAUSED":
+		return nil, &metaError{http.StatusBadRequest, codeTemplatePaused, "(#132015) Template is paused"}
+	case "DISABLED":
+		return nil, &metaError{http.StatusBadRequest, codeTemplateDisabled, "(#132016) Template is disabled"}
+	}
+	got := map[string]int{}
+	for _, c := range req.Template.Components {
+		key := c.Type
+		if c.Type == "button" {
+			key = "button." + c.Index
+		}
+		got[key] += len(c.Parameters)
+	}
+	for key, want := range t.Params {
+		if got[key] != want {
+			return nil, &metaError{http.StatusBadRequest, codeParamCount, fmt.Sprintf("(#132000) Number of parameters does not match the expected number of params: %s wants %d, got %d", key, want, got[key])}
+		}
+	}
+	for key, n := range got {
+		if _, ok := t.Params[key]; !ok && n > 0 && !strings.HasPrefix(key, "button.") {
+			return nil, &metaError{http.StatusBadRequest, codeParamCount, fmt.Sprintf("(#132000) Number of parameters does not match the expected number of params: %s takes none", key)}
+		}
+	}
+	return t, nil
+}
+
+func writeMetaError(w http.ResponseWriter, e metaError) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
+		"message": e.msg, "type": "OAuthException", "code": e.code,
+		"error_data": map[string]string{"messaging_product": "whatsapp", "details": e.msg}, "fbtrace_id": "AmetasimTrace",
+	}})
+}

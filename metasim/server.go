@@ -1,0 +1,253 @@
+package metasim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/dripcast/dripcast/whatsapp"
+)
+
+// Handler serves the Cloud API endpoints and, under /_sim/, the control API.
+//
+//	POST /{version}/{phone-number-id}/messages   send (template or text)
+//	GET  /{version}/{phone-number-id}            quality rating, throughput, messaging limit
+//	GET  /_sim/counters                          what was received, summed up
+//	GET  /_sim/records?since=N                   every send request from index N
+//	POST /_sim/reset                             forget records and counters
+//	POST /_sim/numbers, /_sim/templates          register a number or a template
+//	POST /_sim/tier                              {"portfolio","limit"}
+//	POST /_sim/faults                            {"server_error","slow","timeout","slow_delay"}
+//	POST /_sim/inbound                           a user writes: {"phone_number_id","from","text"|"button_payload","context_id"}
+//	POST /_sim/user-preferences                  {"phone_number_id","wa_id","value":"stop"|"resume"}
+//	POST /_sim/quality                           {"phone_number_id","event","rating","limit"}
+//	POST /_sim/template-status                   {"phone_number_id","name","language","event"}
+func (s *Sim) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /{version}/{id}/messages", s.handleSend)
+	mux.HandleFunc("GET /{version}/{id}", s.handlePhoneNumber)
+	mux.HandleFunc("GET /_sim/counters", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.Counters()) })
+	mux.HandleFunc("GET /_sim/records", func(w http.ResponseWriter, r *http.Request) {
+		since, _ := strconv.Atoi(r.URL.Query().Get("since"))
+		writeJSON(w, s.Records(since))
+	})
+	mux.HandleFunc("POST /_sim/reset", func(w http.ResponseWriter, _ *http.Request) { s.Reset(); writeJSON(w, ok) })
+	mux.HandleFunc("POST /_sim/numbers", control(func(n Number) error { s.AddNumber(n); return nil }))
+	mux.HandleFunc("POST /_sim/templates", control(func(t Template) error { s.AddTemplate(t); return nil }))
+	mux.HandleFunc("POST /_sim/tier", control(func(t struct {
+		Portfolio string `json:"portfolio"`
+		Limit     int    `json:"limit"`
+	}) error {
+		s.SetTier(t.Portfolio, t.Limit)
+		return nil
+	}))
+	mux.HandleFunc("POST /_sim/faults", control(func(f Faults) error { s.SetFaults(f); return nil }))
+	mux.HandleFunc("POST /_sim/inbound", control(s.Inbound))
+	mux.HandleFunc("POST /_sim/user-preferences", control(s.UserPreference))
+	mux.HandleFunc("POST /_sim/quality", control(s.Quality))
+	mux.HandleFunc("POST /_sim/template-status", control(s.TemplateStatus))
+	return mux
+}
+
+var ok = map[string]bool{"ok": true}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// control decodes a JSON body into T and runs fn; an error answers 400.
+func control[T any](fn func(T) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var v T
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&v); err != nil {
+			http.Error(w, "body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := fn(v); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		writeJSON(w, ok)
+	}
+}
+
+func (s *Sim) handlePhoneNumber(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	n, found := s.numbers[r.PathValue("id")]
+	var out map[string]any
+	if found {
+		p := s.portfolios[n.Portfolio]
+		level := "STANDARD"
+		if n.MPS >= 1000 {
+			level = "HIGH"
+		}
+		out = map[string]any{"id": n.PhoneNumberID, "display_phone_number": n.DisplayNumber, "verified_name": "metasim",
+			"quality_rating": n.Quality, "throughput": map[string]string{"level": level},
+			"whatsapp_business_manager_messaging_limit": tierName(p.limit)}
+	}
+	s.mu.Unlock()
+	switch {
+	case !found:
+		writeMetaError(w, metaError{http.StatusBadRequest, codeInvalidParam, fmt.Sprintf("(#100) Object with ID '%s' does not exist", r.PathValue("id"))})
+	case bearer(r) != n.Token:
+		writeMetaError(w, metaError{http.StatusUnauthorized, codeToken, "Invalid OAuth access token"})
+	default:
+		writeJSON(w, out)
+	}
+}
+
+func tierName(limit int) string {
+	switch limit {
+	case 0:
+		return "TIER_UNLIMITED"
+	case 250:
+		return "TIER_250"
+	case 2000:
+		return "TIER_2K"
+	case 10000:
+		return "TIER_10K"
+	case 100000:
+		return "TIER_100K"
+	}
+	return "TIER_" + strconv.Itoa(limit)
+}
+
+// number finds a registered number for a control call.
+func (s *Sim) number(id string) (*number, error) {
+	n, found := s.numbers[id]
+	if !found {
+		return nil, fmt.Errorf("no number %q is registered", id)
+	}
+	return n, nil
+}
+
+// Inbound is a user writing to a business number.
+type Inbound struct {
+	PhoneNumberID string `json:"phone_number_id"`
+	From          string `json:"from"`
+	Text          string `json:"text"`
+	ButtonPayload string `json:"button_payload"`
+	ContextID     string `json:"context_id"` // the wamid replied to
+}
+
+// Inbound opens the user's 24 h service window and posts the message to the webhook.
+func (s *Sim) Inbound(in Inbound) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.number(in.PhoneNumberID)
+	if err != nil {
+		return err
+	}
+	from := digits(in.From)
+	now := s.now()
+	s.inboundAt[from] = now
+	msg := map[string]any{"from": from, "id": s.newWAMID(), "timestamp": strconv.FormatInt(now.Unix(), 10)}
+	if in.ButtonPayload != "" {
+		msg["type"] = "button"
+		msg["button"] = map[string]string{"payload": in.ButtonPayload, "text": in.ButtonPayload}
+	} else {
+		msg["type"] = "text"
+		msg["text"] = map[string]string{"body": in.Text}
+	}
+	if in.ContextID != "" {
+		msg["context"] = map[string]string{"from": digits(n.DisplayNumber), "id": in.ContextID}
+	}
+	s.hooks.push(&hook{due: time.Now(), number: &n.Number, field: whatsapp.FieldMessages, value: map[string]any{
+		"messaging_product": "whatsapp",
+		"metadata":          whatsapp.Metadata{DisplayPhoneNumber: digits(n.DisplayNumber), PhoneNumberID: n.PhoneNumberID},
+		"contacts":          []map[string]any{{"profile": map[string]string{"name": "metasim user"}, "wa_id": from}},
+		"messages":          []any{msg},
+	}})
+	return nil
+}
+
+// Preference is a user stopping or resuming marketing messages.
+type Preference struct {
+	PhoneNumberID string `json:"phone_number_id"`
+	WaID          string `json:"wa_id"`
+	Value         string `json:"value"` // stop, resume
+}
+
+// UserPreference records the choice (a stopped user's marketing sends fail with 131050) and
+// posts a user_preferences webhook.
+func (s *Sim) UserPreference(p Preference) error {
+	if p.Value != "stop" && p.Value != "resume" {
+		return fmt.Errorf("value must be stop or resume")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.number(p.PhoneNumberID)
+	if err != nil {
+		return err
+	}
+	id := digits(p.WaID)
+	s.stopped[id] = p.Value == "stop"
+	s.hooks.push(&hook{due: time.Now(), number: &n.Number, field: whatsapp.FieldUserPreferences, value: whatsapp.UserPreferencesValue{
+		MessagingProduct: "whatsapp", Metadata: whatsapp.Metadata{DisplayPhoneNumber: digits(n.DisplayNumber), PhoneNumberID: n.PhoneNumberID},
+		UserPreferences: []whatsapp.UserPreference{{WaID: id, Detail: "User requested to " + p.Value + " marketing messages",
+			Category: "marketing_messages", Value: p.Value, Timestamp: s.now().Unix()}},
+	}})
+	return nil
+}
+
+// QualityChange changes a number's quality rating or its portfolio's tier.
+type QualityChange struct {
+	PhoneNumberID string `json:"phone_number_id"`
+	Event         string `json:"event"`  // FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE, THROUGHPUT_UPGRADE
+	Rating        string `json:"rating"` // GREEN, YELLOW, RED: the rating GET /{id} reports from now on
+	Limit         int    `json:"limit"`  // the portfolio's new tier, 0 to leave it
+}
+
+// Quality applies the change and posts a phone_number_quality_update webhook.
+func (s *Sim) Quality(q QualityChange) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.number(q.PhoneNumberID)
+	if err != nil {
+		return err
+	}
+	if q.Rating != "" {
+		n.Quality = q.Rating
+	}
+	p := s.portfolios[n.Portfolio]
+	old := tierName(p.limit)
+	if q.Limit > 0 {
+		p.limit = q.Limit
+	}
+	s.hooks.push(&hook{due: time.Now(), number: &n.Number, field: whatsapp.FieldQuality, value: whatsapp.QualityUpdate{
+		DisplayPhoneNumber: digits(n.DisplayNumber), Event: q.Event, OldLimit: old, MaxDailyConversationsPerBusiness: tierName(p.limit),
+	}})
+	return nil
+}
+
+// TemplateChange is Meta changing a template's status.
+type TemplateChange struct {
+	PhoneNumberID string `json:"phone_number_id"` // whose WABA is told
+	Name          string `json:"name"`
+	Language      string `json:"language"`
+	Event         string `json:"event"` // APPROVED, PAUSED, DISABLED, …
+}
+
+// TemplateStatus sets the status (PAUSED and DISABLED refuse sends) and posts a
+// message_template_status_update webhook.
+func (s *Sim) TemplateStatus(c TemplateChange) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.number(c.PhoneNumberID)
+	if err != nil {
+		return err
+	}
+	t, found := s.templates[c.Name+"/"+c.Language]
+	if !found {
+		return fmt.Errorf("no template %s/%s is registered", c.Name, c.Language)
+	}
+	t.Status = c.Event
+	s.hooks.push(&hook{due: time.Now(), number: &n.Number, field: whatsapp.FieldTemplateStatus, value: whatsapp.TemplateStatusUpdate{
+		Event: c.Event, MessageTemplateName: t.Name, MessageTemplateLanguage: t.Language, Reason: "NONE",
+		MessageTemplateCategory: t.Category,
+	}})
+	return nil
+}

@@ -1,0 +1,297 @@
+package metasim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dripcast/dripcast/whatsapp"
+)
+
+const secret = "app-secret"
+
+// receiver is a webhook endpoint that checks signatures and keeps what it got.
+type receiver struct {
+	mu       sync.Mutex
+	statuses []whatsapp.Status
+	changes  []whatsapp.Change
+	badSig   int
+	posts    int
+	fail     bool // answer 500
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.posts++
+	if whatsapp.VerifySignature(body, r.Header.Get(whatsapp.SignatureHeader), secret) != nil {
+		rc.badSig++
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if rc.fail {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	n, err := whatsapp.ParseNotification(body)
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	for _, e := range n.Entry {
+		for _, c := range e.Changes {
+			rc.changes = append(rc.changes, c)
+			if v, _, _ := c.Decode(); v != nil {
+				if m, ok := v.(*whatsapp.MessagesValue); ok {
+					rc.statuses = append(rc.statuses, m.Statuses...)
+				}
+			}
+		}
+	}
+}
+
+func (rc *receiver) byMessage() map[string][]string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := map[string][]string{}
+	for _, s := range rc.statuses {
+		code := ""
+		if len(s.Errors) > 0 {
+			code = fmt.Sprint(":", s.Errors[0].Code)
+		}
+		out[s.BizOpaqueCallbackData] = append(out[s.BizOpaqueCallbackData], s.Status+code)
+	}
+	return out
+}
+
+type fixture struct {
+	sim  *Sim
+	url  string
+	hook *receiver
+}
+
+func start(t *testing.T, cfg Config) *fixture {
+	t.Helper()
+	rc := &receiver{}
+	hooks := httptest.NewServer(rc)
+	t.Cleanup(hooks.Close)
+	cfg.WebhookURL = hooks.URL
+	cfg.WebhookSecret = secret
+	if cfg.TimeScale == 0 {
+		cfg.TimeScale = 1000 // statuses in milliseconds
+	}
+	sim := New(cfg)
+	t.Cleanup(sim.Close)
+	sim.AddNumber(Number{PhoneNumberID: "1001", WABAID: "2001", DisplayNumber: "+1 555 010 0001", Token: "tok", MPS: 1000, Portfolio: "p1"})
+	sim.AddTemplate(Template{Name: "promo", Language: "en", Category: "marketing", Params: map[string]int{"body": 1}})
+	sim.AddTemplate(Template{Name: "receipt", Language: "en", Category: "utility"})
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	return &fixture{sim: sim, url: srv.URL, hook: rc}
+}
+
+// send posts a template message and returns the HTTP status and Meta error code (0 on success).
+func (f *fixture) send(t *testing.T, to, template, callback string) (int, int) {
+	t.Helper()
+	params := `[{"type":"text","text":"x"}]`
+	if template == "receipt" {
+		params = `[]`
+	}
+	body := fmt.Sprintf(`{"messaging_product":"whatsapp","to":%q,"type":"template","biz_opaque_callback_data":%q,
+		"template":{"name":%q,"language":{"code":"en"},"components":[{"type":"body","parameters":%s}]}}`, to, callback, template, params)
+	req, _ := http.NewRequest("POST", f.url+"/v23.0/1001/messages", bytes.NewBufferString(body))
+	req.Header.Set("Authorization", "Bearer tok")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		Error struct{ Code int }
+	}
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out.Error.Code
+}
+
+func (f *fixture) control(t *testing.T, path string, v any) {
+	t.Helper()
+	b, _ := json.Marshal(v)
+	res, err := http.Post(f.url+"/_sim/"+path, "application/json", bytes.NewReader(b))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("control %s: %v %v", path, res.Status, err)
+	}
+	res.Body.Close()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestStatusesAreSignedAndFollowTheOutcome(t *testing.T) {
+	f := start(t, Config{ReadShare: 1, SentDelay: time.Second, DeliveredDelay: 2 * time.Second, ReadDelay: 3 * time.Second,
+		NotOnWhatsApp: []string{"+14155550102"}, StoppedMarketing: []string{"14155550103"}})
+	for i, to := range []string{"+14155550101", "+14155550102", "+14155550103"} {
+		if status, code := f.send(t, to, "promo", fmt.Sprint("m", i)); status != 200 {
+			t.Fatalf("send to %s: %d %d", to, status, code)
+		}
+	}
+	if status, _ := f.send(t, "+14155550103", "receipt", "m3"); status != 200 { // utility reaches a stopped user
+		t.Fatal(status)
+	}
+	waitFor(t, "statuses", func() bool { return len(f.hook.byMessage()["m0"]) == 3 && len(f.hook.byMessage()["m3"]) == 3 })
+	got := f.hook.byMessage()
+	// Posters run in parallel, so statuses of one message may arrive in any order (as from Meta).
+	want := map[string]string{"m0": "[delivered read sent]", "m1": "[failed:131026]", "m2": "[failed:131050]", "m3": "[delivered read sent]"}
+	for cb, w := range want {
+		slices.Sort(got[cb])
+		if fmt.Sprint(got[cb]) != w {
+			t.Errorf("%s: %v, want %s", cb, got[cb], w)
+		}
+	}
+	if f.hook.badSig != 0 {
+		t.Errorf("%d webhooks had a bad signature", f.hook.badSig)
+	}
+	c := f.sim.Counters()
+	if c.Accepted != 4 || c.FailedByCode[131026] != 1 || c.FailedByCode[131050] != 1 || c.PerTemplate["promo"] != 3 {
+		t.Errorf("counters %+v", c)
+	}
+}
+
+func TestTierHoldsUniqueRecipients(t *testing.T) {
+	f := start(t, Config{DefaultTier: 3})
+	for i := range 5 {
+		f.send(t, fmt.Sprintf("+1415555020%d", i), "receipt", fmt.Sprint("t", i))
+	}
+	f.send(t, "+14155550200", "receipt", "again") // a recipient already counted does not count twice
+	f.control(t, "inbound", Inbound{PhoneNumberID: "1001", From: "+14155550299", Text: "hi"})
+	f.send(t, "+14155550299", "receipt", "window") // inside the service window: free
+	c := f.sim.Counters()
+	if c.TierBreaches != 2 || c.FailedByCode[codeMarketingCap] != 2 {
+		t.Fatalf("a tier of 3 and 5 new recipients: %+v", c)
+	}
+}
+
+func TestMarketingCapAndPairRate(t *testing.T) {
+	f := start(t, Config{MarketingCap: 1, PairInterval: 6 * time.Second, TimeScale: 1})
+	f.send(t, "+14155550300", "promo", "a")
+	if _, code := f.send(t, "+14155550300", "promo", "b"); code != codePairRate {
+		t.Fatalf("second message within 6 s: code %d", code)
+	}
+	f.sim.mu.Lock()
+	f.sim.lastPair = map[string]time.Time{} // as if the interval passed
+	f.sim.mu.Unlock()
+	f.send(t, "+14155550300", "promo", "c")
+	if c := f.sim.Counters(); c.FailedByCode[codeMarketingCap] != 1 || c.RefusedByCode[codePairRate] != 1 {
+		t.Fatalf("cap of 1 marketing message a day: %+v", c)
+	}
+}
+
+func TestControlEvents(t *testing.T) {
+	f := start(t, Config{})
+	f.control(t, "inbound", Inbound{PhoneNumberID: "1001", From: "+14155550400", Text: "STOP", ContextID: "wamid.X"})
+	f.control(t, "user-preferences", Preference{PhoneNumberID: "1001", WaID: "14155550401", Value: "stop"})
+	f.control(t, "quality", QualityChange{PhoneNumberID: "1001", Event: "DOWNGRADE", Rating: "YELLOW", Limit: 2000})
+	f.control(t, "template-status", TemplateChange{PhoneNumberID: "1001", Name: "promo", Language: "en", Event: "PAUSED"})
+	if _, code := f.send(t, "+14155550402", "promo", ""); code != codeTemplatePaused {
+		t.Fatalf("send of a paused template: code %d", code)
+	}
+	waitFor(t, "four events", func() bool { f.hook.mu.Lock(); defer f.hook.mu.Unlock(); return len(f.hook.changes) == 4 })
+	fields := map[string]bool{}
+	for _, c := range f.hook.changes {
+		fields[c.Field] = true
+		v, ok, err := c.Decode()
+		if !ok || err != nil {
+			t.Fatalf("%s: %v", c.Field, err)
+		}
+		if m, isMsg := v.(*whatsapp.MessagesValue); isMsg && (m.Messages[0].Content() != "STOP" || m.Messages[0].Context.ID != "wamid.X") {
+			t.Errorf("inbound: %+v", m.Messages[0])
+		}
+	}
+	if len(fields) != 4 {
+		t.Errorf("fields %v", fields)
+	}
+	f.sim.mu.Lock()
+	q := f.sim.numbers["1001"].Quality
+	f.sim.mu.Unlock()
+	if q != "YELLOW" {
+		t.Errorf("quality %s", q)
+	}
+}
+
+func TestShuffleDuplicatesAndRetries(t *testing.T) {
+	f := start(t, Config{ReadShare: 1, DuplicateShare: 1, Shuffle: true, SentDelay: time.Second, DeliveredDelay: 2 * time.Second, ReadDelay: 3 * time.Second})
+	f.hook.mu.Lock()
+	f.hook.fail = true // the receiver is down at first: the simulator retries, as Meta does
+	f.hook.mu.Unlock()
+	for i := range 20 {
+		f.send(t, fmt.Sprintf("+141555505%02d", i), "receipt", fmt.Sprint("d", i))
+	}
+	time.Sleep(150 * time.Millisecond)
+	f.hook.mu.Lock()
+	f.hook.fail = false
+	f.hook.mu.Unlock()
+	waitFor(t, "every status twice", func() bool { f.hook.mu.Lock(); defer f.hook.mu.Unlock(); return len(f.hook.statuses) == 20*3*2 })
+	inOrder := 0
+	for _, seq := range f.hook.byMessage() {
+		if fmt.Sprint(seq[:3]) == "[sent sent delivered]" || fmt.Sprint(seq[:2]) == "[sent delivered]" {
+			inOrder++
+		}
+	}
+	if inOrder == 20 {
+		t.Error("shuffle left every message in order")
+	}
+	if c := f.sim.Counters(); c.WebhookFailures == 0 || c.WebhooksPending != 0 {
+		t.Errorf("counters %+v", c)
+	}
+}
+
+// The simulator must outrun any sender: measured as requests per second.
+func BenchmarkSend(b *testing.B) {
+	sim := New(Config{DefaultMPS: 1_000_000, DefaultTier: 0})
+	defer sim.Close()
+	sim.AddNumber(Number{PhoneNumberID: "1001", WABAID: "2001", Token: "tok"})
+	sim.AddTemplate(Template{Name: "receipt", Language: "en", Category: "utility"})
+	srv := httptest.NewServer(sim.Handler())
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var n int64
+	var mu sync.Mutex
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			mu.Lock()
+			n++
+			to := fmt.Sprintf("+1415%07d", n)
+			mu.Unlock()
+			body := fmt.Sprintf(`{"messaging_product":"whatsapp","to":%q,"type":"template","template":{"name":"receipt","language":{"code":"en"}}}`, to)
+			req, _ := http.NewRequest("POST", srv.URL+"/v23.0/1001/messages", bytes.NewBufferString(body))
+			req.Header.Set("Authorization", "Bearer tok")
+			res, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				b.Fatalf("status %d", res.StatusCode)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
+}
