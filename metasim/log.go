@@ -120,14 +120,22 @@ func (s *Sim) Counters() Counters {
 	return out
 }
 
-// Records returns the requests received from index since on.
-func (s *Sim) Records(since int) []Record {
+// Records returns the requests received from index since on; with to set, only those to that
+// recipient (any formatting of the number).
+func (s *Sim) Records(since int, to string) []Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	out := []Record{}
 	if since < 0 || since >= len(s.records) {
-		return []Record{}
+		return out
 	}
-	return append([]Record(nil), s.records[since:]...)
+	to = digits(to)
+	for _, r := range s.records[since:] {
+		if to == "" || r.To == to {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Reset forgets every record and counter (numbers, templates and limits stay).

@@ -15,7 +15,7 @@ import (
 //	POST /{version}/{phone-number-id}/messages   send (template or text)
 //	GET  /{version}/{phone-number-id}            quality rating, throughput, messaging limit
 //	GET  /_sim/counters                          what was received, summed up
-//	GET  /_sim/records?since=N                   every send request from index N
+//	GET  /_sim/records?since=N&to=PHONE          every send request from index N (to one recipient)
 //	POST /_sim/reset                             forget records and counters
 //	POST /_sim/numbers, /_sim/templates          register a number or a template
 //	POST /_sim/tier                              {"portfolio","limit"}
@@ -31,7 +31,7 @@ func (s *Sim) Handler() http.Handler {
 	mux.HandleFunc("GET /_sim/counters", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.Counters()) })
 	mux.HandleFunc("GET /_sim/records", func(w http.ResponseWriter, r *http.Request) {
 		since, _ := strconv.Atoi(r.URL.Query().Get("since"))
-		writeJSON(w, s.Records(since))
+		writeJSON(w, s.Records(since, r.URL.Query().Get("to")))
 	})
 	mux.HandleFunc("POST /_sim/reset", func(w http.ResponseWriter, _ *http.Request) { s.Reset(); writeJSON(w, ok) })
 	mux.HandleFunc("POST /_sim/numbers", control(func(n Number) error { s.AddNumber(n); return nil }))

@@ -167,6 +167,9 @@ func TestStatusesAreSignedAndFollowTheOutcome(t *testing.T) {
 		t.Errorf("%d webhooks had a bad signature", f.hook.badSig)
 	}
 	c := f.sim.Counters()
+	if recs := f.sim.Records(0, "1 (415) 555-0103"); len(recs) != 2 || recs[1].Template != "receipt" {
+		t.Errorf("records to one recipient: %+v", recs)
+	}
 	if c.Accepted != 4 || c.FailedByCode[131026] != 1 || c.FailedByCode[131050] != 1 || c.PerTemplate["promo"] != 3 {
 		t.Errorf("counters %+v", c)
 	}

@@ -59,7 +59,7 @@ func TestSendTemplate(t *testing.T) {
 	if len(res.WAMID) < 10 || res.WAMID[:6] != "wamid." || res.WaID != "14155550100" || res.MessageStatus != "accepted" {
 		t.Fatalf("result %+v", res)
 	}
-	recs := sim.Records(0)
+	recs := sim.Records(0, "")
 	if len(recs) != 1 || recs[0].Callback != "msg-1" || recs[0].WAMID != res.WAMID || recs[0].Template != "order_update" {
 		t.Fatalf("simulator saw %+v", recs)
 	}
@@ -138,7 +138,7 @@ func TestTransportFailures(t *testing.T) {
 	if !errors.As(err, &tr) || !tr.Written || classOf(t, err) != whatsapp.Ambiguous {
 		t.Fatalf("timeout: %v", err)
 	}
-	if recs := sim.Records(0); len(recs) != 1 || !recs[0].Accepted() {
+	if recs := sim.Records(0, ""); len(recs) != 1 || !recs[0].Accepted() {
 		t.Fatalf("the simulator took the message before timing out: %+v", recs)
 	}
 
