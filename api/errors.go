@@ -78,7 +78,10 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 func bodyError(err error, limit int64) error {
 	var tooLarge *http.MaxBytesError
 	var typeErr *json.UnmarshalTypeError
+	var apiErr *Error
 	switch {
+	case errors.As(err, &apiErr): // a field's own check
+		return apiErr
 	case errors.As(err, &tooLarge):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: fmt.Sprintf("the body is larger than %d bytes", limit)}
 	case errors.Is(err, io.EOF):

@@ -36,6 +36,9 @@ func newEnv(t *testing.T, opts Options) *env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	if opts.Secrets == nil {
+		opts.Secrets = testenv.Secrets(t)
+	}
 	s := New(pool, testenv.Redis(t), log, opts, reg, reg)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)

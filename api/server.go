@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/secrets"
 	"github.com/dripcast/dripcast/segment"
 )
 
@@ -24,6 +25,7 @@ type Options struct {
 	MaxBodyBytes   int64 // JSON bodies
 	ImportMaxBytes int64 // one contact import
 	ImportMaxRows  int
+	Secrets        *secrets.Box // seals channel tokens and app secrets
 }
 
 // Server holds what the handlers share.
@@ -82,6 +84,15 @@ func (s *Server) routes() []route {
 		{"PUT", "/v1/segments/{id}", false, s.updateSegment},
 		{"DELETE", "/v1/segments/{id}", false, s.deleteSegment},
 		{"GET", "/v1/segments/{id}/preview", false, s.previewSegment},
+		{"POST", "/v1/portfolios", false, s.createPortfolio},
+		{"GET", "/v1/portfolios", false, s.listPortfolios},
+		{"GET", "/v1/portfolios/{id}", false, s.getPortfolio},
+		{"PUT", "/v1/portfolios/{id}", false, s.updatePortfolio},
+		{"POST", "/v1/channels", false, s.createChannel},
+		{"GET", "/v1/channels", false, s.listChannels},
+		{"GET", "/v1/channels/{id}", false, s.getChannel},
+		{"PATCH", "/v1/channels/{id}", false, s.updateChannel},
+		{"DELETE", "/v1/channels/{id}", false, s.deleteChannel},
 		{"POST", "/v1/templates", false, s.createTemplate},
 		{"GET", "/v1/templates", false, s.listTemplates},
 		{"GET", "/v1/templates/{id}", false, s.getTemplate},

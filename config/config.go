@@ -24,6 +24,7 @@ type Config struct {
 	ImportMaxRows     int           // DRIPCAST_IMPORT_MAX_ROWS: one contact import
 	DBMaxConns        int32         // DRIPCAST_DB_MAX_CONNS
 	WorkerConcurrency int           // DRIPCAST_WORKER_CONCURRENCY
+	SecretKeys        string        // DRIPCAST_SECRET_KEYS: "id:base64key,…", the first seals
 }
 
 // Load reads the environment; a malformed value is an error naming the variable.
@@ -41,6 +42,7 @@ func Load() (Config, error) {
 		ImportMaxRows:     p.integer("DRIPCAST_IMPORT_MAX_ROWS", 2_000_000),
 		DBMaxConns:        int32(p.integer("DRIPCAST_DB_MAX_CONNS", 20)),
 		WorkerConcurrency: p.integer("DRIPCAST_WORKER_CONCURRENCY", 50),
+		SecretKeys:        p.str("DRIPCAST_SECRET_KEYS", ""),
 	}
 	if p.err == nil && c.DatabaseURL == "" {
 		p.err = fmt.Errorf("DRIPCAST_DATABASE_URL is required (for example postgres://user@127.0.0.1:5432/dripcast)")

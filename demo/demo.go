@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dripcast/dripcast/phone"
+	"github.com/dripcast/dripcast/secrets"
 )
 
 // Config of a demo run.
@@ -63,7 +64,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.base = "http://" + addr
 	env := append(os.Environ(), "DRIPCAST_DATABASE_URL="+dbURL, "DRIPCAST_REDIS_URL="+d.cfg.RedisURL,
-		"DRIPCAST_HTTP_ADDR="+addr, "DRIPCAST_LOG_LEVEL=warn")
+		"DRIPCAST_HTTP_ADDR="+addr, "DRIPCAST_LOG_LEVEL=warn", "DRIPCAST_SECRET_KEYS="+secrets.NewKey("demo"))
 
 	d.step("Migrating a fresh database and creating the account \"Demo Shop\"")
 	out, err := d.dripcast(env, "migrate")

@@ -118,6 +118,7 @@ type Broadcast struct {
 	UpdatedAt     time.Time
 	StartedAt     *time.Time
 	FinishedAt    *time.Time
+	RetryOf       *int64
 }
 
 type Channel struct {
@@ -213,6 +214,8 @@ type Message struct {
 	Wamid        *string
 	ErrorCode    *int32
 	Reason       *string
+	SendingAt    *time.Time
+	Attempts     int16
 }
 
 type Portfolio struct {
@@ -220,9 +223,10 @@ type Portfolio struct {
 	AccountID  int64
 	Name       string
 	BusinessID string
-	TierLimit  *int32
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// unique recipients per moving 24 h; NULL = unlimited
+	TierLimit *int32
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 type Segment struct {

@@ -2,7 +2,8 @@
 # Local Postgres and Redis for Dripcast, without Docker.
 #
 #   scripts/services.sh up     start both (installing Debian packages when missing); prints
-#                              `export DRIPCAST_DATABASE_URL=… DRIPCAST_REDIS_URL=…` on stdout
+#                              `export DRIPCAST_DATABASE_URL=… DRIPCAST_REDIS_URL=…` on stdout,
+#                              and a development DRIPCAST_SECRET_KEYS kept in .services/
 #   scripts/services.sh down   stop both
 #   scripts/services.sh env    print the exports of running services
 #
@@ -112,9 +113,12 @@ up() {
   local pgport redisport
   pgport=$(pg_up)
   redisport=$(redis_up)
+  # A key for secrets at rest on this development machine (production sets its own).
+  [ -f "$dir/secret-keys" ] || echo "local:$(head -c 32 /dev/urandom | base64)" > "$dir/secret-keys"
   cat > "$envfile" <<ENV
 export DRIPCAST_DATABASE_URL=postgres://postgres@127.0.0.1:$pgport/dripcast?sslmode=disable
 export DRIPCAST_REDIS_URL=redis://127.0.0.1:$redisport/0
+export DRIPCAST_SECRET_KEYS=\${DRIPCAST_SECRET_KEYS:-$(cat "$dir/secret-keys")}
 ENV
   say "Postgres on 127.0.0.1:$pgport, Redis on 127.0.0.1:$redisport"
   cat "$envfile"

@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dripcast/dripcast/db"
+	"github.com/dripcast/dripcast/secrets"
 )
 
 func env(t testing.TB, name string) string {
@@ -172,4 +173,14 @@ func Redis(t testing.TB) *redis.Client {
 	c := redis.NewClient(opt)
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// Secrets is a secrets box with a fresh key.
+func Secrets(t testing.TB) *secrets.Box {
+	t.Helper()
+	b, err := secrets.New(secrets.NewKey("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

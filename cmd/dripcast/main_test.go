@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dripcast/dripcast/secrets"
 	"github.com/dripcast/dripcast/testenv"
 )
 
@@ -68,7 +69,7 @@ func get(url, key string) (int, error) {
 func TestServeAndShutdown(t *testing.T) {
 	addr := freeAddr(t)
 	env := []string{"DRIPCAST_DATABASE_URL=" + testenv.DatabaseURL(t), "DRIPCAST_REDIS_URL=" + testenv.RedisURL(t),
-		"DRIPCAST_HTTP_ADDR=" + addr, "DRIPCAST_LOG_FORMAT=json"}
+		"DRIPCAST_HTTP_ADDR=" + addr, "DRIPCAST_LOG_FORMAT=json", "DRIPCAST_SECRET_KEYS=" + secrets.NewKey("t")}
 	if out, err := command(env, "migrate").CombinedOutput(); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
@@ -126,7 +127,7 @@ func TestServeAndShutdown(t *testing.T) {
 // A worker process serves health and metrics, not the API.
 func TestWorkerServesOnlyOps(t *testing.T) {
 	addr := freeAddr(t)
-	env := []string{"DRIPCAST_DATABASE_URL=" + testenv.DatabaseURL(t), "DRIPCAST_REDIS_URL=" + testenv.RedisURL(t), "DRIPCAST_HTTP_ADDR=" + addr}
+	env := []string{"DRIPCAST_DATABASE_URL=" + testenv.DatabaseURL(t), "DRIPCAST_REDIS_URL=" + testenv.RedisURL(t), "DRIPCAST_HTTP_ADDR=" + addr, "DRIPCAST_SECRET_KEYS=" + secrets.NewKey("t")}
 	w := command(env, "worker")
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/dripcast/dripcast/db"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/scheduler"
+	"github.com/dripcast/dripcast/secrets"
 	"github.com/dripcast/dripcast/worker"
 )
 
@@ -50,10 +51,17 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 	}
 	defer rdb.Close()
 
+	if cfg.SecretKeys == "" {
+		return errors.New("DRIPCAST_SECRET_KEYS is required: it encrypts Meta tokens at rest (make one with: echo \"k1:$(openssl rand -base64 32)\")")
+	}
+	box, err := secrets.New(cfg.SecretKeys)
+	if err != nil {
+		return fmt.Errorf("DRIPCAST_SECRET_KEYS: %w", err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := api.New(pool, rdb, log, api.Options{MaxBodyBytes: cfg.MaxBodyBytes, ImportMaxBytes: cfg.ImportMaxBytes,
-		ImportMaxRows: cfg.ImportMaxRows}, reg, reg)
+		ImportMaxRows: cfg.ImportMaxRows, Secrets: box}, reg, reg)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)

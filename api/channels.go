@@ -1,0 +1,390 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dripcast/dripcast/phone"
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/secrets"
+)
+
+// Meta's messaging tiers: unique recipients per moving 24 h. Unlimited is stored as NULL.
+var tiers = []int32{250, 2000, 10000, 100000}
+
+// tier reads 250, 2000, 10000, 100000 or "unlimited".
+type tier struct{ limit *int32 }
+
+func (t *tier) UnmarshalJSON(b []byte) error {
+	if string(b) == `"unlimited"` {
+		t.limit = nil
+		return nil
+	}
+	var n int32
+	if err := json.Unmarshal(b, &n); err != nil || !slices.Contains(tiers, n) {
+		return errValidation("tier", `tier must be 250, 2000, 10000, 100000 or "unlimited"`)
+	}
+	t.limit = &n
+	return nil
+}
+
+func tierView(limit *int32) any {
+	if limit == nil {
+		return "unlimited"
+	}
+	return *limit
+}
+
+type portfolioView struct {
+	ID         int64     `json:"id"`
+	Name       string    `json:"name"`
+	BusinessID string    `json:"business_id"`
+	Tier       any       `json:"tier"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+func viewPortfolio(p queries.Portfolio) portfolioView {
+	return portfolioView{p.ID, p.Name, p.BusinessID, tierView(p.TierLimit), p.CreatedAt, p.UpdatedAt}
+}
+
+type portfolioInput struct {
+	Name       string `json:"name"`
+	BusinessID string `json:"business_id"`
+	Tier       *tier  `json:"tier"`
+}
+
+func (in *portfolioInput) check() (*int32, error) {
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || len(in.Name) > 200 {
+		return nil, errValidation("name", "name is required, at most 200 characters")
+	}
+	if len(in.BusinessID) > 64 {
+		return nil, errValidation("business_id", "business_id is at most 64 characters")
+	}
+	if in.Tier == nil {
+		return &tiers[0], nil // a new portfolio starts at Meta's lowest tier
+	}
+	return in.Tier.limit, nil
+}
+
+func (s *Server) createPortfolio(w http.ResponseWriter, r *http.Request) error {
+	var in portfolioInput
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	limit, err := in.check()
+	if err != nil {
+		return err
+	}
+	ctx, p := r.Context(), caller(r.Context())
+	var out queries.Portfolio
+	err = s.inTx(ctx, func(q *queries.Queries) error {
+		if out, err = q.CreatePortfolio(ctx, queries.CreatePortfolioParams{AccountID: p.AccountID, Name: in.Name,
+			BusinessID: in.BusinessID, TierLimit: limit}); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, r, "portfolio.create", "portfolio", out.ID, nil, viewPortfolio(out))
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, viewPortfolio(out))
+	return nil
+}
+
+func (s *Server) loadPortfolio(r *http.Request) (queries.Portfolio, error) {
+	id, err := pathID(r, "portfolio")
+	if err != nil {
+		return queries.Portfolio{}, err
+	}
+	p, err := s.q.GetPortfolio(r.Context(), queries.GetPortfolioParams{AccountID: caller(r.Context()).AccountID, ID: id})
+	return p, notFoundAs(err, "portfolio")
+}
+
+func (s *Server) getPortfolio(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.loadPortfolio(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewPortfolio(p))
+	return nil
+}
+
+func (s *Server) listPortfolios(w http.ResponseWriter, r *http.Request) error {
+	after, limit, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	list, err := s.q.ListPortfolios(r.Context(), queries.ListPortfoliosParams{AccountID: caller(r.Context()).AccountID, After: after, Lim: int32(limit + 1)})
+	if err != nil {
+		return err
+	}
+	views := make([]portfolioView, len(list))
+	for i, p := range list {
+		views[i] = viewPortfolio(p)
+	}
+	writeJSON(w, http.StatusOK, newPage(views, limit, func(v portfolioView) int64 { return v.ID }))
+	return nil
+}
+
+// updatePortfolio replaces name, business id and tier (a tier set by hand; Meta's webhooks and
+// the periodic refresh set it too).
+func (s *Server) updatePortfolio(w http.ResponseWriter, r *http.Request) error {
+	before, err := s.loadPortfolio(r)
+	if err != nil {
+		return err
+	}
+	var in portfolioInput
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	limit, err := in.check()
+	if err != nil {
+		return err
+	}
+	if in.Tier == nil {
+		limit = before.TierLimit
+	}
+	ctx, p := r.Context(), caller(r.Context())
+	var out queries.Portfolio
+	err = s.inTx(ctx, func(q *queries.Queries) error {
+		if out, err = q.UpdatePortfolio(ctx, queries.UpdatePortfolioParams{AccountID: p.AccountID, ID: before.ID,
+			Name: in.Name, BusinessID: in.BusinessID, TierLimit: limit}); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, r, "portfolio.update", "portfolio", out.ID, viewPortfolio(before), viewPortfolio(out))
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewPortfolio(out))
+	return nil
+}
+
+// channelView never holds the token or the app secret: only whether they are set.
+type channelView struct {
+	ID             int64     `json:"id"`
+	PortfolioID    int64     `json:"portfolio_id"`
+	Name           string    `json:"name"`
+	PhoneNumberID  string    `json:"phone_number_id"`
+	WabaID         string    `json:"waba_id"`
+	DisplayNumber  string    `json:"display_number"`
+	ThroughputMPS  int32     `json:"throughput_mps"`
+	QualityRating  string    `json:"quality_rating"`
+	Status         string    `json:"status"`
+	StatusReason   string    `json:"status_reason"`
+	AccessTokenSet bool      `json:"access_token_set"`
+	AppSecretSet   bool      `json:"app_secret_set"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+func viewChannel(c queries.Channel) channelView {
+	return channelView{c.ID, c.PortfolioID, c.Name, c.PhoneNumberID, c.WabaID, c.DisplayNumber, c.ThroughputMps,
+		c.QualityRating, c.Status, c.StatusReason, len(c.AccessTokenEnc) > 0, len(c.AppSecretEnc) > 0, c.CreatedAt, c.UpdatedAt}
+}
+
+type channelInput struct {
+	PortfolioID   int64  `json:"portfolio_id"`
+	Name          string `json:"name"`
+	PhoneNumberID string `json:"phone_number_id"`
+	WabaID        string `json:"waba_id"`
+	DisplayNumber string `json:"display_number"`
+	AccessToken   string `json:"access_token"`
+	AppSecret     string `json:"app_secret"`
+	ThroughputMPS int32  `json:"throughput_mps"`
+}
+
+// Purposes that bind encrypted channel secrets to their column.
+const (
+	purposeToken     = "channel.access_token"
+	purposeAppSecret = "channel.app_secret"
+)
+
+func metaID(field, v string) error {
+	if v == "" || len(v) > 32 || strings.Trim(v, "0123456789") != "" {
+		return errValidation(field, "%s must be Meta's numeric id", field)
+	}
+	return nil
+}
+
+func checkSecret(field, v string) error {
+	if len(v) < 8 || len(v) > 1024 || strings.ContainsAny(v, " \t\r\n") {
+		return errValidation(field, "%s must be 8 to 1024 characters without spaces", field)
+	}
+	return nil
+}
+
+func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) error {
+	var in channelInput
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	if in.ThroughputMPS == 0 {
+		in.ThroughputMPS = 80
+	}
+	display, err := phone.Normalize(in.DisplayNumber, "")
+	switch {
+	case metaID("phone_number_id", in.PhoneNumberID) != nil:
+		return metaID("phone_number_id", in.PhoneNumberID)
+	case metaID("waba_id", in.WabaID) != nil:
+		return metaID("waba_id", in.WabaID)
+	case err != nil:
+		return errValidation("display_number", "display_number: %s", err.Error())
+	case checkSecret("access_token", in.AccessToken) != nil:
+		return checkSecret("access_token", in.AccessToken)
+	case checkSecret("app_secret", in.AppSecret) != nil:
+		return checkSecret("app_secret", in.AppSecret)
+	case in.ThroughputMPS < 1 || in.ThroughputMPS > 1000:
+		return errValidation("throughput_mps", "throughput_mps must be 1 to 1000 (Meta: 80 by default, up to 1,000)")
+	case len(in.Name) > 200:
+		return errValidation("name", "name is at most 200 characters")
+	}
+	ctx, p := r.Context(), caller(r.Context())
+	if _, err := s.q.GetPortfolio(ctx, queries.GetPortfolioParams{AccountID: p.AccountID, ID: in.PortfolioID}); err != nil {
+		return notFoundAs(err, "portfolio")
+	}
+	var out queries.Channel
+	err = s.inTx(ctx, func(q *queries.Queries) error {
+		if out, err = q.CreateChannel(ctx, queries.CreateChannelParams{AccountID: p.AccountID, PortfolioID: in.PortfolioID,
+			Name: strings.TrimSpace(in.Name), PhoneNumberID: in.PhoneNumberID, WabaID: in.WabaID, DisplayNumber: display.E164,
+			AccessTokenEnc: s.opts.Secrets.Seal(in.AccessToken, purposeToken), AppSecretEnc: s.opts.Secrets.Seal(in.AppSecret, purposeAppSecret),
+			ThroughputMps: in.ThroughputMPS}); err != nil {
+			return conflictAs(err, "this phone_number_id is registered already")
+		}
+		return s.audit(ctx, q, r, "channel.create", "channel", out.ID, nil, viewChannel(out))
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, viewChannel(out))
+	return nil
+}
+
+func (s *Server) loadChannel(r *http.Request) (queries.Channel, error) {
+	id, err := pathID(r, "channel")
+	if err != nil {
+		return queries.Channel{}, err
+	}
+	c, err := s.q.GetChannel(r.Context(), queries.GetChannelParams{AccountID: caller(r.Context()).AccountID, ID: id})
+	return c, notFoundAs(err, "channel")
+}
+
+func (s *Server) getChannel(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.loadChannel(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewChannel(c))
+	return nil
+}
+
+func (s *Server) listChannels(w http.ResponseWriter, r *http.Request) error {
+	after, limit, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	list, err := s.q.ListChannels(r.Context(), queries.ListChannelsParams{AccountID: caller(r.Context()).AccountID, After: after, Lim: int32(limit + 1)})
+	if err != nil {
+		return err
+	}
+	views := make([]channelView, len(list))
+	for i, c := range list {
+		views[i] = viewChannel(c)
+	}
+	writeJSON(w, http.StatusOK, newPage(views, limit, func(v channelView) int64 { return v.ID }))
+	return nil
+}
+
+// channelPatch changes what may change by hand: name, throughput, quality, status, secrets.
+type channelPatch struct {
+	Name          *string `json:"name"`
+	ThroughputMPS *int32  `json:"throughput_mps"`
+	QualityRating *string `json:"quality_rating"`
+	Status        *string `json:"status"`
+	AccessToken   *string `json:"access_token"`
+	AppSecret     *string `json:"app_secret"`
+}
+
+func (in channelPatch) params(box *secrets.Box) (queries.UpdateChannelParams, error) {
+	p := queries.UpdateChannelParams{Name: in.Name, ThroughputMps: in.ThroughputMPS, QualityRating: in.QualityRating, Status: in.Status}
+	switch {
+	case in.ThroughputMPS != nil && (*in.ThroughputMPS < 1 || *in.ThroughputMPS > 1000):
+		return p, errValidation("throughput_mps", "throughput_mps must be 1 to 1000")
+	case in.QualityRating != nil && !slices.Contains([]string{"GREEN", "YELLOW", "RED", "UNKNOWN"}, *in.QualityRating):
+		return p, errValidation("quality_rating", "quality_rating must be GREEN, YELLOW, RED or UNKNOWN")
+	case in.Status != nil && *in.Status != "active" && *in.Status != "paused":
+		return p, errValidation("status", "status must be active or paused")
+	case in.Name != nil && len(*in.Name) > 200:
+		return p, errValidation("name", "name is at most 200 characters")
+	}
+	if in.Status != nil {
+		reason := "set by hand"
+		p.StatusReason = &reason
+	}
+	if in.AccessToken != nil {
+		if err := checkSecret("access_token", *in.AccessToken); err != nil {
+			return p, err
+		}
+		p.AccessTokenEnc = box.Seal(*in.AccessToken, purposeToken)
+	}
+	if in.AppSecret != nil {
+		if err := checkSecret("app_secret", *in.AppSecret); err != nil {
+			return p, err
+		}
+		p.AppSecretEnc = box.Seal(*in.AppSecret, purposeAppSecret)
+	}
+	return p, nil
+}
+
+func (s *Server) updateChannel(w http.ResponseWriter, r *http.Request) error {
+	before, err := s.loadChannel(r)
+	if err != nil {
+		return err
+	}
+	var in channelPatch
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	params, err := in.params(s.opts.Secrets)
+	if err != nil {
+		return err
+	}
+	ctx, p := r.Context(), caller(r.Context())
+	params.AccountID, params.ID = p.AccountID, before.ID
+	var out queries.Channel
+	err = s.inTx(ctx, func(q *queries.Queries) error {
+		if out, err = q.UpdateChannel(ctx, params); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, r, "channel.update", "channel", out.ID, viewChannel(before), viewChannel(out))
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewChannel(out))
+	return nil
+}
+
+func (s *Server) deleteChannel(w http.ResponseWriter, r *http.Request) error {
+	before, err := s.loadChannel(r)
+	if err != nil {
+		return err
+	}
+	ctx, p := r.Context(), caller(r.Context())
+	err = s.inTx(ctx, func(q *queries.Queries) error {
+		if _, err := q.DeleteChannel(ctx, queries.DeleteChannelParams{AccountID: p.AccountID, ID: before.ID}); err != nil {
+			return conflictAs(err, "the channel is used by a broadcast or a sequence; pause it instead")
+		}
+		return s.audit(ctx, q, r, "channel.delete", "channel", before.ID, viewChannel(before), nil)
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

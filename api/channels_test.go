@@ -1,0 +1,88 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// channelFixture registers a portfolio and a channel and returns their ids.
+func channelFixture(t *testing.T, e *env, key, phoneNumberID string) (int64, int64) {
+	t.Helper()
+	p := e.call(key, "POST", "/v1/portfolios", map[string]any{"name": "Main", "tier": 2000}).want(t, http.StatusCreated)
+	c := e.call(key, "POST", "/v1/channels", map[string]any{"portfolio_id": p.num("id"), "name": "Sales",
+		"phone_number_id": phoneNumberID, "waba_id": "200000000000001", "display_number": "+1 415 555 0199",
+		"access_token": "EAAG-secret-token", "app_secret": "app-secret-123"}).want(t, http.StatusCreated)
+	return p.num("id"), c.num("id")
+}
+
+func TestPortfoliosAndChannels(t *testing.T) {
+	e := newEnv(t, Options{})
+	_, key := e.account("acme")
+	portfolio, channel := channelFixture(t, e, key, "100000000000001")
+
+	r := e.call(key, "GET", fmt.Sprintf("/v1/channels/%d", channel), nil).want(t, http.StatusOK)
+	if r.Body["display_number"] != "+14155550199" || r.num("throughput_mps") != 80 || r.Body["quality_rating"] != "GREEN" ||
+		r.Body["access_token_set"] != true || strings.Contains(string(r.Raw), "EAAG") || strings.Contains(string(r.Raw), "app-secret") {
+		t.Fatalf("channel: %s", r.Raw)
+	}
+	var stored []byte
+	if err := e.pool.QueryRow(context.Background(), "SELECT access_token_enc FROM channels WHERE id = $1", channel).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(stored), "EAAG") {
+		t.Fatal("the access token is stored in plain text")
+	}
+	if tok, err := e.api.opts.Secrets.Open(stored, purposeToken); err != nil || tok != "EAAG-secret-token" {
+		t.Fatalf("stored token opens to %q, %v", tok, err)
+	}
+	var audit string
+	_ = e.pool.QueryRow(context.Background(), "SELECT after::text FROM audit_log WHERE action = 'channel.create'").Scan(&audit)
+	if audit == "" || strings.Contains(audit, "EAAG") || strings.Contains(audit, "app-secret") {
+		t.Fatalf("audit entry: %q", audit)
+	}
+
+	r = e.call(key, "PATCH", fmt.Sprintf("/v1/channels/%d", channel), map[string]any{"throughput_mps": 1000, "quality_rating": "YELLOW", "status": "paused"}).want(t, 200)
+	if r.num("throughput_mps") != 1000 || r.Body["quality_rating"] != "YELLOW" || r.Body["status"] != "paused" || r.Body["status_reason"] != "set by hand" {
+		t.Fatalf("patched: %s", r.Raw)
+	}
+	r = e.call(key, "PUT", fmt.Sprintf("/v1/portfolios/%d", portfolio), map[string]any{"name": "Main", "tier": "unlimited"}).want(t, 200)
+	if r.Body["tier"] != "unlimited" {
+		t.Fatalf("portfolio: %s", r.Raw)
+	}
+
+	// Another account cannot register the same Meta number.
+	_, other := e.account("other")
+	p2 := e.call(other, "POST", "/v1/portfolios", map[string]any{"name": "x"}).want(t, 201)
+	if p2.num("tier") != 250 {
+		t.Fatalf("a new portfolio starts at 250: %s", p2.Raw)
+	}
+	r = e.call(other, "POST", "/v1/channels", map[string]any{"portfolio_id": p2.num("id"), "phone_number_id": "100000000000001",
+		"waba_id": "1", "display_number": "+14155550199", "access_token": "tok-tok-tok", "app_secret": "sec-sec-sec"})
+	if r.Status != 409 {
+		t.Fatalf("a number registered twice: %d %s", r.Status, r.Raw)
+	}
+	// Nor use this account's portfolio.
+	r = e.call(other, "POST", "/v1/channels", map[string]any{"portfolio_id": portfolio, "phone_number_id": "100000000000002",
+		"waba_id": "1", "display_number": "+14155550199", "access_token": "tok-tok-tok", "app_secret": "sec-sec-sec"})
+	if r.Status != 404 {
+		t.Fatalf("another account's portfolio: %d %s", r.Status, r.Raw)
+	}
+
+	for _, bad := range []map[string]any{
+		{"portfolio_id": portfolio, "phone_number_id": "abc", "waba_id": "1", "display_number": "+14155550199", "access_token": "tok-tok-tok", "app_secret": "sec-sec-sec"},
+		{"portfolio_id": portfolio, "phone_number_id": "3", "waba_id": "1", "display_number": "nope", "access_token": "tok-tok-tok", "app_secret": "sec-sec-sec"},
+		{"portfolio_id": portfolio, "phone_number_id": "3", "waba_id": "1", "display_number": "+14155550199", "access_token": "short", "app_secret": "sec-sec-sec"},
+		{"portfolio_id": portfolio, "phone_number_id": "3", "waba_id": "1", "display_number": "+14155550199", "access_token": "tok-tok-tok", "app_secret": "sec-sec-sec", "throughput_mps": 5000},
+	} {
+		if r := e.call(key, "POST", "/v1/channels", bad); r.Status != 400 || r.errCode() != CodeValidation {
+			t.Errorf("%v: %d %s", bad, r.Status, r.Raw)
+		}
+	}
+	if r := e.call(key, "POST", "/v1/portfolios", map[string]any{"name": "x", "tier": 1000}); r.Status != 400 || r.errCode() != CodeValidation {
+		t.Errorf("tier 1000 (gone since 2025): %d %s", r.Status, r.Raw)
+	}
+	e.call(key, "DELETE", fmt.Sprintf("/v1/channels/%d", channel), nil).want(t, http.StatusNoContent)
+}

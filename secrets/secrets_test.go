@@ -1,0 +1,58 @@
+package secrets
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestSealOpenRotate(t *testing.T) {
+	k1, k2 := NewKey("k1"), NewKey("k2")
+	old, err := New(k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := old.Seal("EAAG-token", "channel.access_token")
+	if bytes.Contains(sealed, []byte("EAAG-token")) {
+		t.Fatal("the plain text is in the ciphertext")
+	}
+	if got, err := old.Open(sealed, "channel.access_token"); err != nil || got != "EAAG-token" {
+		t.Fatalf("open: %q %v", got, err)
+	}
+	if _, err := old.Open(sealed, "channel.app_secret"); err != ErrUndecryptable {
+		t.Fatal("a ciphertext opened for another purpose")
+	}
+	tampered := append([]byte(nil), sealed...)
+	tampered[len(tampered)-1] ^= 1
+	if _, err := old.Open(tampered, "channel.access_token"); err != ErrUndecryptable {
+		t.Fatal("an altered ciphertext opened")
+	}
+	// Rotation: a new first key seals; the old key still opens old rows.
+	rotated, err := New(k2 + "," + k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rotated.Open(sealed, "channel.access_token"); err != nil || got != "EAAG-token" {
+		t.Fatalf("old row after rotation: %q %v", got, err)
+	}
+	if KeyID(rotated.Seal("x", "p")) != "k2" || KeyID(sealed) != "k1" || rotated.Active() != "k2" {
+		t.Fatal("key ids")
+	}
+	onlyNew, _ := New(k2)
+	if _, err := onlyNew.Open(sealed, "channel.access_token"); err != ErrUndecryptable {
+		t.Fatal("opened without its key")
+	}
+	for _, junk := range [][]byte{nil, {}, {200}, {2, 'k', '1'}} {
+		if _, err := old.Open(junk, "p"); err != ErrUndecryptable {
+			t.Errorf("%v opened", junk)
+		}
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	for _, spec := range []string{"", "nokey", "k1:short", "k 1:" + strings.Repeat("A", 44), NewKey("a") + "," + NewKey("a")} {
+		if _, err := New(spec); err == nil {
+			t.Errorf("%q accepted", spec)
+		}
+	}
+}

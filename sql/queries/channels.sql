@@ -1,0 +1,45 @@
+-- name: CreatePortfolio :one
+INSERT INTO portfolios (account_id, name, business_id, tier_limit)
+VALUES (@account_id, @name, @business_id, sqlc.narg(tier_limit))
+RETURNING *;
+
+-- name: GetPortfolio :one
+SELECT * FROM portfolios WHERE account_id = @account_id AND id = @id;
+
+-- name: ListPortfolios :many
+SELECT * FROM portfolios WHERE account_id = @account_id AND id > @after ORDER BY id LIMIT @lim;
+
+-- name: UpdatePortfolio :one
+UPDATE portfolios SET name = @name, business_id = @business_id, tier_limit = sqlc.narg(tier_limit), updated_at = now()
+WHERE account_id = @account_id AND id = @id
+RETURNING *;
+
+-- name: CreateChannel :one
+INSERT INTO channels (account_id, portfolio_id, name, phone_number_id, waba_id, display_number,
+                      access_token_enc, app_secret_enc, throughput_mps)
+VALUES (@account_id, @portfolio_id, @name, @phone_number_id, @waba_id, @display_number,
+        @access_token_enc, @app_secret_enc, @throughput_mps)
+RETURNING *;
+
+-- name: GetChannel :one
+SELECT * FROM channels WHERE account_id = @account_id AND id = @id;
+
+-- name: ListChannels :many
+SELECT * FROM channels WHERE account_id = @account_id AND id > @after ORDER BY id LIMIT @lim;
+
+-- A field left NULL keeps its value.
+-- name: UpdateChannel :one
+UPDATE channels SET
+    name = COALESCE(sqlc.narg(name), name),
+    throughput_mps = COALESCE(sqlc.narg(throughput_mps), throughput_mps),
+    quality_rating = COALESCE(sqlc.narg(quality_rating), quality_rating),
+    status = COALESCE(sqlc.narg(status), status),
+    status_reason = COALESCE(sqlc.narg(status_reason), status_reason),
+    access_token_enc = COALESCE(sqlc.narg(access_token_enc), access_token_enc),
+    app_secret_enc = COALESCE(sqlc.narg(app_secret_enc), app_secret_enc),
+    updated_at = now()
+WHERE account_id = @account_id AND id = @id
+RETURNING *;
+
+-- name: DeleteChannel :execrows
+DELETE FROM channels WHERE account_id = @account_id AND id = @id;
