@@ -1,0 +1,118 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dripcast/dripcast/testenv"
+)
+
+// Two limiters (two worker processes) on one Redis share a number's throughput.
+func TestThroughputIsShared(t *testing.T) {
+	rdb := testenv.Redis(t)
+	a, b := New(rdb, 0, 50*time.Millisecond), New(rdb, 0, 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var allowed atomic.Int64
+	var perSecond sync.Map
+	var wg sync.WaitGroup
+	for i := range 8 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		wg.Go(func() {
+			for n := 0; ctx.Err() == nil; n++ {
+				d, err := l.Acquire(ctx, Send{PhoneNumberID: "n1", Portfolio: 1, MPS: 100, Recipient: fmt.Sprint(i, "-", n)})
+				if err != nil || !d.Allowed {
+					continue
+				}
+				allowed.Add(1)
+				c, _ := perSecond.LoadOrStore(time.Now().Unix(), new(atomic.Int64))
+				c.(*atomic.Int64).Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	got := allowed.Load()
+	if got < 190 || got > 202 { // 98 a second for 2 s, and the burst
+		t.Fatalf("%d sends in 2 s at 100 mps", got)
+	}
+	perSecond.Range(func(k, v any) bool {
+		if n := v.(*atomic.Int64).Load(); n > 100 {
+			t.Errorf("second %v: %d sends", k, n)
+		}
+		return true
+	})
+}
+
+func TestPairRate(t *testing.T) {
+	l := New(testenv.Redis(t), 300*time.Millisecond, time.Second)
+	ctx := context.Background()
+	s := Send{PhoneNumberID: "n1", Portfolio: 1, MPS: 1000, Recipient: "14155550100"}
+	if d, _ := l.Acquire(ctx, s); !d.Allowed {
+		t.Fatal("first send refused")
+	}
+	d, err := l.Acquire(ctx, s)
+	if err != nil || d.Allowed || d.Reason != ReasonPair || d.RetryAfter <= 0 || d.RetryAfter > 300*time.Millisecond {
+		t.Fatalf("second send at once: %+v %v", d, err)
+	}
+	other := s
+	other.Recipient = "14155550101"
+	if d, _ := l.Acquire(ctx, other); !d.Allowed {
+		t.Fatal("another recipient refused")
+	}
+	time.Sleep(d.RetryAfter + 10*time.Millisecond)
+	if d, _ := l.Acquire(ctx, s); !d.Allowed {
+		t.Fatalf("after the interval: %+v", d)
+	}
+}
+
+func TestTierCountsUniqueRecipients(t *testing.T) {
+	l := New(testenv.Redis(t), 0, time.Second)
+	ctx := context.Background()
+	send := func(to string, window bool) Decision {
+		d, err := l.Acquire(ctx, Send{PhoneNumberID: "n1", Portfolio: 7, MPS: 1000, Tier: 3, Recipient: to, InServiceWindow: window})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	for _, to := range []string{"a", "b", "c"} {
+		if !send(to, false).Allowed {
+			t.Fatalf("%s refused within the tier", to)
+		}
+	}
+	if d := send("d", false); d.Allowed || d.Reason != ReasonTier || d.RetryAfter < 23*time.Hour {
+		t.Fatalf("a fourth recipient on a tier of 3: %+v", d)
+	}
+	if !send("a", false).Allowed {
+		t.Fatal("a recipient already counted was refused")
+	}
+	if !send("e", true).Allowed {
+		t.Fatal("a recipient inside a service window was refused")
+	}
+	// Another portfolio has its own tier.
+	if d, _ := l.Acquire(ctx, Send{PhoneNumberID: "n2", Portfolio: 8, MPS: 1000, Tier: 3, Recipient: "d"}); !d.Allowed {
+		t.Fatal("another portfolio's tier was used")
+	}
+	if n, err := l.TierUsage(ctx, 7); err != nil || n != 3 {
+		t.Fatalf("usage %d %v", n, err)
+	}
+}
+
+func TestSlowDown(t *testing.T) {
+	l := New(testenv.Redis(t), 0, 0)
+	l.SlowDown("n1")
+	l.SlowDown("n1")
+	if f := l.factor("n1"); f < 0.63 || f > 0.65 {
+		t.Fatalf("two slow-downs: factor %v", f)
+	}
+	if l.factor("n2") != 1 {
+		t.Fatal("another number slowed")
+	}
+}
