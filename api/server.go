@@ -26,6 +26,8 @@ type Options struct {
 	ImportMaxBytes int64 // one contact import
 	ImportMaxRows  int
 	Secrets        *secrets.Box // seals channel tokens and app secrets
+	// WebhookVerifyToken answers Meta's webhook subscription check.
+	WebhookVerifyToken string
 }
 
 // Server holds what the handlers share.
@@ -37,6 +39,8 @@ type Server struct {
 	opts    Options
 	metrics *httpMetrics
 	gather  prometheus.Gatherer
+
+	appSecrets appSecretCache
 }
 
 // New builds the API. reg receives the HTTP metrics; gather serves /metrics.
@@ -54,51 +58,71 @@ func New(pool *pgxpool.Pool, rdb redis.UniversalClient, log *slog.Logger, opts O
 // handlerFunc is a handler that returns its error; the router writes it as JSON.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// route is one endpoint. public routes need no API key.
+// access says who may call a route.
+type access int
+
+const (
+	byKey       access = iota // an API key of the account
+	ops                       // anyone: health, readiness, metrics, the OpenAPI document
+	bySignature               // Meta, proven by the body's signature
+)
+
+// route is one endpoint.
 type route struct {
 	method, path string
-	public       bool
+	access       access
 	h            handlerFunc
 }
 
 func (s *Server) routes() []route {
 	return []route{
-		{"GET", "/healthz", true, s.healthz},
-		{"GET", "/readyz", true, s.readyz},
-		{"GET", "/metrics", true, s.metricsHandler},
-		{"GET", "/openapi.yaml", true, serveOpenAPI},
-		{"GET", "/v1/account", false, s.getAccount},
-		{"POST", "/v1/contacts", false, s.createContact},
-		{"GET", "/v1/contacts", false, s.listContacts},
-		{"POST", "/v1/contacts/import", false, s.importContacts},
-		{"GET", "/v1/contacts/{id}", false, s.getContact},
-		{"PATCH", "/v1/contacts/{id}", false, s.updateContact},
-		{"DELETE", "/v1/contacts/{id}", false, s.deleteContact},
-		{"POST", "/v1/contacts/{id}/opt-in", false, s.optIn},
-		{"POST", "/v1/contacts/{id}/opt-out", false, s.optOut},
-		{"GET", "/v1/contacts/{id}/consent", false, s.listConsent},
-		{"POST", "/v1/segments", false, s.createSegment},
-		{"GET", "/v1/segments", false, s.listSegments},
-		{"POST", "/v1/segments/preview", false, s.previewRules},
-		{"GET", "/v1/segments/{id}", false, s.getSegment},
-		{"PUT", "/v1/segments/{id}", false, s.updateSegment},
-		{"DELETE", "/v1/segments/{id}", false, s.deleteSegment},
-		{"GET", "/v1/segments/{id}/preview", false, s.previewSegment},
-		{"POST", "/v1/portfolios", false, s.createPortfolio},
-		{"GET", "/v1/portfolios", false, s.listPortfolios},
-		{"GET", "/v1/portfolios/{id}", false, s.getPortfolio},
-		{"PUT", "/v1/portfolios/{id}", false, s.updatePortfolio},
-		{"POST", "/v1/channels", false, s.createChannel},
-		{"GET", "/v1/channels", false, s.listChannels},
-		{"GET", "/v1/channels/{id}", false, s.getChannel},
-		{"PATCH", "/v1/channels/{id}", false, s.updateChannel},
-		{"DELETE", "/v1/channels/{id}", false, s.deleteChannel},
-		{"POST", "/v1/templates", false, s.createTemplate},
-		{"GET", "/v1/templates", false, s.listTemplates},
-		{"GET", "/v1/templates/{id}", false, s.getTemplate},
-		{"PUT", "/v1/templates/{id}", false, s.updateTemplate},
-		{"DELETE", "/v1/templates/{id}", false, s.deleteTemplate},
-		{"POST", "/v1/templates/{id}/preview", false, s.previewTemplate},
+		{"GET", "/healthz", ops, s.healthz},
+		{"GET", "/readyz", ops, s.readyz},
+		{"GET", "/metrics", ops, s.metricsHandler},
+		{"GET", "/openapi.yaml", ops, serveOpenAPI},
+		{"GET", "/webhooks/whatsapp", bySignature, s.webhookHandshake},
+		{"POST", "/webhooks/whatsapp", bySignature, s.webhookReceive},
+		{"GET", "/v1/account", byKey, s.getAccount},
+		{"POST", "/v1/contacts", byKey, s.createContact},
+		{"GET", "/v1/contacts", byKey, s.listContacts},
+		{"POST", "/v1/contacts/import", byKey, s.importContacts},
+		{"GET", "/v1/contacts/{id}", byKey, s.getContact},
+		{"PATCH", "/v1/contacts/{id}", byKey, s.updateContact},
+		{"DELETE", "/v1/contacts/{id}", byKey, s.deleteContact},
+		{"POST", "/v1/contacts/{id}/opt-in", byKey, s.optIn},
+		{"POST", "/v1/contacts/{id}/opt-out", byKey, s.optOut},
+		{"GET", "/v1/contacts/{id}/consent", byKey, s.listConsent},
+		{"POST", "/v1/segments", byKey, s.createSegment},
+		{"GET", "/v1/segments", byKey, s.listSegments},
+		{"POST", "/v1/segments/preview", byKey, s.previewRules},
+		{"GET", "/v1/segments/{id}", byKey, s.getSegment},
+		{"PUT", "/v1/segments/{id}", byKey, s.updateSegment},
+		{"DELETE", "/v1/segments/{id}", byKey, s.deleteSegment},
+		{"GET", "/v1/segments/{id}/preview", byKey, s.previewSegment},
+		{"POST", "/v1/portfolios", byKey, s.createPortfolio},
+		{"GET", "/v1/portfolios", byKey, s.listPortfolios},
+		{"GET", "/v1/portfolios/{id}", byKey, s.getPortfolio},
+		{"PUT", "/v1/portfolios/{id}", byKey, s.updatePortfolio},
+		{"POST", "/v1/channels", byKey, s.createChannel},
+		{"GET", "/v1/channels", byKey, s.listChannels},
+		{"GET", "/v1/channels/{id}", byKey, s.getChannel},
+		{"PATCH", "/v1/channels/{id}", byKey, s.updateChannel},
+		{"DELETE", "/v1/channels/{id}", byKey, s.deleteChannel},
+		{"POST", "/v1/broadcasts", byKey, s.createBroadcast},
+		{"GET", "/v1/broadcasts", byKey, s.listBroadcasts},
+		{"GET", "/v1/broadcasts/{id}", byKey, s.getBroadcast},
+		{"PUT", "/v1/broadcasts/{id}", byKey, s.updateBroadcast},
+		{"POST", "/v1/broadcasts/{id}/pause", byKey, s.pauseBroadcast},
+		{"POST", "/v1/broadcasts/{id}/resume", byKey, s.resumeBroadcast},
+		{"POST", "/v1/broadcasts/{id}/cancel", byKey, s.cancelBroadcast},
+		{"GET", "/v1/broadcasts/{id}/report", byKey, s.broadcastReport},
+		{"GET", "/v1/broadcasts/{id}/recipients", byKey, s.broadcastRecipients},
+		{"POST", "/v1/templates", byKey, s.createTemplate},
+		{"GET", "/v1/templates", byKey, s.listTemplates},
+		{"GET", "/v1/templates/{id}", byKey, s.getTemplate},
+		{"PUT", "/v1/templates/{id}", byKey, s.updateTemplate},
+		{"DELETE", "/v1/templates/{id}", byKey, s.deleteTemplate},
+		{"POST", "/v1/templates/{id}/preview", byKey, s.previewTemplate},
 	}
 }
 
@@ -110,7 +134,7 @@ func (s *Server) Handler() http.Handler {
 // OpsHandler serves only the public operational routes (health, readiness, metrics, the
 // OpenAPI document), for processes that do not run the API role.
 func (s *Server) OpsHandler() http.Handler {
-	return s.mux(func(rt route) bool { return rt.public })
+	return s.mux(func(rt route) bool { return rt.access == ops })
 }
 
 func (s *Server) mux(include func(route) bool) http.Handler {
@@ -121,7 +145,7 @@ func (s *Server) mux(include func(route) bool) http.Handler {
 			continue
 		}
 		h := rt.h
-		if !rt.public {
+		if rt.access == byKey {
 			h = s.authenticate(h)
 		}
 		mux.Handle(rt.method+" "+rt.path, s.wrap(rt.method+" "+rt.path, h))

@@ -28,7 +28,7 @@ func TestEveryRouteIsolatesAccounts(t *testing.T) {
 	}
 	walked := 0
 	for _, rt := range e.api.routes() {
-		if rt.public {
+		if rt.access != byKey {
 			continue
 		}
 		pattern := rt.method + " " + rt.path

@@ -13,36 +13,46 @@ import (
 
 // Config is every setting of every role. The README lists each variable.
 type Config struct {
-	DatabaseURL       string        // DRIPCAST_DATABASE_URL
-	RedisURL          string        // DRIPCAST_REDIS_URL
-	HTTPAddr          string        // DRIPCAST_HTTP_ADDR
-	LogFormat         string        // DRIPCAST_LOG_FORMAT: json or text
-	LogLevel          slog.Level    // DRIPCAST_LOG_LEVEL: debug, info, warn, error
-	ShutdownTimeout   time.Duration // DRIPCAST_SHUTDOWN_TIMEOUT
-	MaxBodyBytes      int64         // DRIPCAST_MAX_BODY_BYTES: JSON request bodies
-	ImportMaxBytes    int64         // DRIPCAST_IMPORT_MAX_BYTES: one contact import
-	ImportMaxRows     int           // DRIPCAST_IMPORT_MAX_ROWS: one contact import
-	DBMaxConns        int32         // DRIPCAST_DB_MAX_CONNS
-	WorkerConcurrency int           // DRIPCAST_WORKER_CONCURRENCY
-	SecretKeys        string        // DRIPCAST_SECRET_KEYS: "id:base64key,…", the first seals
+	DatabaseURL        string        // DRIPCAST_DATABASE_URL
+	RedisURL           string        // DRIPCAST_REDIS_URL
+	HTTPAddr           string        // DRIPCAST_HTTP_ADDR
+	LogFormat          string        // DRIPCAST_LOG_FORMAT: json or text
+	LogLevel           slog.Level    // DRIPCAST_LOG_LEVEL: debug, info, warn, error
+	ShutdownTimeout    time.Duration // DRIPCAST_SHUTDOWN_TIMEOUT
+	MaxBodyBytes       int64         // DRIPCAST_MAX_BODY_BYTES: JSON request bodies
+	ImportMaxBytes     int64         // DRIPCAST_IMPORT_MAX_BYTES: one contact import
+	ImportMaxRows      int           // DRIPCAST_IMPORT_MAX_ROWS: one contact import
+	DBMaxConns         int32         // DRIPCAST_DB_MAX_CONNS
+	WorkerConcurrency  int           // DRIPCAST_WORKER_CONCURRENCY
+	SecretKeys         string        // DRIPCAST_SECRET_KEYS: "id:base64key,…", the first seals
+	MetaBaseURL        string        // DRIPCAST_META_BASE_URL: Graph API, or metasim
+	MetaAPIVersion     string        // DRIPCAST_META_API_VERSION
+	MetaTimeout        time.Duration // DRIPCAST_META_TIMEOUT: one Cloud API call
+	PairInterval       time.Duration // DRIPCAST_PAIR_INTERVAL: least time between two messages to one user
+	WebhookVerifyToken string        // DRIPCAST_WEBHOOK_VERIFY_TOKEN: Meta's subscription check
 }
 
 // Load reads the environment; a malformed value is an error naming the variable.
 func Load() (Config, error) {
 	p := parser{}
 	c := Config{
-		DatabaseURL:       p.str("DRIPCAST_DATABASE_URL", ""),
-		RedisURL:          p.str("DRIPCAST_REDIS_URL", "redis://127.0.0.1:6379/0"),
-		HTTPAddr:          p.str("DRIPCAST_HTTP_ADDR", "127.0.0.1:8080"),
-		LogFormat:         p.oneOf("DRIPCAST_LOG_FORMAT", "text", "json", "text"),
-		LogLevel:          p.level("DRIPCAST_LOG_LEVEL"),
-		ShutdownTimeout:   p.duration("DRIPCAST_SHUTDOWN_TIMEOUT", 20*time.Second),
-		MaxBodyBytes:      int64(p.integer("DRIPCAST_MAX_BODY_BYTES", 1<<20)),
-		ImportMaxBytes:    int64(p.integer("DRIPCAST_IMPORT_MAX_BYTES", 512<<20)),
-		ImportMaxRows:     p.integer("DRIPCAST_IMPORT_MAX_ROWS", 2_000_000),
-		DBMaxConns:        int32(p.integer("DRIPCAST_DB_MAX_CONNS", 20)),
-		WorkerConcurrency: p.integer("DRIPCAST_WORKER_CONCURRENCY", 50),
-		SecretKeys:        p.str("DRIPCAST_SECRET_KEYS", ""),
+		DatabaseURL:        p.str("DRIPCAST_DATABASE_URL", ""),
+		RedisURL:           p.str("DRIPCAST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+		HTTPAddr:           p.str("DRIPCAST_HTTP_ADDR", "127.0.0.1:8080"),
+		LogFormat:          p.oneOf("DRIPCAST_LOG_FORMAT", "text", "json", "text"),
+		LogLevel:           p.level("DRIPCAST_LOG_LEVEL"),
+		ShutdownTimeout:    p.duration("DRIPCAST_SHUTDOWN_TIMEOUT", 20*time.Second),
+		MaxBodyBytes:       int64(p.integer("DRIPCAST_MAX_BODY_BYTES", 1<<20)),
+		ImportMaxBytes:     int64(p.integer("DRIPCAST_IMPORT_MAX_BYTES", 512<<20)),
+		ImportMaxRows:      p.integer("DRIPCAST_IMPORT_MAX_ROWS", 2_000_000),
+		DBMaxConns:         int32(p.integer("DRIPCAST_DB_MAX_CONNS", 20)),
+		WorkerConcurrency:  p.integer("DRIPCAST_WORKER_CONCURRENCY", 50),
+		SecretKeys:         p.str("DRIPCAST_SECRET_KEYS", ""),
+		MetaBaseURL:        p.str("DRIPCAST_META_BASE_URL", "https://graph.facebook.com"),
+		MetaAPIVersion:     p.str("DRIPCAST_META_API_VERSION", "v23.0"),
+		MetaTimeout:        p.duration("DRIPCAST_META_TIMEOUT", 15*time.Second),
+		PairInterval:       p.duration("DRIPCAST_PAIR_INTERVAL", 6*time.Second),
+		WebhookVerifyToken: p.str("DRIPCAST_WEBHOOK_VERIFY_TOKEN", ""),
 	}
 	if p.err == nil && c.DatabaseURL == "" {
 		p.err = fmt.Errorf("DRIPCAST_DATABASE_URL is required (for example postgres://user@127.0.0.1:5432/dripcast)")

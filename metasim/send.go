@@ -181,6 +181,10 @@ func (s *Sim) accept(id, token string, req sendRequest, fault string) (Record, *
 	if failCode == 0 {
 		failCode = s.deliveryFailure(n, rec, now)
 	}
+	if failCode == 0 && s.rng.Float64() < s.cfg.FailShare {
+		failCode, rec.SentFirst = codeUndeliverable, true // sent, then failed to deliver
+	}
+	rec.Read = failCode == 0 && s.rng.Float64() < s.cfg.ReadShare
 	rec.WAMID, rec.FailCode = s.newWAMID(), failCode
 	s.record(rec, n)
 	s.scheduleStatuses(n, rec, now)

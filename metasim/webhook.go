@@ -36,17 +36,16 @@ func (s *Sim) scheduleStatuses(n *number, rec Record, now time.Time) {
 	}
 	var plan []planned
 	switch {
+	case rec.SentFirst:
+		plan = []planned{{"sent", s.cfg.SentDelay, 0}, {"failed", s.cfg.DeliveredDelay, rec.FailCode}}
 	case rec.FailCode != 0:
 		plan = []planned{{"failed", s.cfg.SentDelay, rec.FailCode}}
-	case s.rng.Float64() < s.cfg.FailShare:
-		plan = []planned{{"sent", s.cfg.SentDelay, 0}, {"failed", s.cfg.DeliveredDelay, codeUndeliverable}}
 	default:
 		plan = []planned{{"sent", s.cfg.SentDelay, 0}}
-		read := s.rng.Float64() < s.cfg.ReadShare
-		if !read || s.rng.Float64() >= s.cfg.DropDelivered {
+		if !rec.Read || s.rng.Float64() >= s.cfg.DropDelivered {
 			plan = append(plan, planned{"delivered", s.cfg.DeliveredDelay, 0})
 		}
-		if read {
+		if rec.Read {
 			plan = append(plan, planned{"read", s.cfg.ReadDelay, 0})
 		}
 	}

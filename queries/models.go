@@ -119,6 +119,8 @@ type Broadcast struct {
 	StartedAt     *time.Time
 	FinishedAt    *time.Time
 	RetryOf       *int64
+	LocalDate     pgtype.Date
+	ExpandedAt    *time.Time
 }
 
 type Channel struct {

@@ -15,9 +15,10 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// These are the only queries not compiled by sqlc: their WHERE clause comes from a rule tree.
-// The account filter is always the first parameter.
-func where(accountID int64, r *Rule) (string, []any, error) {
+// Where is the WHERE clause of the account's contacts (aliased c) that match r, all of them when r
+// is nil. The account filter is always the first parameter. The queries built on it are the only
+// ones not compiled by sqlc: their WHERE clause comes from a rule tree.
+func Where(accountID int64, r *Rule) (string, []any, error) {
 	sql, args := "c.account_id = $1", []any{accountID}
 	if r == nil {
 		return sql, args, nil
@@ -32,7 +33,7 @@ func where(accountID int64, r *Rule) (string, []any, error) {
 // Contacts lists the account's contacts that match r (all when r is nil) with an id above after,
 // in id order.
 func Contacts(ctx context.Context, db Querier, accountID int64, r *Rule, after int64, limit int) ([]queries.Contact, error) {
-	w, args, err := where(accountID, r)
+	w, args, err := Where(accountID, r)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +49,7 @@ func Contacts(ctx context.Context, db Querier, accountID int64, r *Rule, after i
 
 // Count counts the account's contacts that match r.
 func Count(ctx context.Context, db Querier, accountID int64, r *Rule) (int64, error) {
-	w, args, err := where(accountID, r)
+	w, args, err := Where(accountID, r)
 	if err != nil {
 		return 0, err
 	}

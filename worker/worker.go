@@ -1,5 +1,4 @@
-// Package worker runs Dripcast's Asynq handlers. Later work registers the send, webhook and
-// event handlers on the mux.
+// Package worker runs Dripcast's Asynq handlers: today the send handler.
 package worker
 
 import (
@@ -16,8 +15,12 @@ func New(redisURL string, concurrency int, log *slog.Logger) (*asynq.Server, *as
 		return nil, nil, fmt.Errorf("DRIPCAST_REDIS_URL: %w", err)
 	}
 	srv := asynq.NewServer(opt, asynq.Config{
-		Concurrency: concurrency,
-		Logger:      asynqLogger{log},
+		Concurrency:    concurrency,
+		Queues:         map[string]int{QueueSend: 1},
+		IsFailure:      isFailure,
+		RetryDelayFunc: retryDelay,
+		Logger:         asynqLogger{log},
+		LogLevel:       asynq.WarnLevel,
 	})
 	return srv, asynq.NewServeMux(), nil
 }

@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
@@ -20,8 +22,10 @@ import (
 	"github.com/dripcast/dripcast/config"
 	"github.com/dripcast/dripcast/db"
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/ratelimit"
 	"github.com/dripcast/dripcast/scheduler"
 	"github.com/dripcast/dripcast/secrets"
+	"github.com/dripcast/dripcast/whatsapp"
 	"github.com/dripcast/dripcast/worker"
 )
 
@@ -61,7 +65,7 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := api.New(pool, rdb, log, api.Options{MaxBodyBytes: cfg.MaxBodyBytes, ImportMaxBytes: cfg.ImportMaxBytes,
-		ImportMaxRows: cfg.ImportMaxRows, Secrets: box}, reg, reg)
+		ImportMaxRows: cfg.ImportMaxRows, Secrets: box, WebhookVerifyToken: cfg.WebhookVerifyToken}, reg, reg)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
@@ -73,10 +77,11 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 		case roleAPI:
 			handler = srv.Handler()
 		case roleScheduler:
-			sch := scheduler.New(cfg.DatabaseURL, log, reg)
-			wg.Go(func() { sch.Run(runCtx) })
+			if err := startScheduler(runCtx, cfg, log, pool, rdb, reg, &wg); err != nil {
+				return err
+			}
 		case roleWorker:
-			if err := startWorker(runCtx, cfg, log, &wg, errs); err != nil {
+			if err := startWorker(runCtx, cfg, log, pool, rdb, box, &wg); err != nil {
 				return err
 			}
 		}
@@ -94,11 +99,26 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 	return first
 }
 
-func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, wg *sync.WaitGroup, errs chan<- error) error {
+func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, rdb *redis.Client,
+	reg prometheus.Registerer, wg *sync.WaitGroup) error {
+	sch := scheduler.New(cfg.DatabaseURL, log, reg)
+	queue := asynq.NewClientFromRedisClient(rdb)
+	if err := scheduler.NewJobs(pool, queue, log).Register(ctx, sch); err != nil {
+		return err
+	}
+	wg.Go(func() { sch.Run(ctx) })
+	return nil
+}
+
+func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, rdb *redis.Client,
+	box *secrets.Box, wg *sync.WaitGroup) error {
 	srv, mux, err := worker.New(cfg.RedisURL, cfg.WorkerConcurrency, log)
 	if err != nil {
 		return err
 	}
+	client := whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout)
+	limits := ratelimit.New(rdb, cfg.PairInterval, 2*time.Second)
+	mux.Handle(worker.TypeSend, worker.NewSender(pool, client, limits, box, log))
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

@@ -1,0 +1,368 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/templates"
+)
+
+// broadcastInput is the body of POST and PUT /v1/broadcasts.
+type broadcastInput struct {
+	Name           string             `json:"name"`
+	ChannelID      int64              `json:"channel_id"`
+	TemplateID     int64              `json:"template_id"`
+	Parameters     templates.Mapping  `json:"parameters"`
+	Audience       broadcast.Audience `json:"audience"`
+	DefaultCountry string             `json:"default_country"`
+	SendAt         *time.Time         `json:"send_at"`
+	LocalDate      string             `json:"local_date"`
+	LocalTime      string             `json:"local_time"`
+	RateCap        *int32             `json:"rate_cap"`
+	ExpiresAt      *time.Time         `json:"expires_at"`
+	Draft          bool               `json:"draft"`
+}
+
+var clockRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+
+// checked is a validated broadcast, ready to store.
+type checked struct {
+	params   queries.CreateBroadcastParams
+	estimate broadcast.Estimate
+}
+
+// check validates the input against the account's channel, template and audience.
+func (s *Server) checkBroadcast(r *http.Request, in broadcastInput) (checked, error) {
+	ctx, p := r.Context(), caller(r.Context())
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || len(in.Name) > 200 {
+		return checked{}, errValidation("name", "name is required, at most 200 characters")
+	}
+	if _, err := s.q.GetChannel(ctx, queries.GetChannelParams{AccountID: p.AccountID, ID: in.ChannelID}); err != nil {
+		return checked{}, notFoundAs(err, "channel")
+	}
+	tpl, err := s.q.GetTemplate(ctx, queries.GetTemplateParams{AccountID: p.AccountID, ID: in.TemplateID})
+	if err != nil {
+		return checked{}, notFoundAs(err, "template")
+	}
+	if tpl.Status != "approved" {
+		return checked{}, errValidation("template_id", "the template is %s; only approved templates can be sent", tpl.Status)
+	}
+	if err := checkOverrides(tpl, in.Parameters); err != nil {
+		return checked{}, err
+	}
+	invalid, err := in.Audience.Normalize(in.DefaultCountry)
+	if err != nil {
+		return checked{}, broadcastInputError(err)
+	}
+	if len(invalid) > 0 {
+		return checked{}, &Error{Status: http.StatusBadRequest, Code: CodeValidation, Field: "audience.phones",
+			Message: fmt.Sprintf("%d phone numbers are not valid", len(invalid)), Details: map[string]any{"invalid": invalid}}
+	}
+	c := checked{params: queries.CreateBroadcastParams{AccountID: p.AccountID, ChannelID: in.ChannelID, TemplateID: in.TemplateID,
+		Name: in.Name, Status: "scheduled", RateCap: in.RateCap, ExpiresAt: in.ExpiresAt}}
+	if err := schedule(&c.params, in); err != nil {
+		return checked{}, err
+	}
+	if in.Draft {
+		c.params.Status = "draft"
+	}
+	c.params.Audience, _ = json.Marshal(in.Audience)
+	if in.Parameters == nil {
+		in.Parameters = templates.Mapping{}
+	}
+	c.params.Parameters, _ = json.Marshal(in.Parameters)
+	c.estimate, err = broadcast.EstimateAudience(ctx, s.db, s.q, p.AccountID, in.Audience, tpl.Category == "marketing")
+	if err != nil {
+		return checked{}, broadcastInputError(err)
+	}
+	c.params.AudienceCount = int32(c.estimate.Matching)
+	return c, nil
+}
+
+// schedule sets when: now, an instant, or a wall-clock time on a date in each contact's zone.
+// A local-time broadcast starts when that time comes in the first zone (UTC+14); each contact's
+// message is due at that time in their own zone.
+func schedule(p *queries.CreateBroadcastParams, in broadcastInput) error {
+	switch {
+	case in.LocalTime != "" || in.LocalDate != "":
+		if in.SendAt != nil {
+			return errValidation("send_at", "give send_at or local_date with local_time, not both")
+		}
+		day, err := time.Parse(time.DateOnly, in.LocalDate)
+		if err != nil || !clockRE.MatchString(in.LocalTime) {
+			return errValidation("local_time", `a local-time send needs local_date "2026-12-01" and local_time "10:00"`)
+		}
+		var hh, mm int
+		fmt.Sscanf(in.LocalTime, "%d:%d", &hh, &mm)
+		first := time.Date(day.Year(), day.Month(), day.Day(), hh, mm, 0, 0, time.FixedZone("UTC+14", 14*3600))
+		p.SendAt = &first
+		p.LocalDate = pgtype.Date{Time: day, Valid: true}
+		p.LocalTime = pgtype.Time{Microseconds: int64(hh*3600+mm*60) * 1e6, Valid: true}
+	case in.SendAt != nil:
+		p.SendAt = in.SendAt
+	default:
+		now := time.Now()
+		p.SendAt = &now
+	}
+	if in.RateCap != nil && (*in.RateCap < 1 || *in.RateCap > 1000) {
+		return errValidation("rate_cap", "rate_cap must be 1 to 1000 messages a second")
+	}
+	if in.ExpiresAt != nil && !in.ExpiresAt.After(*p.SendAt) {
+		return errValidation("expires_at", "expires_at must come after the send time")
+	}
+	return nil
+}
+
+// checkOverrides validates the broadcast's parameter mapping merged over the template's.
+func checkOverrides(tpl queries.Template, overrides templates.Mapping) error {
+	var t templates.Template
+	t.Name, t.Language, t.Category, t.Status = tpl.Name, tpl.Language, tpl.Category, tpl.Status
+	if err := json.Unmarshal(tpl.Components, &t.Components); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(tpl.Parameters, &t.Parameters); err != nil {
+		return err
+	}
+	for k, v := range overrides {
+		t.Parameters[k] = v
+	}
+	if err := t.Validate(); err != nil {
+		var fe *templates.FieldError
+		if errors.As(err, &fe) {
+			return errValidation(fe.Field, "%s", fe.Error())
+		}
+		return err
+	}
+	return nil
+}
+
+func broadcastInputError(err error) error {
+	if ie, ok := broadcast.IsInputError(err); ok {
+		return errValidation(ie.Field, "%s", ie.Error())
+	}
+	return err
+}
+
+type broadcastView struct {
+	ID            int64               `json:"id"`
+	Name          string              `json:"name"`
+	ChannelID     int64               `json:"channel_id"`
+	TemplateID    int64               `json:"template_id"`
+	Status        string              `json:"status"`
+	StatusReason  string              `json:"status_reason"`
+	Audience      json.RawMessage     `json:"audience"`
+	Parameters    json.RawMessage     `json:"parameters"`
+	SendAt        *time.Time          `json:"send_at"`
+	LocalDate     *string             `json:"local_date"`
+	LocalTime     *string             `json:"local_time"`
+	RateCap       *int32              `json:"rate_cap"`
+	ExpiresAt     *time.Time          `json:"expires_at"`
+	AudienceCount int32               `json:"audience_count"`
+	Estimate      *broadcast.Estimate `json:"audience_estimate,omitempty"`
+	RetryOf       *int64              `json:"retry_of"`
+	CreatedAt     time.Time           `json:"created_at"`
+	StartedAt     *time.Time          `json:"started_at"`
+	FinishedAt    *time.Time          `json:"finished_at"`
+}
+
+func viewBroadcast(b queries.Broadcast) broadcastView {
+	v := broadcastView{ID: b.ID, Name: b.Name, ChannelID: b.ChannelID, TemplateID: b.TemplateID, Status: b.Status,
+		StatusReason: b.StatusReason, Audience: b.Audience, Parameters: b.Parameters, SendAt: b.SendAt, RateCap: b.RateCap,
+		ExpiresAt: b.ExpiresAt, AudienceCount: b.AudienceCount, RetryOf: b.RetryOf, CreatedAt: b.CreatedAt,
+		StartedAt: b.StartedAt, FinishedAt: b.FinishedAt}
+	if b.LocalDate.Valid && b.LocalTime.Valid {
+		d := b.LocalDate.Time.Format(time.DateOnly)
+		m := b.LocalTime.Microseconds / 60e6
+		t := fmt.Sprintf("%02d:%02d", m/60, m%60)
+		v.LocalDate, v.LocalTime = &d, &t
+	}
+	return v
+}
+
+func (s *Server) createBroadcast(w http.ResponseWriter, r *http.Request) error {
+	var in broadcastInput
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	c, err := s.checkBroadcast(r, in)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var b queries.Broadcast
+	err = s.inTx(ctx, func(q *queries.Queries) error {
+		if b, err = q.CreateBroadcast(ctx, c.params); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, r, "broadcast.create", "broadcast", b.ID, nil, viewBroadcast(b))
+	})
+	if err != nil {
+		return err
+	}
+	v := viewBroadcast(b)
+	v.Estimate = &c.estimate
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+func (s *Server) loadBroadcast(r *http.Request) (queries.Broadcast, error) {
+	id, err := pathID(r, "broadcast")
+	if err != nil {
+		return queries.Broadcast{}, err
+	}
+	b, err := s.q.GetBroadcast(r.Context(), queries.GetBroadcastParams{AccountID: caller(r.Context()).AccountID, ID: id})
+	return b, notFoundAs(err, "broadcast")
+}
+
+func (s *Server) getBroadcast(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.loadBroadcast(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewBroadcast(b))
+	return nil
+}
+
+func (s *Server) listBroadcasts(w http.ResponseWriter, r *http.Request) error {
+	after, limit, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	list, err := s.q.ListBroadcasts(r.Context(), queries.ListBroadcastsParams{AccountID: caller(r.Context()).AccountID, After: after, Lim: int32(limit + 1)})
+	if err != nil {
+		return err
+	}
+	views := make([]broadcastView, len(list))
+	for i, b := range list {
+		views[i] = viewBroadcast(b)
+	}
+	writeJSON(w, http.StatusOK, newPage(views, limit, func(v broadcastView) int64 { return v.ID }))
+	return nil
+}
+
+// updateBroadcast edits a broadcast that has not started.
+func (s *Server) updateBroadcast(w http.ResponseWriter, r *http.Request) error {
+	before, err := s.loadBroadcast(r)
+	if err != nil {
+		return err
+	}
+	if before.Status != "draft" && before.Status != "scheduled" {
+		return errState("edited", before.Status)
+	}
+	var in broadcastInput
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	c, err := s.checkBroadcast(r, in)
+	if err != nil {
+		return err
+	}
+	ctx, p := r.Context(), caller(r.Context())
+	cp := c.params
+	var b queries.Broadcast
+	err = s.inTx(ctx, func(q *queries.Queries) error {
+		b, err = q.UpdateScheduledBroadcast(ctx, queries.UpdateScheduledBroadcastParams{Name: cp.Name, ChannelID: cp.ChannelID,
+			TemplateID: cp.TemplateID, Audience: cp.Audience, Parameters: cp.Parameters, SendAt: cp.SendAt, LocalDate: cp.LocalDate,
+			LocalTime: cp.LocalTime, RateCap: cp.RateCap, ExpiresAt: cp.ExpiresAt, AudienceCount: cp.AudienceCount,
+			AccountID: p.AccountID, ID: before.ID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errState("edited", "started")
+		}
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, q, r, "broadcast.update", "broadcast", b.ID, viewBroadcast(before), viewBroadcast(b))
+	})
+	if err != nil {
+		return err
+	}
+	v := viewBroadcast(b)
+	v.Estimate = &c.estimate
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func errState(action, status string) *Error {
+	return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: fmt.Sprintf("a %s broadcast cannot be %s", status, action)}
+}
+
+// transitions: the states each action leaves from, and where it goes.
+var transitions = map[string]struct {
+	from []string
+	to   string
+}{
+	"pause":    {[]string{"scheduled", "running"}, "paused"},
+	"cancel":   {[]string{"draft", "scheduled", "running", "paused"}, "cancelled"},
+	"schedule": {[]string{"draft"}, "scheduled"},
+}
+
+func (s *Server) pauseBroadcast(w http.ResponseWriter, r *http.Request) error {
+	return s.transition(w, r, "pause")
+}
+func (s *Server) cancelBroadcast(w http.ResponseWriter, r *http.Request) error {
+	return s.transition(w, r, "cancel")
+}
+
+// resumeBroadcast continues where a pause stopped: running if it had started, else scheduled.
+func (s *Server) resumeBroadcast(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.loadBroadcast(r)
+	if err != nil {
+		return err
+	}
+	to := "scheduled"
+	if b.StartedAt != nil {
+		to = "running"
+	}
+	return s.move(w, r, b, "resume", []string{"paused"}, to)
+}
+
+func (s *Server) transition(w http.ResponseWriter, r *http.Request, action string) error {
+	b, err := s.loadBroadcast(r)
+	if err != nil {
+		return err
+	}
+	t := transitions[action]
+	return s.move(w, r, b, action, t.from, t.to)
+}
+
+func (s *Server) move(w http.ResponseWriter, r *http.Request, before queries.Broadcast, action string, from []string, to string) error {
+	ctx, p := r.Context(), caller(r.Context())
+	reason := ""
+	if to == "paused" || to == "cancelled" {
+		reason = to + " by " + p.KeyName
+	}
+	var b queries.Broadcast
+	err := s.inTx(ctx, func(q *queries.Queries) error {
+		var err error
+		b, err = q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: to, Reason: reason,
+			AccountID: p.AccountID, ID: before.ID, FromStatuses: from})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: fmt.Sprintf("cannot %s a %s broadcast", action, before.Status)}
+		}
+		if err != nil {
+			return err
+		}
+		if to == "cancelled" {
+			if _, err := q.CancelUnsent(ctx, queries.CancelUnsentParams{AccountID: p.AccountID, BroadcastID: &b.ID}); err != nil {
+				return err
+			}
+		}
+		return s.audit(ctx, q, r, "broadcast."+action, "broadcast", b.ID, map[string]string{"status": before.Status}, map[string]string{"status": b.Status})
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewBroadcast(b))
+	return nil
+}

@@ -1,0 +1,144 @@
+// Package broadcast turns a broadcast into message rows: it checks what a marketer asks for,
+// estimates the audience, and expands it one set-based statement per chunk of contacts.
+package broadcast
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/dripcast/dripcast/phone"
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/segment"
+)
+
+// MaxListedRecipients bounds an audience given as contact ids or phone numbers.
+const MaxListedRecipients = 10000
+
+// Audience is who a broadcast goes to: exactly one of a segment, a tag, contact ids or phones.
+type Audience struct {
+	SegmentID  int64    `json:"segment_id,omitempty"`
+	Tag        string   `json:"tag,omitempty"`
+	ContactIDs []int64  `json:"contact_ids,omitempty"`
+	Phones     []string `json:"phones,omitempty"`
+}
+
+// InputError is a problem with what the marketer asked for.
+type InputError struct {
+	Field, Msg string
+}
+
+func (e *InputError) Error() string { return e.Field + ": " + e.Msg }
+
+// Normalize checks the audience and puts listed phones in E.164 (a national number needs
+// defaultCountry). It returns the phones it could not read.
+func (a *Audience) Normalize(defaultCountry string) (invalid []string, err error) {
+	kinds := 0
+	for _, set := range []bool{a.SegmentID != 0, a.Tag != "", len(a.ContactIDs) > 0, len(a.Phones) > 0} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds != 1 {
+		return nil, &InputError{"audience", "give exactly one of segment_id, tag, contact_ids or phones"}
+	}
+	if len(a.ContactIDs) > MaxListedRecipients || len(a.Phones) > MaxListedRecipients {
+		return nil, &InputError{"audience", fmt.Sprintf("at most %d listed recipients; use a segment or a tag", MaxListedRecipients)}
+	}
+	if len(a.Tag) > 64 {
+		return nil, &InputError{"audience.tag", "at most 64 characters"}
+	}
+	if len(a.Phones) > 0 {
+		seen := map[string]bool{}
+		out := a.Phones[:0]
+		for _, p := range a.Phones {
+			n, err := phone.Normalize(p, defaultCountry)
+			if err != nil {
+				invalid = append(invalid, p)
+				continue
+			}
+			if !seen[n.E164] {
+				seen[n.E164] = true
+				out = append(out, n.E164)
+			}
+		}
+		a.Phones = out
+	}
+	return invalid, nil
+}
+
+// where is the audience as a WHERE clause over contacts c; the account is $1.
+func (a Audience) where(ctx context.Context, q *queries.Queries, accountID int64) (string, []any, error) {
+	var rule *segment.Rule
+	switch {
+	case a.SegmentID != 0:
+		seg, err := q.GetSegment(ctx, queries.GetSegmentParams{AccountID: accountID, ID: a.SegmentID})
+		if err != nil {
+			return "", nil, &InputError{"audience.segment_id", "no such segment"}
+		}
+		r, err := segment.Parse(seg.Rules)
+		if err != nil {
+			return "", nil, err
+		}
+		rule = &r
+	case a.Tag != "":
+		v, _ := json.Marshal(a.Tag)
+		rule = &segment.Rule{Field: "tags", Op: "contains", Value: v}
+	}
+	sql, args, err := segment.Where(accountID, rule)
+	if err != nil {
+		return "", nil, err
+	}
+	n := strconv.Itoa(len(args) + 1)
+	switch {
+	case len(a.ContactIDs) > 0:
+		return sql + " AND c.id = ANY($" + n + "::bigint[])", append(args, a.ContactIDs), nil
+	case len(a.Phones) > 0:
+		return sql + " AND c.phone = ANY($" + n + "::text[])", append(args, a.Phones), nil
+	}
+	return sql, args, nil
+}
+
+// Estimate counts the contacts the audience matches and, for a marketing template, how many of
+// them opted in (the others will be skipped).
+type Estimate struct {
+	Matching int64 `json:"matching"`
+	Eligible int64 `json:"eligible"`
+}
+
+// EstimateAudience counts an audience.
+func EstimateAudience(ctx context.Context, db segment.Querier, q *queries.Queries, accountID int64, a Audience, marketing bool) (Estimate, error) {
+	where, args, err := a.where(ctx, q, accountID)
+	if err != nil {
+		return Estimate{}, err
+	}
+	var e Estimate
+	err = db.QueryRow(ctx, "SELECT count(*), count(*) FILTER (WHERE c.opted_in OR NOT $"+strconv.Itoa(len(args)+1)+
+		") FROM contacts c WHERE "+where, append(args, marketing)...).Scan(&e.Matching, &e.Eligible)
+	return e, err
+}
+
+// ParseAudience reads a stored audience.
+func ParseAudience(raw []byte) (Audience, error) {
+	var a Audience
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return a, errors.New("stored audience is malformed")
+	}
+	return a, nil
+}
+
+// IsInputError tells whether err is the marketer's to fix.
+func IsInputError(err error) (*InputError, bool) {
+	var ie *InputError
+	if errors.As(err, &ie) {
+		return ie, true
+	}
+	var re *segment.Error
+	if errors.As(err, &re) {
+		return &InputError{"audience", strings.TrimSpace(re.Error())}, true
+	}
+	return nil, false
+}

@@ -1,0 +1,101 @@
+package broadcast
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dripcast/dripcast/queries"
+)
+
+// ExpandChunk is how many contacts one expansion statement covers.
+const ExpandChunk = 20000
+
+// Expand writes the message rows of a broadcast, one INSERT … SELECT per chunk of contacts in id
+// order. Each chunk commits with the broadcast's cursor, so a crashed expansion resumes where it
+// stopped, and the unique (broadcast, contact) key makes a chunk done twice harmless. Contacts
+// who did not opt in get a skipped row for a marketing template, with the reason.
+func Expand(ctx context.Context, pool *pgxpool.Pool, b queries.Broadcast) error {
+	q := queries.New(pool)
+	aud, err := ParseAudience(b.Audience)
+	if err != nil {
+		return err
+	}
+	tpl, err := q.GetTemplate(ctx, queries.GetTemplateParams{AccountID: b.AccountID, ID: b.TemplateID})
+	if err != nil {
+		return fmt.Errorf("broadcast %d: template: %w", b.ID, err)
+	}
+	where, args, err := aud.where(ctx, q, b.AccountID)
+	if err != nil {
+		return fmt.Errorf("broadcast %d: audience: %w", b.ID, err)
+	}
+	sql := expandSQL(where, len(args))
+	cursor := b.ExpandCursor
+	for {
+		var n int64
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			chunkArgs := append(append([]any{}, args...), cursor, ExpandChunk, b.AccountID, b.ChannelID, b.TemplateID, b.ID,
+				tpl.Category == "marketing", localDate(b), localTime(b), sendAt(b))
+			if err := tx.QueryRow(ctx, sql, chunkArgs...).Scan(&n, &cursor); err != nil {
+				return err
+			}
+			return queries.New(tx).SetExpandCursor(ctx, queries.SetExpandCursorParams{ExpandCursor: cursor, ID: b.ID})
+		})
+		if err != nil {
+			return fmt.Errorf("broadcast %d: expand: %w", b.ID, err)
+		}
+		if n < ExpandChunk {
+			return q.MarkExpanded(ctx, b.ID)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// expandSQL is the statement of one chunk. Its parameters after the audience's: cursor, chunk
+// size, account, channel, template, broadcast, marketing, local date, local time, send time.
+func expandSQL(where string, nargs int) string {
+	p := func(i int) string { return "$" + strconv.Itoa(nargs+i) }
+	return `WITH chunk AS (
+	SELECT c.id, c.opted_in, c.time_zone FROM contacts c
+	WHERE ` + where + ` AND c.id > ` + p(1) + `
+	ORDER BY c.id LIMIT ` + p(2) + `
+), ins AS (
+	INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at, reason)
+	SELECT ` + p(3) + `, ` + p(4) + `, chunk.id, ` + p(5) + `, ` + p(6) + `,
+		CASE WHEN ` + p(7) + `::boolean AND NOT chunk.opted_in THEN 'skipped'::message_status ELSE 'pending' END,
+		CASE WHEN ` + p(8) + `::date IS NULL THEN ` + p(10) + `::timestamptz
+		     ELSE (` + p(8) + `::date + ` + p(9) + `::time) AT TIME ZONE chunk.time_zone END,
+		CASE WHEN ` + p(7) + `::boolean AND NOT chunk.opted_in THEN 'opted_out' END
+	FROM chunk
+	ON CONFLICT (broadcast_id, contact_id) WHERE broadcast_id IS NOT NULL DO NOTHING
+)
+SELECT count(*), COALESCE(max(id), ` + p(1) + `) FROM chunk`
+}
+
+func localDate(b queries.Broadcast) any {
+	if b.LocalDate.Valid {
+		return b.LocalDate.Time.Format(time.DateOnly)
+	}
+	return nil
+}
+
+func localTime(b queries.Broadcast) any {
+	if b.LocalTime.Valid {
+		d := time.Duration(b.LocalTime.Microseconds) * time.Microsecond
+		return fmt.Sprintf("%02d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
+	}
+	return nil
+}
+
+func sendAt(b queries.Broadcast) time.Time {
+	if b.SendAt != nil {
+		return *b.SendAt
+	}
+	return time.Now()
+}

@@ -1,0 +1,98 @@
+package broadcast
+
+import (
+	"strconv"
+
+	"github.com/dripcast/dripcast/queries"
+)
+
+// Report is a broadcast's funnel. Rates are computed on the effective audience: the recipients
+// actually on WhatsApp (the audience less the skipped and those Meta says are not on WhatsApp).
+type Report struct {
+	Audience  int64            `json:"audience"`
+	Skipped   map[string]int64 `json:"skipped"` // by reason: opted_out, expired, cancelled, …
+	Waiting   int64            `json:"waiting"` // pending: not yet due, held, or paused
+	Queued    int64            `json:"queued"`
+	Sending   int64            `json:"sending"`
+	Sent      int64            `json:"sent"` // Meta took it (and maybe more followed)
+	Delivered int64            `json:"delivered"`
+	Read      int64            `json:"read"`
+	Replied   int64            `json:"replied"`
+	Failed    map[string]int64 `json:"failed"` // by Meta error code, or reason when there is none
+	Unknown   int64            `json:"unknown"`
+
+	Effective    int64    `json:"effective_audience"`
+	DeliveryRate *float64 `json:"delivery_rate"`
+	ReadRate     *float64 `json:"read_rate"`
+	ReplyRate    *float64 `json:"reply_rate"`
+	Progress     float64  `json:"progress"` // share of the audience with a final outcome
+	ETASeconds   *int64   `json:"eta_seconds"`
+}
+
+// NotOnWhatsApp is the code of messages to numbers without WhatsApp.
+const NotOnWhatsApp = 131026
+
+// NewReport sums the funnel rows; sentLastMinute gives the pace for the ETA.
+func NewReport(rows []queries.BroadcastFunnelRow, sentLastMinute int64) Report {
+	r := Report{Skipped: map[string]int64{}, Failed: map[string]int64{}}
+	var notOnWA int64
+	for _, row := range rows {
+		r.Audience += row.N
+		r.Replied += row.Replied
+		switch row.Status {
+		case "skipped":
+			r.Skipped[row.Reason] += row.N
+		case "pending":
+			r.Waiting += row.N
+		case "queued":
+			r.Queued += row.N
+		case "sending":
+			r.Sending += row.N
+		case "unknown":
+			r.Unknown += row.N
+		case "read":
+			r.Read += row.N
+			r.Delivered += row.N
+		case "delivered":
+			r.Delivered += row.N
+		case "failed":
+			key := row.Reason
+			if row.ErrorCode != 0 {
+				key = strconv.Itoa(int(row.ErrorCode))
+			}
+			r.Failed[key] += row.N
+			if row.ErrorCode == NotOnWhatsApp {
+				notOnWA += row.N
+			}
+		}
+		if row.Status == "sent" || row.Status == "delivered" || row.Status == "read" {
+			r.Sent += row.N
+		} else if row.Status == "failed" {
+			r.Sent += row.WithSent
+		}
+	}
+	var skipped int64
+	for _, n := range r.Skipped {
+		skipped += n
+	}
+	r.Effective = r.Audience - skipped - notOnWA
+	if r.Effective > 0 {
+		r.DeliveryRate = rate(r.Delivered, r.Effective)
+		r.ReadRate = rate(r.Read, r.Effective)
+		r.ReplyRate = rate(r.Replied, r.Effective)
+	}
+	remaining := r.Waiting + r.Queued + r.Sending
+	if r.Audience > 0 {
+		r.Progress = float64(r.Audience-remaining) / float64(r.Audience)
+	}
+	if remaining > 0 && sentLastMinute > 0 {
+		eta := remaining * 60 / sentLastMinute
+		r.ETASeconds = &eta
+	}
+	return r
+}
+
+func rate(n, of int64) *float64 {
+	v := float64(n) / float64(of)
+	return &v
+}

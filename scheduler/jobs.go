@@ -1,0 +1,171 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/ratelimit"
+	"github.com/dripcast/dripcast/worker"
+)
+
+// Horizon is how much sending the feeder keeps in Redis per channel: Postgres holds the rest, so
+// Redis memory does not grow with the audience, a pause takes effect at once, and losing Redis
+// loses nothing.
+const Horizon = 3 * time.Second
+
+// Jobs is the periodic work of sending: start due broadcasts, expand them, feed the queue,
+// recover lost work, complete what is done.
+type Jobs struct {
+	pool  *pgxpool.Pool
+	q     *queries.Queries
+	queue *asynq.Client
+	log   *slog.Logger
+}
+
+// NewJobs wires the jobs.
+func NewJobs(pool *pgxpool.Pool, queue *asynq.Client, log *slog.Logger) *Jobs {
+	return &Jobs{pool: pool, q: queries.New(pool), queue: queue, log: log}
+}
+
+// Register adds the jobs to a scheduler (they run on its leader only).
+func (j *Jobs) Register(ctx context.Context, s *Scheduler) error {
+	for _, job := range []struct {
+		spec, name string
+		fn         func(context.Context) error
+	}{
+		{"* * * * * *", "start", j.Start},
+		{"* * * * * *", "expand", j.Expand},
+		{"* * * * * *", "feed", j.Feed},
+		{"*/10 * * * * *", "recover", j.Recover},
+		{"*/2 * * * * *", "complete", j.Complete},
+	} {
+		if err := s.Add(ctx, job.spec, job.name, job.fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Start moves scheduled broadcasts whose time has come to running.
+func (j *Jobs) Start(ctx context.Context) error {
+	started, err := j.q.StartDueBroadcasts(ctx)
+	for _, b := range started {
+		j.log.Info("broadcast started", "broadcast", b.ID, "account", b.AccountID)
+	}
+	return err
+}
+
+// Expand writes the message rows of running broadcasts not yet expanded.
+func (j *Jobs) Expand(ctx context.Context) error {
+	list, err := j.q.UnexpandedBroadcasts(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, b := range list {
+		start := time.Now()
+		if err := broadcast.Expand(ctx, j.pool, b); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		j.log.Info("broadcast expanded", "broadcast", b.ID, "took", time.Since(start))
+	}
+	return errors.Join(errs...)
+}
+
+// Feed queues, per channel, only as many due messages as its limits let go within the horizon.
+func (j *Jobs) Feed(ctx context.Context) error {
+	if _, err := j.q.ExpirePending(ctx); err != nil {
+		return err
+	}
+	channels, err := j.q.FeedableChannels(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ch := range channels {
+		if err := j.feed(ctx, ch); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (j *Jobs) feed(ctx context.Context, ch queries.FeedableChannelsRow) error {
+	budget := int64(math.Ceil(ratelimit.EffectiveMPS(ch.ThroughputMps, ch.QualityRating, ch.RateCap) * Horizon.Seconds()))
+	inFlight, err := j.q.CountInFlight(ctx, ch.ID)
+	if err != nil || inFlight >= budget {
+		return err
+	}
+	ids, err := j.q.QueueDue(ctx, queries.QueueDueParams{ChannelID: ch.ID, Lim: int32(budget - inFlight)})
+	if err != nil {
+		return err
+	}
+	return j.enqueue(ctx, ids)
+}
+
+// enqueue puts a task per message in Redis, from several goroutines (asynq v0.26 has no batch
+// enqueue). A task that exists already is fine: its id is the message's.
+func (j *Jobs) enqueue(ctx context.Context, ids []int64) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	next := make(chan int64)
+	for range min(16, len(ids)) {
+		wg.Go(func() {
+			for id := range next {
+				task, opts := worker.NewSendTask(id)
+				if _, err := j.queue.EnqueueContext(ctx, task, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	if len(errs) > 0 {
+		// The rows stay queued: Recover enqueues them again.
+		return errors.Join(errs[0], errors.New("enqueue: more may have failed"))
+	}
+	return nil
+}
+
+// Recover re-enqueues messages queued long ago whose task was lost (Redis restarted or wiped),
+// and marks messages stuck in sending (a worker died mid-send) unknown: never sent again blindly.
+func (j *Jobs) Recover(ctx context.Context) error {
+	stuck, err := j.q.StuckQueued(ctx, 60)
+	if err != nil {
+		return err
+	}
+	if err := j.enqueue(ctx, stuck); err != nil {
+		return err
+	}
+	n, err := j.q.MarkStuckSendingUnknown(ctx, 300)
+	if n > 0 {
+		j.log.Warn("messages stuck in sending marked unknown", "count", n)
+	}
+	return err
+}
+
+// Complete marks broadcasts done when no message of theirs waits or is on its way.
+func (j *Jobs) Complete(ctx context.Context) error {
+	done, err := j.q.CompleteBroadcasts(ctx)
+	for _, id := range done {
+		j.log.Info("broadcast completed", "broadcast", id)
+	}
+	return err
+}

@@ -1,0 +1,119 @@
+-- name: CreateBroadcast :one
+INSERT INTO broadcasts (account_id, channel_id, template_id, name, status, audience, parameters, send_at,
+                        local_date, local_time, send_window, rate_cap, expires_at, audience_count, retry_of)
+VALUES (@account_id, @channel_id, @template_id, @name, @status, @audience, @parameters, sqlc.narg(send_at),
+        sqlc.narg(local_date), sqlc.narg(local_time), sqlc.narg(send_window), sqlc.narg(rate_cap),
+        sqlc.narg(expires_at), @audience_count, sqlc.narg(retry_of))
+RETURNING *;
+
+-- name: GetBroadcast :one
+SELECT * FROM broadcasts WHERE account_id = @account_id AND id = @id;
+
+-- name: ListBroadcasts :many
+SELECT * FROM broadcasts WHERE account_id = @account_id AND id > @after ORDER BY id LIMIT @lim;
+
+-- Moves a broadcast from one of the given states to another; no row when it is in none of them.
+-- name: SetBroadcastStatus :one
+UPDATE broadcasts SET status = @status, status_reason = @reason, updated_at = now(),
+    finished_at = CASE WHEN @status IN ('completed', 'cancelled') THEN now() ELSE finished_at END
+WHERE account_id = @account_id AND id = @id AND status = ANY(@from_statuses::text[])
+RETURNING *;
+
+-- name: UpdateScheduledBroadcast :one
+UPDATE broadcasts SET name = @name, channel_id = @channel_id, template_id = @template_id, audience = @audience,
+    parameters = @parameters, send_at = sqlc.narg(send_at), local_date = sqlc.narg(local_date),
+    local_time = sqlc.narg(local_time), send_window = sqlc.narg(send_window), rate_cap = sqlc.narg(rate_cap),
+    expires_at = sqlc.narg(expires_at), audience_count = @audience_count, updated_at = now()
+WHERE account_id = @account_id AND id = @id AND status IN ('draft', 'scheduled')
+RETURNING *;
+
+-- The scheduler starts broadcasts whose time has come; across accounts by nature.
+-- name: StartDueBroadcasts :many
+UPDATE broadcasts SET status = 'running', started_at = now(), updated_at = now()
+WHERE status = 'scheduled' AND send_at <= now()
+RETURNING id, account_id;
+
+-- name: UnexpandedBroadcasts :many
+SELECT * FROM broadcasts WHERE status IN ('running', 'paused') AND expanded_at IS NULL ORDER BY id;
+
+-- name: SetExpandCursor :exec
+UPDATE broadcasts SET expand_cursor = @expand_cursor WHERE id = @id;
+
+-- name: MarkExpanded :exec
+UPDATE broadcasts SET expanded_at = now(),
+    audience_count = (SELECT count(*) FROM messages WHERE broadcast_id = @id::bigint)
+WHERE id = @id::bigint;
+
+-- Channels with a running broadcast, and what the feeder needs of them.
+-- name: FeedableChannels :many
+SELECT ch.id, ch.phone_number_id, ch.throughput_mps, ch.quality_rating, COALESCE(min(b.rate_cap), 0)::int AS rate_cap
+FROM broadcasts b JOIN channels ch ON ch.id = b.channel_id
+WHERE b.status = 'running' AND ch.status = 'active'
+GROUP BY ch.id;
+
+-- name: CountInFlight :one
+SELECT count(*) FROM messages WHERE status IN ('queued', 'sending') AND channel_id = @channel_id;
+
+-- Moves up to lim due messages of running broadcasts on a channel to queued, oldest due first.
+-- name: QueueDue :many
+WITH due AS (
+    SELECT m.id FROM messages m JOIN broadcasts b ON b.id = m.broadcast_id
+    WHERE m.channel_id = @channel_id AND m.status = 'pending' AND m.due_at <= now() AND b.status = 'running'
+    ORDER BY m.due_at
+    LIMIT @lim
+    FOR UPDATE OF m SKIP LOCKED
+)
+UPDATE messages m SET status = 'queued', queued_at = now()
+FROM due WHERE m.id = due.id
+RETURNING m.id;
+
+-- Pending messages of broadcasts past their expiry are dropped, with the reason.
+-- name: ExpirePending :execrows
+UPDATE messages m SET status = 'skipped', reason = 'expired'
+FROM broadcasts b
+WHERE b.id = m.broadcast_id AND m.status = 'pending' AND b.expires_at < now() AND b.status IN ('running', 'paused');
+
+-- name: StuckQueued :many
+SELECT id FROM messages WHERE status = 'queued' AND queued_at < now() - make_interval(secs => @older_seconds::int) ORDER BY queued_at LIMIT 10000;
+
+-- A worker that died mid-send leaves its row in sending: the outcome is unknown, never resent.
+-- name: MarkStuckSendingUnknown :execrows
+UPDATE messages SET status = 'unknown', reason = 'worker_lost'
+WHERE status = 'sending' AND sending_at < now() - make_interval(secs => @older_seconds::int);
+
+-- name: CompleteBroadcasts :many
+UPDATE broadcasts b SET status = 'completed', finished_at = now(), updated_at = now()
+WHERE b.status = 'running' AND b.expanded_at IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.broadcast_id = b.id AND m.status IN ('pending', 'queued', 'sending'))
+RETURNING b.id;
+
+-- The counts behind a broadcast's report.
+-- name: BroadcastFunnel :many
+SELECT status, COALESCE(reason, '') AS reason, COALESCE(error_code, 0)::int AS error_code,
+       count(*) AS n, count(replied_at) AS replied, count(sent_at) AS with_sent
+FROM messages
+WHERE account_id = @account_id AND broadcast_id = @broadcast_id
+GROUP BY 1, 2, 3;
+
+-- name: SentInLastMinute :one
+SELECT count(*) FROM messages
+WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND sent_at > now() - interval '1 minute';
+
+-- name: ListRecipients :many
+SELECT m.id, m.contact_id, c.phone, c.name, m.status, COALESCE(m.reason, '') AS reason, COALESCE(m.error_code, 0)::int AS error_code,
+       m.wamid, m.due_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.replied_at
+FROM messages m JOIN contacts c ON c.id = m.contact_id
+WHERE m.account_id = @account_id AND m.broadcast_id = @broadcast_id AND m.id > @after
+  AND (sqlc.narg(status)::message_status IS NULL OR m.status = sqlc.narg(status)::message_status)
+ORDER BY m.id
+LIMIT @lim;
+
+-- Contacts whose messages of a broadcast failed with one of the given codes (for "retry failed").
+-- name: FailedContacts :many
+SELECT contact_id FROM messages
+WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND status = 'failed' AND error_code = ANY(@codes::int[]);
+
+-- A cancelled broadcast drops what it has not sent.
+-- name: CancelUnsent :execrows
+UPDATE messages SET status = 'skipped', reason = 'cancelled'
+WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND status IN ('pending', 'queued');

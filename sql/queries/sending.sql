@@ -1,0 +1,63 @@
+-- Claims a queued message for sending and reads everything the send needs, in one statement.
+-- No row: the message is not queued (another worker has it, or it is done) or its broadcast does
+-- not run.
+-- name: ClaimMessage :one
+UPDATE messages m SET status = 'sending', sending_at = now(), attempts = m.attempts + 1
+FROM broadcasts b, contacts c, channels ch, portfolios p, templates t
+WHERE m.id = @id AND m.status = 'queued' AND b.id = m.broadcast_id AND b.status = 'running'
+  AND c.id = m.contact_id AND ch.id = m.channel_id AND p.id = ch.portfolio_id AND t.id = m.template_id
+RETURNING m.id, m.account_id, m.broadcast_id, m.contact_id, c.phone, c.name, c.email, c.country, c.attributes,
+          c.opted_in, COALESCE(c.last_inbound_at > now() - interval '24 hours', false)::boolean AS in_service_window,
+          ch.id AS channel_id, ch.phone_number_id, ch.access_token_enc, ch.throughput_mps, ch.quality_rating,
+          ch.status AS channel_status, p.id AS portfolio_id, p.tier_limit,
+          t.name AS template_name, t.language, t.category, t.status AS template_status, t.components,
+          t.parameters AS template_parameters, b.parameters AS broadcast_parameters, b.rate_cap;
+
+-- A queued message whose broadcast stopped running goes back to pending, to wait for a resume.
+-- name: UnqueueStopped :exec
+UPDATE messages m SET status = 'pending', queued_at = NULL
+FROM broadcasts b
+WHERE m.id = @id AND m.status = 'queued' AND b.id = m.broadcast_id AND b.status <> 'running';
+
+-- name: SentMessage :exec
+UPDATE messages SET wamid = @wamid, sent_at = COALESCE(sent_at, now()),
+    status = CASE WHEN message_rank(status) < message_rank('sent') THEN 'sent' ELSE status END
+WHERE id = @id;
+
+-- name: FailMessage :exec
+UPDATE messages SET status = 'failed', failed_at = now(), error_code = sqlc.narg(error_code), reason = @reason
+WHERE id = @id AND status = 'sending';
+
+-- name: SkipMessage :exec
+UPDATE messages SET status = 'skipped', reason = @reason WHERE id = @id AND status = 'sending';
+
+-- name: UnknownMessage :exec
+UPDATE messages SET status = 'unknown', reason = @reason WHERE id = @id AND status = 'sending';
+
+-- Hands a message back to the queue (a retry of the same task follows).
+-- name: RequeueMessage :exec
+UPDATE messages SET status = 'queued', queued_at = now() WHERE id = @id AND status = 'sending';
+
+-- Holds a message until due_at (a full tier, a later retry).
+-- name: DeferMessage :exec
+UPDATE messages SET status = 'pending', due_at = @due_at, queued_at = NULL WHERE id = @id AND status = 'sending';
+
+-- name: PauseBroadcastsOfChannel :exec
+UPDATE broadcasts SET status = 'paused', status_reason = @reason, updated_at = now()
+WHERE channel_id = @channel_id AND status IN ('running', 'scheduled');
+
+-- name: PauseBroadcastsOfTemplate :exec
+UPDATE broadcasts SET status = 'paused', status_reason = @reason, updated_at = now()
+WHERE template_id = @template_id AND status IN ('running', 'scheduled');
+
+-- name: PauseChannel :exec
+UPDATE channels SET status = 'paused', status_reason = @reason, updated_at = now() WHERE id = @id;
+
+-- name: OptOutContact :exec
+WITH changed AS (
+    UPDATE contacts SET opted_in = false, opt_in_changed_at = now(), opt_in_source = @source::text, updated_at = now()
+    WHERE contacts.id = @contact_id::bigint AND contacts.opted_in
+    RETURNING contacts.id, contacts.account_id
+)
+INSERT INTO consent_events (account_id, contact_id, opted_in, source)
+SELECT changed.account_id, changed.id, false, @source::text FROM changed;

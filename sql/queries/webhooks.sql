@@ -1,0 +1,86 @@
+-- Webhooks name a number by Meta's id, which is unique across accounts.
+-- name: ChannelByPhoneNumberID :one
+SELECT id, account_id, portfolio_id FROM channels WHERE phone_number_id = @phone_number_id;
+
+-- name: ChannelAppSecrets :many
+SELECT app_secret_enc FROM channels;
+
+-- name: MessageIDsByWAMID :many
+SELECT id, wamid FROM messages WHERE channel_id = @channel_id AND wamid = ANY(@wamids::text[]);
+
+-- Applies statuses given as a JSON array, one object per message (merged by the caller) with
+-- id, wamid, status, sent_at, delivered_at, read_at, failed_at and code. The status only moves
+-- up in rank; each status keeps the first time it was seen; skipped stays skipped.
+-- name: ApplyStatuses :execrows
+WITH s AS (
+    SELECT (e ->> 'id')::bigint AS id, e ->> 'wamid' AS wamid, (e ->> 'status')::message_status AS status,
+           (e ->> 'sent_at')::timestamptz AS sent_at, (e ->> 'delivered_at')::timestamptz AS delivered_at,
+           (e ->> 'read_at')::timestamptz AS read_at, (e ->> 'failed_at')::timestamptz AS failed_at,
+           (e ->> 'code')::int AS code
+    FROM jsonb_array_elements(@rows::jsonb) AS e
+)
+UPDATE messages m SET
+    status = CASE WHEN m.status <> 'skipped' AND message_rank(s.status) > message_rank(m.status)
+                  THEN s.status ELSE m.status END,
+    wamid = COALESCE(m.wamid, s.wamid),
+    sent_at = COALESCE(m.sent_at, s.sent_at),
+    delivered_at = COALESCE(m.delivered_at, s.delivered_at),
+    read_at = COALESCE(m.read_at, s.read_at),
+    failed_at = COALESCE(m.failed_at, s.failed_at),
+    error_code = COALESCE(s.code, m.error_code),
+    reason = CASE WHEN s.code IS NOT NULL AND m.reason IS NULL THEN 'meta_error' ELSE m.reason END
+FROM s
+WHERE m.id = s.id AND m.channel_id = @channel_id;
+
+-- name: ContactForInbound :one
+SELECT id FROM contacts WHERE account_id = @account_id AND phone = @phone;
+
+-- name: MarkInbound :exec
+UPDATE contacts SET last_inbound_at = GREATEST(last_inbound_at, @at::timestamptz) WHERE id = @id;
+
+-- A reply marks the message it answers replied: the one whose wamid it quotes, or else (context
+-- empty) the latest message sent to the contact in the 3 days before.
+-- name: MarkReplied :execrows
+WITH target AS (
+    SELECT m.id FROM messages m
+    WHERE m.channel_id = @channel_id::bigint AND m.contact_id = @contact_id::bigint AND m.sent_at IS NOT NULL
+      AND CASE WHEN @context::text = '' THEN m.sent_at > @at::timestamptz - interval '3 days'
+               ELSE m.wamid = @context::text END
+    ORDER BY m.sent_at DESC
+    LIMIT 1
+)
+UPDATE messages SET replied_at = @at::timestamptz
+FROM target WHERE messages.id = target.id AND messages.replied_at IS NULL;
+
+-- name: SetChannelQuality :exec
+UPDATE channels SET quality_rating = @quality_rating, updated_at = now() WHERE id = @id;
+
+-- name: SetPortfolioTier :exec
+UPDATE portfolios SET tier_limit = sqlc.narg(tier_limit), updated_at = now() WHERE id = @id;
+
+-- RED quality pauses the marketing broadcasts of the number.
+-- name: PauseMarketingOfChannel :exec
+UPDATE broadcasts b SET status = 'paused', status_reason = @reason, updated_at = now()
+FROM templates t
+WHERE t.id = b.template_id AND t.category = 'marketing' AND b.channel_id = @channel_id AND b.status IN ('running', 'scheduled');
+
+-- name: SetTemplateStatusByName :many
+UPDATE templates SET status = @status, updated_at = now()
+WHERE account_id = @account_id AND name = @name AND language = @language
+RETURNING id;
+
+-- Broadcasts paused because of a template run again when Meta approves it again.
+-- name: ResumeBroadcastsOfTemplate :exec
+UPDATE broadcasts SET status = 'running', status_reason = '', updated_at = now()
+WHERE template_id = @template_id AND status = 'paused' AND status_reason LIKE 'paused automatically: template%';
+
+-- name: ChannelByDisplayNumber :one
+SELECT id, account_id, portfolio_id FROM channels WHERE display_number = @display_number AND waba_id = @waba_id;
+
+-- name: AccountsOfWABA :many
+SELECT DISTINCT account_id FROM channels WHERE waba_id = @waba_id;
+
+-- Locks the messages a delivery updates in id order, so two deliveries about the same messages
+-- cannot deadlock.
+-- name: LockMessages :exec
+SELECT id FROM messages WHERE id = ANY(@ids::bigint[]) ORDER BY id FOR UPDATE;

@@ -1,0 +1,335 @@
+// Package webhooks applies what Meta's webhooks report: message statuses (in batches, only ever
+// forward), replies and opt-outs, quality and tier changes, template pauses.
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/whatsapp"
+)
+
+// OptOutKeywords opt a contact out of marketing when a reply is exactly one of them (any case).
+var OptOutKeywords = []string{"STOP", "STOP ALL", "STOP PROMOTIONS", "UNSUBSCRIBE", "OPT OUT", "OPTOUT", "CANCEL"}
+
+// Result counts what one notification changed.
+type Result struct {
+	Statuses int // status events read
+	Updated  int // message rows changed
+	Inbound  int
+	OptOuts  int
+}
+
+// Apply applies a notification with q (a transaction, so a delivery applies whole or not at all).
+func Apply(ctx context.Context, q *queries.Queries, n whatsapp.Notification, log *slog.Logger) (Result, error) {
+	var res Result
+	for _, e := range n.Entry {
+		for _, c := range e.Changes {
+			v, known, err := c.Decode()
+			if err != nil {
+				log.Warn("webhook change not understood", "field", c.Field, "err", err)
+				continue
+			}
+			if !known {
+				continue
+			}
+			switch v := v.(type) {
+			case *whatsapp.MessagesValue:
+				err = applyMessages(ctx, q, v, &res)
+			case *whatsapp.UserPreferencesValue:
+				err = applyPreferences(ctx, q, v, &res)
+			case *whatsapp.QualityUpdate:
+				err = applyQuality(ctx, q, e.ID, v)
+			case *whatsapp.TemplateStatusUpdate:
+				err = applyTemplate(ctx, q, e.ID, v)
+			}
+			if err != nil {
+				return res, fmt.Errorf("%s: %w", c.Field, err)
+			}
+		}
+	}
+	return res, nil
+}
+
+// channel finds the number a change is about; a number Dripcast does not serve is ignored.
+func channel(ctx context.Context, q *queries.Queries, phoneNumberID string) (queries.ChannelByPhoneNumberIDRow, bool, error) {
+	ch, err := q.ChannelByPhoneNumberID(ctx, phoneNumberID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ch, false, nil
+	}
+	return ch, err == nil, err
+}
+
+func applyMessages(ctx context.Context, q *queries.Queries, v *whatsapp.MessagesValue, res *Result) error {
+	ch, ok, err := channel(ctx, q, v.Metadata.PhoneNumberID)
+	if err != nil || !ok {
+		return err
+	}
+	if len(v.Statuses) > 0 {
+		n, err := applyStatuses(ctx, q, ch.ID, v.Statuses)
+		if err != nil {
+			return err
+		}
+		res.Statuses += len(v.Statuses)
+		res.Updated += n
+	}
+	for _, m := range v.Messages {
+		if err := applyInbound(ctx, q, ch, m, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// update is one message's statuses of a delivery, merged: Postgres updates a row once per
+// statement, so two statuses of one message must become one row.
+type update struct {
+	ID          int64      `json:"id"`
+	WAMID       string     `json:"wamid"`
+	Status      string     `json:"status"`
+	SentAt      *time.Time `json:"sent_at,omitempty"`
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+	ReadAt      *time.Time `json:"read_at,omitempty"`
+	FailedAt    *time.Time `json:"failed_at,omitempty"`
+	Code        *int       `json:"code,omitempty"`
+}
+
+var rank = map[string]int{"sent": 4, "failed": 5, "delivered": 6, "read": 7}
+
+func applyStatuses(ctx context.Context, q *queries.Queries, channelID int64, statuses []whatsapp.Status) (int, error) {
+	byID, err := messageIDs(ctx, q, channelID, statuses)
+	if err != nil {
+		return 0, err
+	}
+	merged := map[int64]*update{}
+	for _, s := range statuses {
+		id, ok := byID(s)
+		if _, known := rank[s.Status]; !ok || !known {
+			continue // not ours, or a status Dripcast does not track
+		}
+		u := merged[id]
+		if u == nil {
+			u = &update{ID: id, WAMID: s.ID, Status: s.Status}
+			merged[id] = u
+		}
+		if rank[s.Status] > rank[u.Status] {
+			u.Status = s.Status
+		}
+		at := s.Time()
+		if at.IsZero() {
+			at = time.Now()
+		}
+		switch s.Status {
+		case "sent":
+			u.SentAt = earliest(u.SentAt, at)
+		case "delivered":
+			u.DeliveredAt = earliest(u.DeliveredAt, at)
+		case "read":
+			u.ReadAt = earliest(u.ReadAt, at)
+		case "failed":
+			u.FailedAt = earliest(u.FailedAt, at)
+			if len(s.Errors) > 0 {
+				u.Code = &s.Errors[0].Code
+			}
+		}
+	}
+	if len(merged) == 0 {
+		return 0, nil
+	}
+	rows := make([]*update, 0, len(merged))
+	ids := make([]int64, 0, len(merged))
+	for id, u := range merged {
+		rows = append(rows, u)
+		ids = append(ids, id)
+	}
+	if err := q.LockMessages(ctx, ids); err != nil {
+		return 0, err
+	}
+	payload, _ := json.Marshal(rows)
+	n, err := q.ApplyStatuses(ctx, queries.ApplyStatusesParams{Rows: payload, ChannelID: channelID})
+	return int(n), err
+}
+
+// messageIDs maps statuses to message ids: by the id Dripcast put in biz_opaque_callback_data,
+// else by wamid (for a message sent before that field, or by another tool).
+func messageIDs(ctx context.Context, q *queries.Queries, channelID int64, statuses []whatsapp.Status) (func(whatsapp.Status) (int64, bool), error) {
+	var wamids []string
+	for _, s := range statuses {
+		if _, err := strconv.ParseInt(s.BizOpaqueCallbackData, 10, 64); err != nil {
+			wamids = append(wamids, s.ID)
+		}
+	}
+	byWAMID := map[string]int64{}
+	if len(wamids) > 0 {
+		rows, err := q.MessageIDsByWAMID(ctx, queries.MessageIDsByWAMIDParams{ChannelID: channelID, Wamids: wamids})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			if r.Wamid != nil {
+				byWAMID[*r.Wamid] = r.ID
+			}
+		}
+	}
+	return func(s whatsapp.Status) (int64, bool) {
+		if id, err := strconv.ParseInt(s.BizOpaqueCallbackData, 10, 64); err == nil && id > 0 {
+			return id, true
+		}
+		id, ok := byWAMID[s.ID]
+		return id, ok
+	}, nil
+}
+
+func earliest(cur *time.Time, t time.Time) *time.Time {
+	if cur == nil || t.Before(*cur) {
+		return &t
+	}
+	return cur
+}
+
+// applyInbound records a user's message: the service window opens, the message it answers is
+// marked replied, and an opt-out keyword opts the contact out of marketing.
+func applyInbound(ctx context.Context, q *queries.Queries, ch queries.ChannelByPhoneNumberIDRow, m whatsapp.InboundMessage, res *Result) error {
+	if m.From == "" {
+		return nil // a username-only user: no phone number to match a contact by
+	}
+	contact, err := q.ContactForInbound(ctx, queries.ContactForInboundParams{AccountID: ch.AccountID, Phone: "+" + m.From})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	res.Inbound++
+	at := m.Time()
+	if at.IsZero() {
+		at = time.Now()
+	}
+	if err := q.MarkInbound(ctx, queries.MarkInboundParams{ID: contact, At: at}); err != nil {
+		return err
+	}
+	quoted := ""
+	if m.Context != nil {
+		quoted = m.Context.ID
+	}
+	if _, err := q.MarkReplied(ctx, queries.MarkRepliedParams{ChannelID: ch.ID, ContactID: contact, Context: quoted, At: at}); err != nil {
+		return err
+	}
+	if slices.Contains(OptOutKeywords, strings.ToUpper(strings.TrimSpace(m.Content()))) {
+		res.OptOuts++
+		return q.OptOutContact(ctx, queries.OptOutContactParams{ContactID: contact, Source: "whatsapp_reply"})
+	}
+	return nil
+}
+
+// applyPreferences follows a user who stopped (or resumed) marketing messages in WhatsApp.
+func applyPreferences(ctx context.Context, q *queries.Queries, v *whatsapp.UserPreferencesValue, res *Result) error {
+	ch, ok, err := channel(ctx, q, v.Metadata.PhoneNumberID)
+	if err != nil || !ok {
+		return err
+	}
+	for _, p := range v.UserPreferences {
+		if p.Category != "marketing_messages" {
+			continue
+		}
+		contact, err := q.ContactForInbound(ctx, queries.ContactForInboundParams{AccountID: ch.AccountID, Phone: "+" + p.WaID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		switch p.Value {
+		case "stop":
+			res.OptOuts++
+			err = q.OptOutContact(ctx, queries.OptOutContactParams{ContactID: contact, Source: "meta_user_preferences"})
+		case "resume":
+			_, err = q.SetContactOptIn(ctx, queries.SetContactOptInParams{OptedIn: true, Source: "meta_user_preferences", AccountID: ch.AccountID, ID: contact})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tierLimits reads Meta's tier names; nil is unlimited.
+var tierLimits = map[string]*int32{"TIER_250": ptr(250), "TIER_2K": ptr(2000), "TIER_10K": ptr(10000),
+	"TIER_100K": ptr(100000), "TIER_UNLIMITED": nil}
+
+func ptr(n int32) *int32 { return &n }
+
+// applyQuality follows a number's quality and its portfolio's tier. RED pauses the marketing
+// broadcasts of the number, with the reason.
+func applyQuality(ctx context.Context, q *queries.Queries, waba string, v *whatsapp.QualityUpdate) error {
+	ch, err := q.ChannelByDisplayNumber(ctx, queries.ChannelByDisplayNumberParams{DisplayNumber: "+" + v.DisplayPhoneNumber, WabaID: waba})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	rating := map[string]string{"FLAGGED": "RED", "UNFLAGGED": "GREEN"}[v.Event]
+	if rating != "" {
+		if err := q.SetChannelQuality(ctx, queries.SetChannelQualityParams{ID: ch.ID, QualityRating: rating}); err != nil {
+			return err
+		}
+	}
+	if rating == "RED" {
+		if err := q.PauseMarketingOfChannel(ctx, queries.PauseMarketingOfChannelParams{ChannelID: ch.ID,
+			Reason: "paused automatically: quality rating RED"}); err != nil {
+			return err
+		}
+	}
+	limit := v.MaxDailyConversationsPerBusiness
+	if limit == "" {
+		limit = v.CurrentLimit
+	}
+	if t, ok := tierLimits[limit]; ok {
+		return q.SetPortfolioTier(ctx, queries.SetPortfolioTierParams{ID: ch.PortfolioID, TierLimit: t})
+	}
+	return nil
+}
+
+// applyTemplate follows Meta's template decisions: a paused or disabled template pauses the
+// broadcasts that use it; approved again, they resume.
+func applyTemplate(ctx context.Context, q *queries.Queries, waba string, v *whatsapp.TemplateStatusUpdate) error {
+	status := strings.ToLower(v.Event)
+	if !slices.Contains([]string{"approved", "pending", "rejected", "paused", "disabled"}, status) {
+		return nil
+	}
+	accounts, err := q.AccountsOfWABA(ctx, waba)
+	if err != nil {
+		return err
+	}
+	for _, acct := range accounts {
+		ids, err := q.SetTemplateStatusByName(ctx, queries.SetTemplateStatusByNameParams{Status: status, AccountID: acct,
+			Name: v.MessageTemplateName, Language: v.MessageTemplateLanguage})
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			switch status {
+			case "paused", "disabled", "rejected":
+				err = q.PauseBroadcastsOfTemplate(ctx, queries.PauseBroadcastsOfTemplateParams{TemplateID: id,
+					Reason: "paused automatically: template " + status + " by Meta"})
+			case "approved":
+				err = q.ResumeBroadcastsOfTemplate(ctx, id)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,210 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dripcast/dripcast/phone"
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/ratelimit"
+	"github.com/dripcast/dripcast/secrets"
+	"github.com/dripcast/dripcast/templates"
+	"github.com/dripcast/dripcast/whatsapp"
+)
+
+// Sender handles send tasks: claim the row, check the contact and the limits, render, send,
+// record. The claim (queued → sending) is what makes an at-least-once queue send at most once.
+type Sender struct {
+	q       *queries.Queries
+	client  *whatsapp.Client
+	limits  *ratelimit.Limiter
+	secrets *secrets.Box
+	log     *slog.Logger
+}
+
+// NewSender wires a send handler.
+func NewSender(pool *pgxpool.Pool, client *whatsapp.Client, limits *ratelimit.Limiter, box *secrets.Box, log *slog.Logger) *Sender {
+	return &Sender{q: queries.New(pool), client: client, limits: limits, secrets: box, log: log}
+}
+
+// ProcessTask implements asynq.Handler.
+func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	id, err := messageID(t)
+	if err != nil {
+		return err
+	}
+	m, err := s.q.ClaimMessage(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Not queued any more (done, or another worker has it), or its broadcast stopped: then it
+		// waits in pending for a resume.
+		return s.q.UnqueueStopped(ctx, id)
+	}
+	if err != nil {
+		return fmt.Errorf("claim message %d: %w", id, err)
+	}
+	return s.send(ctx, m)
+}
+
+func (s *Sender) send(ctx context.Context, m queries.ClaimMessageRow) error {
+	switch {
+	case m.ChannelStatus != "active":
+		return s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now()})
+	case m.TemplateStatus != "approved":
+		return s.stopStep(ctx, m, "template_"+m.TemplateStatus, 0)
+	case m.Category == "marketing" && !m.OptedIn:
+		return s.q.SkipMessage(ctx, queries.SkipMessageParams{ID: m.ID, Reason: ptr("opted_out")})
+	}
+	comps, err := render(m)
+	if err != nil {
+		return s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, Reason: ptr("render_failed")})
+	}
+	token, err := s.secrets.Open(m.AccessTokenEnc, "channel.access_token")
+	if err != nil {
+		return s.stopChannel(ctx, m, "access token cannot be decrypted")
+	}
+	var rateCap int32
+	if m.RateCap != nil {
+		rateCap = *m.RateCap
+	}
+	tier := 0
+	if m.TierLimit != nil {
+		tier = int(*m.TierLimit)
+	}
+	to := m.Phone[1:] // WhatsApp ids are E.164 without the +
+	d, err := s.limits.Acquire(ctx, ratelimit.Send{PhoneNumberID: m.PhoneNumberID, Portfolio: m.PortfolioID,
+		MPS: ratelimit.EffectiveMPS(m.ThroughputMps, m.QualityRating, rateCap), Tier: tier, Recipient: to,
+		InServiceWindow: m.InServiceWindow})
+	if err != nil {
+		return errors.Join(err, s.q.RequeueMessage(context.WithoutCancel(ctx), m.ID))
+	}
+	if !d.Allowed {
+		return s.wait(ctx, m, d)
+	}
+	res, err := s.client.SendTemplate(ctx, token, m.PhoneNumberID, to, whatsapp.NewTemplate(m.TemplateName, m.Language, comps),
+		fmt.Sprint(m.ID))
+	if err != nil {
+		return s.failed(ctx, m, err)
+	}
+	return s.q.SentMessage(context.WithoutCancel(ctx), queries.SentMessageParams{ID: m.ID, Wamid: &res.WAMID})
+}
+
+// render fills the template for the contact, with the broadcast's overrides of the mapping.
+func render(m queries.ClaimMessageRow) ([]whatsapp.Component, error) {
+	var t templates.Template
+	var overrides templates.Mapping
+	if err := json.Unmarshal(m.Components, &t.Components); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(m.TemplateParameters, &t.Parameters); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(m.BroadcastParameters, &overrides); err != nil {
+		return nil, err
+	}
+	maps.Copy(t.Parameters, overrides)
+	var attrs map[string]any
+	if err := json.Unmarshal(m.Attributes, &attrs); err != nil {
+		return nil, err
+	}
+	out, err := t.Render(templates.Recipient{Name: m.Name, Email: m.Email, Phone: m.Phone, Country: m.Country, Attributes: attrs}, nil)
+	return out.Components, err
+}
+
+// wait handles a send the limits hold back: throughput and pair rate retry the task soon; a full
+// tier holds the message until a slot frees.
+func (s *Sender) wait(ctx context.Context, m queries.ClaimMessageRow, d ratelimit.Decision) error {
+	if d.Reason == ratelimit.ReasonTier {
+		return s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now().Add(d.RetryAfter)})
+	}
+	if err := s.q.RequeueMessage(ctx, m.ID); err != nil {
+		return err
+	}
+	return &RateLimited{RetryIn: d.RetryAfter, Reason: d.Reason}
+}
+
+// failed records what Meta's error means for this message, its broadcast and its channel.
+func (s *Sender) failed(ctx context.Context, m queries.ClaimMessageRow, err error) error {
+	ctx = context.WithoutCancel(ctx) // the outcome must be written even when the task's time is up
+	c := whatsapp.Classify(err)
+	code := errorCode(err)
+	s.log.Info("send failed", "message", m.ID, "to", phone.Masked(m.Phone), "class", c.Class.String(), "code", code)
+	switch c.Class {
+	case whatsapp.RateLimited:
+		s.limits.SlowDown(m.PhoneNumberID)
+		if err := s.q.RequeueMessage(ctx, m.ID); err != nil {
+			return err
+		}
+		return &RateLimited{RetryIn: c.RetryAfter, Reason: fmt.Sprint("meta ", code)}
+	case whatsapp.RetryNow:
+		if err := s.q.RequeueMessage(ctx, m.ID); err != nil {
+			return err
+		}
+		return err
+	case whatsapp.RetryLater:
+		return s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now().Add(c.RetryAfter)})
+	case whatsapp.Ambiguous:
+		// Meta may have taken it: never sent again blindly. A status webhook carrying the
+		// message id settles it.
+		return s.q.UnknownMessage(ctx, queries.UnknownMessageParams{ID: m.ID, Reason: ptr("ambiguous_send")})
+	case whatsapp.StopStep:
+		return s.stopStep(ctx, m, fmt.Sprintf("meta_error_%d", code), code)
+	case whatsapp.StopChannel:
+		return s.stopChannel(ctx, m, fmt.Sprintf("Meta error %d", code))
+	}
+	if c.OptOut {
+		if err := s.q.OptOutContact(ctx, queries.OptOutContactParams{ContactID: m.ContactID, Source: "meta_131050"}); err != nil {
+			return err
+		}
+	}
+	return s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, ErrorCode: &code, Reason: ptr("meta_error")})
+}
+
+// stopStep fails the message and pauses the broadcast: every other send of it would fail the same.
+func (s *Sender) stopStep(ctx context.Context, m queries.ClaimMessageRow, reason string, code int32) error {
+	ec := &code
+	if code == 0 {
+		ec = nil
+	}
+	if err := s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, ErrorCode: ec, Reason: &reason}); err != nil {
+		return err
+	}
+	if m.BroadcastID == nil {
+		return nil
+	}
+	_, err := s.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: "paused", Reason: "paused automatically: " + reason,
+		AccountID: m.AccountID, ID: *m.BroadcastID, FromStatuses: []string{"running"}})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	return err
+}
+
+// stopChannel pauses the number and its broadcasts; the message waits for them to resume.
+func (s *Sender) stopChannel(ctx context.Context, m queries.ClaimMessageRow, reason string) error {
+	if err := s.q.PauseChannel(ctx, queries.PauseChannelParams{ID: m.ChannelID, Reason: reason}); err != nil {
+		return err
+	}
+	if err := s.q.PauseBroadcastsOfChannel(ctx, queries.PauseBroadcastsOfChannelParams{ChannelID: m.ChannelID, Reason: "paused automatically: channel: " + reason}); err != nil {
+		return err
+	}
+	return s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now()})
+}
+
+func errorCode(err error) int32 {
+	var api *whatsapp.APIError
+	if errors.As(err, &api) {
+		return int32(api.Code)
+	}
+	return 0
+}
+
+func ptr[T any](v T) *T { return &v }
