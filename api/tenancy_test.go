@@ -16,7 +16,11 @@ func TestEveryRouteIsolatesAccounts(t *testing.T) {
 	contact := e.call(keyA, "POST", "/v1/contacts", map[string]any{"phone": "+14155550100", "name": "Secret A", "tags": []string{"a-only"}, "opted_in": true}).want(t, 201).num("id")
 	seg := e.call(keyA, "POST", "/v1/segments", map[string]any{"name": "A segment", "rules": map[string]any{"field": "opted_in", "op": "eq", "value": true}}).want(t, 201).num("id")
 	tpl := e.call(keyA, "POST", "/v1/templates", welcomeTemplate()).want(t, 201).num("id")
-	ids := map[string]int64{"/v1/contacts/": contact, "/v1/segments/": seg, "/v1/templates/": tpl}
+	portfolio, channel := channelFixture(t, e, keyA, "100000000000001")
+	bc := e.call(keyA, "POST", "/v1/broadcasts", map[string]any{"name": "A broadcast", "channel_id": channel, "template_id": tpl,
+		"audience": map[string]any{"tag": "a-only"}, "draft": true}).want(t, 201).num("id")
+	ids := map[string]int64{"/v1/contacts/": contact, "/v1/segments/": seg, "/v1/templates/": tpl,
+		"/v1/portfolios/": portfolio, "/v1/channels/": channel, "/v1/broadcasts/": bc}
 
 	bodies := map[string]any{
 		"PATCH /v1/contacts/{id}":         map[string]any{"name": "stolen"},
@@ -25,6 +29,9 @@ func TestEveryRouteIsolatesAccounts(t *testing.T) {
 		"POST /v1/templates/{id}/preview": map[string]any{"contact_id": contact},
 		"POST /v1/contacts/{id}/opt-in":   map[string]any{"source": "x"},
 		"POST /v1/contacts/{id}/opt-out":  map[string]any{"source": "x"},
+		"PUT /v1/portfolios/{id}":         map[string]any{"name": "stolen"},
+		"PATCH /v1/channels/{id}":         map[string]any{"name": "stolen"},
+		"PUT /v1/broadcasts/{id}":         map[string]any{"name": "stolen", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "x"}},
 	}
 	walked := 0
 	for _, rt := range e.api.routes() {
@@ -46,7 +53,8 @@ func TestEveryRouteIsolatesAccounts(t *testing.T) {
 			}
 		case rt.method == "GET":
 			r := e.call(keyB, "GET", path, nil)
-			if r.Status != http.StatusOK || strings.Contains(string(r.Raw), "Secret A") || strings.Contains(string(r.Raw), "A segment") || strings.Contains(string(r.Raw), "welcome_offer") {
+			if r.Status != http.StatusOK || strings.Contains(string(r.Raw), "Secret A") || strings.Contains(string(r.Raw), "A segment") ||
+				strings.Contains(string(r.Raw), "welcome_offer") || strings.Contains(string(r.Raw), "A broadcast") || strings.Contains(string(r.Raw), "100000000000001") {
 				t.Errorf("%s shows another account's data: %d %s", pattern, r.Status, r.Raw)
 			}
 		}

@@ -39,7 +39,9 @@ type RateLimited struct {
 	Reason  string
 }
 
-func (e *RateLimited) Error() string { return fmt.Sprintf("rate limited (%s): retry in %s", e.Reason, e.RetryIn) }
+func (e *RateLimited) Error() string {
+	return fmt.Sprintf("rate limited (%s): retry in %s", e.Reason, e.RetryIn)
+}
 
 // isFailure tells asynq which errors count as failures: waiting for a limit is not one.
 func isFailure(err error) bool {

@@ -1,0 +1,182 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dripcast/dripcast/whatsapp"
+)
+
+// broadcastFixture makes a channel, the welcome template and three contacts (two opted in,
+// tagged "list"); it returns the channel and template ids.
+func broadcastFixture(t *testing.T, e *env, key string) (int64, int64) {
+	t.Helper()
+	_, channel := channelFixture(t, e, key, "100000000000001")
+	tpl := e.call(key, "POST", "/v1/templates", welcomeTemplate()).want(t, 201).num("id")
+	for i, name := range []string{"=HYPERLINK(\"x\")", "Bea", "Cy"} {
+		e.call(key, "POST", "/v1/contacts", map[string]any{"phone": fmt.Sprintf("+1415555%04d", i), "name": name, "tags": []string{"list"},
+			"opted_in": i < 2, "attributes": map[string]any{"city": "SF", "store": "s1"}}).want(t, 201)
+	}
+	return channel, tpl
+}
+
+func TestBroadcastLifecycle(t *testing.T) {
+	e := newEnv(t, Options{})
+	_, key := e.account("acme")
+	channel, tpl := broadcastFixture(t, e, key)
+	body := func(extra map[string]any) map[string]any {
+		b := map[string]any{"name": "Sale", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "list"}}
+		for k, v := range extra {
+			b[k] = v
+		}
+		return b
+	}
+	at := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	r := e.call(key, "POST", "/v1/broadcasts", body(map[string]any{"send_at": at})).want(t, 201)
+	id := r.num("id")
+	est := r.Body["audience_estimate"].(map[string]any)
+	if r.Body["status"] != "scheduled" || est["matching"].(float64) != 3 || est["eligible"].(float64) != 2 {
+		t.Fatalf("created: %s", r.Raw)
+	}
+	path := fmt.Sprintf("/v1/broadcasts/%d", id)
+	r = e.call(key, "PUT", path, body(map[string]any{"name": "Sale 2", "local_date": "2026-12-01", "local_time": "10:00"})).want(t, 200)
+	if r.Body["local_time"] != "10:00" || r.Body["local_date"] != "2026-12-01" || !strings.HasPrefix(r.Body["send_at"].(string), "2026-11-30T20:00:00") {
+		t.Fatalf("a local-time broadcast starts when 10:00 comes in UTC+14: %s", r.Raw)
+	}
+	e.call(key, "POST", path+"/pause", nil).want(t, 200)
+	if r := e.call(key, "POST", path+"/pause", nil); r.Status != 409 {
+		t.Fatalf("pause twice: %d %s", r.Status, r.Raw)
+	}
+	if r := e.call(key, "POST", path+"/resume", nil).want(t, 200); r.Body["status"] != "scheduled" {
+		t.Fatalf("resume before start: %s", r.Raw)
+	}
+	// Once started it cannot be edited.
+	if _, err := e.pool.Exec(context.Background(), "UPDATE broadcasts SET status = 'running', started_at = now() WHERE id = $1", id); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.call(key, "PUT", path, body(nil)); r.Status != 409 {
+		t.Fatalf("edit while running: %d %s", r.Status, r.Raw)
+	}
+	e.call(key, "POST", path+"/pause", nil).want(t, 200)
+	if r := e.call(key, "POST", path+"/resume", nil).want(t, 200); r.Body["status"] != "running" {
+		t.Fatalf("resume after start: %s", r.Raw)
+	}
+	r = e.call(key, "POST", path+"/cancel", nil).want(t, 200)
+	if r.Body["status"] != "cancelled" || r.Body["finished_at"] == nil {
+		t.Fatalf("cancel: %s", r.Raw)
+	}
+	if r := e.call(key, "POST", path+"/resume", nil); r.Status != 409 {
+		t.Fatalf("resume a cancelled broadcast: %d", r.Status)
+	}
+	r = e.call(key, "GET", path+"/report", nil).want(t, 200)
+	if !strings.Contains(string(r.Raw), `"audience":0`) {
+		t.Fatalf("report of a broadcast never expanded: %s", r.Raw)
+	}
+}
+
+func TestBroadcastValidation(t *testing.T) {
+	e := newEnv(t, Options{})
+	_, key := e.account("acme")
+	channel, tpl := broadcastFixture(t, e, key)
+	paused := welcomeTemplate()
+	paused["name"], paused["status"] = "paused_one", "paused"
+	pausedID := e.call(key, "POST", "/v1/templates", paused).want(t, 201).num("id")
+	cases := []struct {
+		body   map[string]any
+		status int
+		text   string
+	}{
+		{map[string]any{"channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "list"}}, 400, "name is required"},
+		{map[string]any{"name": "x", "channel_id": 999, "template_id": tpl, "audience": map[string]any{"tag": "list"}}, 404, "channel"},
+		{map[string]any{"name": "x", "channel_id": channel, "template_id": pausedID, "audience": map[string]any{"tag": "list"}}, 400, "only approved"},
+		{map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "audience": map[string]any{}}, 400, "exactly one of"},
+		{map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "a", "segment_id": 1}}, 400, "exactly one of"},
+		{map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"segment_id": 999}}, 400, "no such segment"},
+		{map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"phones": []string{"+14155550000", "nope"}}}, 400, "not valid"},
+		{map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "list"}, "local_time": "25:00", "local_date": "2026-12-01"}, 400, "local_time"},
+		{map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "list"}, "rate_cap": 0}, 400, "rate_cap"},
+		{map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "list"}, "send_at": time.Now().Add(time.Hour), "expires_at": time.Now()}, 400, "expires_at"},
+		{map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "list"}, "parameters": map[string]any{"body.9": map[string]any{"source": "fixed", "value": "x"}}}, 400, "no such parameter"},
+	}
+	for _, c := range cases {
+		r := e.call(key, "POST", "/v1/broadcasts", c.body)
+		if r.Status != c.status || !strings.Contains(string(r.Raw), c.text) {
+			t.Errorf("%v: %d %s, want %d saying %q", c.body, r.Status, r.Raw, c.status, c.text)
+		}
+	}
+	// Listed phones are normalized and deduped; the estimate counts the contacts they match.
+	r := e.call(key, "POST", "/v1/broadcasts", map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "draft": true,
+		"audience": map[string]any{"phones": []string{"415 555 0000", "+1 (415) 555-0000", "+14155550001"}}, "default_country": "US"}).want(t, 201)
+	if r.Body["status"] != "draft" || r.Body["audience_estimate"].(map[string]any)["matching"].(float64) != 2 {
+		t.Fatalf("phones: %s", r.Raw)
+	}
+}
+
+func TestRecipientsCSVNeutralizesFormulas(t *testing.T) {
+	e := newEnv(t, Options{})
+	_, key := e.account("acme")
+	channel, tpl := broadcastFixture(t, e, key)
+	id := e.call(key, "POST", "/v1/broadcasts", map[string]any{"name": "x", "channel_id": channel, "template_id": tpl,
+		"audience": map[string]any{"tag": "list"}}).want(t, 201).num("id")
+	if _, err := e.pool.Exec(context.Background(), `INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, due_at)
+		SELECT account_id, $1, id, $2, $3, now() FROM contacts`, channel, tpl, id); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", e.srv.URL+fmt.Sprintf("/v1/broadcasts/%d/recipients?format=csv", id), nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	n, _ := res.Body.Read(buf)
+	b.Write(buf[:n])
+	if !strings.Contains(b.String(), `"'=HYPERLINK(""x"")"`) || strings.Count(b.String(), "\n") != 4 {
+		t.Fatalf("csv:\n%s", b.String())
+	}
+	r := e.call(key, "GET", fmt.Sprintf("/v1/broadcasts/%d/recipients?status=pending&limit=2", id), nil).want(t, 200)
+	if len(r.Body["data"].([]any)) != 2 || r.Body["next_cursor"] == nil {
+		t.Fatalf("page: %s", r.Raw)
+	}
+}
+
+func TestWebhookSignatureAndHandshake(t *testing.T) {
+	e := newEnv(t, Options{WebhookVerifyToken: "verify-me"})
+	_, key := e.account("acme")
+	channelFixture(t, e, key, "100000000000001")
+	r := e.send("", "GET", "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=12345", "", nil)
+	if r.Status != 200 || string(r.Raw) != "12345" {
+		t.Fatalf("handshake: %d %s", r.Status, r.Raw)
+	}
+	e.send("", "GET", "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1", "", nil).want(t, http.StatusForbidden)
+
+	body := `{"object":"whatsapp_business_account","entry":[]}`
+	post := func(sig string) response {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/webhooks/whatsapp", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if sig != "" {
+			req.Header.Set(whatsapp.SignatureHeader, sig)
+		}
+		res, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		seen.record("POST", "/webhooks/whatsapp", res.StatusCode)
+		return response{Status: res.StatusCode}
+	}
+	if r := post(whatsapp.Sign([]byte(body), "app-secret-123")); r.Status != 200 {
+		t.Fatalf("good signature: %d", r.Status)
+	}
+	for _, sig := range []string{"", "sha256=00", whatsapp.Sign([]byte(body), "another-secret"), whatsapp.Sign([]byte(body), "app-secret-123")[:20]} {
+		if r := post(sig); r.Status != 401 {
+			t.Errorf("signature %q: %d", sig, r.Status)
+		}
+	}
+}

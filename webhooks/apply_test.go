@@ -1,0 +1,184 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/testenv"
+	"github.com/dripcast/dripcast/whatsapp"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// fixture: an account with a channel (number 1001, WABA 2001), a marketing template, a contact
+// and a running broadcast with one message (id returned) that was sent as wamid.A.
+func fixture(t *testing.T) (*pgxpool.Pool, int64) {
+	t.Helper()
+	pool := testenv.DB(t)
+	var msg int64
+	err := pool.QueryRow(context.Background(), `
+		WITH a AS (INSERT INTO accounts (name) VALUES ('a') RETURNING id),
+		p AS (INSERT INTO portfolios (account_id, name, tier_limit) SELECT id, 'p', 10000 FROM a RETURNING id, account_id),
+		ch AS (INSERT INTO channels (account_id, portfolio_id, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc)
+		       SELECT account_id, id, '1001', '2001', '+14155550199', '\x00', '\x00' FROM p RETURNING id, account_id),
+		t AS (INSERT INTO templates (account_id, name, language, category, components) SELECT account_id, 'promo', 'en', 'marketing', '{}' FROM ch RETURNING id, account_id),
+		c AS (INSERT INTO contacts (account_id, phone, opted_in) SELECT account_id, '+14155550100', true FROM ch RETURNING id, account_id),
+		b AS (INSERT INTO broadcasts (account_id, channel_id, template_id, name, status, audience)
+		      SELECT ch.account_id, ch.id, t.id, 'b', 'running', '{}' FROM ch, t RETURNING id, account_id, channel_id, template_id)
+		INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at, wamid, sent_at)
+		SELECT b.account_id, b.channel_id, c.id, b.template_id, b.id, 'sending', now(), NULL, NULL FROM b, c
+		RETURNING id`).Scan(&msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool, msg
+}
+
+func notification(field string, value any) whatsapp.Notification {
+	raw, _ := json.Marshal(value)
+	return whatsapp.Notification{Object: "whatsapp_business_account",
+		Entry: []whatsapp.Entry{{ID: "2001", Changes: []whatsapp.Change{{Field: field, Value: raw}}}}}
+}
+
+func statuses(msg int64, list ...[2]string) whatsapp.Notification {
+	var st []whatsapp.Status
+	for i, s := range list {
+		x := whatsapp.Status{ID: "wamid.A", Status: s[0], Timestamp: fmt.Sprint(1750000000 + i), RecipientID: "14155550100",
+			BizOpaqueCallbackData: fmt.Sprint(msg)}
+		if s[1] != "" {
+			var code int
+			fmt.Sscan(s[1], &code)
+			x.Errors = []whatsapp.WebhookError{{Code: code}}
+		}
+		st = append(st, x)
+	}
+	return notification("messages", whatsapp.MessagesValue{Metadata: whatsapp.Metadata{PhoneNumberID: "1001"}, Statuses: st})
+}
+
+func apply(t *testing.T, pool *pgxpool.Pool, n whatsapp.Notification) Result {
+	t.Helper()
+	res, err := Apply(context.Background(), queries.New(pool), n, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func messageState(t *testing.T, pool *pgxpool.Pool, id int64) string {
+	t.Helper()
+	var status, wamid string
+	var sent, delivered, read bool
+	var code *int32
+	err := pool.QueryRow(context.Background(), `SELECT status::text, COALESCE(wamid, ''), sent_at IS NOT NULL, delivered_at IS NOT NULL,
+		read_at IS NOT NULL, error_code FROM messages WHERE id = $1`, id).Scan(&status, &wamid, &sent, &delivered, &read, &code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := 0
+	if code != nil {
+		c = int(*code)
+	}
+	return fmt.Sprintf("%s wamid=%s sent=%t delivered=%t read=%t code=%d", status, wamid, sent, delivered, read, c)
+}
+
+// Statuses arrive out of order and twice; a message only moves forward, and a status webhook
+// that beats the send's answer (the row still in sending) settles it by the callback id.
+func TestStatusesOnlyMoveForward(t *testing.T) {
+	pool, msg := fixture(t)
+	apply(t, pool, statuses(msg, [2]string{"read", ""}))
+	apply(t, pool, statuses(msg, [2]string{"delivered", ""}, [2]string{"sent", ""}, [2]string{"sent", ""}))
+	apply(t, pool, statuses(msg, [2]string{"failed", "131026"})) // a late failure of another device
+	if got := messageState(t, pool, msg); got != "read wamid=wamid.A sent=true delivered=true read=true code=131026" {
+		t.Fatalf("after read, then delivered and sent twice, then failed: %s", got)
+	}
+}
+
+func TestFailedAfterSentAndDeliveredAfterFailed(t *testing.T) {
+	pool, msg := fixture(t)
+	apply(t, pool, statuses(msg, [2]string{"sent", ""}, [2]string{"failed", "131047"}))
+	if got := messageState(t, pool, msg); got != "failed wamid=wamid.A sent=true delivered=false read=false code=131047" {
+		t.Fatalf("sent then failed: %s", got)
+	}
+	apply(t, pool, statuses(msg, [2]string{"delivered", ""}))
+	if got := messageState(t, pool, msg); got[:9] != "delivered" {
+		t.Fatalf("delivered after failed: %s", got)
+	}
+}
+
+func TestStatusOfAnotherNumberIsIgnored(t *testing.T) {
+	pool, msg := fixture(t)
+	n := statuses(msg, [2]string{"read", ""})
+	var v whatsapp.MessagesValue
+	_ = json.Unmarshal(n.Entry[0].Changes[0].Value, &v)
+	v.Metadata.PhoneNumberID = "9999"
+	if res := apply(t, pool, notification("messages", v)); res.Updated != 0 {
+		t.Fatal("a status for another number changed a message")
+	}
+	if got := messageState(t, pool, msg); got[:7] != "sending" {
+		t.Fatalf("%s", got)
+	}
+}
+
+func TestStopReplyOptsOutAndCountsAsReply(t *testing.T) {
+	pool, msg := fixture(t)
+	apply(t, pool, statuses(msg, [2]string{"sent", ""}))
+	inbound := func(text, context string) whatsapp.Notification {
+		m := map[string]any{"from": "14155550100", "id": "wamid.IN", "timestamp": "1750000100", "type": "text", "text": map[string]string{"body": text}}
+		if context != "" {
+			m["context"] = map[string]string{"id": context}
+		}
+		return notification("messages", map[string]any{"metadata": map[string]string{"phone_number_id": "1001"}, "messages": []any{m}})
+	}
+	res := apply(t, pool, inbound("  stop ", "wamid.A"))
+	if res.OptOuts != 1 || res.Inbound != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	var optedIn bool
+	var source string
+	var replied, inWindow bool
+	_ = pool.QueryRow(context.Background(), "SELECT opted_in, opt_in_source, last_inbound_at IS NOT NULL FROM contacts").Scan(&optedIn, &source, &inWindow)
+	_ = pool.QueryRow(context.Background(), "SELECT replied_at IS NOT NULL FROM messages WHERE id = $1", msg).Scan(&replied)
+	if optedIn || source != "whatsapp_reply" || !replied || !inWindow {
+		t.Fatalf("opted in %v (%s), replied %v, window %v", optedIn, source, replied, inWindow)
+	}
+	var events int
+	_ = pool.QueryRow(context.Background(), "SELECT count(*) FROM consent_events WHERE source = 'whatsapp_reply' AND NOT opted_in").Scan(&events)
+	if events != 1 {
+		t.Fatalf("%d consent events", events)
+	}
+	if res := apply(t, pool, inbound("Does it come in blue?", "")); res.OptOuts != 0 {
+		t.Fatal("an ordinary reply opted out")
+	}
+}
+
+func TestTemplatePauseAndQuality(t *testing.T) {
+	pool, _ := fixture(t)
+	ctx := context.Background()
+	status := func() (string, string) {
+		var s, reason string
+		_ = pool.QueryRow(ctx, "SELECT status, status_reason FROM broadcasts").Scan(&s, &reason)
+		return s, reason
+	}
+	apply(t, pool, notification("message_template_status_update", whatsapp.TemplateStatusUpdate{Event: "PAUSED", MessageTemplateName: "promo", MessageTemplateLanguage: "en"}))
+	if s, reason := status(); s != "paused" || reason != "paused automatically: template paused by Meta" {
+		t.Fatalf("after PAUSED: %s %q", s, reason)
+	}
+	apply(t, pool, notification("message_template_status_update", whatsapp.TemplateStatusUpdate{Event: "APPROVED", MessageTemplateName: "promo", MessageTemplateLanguage: "en"}))
+	if s, _ := status(); s != "running" {
+		t.Fatalf("after APPROVED: %s", s)
+	}
+	apply(t, pool, notification("phone_number_quality_update", whatsapp.QualityUpdate{DisplayPhoneNumber: "14155550199", Event: "FLAGGED", MaxDailyConversationsPerBusiness: "TIER_2K"}))
+	var quality string
+	var tier *int32
+	_ = pool.QueryRow(ctx, "SELECT c.quality_rating, p.tier_limit FROM channels c JOIN portfolios p ON p.id = c.portfolio_id").Scan(&quality, &tier)
+	if s, reason := status(); s != "paused" || reason != "paused automatically: quality rating RED" || quality != "RED" || tier == nil || *tier != 2000 {
+		t.Fatalf("after FLAGGED: %s %q, quality %s, tier %v", s, reason, quality, tier)
+	}
+}
