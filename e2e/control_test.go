@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dripcast/dripcast/metasim"
+)
+
+func importContacts(t *testing.T, s *stack, n int, zone func(i int) string) {
+	t.Helper()
+	var csv strings.Builder
+	csv.WriteString("phone,name,tags,opted_in,time_zone\n")
+	for i := range n {
+		fmt.Fprintf(&csv, "%s,Person %d,all,yes,%s\n", phoneOf(i), i, zone(i))
+	}
+	if r := s.call("POST", "/v1/contacts/import", csv.String(), 200); r["created"].(float64) != float64(n) {
+		t.Fatalf("import: %v", r)
+	}
+}
+
+func utc(int) string { return "UTC" }
+
+// Pause stops sends within a second; resume continues where it stopped; nothing is sent twice.
+func TestPauseAndResume(t *testing.T) {
+	s := newStack(t, metasim.Config{TimeScale: 100}, 1000)
+	channel, template := s.setup("unlimited")
+	importContacts(t, s, 3000, utc)
+	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "Slow", "channel_id": channel, "template_id": template,
+		"audience": map[string]any{"tag": "all"}, "rate_cap": 200}, 201)
+	id := int64(b["id"].(float64))
+	waitFor(t, "first sends", 20*time.Second, func() bool { return s.sim.Counters().Accepted > 300 })
+	s.call("POST", fmt.Sprintf("/v1/broadcasts/%d/pause", id), nil, 200)
+	time.Sleep(time.Second) // sends already past their claim may still land
+	atPause := s.sim.Counters().Accepted
+	time.Sleep(2 * time.Second)
+	if after := s.sim.Counters().Accepted; after != atPause || atPause >= 3000 {
+		t.Fatalf("paused at %d sends, then %d more went out", atPause, after-atPause)
+	}
+	s.call("POST", fmt.Sprintf("/v1/broadcasts/%d/resume", id), nil, 200)
+	waitFor(t, "completed", 60*time.Second, func() bool { return s.status(id) == "completed" })
+	c := s.sim.Counters()
+	if c.Accepted != 3000 || c.UniqueRecipients != 3000 || len(c.RepeatRecipients) != 0 {
+		t.Fatalf("after resume: %d sends to %d recipients, %d repeated", c.Accepted, c.UniqueRecipients, len(c.RepeatRecipients))
+	}
+	if max := c.PerNumber[phoneNumberID].MaxPerSecond; max > 200 {
+		t.Fatalf("rate cap 200 but %d in one second", max)
+	}
+}
+
+// A portfolio's tier holds the audience past it: exactly the tier is sent, the rest waits, none
+// is lost.
+func TestTierHoldsTheRest(t *testing.T) {
+	s := newStack(t, metasim.Config{TimeScale: 100, DefaultTier: 2000}, 1000)
+	channel, template := s.setup(2000)
+	importContacts(t, s, 2500, utc)
+	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "Tiered", "channel_id": channel, "template_id": template,
+		"audience": map[string]any{"tag": "all"}}, 201)
+	id := int64(b["id"].(float64))
+	waitFor(t, "the tier is used", 30*time.Second, func() bool { return s.sim.Counters().Accepted == 2000 })
+	time.Sleep(2 * time.Second)
+	c := s.sim.Counters()
+	rep := s.report(id)
+	if c.Accepted != 2000 || c.TierBreaches != 0 || rep["waiting"].(float64) != 500 || s.status(id) != "running" {
+		t.Fatalf("sent %d (tier breaches %d), report %v", c.Accepted, c.TierBreaches, rep)
+	}
+}
+
+// A wall-clock time in each contact's zone, across zones and a daylight-saving change: on
+// 2030-11-03 New York leaves daylight time, so 10:00 there is 15:00 UTC (14:00 on 31 October).
+func TestLocalTimeAcrossZones(t *testing.T) {
+	s := newStack(t, metasim.Config{}, 1000)
+	channel, template := s.setup("unlimited")
+	zones := []string{"Asia/Kolkata", "America/New_York", "Europe/London", "Australia/Sydney"}
+	importContacts(t, s, 4, func(i int) string { return zones[i] })
+	for _, day := range []string{"2030-10-31", "2030-11-03"} {
+		b := s.call("POST", "/v1/broadcasts", map[string]any{"name": day, "channel_id": channel, "template_id": template,
+			"audience": map[string]any{"tag": "all"}, "local_date": day, "local_time": "10:00"}, 201)
+		id := int64(b["id"].(float64))
+		// Start it now, as if 10:00 had come in UTC+14, and let the expansion compute each due time.
+		if _, err := s.pool.Exec(context.Background(), "UPDATE broadcasts SET send_at = now() WHERE id = $1", id); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "expanded", 10*time.Second, func() bool { return s.report(id)["audience"].(float64) == 4 })
+		rows, err := s.pool.Query(context.Background(), `SELECT c.time_zone, to_char(m.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
+			FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE m.broadcast_id = $1 ORDER BY c.id`, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for rows.Next() {
+			var zone, due string
+			_ = rows.Scan(&zone, &due)
+			got[zone] = due
+		}
+		want := map[string]map[string]string{
+			"2030-10-31": {"Asia/Kolkata": "2030-10-31 04:30", "America/New_York": "2030-10-31 14:00", "Europe/London": "2030-10-31 10:00", "Australia/Sydney": "2030-10-30 23:00"},
+			"2030-11-03": {"Asia/Kolkata": "2030-11-03 04:30", "America/New_York": "2030-11-03 15:00", "Europe/London": "2030-11-03 10:00", "Australia/Sydney": "2030-11-02 23:00"},
+		}[day]
+		for zone, due := range want {
+			if got[zone] != due {
+				t.Errorf("%s, 10:00 in %s: due %s UTC, want %s", day, zone, got[zone], due)
+			}
+		}
+	}
+}
