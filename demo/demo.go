@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/dripcast/dripcast/metasim"
 	"github.com/dripcast/dripcast/phone"
 	"github.com/dripcast/dripcast/secrets"
 )
@@ -47,6 +48,7 @@ type demo struct {
 	http *http.Client
 	base string
 	key  string
+	sim  *metasim.Sim
 }
 
 func (d *demo) step(format string, args ...any) {
@@ -63,8 +65,14 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.base = "http://" + addr
+	simURL, stopSim, err := d.startMetasim(d.base + "/webhooks/whatsapp")
+	if err != nil {
+		return err
+	}
+	defer stopSim()
 	env := append(os.Environ(), "DRIPCAST_DATABASE_URL="+dbURL, "DRIPCAST_REDIS_URL="+d.cfg.RedisURL,
-		"DRIPCAST_HTTP_ADDR="+addr, "DRIPCAST_LOG_LEVEL=warn", "DRIPCAST_SECRET_KEYS="+secrets.NewKey("demo"))
+		"DRIPCAST_HTTP_ADDR="+addr, "DRIPCAST_LOG_LEVEL=warn", "DRIPCAST_SECRET_KEYS="+secrets.NewKey("demo"),
+		"DRIPCAST_META_BASE_URL="+simURL)
 
 	d.step("Migrating a fresh database and creating the account \"Demo Shop\"")
 	out, err := d.dripcast(env, "migrate")
@@ -102,7 +110,11 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.segment(); err != nil {
 		return err
 	}
-	if err := d.template(); err != nil {
+	tpl, err := d.template()
+	if err != nil {
+		return err
+	}
+	if err := d.broadcast(ctx, tpl); err != nil {
 		return err
 	}
 	d.step("Done")
@@ -234,7 +246,7 @@ func (d *demo) segment() error {
 	return nil
 }
 
-func (d *demo) template() error {
+func (d *demo) template() (int64, error) {
 	d.step("A marketing template, rendered for one contact")
 	tpl := map[string]any{
 		"name": "diwali_offer", "language": "en", "category": "marketing",
@@ -252,16 +264,16 @@ func (d *demo) template() error {
 	}
 	var t struct{ ID int64 }
 	if err := d.callJSON("POST", "/v1/templates", tpl, &t); err != nil {
-		return err
+		return 0, err
 	}
 	var rendered struct {
 		Preview struct{ Body string }
 	}
 	if err := d.callJSON("POST", fmt.Sprintf("/v1/templates/%d/preview", t.ID), map[string]any{"contact_id": 1}, &rendered); err != nil {
-		return err
+		return 0, err
 	}
 	fmt.Fprintf(d.out, "  %q\n", rendered.Preview.Body)
-	return nil
+	return t.ID, nil
 }
 
 var (
