@@ -180,3 +180,26 @@ func TestWebhookSignatureAndHandshake(t *testing.T) {
 		}
 	}
 }
+
+func TestAccountSettings(t *testing.T) {
+	e := newEnv(t, Options{})
+	_, key := e.account("acme")
+	if r := e.call(key, "GET", "/v1/account/settings", nil).want(t, 200); string(r.Raw) != "{}\n" {
+		t.Fatalf("defaults: %s", r.Raw)
+	}
+	e.call(key, "PUT", "/v1/account/settings", map[string]any{"frequency_cap": map[string]any{"max": 2, "days": 7}, "auto_pause_failure_rate": 0.3}).want(t, 200)
+	if r := e.call(key, "GET", "/v1/account/settings", nil); r.Body["auto_pause_failure_rate"] != 0.3 {
+		t.Fatalf("stored: %s", r.Raw)
+	}
+	for _, bad := range []map[string]any{{"frequency_cap": map[string]any{"max": 0, "days": 7}}, {"auto_pause_failure_rate": 2}} {
+		if r := e.call(key, "PUT", "/v1/account/settings", bad); r.Status != 400 {
+			t.Errorf("%v: %d", bad, r.Status)
+		}
+	}
+	r := e.call(key, "POST", "/v1/broadcasts/test-send", map[string]any{"channel_id": 1, "template_id": 1, "phones": []string{"+14155550100"}})
+	if r.Status != 503 {
+		t.Fatalf("test send without a client: %d %s", r.Status, r.Raw)
+	}
+	e.call(key, "POST", "/v1/broadcasts/test-send", map[string]any{"channel_id": 1, "template_id": 1, "phones": []string{}}).want(t, 400)
+	e.call(key, "POST", "/v1/broadcasts/999/retry-failed", nil).want(t, 404)
+}

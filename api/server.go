@@ -18,6 +18,7 @@ import (
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/secrets"
 	"github.com/dripcast/dripcast/segment"
+	"github.com/dripcast/dripcast/whatsapp"
 )
 
 // Options of the API.
@@ -28,6 +29,8 @@ type Options struct {
 	Secrets        *secrets.Box // seals channel tokens and app secrets
 	// WebhookVerifyToken answers Meta's webhook subscription check.
 	WebhookVerifyToken string
+	// Meta sends test messages.
+	Meta *whatsapp.Client
 }
 
 // Server holds what the handlers share.
@@ -83,6 +86,8 @@ func (s *Server) routes() []route {
 		{"GET", "/webhooks/whatsapp", bySignature, s.webhookHandshake},
 		{"POST", "/webhooks/whatsapp", bySignature, s.webhookReceive},
 		{"GET", "/v1/account", byKey, s.getAccount},
+		{"GET", "/v1/account/settings", byKey, s.getSettings},
+		{"PUT", "/v1/account/settings", byKey, s.putSettings},
 		{"POST", "/v1/contacts", byKey, s.createContact},
 		{"GET", "/v1/contacts", byKey, s.listContacts},
 		{"POST", "/v1/contacts/import", byKey, s.importContacts},
@@ -110,6 +115,7 @@ func (s *Server) routes() []route {
 		{"DELETE", "/v1/channels/{id}", byKey, s.deleteChannel},
 		{"POST", "/v1/broadcasts", byKey, s.createBroadcast},
 		{"GET", "/v1/broadcasts", byKey, s.listBroadcasts},
+		{"POST", "/v1/broadcasts/test-send", byKey, s.testSend},
 		{"GET", "/v1/broadcasts/{id}", byKey, s.getBroadcast},
 		{"PUT", "/v1/broadcasts/{id}", byKey, s.updateBroadcast},
 		{"POST", "/v1/broadcasts/{id}/pause", byKey, s.pauseBroadcast},
@@ -117,6 +123,7 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/broadcasts/{id}/cancel", byKey, s.cancelBroadcast},
 		{"GET", "/v1/broadcasts/{id}/report", byKey, s.broadcastReport},
 		{"GET", "/v1/broadcasts/{id}/recipients", byKey, s.broadcastRecipients},
+		{"POST", "/v1/broadcasts/{id}/retry-failed", byKey, s.retryFailed},
 		{"POST", "/v1/templates", byKey, s.createTemplate},
 		{"GET", "/v1/templates", byKey, s.listTemplates},
 		{"GET", "/v1/templates/{id}", byKey, s.getTemplate},

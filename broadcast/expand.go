@@ -33,13 +33,30 @@ func Expand(ctx context.Context, pool *pgxpool.Pool, b queries.Broadcast) error 
 	if err != nil {
 		return fmt.Errorf("broadcast %d: audience: %w", b.ID, err)
 	}
-	sql := expandSQL(where, len(args))
+	acct, err := q.GetAccount(ctx, b.AccountID)
+	if err != nil {
+		return err
+	}
+	settings, err := ParseSettings(acct.Settings)
+	if err != nil {
+		return fmt.Errorf("account %d settings: %w", b.AccountID, err)
+	}
+	var capMax, capDays int
+	if c := settings.FrequencyCap; c != nil && tpl.Category == "marketing" {
+		capMax, capDays = c.Max, c.Days
+	}
+	tail := []any{}
+	if capMax > 0 {
+		tail = append(tail, capMax, capDays)
+	}
+	sql := expandSQL(where, len(args), capMax > 0)
 	cursor := b.ExpandCursor
 	for {
 		var n int64
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			chunkArgs := append(append([]any{}, args...), cursor, ExpandChunk, b.AccountID, b.ChannelID, b.TemplateID, b.ID,
 				tpl.Category == "marketing", localDate(b), localTime(b), sendAt(b))
+			chunkArgs = append(chunkArgs, tail...)
 			if err := tx.QueryRow(ctx, sql, chunkArgs...).Scan(&n, &cursor); err != nil {
 				return err
 			}
@@ -58,20 +75,29 @@ func Expand(ctx context.Context, pool *pgxpool.Pool, b queries.Broadcast) error 
 }
 
 // expandSQL is the statement of one chunk. Its parameters after the audience's: cursor, chunk
-// size, account, channel, template, broadcast, marketing, local date, local time, send time.
-func expandSQL(where string, nargs int) string {
+// size, account, channel, template, broadcast, marketing, local date, local time, send time,
+// and, with a frequency cap, its messages and days. Without a cap no contact is looked up.
+func expandSQL(where string, nargs int, capped bool) string {
 	p := func(i int) string { return "$" + strconv.Itoa(nargs+i) }
+	capExpr := "false"
+	if capped {
+		capExpr = `(SELECT count(*) FROM messages m2 JOIN templates t2 ON t2.id = m2.template_id
+			WHERE m2.contact_id = c.id AND t2.category = 'marketing'
+			  AND m2.sent_at > now() - make_interval(days => ` + p(12) + `::int)) >= ` + p(11) + `::int`
+	}
 	return `WITH chunk AS (
-	SELECT c.id, c.opted_in, c.time_zone FROM contacts c
+	SELECT c.id, c.opted_in, c.time_zone, ` + capExpr + ` AS capped
+	FROM contacts c
 	WHERE ` + where + ` AND c.id > ` + p(1) + `
 	ORDER BY c.id LIMIT ` + p(2) + `
 ), ins AS (
 	INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at, reason)
 	SELECT ` + p(3) + `, ` + p(4) + `, chunk.id, ` + p(5) + `, ` + p(6) + `,
-		CASE WHEN ` + p(7) + `::boolean AND NOT chunk.opted_in THEN 'skipped'::message_status ELSE 'pending' END,
+		CASE WHEN ` + p(7) + `::boolean AND (NOT chunk.opted_in OR chunk.capped) THEN 'skipped'::message_status ELSE 'pending' END,
 		CASE WHEN ` + p(8) + `::date IS NULL THEN ` + p(10) + `::timestamptz
 		     ELSE (` + p(8) + `::date + ` + p(9) + `::time) AT TIME ZONE chunk.time_zone END,
-		CASE WHEN ` + p(7) + `::boolean AND NOT chunk.opted_in THEN 'opted_out' END
+		CASE WHEN ` + p(7) + `::boolean AND NOT chunk.opted_in THEN 'opted_out'
+		     WHEN ` + p(7) + `::boolean AND chunk.capped THEN 'frequency_cap' END
 	FROM chunk
 	ON CONFLICT (broadcast_id, contact_id) WHERE broadcast_id IS NOT NULL DO NOTHING
 )

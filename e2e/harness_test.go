@@ -67,8 +67,12 @@ func newStack(t *testing.T, simCfg metasim.Config, mps int) *stack {
 	t.Cleanup(func() { rdb.Close() })
 	box := testenv.Secrets(t)
 
+	simSrv := httptest.NewUnstartedServer(nil) // its address is known before it serves
+	t.Cleanup(simSrv.Close)
+	client := whatsapp.NewClient("http://"+simSrv.Listener.Addr().String(), "v23.0", 5*time.Second)
+
 	reg := prometheus.NewRegistry()
-	apiSrv := httptest.NewServer(api.New(pool, rdb, log, api.Options{Secrets: box}, reg, reg).Handler())
+	apiSrv := httptest.NewServer(api.New(pool, rdb, log, api.Options{Secrets: box, Meta: client}, reg, reg).Handler())
 	t.Cleanup(apiSrv.Close)
 
 	simCfg.WebhookURL = apiSrv.URL + "/webhooks/whatsapp"
@@ -77,14 +81,13 @@ func newStack(t *testing.T, simCfg metasim.Config, mps int) *stack {
 	t.Cleanup(sim.Close)
 	sim.AddNumber(metasim.Number{PhoneNumberID: phoneNumberID, WABAID: wabaID, DisplayNumber: "+14155550199", Token: token, MPS: mps, Portfolio: "p"})
 	sim.AddTemplate(metasim.Template{Name: "promo", Language: "en", Category: "marketing", Params: map[string]int{"body": 1}})
-	simSrv := httptest.NewServer(sim.Handler())
-	t.Cleanup(simSrv.Close)
+	simSrv.Config.Handler = sim.Handler()
+	simSrv.Start()
 
 	srv, mux, err := worker.New(redisURL, 50, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := whatsapp.NewClient(simSrv.URL, "v23.0", 5*time.Second)
 	sender := worker.NewSender(pool, client, ratelimit.New(rdb, 6*time.Second, 2*time.Second), box, log)
 	mux.HandleFunc(worker.TypeSend, func(ctx context.Context, task *asynq.Task) error {
 		err := sender.ProcessTask(ctx, task)

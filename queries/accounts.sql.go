@@ -107,6 +107,22 @@ func (q *Queries) GetAPIKeyByPrefix(ctx context.Context, prefix string) (GetAPIK
 	return i, err
 }
 
+const getAccount = `-- name: GetAccount :one
+SELECT id, name, settings, created_at FROM accounts WHERE id = $1
+`
+
+func (q *Queries) GetAccount(ctx context.Context, id int64) (Account, error) {
+	row := q.db.QueryRow(ctx, getAccount, id)
+	var i Account
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Settings,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const insertAudit = `-- name: InsertAudit :exec
 INSERT INTO audit_log (account_id, actor_key_id, actor_name, ip, action, target_type, target_id, before, after)
 VALUES ($1, $2, $3, $4, $5, $6,
@@ -190,4 +206,25 @@ WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 mi
 func (q *Queries) TouchAPIKey(ctx context.Context, id int64) error {
 	_, err := q.db.Exec(ctx, touchAPIKey, id)
 	return err
+}
+
+const updateAccountSettings = `-- name: UpdateAccountSettings :one
+UPDATE accounts SET settings = $1 WHERE id = $2 RETURNING id, name, settings, created_at
+`
+
+type UpdateAccountSettingsParams struct {
+	Settings json.RawMessage
+	ID       int64
+}
+
+func (q *Queries) UpdateAccountSettings(ctx context.Context, arg UpdateAccountSettingsParams) (Account, error) {
+	row := q.db.QueryRow(ctx, updateAccountSettings, arg.Settings, arg.ID)
+	var i Account
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Settings,
+		&i.CreatedAt,
+	)
+	return i, err
 }

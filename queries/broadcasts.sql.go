@@ -209,6 +209,36 @@ func (q *Queries) ExpirePending(ctx context.Context) (int64, error) {
 	return result.RowsAffected(), nil
 }
 
+const failedCodes = `-- name: FailedCodes :many
+SELECT DISTINCT error_code::int FROM messages
+WHERE account_id = $1 AND broadcast_id = $2 AND status = 'failed' AND error_code IS NOT NULL
+`
+
+type FailedCodesParams struct {
+	AccountID   int64
+	BroadcastID *int64
+}
+
+func (q *Queries) FailedCodes(ctx context.Context, arg FailedCodesParams) ([]int32, error) {
+	rows, err := q.db.Query(ctx, failedCodes, arg.AccountID, arg.BroadcastID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int32
+	for rows.Next() {
+		var error_code int32
+		if err := rows.Scan(&error_code); err != nil {
+			return nil, err
+		}
+		items = append(items, error_code)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const failedContacts = `-- name: FailedContacts :many
 SELECT contact_id FROM messages
 WHERE account_id = $1 AND broadcast_id = $2 AND status = 'failed' AND error_code = ANY($3::int[])
@@ -510,6 +540,50 @@ func (q *Queries) QueueDue(ctx context.Context, arg QueueDueParams) ([]int64, er
 			return nil, err
 		}
 		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const runningBroadcastOutcomes = `-- name: RunningBroadcastOutcomes :many
+SELECT b.id, b.account_id, a.settings,
+       count(*) FILTER (WHERE m.status = 'failed')::bigint AS failed,
+       count(*) FILTER (WHERE m.status IN ('sent', 'delivered', 'read', 'failed', 'unknown'))::bigint AS attempted
+FROM broadcasts b JOIN accounts a ON a.id = b.account_id JOIN messages m ON m.broadcast_id = b.id
+WHERE b.status = 'running'
+GROUP BY b.id, b.account_id, a.settings
+`
+
+type RunningBroadcastOutcomesRow struct {
+	ID        int64
+	AccountID int64
+	Settings  json.RawMessage
+	Failed    int64
+	Attempted int64
+}
+
+// Running broadcasts with their sends so far, for the failure-rate check.
+func (q *Queries) RunningBroadcastOutcomes(ctx context.Context) ([]RunningBroadcastOutcomesRow, error) {
+	rows, err := q.db.Query(ctx, runningBroadcastOutcomes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RunningBroadcastOutcomesRow
+	for rows.Next() {
+		var i RunningBroadcastOutcomesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.AccountID,
+			&i.Settings,
+			&i.Failed,
+			&i.Attempted,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dripcast/dripcast/broadcast"
@@ -161,11 +162,38 @@ func (j *Jobs) Recover(ctx context.Context) error {
 	return err
 }
 
-// Complete marks broadcasts done when no message of theirs waits or is on its way.
+// Complete marks broadcasts done when no message of theirs waits or is on its way, and pauses
+// those whose failures pass their account's threshold.
 func (j *Jobs) Complete(ctx context.Context) error {
 	done, err := j.q.CompleteBroadcasts(ctx)
 	for _, id := range done {
 		j.log.Info("broadcast completed", "broadcast", id)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return j.autoPause(ctx)
+}
+
+func (j *Jobs) autoPause(ctx context.Context) error {
+	outcomes, err := j.q.RunningBroadcastOutcomes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range outcomes {
+		settings, err := broadcast.ParseSettings(o.Settings)
+		if err != nil {
+			continue
+		}
+		reason, pause := settings.TooManyFailures(o.Failed, o.Attempted)
+		if !pause {
+			continue
+		}
+		if _, err := j.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: "paused", Reason: reason,
+			AccountID: o.AccountID, ID: o.ID, FromStatuses: []string{"running"}}); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		j.log.Warn("broadcast paused", "broadcast", o.ID, "reason", reason)
+	}
+	return nil
 }

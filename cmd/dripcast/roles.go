@@ -65,7 +65,8 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := api.New(pool, rdb, log, api.Options{MaxBodyBytes: cfg.MaxBodyBytes, ImportMaxBytes: cfg.ImportMaxBytes,
-		ImportMaxRows: cfg.ImportMaxRows, Secrets: box, WebhookVerifyToken: cfg.WebhookVerifyToken}, reg, reg)
+		ImportMaxRows: cfg.ImportMaxRows, Secrets: box, WebhookVerifyToken: cfg.WebhookVerifyToken,
+		Meta: whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout)}, reg, reg)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)

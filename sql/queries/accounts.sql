@@ -24,3 +24,9 @@ VALUES (@account_id, sqlc.narg(actor_key_id), @actor_name, sqlc.narg(ip), @actio
 
 -- name: ListAudit :many
 SELECT * FROM audit_log WHERE account_id = @account_id ORDER BY id DESC LIMIT @lim;
+
+-- name: GetAccount :one
+SELECT * FROM accounts WHERE id = @id;
+
+-- name: UpdateAccountSettings :one
+UPDATE accounts SET settings = @settings WHERE id = @id RETURNING *;

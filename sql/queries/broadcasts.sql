@@ -117,3 +117,16 @@ WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND status = 'fa
 -- name: CancelUnsent :execrows
 UPDATE messages SET status = 'skipped', reason = 'cancelled'
 WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND status IN ('pending', 'queued');
+
+-- name: FailedCodes :many
+SELECT DISTINCT error_code::int FROM messages
+WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND status = 'failed' AND error_code IS NOT NULL;
+
+-- Running broadcasts with their sends so far, for the failure-rate check.
+-- name: RunningBroadcastOutcomes :many
+SELECT b.id, b.account_id, a.settings,
+       count(*) FILTER (WHERE m.status = 'failed')::bigint AS failed,
+       count(*) FILTER (WHERE m.status IN ('sent', 'delivered', 'read', 'failed', 'unknown'))::bigint AS attempted
+FROM broadcasts b JOIN accounts a ON a.id = b.account_id JOIN messages m ON m.broadcast_id = b.id
+WHERE b.status = 'running'
+GROUP BY b.id, b.account_id, a.settings;
