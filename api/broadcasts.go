@@ -28,6 +28,7 @@ type broadcastInput struct {
 	SendAt         *time.Time         `json:"send_at"`
 	LocalDate      string             `json:"local_date"`
 	LocalTime      string             `json:"local_time"`
+	SendWindow     *broadcast.Window  `json:"send_window"`
 	RateCap        *int32             `json:"rate_cap"`
 	ExpiresAt      *time.Time         `json:"expires_at"`
 	Draft          bool               `json:"draft"`
@@ -76,6 +77,11 @@ func (s *Server) checkBroadcast(r *http.Request, in broadcastInput) (checked, er
 	}
 	if in.Draft {
 		c.params.Status = "draft"
+	}
+	if in.SendWindow != nil {
+		if c.params.SendWindow, err = in.SendWindow.Encode(); err != nil {
+			return checked{}, broadcastInputError(err)
+		}
 	}
 	c.params.Audience, _ = json.Marshal(in.Audience)
 	if in.Parameters == nil {
@@ -166,6 +172,7 @@ type broadcastView struct {
 	SendAt        *time.Time          `json:"send_at"`
 	LocalDate     *string             `json:"local_date"`
 	LocalTime     *string             `json:"local_time"`
+	SendWindow    *broadcast.Window   `json:"send_window"`
 	RateCap       *int32              `json:"rate_cap"`
 	ExpiresAt     *time.Time          `json:"expires_at"`
 	AudienceCount int32               `json:"audience_count"`
@@ -179,7 +186,7 @@ type broadcastView struct {
 func viewBroadcast(b queries.Broadcast) broadcastView {
 	v := broadcastView{ID: b.ID, Name: b.Name, ChannelID: b.ChannelID, TemplateID: b.TemplateID, Status: b.Status,
 		StatusReason: b.StatusReason, Audience: b.Audience, Parameters: b.Parameters, SendAt: b.SendAt, RateCap: b.RateCap,
-		ExpiresAt: b.ExpiresAt, AudienceCount: b.AudienceCount, RetryOf: b.RetryOf, CreatedAt: b.CreatedAt,
+		ExpiresAt: b.ExpiresAt, AudienceCount: b.AudienceCount, SendWindow: broadcast.DecodeWindow(b.SendWindow), RetryOf: b.RetryOf, CreatedAt: b.CreatedAt,
 		StartedAt: b.StartedAt, FinishedAt: b.FinishedAt}
 	if b.LocalDate.Valid && b.LocalTime.Valid {
 		d := b.LocalDate.Time.Format(time.DateOnly)
@@ -274,7 +281,7 @@ func (s *Server) updateBroadcast(w http.ResponseWriter, r *http.Request) error {
 	err = s.inTx(ctx, func(q *queries.Queries) error {
 		b, err = q.UpdateScheduledBroadcast(ctx, queries.UpdateScheduledBroadcastParams{Name: cp.Name, ChannelID: cp.ChannelID,
 			TemplateID: cp.TemplateID, Audience: cp.Audience, Parameters: cp.Parameters, SendAt: cp.SendAt, LocalDate: cp.LocalDate,
-			LocalTime: cp.LocalTime, RateCap: cp.RateCap, ExpiresAt: cp.ExpiresAt, AudienceCount: cp.AudienceCount,
+			LocalTime: cp.LocalTime, SendWindow: cp.SendWindow, RateCap: cp.RateCap, ExpiresAt: cp.ExpiresAt, AudienceCount: cp.AudienceCount,
 			AccountID: p.AccountID, ID: before.ID})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errState("edited", "started")

@@ -49,7 +49,7 @@ func Expand(ctx context.Context, pool *pgxpool.Pool, b queries.Broadcast) error 
 	if capMax > 0 {
 		tail = append(tail, capMax, capDays)
 	}
-	sql := expandSQL(where, len(args), capMax > 0)
+	sql := expandSQL(where, len(args), capMax > 0, b.SendWindow != nil)
 	cursor := b.ExpandCursor
 	for {
 		var n int64
@@ -76,9 +76,15 @@ func Expand(ctx context.Context, pool *pgxpool.Pool, b queries.Broadcast) error 
 
 // expandSQL is the statement of one chunk. Its parameters after the audience's: cursor, chunk
 // size, account, channel, template, broadcast, marketing, local date, local time, send time,
-// and, with a frequency cap, its messages and days. Without a cap no contact is looked up.
-func expandSQL(where string, nargs int, capped bool) string {
+// and, with a frequency cap, its messages and days. Without a cap no contact is looked up. With a
+// send window, a message due outside it is due when it next opens in the contact's zone.
+func expandSQL(where string, nargs int, capped, window bool) string {
 	p := func(i int) string { return "$" + strconv.Itoa(nargs+i) }
+	due := `CASE WHEN ` + p(8) + `::date IS NULL THEN ` + p(10) + `::timestamptz
+		     ELSE (` + p(8) + `::date + ` + p(9) + `::time) AT TIME ZONE chunk.time_zone END`
+	if window {
+		due = `next_send_window(` + due + `, chunk.time_zone, (SELECT send_window FROM broadcasts WHERE id = ` + p(6) + `))`
+	}
 	capExpr := "false"
 	if capped {
 		capExpr = `(SELECT count(*) FROM messages m2 JOIN templates t2 ON t2.id = m2.template_id
@@ -94,8 +100,7 @@ func expandSQL(where string, nargs int, capped bool) string {
 	INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at, reason)
 	SELECT ` + p(3) + `, ` + p(4) + `, chunk.id, ` + p(5) + `, ` + p(6) + `,
 		CASE WHEN ` + p(7) + `::boolean AND (NOT chunk.opted_in OR chunk.capped) THEN 'skipped'::message_status ELSE 'pending' END,
-		CASE WHEN ` + p(8) + `::date IS NULL THEN ` + p(10) + `::timestamptz
-		     ELSE (` + p(8) + `::date + ` + p(9) + `::time) AT TIME ZONE chunk.time_zone END,
+		` + due + `,
 		CASE WHEN ` + p(7) + `::boolean AND NOT chunk.opted_in THEN 'opted_out'
 		     WHEN ` + p(7) + `::boolean AND chunk.capped THEN 'frequency_cap' END
 	FROM chunk

@@ -107,3 +107,32 @@ func TestLocalTimeAcrossZones(t *testing.T) {
 		}
 	}
 }
+
+// A send window that is closed today holds every message until it opens.
+func TestSendWindowHoldsMessages(t *testing.T) {
+	s := newStack(t, metasim.Config{}, 1000)
+	channel, template := s.setup("unlimited")
+	importContacts(t, s, 20, utc)
+	days := []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+	today := (int(time.Now().UTC().Weekday()) + 6) % 7 // Monday first
+	var open []string
+	for i, d := range days {
+		if i != today {
+			open = append(open, d)
+		}
+	}
+	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "w", "channel_id": channel, "template_id": template,
+		"audience": map[string]any{"tag": "all"}, "send_window": map[string]any{"days": open, "start": "00:00", "end": "24:00"}}, 201)
+	id := int64(b["id"].(float64))
+	waitFor(t, "expanded", 10*time.Second, func() bool { return s.report(id)["waiting"].(float64) == 20 })
+	time.Sleep(2 * time.Second)
+	if n := s.sim.Counters().Accepted; n != 0 {
+		t.Fatalf("%d sent on a closed day", n)
+	}
+	var first time.Time
+	_ = s.pool.QueryRow(context.Background(), "SELECT min(due_at) FROM messages WHERE broadcast_id = $1", id).Scan(&first)
+	tomorrow := time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	if !first.Equal(tomorrow) {
+		t.Fatalf("due %s, want the window's opening %s", first, tomorrow)
+	}
+}

@@ -512,6 +512,7 @@ const queueDue = `-- name: QueueDue :many
 WITH due AS (
     SELECT m.id FROM messages m JOIN broadcasts b ON b.id = m.broadcast_id
     WHERE m.channel_id = $1 AND m.status = 'pending' AND m.due_at <= now() AND b.status = 'running'
+      AND (b.send_window IS NULL OR in_send_window(now(), (SELECT c.time_zone FROM contacts c WHERE c.id = m.contact_id), b.send_window))
     ORDER BY m.due_at
     LIMIT $2
     FOR UPDATE OF m SKIP LOCKED
@@ -545,6 +546,22 @@ func (q *Queries) QueueDue(ctx context.Context, arg QueueDueParams) ([]int64, er
 		return nil, err
 	}
 	return items, nil
+}
+
+const rewindow = `-- name: Rewindow :execrows
+UPDATE messages m SET due_at = next_send_window(now(), c.time_zone, b.send_window)
+FROM broadcasts b, contacts c
+WHERE b.id = m.broadcast_id AND c.id = m.contact_id AND b.status = 'running' AND b.send_window IS NOT NULL
+  AND m.status = 'pending' AND m.due_at <= now() AND NOT in_send_window(now(), c.time_zone, b.send_window)
+`
+
+// Due messages whose send window has closed wait for it to open again.
+func (q *Queries) Rewindow(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, rewindow)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const runningBroadcastOutcomes = `-- name: RunningBroadcastOutcomes :many

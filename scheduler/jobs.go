@@ -88,6 +88,9 @@ func (j *Jobs) Feed(ctx context.Context) error {
 	if _, err := j.q.ExpirePending(ctx); err != nil {
 		return err
 	}
+	if _, err := j.q.Rewindow(ctx); err != nil {
+		return err
+	}
 	channels, err := j.q.FeedableChannels(ctx)
 	if err != nil {
 		return err

@@ -30,7 +30,45 @@ $$;
 -- A portfolio's tier in Meta's names is derived from tier_limit; NULL is unlimited.
 COMMENT ON COLUMN portfolios.tier_limit IS 'unique recipients per moving 24 h; NULL = unlimited';
 
+-- Send windows: allowed ISO days of the week (1 = Monday) and hours, in a contact's time zone,
+-- as {"days": [1, 2, 3, 4, 5], "start": "09:00", "end": "21:00"}.
+-- +goose StatementBegin
+CREATE FUNCTION in_send_window(ts timestamptz, tz text, w jsonb) RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    local timestamp := ts AT TIME ZONE tz;
+BEGIN
+    RETURN (w -> 'days' IS NULL OR w -> 'days' @> to_jsonb(extract(isodow FROM local)::int))
+       AND local::time >= (w ->> 'start')::time AND local::time < (w ->> 'end')::time;
+END;
+$$;
+-- +goose StatementEnd
+
+-- The first instant at or after ts inside the window, in the zone tz.
+-- +goose StatementBegin
+CREATE FUNCTION next_send_window(ts timestamptz, tz text, w jsonb) RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    first_day date := (ts AT TIME ZONE tz)::date;
+    opens timestamptz;
+BEGIN
+    IF in_send_window(ts, tz, w) THEN
+        RETURN ts;
+    END IF;
+    FOR i IN 0..7 LOOP
+        IF w -> 'days' IS NULL OR w -> 'days' @> to_jsonb(extract(isodow FROM first_day + i)::int) THEN
+            opens := ((first_day + i) + (w ->> 'start')::time) AT TIME ZONE tz;
+            IF opens >= ts THEN
+                RETURN opens;
+            END IF;
+        END IF;
+    END LOOP;
+    RETURN ts;
+END;
+$$;
+-- +goose StatementEnd
+
 -- +goose Down
+DROP FUNCTION next_send_window(timestamptz, text, jsonb);
+DROP FUNCTION in_send_window(timestamptz, text, jsonb);
 DROP FUNCTION message_rank(message_status);
 ALTER TABLE broadcasts DROP COLUMN retry_of, DROP COLUMN local_date, DROP COLUMN expanded_at;
 DROP INDEX messages_in_flight;

@@ -59,6 +59,7 @@ SELECT count(*) FROM messages WHERE status IN ('queued', 'sending') AND channel_
 WITH due AS (
     SELECT m.id FROM messages m JOIN broadcasts b ON b.id = m.broadcast_id
     WHERE m.channel_id = @channel_id AND m.status = 'pending' AND m.due_at <= now() AND b.status = 'running'
+      AND (b.send_window IS NULL OR in_send_window(now(), (SELECT c.time_zone FROM contacts c WHERE c.id = m.contact_id), b.send_window))
     ORDER BY m.due_at
     LIMIT @lim
     FOR UPDATE OF m SKIP LOCKED
@@ -130,3 +131,10 @@ SELECT b.id, b.account_id, a.settings,
 FROM broadcasts b JOIN accounts a ON a.id = b.account_id JOIN messages m ON m.broadcast_id = b.id
 WHERE b.status = 'running'
 GROUP BY b.id, b.account_id, a.settings;
+
+-- Due messages whose send window has closed wait for it to open again.
+-- name: Rewindow :execrows
+UPDATE messages m SET due_at = next_send_window(now(), c.time_zone, b.send_window)
+FROM broadcasts b, contacts c
+WHERE b.id = m.broadcast_id AND c.id = m.contact_id AND b.status = 'running' AND b.send_window IS NOT NULL
+  AND m.status = 'pending' AND m.due_at <= now() AND NOT in_send_window(now(), c.time_zone, b.send_window);

@@ -1,0 +1,76 @@
+package broadcast
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+)
+
+// Window is when sending is allowed, in each contact's own time zone: days of the week and an
+// hour range. A message due outside it waits until it opens.
+type Window struct {
+	Days  []string `json:"days,omitempty"` // mon … sun; all days when empty
+	Start string   `json:"start"`          // "09:00"
+	End   string   `json:"end"`            // "21:00", after Start
+}
+
+var (
+	weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+	clock    = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+)
+
+// Encode checks the window and returns it as the SQL functions read it, with ISO day numbers.
+func (w Window) Encode() (json.RawMessage, error) {
+	if !clock.MatchString(w.Start) || !(clock.MatchString(w.End) || w.End == "24:00") || w.End <= w.Start {
+		return nil, &InputError{"send_window", `start and end are times like "09:00" and "21:00", start before end`}
+	}
+	stored := struct {
+		Days  []int  `json:"days,omitempty"`
+		Start string `json:"start"`
+		End   string `json:"end"`
+	}{Start: w.Start, End: w.End}
+	if w.End == "24:00" {
+		stored.End = "23:59:59.999999"
+	}
+	for _, d := range w.Days {
+		i := indexOf(weekdays, strings.ToLower(strings.TrimSpace(d)))
+		if i < 0 {
+			return nil, &InputError{"send_window.days", "days are mon, tue, wed, thu, fri, sat, sun"}
+		}
+		stored.Days = append(stored.Days, i+1)
+	}
+	return json.Marshal(stored)
+}
+
+// DecodeWindow reads a stored window back.
+func DecodeWindow(raw json.RawMessage) *Window {
+	if len(raw) == 0 {
+		return nil
+	}
+	var stored struct {
+		Days       []int
+		Start, End string
+	}
+	if json.Unmarshal(raw, &stored) != nil {
+		return nil
+	}
+	w := &Window{Start: stored.Start, End: stored.End}
+	if strings.HasPrefix(w.End, "23:59:59") {
+		w.End = "24:00"
+	}
+	for _, d := range stored.Days {
+		if d >= 1 && d <= 7 {
+			w.Days = append(w.Days, weekdays[d-1])
+		}
+	}
+	return w
+}
+
+func indexOf(list []string, v string) int {
+	for i, x := range list {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
