@@ -30,11 +30,16 @@ type Jobs struct {
 	q     *queries.Queries
 	queue *asynq.Client
 	log   *slog.Logger
+
+	// LostAfter: a message queued this long ago whose task is gone is enqueued again.
+	LostAfter time.Duration
+	// SendingTimeout: a message this long in sending lost its worker; its outcome is unknown.
+	SendingTimeout time.Duration
 }
 
 // NewJobs wires the jobs.
 func NewJobs(pool *pgxpool.Pool, queue *asynq.Client, log *slog.Logger) *Jobs {
-	return &Jobs{pool: pool, q: queries.New(pool), queue: queue, log: log}
+	return &Jobs{pool: pool, q: queries.New(pool), queue: queue, log: log, LostAfter: time.Minute, SendingTimeout: 5 * time.Minute}
 }
 
 // Register adds the jobs to a scheduler (they run on its leader only).
@@ -151,14 +156,14 @@ func (j *Jobs) enqueue(ctx context.Context, ids []int64) error {
 // Recover re-enqueues messages queued long ago whose task was lost (Redis restarted or wiped),
 // and marks messages stuck in sending (a worker died mid-send) unknown: never sent again blindly.
 func (j *Jobs) Recover(ctx context.Context) error {
-	stuck, err := j.q.StuckQueued(ctx, 60)
+	stuck, err := j.q.StuckQueued(ctx, int32(j.LostAfter.Seconds()))
 	if err != nil {
 		return err
 	}
 	if err := j.enqueue(ctx, stuck); err != nil {
 		return err
 	}
-	n, err := j.q.MarkStuckSendingUnknown(ctx, 300)
+	n, err := j.q.MarkStuckSendingUnknown(ctx, int32(j.SendingTimeout.Seconds()))
 	if n > 0 {
 		j.log.Warn("messages stuck in sending marked unknown", "count", n)
 	}

@@ -1,0 +1,76 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dripcast/dripcast/metasim"
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/webhooks"
+	"github.com/dripcast/dripcast/whatsapp"
+)
+
+// Redis wiped mid-broadcast: the tasks of queued messages are gone, Postgres still has the rows,
+// and recovery feeds them again. Nothing is lost and nothing is sent twice.
+func TestRedisWipedMidBroadcast(t *testing.T) {
+	s := newStack(t, metasim.Config{TimeScale: 100}, 1000)
+	s.jobs.LostAfter = 2 * time.Second
+	channel, template := s.setup("unlimited")
+	importContacts(t, s, 1500, utc)
+	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "b", "channel_id": channel, "template_id": template,
+		"audience": map[string]any{"tag": "all"}, "rate_cap": 150}, 201)
+	id := int64(b["id"].(float64))
+	waitFor(t, "sending", 20*time.Second, func() bool { return s.sim.Counters().Accepted > 200 })
+	if err := s.rdb.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "completed", 60*time.Second, func() bool { return s.status(id) == "completed" })
+	c := s.sim.Counters()
+	if c.Accepted != 1500 || c.UniqueRecipients != 1500 || len(c.RepeatRecipients) != 0 {
+		t.Fatalf("after the wipe: %d sends to %d recipients, %d repeated", c.Accepted, c.UniqueRecipients, len(c.RepeatRecipients))
+	}
+}
+
+// A worker that died mid-send leaves its message in sending: it becomes unknown, is never sent
+// again, and the status webhook that carries its id settles it.
+func TestStuckSendingBecomesUnknownThenSettles(t *testing.T) {
+	s := newStack(t, metasim.Config{}, 1000)
+	s.jobs.SendingTimeout = time.Second
+	channel, template := s.setup("unlimited")
+	importContacts(t, s, 1, utc)
+	ctx := context.Background()
+	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "b", "channel_id": channel, "template_id": template,
+		"audience": map[string]any{"tag": "all"}, "draft": true}, 201)
+	id := int64(b["id"].(float64))
+	var msg int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at, sending_at)
+		SELECT account_id, $1, id, $2, $3, 'sending', now(), now() - interval '1 minute' FROM contacts RETURNING id`, channel, template, id).Scan(&msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.jobs.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	state := func() string {
+		var st string
+		_ = s.pool.QueryRow(ctx, "SELECT status::text || ' ' || COALESCE(reason, '') FROM messages WHERE id = $1", msg).Scan(&st)
+		return st
+	}
+	if st := state(); st != "unknown worker_lost" {
+		t.Fatalf("after recovery: %s", st)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := s.sim.Counters().Accepted; n != 0 {
+		t.Fatalf("an unknown message was sent again (%d sends)", n)
+	}
+	n := whatsapp.Notification{Entry: []whatsapp.Entry{{Changes: []whatsapp.Change{{Field: "messages",
+		Value: []byte(fmt.Sprintf(`{"metadata":{"phone_number_id":%q},"statuses":[{"id":"wamid.Z","status":"delivered","timestamp":"1750000000","biz_opaque_callback_data":"%d"}]}`, phoneNumberID, msg))}}}}}
+	if _, err := webhooks.Apply(ctx, queries.New(s.pool), n, logger()); err != nil {
+		t.Fatal(err)
+	}
+	if st := state(); st != "delivered worker_lost" {
+		t.Fatalf("after the status webhook: %s", st)
+	}
+}
