@@ -27,6 +27,7 @@ import (
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/ratelimit"
 	"github.com/dripcast/dripcast/scheduler"
+	"github.com/dripcast/dripcast/secrets"
 	"github.com/dripcast/dripcast/testenv"
 	"github.com/dripcast/dripcast/whatsapp"
 	"github.com/dripcast/dripcast/worker"
@@ -48,6 +49,8 @@ type stack struct {
 	api  string
 	key  string
 	jobs *scheduler.Jobs
+	meta *whatsapp.Client
+	box  *secrets.Box
 }
 
 func logger() *slog.Logger {
@@ -103,7 +106,7 @@ func newStack(t *testing.T, simCfg metasim.Config, mps int) *stack {
 	t.Cleanup(srv.Shutdown)
 
 	queue := asynq.NewClientFromRedisClient(rdb)
-	s := &stack{t: t, pool: pool, rdb: rdb, sim: sim, api: apiSrv.URL, jobs: scheduler.NewJobs(pool, queue, log)}
+	s := &stack{t: t, pool: pool, rdb: rdb, sim: sim, api: apiSrv.URL, jobs: scheduler.NewJobs(pool, queue, log), meta: client, box: box}
 	s.key = s.account()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dripcast/dripcast/metasim"
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/scheduler"
 	"github.com/dripcast/dripcast/webhooks"
 	"github.com/dripcast/dripcast/whatsapp"
 )
@@ -72,5 +73,22 @@ func TestStuckSendingBecomesUnknownThenSettles(t *testing.T) {
 	}
 	if st := state(); st != "delivered worker_lost" {
 		t.Fatalf("after the status webhook: %s", st)
+	}
+}
+
+// The periodic refresh reads quality, throughput level and messaging limit from Meta.
+func TestRefreshFromMeta(t *testing.T) {
+	s := newStack(t, metasim.Config{DefaultTier: 10000}, 1000)
+	channel, _ := s.setup(250)
+	if err := s.sim.Quality(metasim.QualityChange{PhoneNumberID: phoneNumberID, Event: "DOWNGRADE", Rating: "YELLOW"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.jobs.Refresh(context.Background(), scheduler.Refresher{Meta: s.meta, Secrets: s.box}); err != nil {
+		t.Fatal(err)
+	}
+	c := s.call("GET", fmt.Sprintf("/v1/channels/%d", channel), nil, 200)
+	p := s.call("GET", fmt.Sprintf("/v1/portfolios/%d", int64(c["portfolio_id"].(float64))), nil, 200)
+	if c["quality_rating"] != "YELLOW" || c["throughput_mps"].(float64) != 1000 || p["tier"].(float64) != 10000 {
+		t.Fatalf("after refresh: channel %v, portfolio %v", c, p)
 	}
 }

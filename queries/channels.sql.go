@@ -9,6 +9,45 @@ import (
 	"context"
 )
 
+const channelsToRefresh = `-- name: ChannelsToRefresh :many
+SELECT id, portfolio_id, phone_number_id, access_token_enc, throughput_mps FROM channels WHERE status <> 'disconnected'
+`
+
+type ChannelsToRefreshRow struct {
+	ID             int64
+	PortfolioID    int64
+	PhoneNumberID  string
+	AccessTokenEnc []byte
+	ThroughputMps  int32
+}
+
+// The refresh job reads every channel; across accounts by nature.
+func (q *Queries) ChannelsToRefresh(ctx context.Context) ([]ChannelsToRefreshRow, error) {
+	rows, err := q.db.Query(ctx, channelsToRefresh)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ChannelsToRefreshRow
+	for rows.Next() {
+		var i ChannelsToRefreshRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.PortfolioID,
+			&i.PhoneNumberID,
+			&i.AccessTokenEnc,
+			&i.ThroughputMps,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const createChannel = `-- name: CreateChannel :one
 INSERT INTO channels (account_id, portfolio_id, name, phone_number_id, waba_id, display_number,
                       access_token_enc, app_secret_enc, throughput_mps)
@@ -250,6 +289,21 @@ func (q *Queries) ListPortfolios(ctx context.Context, arg ListPortfoliosParams) 
 		return nil, err
 	}
 	return items, nil
+}
+
+const refreshChannel = `-- name: RefreshChannel :exec
+UPDATE channels SET quality_rating = $1, throughput_mps = $2, updated_at = now() WHERE id = $3
+`
+
+type RefreshChannelParams struct {
+	QualityRating string
+	ThroughputMps int32
+	ID            int64
+}
+
+func (q *Queries) RefreshChannel(ctx context.Context, arg RefreshChannelParams) error {
+	_, err := q.db.Exec(ctx, refreshChannel, arg.QualityRating, arg.ThroughputMps, arg.ID)
+	return err
 }
 
 const updateChannel = `-- name: UpdateChannel :one

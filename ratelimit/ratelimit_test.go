@@ -116,3 +116,16 @@ func TestSlowDown(t *testing.T) {
 		t.Fatal("another number slowed")
 	}
 }
+
+func TestEffectiveMPS(t *testing.T) {
+	for _, c := range []struct {
+		mps     int32
+		quality string
+		cap     int32
+		want    float64
+	}{{80, "GREEN", 0, 80}, {80, "YELLOW", 0, 40}, {1000, "GREEN", 200, 200}, {80, "YELLOW", 60, 40}, {80, "RED", 0, 80}} {
+		if got := EffectiveMPS(c.mps, c.quality, c.cap); got != c.want {
+			t.Errorf("%d mps, %s, cap %d: %v, want %v", c.mps, c.quality, c.cap, got, c.want)
+		}
+	}
+}

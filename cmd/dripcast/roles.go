@@ -78,7 +78,7 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 		case roleAPI:
 			handler = srv.Handler()
 		case roleScheduler:
-			if err := startScheduler(runCtx, cfg, log, pool, rdb, reg, &wg); err != nil {
+			if err := startScheduler(runCtx, cfg, log, pool, rdb, box, reg, &wg); err != nil {
 				return err
 			}
 		case roleWorker:
@@ -101,10 +101,15 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 }
 
 func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, rdb *redis.Client,
-	reg prometheus.Registerer, wg *sync.WaitGroup) error {
+	box *secrets.Box, reg prometheus.Registerer, wg *sync.WaitGroup) error {
 	sch := scheduler.New(cfg.DatabaseURL, log, reg)
 	queue := asynq.NewClientFromRedisClient(rdb)
-	if err := scheduler.NewJobs(pool, queue, log).Register(ctx, sch); err != nil {
+	jobs := scheduler.NewJobs(pool, queue, log)
+	if err := jobs.Register(ctx, sch); err != nil {
+		return err
+	}
+	refresher := scheduler.Refresher{Meta: whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout), Secrets: box}
+	if err := sch.Add(ctx, "0 */5 * * * *", "refresh", func(ctx context.Context) error { return jobs.Refresh(ctx, refresher) }); err != nil {
 		return err
 	}
 	wg.Go(func() { sch.Run(ctx) })

@@ -43,3 +43,10 @@ RETURNING *;
 
 -- name: DeleteChannel :execrows
 DELETE FROM channels WHERE account_id = @account_id AND id = @id;
+
+-- The refresh job reads every channel; across accounts by nature.
+-- name: ChannelsToRefresh :many
+SELECT id, portfolio_id, phone_number_id, access_token_enc, throughput_mps FROM channels WHERE status <> 'disconnected';
+
+-- name: RefreshChannel :exec
+UPDATE channels SET quality_rating = @quality_rating, throughput_mps = @throughput_mps, updated_at = now() WHERE id = @id;

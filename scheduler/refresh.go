@@ -1,0 +1,70 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/secrets"
+	"github.com/dripcast/dripcast/whatsapp"
+)
+
+// Refresher reads each number's quality rating, throughput and messaging limit from Meta, beside
+// the webhooks that report changes, so a missed webhook does not leave a wrong limit in force.
+type Refresher struct {
+	Meta    *whatsapp.Client
+	Secrets *secrets.Box
+}
+
+// tierOf reads Meta's messaging-limit names; nil is unlimited, ok false an unknown name.
+func tierOf(limit string) (*int32, bool) {
+	n := map[string]int32{"TIER_250": 250, "TIER_2K": 2000, "TIER_10K": 10000, "TIER_100K": 100000}
+	if v, ok := n[limit]; ok {
+		return &v, true
+	}
+	return nil, limit == "TIER_UNLIMITED"
+}
+
+// Refresh updates every channel from GET /{phone-number-id}. A number Meta says is on the high
+// throughput level may send 1,000 messages a second; on the standard level 80, unless it was set
+// lower by hand (a number shared with the WhatsApp Business app sends 20).
+func (j *Jobs) Refresh(ctx context.Context, r Refresher) error {
+	channels, err := j.q.ChannelsToRefresh(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ch := range channels {
+		token, err := r.Secrets.Open(ch.AccessTokenEnc, "channel.access_token")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("channel %d: %w", ch.ID, err))
+			continue
+		}
+		info, err := r.Meta.GetPhoneNumber(ctx, token, ch.PhoneNumberID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("channel %d: %w", ch.ID, err))
+			continue
+		}
+		mps := ch.ThroughputMps
+		switch info.Throughput.Level {
+		case "HIGH":
+			mps = 1000
+		case "STANDARD":
+			mps = min(mps, 80)
+		}
+		quality := info.QualityRating
+		if quality == "" {
+			quality = "UNKNOWN"
+		}
+		if err := j.q.RefreshChannel(ctx, queries.RefreshChannelParams{ID: ch.ID, QualityRating: quality, ThroughputMps: mps}); err != nil {
+			return err
+		}
+		if tier, ok := tierOf(info.MessagingLimit); ok {
+			if err := j.q.SetPortfolioTier(ctx, queries.SetPortfolioTierParams{ID: ch.PortfolioID, TierLimit: tier}); err != nil {
+				return err
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
