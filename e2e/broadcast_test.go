@@ -15,9 +15,9 @@ import (
 // funnel must match what metasim did, and no limit may be exceeded.
 func TestBroadcastEndToEnd(t *testing.T) {
 	const total, notOptedIn, notOnWA = 10000, 1000, 200
-	var missing []string
+	var missing []string // spread through the audience, as in life (and under the auto-pause threshold)
 	for i := range notOnWA {
-		missing = append(missing, phoneOf(i))
+		missing = append(missing, phoneOf(i*45+7))
 	}
 	s := newStack(t, metasim.Config{TimeScale: 100, SentDelay: 500 * time.Millisecond, DeliveredDelay: 2 * time.Second,
 		ReadDelay: 5 * time.Second, ReadShare: 0.5, FailShare: 0.03, DuplicateShare: 0.1, PairInterval: 6 * time.Second,

@@ -104,17 +104,17 @@ func (l *Limiter) Acquire(ctx context.Context, s Send) (Decision, error) {
 	return l.admit(ctx, s)
 }
 
-// gcraLimit spaces sends at Safety × the ceiling. The burst takes up the rest of the ceiling, so
-// no second ever sees more than the ceiling (rate + burst - 1), and a sender that wakes a little
-// late does not lose its slot (with a burst of one, every late wake-up would push all later slots
-// back).
+// gcraLimit spaces sends at Safety × the ceiling. The burst takes up the rest of the ceiling but
+// one, so no second sees more than ceiling - 1 admissions (rate + burst - 1) and one send's worth
+// of network jitter still stays under the ceiling; and a sender that wakes a little late does not
+// lose its slot (with a burst of one, every late wake-up would push all later slots back).
 func gcraLimit(ceiling float64) redis_rate.Limit {
 	period := time.Second
 	if ceiling < 10 { // redis_rate counts whole events per period
 		ceiling, period = ceiling*10, 10*time.Second
 	}
 	rate := max(1, int(ceiling*Safety))
-	return redis_rate.Limit{Rate: rate, Burst: max(1, int(ceiling)-rate+1), Period: period}
+	return redis_rate.Limit{Rate: rate, Burst: max(1, int(ceiling)-rate), Period: period}
 }
 
 func (l *Limiter) admit(ctx context.Context, s Send) (Decision, error) {
