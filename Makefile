@@ -15,7 +15,8 @@ demo: build ## start Postgres and Redis, run Dripcast and show it at work
 
 .PHONY: test
 test: verify ## the whole test suite against real Postgres and Redis
-	@$(SERVICES) && go test $(GO_TEST_FLAGS) ./...
+	@$(SERVICES) && go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /e2e) && \
+	  echo "end-to-end tests, alone: they measure rates per second" && go test $(GO_TEST_FLAGS) ./e2e
 
 .PHONY: build
 build: ## build bin/dripcast
