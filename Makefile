@@ -36,7 +36,8 @@ verify: ## gofmt, go vet, sqlc output fresh, migrations apply and roll back clea
 
 .PHONY: bench
 bench: ## benchmarks, each beside a baseline measured in the same run
-	@$(SERVICES) && go test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 30m ./importer -args -import-rows=1000000
+	@$(SERVICES) && go test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 30m ./importer -args -import-rows=1000000 && \
+	  go test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 30m ./broadcast -args -expand-contacts=1000000
 
 .PHONY: services-up
 services-up: ## start local Postgres and Redis (installing them when missing) and print their URLs

@@ -182,7 +182,8 @@ CREATE UNIQUE INDEX messages_broadcast_contact ON messages (broadcast_id, contac
 CREATE UNIQUE INDEX messages_enrollment_step ON messages (enrollment_id, step) WHERE enrollment_id IS NOT NULL;
 CREATE UNIQUE INDEX messages_wamid ON messages (wamid) WHERE wamid IS NOT NULL;
 CREATE INDEX messages_pending_due ON messages (channel_id, due_at) WHERE status = 'pending';
-CREATE INDEX messages_contact_sent ON messages (contact_id, sent_at);
+-- Partial: rows enter it when sent, so expanding a broadcast does not pay for it.
+CREATE INDEX messages_contact_sent ON messages (contact_id, sent_at) WHERE sent_at IS NOT NULL;
 
 -- A sequence's definition is versioned: enrolled contacts keep the version they started with.
 CREATE TABLE sequences (
