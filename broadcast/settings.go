@@ -3,6 +3,7 @@ package broadcast
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Settings are an account's sending policies, kept in accounts.settings.
@@ -13,6 +14,23 @@ type Settings struct {
 	// AutoPauseFailureRate pauses a running broadcast whose failed share of sends passes it, once
 	// AutoPauseMinSends were made (0 means DefaultAutoPauseFailureRate; 1 turns it off).
 	AutoPauseFailureRate float64 `json:"auto_pause_failure_rate,omitempty"`
+	// AutoPauseOptOutRate pauses a running broadcast when this share of its recipients opted out
+	// in answer to it (0 means DefaultAutoPauseOptOutRate; 1 turns it off).
+	AutoPauseOptOutRate float64 `json:"auto_pause_opt_out_rate,omitempty"`
+	// OptOutKeywords opt a contact out of marketing when a reply is exactly one of them (any
+	// case); DefaultOptOutKeywords when empty.
+	OptOutKeywords []string `json:"opt_out_keywords,omitempty"`
+}
+
+// DefaultOptOutKeywords are the replies that opt a contact out when an account names none.
+var DefaultOptOutKeywords = []string{"STOP", "STOP ALL", "STOP PROMOTIONS", "UNSUBSCRIBE", "OPT OUT", "OPTOUT", "CANCEL"}
+
+// Keywords are the account's opt-out keywords.
+func (s Settings) Keywords() []string {
+	if len(s.OptOutKeywords) == 0 {
+		return DefaultOptOutKeywords
+	}
+	return s.OptOutKeywords
 }
 
 // FrequencyCap is at most Max marketing messages per contact per rolling Days days.
@@ -24,6 +42,7 @@ type FrequencyCap struct {
 // The failure check waits for enough sends to judge.
 const (
 	DefaultAutoPauseFailureRate = 0.5
+	DefaultAutoPauseOptOutRate  = 0.1
 	AutoPauseMinSends           = 100
 )
 
@@ -45,6 +64,19 @@ func (s Settings) Validate() error {
 	if s.AutoPauseFailureRate < 0 || s.AutoPauseFailureRate > 1 {
 		return &InputError{"auto_pause_failure_rate", "a share from 0 to 1 (1 turns the check off)"}
 	}
+	if s.AutoPauseOptOutRate < 0 || s.AutoPauseOptOutRate > 1 {
+		return &InputError{"auto_pause_opt_out_rate", "a share from 0 to 1 (1 turns the check off)"}
+	}
+	if len(s.OptOutKeywords) > 20 {
+		return &InputError{"opt_out_keywords", "at most 20"}
+	}
+	for i, k := range s.OptOutKeywords {
+		k = strings.ToUpper(strings.TrimSpace(k))
+		if k == "" || len(k) > 40 {
+			return &InputError{"opt_out_keywords", "each keyword is 1 to 40 characters"}
+		}
+		s.OptOutKeywords[i] = k
+	}
 	return nil
 }
 
@@ -56,11 +88,21 @@ func (s Settings) FailureThreshold() float64 {
 	return s.AutoPauseFailureRate
 }
 
-// TooManyFailures tells whether a broadcast with these sends should pause, and why.
-func (s Settings) TooManyFailures(failed, attempted int64) (string, bool) {
-	t := s.FailureThreshold()
-	if attempted < AutoPauseMinSends || t >= 1 || float64(failed)/float64(attempted) <= t {
+// ShouldPause tells whether a broadcast with these outcomes should pause, and why: too many of
+// its sends failed, or too many recipients opted out in answer to it.
+func (s Settings) ShouldPause(failed, optedOut, attempted int64) (string, bool) {
+	if attempted < AutoPauseMinSends {
 		return "", false
 	}
-	return fmt.Sprintf("paused automatically: %d of %d sends failed (over %.0f%%)", failed, attempted, t*100), true
+	if t := s.FailureThreshold(); t < 1 && float64(failed)/float64(attempted) > t {
+		return fmt.Sprintf("paused automatically: %d of %d sends failed (over %.0f%%)", failed, attempted, t*100), true
+	}
+	t := s.AutoPauseOptOutRate
+	if t == 0 {
+		t = DefaultAutoPauseOptOutRate
+	}
+	if t < 1 && float64(optedOut)/float64(attempted) > t {
+		return fmt.Sprintf("paused automatically: %d of %d recipients opted out (over %.0f%%)", optedOut, attempted, t*100), true
+	}
+	return "", false
 }

@@ -137,3 +137,19 @@ func TestSendWindowHoldsMessages(t *testing.T) {
 		t.Fatalf("due %s, want the window's opening %s", first, tomorrow)
 	}
 }
+
+// Messages not sent by a broadcast's expiry are dropped with the reason, and it completes.
+func TestExpiryDropsTheRest(t *testing.T) {
+	s := newStack(t, metasim.Config{TimeScale: 100}, 1000)
+	channel, template := s.setup("unlimited")
+	importContacts(t, s, 100, utc)
+	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "flash", "channel_id": channel, "template_id": template,
+		"audience": map[string]any{"tag": "all"}, "rate_cap": 10, "expires_at": time.Now().Add(3 * time.Second)}, 201)
+	id := int64(b["id"].(float64))
+	waitFor(t, "completed", 30*time.Second, func() bool { return s.status(id) == "completed" })
+	rep := s.report(id)
+	expired := rep["skipped"].(map[string]any)["expired"].(float64)
+	if sent := s.sim.Counters().Accepted; expired == 0 || float64(sent)+expired != 100 {
+		t.Fatalf("sent %d, expired %v: %v", sent, expired, rep)
+	}
+}

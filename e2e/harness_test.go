@@ -118,7 +118,7 @@ func newStack(t *testing.T, simCfg metasim.Config, mps int) *stack {
 // tick runs the scheduler's jobs as its leader would, a little faster than its cron.
 func (s *stack) tick(ctx context.Context) {
 	for ctx.Err() == nil {
-		for _, job := range []func(context.Context) error{s.jobs.Start, s.jobs.Expand, s.jobs.Feed, s.jobs.Complete, s.jobs.Recover} {
+		for _, job := range []func(context.Context) error{s.jobs.Start, s.jobs.Expand, s.jobs.Feed, s.jobs.Complete, s.jobs.Recover, s.jobs.Guard} {
 			if err := job(ctx); err != nil && ctx.Err() == nil {
 				s.t.Logf("job: %v", err)
 			}

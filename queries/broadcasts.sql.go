@@ -567,7 +567,8 @@ func (q *Queries) Rewindow(ctx context.Context) (int64, error) {
 const runningBroadcastOutcomes = `-- name: RunningBroadcastOutcomes :many
 SELECT b.id, b.account_id, a.settings,
        count(*) FILTER (WHERE m.status = 'failed')::bigint AS failed,
-       count(*) FILTER (WHERE m.status IN ('sent', 'delivered', 'read', 'failed', 'unknown'))::bigint AS attempted
+       count(*) FILTER (WHERE m.status IN ('sent', 'delivered', 'read', 'failed', 'unknown'))::bigint AS attempted,
+       count(m.opted_out_at)::bigint AS opted_out
 FROM broadcasts b JOIN accounts a ON a.id = b.account_id JOIN messages m ON m.broadcast_id = b.id
 WHERE b.status = 'running'
 GROUP BY b.id, b.account_id, a.settings
@@ -579,6 +580,7 @@ type RunningBroadcastOutcomesRow struct {
 	Settings  json.RawMessage
 	Failed    int64
 	Attempted int64
+	OptedOut  int64
 }
 
 // Running broadcasts with their sends so far, for the failure-rate check.
@@ -597,6 +599,7 @@ func (q *Queries) RunningBroadcastOutcomes(ctx context.Context) ([]RunningBroadc
 			&i.Settings,
 			&i.Failed,
 			&i.Attempted,
+			&i.OptedOut,
 		); err != nil {
 			return nil, err
 		}

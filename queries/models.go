@@ -218,6 +218,7 @@ type Message struct {
 	Reason       *string
 	SendingAt    *time.Time
 	Attempts     int16
+	OptedOutAt   *time.Time
 }
 
 type Portfolio struct {

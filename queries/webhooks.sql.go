@@ -178,6 +178,42 @@ func (q *Queries) MarkInbound(ctx context.Context, arg MarkInboundParams) error 
 	return err
 }
 
+const markOptedOut = `-- name: MarkOptedOut :execrows
+WITH target AS (
+    SELECT m.id FROM messages m
+    WHERE m.channel_id = $2::bigint AND m.contact_id = $3::bigint AND m.sent_at IS NOT NULL
+      AND CASE WHEN $4::text = '' THEN m.sent_at > $5             ELSE m.wamid = $4::text END
+    ORDER BY m.sent_at DESC
+    LIMIT 1
+)
+UPDATE messages SET opted_out_at = $1::timestamptz
+FROM target WHERE messages.id = target.id AND messages.opted_out_at IS NULL
+`
+
+type MarkOptedOutParams struct {
+	At                                  time.Time
+	ChannelID                           int64
+	ContactID                           int64
+	Context                             string
+	Attimestamptz3DayspgCataloginterval *time.Time
+}
+
+// An opt-out is charged to the message it answers, found as for a reply, so a campaign that
+// drives people away can pause itself.
+func (q *Queries) MarkOptedOut(ctx context.Context, arg MarkOptedOutParams) (int64, error) {
+	result, err := q.db.Exec(ctx, markOptedOut,
+		arg.At,
+		arg.ChannelID,
+		arg.ContactID,
+		arg.Context,
+		arg.Attimestamptz3DayspgCataloginterval,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const markReplied = `-- name: MarkReplied :execrows
 WITH target AS (
     SELECT m.id FROM messages m

@@ -53,6 +53,7 @@ func (j *Jobs) Register(ctx context.Context, s *Scheduler) error {
 		{"* * * * * *", "feed", j.Feed},
 		{"*/10 * * * * *", "recover", j.Recover},
 		{"*/2 * * * * *", "complete", j.Complete},
+		{"*/5 * * * * *", "guard", j.Guard},
 	} {
 		if err := s.Add(ctx, job.spec, job.name, job.fn); err != nil {
 			return err
@@ -170,20 +171,18 @@ func (j *Jobs) Recover(ctx context.Context) error {
 	return err
 }
 
-// Complete marks broadcasts done when no message of theirs waits or is on its way, and pauses
-// those whose failures pass their account's threshold.
+// Complete marks broadcasts done when no message of theirs waits or is on its way.
 func (j *Jobs) Complete(ctx context.Context) error {
 	done, err := j.q.CompleteBroadcasts(ctx)
 	for _, id := range done {
 		j.log.Info("broadcast completed", "broadcast", id)
 	}
-	if err != nil {
-		return err
-	}
-	return j.autoPause(ctx)
+	return err
 }
 
-func (j *Jobs) autoPause(ctx context.Context) error {
+// Guard pauses running broadcasts whose failures or opt-outs pass their account's thresholds.
+// It counts every message of running broadcasts, so it runs less often than the others.
+func (j *Jobs) Guard(ctx context.Context) error {
 	outcomes, err := j.q.RunningBroadcastOutcomes(ctx)
 	if err != nil {
 		return err
@@ -193,7 +192,7 @@ func (j *Jobs) autoPause(ctx context.Context) error {
 		if err != nil {
 			continue
 		}
-		reason, pause := settings.TooManyFailures(o.Failed, o.Attempted)
+		reason, pause := settings.ShouldPause(o.Failed, o.OptedOut, o.Attempted)
 		if !pause {
 			continue
 		}

@@ -15,12 +15,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/whatsapp"
 )
-
-// OptOutKeywords opt a contact out of marketing when a reply is exactly one of them (any case).
-var OptOutKeywords = []string{"STOP", "STOP ALL", "STOP PROMOTIONS", "UNSUBSCRIBE", "OPT OUT", "OPTOUT", "CANCEL"}
 
 // Result counts what one notification changed.
 type Result struct {
@@ -225,11 +223,30 @@ func applyInbound(ctx context.Context, q *queries.Queries, ch queries.ChannelByP
 	if _, err := q.MarkReplied(ctx, queries.MarkRepliedParams{ChannelID: ch.ID, ContactID: contact, Context: quoted, At: at}); err != nil {
 		return err
 	}
-	if slices.Contains(OptOutKeywords, strings.ToUpper(strings.TrimSpace(m.Content()))) {
-		res.OptOuts++
-		return q.OptOutContact(ctx, queries.OptOutContactParams{ContactID: contact, Source: "whatsapp_reply"})
+	keywords, err := optOutKeywords(ctx, q, ch.AccountID)
+	if err != nil {
+		return err
 	}
-	return nil
+	if !slices.Contains(keywords, strings.ToUpper(strings.TrimSpace(m.Content()))) {
+		return nil
+	}
+	res.OptOuts++
+	if _, err := q.MarkOptedOut(ctx, queries.MarkOptedOutParams{ChannelID: ch.ID, ContactID: contact, Context: quoted, At: at}); err != nil {
+		return err
+	}
+	return q.OptOutContact(ctx, queries.OptOutContactParams{ContactID: contact, Source: "whatsapp_reply"})
+}
+
+func optOutKeywords(ctx context.Context, q *queries.Queries, accountID int64) ([]string, error) {
+	acct, err := q.GetAccount(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	settings, err := broadcast.ParseSettings(acct.Settings)
+	if err != nil {
+		return broadcast.DefaultOptOutKeywords, nil
+	}
+	return settings.Keywords(), nil
 }
 
 // applyPreferences follows a user who stopped (or resumed) marketing messages in WhatsApp.
@@ -252,7 +269,13 @@ func applyPreferences(ctx context.Context, q *queries.Queries, v *whatsapp.UserP
 		switch p.Value {
 		case "stop":
 			res.OptOuts++
-			err = q.OptOutContact(ctx, queries.OptOutContactParams{ContactID: contact, Source: "meta_user_preferences"})
+			at := time.Now()
+			if p.Timestamp > 0 {
+				at = time.Unix(p.Timestamp, 0)
+			}
+			if _, err = q.MarkOptedOut(ctx, queries.MarkOptedOutParams{ChannelID: ch.ID, ContactID: contact, At: at}); err == nil {
+				err = q.OptOutContact(ctx, queries.OptOutContactParams{ContactID: contact, Source: "meta_user_preferences"})
+			}
 		case "resume":
 			_, err = q.SetContactOptIn(ctx, queries.SetContactOptInParams{OptedIn: true, Source: "meta_user_preferences", AccountID: ch.AccountID, ID: contact})
 		}

@@ -153,8 +153,26 @@ func TestStopReplyOptsOutAndCountsAsReply(t *testing.T) {
 	if events != 1 {
 		t.Fatalf("%d consent events", events)
 	}
+	var charged bool
+	_ = pool.QueryRow(context.Background(), "SELECT opted_out_at IS NOT NULL FROM messages WHERE id = $1", msg).Scan(&charged)
+	if !charged {
+		t.Fatal("the opt-out was not charged to the message it answered")
+	}
 	if res := apply(t, pool, inbound("Does it come in blue?", "")); res.OptOuts != 0 {
 		t.Fatal("an ordinary reply opted out")
+	}
+	// An account's own keywords replace the defaults.
+	if _, err := pool.Exec(context.Background(), `UPDATE accounts SET settings = '{"opt_out_keywords":["PARAR"]}'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(context.Background(), "UPDATE contacts SET opted_in = true"); err != nil {
+		t.Fatal(err)
+	}
+	if res := apply(t, pool, inbound("stop", "")); res.OptOuts != 0 {
+		t.Fatal("STOP opted out an account whose keyword is PARAR")
+	}
+	if res := apply(t, pool, inbound("Parar", "")); res.OptOuts != 1 {
+		t.Fatal("the account's keyword did not opt out")
 	}
 }
 

@@ -3,8 +3,9 @@
 -- feeder, recovery and reports, and broadcast retries.
 
 ALTER TABLE messages
-    ADD COLUMN sending_at timestamptz,          -- claimed by a worker: stuck rows are found by it
-    ADD COLUMN attempts   smallint NOT NULL DEFAULT 0;
+    ADD COLUMN sending_at   timestamptz,          -- claimed by a worker: stuck rows are found by it
+    ADD COLUMN attempts     smallint NOT NULL DEFAULT 0,
+    ADD COLUMN opted_out_at timestamptz;          -- the recipient opted out in answer to it
 
 -- Reports count a broadcast's messages by status.
 CREATE INDEX messages_broadcast_status ON messages (broadcast_id, status) WHERE broadcast_id IS NOT NULL;
@@ -73,4 +74,4 @@ DROP FUNCTION message_rank(message_status);
 ALTER TABLE broadcasts DROP COLUMN retry_of, DROP COLUMN local_date, DROP COLUMN expanded_at;
 DROP INDEX messages_in_flight;
 DROP INDEX messages_broadcast_status;
-ALTER TABLE messages DROP COLUMN attempts, DROP COLUMN sending_at;
+ALTER TABLE messages DROP COLUMN opted_out_at, DROP COLUMN attempts, DROP COLUMN sending_at;

@@ -127,7 +127,8 @@ WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND status = 'fa
 -- name: RunningBroadcastOutcomes :many
 SELECT b.id, b.account_id, a.settings,
        count(*) FILTER (WHERE m.status = 'failed')::bigint AS failed,
-       count(*) FILTER (WHERE m.status IN ('sent', 'delivered', 'read', 'failed', 'unknown'))::bigint AS attempted
+       count(*) FILTER (WHERE m.status IN ('sent', 'delivered', 'read', 'failed', 'unknown'))::bigint AS attempted,
+       count(m.opted_out_at)::bigint AS opted_out
 FROM broadcasts b JOIN accounts a ON a.id = b.account_id JOIN messages m ON m.broadcast_id = b.id
 WHERE b.status = 'running'
 GROUP BY b.id, b.account_id, a.settings;

@@ -52,6 +52,20 @@ WITH target AS (
 UPDATE messages SET replied_at = @at::timestamptz
 FROM target WHERE messages.id = target.id AND messages.replied_at IS NULL;
 
+-- An opt-out is charged to the message it answers, found as for a reply, so a campaign that
+-- drives people away can pause itself.
+-- name: MarkOptedOut :execrows
+WITH target AS (
+    SELECT m.id FROM messages m
+    WHERE m.channel_id = @channel_id::bigint AND m.contact_id = @contact_id::bigint AND m.sent_at IS NOT NULL
+      AND CASE WHEN @context::text = '' THEN m.sent_at > @at::timestamptz - interval '3 days'
+               ELSE m.wamid = @context::text END
+    ORDER BY m.sent_at DESC
+    LIMIT 1
+)
+UPDATE messages SET opted_out_at = @at::timestamptz
+FROM target WHERE messages.id = target.id AND messages.opted_out_at IS NULL;
+
 -- name: SetChannelQuality :exec
 UPDATE channels SET quality_rating = @quality_rating, updated_at = now() WHERE id = @id;
 

@@ -1,0 +1,33 @@
+package broadcast
+
+import "testing"
+
+func TestShouldPause(t *testing.T) {
+	var def Settings
+	cases := []struct {
+		s                          Settings
+		failed, optedOut, attempts int64
+		pause                      bool
+	}{
+		{def, 90, 0, 99, false},  // too few sends to judge
+		{def, 60, 0, 100, true},  // over half failed
+		{def, 50, 0, 100, false}, // exactly half: not over
+		{def, 0, 11, 100, true},  // over 10 % opted out
+		{def, 0, 10, 100, false},
+		{Settings{AutoPauseFailureRate: 1, AutoPauseOptOutRate: 1}, 100, 100, 100, false}, // both checks off
+		{Settings{AutoPauseFailureRate: 0.2}, 21, 0, 100, true},
+	}
+	for _, c := range cases {
+		reason, pause := c.s.ShouldPause(c.failed, c.optedOut, c.attempts)
+		if pause != c.pause || (pause && reason == "") {
+			t.Errorf("%+v %d/%d/%d: pause %v (%q)", c.s, c.failed, c.optedOut, c.attempts, pause, reason)
+		}
+	}
+	s := Settings{OptOutKeywords: []string{" parar "}}
+	if err := s.Validate(); err != nil || s.Keywords()[0] != "PARAR" {
+		t.Fatalf("keywords: %v %v", s.Keywords(), err)
+	}
+	if len(def.Keywords()) == 0 {
+		t.Fatal("no default keywords")
+	}
+}
