@@ -17,6 +17,9 @@ type Settings struct {
 	// AutoPauseOptOutRate pauses a running broadcast when this share of its recipients opted out
 	// in answer to it (0 means DefaultAutoPauseOptOutRate; 1 turns it off).
 	AutoPauseOptOutRate float64 `json:"auto_pause_opt_out_rate,omitempty"`
+	// YellowRateFactor slows marketing sends on a number whose quality rating is YELLOW, Meta's
+	// warning before RED (0 means DefaultYellowRateFactor; 1 does not slow down).
+	YellowRateFactor float64 `json:"yellow_rate_factor,omitempty"`
 	// OptOutKeywords opt a contact out of marketing when a reply is exactly one of them (any
 	// case); DefaultOptOutKeywords when empty.
 	OptOutKeywords []string `json:"opt_out_keywords,omitempty"`
@@ -43,6 +46,7 @@ type FrequencyCap struct {
 const (
 	DefaultAutoPauseFailureRate = 0.5
 	DefaultAutoPauseOptOutRate  = 0.1
+	DefaultYellowRateFactor     = 0.5
 	AutoPauseMinSends           = 100
 )
 
@@ -66,6 +70,9 @@ func (s Settings) Validate() error {
 	}
 	if s.AutoPauseOptOutRate < 0 || s.AutoPauseOptOutRate > 1 {
 		return &InputError{"auto_pause_opt_out_rate", "a share from 0 to 1 (1 turns the check off)"}
+	}
+	if s.YellowRateFactor < 0 || s.YellowRateFactor > 1 {
+		return &InputError{"yellow_rate_factor", "a share of the throughput from 0 to 1 (1 does not slow down)"}
 	}
 	if len(s.OptOutKeywords) > 20 {
 		return &InputError{"opt_out_keywords", "at most 20"}
@@ -105,4 +112,16 @@ func (s Settings) ShouldPause(failed, optedOut, attempted int64) (string, bool) 
 		return fmt.Sprintf("paused automatically: %d of %d recipients opted out (over %.0f%%)", optedOut, attempted, t*100), true
 	}
 	return "", false
+}
+
+// RateFactor is the share of a number's throughput a send may use: marketing slows down on a
+// YELLOW number.
+func (s Settings) RateFactor(quality, category string) float64 {
+	if quality != "YELLOW" || category != "marketing" {
+		return 1
+	}
+	if s.YellowRateFactor == 0 {
+		return DefaultYellowRateFactor
+	}
+	return s.YellowRateFactor
 }

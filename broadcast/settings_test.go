@@ -31,3 +31,13 @@ func TestShouldPause(t *testing.T) {
 		t.Fatal("no default keywords")
 	}
 }
+
+func TestRateFactor(t *testing.T) {
+	var def Settings
+	if def.RateFactor("YELLOW", "marketing") != 0.5 || def.RateFactor("YELLOW", "utility") != 1 || def.RateFactor("GREEN", "marketing") != 1 {
+		t.Fatal("default quality policy")
+	}
+	if (Settings{YellowRateFactor: 0.2}).RateFactor("YELLOW", "marketing") != 0.2 {
+		t.Fatal("the account's factor")
+	}
+}

@@ -153,3 +153,17 @@ func TestExpiryDropsTheRest(t *testing.T) {
 		t.Fatalf("sent %d, expired %v: %v", sent, expired, rep)
 	}
 }
+
+// On a YELLOW number marketing slows to the account's share of its throughput.
+func TestYellowQualitySlowsMarketing(t *testing.T) {
+	s := newStack(t, metasim.Config{TimeScale: 100}, 1000)
+	channel, template := s.setup("unlimited")
+	importContacts(t, s, 400, utc)
+	s.call("PATCH", fmt.Sprintf("/v1/channels/%d", channel), map[string]any{"quality_rating": "YELLOW"}, 200)
+	s.call("PUT", "/v1/account/settings", map[string]any{"yellow_rate_factor": 0.1}, 200)
+	id := s.broadcast(channel, template)
+	waitFor(t, "completed", 30*time.Second, func() bool { return s.status(id) == "completed" })
+	if max := s.sim.Counters().PerNumber[phoneNumberID].MaxPerSecond; max > 105 || max < 50 {
+		t.Fatalf("a 1,000/s number at a tenth sent %d in one second", max)
+	}
+}

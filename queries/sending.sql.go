@@ -13,15 +13,17 @@ import (
 
 const claimMessage = `-- name: ClaimMessage :one
 UPDATE messages m SET status = 'sending', sending_at = now(), attempts = m.attempts + 1
-FROM broadcasts b, contacts c, channels ch, portfolios p, templates t
+FROM broadcasts b, contacts c, channels ch, portfolios p, templates t, accounts a
 WHERE m.id = $1 AND m.status = 'queued' AND b.id = m.broadcast_id AND b.status = 'running'
   AND c.id = m.contact_id AND ch.id = m.channel_id AND p.id = ch.portfolio_id AND t.id = m.template_id
+  AND a.id = m.account_id
 RETURNING m.id, m.account_id, m.broadcast_id, m.contact_id, c.phone, c.name, c.email, c.country, c.attributes,
           c.opted_in, COALESCE(c.last_inbound_at > now() - interval '24 hours', false)::boolean AS in_service_window,
           ch.id AS channel_id, ch.phone_number_id, ch.access_token_enc, ch.throughput_mps, ch.quality_rating,
           ch.status AS channel_status, p.id AS portfolio_id, p.tier_limit,
           t.name AS template_name, t.language, t.category, t.status AS template_status, t.components,
-          t.parameters AS template_parameters, b.parameters AS broadcast_parameters, b.rate_cap
+          t.parameters AS template_parameters, b.parameters AS broadcast_parameters, b.rate_cap,
+          a.settings AS account_settings
 `
 
 type ClaimMessageRow struct {
@@ -52,6 +54,7 @@ type ClaimMessageRow struct {
 	TemplateParameters  json.RawMessage
 	BroadcastParameters json.RawMessage
 	RateCap             *int32
+	AccountSettings     json.RawMessage
 }
 
 // Claims a queued message for sending and reads everything the send needs, in one statement.
@@ -88,6 +91,7 @@ func (q *Queries) ClaimMessage(ctx context.Context, id int64) (ClaimMessageRow, 
 		&i.TemplateParameters,
 		&i.BroadcastParameters,
 		&i.RateCap,
+		&i.AccountSettings,
 	)
 	return i, err
 }

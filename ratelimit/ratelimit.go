@@ -183,16 +183,11 @@ func (l *Limiter) TierUsage(ctx context.Context, portfolio int64) (int64, error)
 	return l.rdb.ZCount(ctx, key, strconv.FormatInt(now.Add(-TierWindow).UnixMilli()+1, 10), "+inf").Result()
 }
 
-// YellowFactor slows a number whose quality rating is YELLOW (Meta's warning before RED).
-const YellowFactor = 0.5
-
-// EffectiveMPS is the rate to send at on a number: its throughput, slowed on YELLOW, and capped
-// by the broadcast's rate cap (0 = none).
-func EffectiveMPS(throughput int32, quality string, rateCap int32) float64 {
-	mps := float64(throughput)
-	if quality == "YELLOW" {
-		mps *= YellowFactor
-	}
+// EffectiveMPS is the rate to send at on a number: its throughput times a policy factor (1 for
+// none; the account's slow-down for marketing on a YELLOW number), capped by the broadcast's rate
+// cap (0 = none).
+func EffectiveMPS(throughput int32, factor float64, rateCap int32) float64 {
+	mps := float64(throughput) * factor
 	if rateCap > 0 {
 		mps = min(mps, float64(rateCap))
 	}

@@ -119,13 +119,13 @@ func TestSlowDown(t *testing.T) {
 
 func TestEffectiveMPS(t *testing.T) {
 	for _, c := range []struct {
-		mps     int32
-		quality string
-		cap     int32
-		want    float64
-	}{{80, "GREEN", 0, 80}, {80, "YELLOW", 0, 40}, {1000, "GREEN", 200, 200}, {80, "YELLOW", 60, 40}, {80, "RED", 0, 80}} {
-		if got := EffectiveMPS(c.mps, c.quality, c.cap); got != c.want {
-			t.Errorf("%d mps, %s, cap %d: %v, want %v", c.mps, c.quality, c.cap, got, c.want)
+		mps    int32
+		factor float64
+		cap    int32
+		want   float64
+	}{{80, 1, 0, 80}, {80, 0.5, 0, 40}, {1000, 1, 200, 200}, {80, 0.5, 60, 40}} {
+		if got := EffectiveMPS(c.mps, c.factor, c.cap); got != c.want {
+			t.Errorf("%d mps, factor %v, cap %d: %v, want %v", c.mps, c.factor, c.cap, got, c.want)
 		}
 	}
 }

@@ -111,7 +111,9 @@ func (j *Jobs) Feed(ctx context.Context) error {
 }
 
 func (j *Jobs) feed(ctx context.Context, ch queries.FeedableChannelsRow) error {
-	budget := int64(math.Ceil(ratelimit.EffectiveMPS(ch.ThroughputMps, ch.QualityRating, ch.RateCap) * Horizon.Seconds()))
+	// The budget ignores quality slow-downs (they apply to marketing only, in the worker): a few
+	// seconds of over-feeding cost nothing.
+	budget := int64(math.Ceil(ratelimit.EffectiveMPS(ch.ThroughputMps, 1, ch.RateCap) * Horizon.Seconds()))
 	inFlight, err := j.q.CountInFlight(ctx, ch.ID)
 	if err != nil || inFlight >= budget {
 		return err

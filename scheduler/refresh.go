@@ -60,6 +60,12 @@ func (j *Jobs) Refresh(ctx context.Context, r Refresher) error {
 		if err := j.q.RefreshChannel(ctx, queries.RefreshChannelParams{ID: ch.ID, QualityRating: quality, ThroughputMps: mps}); err != nil {
 			return err
 		}
+		if quality == "RED" {
+			if err := j.q.PauseMarketingOfChannel(ctx, queries.PauseMarketingOfChannelParams{ChannelID: ch.ID,
+				Reason: "paused automatically: quality rating RED"}); err != nil {
+				return err
+			}
+		}
 		if tier, ok := tierOf(info.MessagingLimit); ok {
 			if err := j.q.SetPortfolioTier(ctx, queries.SetPortfolioTierParams{ID: ch.PortfolioID, TierLimit: tier}); err != nil {
 				return err

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/phone"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/ratelimit"
@@ -75,13 +76,14 @@ func (s *Sender) send(ctx context.Context, m queries.ClaimMessageRow) error {
 	if m.RateCap != nil {
 		rateCap = *m.RateCap
 	}
+	settings, _ := broadcast.ParseSettings(m.AccountSettings) // malformed settings: the defaults
 	tier := 0
 	if m.TierLimit != nil {
 		tier = int(*m.TierLimit)
 	}
 	to := m.Phone[1:] // WhatsApp ids are E.164 without the +
 	d, err := s.limits.Acquire(ctx, ratelimit.Send{PhoneNumberID: m.PhoneNumberID, Portfolio: m.PortfolioID,
-		MPS: ratelimit.EffectiveMPS(m.ThroughputMps, m.QualityRating, rateCap), Tier: tier, Recipient: to,
+		MPS: ratelimit.EffectiveMPS(m.ThroughputMps, settings.RateFactor(m.QualityRating, m.Category), rateCap), Tier: tier, Recipient: to,
 		InServiceWindow: m.InServiceWindow})
 	if err != nil {
 		return errors.Join(err, s.q.RequeueMessage(context.WithoutCancel(ctx), m.ID))
