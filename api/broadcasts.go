@@ -258,7 +258,7 @@ func (s *Server) listBroadcasts(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// updateBroadcast edits a broadcast that has not started.
+// updateBroadcast edits a broadcast that has not started; "draft": false schedules a draft.
 func (s *Server) updateBroadcast(w http.ResponseWriter, r *http.Request) error {
 	before, err := s.loadBroadcast(r)
 	if err != nil {
@@ -279,7 +279,7 @@ func (s *Server) updateBroadcast(w http.ResponseWriter, r *http.Request) error {
 	cp := c.params
 	var b queries.Broadcast
 	err = s.inTx(ctx, func(q *queries.Queries) error {
-		b, err = q.UpdateScheduledBroadcast(ctx, queries.UpdateScheduledBroadcastParams{Name: cp.Name, ChannelID: cp.ChannelID,
+		b, err = q.UpdateScheduledBroadcast(ctx, queries.UpdateScheduledBroadcastParams{Status: cp.Status, Name: cp.Name, ChannelID: cp.ChannelID,
 			TemplateID: cp.TemplateID, Audience: cp.Audience, Parameters: cp.Parameters, SendAt: cp.SendAt, LocalDate: cp.LocalDate,
 			LocalTime: cp.LocalTime, SendWindow: cp.SendWindow, RateCap: cp.RateCap, ExpiresAt: cp.ExpiresAt, AudienceCount: cp.AudienceCount,
 			AccountID: p.AccountID, ID: before.ID})
@@ -309,9 +309,8 @@ var transitions = map[string]struct {
 	from []string
 	to   string
 }{
-	"pause":    {[]string{"scheduled", "running"}, "paused"},
-	"cancel":   {[]string{"draft", "scheduled", "running", "paused"}, "cancelled"},
-	"schedule": {[]string{"draft"}, "scheduled"},
+	"pause":  {[]string{"scheduled", "running"}, "paused"},
+	"cancel": {[]string{"draft", "scheduled", "running", "paused"}, "cancelled"},
 }
 
 func (s *Server) pauseBroadcast(w http.ResponseWriter, r *http.Request) error {

@@ -114,6 +114,11 @@ func TestBroadcastValidation(t *testing.T) {
 	if r.Body["status"] != "draft" || r.Body["audience_estimate"].(map[string]any)["matching"].(float64) != 2 {
 		t.Fatalf("phones: %s", r.Raw)
 	}
+	r = e.call(key, "PUT", fmt.Sprintf("/v1/broadcasts/%d", r.num("id")), map[string]any{"name": "x", "channel_id": channel,
+		"template_id": tpl, "audience": map[string]any{"tag": "list"}}).want(t, 200)
+	if r.Body["status"] != "scheduled" {
+		t.Fatalf("a draft saved without draft: true is scheduled: %s", r.Raw)
+	}
 }
 
 func TestRecipientsCSVNeutralizesFormulas(t *testing.T) {

@@ -226,14 +226,13 @@ func Merge(a, b Row) Row {
 type Outcome struct {
 	Created, Updated int
 	IDs              map[string]int64
-	Inserted         map[string]bool
 }
 
 // Upsert writes rows (one per phone) in one statement. A phone that another transaction inserted
 // at the same moment comes back in neither list of the statement; it is upserted again, and is
 // then an update.
 func Upsert(ctx context.Context, q *queries.Queries, accountID int64, rows []Row) (Outcome, error) {
-	out := Outcome{IDs: make(map[string]int64, len(rows)), Inserted: make(map[string]bool, len(rows))}
+	out := Outcome{IDs: make(map[string]int64, len(rows))}
 	pending := rows
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if attempt == 3 {
@@ -249,7 +248,6 @@ func Upsert(ctx context.Context, q *queries.Queries, accountID int64, rows []Row
 		}
 		for _, r := range res {
 			out.IDs[r.Phone] = r.ID
-			out.Inserted[r.Phone] = r.Inserted
 			if r.Inserted {
 				out.Created++
 			} else {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dripcast/dripcast/metasim"
+	"github.com/dripcast/dripcast/testenv"
 )
 
 // 10,000 contacts: 1,000 never opted in, 200 not on WhatsApp, a share that fails after being sent.
@@ -41,7 +42,7 @@ func TestBroadcastEndToEnd(t *testing.T) {
 	if est := b["audience_estimate"].(map[string]any); est["matching"].(float64) != total || est["eligible"].(float64) != total-notOptedIn {
 		t.Fatalf("estimate: %v", est)
 	}
-	waitFor(t, "broadcast completed", 90*time.Second, func() bool {
+	testenv.Eventually(t, "broadcast completed", 90*time.Second, func() bool {
 		st := s.status(id)
 		if testing.Verbose() {
 			t.Logf("%s %v %+v", st, s.report(id), s.sim.Counters().RefusedByCode)
@@ -49,7 +50,7 @@ func TestBroadcastEndToEnd(t *testing.T) {
 		return st == "completed"
 	})
 	t.Logf("10,000 contacts sent in %s", time.Since(start))
-	waitFor(t, "webhooks applied", 30*time.Second, func() bool { return s.sim.Counters().WebhooksPending == 0 })
+	testenv.Eventually(t, "webhooks applied", 30*time.Second, func() bool { return s.sim.Counters().WebhooksPending == 0 })
 
 	c := s.sim.Counters()
 	recs := s.sim.Records(0, "")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dripcast/dripcast/metasim"
+	"github.com/dripcast/dripcast/testenv"
 )
 
 func importContacts(t *testing.T, s *stack, n int, zone func(i int) string) {
@@ -32,7 +33,7 @@ func TestPauseAndResume(t *testing.T) {
 	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "Slow", "channel_id": channel, "template_id": template,
 		"audience": map[string]any{"tag": "all"}, "rate_cap": 200}, 201)
 	id := int64(b["id"].(float64))
-	waitFor(t, "first sends", 20*time.Second, func() bool { return s.sim.Counters().Accepted > 300 })
+	testenv.Eventually(t, "first sends", 20*time.Second, func() bool { return s.sim.Counters().Accepted > 300 })
 	s.call("POST", fmt.Sprintf("/v1/broadcasts/%d/pause", id), nil, 200)
 	time.Sleep(time.Second) // sends already past their claim may still land
 	atPause := s.sim.Counters().Accepted
@@ -41,7 +42,7 @@ func TestPauseAndResume(t *testing.T) {
 		t.Fatalf("paused at %d sends, then %d more went out", atPause, after-atPause)
 	}
 	s.call("POST", fmt.Sprintf("/v1/broadcasts/%d/resume", id), nil, 200)
-	waitFor(t, "completed", 60*time.Second, func() bool { return s.status(id) == "completed" })
+	testenv.Eventually(t, "completed", 60*time.Second, func() bool { return s.status(id) == "completed" })
 	c := s.sim.Counters()
 	if c.Accepted != 3000 || c.UniqueRecipients != 3000 || len(c.RepeatRecipients) != 0 {
 		t.Fatalf("after resume: %d sends to %d recipients, %d repeated", c.Accepted, c.UniqueRecipients, len(c.RepeatRecipients))
@@ -61,7 +62,7 @@ func TestTierHoldsTheRest(t *testing.T) {
 	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "Tiered", "channel_id": channel, "template_id": template,
 		"audience": map[string]any{"tag": "all"}}, 201)
 	id := int64(b["id"].(float64))
-	waitFor(t, "the tier is used", 30*time.Second, func() bool { return s.sim.Counters().Accepted == 2000 })
+	testenv.Eventually(t, "the tier is used", 30*time.Second, func() bool { return s.sim.Counters().Accepted == 2000 })
 	time.Sleep(2 * time.Second)
 	c := s.sim.Counters()
 	rep := s.report(id)
@@ -85,7 +86,7 @@ func TestLocalTimeAcrossZones(t *testing.T) {
 		if _, err := s.pool.Exec(context.Background(), "UPDATE broadcasts SET send_at = now() WHERE id = $1", id); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "expanded", 10*time.Second, func() bool { return s.report(id)["audience"].(float64) == 4 })
+		testenv.Eventually(t, "expanded", 10*time.Second, func() bool { return s.report(id)["audience"].(float64) == 4 })
 		rows, err := s.pool.Query(context.Background(), `SELECT c.time_zone, to_char(m.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
 			FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE m.broadcast_id = $1 ORDER BY c.id`, id)
 		if err != nil {
@@ -125,7 +126,7 @@ func TestSendWindowHoldsMessages(t *testing.T) {
 	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "w", "channel_id": channel, "template_id": template,
 		"audience": map[string]any{"tag": "all"}, "send_window": map[string]any{"days": open, "start": "00:00", "end": "24:00"}}, 201)
 	id := int64(b["id"].(float64))
-	waitFor(t, "expanded", 10*time.Second, func() bool { return s.report(id)["waiting"].(float64) == 20 })
+	testenv.Eventually(t, "expanded", 10*time.Second, func() bool { return s.report(id)["waiting"].(float64) == 20 })
 	time.Sleep(2 * time.Second)
 	if n := s.sim.Counters().Accepted; n != 0 {
 		t.Fatalf("%d sent on a closed day", n)
@@ -146,7 +147,7 @@ func TestExpiryDropsTheRest(t *testing.T) {
 	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "flash", "channel_id": channel, "template_id": template,
 		"audience": map[string]any{"tag": "all"}, "rate_cap": 10, "expires_at": time.Now().Add(3 * time.Second)}, 201)
 	id := int64(b["id"].(float64))
-	waitFor(t, "completed", 30*time.Second, func() bool { return s.status(id) == "completed" })
+	testenv.Eventually(t, "completed", 30*time.Second, func() bool { return s.status(id) == "completed" })
 	rep := s.report(id)
 	expired := rep["skipped"].(map[string]any)["expired"].(float64)
 	if sent := s.sim.Counters().Accepted; expired == 0 || float64(sent)+expired != 100 {
@@ -162,7 +163,7 @@ func TestYellowQualitySlowsMarketing(t *testing.T) {
 	s.call("PATCH", fmt.Sprintf("/v1/channels/%d", channel), map[string]any{"quality_rating": "YELLOW"}, 200)
 	s.call("PUT", "/v1/account/settings", map[string]any{"yellow_rate_factor": 0.1}, 200)
 	id := s.broadcast(channel, template)
-	waitFor(t, "completed", 30*time.Second, func() bool { return s.status(id) == "completed" })
+	testenv.Eventually(t, "completed", 30*time.Second, func() bool { return s.status(id) == "completed" })
 	if max := s.sim.Counters().PerNumber[phoneNumberID].MaxPerSecond; max > 105 || max < 50 {
 		t.Fatalf("a 1,000/s number at a tenth sent %d in one second", max)
 	}

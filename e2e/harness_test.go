@@ -195,14 +195,3 @@ func (s *stack) report(id int64) map[string]any {
 func (s *stack) status(id int64) string {
 	return s.call("GET", fmt.Sprintf("/v1/broadcasts/%d", id), nil, 200)["status"].(string)
 }
-
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}

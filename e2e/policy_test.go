@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dripcast/dripcast/metasim"
+	"github.com/dripcast/dripcast/testenv"
 )
 
 func (s *stack) broadcast(channel, template int64) int64 {
@@ -16,8 +17,8 @@ func (s *stack) broadcast(channel, template int64) int64 {
 
 func (s *stack) finish(id int64) map[string]any {
 	s.t.Helper()
-	waitFor(s.t, "completed", 60*time.Second, func() bool { return s.status(id) == "completed" })
-	waitFor(s.t, "webhooks", 30*time.Second, func() bool { return s.sim.Counters().WebhooksPending == 0 })
+	testenv.Eventually(s.t, "completed", 60*time.Second, func() bool { return s.status(id) == "completed" })
+	testenv.Eventually(s.t, "webhooks", 30*time.Second, func() bool { return s.sim.Counters().WebhooksPending == 0 })
 	return s.report(id)
 }
 
@@ -69,7 +70,7 @@ func TestFailingBroadcastPausesItself(t *testing.T) {
 	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "b", "channel_id": channel, "template_id": template,
 		"audience": map[string]any{"tag": "all"}, "rate_cap": 50}, 201)
 	id := int64(b["id"].(float64))
-	waitFor(t, "auto pause", 30*time.Second, func() bool { return s.status(id) == "paused" })
+	testenv.Eventually(t, "auto pause", 30*time.Second, func() bool { return s.status(id) == "paused" })
 	got := s.call("GET", fmt.Sprintf("/v1/broadcasts/%d", id), nil, 200)
 	if reason := got["status_reason"].(string); reason[:len("paused automatically")] != "paused automatically" {
 		t.Fatalf("reason %q", reason)

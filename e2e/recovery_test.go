@@ -9,6 +9,7 @@ import (
 	"github.com/dripcast/dripcast/metasim"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/scheduler"
+	"github.com/dripcast/dripcast/testenv"
 	"github.com/dripcast/dripcast/webhooks"
 	"github.com/dripcast/dripcast/whatsapp"
 )
@@ -23,11 +24,11 @@ func TestRedisWipedMidBroadcast(t *testing.T) {
 	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "b", "channel_id": channel, "template_id": template,
 		"audience": map[string]any{"tag": "all"}, "rate_cap": 150}, 201)
 	id := int64(b["id"].(float64))
-	waitFor(t, "sending", 20*time.Second, func() bool { return s.sim.Counters().Accepted > 200 })
+	testenv.Eventually(t, "sending", 20*time.Second, func() bool { return s.sim.Counters().Accepted > 200 })
 	if err := s.rdb.FlushDB(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "completed", 60*time.Second, func() bool { return s.status(id) == "completed" })
+	testenv.Eventually(t, "completed", 60*time.Second, func() bool { return s.status(id) == "completed" })
 	c := s.sim.Counters()
 	if c.Accepted != 1500 || c.UniqueRecipients != 1500 || len(c.RepeatRecipients) != 0 {
 		t.Fatalf("after the wipe: %d sends to %d recipients, %d repeated", c.Accepted, c.UniqueRecipients, len(c.RepeatRecipients))

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dripcast/dripcast/testenv"
 	"github.com/dripcast/dripcast/whatsapp"
 )
 
@@ -131,17 +132,6 @@ func (f *fixture) control(t *testing.T, path string, v any) {
 	res.Body.Close()
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestStatusesAreSignedAndFollowTheOutcome(t *testing.T) {
 	f := start(t, Config{ReadShare: 1, SentDelay: time.Second, DeliveredDelay: 2 * time.Second, ReadDelay: 3 * time.Second,
 		NotOnWhatsApp: []string{"+14155550102"}, StoppedMarketing: []string{"14155550103"}})
@@ -153,7 +143,7 @@ func TestStatusesAreSignedAndFollowTheOutcome(t *testing.T) {
 	if status, _ := f.send(t, "+14155550103", "receipt", "m3"); status != 200 { // utility reaches a stopped user
 		t.Fatal(status)
 	}
-	waitFor(t, "statuses", func() bool { return len(f.hook.byMessage()["m0"]) == 3 && len(f.hook.byMessage()["m3"]) == 3 })
+	testenv.Eventually(t, "statuses", 5*time.Second, func() bool { return len(f.hook.byMessage()["m0"]) == 3 && len(f.hook.byMessage()["m3"]) == 3 })
 	got := f.hook.byMessage()
 	// Posters run in parallel, so statuses of one message may arrive in any order (as from Meta).
 	want := map[string]string{"m0": "[delivered read sent]", "m1": "[failed:131026]", "m2": "[failed:131050]", "m3": "[delivered read sent]"}
@@ -213,7 +203,7 @@ func TestControlEvents(t *testing.T) {
 	if _, code := f.send(t, "+14155550402", "promo", ""); code != codeTemplatePaused {
 		t.Fatalf("send of a paused template: code %d", code)
 	}
-	waitFor(t, "four events", func() bool { f.hook.mu.Lock(); defer f.hook.mu.Unlock(); return len(f.hook.changes) == 4 })
+	testenv.Eventually(t, "four events", 5*time.Second, func() bool { f.hook.mu.Lock(); defer f.hook.mu.Unlock(); return len(f.hook.changes) == 4 })
 	fields := map[string]bool{}
 	for _, c := range f.hook.changes {
 		fields[c.Field] = true
@@ -248,7 +238,7 @@ func TestShuffleDuplicatesAndRetries(t *testing.T) {
 	f.hook.mu.Lock()
 	f.hook.fail = false
 	f.hook.mu.Unlock()
-	waitFor(t, "every status twice", func() bool { f.hook.mu.Lock(); defer f.hook.mu.Unlock(); return len(f.hook.statuses) == 20*3*2 })
+	testenv.Eventually(t, "every status twice", 5*time.Second, func() bool { f.hook.mu.Lock(); defer f.hook.mu.Unlock(); return len(f.hook.statuses) == 20*3*2 })
 	inOrder := 0
 	for _, seq := range f.hook.byMessage() {
 		if fmt.Sprint(seq[:3]) == "[sent sent delivered]" || fmt.Sprint(seq[:2]) == "[sent delivered]" {

@@ -800,15 +800,16 @@ func (q *Queries) UnexpandedBroadcasts(ctx context.Context) ([]Broadcast, error)
 }
 
 const updateScheduledBroadcast = `-- name: UpdateScheduledBroadcast :one
-UPDATE broadcasts SET name = $1, channel_id = $2, template_id = $3, audience = $4,
-    parameters = $5, send_at = $6, local_date = $7,
-    local_time = $8, send_window = $9, rate_cap = $10,
-    expires_at = $11, audience_count = $12, updated_at = now()
-WHERE account_id = $13 AND id = $14 AND status IN ('draft', 'scheduled')
+UPDATE broadcasts SET status = $1, name = $2, channel_id = $3, template_id = $4, audience = $5,
+    parameters = $6, send_at = $7, local_date = $8,
+    local_time = $9, send_window = $10, rate_cap = $11,
+    expires_at = $12, audience_count = $13, updated_at = now()
+WHERE account_id = $14 AND id = $15 AND status IN ('draft', 'scheduled')
 RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at
 `
 
 type UpdateScheduledBroadcastParams struct {
+	Status        string
 	Name          string
 	ChannelID     int64
 	TemplateID    int64
@@ -827,6 +828,7 @@ type UpdateScheduledBroadcastParams struct {
 
 func (q *Queries) UpdateScheduledBroadcast(ctx context.Context, arg UpdateScheduledBroadcastParams) (Broadcast, error) {
 	row := q.db.QueryRow(ctx, updateScheduledBroadcast,
+		arg.Status,
 		arg.Name,
 		arg.ChannelID,
 		arg.TemplateID,

@@ -164,6 +164,49 @@ func (q *Queries) LockMessages(ctx context.Context, ids []int64) error {
 	return err
 }
 
+const markAnswered = `-- name: MarkAnswered :execrows
+WITH target AS (
+    SELECT m.id FROM messages m
+    WHERE m.channel_id = $4::bigint AND m.contact_id = $5::bigint AND m.sent_at IS NOT NULL
+      AND CASE WHEN $6::text = '' THEN m.sent_at > $7             ELSE m.wamid = $6::text END
+    ORDER BY m.sent_at DESC
+    LIMIT 1
+)
+UPDATE messages SET
+    replied_at = CASE WHEN $1::boolean THEN COALESCE(replied_at, $2::timestamptz) ELSE replied_at END,
+    opted_out_at = CASE WHEN $3::boolean THEN COALESCE(opted_out_at, $2::timestamptz) ELSE opted_out_at END
+FROM target WHERE messages.id = target.id
+`
+
+type MarkAnsweredParams struct {
+	Replied                             bool
+	At                                  time.Time
+	OptedOut                            bool
+	ChannelID                           int64
+	ContactID                           int64
+	Context                             string
+	Attimestamptz3DayspgCataloginterval *time.Time
+}
+
+// A reply or an opt-out is charged to the message it answers: the one whose wamid it quotes, or
+// else (context empty) the latest message sent to the contact in the 3 days before. A reply marks
+// it replied; an opt-out marks it too, so a campaign that drives people away can pause itself.
+func (q *Queries) MarkAnswered(ctx context.Context, arg MarkAnsweredParams) (int64, error) {
+	result, err := q.db.Exec(ctx, markAnswered,
+		arg.Replied,
+		arg.At,
+		arg.OptedOut,
+		arg.ChannelID,
+		arg.ContactID,
+		arg.Context,
+		arg.Attimestamptz3DayspgCataloginterval,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const markInbound = `-- name: MarkInbound :exec
 UPDATE contacts SET last_inbound_at = GREATEST(last_inbound_at, $1::timestamptz) WHERE id = $2
 `
@@ -176,78 +219,6 @@ type MarkInboundParams struct {
 func (q *Queries) MarkInbound(ctx context.Context, arg MarkInboundParams) error {
 	_, err := q.db.Exec(ctx, markInbound, arg.At, arg.ID)
 	return err
-}
-
-const markOptedOut = `-- name: MarkOptedOut :execrows
-WITH target AS (
-    SELECT m.id FROM messages m
-    WHERE m.channel_id = $2::bigint AND m.contact_id = $3::bigint AND m.sent_at IS NOT NULL
-      AND CASE WHEN $4::text = '' THEN m.sent_at > $5             ELSE m.wamid = $4::text END
-    ORDER BY m.sent_at DESC
-    LIMIT 1
-)
-UPDATE messages SET opted_out_at = $1::timestamptz
-FROM target WHERE messages.id = target.id AND messages.opted_out_at IS NULL
-`
-
-type MarkOptedOutParams struct {
-	At                                  time.Time
-	ChannelID                           int64
-	ContactID                           int64
-	Context                             string
-	Attimestamptz3DayspgCataloginterval *time.Time
-}
-
-// An opt-out is charged to the message it answers, found as for a reply, so a campaign that
-// drives people away can pause itself.
-func (q *Queries) MarkOptedOut(ctx context.Context, arg MarkOptedOutParams) (int64, error) {
-	result, err := q.db.Exec(ctx, markOptedOut,
-		arg.At,
-		arg.ChannelID,
-		arg.ContactID,
-		arg.Context,
-		arg.Attimestamptz3DayspgCataloginterval,
-	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
-const markReplied = `-- name: MarkReplied :execrows
-WITH target AS (
-    SELECT m.id FROM messages m
-    WHERE m.channel_id = $2::bigint AND m.contact_id = $3::bigint AND m.sent_at IS NOT NULL
-      AND CASE WHEN $4::text = '' THEN m.sent_at > $5             ELSE m.wamid = $4::text END
-    ORDER BY m.sent_at DESC
-    LIMIT 1
-)
-UPDATE messages SET replied_at = $1::timestamptz
-FROM target WHERE messages.id = target.id AND messages.replied_at IS NULL
-`
-
-type MarkRepliedParams struct {
-	At                                  time.Time
-	ChannelID                           int64
-	ContactID                           int64
-	Context                             string
-	Attimestamptz3DayspgCataloginterval *time.Time
-}
-
-// A reply marks the message it answers replied: the one whose wamid it quotes, or else (context
-// empty) the latest message sent to the contact in the 3 days before.
-func (q *Queries) MarkReplied(ctx context.Context, arg MarkRepliedParams) (int64, error) {
-	result, err := q.db.Exec(ctx, markReplied,
-		arg.At,
-		arg.ChannelID,
-		arg.ContactID,
-		arg.Context,
-		arg.Attimestamptz3DayspgCataloginterval,
-	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
 }
 
 const messageIDsByWAMID = `-- name: MessageIDsByWAMID :many

@@ -15,17 +15,6 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // Two replicas: exactly one leads; when it stops, the other takes over within seconds.
 func TestOneLeaderAndTakeover(t *testing.T) {
 	url := testenv.DatabaseURL(t)
@@ -36,7 +25,7 @@ func TestOneLeaderAndTakeover(t *testing.T) {
 	defer stopB()
 	doneA := make(chan struct{})
 	go func() { a.Run(ctxA); close(doneA) }()
-	waitFor(t, "a leads", 5*time.Second, a.IsLeader)
+	testenv.Eventually(t, "a leads", 5*time.Second, a.IsLeader)
 	go b.Run(ctxB)
 	for range 10 {
 		time.Sleep(50 * time.Millisecond)
@@ -47,7 +36,7 @@ func TestOneLeaderAndTakeover(t *testing.T) {
 	stopA()
 	<-doneA
 	start := time.Now()
-	waitFor(t, "b takes over", 5*time.Second, b.IsLeader)
+	testenv.Eventually(t, "b takes over", 5*time.Second, b.IsLeader)
 	t.Logf("takeover in %s", time.Since(start))
 }
 
@@ -65,7 +54,7 @@ func TestJobsRunOnTheLeaderOnly(t *testing.T) {
 		}
 		go s.Run(ctx)
 	}
-	waitFor(t, "jobs ran", 10*time.Second, func() bool { return ranA.Load()+ranB.Load() >= 3 })
+	testenv.Eventually(t, "jobs ran", 10*time.Second, func() bool { return ranA.Load()+ranB.Load() >= 3 })
 	if ranA.Load() > 0 && ranB.Load() > 0 {
 		t.Fatalf("both replicas ran the job: %d and %d times", ranA.Load(), ranB.Load())
 	}

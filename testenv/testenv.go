@@ -184,3 +184,15 @@ func Secrets(t testing.TB) *secrets.Box {
 	}
 	return b
 }
+
+// Eventually polls cond until it holds, and fails the test if it does not within d.
+func Eventually(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -220,20 +220,19 @@ func applyInbound(ctx context.Context, q *queries.Queries, ch queries.ChannelByP
 	if m.Context != nil {
 		quoted = m.Context.ID
 	}
-	if _, err := q.MarkReplied(ctx, queries.MarkRepliedParams{ChannelID: ch.ID, ContactID: contact, Context: quoted, At: at}); err != nil {
-		return err
-	}
 	keywords, err := optOutKeywords(ctx, q, ch.AccountID)
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(keywords, strings.ToUpper(strings.TrimSpace(m.Content()))) {
+	optOut := slices.Contains(keywords, strings.ToUpper(strings.TrimSpace(m.Content())))
+	if _, err := q.MarkAnswered(ctx, queries.MarkAnsweredParams{ChannelID: ch.ID, ContactID: contact, Context: quoted, At: at,
+		Replied: true, OptedOut: optOut}); err != nil {
+		return err
+	}
+	if !optOut {
 		return nil
 	}
 	res.OptOuts++
-	if _, err := q.MarkOptedOut(ctx, queries.MarkOptedOutParams{ChannelID: ch.ID, ContactID: contact, Context: quoted, At: at}); err != nil {
-		return err
-	}
 	return q.OptOutContact(ctx, queries.OptOutContactParams{ContactID: contact, Source: "whatsapp_reply"})
 }
 
@@ -273,7 +272,7 @@ func applyPreferences(ctx context.Context, q *queries.Queries, v *whatsapp.UserP
 			if p.Timestamp > 0 {
 				at = time.Unix(p.Timestamp, 0)
 			}
-			if _, err = q.MarkOptedOut(ctx, queries.MarkOptedOutParams{ChannelID: ch.ID, ContactID: contact, At: at}); err == nil {
+			if _, err = q.MarkAnswered(ctx, queries.MarkAnsweredParams{ChannelID: ch.ID, ContactID: contact, At: at, OptedOut: true}); err == nil {
 				err = q.OptOutContact(ctx, queries.OptOutContactParams{ContactID: contact, Source: "meta_user_preferences"})
 			}
 		case "resume":

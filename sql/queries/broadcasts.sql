@@ -20,7 +20,7 @@ WHERE account_id = @account_id AND id = @id AND status = ANY(@from_statuses::tex
 RETURNING *;
 
 -- name: UpdateScheduledBroadcast :one
-UPDATE broadcasts SET name = @name, channel_id = @channel_id, template_id = @template_id, audience = @audience,
+UPDATE broadcasts SET status = @status, name = @name, channel_id = @channel_id, template_id = @template_id, audience = @audience,
     parameters = @parameters, send_at = sqlc.narg(send_at), local_date = sqlc.narg(local_date),
     local_time = sqlc.narg(local_time), send_window = sqlc.narg(send_window), rate_cap = sqlc.narg(rate_cap),
     expires_at = sqlc.narg(expires_at), audience_count = @audience_count, updated_at = now()

@@ -38,9 +38,10 @@ SELECT id FROM contacts WHERE account_id = @account_id AND phone = @phone;
 -- name: MarkInbound :exec
 UPDATE contacts SET last_inbound_at = GREATEST(last_inbound_at, @at::timestamptz) WHERE id = @id;
 
--- A reply marks the message it answers replied: the one whose wamid it quotes, or else (context
--- empty) the latest message sent to the contact in the 3 days before.
--- name: MarkReplied :execrows
+-- A reply or an opt-out is charged to the message it answers: the one whose wamid it quotes, or
+-- else (context empty) the latest message sent to the contact in the 3 days before. A reply marks
+-- it replied; an opt-out marks it too, so a campaign that drives people away can pause itself.
+-- name: MarkAnswered :execrows
 WITH target AS (
     SELECT m.id FROM messages m
     WHERE m.channel_id = @channel_id::bigint AND m.contact_id = @contact_id::bigint AND m.sent_at IS NOT NULL
@@ -49,22 +50,10 @@ WITH target AS (
     ORDER BY m.sent_at DESC
     LIMIT 1
 )
-UPDATE messages SET replied_at = @at::timestamptz
-FROM target WHERE messages.id = target.id AND messages.replied_at IS NULL;
-
--- An opt-out is charged to the message it answers, found as for a reply, so a campaign that
--- drives people away can pause itself.
--- name: MarkOptedOut :execrows
-WITH target AS (
-    SELECT m.id FROM messages m
-    WHERE m.channel_id = @channel_id::bigint AND m.contact_id = @contact_id::bigint AND m.sent_at IS NOT NULL
-      AND CASE WHEN @context::text = '' THEN m.sent_at > @at::timestamptz - interval '3 days'
-               ELSE m.wamid = @context::text END
-    ORDER BY m.sent_at DESC
-    LIMIT 1
-)
-UPDATE messages SET opted_out_at = @at::timestamptz
-FROM target WHERE messages.id = target.id AND messages.opted_out_at IS NULL;
+UPDATE messages SET
+    replied_at = CASE WHEN @replied::boolean THEN COALESCE(replied_at, @at::timestamptz) ELSE replied_at END,
+    opted_out_at = CASE WHEN @opted_out::boolean THEN COALESCE(opted_out_at, @at::timestamptz) ELSE opted_out_at END
+FROM target WHERE messages.id = target.id;
 
 -- name: SetChannelQuality :exec
 UPDATE channels SET quality_rating = @quality_rating, updated_at = now() WHERE id = @id;
