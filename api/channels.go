@@ -81,19 +81,11 @@ func (s *Server) createPortfolio(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, p := r.Context(), caller(r.Context())
-	var out queries.Portfolio
-	err = s.inTx(ctx, func(q *queries.Queries) error {
-		if out, err = q.CreatePortfolio(ctx, queries.CreatePortfolioParams{AccountID: p.AccountID, Name: in.Name,
-			BusinessID: in.BusinessID, TierLimit: limit}); err != nil {
-			return err
-		}
-		return s.audit(ctx, q, r, "portfolio.create", "portfolio", out.ID, nil, viewPortfolio(out))
+	return s.mutate(w, r, http.StatusCreated, "portfolio.create", "portfolio", func(q *queries.Queries) (change, error) {
+		out, err := q.CreatePortfolio(ctx, queries.CreatePortfolioParams{AccountID: p.AccountID, Name: in.Name,
+			BusinessID: in.BusinessID, TierLimit: limit})
+		return change{out.ID, nil, viewPortfolio(out)}, err
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, viewPortfolio(out))
-	return nil
 }
 
 func (s *Server) loadPortfolio(r *http.Request) (queries.Portfolio, error) {
@@ -150,19 +142,11 @@ func (s *Server) updatePortfolio(w http.ResponseWriter, r *http.Request) error {
 		limit = before.TierLimit
 	}
 	ctx, p := r.Context(), caller(r.Context())
-	var out queries.Portfolio
-	err = s.inTx(ctx, func(q *queries.Queries) error {
-		if out, err = q.UpdatePortfolio(ctx, queries.UpdatePortfolioParams{AccountID: p.AccountID, ID: before.ID,
-			Name: in.Name, BusinessID: in.BusinessID, TierLimit: limit}); err != nil {
-			return err
-		}
-		return s.audit(ctx, q, r, "portfolio.update", "portfolio", out.ID, viewPortfolio(before), viewPortfolio(out))
+	return s.mutate(w, r, http.StatusOK, "portfolio.update", "portfolio", func(q *queries.Queries) (change, error) {
+		out, err := q.UpdatePortfolio(ctx, queries.UpdatePortfolioParams{AccountID: p.AccountID, ID: before.ID,
+			Name: in.Name, BusinessID: in.BusinessID, TierLimit: limit})
+		return change{out.ID, viewPortfolio(before), viewPortfolio(out)}, err
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, viewPortfolio(out))
-	return nil
 }
 
 // channelView never holds the token or the app secret: only whether they are set.
@@ -248,21 +232,13 @@ func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.q.GetPortfolio(ctx, queries.GetPortfolioParams{AccountID: p.AccountID, ID: in.PortfolioID}); err != nil {
 		return notFoundAs(err, "portfolio")
 	}
-	var out queries.Channel
-	err = s.inTx(ctx, func(q *queries.Queries) error {
-		if out, err = q.CreateChannel(ctx, queries.CreateChannelParams{AccountID: p.AccountID, PortfolioID: in.PortfolioID,
+	return s.mutate(w, r, http.StatusCreated, "channel.create", "channel", func(q *queries.Queries) (change, error) {
+		out, err := q.CreateChannel(ctx, queries.CreateChannelParams{AccountID: p.AccountID, PortfolioID: in.PortfolioID,
 			Name: strings.TrimSpace(in.Name), PhoneNumberID: in.PhoneNumberID, WabaID: in.WabaID, DisplayNumber: display.E164,
 			AccessTokenEnc: s.opts.Secrets.Seal(in.AccessToken, purposeToken), AppSecretEnc: s.opts.Secrets.Seal(in.AppSecret, purposeAppSecret),
-			ThroughputMps: in.ThroughputMPS}); err != nil {
-			return conflictAs(err, "this phone_number_id is registered already")
-		}
-		return s.audit(ctx, q, r, "channel.create", "channel", out.ID, nil, viewChannel(out))
+			ThroughputMps: in.ThroughputMPS})
+		return change{out.ID, nil, viewChannel(out)}, conflictAs(err, "this phone_number_id is registered already")
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, viewChannel(out))
-	return nil
 }
 
 func (s *Server) loadChannel(r *http.Request) (queries.Channel, error) {
@@ -356,18 +332,10 @@ func (s *Server) updateChannel(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, p := r.Context(), caller(r.Context())
 	params.AccountID, params.ID = p.AccountID, before.ID
-	var out queries.Channel
-	err = s.inTx(ctx, func(q *queries.Queries) error {
-		if out, err = q.UpdateChannel(ctx, params); err != nil {
-			return err
-		}
-		return s.audit(ctx, q, r, "channel.update", "channel", out.ID, viewChannel(before), viewChannel(out))
+	return s.mutate(w, r, http.StatusOK, "channel.update", "channel", func(q *queries.Queries) (change, error) {
+		out, err := q.UpdateChannel(ctx, params)
+		return change{out.ID, viewChannel(before), viewChannel(out)}, err
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, viewChannel(out))
-	return nil
 }
 
 func (s *Server) deleteChannel(w http.ResponseWriter, r *http.Request) error {
@@ -376,15 +344,8 @@ func (s *Server) deleteChannel(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, p := r.Context(), caller(r.Context())
-	err = s.inTx(ctx, func(q *queries.Queries) error {
-		if _, err := q.DeleteChannel(ctx, queries.DeleteChannelParams{AccountID: p.AccountID, ID: before.ID}); err != nil {
-			return conflictAs(err, "the channel is used by a broadcast or a sequence; pause it instead")
-		}
-		return s.audit(ctx, q, r, "channel.delete", "channel", before.ID, viewChannel(before), nil)
+	return s.mutate(w, r, http.StatusNoContent, "channel.delete", "channel", func(q *queries.Queries) (change, error) {
+		_, err := q.DeleteChannel(ctx, queries.DeleteChannelParams{AccountID: p.AccountID, ID: before.ID})
+		return change{before.ID, viewChannel(before), nil}, conflictAs(err, "the channel is used by a broadcast or a sequence; pause it instead")
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }

@@ -106,3 +106,32 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"account_id": p.AccountID, "key_id": p.KeyID, "key_name": p.KeyName, "role": p.Role})
 	return nil
 }
+
+// change is what one mutation did, for its audit entry and its answer.
+type change struct {
+	id            int64
+	before, after any
+}
+
+// mutate runs fn and its audit entry in one transaction, then answers status with the new state
+// (204 answers nothing).
+func (s *Server) mutate(w http.ResponseWriter, r *http.Request, status int, action, target string, fn func(q *queries.Queries) (change, error)) error {
+	ctx := r.Context()
+	var c change
+	err := s.inTx(ctx, func(q *queries.Queries) error {
+		var err error
+		if c, err = fn(q); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, r, action, target, c.id, c.before, c.after)
+	})
+	if err != nil {
+		return err
+	}
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
+		return nil
+	}
+	writeJSON(w, status, c.after)
+	return nil
+}

@@ -60,20 +60,13 @@ func (s *Server) createSegment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, p := r.Context(), caller(r.Context())
-	var seg queries.Segment
-	err := s.inTx(ctx, func(q *queries.Queries) error {
-		var err error
-		seg, err = q.CreateSegment(ctx, queries.CreateSegmentParams{AccountID: p.AccountID, Name: in.Name, Rules: in.Rules})
+	return s.mutate(w, r, http.StatusCreated, "segment.create", "segment", func(q *queries.Queries) (change, error) {
+		seg, err := q.CreateSegment(ctx, queries.CreateSegmentParams{AccountID: p.AccountID, Name: in.Name, Rules: in.Rules})
 		if err != nil {
-			return conflictAs(err, "a segment with this name exists")
+			return change{}, conflictAs(err, "a segment with this name exists")
 		}
-		return s.audit(ctx, q, r, "segment.create", "segment", seg.ID, nil, viewSegment(seg))
+		return change{seg.ID, nil, viewSegment(seg)}, nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, viewSegment(seg))
-	return nil
 }
 
 func (s *Server) getSegment(w http.ResponseWriter, r *http.Request) error {
@@ -124,20 +117,13 @@ func (s *Server) updateSegment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, p := r.Context(), caller(r.Context())
-	var seg queries.Segment
-	err = s.inTx(ctx, func(q *queries.Queries) error {
-		var err error
-		seg, err = q.UpdateSegment(ctx, queries.UpdateSegmentParams{AccountID: p.AccountID, ID: before.ID, Name: in.Name, Rules: in.Rules})
+	return s.mutate(w, r, http.StatusOK, "segment.update", "segment", func(q *queries.Queries) (change, error) {
+		seg, err := q.UpdateSegment(ctx, queries.UpdateSegmentParams{AccountID: p.AccountID, ID: before.ID, Name: in.Name, Rules: in.Rules})
 		if err != nil {
-			return conflictAs(notFoundAs(err, "segment"), "a segment with this name exists")
+			return change{}, conflictAs(notFoundAs(err, "segment"), "a segment with this name exists")
 		}
-		return s.audit(ctx, q, r, "segment.update", "segment", seg.ID, viewSegment(before), viewSegment(seg))
+		return change{seg.ID, viewSegment(before), viewSegment(seg)}, nil
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, viewSegment(seg))
-	return nil
 }
 
 func (s *Server) deleteSegment(w http.ResponseWriter, r *http.Request) error {
@@ -146,21 +132,13 @@ func (s *Server) deleteSegment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, p := r.Context(), caller(r.Context())
-	err = s.inTx(ctx, func(q *queries.Queries) error {
+	return s.mutate(w, r, http.StatusNoContent, "segment.delete", "segment", func(q *queries.Queries) (change, error) {
 		n, err := q.DeleteSegment(ctx, queries.DeleteSegmentParams{AccountID: p.AccountID, ID: before.ID})
-		if err != nil {
-			return err
+		if err == nil && n == 0 {
+			err = errNotFound("segment")
 		}
-		if n == 0 {
-			return errNotFound("segment")
-		}
-		return s.audit(ctx, q, r, "segment.delete", "segment", before.ID, viewSegment(before), nil)
+		return change{before.ID, viewSegment(before), nil}, err
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 type previewView struct {

@@ -52,23 +52,15 @@ func (s *Server) createTemplate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, p := r.Context(), caller(r.Context())
-	var v templateView
-	err = s.inTx(ctx, func(q *queries.Queries) error {
+	return s.mutate(w, r, http.StatusCreated, "template.create", "template", func(q *queries.Queries) (change, error) {
 		t, err := q.CreateTemplate(ctx, queries.CreateTemplateParams{AccountID: p.AccountID, Name: in.Name,
 			Language: in.Language, Category: in.Category, Status: in.Status, Components: comps, Parameters: params})
 		if err != nil {
-			return conflictAs(err, "a template with this name and language exists")
+			return change{}, conflictAs(err, "a template with this name and language exists")
 		}
-		if v, err = viewTemplate(t); err != nil {
-			return err
-		}
-		return s.audit(ctx, q, r, "template.create", "template", t.ID, nil, v)
+		v, err := viewTemplate(t)
+		return change{t.ID, nil, v}, err
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, v)
-	return nil
 }
 
 func (s *Server) loadTemplate(r *http.Request) (templateView, error) {
@@ -125,23 +117,15 @@ func (s *Server) updateTemplate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, p := r.Context(), caller(r.Context())
-	var v templateView
-	err = s.inTx(ctx, func(q *queries.Queries) error {
+	return s.mutate(w, r, http.StatusOK, "template.update", "template", func(q *queries.Queries) (change, error) {
 		t, err := q.UpdateTemplate(ctx, queries.UpdateTemplateParams{AccountID: p.AccountID, ID: before.ID, Name: in.Name,
 			Language: in.Language, Category: in.Category, Status: in.Status, Components: comps, Parameters: params})
 		if err != nil {
-			return conflictAs(notFoundAs(err, "template"), "a template with this name and language exists")
+			return change{}, conflictAs(notFoundAs(err, "template"), "a template with this name and language exists")
 		}
-		if v, err = viewTemplate(t); err != nil {
-			return err
-		}
-		return s.audit(ctx, q, r, "template.update", "template", t.ID, before, v)
+		v, err := viewTemplate(t)
+		return change{t.ID, before, v}, err
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
 }
 
 func (s *Server) deleteTemplate(w http.ResponseWriter, r *http.Request) error {
@@ -150,21 +134,16 @@ func (s *Server) deleteTemplate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, p := r.Context(), caller(r.Context())
-	err = s.inTx(ctx, func(q *queries.Queries) error {
+	return s.mutate(w, r, http.StatusNoContent, "template.delete", "template", func(q *queries.Queries) (change, error) {
 		n, err := q.DeleteTemplate(ctx, queries.DeleteTemplateParams{AccountID: p.AccountID, ID: before.ID})
 		if err != nil {
-			return conflictAs(err, "the template is used by a broadcast or a sequence")
+			return change{}, conflictAs(err, "the template is used by a broadcast or a sequence")
 		}
 		if n == 0 {
-			return errNotFound("template")
+			return change{}, errNotFound("template")
 		}
-		return s.audit(ctx, q, r, "template.delete", "template", before.ID, before, nil)
+		return change{before.ID, before, nil}, nil
 	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 // previewTemplate renders the template for one contact, with optional event properties, exactly
