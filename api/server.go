@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/secrets"
 	"github.com/dripcast/dripcast/segment"
@@ -31,6 +32,8 @@ type Options struct {
 	WebhookVerifyToken string
 	// Meta sends test messages.
 	Meta *whatsapp.Client
+	// Metrics counts webhook events; the API makes its own when nil.
+	Metrics *metrics.Sending
 }
 
 // Server holds what the handlers share.
@@ -53,6 +56,9 @@ func New(pool *pgxpool.Pool, rdb redis.UniversalClient, log *slog.Logger, opts O
 	}
 	if opts.ImportMaxBytes <= 0 {
 		opts.ImportMaxBytes = 512 << 20
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New(reg)
 	}
 	return &Server{db: pool, q: queries.New(pool), rdb: rdb, log: log, opts: opts,
 		metrics: newHTTPMetrics(reg), gather: gather}

@@ -44,14 +44,20 @@ func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON, Message: err.Error()}
 	}
-	ctx := r.Context()
+	ctx, start := r.Context(), time.Now()
+	var res webhooks.Result
 	err = s.inTx(ctx, func(q *queries.Queries) error {
-		_, err := webhooks.Apply(ctx, q, n, s.log)
+		res, err = webhooks.Apply(ctx, q, n, s.log)
 		return err
 	})
 	if err != nil {
 		return err
 	}
+	m := s.opts.Metrics
+	m.WebhookApply.Observe(time.Since(start).Seconds())
+	m.WebhookEvents.WithLabelValues("status").Add(float64(res.Statuses))
+	m.WebhookEvents.WithLabelValues("inbound").Add(float64(res.Inbound))
+	m.WebhookEvents.WithLabelValues("opt_out").Add(float64(res.OptOuts))
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	return nil
 }

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +97,26 @@ func TestBroadcastEndToEnd(t *testing.T) {
 	_ = s.pool.QueryRow(context.Background(), "SELECT count(*) FROM messages WHERE broadcast_id = $1", id).Scan(&rows)
 	if rows != total {
 		t.Fatalf("%d message rows, want one per contact", rows)
+	}
+
+	// The metrics tell the same story, labelled by channel id, never by phone number.
+	res, err := http.Get(s.api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{
+		fmt.Sprintf(`dripcast_sends_total{category="marketing",channel="%d",outcome="sent"} %d`, channel, eligible),
+		fmt.Sprintf(`dripcast_feeder_queued_total{channel="%d"} %d`, channel, eligible),
+		`dripcast_webhook_events_total{kind="status"}`,
+		`dripcast_send_delay_seconds_count{channel=`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(string(body), "+1212") || strings.Contains(string(body), "1212200") {
+		t.Error("a phone number reached the metrics")
 	}
 }

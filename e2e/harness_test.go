@@ -24,6 +24,7 @@ import (
 	"github.com/dripcast/dripcast/api"
 	"github.com/dripcast/dripcast/apikey"
 	"github.com/dripcast/dripcast/metasim"
+	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/ratelimit"
 	"github.com/dripcast/dripcast/scheduler"
@@ -75,7 +76,8 @@ func newStack(t *testing.T, simCfg metasim.Config, mps int) *stack {
 	client := whatsapp.NewClient("http://"+simSrv.Listener.Addr().String(), "v23.0", 5*time.Second)
 
 	reg := prometheus.NewRegistry()
-	apiSrv := httptest.NewServer(api.New(pool, rdb, log, api.Options{Secrets: box, Meta: client}, reg, reg).Handler())
+	sending := metrics.New(reg)
+	apiSrv := httptest.NewServer(api.New(pool, rdb, log, api.Options{Secrets: box, Meta: client, Metrics: sending}, reg, reg).Handler())
 	t.Cleanup(apiSrv.Close)
 
 	simCfg.WebhookURL = apiSrv.URL + "/webhooks/whatsapp"
@@ -91,7 +93,7 @@ func newStack(t *testing.T, simCfg metasim.Config, mps int) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender := worker.NewSender(pool, client, ratelimit.New(rdb, 6*time.Second, 2*time.Second), box, log)
+	sender := worker.NewSender(pool, client, ratelimit.New(rdb, 6*time.Second, 2*time.Second), box, log, sending)
 	mux.HandleFunc(worker.TypeSend, func(ctx context.Context, task *asynq.Task) error {
 		err := sender.ProcessTask(ctx, task)
 		var limited *worker.RateLimited
@@ -106,7 +108,7 @@ func newStack(t *testing.T, simCfg metasim.Config, mps int) *stack {
 	t.Cleanup(srv.Shutdown)
 
 	queue := asynq.NewClientFromRedisClient(rdb)
-	s := &stack{t: t, pool: pool, rdb: rdb, sim: sim, api: apiSrv.URL, jobs: scheduler.NewJobs(pool, queue, log), meta: client, box: box}
+	s := &stack{t: t, pool: pool, rdb: rdb, sim: sim, api: apiSrv.URL, jobs: scheduler.NewJobs(pool, queue, log, sending), meta: client, box: box}
 	s.key = s.account()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -508,6 +508,19 @@ func (q *Queries) MarkStuckSendingUnknown(ctx context.Context, olderSeconds int3
 	return result.RowsAffected(), nil
 }
 
+const oldestDue = `-- name: OldestDue :one
+SELECT COALESCE(min(due_at), now())::timestamptz AS oldest
+FROM messages WHERE channel_id = $1 AND status = 'pending' AND due_at <= now()
+`
+
+// The due time of the oldest message still waiting to be queued; now when none waits.
+func (q *Queries) OldestDue(ctx context.Context, channelID int64) (time.Time, error) {
+	row := q.db.QueryRow(ctx, oldestDue, channelID)
+	var oldest time.Time
+	err := row.Scan(&oldest)
+	return oldest, err
+}
+
 const queueDue = `-- name: QueueDue :many
 WITH due AS (
     SELECT m.id FROM messages m JOIN broadcasts b ON b.id = m.broadcast_id

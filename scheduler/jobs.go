@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/ratelimit"
 	"github.com/dripcast/dripcast/worker"
@@ -26,10 +27,11 @@ const Horizon = 3 * time.Second
 // Jobs is the periodic work of sending: start due broadcasts, expand them, feed the queue,
 // recover lost work, complete what is done.
 type Jobs struct {
-	pool  *pgxpool.Pool
-	q     *queries.Queries
-	queue *asynq.Client
-	log   *slog.Logger
+	pool    *pgxpool.Pool
+	q       *queries.Queries
+	queue   *asynq.Client
+	log     *slog.Logger
+	metrics *metrics.Sending
 
 	// LostAfter: a message queued this long ago whose task is gone is enqueued again.
 	LostAfter time.Duration
@@ -38,8 +40,8 @@ type Jobs struct {
 }
 
 // NewJobs wires the jobs.
-func NewJobs(pool *pgxpool.Pool, queue *asynq.Client, log *slog.Logger) *Jobs {
-	return &Jobs{pool: pool, q: queries.New(pool), queue: queue, log: log, LostAfter: time.Minute, SendingTimeout: 5 * time.Minute}
+func NewJobs(pool *pgxpool.Pool, queue *asynq.Client, log *slog.Logger, m *metrics.Sending) *Jobs {
+	return &Jobs{pool: pool, q: queries.New(pool), queue: queue, log: log, metrics: m, LostAfter: time.Minute, SendingTimeout: 5 * time.Minute}
 }
 
 // Register adds the jobs to a scheduler (they run on its leader only).
@@ -114,6 +116,12 @@ func (j *Jobs) feed(ctx context.Context, ch queries.FeedableChannelsRow) error {
 	// The budget ignores quality slow-downs (they apply to marketing only, in the worker): a few
 	// seconds of over-feeding cost nothing.
 	budget := int64(math.Ceil(ratelimit.EffectiveMPS(ch.ThroughputMps, 1, ch.RateCap) * Horizon.Seconds()))
+	label := metrics.Channel(ch.ID)
+	oldest, err := j.q.OldestDue(ctx, ch.ID)
+	if err != nil {
+		return err
+	}
+	j.metrics.FeederLag.WithLabelValues(label).Set(max(0, time.Since(oldest).Seconds()))
 	inFlight, err := j.q.CountInFlight(ctx, ch.ID)
 	if err != nil || inFlight >= budget {
 		return err
@@ -122,6 +130,7 @@ func (j *Jobs) feed(ctx context.Context, ch queries.FeedableChannelsRow) error {
 	if err != nil {
 		return err
 	}
+	j.metrics.Queued.WithLabelValues(label).Add(float64(len(ids)))
 	return j.enqueue(ctx, ids)
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/phone"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/ratelimit"
@@ -30,11 +31,17 @@ type Sender struct {
 	limits  *ratelimit.Limiter
 	secrets *secrets.Box
 	log     *slog.Logger
+	metrics *metrics.Sending
 }
 
 // NewSender wires a send handler.
-func NewSender(pool *pgxpool.Pool, client *whatsapp.Client, limits *ratelimit.Limiter, box *secrets.Box, log *slog.Logger) *Sender {
-	return &Sender{q: queries.New(pool), client: client, limits: limits, secrets: box, log: log}
+func NewSender(pool *pgxpool.Pool, client *whatsapp.Client, limits *ratelimit.Limiter, box *secrets.Box, log *slog.Logger, m *metrics.Sending) *Sender {
+	return &Sender{q: queries.New(pool), client: client, limits: limits, secrets: box, log: log, metrics: m}
+}
+
+// count records a send's outcome.
+func (s *Sender) count(m queries.ClaimMessageRow, outcome string) {
+	s.metrics.Sends.WithLabelValues(metrics.Channel(m.ChannelID), m.Category, outcome).Inc()
 }
 
 // ProcessTask implements asynq.Handler.
@@ -62,6 +69,7 @@ func (s *Sender) send(ctx context.Context, m queries.ClaimMessageRow) error {
 	case m.TemplateStatus != "approved":
 		return s.stopStep(ctx, m, "template_"+m.TemplateStatus, 0)
 	case m.Category == "marketing" && !m.OptedIn:
+		s.count(m, "skipped")
 		return s.q.SkipMessage(ctx, queries.SkipMessageParams{ID: m.ID, Reason: ptr("opted_out")})
 	}
 	comps, err := render(m)
@@ -88,14 +96,19 @@ func (s *Sender) send(ctx context.Context, m queries.ClaimMessageRow) error {
 	if err != nil {
 		return errors.Join(err, s.q.RequeueMessage(context.WithoutCancel(ctx), m.ID))
 	}
+	channel := metrics.Channel(m.ChannelID)
 	if !d.Allowed {
+		s.metrics.LimitDecisions.WithLabelValues(channel, d.Reason).Inc()
 		return s.wait(ctx, m, d)
 	}
+	s.metrics.LimitDecisions.WithLabelValues(channel, "allowed").Inc()
 	res, err := s.client.SendTemplate(ctx, token, m.PhoneNumberID, to, whatsapp.NewTemplate(m.TemplateName, m.Language, comps),
 		fmt.Sprint(m.ID))
 	if err != nil {
 		return s.failed(ctx, m, err)
 	}
+	s.count(m, "sent")
+	s.metrics.SendDelay.WithLabelValues(channel).Observe(time.Since(m.DueAt).Seconds())
 	return s.q.SentMessage(context.WithoutCancel(ctx), queries.SentMessageParams{ID: m.ID, Wamid: &res.WAMID})
 }
 
@@ -139,6 +152,10 @@ func (s *Sender) failed(ctx context.Context, m queries.ClaimMessageRow, err erro
 	c := whatsapp.Classify(err)
 	code := errorCode(err)
 	s.log.Info("send failed", "message", m.ID, "to", phone.Masked(m.Phone), "class", c.Class.String(), "code", code)
+	if code != 0 {
+		s.metrics.MetaErrors.WithLabelValues(fmt.Sprint(code)).Inc()
+	}
+	s.count(m, outcome(c.Class))
 	switch c.Class {
 	case whatsapp.RateLimited:
 		s.limits.SlowDown(m.PhoneNumberID)
@@ -199,6 +216,21 @@ func (s *Sender) stopChannel(ctx context.Context, m queries.ClaimMessageRow, rea
 		return err
 	}
 	return s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now()})
+}
+
+// outcome names what an error class does to a message, for the sends metric.
+func outcome(c whatsapp.Class) string {
+	switch c {
+	case whatsapp.RateLimited:
+		return "rate_limited"
+	case whatsapp.RetryNow:
+		return "retry"
+	case whatsapp.RetryLater:
+		return "deferred"
+	case whatsapp.Ambiguous:
+		return "unknown"
+	}
+	return "failed"
 }
 
 func errorCode(err error) int32 {

@@ -21,6 +21,7 @@ import (
 	"github.com/dripcast/dripcast/apikey"
 	"github.com/dripcast/dripcast/config"
 	"github.com/dripcast/dripcast/db"
+	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/ratelimit"
 	"github.com/dripcast/dripcast/scheduler"
@@ -64,9 +65,10 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	sending := metrics.New(reg)
 	srv := api.New(pool, rdb, log, api.Options{MaxBodyBytes: cfg.MaxBodyBytes, ImportMaxBytes: cfg.ImportMaxBytes,
 		ImportMaxRows: cfg.ImportMaxRows, Secrets: box, WebhookVerifyToken: cfg.WebhookVerifyToken,
-		Meta: whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout)}, reg, reg)
+		Meta: whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout), Metrics: sending}, reg, reg)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
@@ -78,11 +80,11 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 		case roleAPI:
 			handler = srv.Handler()
 		case roleScheduler:
-			if err := startScheduler(runCtx, cfg, log, pool, rdb, box, reg, &wg); err != nil {
+			if err := startScheduler(runCtx, cfg, log, pool, rdb, box, reg, sending, &wg); err != nil {
 				return err
 			}
 		case roleWorker:
-			if err := startWorker(runCtx, cfg, log, pool, rdb, box, &wg); err != nil {
+			if err := startWorker(runCtx, cfg, log, pool, rdb, box, sending, &wg); err != nil {
 				return err
 			}
 		}
@@ -101,10 +103,10 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 }
 
 func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, rdb *redis.Client,
-	box *secrets.Box, reg prometheus.Registerer, wg *sync.WaitGroup) error {
+	box *secrets.Box, reg prometheus.Registerer, m *metrics.Sending, wg *sync.WaitGroup) error {
 	sch := scheduler.New(cfg.DatabaseURL, log, reg)
 	queue := asynq.NewClientFromRedisClient(rdb)
-	jobs := scheduler.NewJobs(pool, queue, log)
+	jobs := scheduler.NewJobs(pool, queue, log, m)
 	if err := jobs.Register(ctx, sch); err != nil {
 		return err
 	}
@@ -117,14 +119,14 @@ func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, po
 }
 
 func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, rdb *redis.Client,
-	box *secrets.Box, wg *sync.WaitGroup) error {
+	box *secrets.Box, m *metrics.Sending, wg *sync.WaitGroup) error {
 	srv, mux, err := worker.New(cfg.RedisURL, cfg.WorkerConcurrency, log)
 	if err != nil {
 		return err
 	}
 	client := whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout)
 	limits := ratelimit.New(rdb, cfg.PairInterval, 2*time.Second)
-	mux.Handle(worker.TypeSend, worker.NewSender(pool, client, limits, box, log))
+	mux.Handle(worker.TypeSend, worker.NewSender(pool, client, limits, box, log, m))
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

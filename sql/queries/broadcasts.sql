@@ -139,3 +139,8 @@ UPDATE messages m SET due_at = next_send_window(now(), c.time_zone, b.send_windo
 FROM broadcasts b, contacts c
 WHERE b.id = m.broadcast_id AND c.id = m.contact_id AND b.status = 'running' AND b.send_window IS NOT NULL
   AND m.status = 'pending' AND m.due_at <= now() AND NOT in_send_window(now(), c.time_zone, b.send_window);
+
+-- The due time of the oldest message still waiting to be queued; now when none waits.
+-- name: OldestDue :one
+SELECT COALESCE(min(due_at), now())::timestamptz AS oldest
+FROM messages WHERE channel_id = @channel_id AND status = 'pending' AND due_at <= now();

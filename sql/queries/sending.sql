@@ -7,7 +7,7 @@ FROM broadcasts b, contacts c, channels ch, portfolios p, templates t, accounts 
 WHERE m.id = @id AND m.status = 'queued' AND b.id = m.broadcast_id AND b.status = 'running'
   AND c.id = m.contact_id AND ch.id = m.channel_id AND p.id = ch.portfolio_id AND t.id = m.template_id
   AND a.id = m.account_id
-RETURNING m.id, m.account_id, m.broadcast_id, m.contact_id, c.phone, c.name, c.email, c.country, c.attributes,
+RETURNING m.id, m.account_id, m.broadcast_id, m.contact_id, m.due_at, c.phone, c.name, c.email, c.country, c.attributes,
           c.opted_in, COALESCE(c.last_inbound_at > now() - interval '24 hours', false)::boolean AS in_service_window,
           ch.id AS channel_id, ch.phone_number_id, ch.access_token_enc, ch.throughput_mps, ch.quality_rating,
           ch.status AS channel_status, p.id AS portfolio_id, p.tier_limit,
