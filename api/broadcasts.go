@@ -242,20 +242,9 @@ func (s *Server) getBroadcast(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listBroadcasts(w http.ResponseWriter, r *http.Request) error {
-	after, limit, err := pageParams(r)
-	if err != nil {
-		return err
-	}
-	list, err := s.q.ListBroadcasts(r.Context(), queries.ListBroadcastsParams{AccountID: caller(r.Context()).AccountID, After: after, Lim: int32(limit + 1)})
-	if err != nil {
-		return err
-	}
-	views := make([]broadcastView, len(list))
-	for i, b := range list {
-		views[i] = viewBroadcast(b)
-	}
-	writeJSON(w, http.StatusOK, newPage(views, limit, func(v broadcastView) int64 { return v.ID }))
-	return nil
+	return listPage(w, r, func(account, after int64, lim int32) ([]queries.Broadcast, error) {
+		return s.q.ListBroadcasts(r.Context(), queries.ListBroadcastsParams{AccountID: account, After: after, Lim: lim})
+	}, infallible(viewBroadcast), func(v broadcastView) int64 { return v.ID })
 }
 
 // updateBroadcast edits a broadcast that has not started; "draft": false schedules a draft.

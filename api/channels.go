@@ -107,20 +107,9 @@ func (s *Server) getPortfolio(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listPortfolios(w http.ResponseWriter, r *http.Request) error {
-	after, limit, err := pageParams(r)
-	if err != nil {
-		return err
-	}
-	list, err := s.q.ListPortfolios(r.Context(), queries.ListPortfoliosParams{AccountID: caller(r.Context()).AccountID, After: after, Lim: int32(limit + 1)})
-	if err != nil {
-		return err
-	}
-	views := make([]portfolioView, len(list))
-	for i, p := range list {
-		views[i] = viewPortfolio(p)
-	}
-	writeJSON(w, http.StatusOK, newPage(views, limit, func(v portfolioView) int64 { return v.ID }))
-	return nil
+	return listPage(w, r, func(account, after int64, lim int32) ([]queries.Portfolio, error) {
+		return s.q.ListPortfolios(r.Context(), queries.ListPortfoliosParams{AccountID: account, After: after, Lim: lim})
+	}, infallible(viewPortfolio), func(v portfolioView) int64 { return v.ID })
 }
 
 // updatePortfolio replaces name, business id and tier (a tier set by hand; Meta's webhooks and
@@ -260,20 +249,9 @@ func (s *Server) getChannel(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listChannels(w http.ResponseWriter, r *http.Request) error {
-	after, limit, err := pageParams(r)
-	if err != nil {
-		return err
-	}
-	list, err := s.q.ListChannels(r.Context(), queries.ListChannelsParams{AccountID: caller(r.Context()).AccountID, After: after, Lim: int32(limit + 1)})
-	if err != nil {
-		return err
-	}
-	views := make([]channelView, len(list))
-	for i, c := range list {
-		views[i] = viewChannel(c)
-	}
-	writeJSON(w, http.StatusOK, newPage(views, limit, func(v channelView) int64 { return v.ID }))
-	return nil
+	return listPage(w, r, func(account, after int64, lim int32) ([]queries.Channel, error) {
+		return s.q.ListChannels(r.Context(), queries.ListChannelsParams{AccountID: account, After: after, Lim: lim})
+	}, infallible(viewChannel), func(v channelView) int64 { return v.ID })
 }
 
 // channelPatch changes what may change by hand: name, throughput, quality, status, secrets.

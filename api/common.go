@@ -135,3 +135,30 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, status int, acti
 	writeJSON(w, status, c.after)
 	return nil
 }
+
+// listPage answers one page of a list: fetch reads up to lim rows after an id of the caller's
+// account; view turns a row into what the API shows, and id gives the cursor of the next page.
+func listPage[R, V any](w http.ResponseWriter, r *http.Request, fetch func(account, after int64, lim int32) ([]R, error),
+	view func(R) (V, error), id func(V) int64) error {
+	after, limit, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	rows, err := fetch(caller(r.Context()).AccountID, after, int32(limit+1))
+	if err != nil {
+		return err
+	}
+	views := make([]V, len(rows))
+	for i, row := range rows {
+		if views[i], err = view(row); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, newPage(views, limit, id))
+	return nil
+}
+
+// infallible adapts a view that cannot fail to listPage.
+func infallible[R, V any](view func(R) V) func(R) (V, error) {
+	return func(row R) (V, error) { return view(row), nil }
+}

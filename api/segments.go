@@ -88,20 +88,9 @@ func (s *Server) loadSegment(r *http.Request) (queries.Segment, error) {
 }
 
 func (s *Server) listSegments(w http.ResponseWriter, r *http.Request) error {
-	after, limit, err := pageParams(r)
-	if err != nil {
-		return err
-	}
-	list, err := s.q.ListSegments(r.Context(), queries.ListSegmentsParams{AccountID: caller(r.Context()).AccountID, After: after, Lim: int32(limit + 1)})
-	if err != nil {
-		return err
-	}
-	views := make([]segmentView, len(list))
-	for i, seg := range list {
-		views[i] = viewSegment(seg)
-	}
-	writeJSON(w, http.StatusOK, newPage(views, limit, func(v segmentView) int64 { return v.ID }))
-	return nil
+	return listPage(w, r, func(account, after int64, lim int32) ([]queries.Segment, error) {
+		return s.q.ListSegments(r.Context(), queries.ListSegmentsParams{AccountID: account, After: after, Lim: lim})
+	}, infallible(viewSegment), func(v segmentView) int64 { return v.ID })
 }
 
 func (s *Server) updateSegment(w http.ResponseWriter, r *http.Request) error {

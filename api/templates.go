@@ -85,22 +85,9 @@ func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) error {
-	after, limit, err := pageParams(r)
-	if err != nil {
-		return err
-	}
-	list, err := s.q.ListTemplates(r.Context(), queries.ListTemplatesParams{AccountID: caller(r.Context()).AccountID, After: after, Lim: int32(limit + 1)})
-	if err != nil {
-		return err
-	}
-	views := make([]templateView, len(list))
-	for i, t := range list {
-		if views[i], err = viewTemplate(t); err != nil {
-			return err
-		}
-	}
-	writeJSON(w, http.StatusOK, newPage(views, limit, func(v templateView) int64 { return v.ID }))
-	return nil
+	return listPage(w, r, func(account, after int64, lim int32) ([]queries.Template, error) {
+		return s.q.ListTemplates(r.Context(), queries.ListTemplatesParams{AccountID: account, After: after, Lim: lim})
+	}, viewTemplate, func(v templateView) int64 { return v.ID })
 }
 
 func (s *Server) updateTemplate(w http.ResponseWriter, r *http.Request) error {
