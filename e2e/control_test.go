@@ -169,3 +169,33 @@ func TestYellowQualitySlowsMarketing(t *testing.T) {
 		t.Fatalf("a 1,000/s number at a tenth sent %d in one second", max)
 	}
 }
+
+// Meta pauses the template mid-broadcast: the broadcast pauses with the reason, no message is
+// lost, and it resumes by itself when Meta approves the template again.
+func TestTemplatePausedByMetaMidBroadcast(t *testing.T) {
+	s := newStack(t, metasim.Config{TimeScale: 100}, 1000)
+	channel, template := s.setup("unlimited")
+	importContacts(t, s, 600, utc)
+	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "p", "channel_id": channel, "template_id": template,
+		"audience": map[string]any{"tag": "all"}, "rate_cap": 100}, 201)
+	id := int64(b["id"].(float64))
+	testenv.Eventually(t, "first sends", 20*time.Second, func() bool { return s.sim.Counters().Accepted > 100 })
+	if err := s.sim.TemplateStatus(metasim.TemplateChange{PhoneNumberID: phoneNumberID, Name: "promo", Language: "en", Event: "PAUSED"}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "paused", 10*time.Second, func() bool { return s.status(id) == "paused" })
+	got := s.call("GET", fmt.Sprintf("/v1/broadcasts/%d", id), nil, 200)
+	if got["status_reason"] != "paused automatically: template paused by Meta" && got["status_reason"] != "paused automatically: template paused" {
+		t.Fatalf("reason %q", got["status_reason"])
+	}
+	time.Sleep(time.Second)
+	if err := s.sim.TemplateStatus(metasim.TemplateChange{PhoneNumberID: phoneNumberID, Name: "promo", Language: "en", Event: "APPROVED"}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "completed after approval", 60*time.Second, func() bool { return s.status(id) == "completed" })
+	c := s.sim.Counters()
+	rep := s.report(id)
+	if c.Accepted != 600 || c.UniqueRecipients != 600 || len(c.RepeatRecipients) != 0 || len(rep["failed"].(map[string]any)) != 0 {
+		t.Fatalf("after the pause: %d sends to %d recipients, report %v", c.Accepted, c.UniqueRecipients, rep)
+	}
+}

@@ -67,7 +67,7 @@ func (s *Sender) send(ctx context.Context, m queries.ClaimMessageRow) error {
 	case m.ChannelStatus != "active":
 		return s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now()})
 	case m.TemplateStatus != "approved":
-		return s.stopStep(ctx, m, "template_"+m.TemplateStatus, 0)
+		return s.holdForTemplate(ctx, m, m.TemplateStatus)
 	case m.Category == "marketing" && !m.OptedIn:
 		s.count(m, "skipped")
 		return s.q.SkipMessage(ctx, queries.SkipMessageParams{ID: m.ID, Reason: ptr("opted_out")})
@@ -175,6 +175,9 @@ func (s *Sender) failed(ctx context.Context, m queries.ClaimMessageRow, err erro
 		// message id settles it.
 		return s.q.UnknownMessage(ctx, queries.UnknownMessageParams{ID: m.ID, Reason: ptr("ambiguous_send")})
 	case whatsapp.StopStep:
+		if code == codeTemplatePaused {
+			return s.holdForTemplate(ctx, m, "paused")
+		}
 		return s.stopStep(ctx, m, fmt.Sprintf("meta_error_%d", code), code)
 	case whatsapp.StopChannel:
 		return s.stopChannel(ctx, m, fmt.Sprintf("Meta error %d", code))
@@ -187,15 +190,28 @@ func (s *Sender) failed(ctx context.Context, m queries.ClaimMessageRow, err erro
 	return s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, ErrorCode: &code, Reason: ptr("meta_error")})
 }
 
+// codeTemplatePaused is Meta's answer for a paused template: wait for it, the message is not at
+// fault.
+const codeTemplatePaused = 132015
+
 // stopStep fails the message and pauses the broadcast: every other send of it would fail the same.
 func (s *Sender) stopStep(ctx context.Context, m queries.ClaimMessageRow, reason string, code int32) error {
-	ec := &code
-	if code == 0 {
-		ec = nil
-	}
-	if err := s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, ErrorCode: ec, Reason: &reason}); err != nil {
+	if err := s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, ErrorCode: &code, Reason: &reason}); err != nil {
 		return err
 	}
+	return s.pauseBroadcast(ctx, m, reason)
+}
+
+// holdForTemplate keeps the message for later and pauses the broadcast until Meta approves the
+// template again (the webhook resumes broadcasts paused for "template …").
+func (s *Sender) holdForTemplate(ctx context.Context, m queries.ClaimMessageRow, status string) error {
+	if err := s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now()}); err != nil {
+		return err
+	}
+	return s.pauseBroadcast(ctx, m, "template "+status)
+}
+
+func (s *Sender) pauseBroadcast(ctx context.Context, m queries.ClaimMessageRow, reason string) error {
 	if m.BroadcastID == nil {
 		return nil
 	}
