@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dripcast/dripcast/contacts"
+	"github.com/dripcast/dripcast/drip"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/segment"
 )
@@ -71,9 +73,12 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		action := "contact.update"
+		action, event := "contact.update", drip.EventContactUpdated
 		if created {
-			action = "contact.create"
+			action, event = "contact.create", drip.EventContactCreated
+		}
+		if err := drip.RecordContactEvents(ctx, q, p.AccountID, c.ID, drip.ContactEvent{Name: event}); err != nil {
+			return err
 		}
 		return s.audit(ctx, q, r, action, "contact", c.ID, nil, viewContact(c))
 	})
@@ -219,6 +224,9 @@ func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) error {
 		if c, err = q.UpdateContact(ctx, params); err != nil {
 			return err
 		}
+		if err := drip.RecordContactEvents(ctx, q, p.AccountID, id, contactEvents(before, c)...); err != nil {
+			return err
+		}
 		return s.audit(ctx, q, r, "contact.update", "contact", id, viewContact(before), viewContact(c))
 	})
 	if err != nil {
@@ -226,6 +234,17 @@ func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, viewContact(c))
 	return nil
+}
+
+// contactEvents are the events an update makes: contact.updated, and tag.added for each new tag.
+func contactEvents(before, after queries.Contact) []drip.ContactEvent {
+	evs := []drip.ContactEvent{{Name: drip.EventContactUpdated}}
+	for _, t := range after.Tags {
+		if !slices.Contains(before.Tags, t) {
+			evs = append(evs, drip.ContactEvent{Name: drip.EventTagAdded, Properties: map[string]any{"tag": t}})
+		}
+	}
+	return evs
 }
 
 func (in contactPatch) params() (queries.UpdateContactParams, error) {

@@ -179,10 +179,10 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, rules json.RawM
 	return nil
 }
 
-// uniqueAs turns a unique-key violation into a 409 with msg.
+// conflictAs turns a unique-key violation, or a row still referenced by another, into a 409 with msg.
 func conflictAs(err error, msg string) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+	if errors.As(err, &pgErr) && (pgErr.Code == "23505" || pgErr.Code == "23503") {
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: msg}
 	}
 	return err

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dripcast/dripcast/clock"
+	"github.com/dripcast/dripcast/drip"
 	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/secrets"
@@ -34,6 +36,8 @@ type Options struct {
 	Meta *whatsapp.Client
 	// Metrics counts webhook events; the API makes its own when nil.
 	Metrics *metrics.Sending
+	// Drips enrolls contacts by hand; one on the real clock when nil.
+	Drips *drip.Engine
 }
 
 // Server holds what the handlers share.
@@ -59,6 +63,9 @@ func New(pool *pgxpool.Pool, rdb redis.UniversalClient, log *slog.Logger, opts O
 	}
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.New(reg)
+	}
+	if opts.Drips == nil {
+		opts.Drips = drip.New(pool, clock.Real{}, log)
 	}
 	return &Server{db: pool, q: queries.New(pool), rdb: rdb, log: log, opts: opts,
 		metrics: newHTTPMetrics(reg), gather: gather}
@@ -130,6 +137,27 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/broadcasts/{id}/report", byKey, s.broadcastReport},
 		{"GET", "/v1/broadcasts/{id}/recipients", byKey, s.broadcastRecipients},
 		{"POST", "/v1/broadcasts/{id}/retry-failed", byKey, s.retryFailed},
+		{"POST", "/v1/sequences", byKey, s.createSequence},
+		{"GET", "/v1/sequences", byKey, s.listSequences},
+		{"GET", "/v1/sequences/{id}", byKey, s.getSequence},
+		{"PUT", "/v1/sequences/{id}", byKey, s.updateSequence},
+		{"POST", "/v1/sequences/{id}/activate", byKey, s.activateSequence},
+		{"POST", "/v1/sequences/{id}/pause", byKey, s.pauseSequence},
+		{"POST", "/v1/sequences/{id}/resume", byKey, s.resumeSequence},
+		{"POST", "/v1/sequences/{id}/archive", byKey, s.archiveSequence},
+		{"GET", "/v1/sequences/{id}/report", byKey, s.sequenceReport},
+		{"GET", "/v1/sequences/{id}/enrollments", byKey, s.listEnrollments},
+		{"POST", "/v1/sequences/{id}/enrollments", byKey, s.enroll},
+		{"GET", "/v1/enrollments/{id}", byKey, s.getEnrollment},
+		{"POST", "/v1/enrollments/{id}/exit", byKey, s.exitEnrollment},
+		{"POST", "/v1/events", byKey, s.createEvent},
+		{"POST", "/v1/integrations", byKey, s.createIntegration},
+		{"GET", "/v1/integrations", byKey, s.listIntegrations},
+		{"GET", "/v1/integrations/{id}", byKey, s.getIntegration},
+		{"PATCH", "/v1/integrations/{id}", byKey, s.updateIntegration},
+		{"DELETE", "/v1/integrations/{id}", byKey, s.deleteIntegration},
+		{"GET", "/v1/integrations/{id}/deliveries", byKey, s.listDeliveries},
+		{"POST", "/hooks/{token}", bySignature, s.receiveHook},
 		{"POST", "/v1/templates", byKey, s.createTemplate},
 		{"GET", "/v1/templates", byKey, s.listTemplates},
 		{"GET", "/v1/templates/{id}", byKey, s.getTemplate},

@@ -122,6 +122,14 @@ func (s *Server) deleteTemplate(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, p := r.Context(), caller(r.Context())
 	return s.mutate(w, r, http.StatusNoContent, "template.delete", "template", func(q *queries.Queries) (change, error) {
+		// Sequences name templates inside their definitions, where no foreign key can see them.
+		used, err := q.TemplateInSequence(ctx, queries.TemplateInSequenceParams{AccountID: p.AccountID, TemplateID: before.ID})
+		if err != nil {
+			return change{}, err
+		}
+		if used {
+			return change{}, &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "the template is used by a sequence; archive the sequence first"}
+		}
 		n, err := q.DeleteTemplate(ctx, queries.DeleteTemplateParams{AccountID: p.AccountID, ID: before.ID})
 		if err != nil {
 			return change{}, conflictAs(err, "the template is used by a broadcast or a sequence")

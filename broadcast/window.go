@@ -2,8 +2,10 @@ package broadcast
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Window is when sending is allowed, in each contact's own time zone: days of the week and an
@@ -73,4 +75,32 @@ func indexOf(list []string, v string) int {
 		}
 	}
 	return -1
+}
+
+// Open says whether t is inside the window in the zone loc.
+func (w Window) Open(t time.Time, loc *time.Location) bool {
+	l := t.In(loc)
+	if len(w.Days) > 0 && indexOf(w.Days, weekdays[(int(l.Weekday())+6)%7]) < 0 {
+		return false
+	}
+	hm := l.Format("15:04")
+	return hm >= w.Start && (hm < w.End || w.End == "24:00")
+}
+
+// Next is the first instant at or after t inside the window in the zone loc (t when it is
+// open). Like the SQL next_send_window, it looks a week ahead.
+func (w Window) Next(t time.Time, loc *time.Location) time.Time {
+	if w.Open(t, loc) {
+		return t
+	}
+	l := t.In(loc)
+	var hh, mm int
+	fmt.Sscanf(w.Start, "%d:%d", &hh, &mm)
+	for i := 0; i <= 7; i++ {
+		opens := time.Date(l.Year(), l.Month(), l.Day()+i, hh, mm, 0, 0, loc)
+		if !opens.Before(t) && w.Open(opens, loc) {
+			return opens
+		}
+	}
+	return t
 }

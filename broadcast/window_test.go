@@ -2,6 +2,7 @@ package broadcast
 
 import (
 	"context"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -23,11 +24,12 @@ func TestWindowEncode(t *testing.T) {
 	}
 }
 
-// The window functions, in the contact's zone and across New York's change to standard time on
-// Sunday 2030-11-03.
+// The window functions, in SQL and in Go, in the contact's zone and across New York's change to
+// standard time on Sunday 2030-11-03.
 func TestNextSendWindow(t *testing.T) {
 	pool := testenv.DB(t)
-	weekdays, _ := Window{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "09:00", End: "17:00"}.Encode()
+	w := Window{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "09:00", End: "17:00"}
+	weekdays, _ := w.Encode()
 	cases := []struct {
 		at, zone, want string
 	}{
@@ -43,8 +45,39 @@ func TestNextSendWindow(t *testing.T) {
 		if err := pool.QueryRow(context.Background(), "SELECT next_send_window($1, $2, $3)", at, c.zone, weekdays).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
-		if want, _ := time.Parse(time.RFC3339, c.want); !got.Equal(want) {
+		want, _ := time.Parse(time.RFC3339, c.want)
+		if !got.Equal(want) {
 			t.Errorf("%s in %s: next window %s, want %s", c.at, c.zone, got.UTC().Format(time.RFC3339), c.want)
+		}
+		loc, _ := time.LoadLocation(c.zone)
+		if next := w.Next(at, loc); !next.Equal(want) {
+			t.Errorf("Go: %s in %s: next window %s, want %s", c.at, c.zone, next.UTC().Format(time.RFC3339), c.want)
+		}
+	}
+}
+
+// The drip engine computes windows in Go, the feeder in SQL: they must agree everywhere.
+func TestWindowGoAgreesWithSQL(t *testing.T) {
+	pool := testenv.DB(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	zones := []string{"America/New_York", "Asia/Kolkata", "Europe/London", "Australia/Lord_Howe", "UTC"}
+	windows := []Window{{Start: "09:00", End: "21:00"}, {Days: []string{"sat", "sun"}, Start: "10:30", End: "12:00"},
+		{Days: []string{"wed"}, Start: "00:00", End: "24:00"}, {Start: "01:30", End: "03:00"}}
+	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for range 400 {
+		at := base.Add(time.Duration(rng.Int64N(int64(365 * 24 * time.Hour)))).Truncate(time.Minute)
+		zone, w := zones[rng.IntN(len(zones))], windows[rng.IntN(len(windows))]
+		raw, _ := w.Encode()
+		var open bool
+		var next time.Time
+		if err := pool.QueryRow(context.Background(), "SELECT in_send_window($1, $2, $3), next_send_window($1, $2, $3)",
+			at, zone, raw).Scan(&open, &next); err != nil {
+			t.Fatal(err)
+		}
+		loc, _ := time.LoadLocation(zone)
+		if w.Open(at, loc) != open || !w.Next(at, loc).Equal(next) {
+			t.Errorf("%s in %s, %+v: SQL open %v next %s; Go open %v next %s", at.Format(time.RFC3339), zone, w,
+				open, next.UTC().Format(time.RFC3339), w.Open(at, loc), w.Next(at, loc).UTC().Format(time.RFC3339))
 		}
 	}
 }

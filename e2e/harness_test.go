@@ -23,6 +23,8 @@ import (
 
 	"github.com/dripcast/dripcast/api"
 	"github.com/dripcast/dripcast/apikey"
+	"github.com/dripcast/dripcast/clock"
+	"github.com/dripcast/dripcast/drip"
 	"github.com/dripcast/dripcast/metasim"
 	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/queries"
@@ -52,6 +54,8 @@ type stack struct {
 	jobs *scheduler.Jobs
 	meta *whatsapp.Client
 	box  *secrets.Box
+	// clock is the drip engine's.
+	clock clock.Clock
 }
 
 func logger() *slog.Logger {
@@ -62,6 +66,12 @@ func logger() *slog.Logger {
 }
 
 func newStack(t *testing.T, simCfg metasim.Config, mps int) *stack {
+	t.Helper()
+	return newStackAt(t, simCfg, mps, clock.Real{})
+}
+
+// newStackAt is newStack with the drip engine on clk (a scaled clock lets days pass in seconds).
+func newStackAt(t *testing.T, simCfg metasim.Config, mps int, clk clock.Clock) *stack {
 	t.Helper()
 	log := logger()
 	pool := testenv.DB(t)
@@ -77,7 +87,8 @@ func newStack(t *testing.T, simCfg metasim.Config, mps int) *stack {
 
 	reg := prometheus.NewRegistry()
 	sending := metrics.New(reg)
-	apiSrv := httptest.NewServer(api.New(pool, rdb, log, api.Options{Secrets: box, Meta: client, Metrics: sending}, reg, reg).Handler())
+	drips := drip.New(pool, clk, log)
+	apiSrv := httptest.NewServer(api.New(pool, rdb, log, api.Options{Secrets: box, Meta: client, Metrics: sending, Drips: drips}, reg, reg).Handler())
 	t.Cleanup(apiSrv.Close)
 
 	simCfg.WebhookURL = apiSrv.URL + "/webhooks/whatsapp"
@@ -108,7 +119,7 @@ func newStack(t *testing.T, simCfg metasim.Config, mps int) *stack {
 	t.Cleanup(srv.Shutdown)
 
 	queue := asynq.NewClientFromRedisClient(rdb)
-	s := &stack{t: t, pool: pool, rdb: rdb, sim: sim, api: apiSrv.URL, jobs: scheduler.NewJobs(pool, queue, log, sending), meta: client, box: box}
+	s := &stack{t: t, pool: pool, rdb: rdb, sim: sim, api: apiSrv.URL, jobs: scheduler.NewJobs(pool, queue, drips, log, sending), meta: client, box: box, clock: clk}
 	s.key = s.account()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -120,7 +131,7 @@ func newStack(t *testing.T, simCfg metasim.Config, mps int) *stack {
 // tick runs the scheduler's jobs as its leader would, a little faster than its cron.
 func (s *stack) tick(ctx context.Context) {
 	for ctx.Err() == nil {
-		for _, job := range []func(context.Context) error{s.jobs.Start, s.jobs.Expand, s.jobs.Feed, s.jobs.Complete, s.jobs.Recover, s.jobs.Guard} {
+		for _, job := range []func(context.Context) error{s.jobs.Start, s.jobs.Expand, s.jobs.Drip, s.jobs.Feed, s.jobs.Complete, s.jobs.Recover, s.jobs.Guard} {
 			if err := job(ctx); err != nil && ctx.Err() == nil {
 				s.t.Logf("job: %v", err)
 			}

@@ -16,12 +16,13 @@ type Record struct {
 	Language      string    `json:"language,omitempty"`
 	Category      string    `json:"category,omitempty"`
 	Callback      string    `json:"biz_opaque_callback_data,omitempty"`
-	WAMID         string    `json:"wamid,omitempty"`      // set when Meta took the message
-	Code          int       `json:"code,omitempty"`       // the error answered at once, 0 when accepted
-	FailCode      int       `json:"fail_code,omitempty"`  // accepted, then failed with this code
-	SentFirst     bool      `json:"sent_first,omitempty"` // with FailCode: "sent" came before "failed"
-	Read          bool      `json:"read,omitempty"`       // delivered and read
-	Fault         string    `json:"fault,omitempty"`      // server_error, slow, timeout
+	WAMID         string    `json:"wamid,omitempty"`       // set when Meta took the message
+	Code          int       `json:"code,omitempty"`        // the error answered at once, 0 when accepted
+	FailCode      int       `json:"fail_code,omitempty"`   // accepted, then failed with this code
+	SentFirst     bool      `json:"sent_first,omitempty"`  // with FailCode: "sent" came before "failed"
+	Read          bool      `json:"read,omitempty"`        // delivered and read
+	Fault         string    `json:"fault,omitempty"`       // server_error, slow, timeout
+	BodyParams    []string  `json:"body_params,omitempty"` // the text of the template body's parameters
 }
 
 // Accepted tells whether Meta took the message (a later failure may still follow).

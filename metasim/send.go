@@ -49,6 +49,24 @@ type sendRequest struct {
 	Callback string `json:"biz_opaque_callback_data"`
 }
 
+// bodyTexts reads the text of a template's body parameters, so tests can see what was filled.
+func bodyTexts(req sendRequest) []string {
+	var out []string
+	for _, c := range req.Template.Components {
+		if c.Type != "body" {
+			continue
+		}
+		for _, raw := range c.Parameters {
+			var p struct {
+				Text string `json:"text"`
+			}
+			_ = json.Unmarshal(raw, &p)
+			out = append(out, p.Text)
+		}
+	}
+	return out
+}
+
 // metaError is an error answer in Meta's envelope.
 type metaError struct {
 	status int
@@ -156,6 +174,7 @@ func (s *Sim) accept(id, token string, req sendRequest, fault string) (Record, *
 			return fail(*e)
 		}
 		rec.Template, rec.Language, rec.Category = t.Name, t.Language, t.Category
+		rec.BodyParams = bodyTexts(req)
 	case "text":
 		if req.Text == nil || req.Text.Body == "" {
 			return fail(metaError{http.StatusBadRequest, codeInvalidParam, "(#100) The parameter text['body'] is required"})

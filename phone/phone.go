@@ -105,3 +105,6 @@ type Masked string
 
 // LogValue implements slog.LogValuer.
 func (m Masked) LogValue() slog.Value { return slog.StringValue(Mask(string(m))) }
+
+// ValidRegion says whether region is a country code libphonenumber knows ("IN", "US").
+func ValidRegion(region string) bool { return phonenumbers.GetCountryCodeForRegion(region) != 0 }

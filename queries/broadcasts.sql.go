@@ -272,10 +272,12 @@ func (q *Queries) FailedContacts(ctx context.Context, arg FailedContactsParams) 
 }
 
 const feedableChannels = `-- name: FeedableChannels :many
-SELECT ch.id, ch.phone_number_id, ch.throughput_mps, ch.quality_rating, COALESCE(min(b.rate_cap), 0)::int AS rate_cap
-FROM broadcasts b JOIN channels ch ON ch.id = b.channel_id
-WHERE b.status = 'running' AND ch.status = 'active'
-GROUP BY ch.id
+SELECT ch.id, ch.phone_number_id, ch.throughput_mps, ch.quality_rating,
+       COALESCE((SELECT min(b.rate_cap) FROM broadcasts b WHERE b.channel_id = ch.id AND b.status = 'running'), 0)::int AS rate_cap
+FROM channels ch
+WHERE ch.status = 'active'
+  AND (EXISTS (SELECT 1 FROM broadcasts b WHERE b.channel_id = ch.id AND b.status = 'running')
+       OR EXISTS (SELECT 1 FROM sequences s WHERE s.channel_id = ch.id AND s.status = 'active'))
 `
 
 type FeedableChannelsRow struct {
@@ -286,7 +288,7 @@ type FeedableChannelsRow struct {
 	RateCap       int32
 }
 
-// Channels with a running broadcast, and what the feeder needs of them.
+// Channels with a running broadcast or an active sequence, and what the feeder needs of them.
 func (q *Queries) FeedableChannels(ctx context.Context) ([]FeedableChannelsRow, error) {
 	rows, err := q.db.Query(ctx, feedableChannels)
 	if err != nil {
@@ -523,8 +525,9 @@ func (q *Queries) OldestDue(ctx context.Context, channelID int64) (time.Time, er
 
 const queueDue = `-- name: QueueDue :many
 WITH due AS (
-    SELECT m.id FROM messages m JOIN broadcasts b ON b.id = m.broadcast_id
-    WHERE m.channel_id = $1 AND m.status = 'pending' AND m.due_at <= now() AND b.status = 'running'
+    SELECT m.id FROM messages m LEFT JOIN broadcasts b ON b.id = m.broadcast_id
+    WHERE m.channel_id = $1 AND m.status = 'pending' AND m.due_at <= now()
+      AND message_may_send(m.broadcast_id, m.enrollment_id)
       AND (b.send_window IS NULL OR in_send_window(now(), (SELECT c.time_zone FROM contacts c WHERE c.id = m.contact_id), b.send_window))
     ORDER BY m.due_at
     LIMIT $2
@@ -540,7 +543,8 @@ type QueueDueParams struct {
 	Lim       int32
 }
 
-// Moves up to lim due messages of running broadcasts on a channel to queued, oldest due first.
+// Moves up to lim due messages of running broadcasts and active sequences on a channel to
+// queued, oldest due first. Drip steps were put in their send window when they were written.
 func (q *Queries) QueueDue(ctx context.Context, arg QueueDueParams) ([]int64, error) {
 	rows, err := q.db.Query(ctx, queueDue, arg.ChannelID, arg.Lim)
 	if err != nil {

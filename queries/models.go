@@ -182,6 +182,9 @@ type Enrollment struct {
 	Properties json.RawMessage
 	EnrolledAt time.Time
 	FinishedAt *time.Time
+	ExitDetail string
+	LastStepAt *time.Time
+	EventID    *int64
 }
 
 type Event struct {
@@ -194,6 +197,34 @@ type Event struct {
 	ExternalID  *string
 	ReceivedAt  time.Time
 	ProcessedAt *time.Time
+	Error       string
+	Attempts    int32
+}
+
+type Integration struct {
+	ID             int64
+	AccountID      int64
+	Name           string
+	Kind           string
+	Token          string
+	SecretEnc      []byte
+	Mapping        json.RawMessage
+	DefaultCountry string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+type IntegrationDelivery struct {
+	ID            int64
+	AccountID     int64
+	IntegrationID int64
+	DeliveryID    string
+	Topic         string
+	Payload       json.RawMessage
+	ReceivedAt    time.Time
+	ProcessedAt   *time.Time
+	EventID       *int64
+	Error         string
 }
 
 type Message struct {
@@ -219,6 +250,7 @@ type Message struct {
 	SendingAt    *time.Time
 	Attempts     int16
 	OptedOutAt   *time.Time
+	Context      json.RawMessage
 }
 
 type Portfolio struct {
@@ -242,28 +274,25 @@ type Segment struct {
 }
 
 type Sequence struct {
-	ID        int64
-	AccountID int64
-	ChannelID int64
-	Name      string
-	Status    string
-	Version   int32
-	Settings  json.RawMessage
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
-
-type SequenceStep struct {
 	ID           int64
 	AccountID    int64
-	SequenceID   int64
+	ChannelID    int64
+	Name         string
+	Status       string
 	Version      int32
-	Position     int16
-	TemplateID   int64
-	DelaySeconds int32
-	Parameters   json.RawMessage
-	Condition    json.RawMessage
-	SendWindow   json.RawMessage
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	TriggerEvent string
+	StatusReason string
+	PausedAt     *time.Time
+}
+
+type SequenceVersion struct {
+	SequenceID int64
+	Version    int32
+	AccountID  int64
+	Definition json.RawMessage
+	CreatedAt  time.Time
 }
 
 type Template struct {

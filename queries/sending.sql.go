@@ -12,55 +12,68 @@ import (
 )
 
 const claimMessage = `-- name: ClaimMessage :one
-UPDATE messages m SET status = 'sending', sending_at = now(), attempts = m.attempts + 1
-FROM broadcasts b, contacts c, channels ch, portfolios p, templates t, accounts a
-WHERE m.id = $1 AND m.status = 'queued' AND b.id = m.broadcast_id AND b.status = 'running'
-  AND c.id = m.contact_id AND ch.id = m.channel_id AND p.id = ch.portfolio_id AND t.id = m.template_id
-  AND a.id = m.account_id
-RETURNING m.id, m.account_id, m.broadcast_id, m.contact_id, m.due_at, c.phone, c.name, c.email, c.country, c.attributes,
-          c.opted_in, COALESCE(c.last_inbound_at > now() - interval '24 hours', false)::boolean AS in_service_window,
-          ch.id AS channel_id, ch.phone_number_id, ch.access_token_enc, ch.throughput_mps, ch.quality_rating,
-          ch.status AS channel_status, p.id AS portfolio_id, p.tier_limit,
-          t.name AS template_name, t.language, t.category, t.status AS template_status, t.components,
-          t.parameters AS template_parameters, b.parameters AS broadcast_parameters, b.rate_cap,
-          a.settings AS account_settings
+WITH claimed AS (
+    UPDATE messages m SET status = 'sending', sending_at = now(), attempts = m.attempts + 1
+    WHERE m.id = $1 AND m.status = 'queued' AND message_may_send(m.broadcast_id, m.enrollment_id)
+      AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = m.contact_id)
+    RETURNING m.id, m.account_id, m.broadcast_id, m.enrollment_id, m.contact_id, m.channel_id, m.template_id, m.due_at, m.context
+)
+SELECT m.id, m.account_id, m.broadcast_id, e.sequence_id, m.contact_id, m.due_at, c.phone, c.name, c.email, c.country, c.attributes,
+       c.opted_in, COALESCE(c.last_inbound_at > now() - interval '24 hours', false)::boolean AS in_service_window,
+       ch.id AS channel_id, ch.phone_number_id, ch.access_token_enc, ch.throughput_mps, ch.quality_rating,
+       ch.status AS channel_status, p.id AS portfolio_id, p.tier_limit,
+       t.name AS template_name, t.language, t.category, t.status AS template_status, t.components,
+       t.parameters AS template_parameters,
+       COALESCE(b.parameters, m.context -> 'parameters', '{}')::jsonb AS parameters,
+       COALESCE(m.context -> 'event', '{}')::jsonb AS event, b.rate_cap,
+       a.settings AS account_settings
+FROM claimed m
+JOIN contacts c ON c.id = m.contact_id
+JOIN channels ch ON ch.id = m.channel_id
+JOIN portfolios p ON p.id = ch.portfolio_id
+JOIN templates t ON t.id = m.template_id
+JOIN accounts a ON a.id = m.account_id
+LEFT JOIN broadcasts b ON b.id = m.broadcast_id
+LEFT JOIN enrollments e ON e.id = m.enrollment_id
 `
 
 type ClaimMessageRow struct {
-	ID                  int64
-	AccountID           int64
-	BroadcastID         *int64
-	ContactID           int64
-	DueAt               time.Time
-	Phone               string
-	Name                string
-	Email               string
-	Country             string
-	Attributes          json.RawMessage
-	OptedIn             bool
-	InServiceWindow     bool
-	ChannelID           int64
-	PhoneNumberID       string
-	AccessTokenEnc      []byte
-	ThroughputMps       int32
-	QualityRating       string
-	ChannelStatus       string
-	PortfolioID         int64
-	TierLimit           *int32
-	TemplateName        string
-	Language            string
-	Category            string
-	TemplateStatus      string
-	Components          json.RawMessage
-	TemplateParameters  json.RawMessage
-	BroadcastParameters json.RawMessage
-	RateCap             *int32
-	AccountSettings     json.RawMessage
+	ID                 int64
+	AccountID          int64
+	BroadcastID        *int64
+	SequenceID         *int64
+	ContactID          int64
+	DueAt              time.Time
+	Phone              string
+	Name               string
+	Email              string
+	Country            string
+	Attributes         json.RawMessage
+	OptedIn            bool
+	InServiceWindow    bool
+	ChannelID          int64
+	PhoneNumberID      string
+	AccessTokenEnc     []byte
+	ThroughputMps      int32
+	QualityRating      string
+	ChannelStatus      string
+	PortfolioID        int64
+	TierLimit          *int32
+	TemplateName       string
+	Language           string
+	Category           string
+	TemplateStatus     string
+	Components         json.RawMessage
+	TemplateParameters json.RawMessage
+	Parameters         json.RawMessage
+	Event              json.RawMessage
+	RateCap            *int32
+	AccountSettings    json.RawMessage
 }
 
 // Claims a queued message for sending and reads everything the send needs, in one statement.
-// No row: the message is not queued (another worker has it, or it is done) or its broadcast does
-// not run.
+// No row: the message is not queued (another worker has it, or it is done) or its campaign does
+// not let it go (message_may_send).
 func (q *Queries) ClaimMessage(ctx context.Context, id int64) (ClaimMessageRow, error) {
 	row := q.db.QueryRow(ctx, claimMessage, id)
 	var i ClaimMessageRow
@@ -68,6 +81,7 @@ func (q *Queries) ClaimMessage(ctx context.Context, id int64) (ClaimMessageRow, 
 		&i.ID,
 		&i.AccountID,
 		&i.BroadcastID,
+		&i.SequenceID,
 		&i.ContactID,
 		&i.DueAt,
 		&i.Phone,
@@ -91,7 +105,8 @@ func (q *Queries) ClaimMessage(ctx context.Context, id int64) (ClaimMessageRow, 
 		&i.TemplateStatus,
 		&i.Components,
 		&i.TemplateParameters,
-		&i.BroadcastParameters,
+		&i.Parameters,
+		&i.Event,
 		&i.RateCap,
 		&i.AccountSettings,
 	)
@@ -249,11 +264,10 @@ func (q *Queries) UnknownMessage(ctx context.Context, arg UnknownMessageParams) 
 
 const unqueueStopped = `-- name: UnqueueStopped :exec
 UPDATE messages m SET status = 'pending', queued_at = NULL
-FROM broadcasts b
-WHERE m.id = $1 AND m.status = 'queued' AND b.id = m.broadcast_id AND b.status <> 'running'
+WHERE m.id = $1 AND m.status = 'queued' AND NOT message_may_send(m.broadcast_id, m.enrollment_id)
 `
 
-// A queued message whose broadcast stopped running goes back to pending, to wait for a resume.
+// A queued message whose campaign stopped goes back to pending, to wait for a resume.
 func (q *Queries) UnqueueStopped(ctx context.Context, id int64) error {
 	_, err := q.db.Exec(ctx, unqueueStopped, id)
 	return err

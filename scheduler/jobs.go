@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/drip"
+	"github.com/dripcast/dripcast/integrations"
 	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/ratelimit"
@@ -30,8 +32,10 @@ type Jobs struct {
 	pool    *pgxpool.Pool
 	q       *queries.Queries
 	queue   *asynq.Client
+	drips   *drip.Engine
 	log     *slog.Logger
 	metrics *metrics.Sending
+	feeding sync.Mutex // Feed runs from its own tick and right after Drip: never twice at once
 
 	// LostAfter: a message queued this long ago whose task is gone is enqueued again.
 	LostAfter time.Duration
@@ -40,8 +44,9 @@ type Jobs struct {
 }
 
 // NewJobs wires the jobs.
-func NewJobs(pool *pgxpool.Pool, queue *asynq.Client, log *slog.Logger, m *metrics.Sending) *Jobs {
-	return &Jobs{pool: pool, q: queries.New(pool), queue: queue, log: log, metrics: m, LostAfter: time.Minute, SendingTimeout: 5 * time.Minute}
+func NewJobs(pool *pgxpool.Pool, queue *asynq.Client, drips *drip.Engine, log *slog.Logger, m *metrics.Sending) *Jobs {
+	return &Jobs{pool: pool, q: queries.New(pool), queue: queue, drips: drips, log: log, metrics: m,
+		LostAfter: time.Minute, SendingTimeout: 5 * time.Minute}
 }
 
 // Register adds the jobs to a scheduler (they run on its leader only).
@@ -53,6 +58,7 @@ func (j *Jobs) Register(ctx context.Context, s *Scheduler) error {
 		{"* * * * * *", "start", j.Start},
 		{"* * * * * *", "expand", j.Expand},
 		{"* * * * * *", "feed", j.Feed},
+		{"* * * * * *", "drip", j.Drip},
 		{"*/10 * * * * *", "recover", j.Recover},
 		{"*/2 * * * * *", "complete", j.Complete},
 		{"*/5 * * * * *", "guard", j.Guard},
@@ -91,8 +97,26 @@ func (j *Jobs) Expand(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Drip turns integration deliveries into events, events into enrollments, and due steps into
+// messages, then feeds them at once: a step is sent within a second or two of its time.
+func (j *Jobs) Drip(ctx context.Context) error {
+	if _, err := integrations.Process(ctx, j.pool); err != nil {
+		return err
+	}
+	if _, err := j.drips.ProcessEvents(ctx); err != nil {
+		return err
+	}
+	written, err := j.drips.Advance(ctx)
+	if err != nil || written == 0 {
+		return err
+	}
+	return j.Feed(ctx)
+}
+
 // Feed queues, per channel, only as many due messages as its limits let go within the horizon.
 func (j *Jobs) Feed(ctx context.Context) error {
+	j.feeding.Lock()
+	defer j.feeding.Unlock()
 	if _, err := j.q.ExpirePending(ctx); err != nil {
 		return err
 	}

@@ -57,3 +57,22 @@ func Count(ctx context.Context, db Querier, accountID int64, r *Rule) (int64, er
 	err = db.QueryRow(ctx, "SELECT count(*) FROM contacts c WHERE "+w, args...).Scan(&n)
 	return n, err
 }
+
+// Matching returns which of the given contacts of the account match r.
+func Matching(ctx context.Context, db Querier, accountID int64, r Rule, ids []int64) (map[int64]bool, error) {
+	w, args, err := Where(accountID, &r)
+	if err != nil {
+		return nil, err
+	}
+	sql := "SELECT c.id FROM contacts c WHERE " + w + " AND c.id = ANY($" + strconv.Itoa(len(args)+1) + ")"
+	rows, err := db.Query(ctx, sql, append(args, ids)...)
+	if err != nil {
+		return nil, err
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	out := make(map[int64]bool, len(found))
+	for _, id := range found {
+		out[id] = true
+	}
+	return out, err
+}

@@ -229,11 +229,26 @@ func applyInbound(ctx context.Context, q *queries.Queries, ch queries.ChannelByP
 		Replied: true, OptedOut: optOut}); err != nil {
 		return err
 	}
-	if !optOut {
-		return nil
+	if optOut {
+		res.OptOuts++
+		if err := q.OptOutContact(ctx, queries.OptOutContactParams{ContactID: contact, Source: "whatsapp_reply"}); err != nil {
+			return err
+		}
+		if err := exitSequences(ctx, q, ch.ID, contact, "on_opt_out", "opted_out"); err != nil {
+			return err
+		}
 	}
-	res.OptOuts++
-	return q.OptOutContact(ctx, queries.OptOutContactParams{ContactID: contact, Source: "whatsapp_reply"})
+	return exitSequences(ctx, q, ch.ID, contact, "on_reply", "replied")
+}
+
+// exitSequences ends the contact's open enrollments in the number's sequences that exit on a
+// reply or an opt-out (flag), and drops their unsent steps.
+func exitSequences(ctx context.Context, q *queries.Queries, channelID, contact int64, flag, reason string) error {
+	ids, err := q.ExitOnInbound(ctx, queries.ExitOnInboundParams{ContactID: contact, ChannelID: channelID, Flag: flag, Reason: reason})
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	return q.SkipUnsentSteps(ctx, ids)
 }
 
 func optOutKeywords(ctx context.Context, q *queries.Queries, accountID int64) ([]string, error) {
@@ -274,6 +289,9 @@ func applyPreferences(ctx context.Context, q *queries.Queries, v *whatsapp.UserP
 			}
 			if _, err = q.MarkAnswered(ctx, queries.MarkAnsweredParams{ChannelID: ch.ID, ContactID: contact, At: at, OptedOut: true}); err == nil {
 				err = q.OptOutContact(ctx, queries.OptOutContactParams{ContactID: contact, Source: "meta_user_preferences"})
+			}
+			if err == nil {
+				err = exitSequences(ctx, q, ch.ID, contact, "on_opt_out", "opted_out")
 			}
 		case "resume":
 			_, err = q.SetContactOptIn(ctx, queries.SetContactOptInParams{OptedIn: true, Source: "meta_user_preferences", AccountID: ch.AccountID, ID: contact})
@@ -324,7 +342,7 @@ func applyQuality(ctx context.Context, q *queries.Queries, waba string, v *whats
 }
 
 // applyTemplate follows Meta's template decisions: a paused or disabled template pauses the
-// broadcasts that use it; approved again, they resume.
+// broadcasts and sequences that use it; approved again, they resume.
 func applyTemplate(ctx context.Context, q *queries.Queries, waba string, v *whatsapp.TemplateStatusUpdate) error {
 	status := strings.ToLower(v.Event)
 	if !slices.Contains([]string{"approved", "pending", "rejected", "paused", "disabled"}, status) {
@@ -343,10 +361,9 @@ func applyTemplate(ctx context.Context, q *queries.Queries, waba string, v *what
 		for _, id := range ids {
 			switch status {
 			case "paused", "disabled", "rejected":
-				err = q.PauseBroadcastsOfTemplate(ctx, queries.PauseBroadcastsOfTemplateParams{TemplateID: id,
-					Reason: "paused automatically: template " + status + " by Meta"})
+				err = pauseForTemplate(ctx, q, id, "paused automatically: template "+status+" by Meta")
 			case "approved":
-				err = q.ResumeBroadcastsOfTemplate(ctx, id)
+				err = resumeForTemplate(ctx, q, id)
 			}
 			if err != nil {
 				return err
@@ -354,4 +371,42 @@ func applyTemplate(ctx context.Context, q *queries.Queries, waba string, v *what
 		}
 	}
 	return nil
+}
+
+func pauseForTemplate(ctx context.Context, q *queries.Queries, template int64, reason string) error {
+	if err := q.PauseBroadcastsOfTemplate(ctx, queries.PauseBroadcastsOfTemplateParams{TemplateID: template, Reason: reason}); err != nil {
+		return err
+	}
+	seqs, err := q.ActiveSequencesOfTemplate(ctx, template)
+	for _, s := range seqs {
+		if err != nil {
+			return err
+		}
+		_, err = q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: s.AccountID, ID: s.ID, Reason: reason})
+		err = ignoreNoRows(err)
+	}
+	return err
+}
+
+func resumeForTemplate(ctx context.Context, q *queries.Queries, template int64) error {
+	if err := q.ResumeBroadcastsOfTemplate(ctx, template); err != nil {
+		return err
+	}
+	seqs, err := q.PausedSequencesOfTemplate(ctx, template)
+	for _, s := range seqs {
+		if err != nil {
+			return err
+		}
+		_, err = q.ResumeSequence(ctx, queries.ResumeSequenceParams{AccountID: s.AccountID, ID: s.ID})
+		err = ignoreNoRows(err)
+	}
+	return err
+}
+
+// ignoreNoRows: a sequence that changed state since it was listed needs nothing more.
+func ignoreNoRows(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	return err
 }

@@ -112,17 +112,22 @@ func (s *Sender) send(ctx context.Context, m queries.ClaimMessageRow) error {
 	return s.q.SentMessage(context.WithoutCancel(ctx), queries.SentMessageParams{ID: m.ID, Wamid: &res.WAMID})
 }
 
-// render fills the template for the contact, with the broadcast's overrides of the mapping.
+// render fills the template for the contact and the event of a drip step, with the campaign's
+// overrides of the mapping.
 func render(m queries.ClaimMessageRow) ([]whatsapp.Component, error) {
 	var t templates.Template
 	var overrides templates.Mapping
+	var event map[string]any
 	if err := json.Unmarshal(m.Components, &t.Components); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(m.TemplateParameters, &t.Parameters); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(m.BroadcastParameters, &overrides); err != nil {
+	if err := json.Unmarshal(m.Parameters, &overrides); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(m.Event, &event); err != nil {
 		return nil, err
 	}
 	maps.Copy(t.Parameters, overrides)
@@ -130,7 +135,7 @@ func render(m queries.ClaimMessageRow) ([]whatsapp.Component, error) {
 	if err := json.Unmarshal(m.Attributes, &attrs); err != nil {
 		return nil, err
 	}
-	out, err := t.Render(templates.Recipient{Name: m.Name, Email: m.Email, Phone: m.Phone, Country: m.Country, Attributes: attrs}, nil)
+	out, err := t.Render(templates.Recipient{Name: m.Name, Email: m.Email, Phone: m.Phone, Country: m.Country, Attributes: attrs}, event)
 	return out.Components, err
 }
 
@@ -194,24 +199,33 @@ func (s *Sender) failed(ctx context.Context, m queries.ClaimMessageRow, err erro
 // fault.
 const codeTemplatePaused = 132015
 
-// stopStep fails the message and pauses the broadcast: every other send of it would fail the same.
+// stopStep fails the message and pauses its campaign: every other send of it would fail the same.
 func (s *Sender) stopStep(ctx context.Context, m queries.ClaimMessageRow, reason string, code int32) error {
 	if err := s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, ErrorCode: &code, Reason: &reason}); err != nil {
 		return err
 	}
-	return s.pauseBroadcast(ctx, m, reason)
+	return s.pauseCampaign(ctx, m, reason)
 }
 
-// holdForTemplate keeps the message for later and pauses the broadcast until Meta approves the
-// template again (the webhook resumes broadcasts paused for "template …").
+// holdForTemplate keeps the message for later and pauses its campaign until Meta approves the
+// template again (the webhook resumes campaigns paused for "template …").
 func (s *Sender) holdForTemplate(ctx context.Context, m queries.ClaimMessageRow, status string) error {
 	if err := s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now()}); err != nil {
 		return err
 	}
-	return s.pauseBroadcast(ctx, m, "template "+status)
+	return s.pauseCampaign(ctx, m, "template "+status)
 }
 
-func (s *Sender) pauseBroadcast(ctx context.Context, m queries.ClaimMessageRow, reason string) error {
+// pauseCampaign pauses the message's broadcast or sequence, with the reason.
+func (s *Sender) pauseCampaign(ctx context.Context, m queries.ClaimMessageRow, reason string) error {
+	if m.SequenceID != nil {
+		_, err := s.q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: m.AccountID, ID: *m.SequenceID,
+			Reason: "paused automatically: " + reason})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	}
 	if m.BroadcastID == nil {
 		return nil
 	}

@@ -19,8 +19,10 @@ import (
 
 	"github.com/dripcast/dripcast/api"
 	"github.com/dripcast/dripcast/apikey"
+	"github.com/dripcast/dripcast/clock"
 	"github.com/dripcast/dripcast/config"
 	"github.com/dripcast/dripcast/db"
+	"github.com/dripcast/dripcast/drip"
 	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/ratelimit"
@@ -106,7 +108,7 @@ func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, po
 	box *secrets.Box, reg prometheus.Registerer, m *metrics.Sending, wg *sync.WaitGroup) error {
 	sch := scheduler.New(cfg.DatabaseURL, log, reg)
 	queue := asynq.NewClientFromRedisClient(rdb)
-	jobs := scheduler.NewJobs(pool, queue, log, m)
+	jobs := scheduler.NewJobs(pool, queue, drip.New(pool, clock.Real{}, log), log, m)
 	if err := jobs.Register(ctx, sch); err != nil {
 		return err
 	}

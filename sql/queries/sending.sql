@@ -1,25 +1,35 @@
 -- Claims a queued message for sending and reads everything the send needs, in one statement.
--- No row: the message is not queued (another worker has it, or it is done) or its broadcast does
--- not run.
+-- No row: the message is not queued (another worker has it, or it is done) or its campaign does
+-- not let it go (message_may_send).
 -- name: ClaimMessage :one
-UPDATE messages m SET status = 'sending', sending_at = now(), attempts = m.attempts + 1
-FROM broadcasts b, contacts c, channels ch, portfolios p, templates t, accounts a
-WHERE m.id = @id AND m.status = 'queued' AND b.id = m.broadcast_id AND b.status = 'running'
-  AND c.id = m.contact_id AND ch.id = m.channel_id AND p.id = ch.portfolio_id AND t.id = m.template_id
-  AND a.id = m.account_id
-RETURNING m.id, m.account_id, m.broadcast_id, m.contact_id, m.due_at, c.phone, c.name, c.email, c.country, c.attributes,
-          c.opted_in, COALESCE(c.last_inbound_at > now() - interval '24 hours', false)::boolean AS in_service_window,
-          ch.id AS channel_id, ch.phone_number_id, ch.access_token_enc, ch.throughput_mps, ch.quality_rating,
-          ch.status AS channel_status, p.id AS portfolio_id, p.tier_limit,
-          t.name AS template_name, t.language, t.category, t.status AS template_status, t.components,
-          t.parameters AS template_parameters, b.parameters AS broadcast_parameters, b.rate_cap,
-          a.settings AS account_settings;
+WITH claimed AS (
+    UPDATE messages m SET status = 'sending', sending_at = now(), attempts = m.attempts + 1
+    WHERE m.id = @id AND m.status = 'queued' AND message_may_send(m.broadcast_id, m.enrollment_id)
+      AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = m.contact_id)
+    RETURNING m.id, m.account_id, m.broadcast_id, m.enrollment_id, m.contact_id, m.channel_id, m.template_id, m.due_at, m.context
+)
+SELECT m.id, m.account_id, m.broadcast_id, e.sequence_id, m.contact_id, m.due_at, c.phone, c.name, c.email, c.country, c.attributes,
+       c.opted_in, COALESCE(c.last_inbound_at > now() - interval '24 hours', false)::boolean AS in_service_window,
+       ch.id AS channel_id, ch.phone_number_id, ch.access_token_enc, ch.throughput_mps, ch.quality_rating,
+       ch.status AS channel_status, p.id AS portfolio_id, p.tier_limit,
+       t.name AS template_name, t.language, t.category, t.status AS template_status, t.components,
+       t.parameters AS template_parameters,
+       COALESCE(b.parameters, m.context -> 'parameters', '{}')::jsonb AS parameters,
+       COALESCE(m.context -> 'event', '{}')::jsonb AS event, b.rate_cap,
+       a.settings AS account_settings
+FROM claimed m
+JOIN contacts c ON c.id = m.contact_id
+JOIN channels ch ON ch.id = m.channel_id
+JOIN portfolios p ON p.id = ch.portfolio_id
+JOIN templates t ON t.id = m.template_id
+JOIN accounts a ON a.id = m.account_id
+LEFT JOIN broadcasts b ON b.id = m.broadcast_id
+LEFT JOIN enrollments e ON e.id = m.enrollment_id;
 
--- A queued message whose broadcast stopped running goes back to pending, to wait for a resume.
+-- A queued message whose campaign stopped goes back to pending, to wait for a resume.
 -- name: UnqueueStopped :exec
 UPDATE messages m SET status = 'pending', queued_at = NULL
-FROM broadcasts b
-WHERE m.id = @id AND m.status = 'queued' AND b.id = m.broadcast_id AND b.status <> 'running';
+WHERE m.id = @id AND m.status = 'queued' AND NOT message_may_send(m.broadcast_id, m.enrollment_id);
 
 -- name: SentMessage :exec
 UPDATE messages SET wamid = @wamid, sent_at = COALESCE(sent_at, now()),

@@ -1,0 +1,416 @@
+package drip
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dripcast/dripcast/clock"
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/segment"
+)
+
+// Engine enrolls contacts and advances their enrollments. Its scheduler side (events, due steps)
+// runs on the scheduler leader only; Enroll also serves the API.
+type Engine struct {
+	pool  *pgxpool.Pool
+	q     *queries.Queries
+	clock clock.Clock
+	log   *slog.Logger
+	// Batch is how many due enrollments one transaction advances.
+	Batch int
+}
+
+// New wires an engine.
+func New(pool *pgxpool.Pool, clk clock.Clock, log *slog.Logger) *Engine {
+	return &Engine{pool: pool, q: queries.New(pool), clock: clk, log: log, Batch: 1000}
+}
+
+// Now is the engine's time.
+func (e *Engine) Now() time.Time { return e.clock.Now() }
+
+// Sequence is one version of a sequence, ready to enroll into.
+type Sequence struct {
+	ID, AccountID int64
+	Version       int32
+	Def           *Definition
+}
+
+// Why a contact was not enrolled.
+const (
+	NotStartCondition = "start_condition_not_met"
+	NotAgain          = "already_enrolled"
+	NotCooling        = "cooling_period"
+)
+
+// Enroll puts a contact into a sequence when its start condition and re-entry rules allow: the
+// new enrollment's id, or 0 and the reason it was refused.
+func (e *Engine) Enroll(ctx context.Context, db queries.DBTX, s Sequence, contactID int64, props map[string]any,
+	eventID *int64) (int64, string, error) {
+	q := queries.New(db)
+	if r := s.Def.StartCondition; r != nil {
+		ok, err := segment.Matching(ctx, db, s.AccountID, *r, []int64{contactID})
+		if err != nil || !ok[contactID] {
+			return 0, NotStartCondition, err
+		}
+	}
+	now := e.clock.Now()
+	last, err := q.LastEnrollment(ctx, queries.LastEnrollmentParams{SequenceID: s.ID, ContactID: contactID})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return 0, "", err
+	case s.Def.Once() || last.Status == "active" || last.Status == "paused":
+		return 0, NotAgain, nil
+	case s.Def.ReentryAfter != nil && s.Def.ReentryAfter.After(last.EnrolledAt, time.UTC).After(now):
+		return 0, NotCooling, nil
+	}
+	zone, err := q.ContactZone(ctx, queries.ContactZoneParams{AccountID: s.AccountID, ID: contactID})
+	if err != nil {
+		return 0, "", err
+	}
+	if props == nil {
+		props = map[string]any{}
+	}
+	raw, err := json.Marshal(props)
+	if err != nil {
+		return 0, "", err
+	}
+	first := s.Def.RunAt(0, now, now, s.Def.Location(zone))
+	id, err := q.Enroll(ctx, queries.EnrollParams{AccountID: s.AccountID, SequenceID: s.ID, Version: s.Version,
+		ContactID: contactID, NextRunAt: &first, Properties: raw, EnrolledAt: now, EventID: eventID})
+	if errors.Is(err, pgx.ErrNoRows) { // an open enrollment was written in the meantime
+		return 0, NotAgain, nil
+	}
+	return id, "", err
+}
+
+// ProcessEvents enrolls the contacts of new events into the sequences they trigger and ends the
+// enrollments they stop. Each event is handled in its own transaction; one that fails is tried
+// again on the next ticks, five times in all.
+func (e *Engine) ProcessEvents(ctx context.Context) (int, error) {
+	events, err := e.q.PendingEvents(ctx, 500)
+	if err != nil {
+		return 0, err
+	}
+	for _, ev := range events {
+		err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+			q := e.q.WithTx(tx)
+			if err := e.processEvent(ctx, q, tx, ev); err != nil {
+				return err
+			}
+			return q.FinishEvent(ctx, queries.FinishEventParams{ID: ev.ID})
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			e.log.Warn("event not processed", "event", ev.ID, "name", ev.Name, "err", err)
+			if err := e.q.FinishEvent(ctx, queries.FinishEventParams{ID: ev.ID, Error: err.Error()}); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(events), nil
+}
+
+func (e *Engine) processEvent(ctx context.Context, q *queries.Queries, tx pgx.Tx, ev queries.Event) error {
+	if ev.ContactID == nil {
+		return errors.New("the event has no contact")
+	}
+	var props map[string]any
+	if err := json.Unmarshal(ev.Properties, &props); err != nil {
+		return fmt.Errorf("properties: %w", err)
+	}
+	seqs, err := q.SequencesForEvent(ctx, queries.SequencesForEventParams{AccountID: ev.AccountID, Event: ev.Name})
+	if err != nil {
+		return err
+	}
+	for _, row := range seqs {
+		def, err := Parse(row.Definition)
+		if err != nil {
+			return fmt.Errorf("sequence %d: %w", row.ID, err)
+		}
+		if def.Trigger == nil || !Match(def.Trigger.Filter, props) {
+			continue
+		}
+		s := Sequence{ID: row.ID, AccountID: ev.AccountID, Version: row.Version, Def: def}
+		if _, _, err := e.Enroll(ctx, tx, s, *ev.ContactID, props, &ev.ID); err != nil {
+			return fmt.Errorf("enroll in sequence %d: %w", row.ID, err)
+		}
+	}
+	exited, err := q.ExitOnEvent(ctx, queries.ExitOnEventParams{ContactID: *ev.ContactID, Event: ev.Name})
+	if err != nil || len(exited) == 0 {
+		return err
+	}
+	return q.SkipUnsentSteps(ctx, exited)
+}
+
+// Advance runs the steps that are due, a batch per transaction, until none is due or a second
+// has passed (the next tick goes on). It returns how many step messages it wrote.
+func (e *Engine) Advance(ctx context.Context) (int, error) {
+	total := 0
+	start := time.Now()
+	for time.Since(start) < time.Second {
+		n, more, err := e.advanceBatch(ctx)
+		total += n
+		if err != nil || !more {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// advanceBatch handles one batch of due enrollments: more says the batch was full.
+func (e *Engine) advanceBatch(ctx context.Context) (written int, more bool, err error) {
+	now := e.clock.Now()
+	err = pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+		q := e.q.WithTx(tx)
+		due, err := q.DueEnrollments(ctx, queries.DueEnrollmentsParams{Now: now, Lim: int32(e.Batch)})
+		if err != nil || len(due) == 0 {
+			return err
+		}
+		more = len(due) == e.Batch
+		items, err := e.prepare(ctx, q, tx, due)
+		if err != nil {
+			return err
+		}
+		var msgs []stepMessage
+		var advances []advance
+		var exited []int64
+		for _, it := range items {
+			msg, adv := it.decide(now)
+			if msg != nil {
+				msgs = append(msgs, *msg)
+			}
+			if adv.Status == "exited" {
+				exited = append(exited, adv.ID)
+			}
+			advances = append(advances, adv)
+		}
+		return e.write(ctx, q, now, msgs, advances, exited, &written)
+	})
+	return written, more, err
+}
+
+func (e *Engine) write(ctx context.Context, q *queries.Queries, now time.Time, msgs []stepMessage, advances []advance, exited []int64, written *int) error {
+	if len(msgs) > 0 {
+		raw, err := json.Marshal(msgs)
+		if err != nil {
+			return err
+		}
+		n, err := q.InsertStepMessages(ctx, raw)
+		if err != nil {
+			return err
+		}
+		*written = int(n)
+	}
+	raw, err := json.Marshal(advances)
+	if err != nil {
+		return err
+	}
+	if _, err := q.AdvanceEnrollments(ctx, queries.AdvanceEnrollmentsParams{Rows: raw, Now: now}); err != nil {
+		return err
+	}
+	if len(exited) == 0 {
+		return nil
+	}
+	return q.SkipUnsentSteps(ctx, exited)
+}
+
+// item is a due enrollment with what its decision needs.
+type item struct {
+	row       queries.DueEnrollmentsRow
+	def       *Definition
+	success   bool   // the success stop rules match the contact
+	failure   bool   // the failure stop rules match
+	condition bool   // the step's condition matches (true when it has none)
+	last      string // status of the latest step message that was not skipped by its condition
+}
+
+// prepare parses each definition once and evaluates the batch's rules with one query per rule.
+func (e *Engine) prepare(ctx context.Context, q *queries.Queries, db segment.Querier, due []queries.DueEnrollmentsRow) ([]*item, error) {
+	defs := map[[2]int64]*Definition{}
+	items := make([]*item, 0, len(due))
+	var ids []int64
+	rules := newRuleBatch()
+	for _, r := range due {
+		key := [2]int64{r.SequenceID, int64(r.Version)}
+		def, ok := defs[key]
+		if !ok {
+			var err error
+			if def, err = Parse(r.Definition); err != nil {
+				return nil, fmt.Errorf("sequence %d version %d: %w", r.SequenceID, r.Version, err)
+			}
+			defs[key] = def
+		}
+		it := &item{row: r, def: def, condition: true}
+		items = append(items, it)
+		ids = append(ids, r.ID)
+		rules.add(r, "success", def.Exit.Success.rules(), &it.success)
+		rules.add(r, "failure", def.Exit.Failure.rules(), &it.failure)
+		if int(r.NextStep) < len(def.Steps) {
+			rules.add(r, fmt.Sprintf("step%d", r.NextStep), def.Steps[r.NextStep].Condition, &it.condition)
+		}
+	}
+	if err := rules.run(ctx, db); err != nil {
+		return nil, err
+	}
+	last, err := q.LastStepMessages(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]string, len(last))
+	for _, l := range last {
+		byID[l.EnrollmentID] = string(l.Status)
+	}
+	for _, it := range items {
+		it.last = byID[it.row.ID]
+	}
+	return items, nil
+}
+
+// stepMessage is a message row InsertStepMessages writes.
+type stepMessage struct {
+	AccountID    int64       `json:"account_id"`
+	ChannelID    int64       `json:"channel_id"`
+	ContactID    int64       `json:"contact_id"`
+	TemplateID   int64       `json:"template_id"`
+	EnrollmentID int64       `json:"enrollment_id"`
+	Step         int         `json:"step"`
+	Status       string      `json:"status"`
+	Reason       string      `json:"reason,omitempty"`
+	Context      stepContext `json:"context"`
+}
+
+// stepContext is what the worker reads besides the template: the step's parameter overrides
+// and the properties of the event that enrolled the contact; ScheduledAt is the step's time on
+// the engine's clock.
+type stepContext struct {
+	Parameters  json.RawMessage `json:"parameters,omitempty"`
+	Event       json.RawMessage `json:"event"`
+	ScheduledAt time.Time       `json:"scheduled_at"`
+}
+
+// advance is an enrollment row AdvanceEnrollments writes.
+type advance struct {
+	ID         int64      `json:"id"`
+	Status     string     `json:"status"`
+	NextStep   int16      `json:"next_step"`
+	NextRunAt  *time.Time `json:"next_run_at"`
+	LastStepAt *time.Time `json:"last_step_at"`
+	ExitReason string     `json:"exit_reason,omitempty"`
+	ExitDetail string     `json:"exit_detail,omitempty"`
+}
+
+// decide is what happens to a due enrollment now: it exits, waits, or runs its step (a message
+// to send, or one skipped by the step's condition) and moves on to the next.
+func (it *item) decide(now time.Time) (*stepMessage, advance) {
+	r, def := it.row, it.def
+	adv := advance{ID: r.ID, Status: "active", NextStep: r.NextStep, NextRunAt: r.NextRunAt, LastStepAt: r.LastStepAt}
+	exit := func(reason, detail string) (*stepMessage, advance) {
+		adv.Status, adv.ExitReason, adv.ExitDetail, adv.NextRunAt = "exited", reason, detail, nil
+		return nil, adv
+	}
+	step := int(r.NextStep)
+	switch {
+	case def.Exit.OnOptOut && !r.OptedIn:
+		return exit("opted_out", "")
+	case it.success:
+		return exit("success", "condition")
+	case it.failure:
+		return exit("failure", "condition")
+	case step >= len(def.Steps):
+		adv.Status, adv.NextRunAt = "completed", nil
+		return nil, adv
+	}
+	loc := def.Location(r.TimeZone)
+	if w := def.Window(step); w != nil && !w.Open(now, loc) {
+		next := w.Next(now, loc)
+		adv.NextRunAt = &next
+		return nil, adv
+	}
+	if def.RequireDelivered && it.last != "" {
+		switch it.last {
+		case "delivered", "read":
+		case "failed", "skipped", "unknown":
+			return exit("error", "previous step "+it.last)
+		default: // still on its way: look again in a minute, for a while
+			if r.LastStepAt != nil && now.Sub(*r.LastStepAt) > DeliveryWait {
+				return exit("error", "previous step not delivered")
+			}
+			later := now.Add(time.Minute)
+			adv.NextRunAt = &later
+			return nil, adv
+		}
+	}
+	s := def.Steps[step]
+	msg := &stepMessage{AccountID: r.AccountID, ChannelID: r.ChannelID, ContactID: r.ContactID, TemplateID: s.TemplateID,
+		EnrollmentID: r.ID, Step: step, Status: "pending",
+		Context: stepContext{Event: r.Properties, ScheduledAt: now}}
+	if len(s.Parameters) > 0 {
+		msg.Context.Parameters, _ = json.Marshal(s.Parameters)
+	}
+	if !it.condition {
+		msg.Status, msg.Reason = "skipped", "condition"
+	}
+	adv.NextStep, adv.LastStepAt = int16(step+1), &now
+	if step+1 < len(def.Steps) {
+		next := def.RunAt(step+1, now, r.EnrolledAt, loc)
+		adv.NextRunAt = &next
+	} else {
+		adv.Status, adv.NextRunAt = "completed", nil
+	}
+	return msg, adv
+}
+
+// ruleBatch evaluates each distinct rule of a batch once, for all the contacts that need it.
+type ruleBatch struct {
+	groups map[string]*ruleGroup
+}
+
+type ruleGroup struct {
+	account int64
+	rule    segment.Rule
+	targets map[int64][]*bool // contact → results to set
+}
+
+func newRuleBatch() *ruleBatch { return &ruleBatch{groups: map[string]*ruleGroup{}} }
+
+func (b *ruleBatch) add(r queries.DueEnrollmentsRow, name string, rule *segment.Rule, out *bool) {
+	if rule == nil {
+		return
+	}
+	key := fmt.Sprintf("%d/%d/%s", r.SequenceID, r.Version, name)
+	g, ok := b.groups[key]
+	if !ok {
+		g = &ruleGroup{account: r.AccountID, rule: *rule, targets: map[int64][]*bool{}}
+		b.groups[key] = g
+	}
+	g.targets[r.ContactID] = append(g.targets[r.ContactID], out)
+}
+
+func (b *ruleBatch) run(ctx context.Context, db segment.Querier) error {
+	for _, g := range b.groups {
+		ids := make([]int64, 0, len(g.targets))
+		for id := range g.targets {
+			ids = append(ids, id)
+		}
+		match, err := segment.Matching(ctx, db, g.account, g.rule, ids)
+		if err != nil {
+			return err
+		}
+		for id, outs := range g.targets {
+			for _, o := range outs {
+				*o = match[id]
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package drip
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dripcast/dripcast/contacts"
+	"github.com/dripcast/dripcast/queries"
+)
+
+// MaxPropertiesBytes bounds an event's properties as stored.
+const MaxPropertiesBytes = 64 << 10
+
+// CheckProperties refuses properties too large to store with an enrollment and its messages.
+func CheckProperties(props map[string]any) error {
+	raw, err := json.Marshal(props)
+	if err != nil {
+		return err
+	}
+	if len(raw) > MaxPropertiesBytes {
+		return fmt.Errorf("properties: %d bytes, more than %d", len(raw), MaxPropertiesBytes)
+	}
+	return nil
+}
+
+// Incoming is an event as the API or an integration gives it: the contact (created or updated on
+// the fly), the event's name and properties, and an optional id that makes redeliveries no-ops.
+type Incoming struct {
+	Contact    contacts.Row
+	Name       string
+	Properties map[string]any
+	Source     string // "api", "integration:<id>"
+	ExternalID string
+}
+
+// Recorded is what RecordEvent did.
+type Recorded struct {
+	EventID   int64
+	ContactID int64
+	Duplicate bool // the same external id was recorded before: nothing was written
+}
+
+// RecordEvent upserts the event's contact and stores the event for the scheduler, in q's
+// transaction. A contact created on the fly also records contact.created.
+func RecordEvent(ctx context.Context, q *queries.Queries, accountID int64, in Incoming) (Recorded, error) {
+	var ext *string
+	if in.ExternalID != "" {
+		ext = &in.ExternalID
+		id, err := q.EventByExternalID(ctx, queries.EventByExternalIDParams{AccountID: accountID, Source: in.Source, ExternalID: ext})
+		if err == nil {
+			return Recorded{EventID: id, Duplicate: true}, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return Recorded{}, err
+		}
+	}
+	out, err := contacts.Upsert(ctx, q, accountID, []contacts.Row{in.Contact})
+	if err != nil {
+		return Recorded{}, err
+	}
+	contact := out.IDs[in.Contact.Phone]
+	if out.Created == 1 {
+		if err := RecordContactEvents(ctx, q, accountID, contact, ContactEvent{Name: EventContactCreated}); err != nil {
+			return Recorded{}, err
+		}
+	}
+	props, err := json.Marshal(in.Properties)
+	if err != nil {
+		return Recorded{}, err
+	}
+	if in.Properties == nil {
+		props = []byte("{}")
+	}
+	id, err := q.InsertEvent(ctx, queries.InsertEventParams{AccountID: accountID, ContactID: &contact, Name: in.Name,
+		Properties: props, Source: in.Source, ExternalID: ext})
+	if errors.Is(err, pgx.ErrNoRows) { // recorded by a concurrent delivery of the same id
+		return Recorded{ContactID: contact, Duplicate: true}, nil
+	}
+	return Recorded{EventID: id, ContactID: contact}, err
+}
+
+// ContactEvent is a change of a contact that may start a sequence.
+type ContactEvent struct {
+	Name       string
+	Properties map[string]any
+}
+
+// RecordContactEvents stores contact events, only when an active sequence of the account starts
+// on one of them: contact writes stay cheap for accounts that do not use such triggers.
+func RecordContactEvents(ctx context.Context, q *queries.Queries, accountID, contactID int64, evs ...ContactEvent) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	names := make([]string, len(evs))
+	for i, e := range evs {
+		names[i] = e.Name
+	}
+	listening, err := q.SequencesListenFor(ctx, queries.SequencesListenForParams{AccountID: accountID, Events: names})
+	if err != nil || !listening {
+		return err
+	}
+	for _, e := range evs {
+		props, err := json.Marshal(e.Properties)
+		if err != nil {
+			return err
+		}
+		if e.Properties == nil {
+			props = []byte("{}")
+		}
+		if _, err := q.InsertEvent(ctx, queries.InsertEventParams{AccountID: accountID, ContactID: &contactID, Name: e.Name,
+			Properties: props, Source: "contact"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
