@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -68,7 +69,7 @@ func (s *Server) checkSequence(r *http.Request, in *sequenceInput) ([]byte, erro
 		if err := checkOverrides(tpl, step.Parameters); err != nil {
 			var e *Error
 			if errors.As(err, &e) {
-				e.Field = "steps." + e.Field
+				e.Field = fmt.Sprintf("steps[%d].%s", i, e.Field)
 			}
 			return nil, err
 		}

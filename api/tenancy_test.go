@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -19,19 +20,30 @@ func TestEveryRouteIsolatesAccounts(t *testing.T) {
 	portfolio, channel := channelFixture(t, e, keyA, "100000000000001")
 	bc := e.call(keyA, "POST", "/v1/broadcasts", map[string]any{"name": "A broadcast", "channel_id": channel, "template_id": tpl,
 		"audience": map[string]any{"tag": "a-only"}, "draft": true}).want(t, 201).num("id")
+	seqBody := cartSequence(channel, tpl)
+	seqBody["name"] = "A sequence"
+	seq := e.call(keyA, "POST", "/v1/sequences", seqBody).want(t, 201).num("id")
+	e.call(keyA, "POST", fmt.Sprintf("/v1/sequences/%d/activate", seq), nil).want(t, 200)
+	enr := e.call(keyA, "POST", fmt.Sprintf("/v1/sequences/%d/enrollments", seq), map[string]any{"contact_id": contact}).want(t, 201).num("id")
+	hook := e.call(keyA, "POST", "/v1/integrations", map[string]any{"name": "A hook", "kind": "generic",
+		"mapping": map[string]any{"phone": "phone", "event_name": "a.b"}}).want(t, 201).num("id")
 	ids := map[string]int64{"/v1/contacts/": contact, "/v1/segments/": seg, "/v1/templates/": tpl,
-		"/v1/portfolios/": portfolio, "/v1/channels/": channel, "/v1/broadcasts/": bc}
+		"/v1/portfolios/": portfolio, "/v1/channels/": channel, "/v1/broadcasts/": bc,
+		"/v1/sequences/": seq, "/v1/enrollments/": enr, "/v1/integrations/": hook}
 
 	bodies := map[string]any{
-		"PATCH /v1/contacts/{id}":         map[string]any{"name": "stolen"},
-		"PUT /v1/segments/{id}":           map[string]any{"name": "stolen", "rules": map[string]any{"field": "name", "op": "exists"}},
-		"PUT /v1/templates/{id}":          welcomeTemplate(),
-		"POST /v1/templates/{id}/preview": map[string]any{"contact_id": contact},
-		"POST /v1/contacts/{id}/opt-in":   map[string]any{"source": "x"},
-		"POST /v1/contacts/{id}/opt-out":  map[string]any{"source": "x"},
-		"PUT /v1/portfolios/{id}":         map[string]any{"name": "stolen"},
-		"PATCH /v1/channels/{id}":         map[string]any{"name": "stolen"},
-		"PUT /v1/broadcasts/{id}":         map[string]any{"name": "stolen", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "x"}},
+		"PATCH /v1/contacts/{id}":             map[string]any{"name": "stolen"},
+		"PUT /v1/segments/{id}":               map[string]any{"name": "stolen", "rules": map[string]any{"field": "name", "op": "exists"}},
+		"PUT /v1/templates/{id}":              welcomeTemplate(),
+		"POST /v1/templates/{id}/preview":     map[string]any{"contact_id": contact},
+		"POST /v1/contacts/{id}/opt-in":       map[string]any{"source": "x"},
+		"POST /v1/contacts/{id}/opt-out":      map[string]any{"source": "x"},
+		"PUT /v1/portfolios/{id}":             map[string]any{"name": "stolen"},
+		"PATCH /v1/channels/{id}":             map[string]any{"name": "stolen"},
+		"PUT /v1/broadcasts/{id}":             map[string]any{"name": "stolen", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "x"}},
+		"PUT /v1/sequences/{id}":              seqBody,
+		"POST /v1/sequences/{id}/enrollments": map[string]any{"contact_id": contact},
+		"PATCH /v1/integrations/{id}":         map[string]any{"name": "stolen"},
 	}
 	walked := 0
 	for _, rt := range e.api.routes() {
@@ -53,8 +65,9 @@ func TestEveryRouteIsolatesAccounts(t *testing.T) {
 			}
 		case rt.method == "GET":
 			r := e.call(keyB, "GET", path, nil)
-			if r.Status != http.StatusOK || strings.Contains(string(r.Raw), "Secret A") || strings.Contains(string(r.Raw), "A segment") ||
-				strings.Contains(string(r.Raw), "welcome_offer") || strings.Contains(string(r.Raw), "A broadcast") || strings.Contains(string(r.Raw), "100000000000001") {
+			leaked := slices.ContainsFunc([]string{"Secret A", "A segment", "welcome_offer", "A broadcast", "A sequence", "A hook", "100000000000001"},
+				func(s string) bool { return strings.Contains(string(r.Raw), s) })
+			if r.Status != http.StatusOK || leaked {
 				t.Errorf("%s shows another account's data: %d %s", pattern, r.Status, r.Raw)
 			}
 		}
