@@ -13,22 +13,22 @@ import (
 )
 
 type enrollmentView struct {
-	ID          int64           `json:"id"`
-	SequenceID  int64           `json:"sequence_id"`
-	Version     int32           `json:"version"`
-	ContactID   int64           `json:"contact_id"`
-	Phone       string          `json:"phone,omitempty"`
-	Status      string          `json:"status"`
-	ExitReason  string          `json:"exit_reason"`
-	ExitDetail  string          `json:"exit_detail"`
-	NextStep    int16           `json:"next_step"`
-	NextRunAt   *time.Time      `json:"next_run_at"`
-	Properties  json.RawMessage `json:"properties"`
-	EventID     *int64          `json:"event_id"`
-	EnrolledAt  time.Time       `json:"enrolled_at"`
-	FinishedAt  *time.Time      `json:"finished_at"`
-	LastStepAt  *time.Time      `json:"last_step_at"`
-	Steps       []journeyStep   `json:"steps,omitempty"`
+	ID         int64           `json:"id"`
+	SequenceID int64           `json:"sequence_id"`
+	Version    int32           `json:"version"`
+	ContactID  int64           `json:"contact_id"`
+	Phone      string          `json:"phone,omitempty"`
+	Status     string          `json:"status"`
+	ExitReason string          `json:"exit_reason"`
+	ExitDetail string          `json:"exit_detail"`
+	NextStep   int16           `json:"next_step"`
+	NextRunAt  *time.Time      `json:"next_run_at"`
+	Properties json.RawMessage `json:"properties"`
+	EventID    *int64          `json:"event_id"`
+	EnrolledAt time.Time       `json:"enrolled_at"`
+	FinishedAt *time.Time      `json:"finished_at"`
+	LastStepAt *time.Time      `json:"last_step_at"`
+	Steps      []journeyStep   `json:"steps,omitempty"`
 }
 
 func viewEnrollment(e queries.Enrollment) enrollmentView {

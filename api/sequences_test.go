@@ -48,7 +48,9 @@ func TestSequencesAPI(t *testing.T) {
 		m["steps"] = []any{map[string]any{"template_id": tpl, "delay": map[string]any{"amount": 1, "unit": "fortnights"}}}
 	})
 	bad("trigger.event", func(m map[string]any) { m["trigger"] = map[string]any{"event": "Cart Abandoned"} })
-	bad("start_condition", func(m map[string]any) { m["start_condition"] = map[string]any{"field": "shoe_size", "op": "eq", "value": 1} })
+	bad("start_condition", func(m map[string]any) {
+		m["start_condition"] = map[string]any{"field": "shoe_size", "op": "eq", "value": 1}
+	})
 	bad("steps[0].parameters.body.9", func(m map[string]any) {
 		m["steps"] = []any{map[string]any{"template_id": tpl, "parameters": map[string]any{"body.9": map[string]any{"source": "fixed", "value": "x"}}}}
 	})
