@@ -115,6 +115,12 @@ func TestSequencesAPI(t *testing.T) {
 		t.Errorf("report: %v", rep)
 	}
 	e.call(key, "DELETE", fmt.Sprintf("/v1/templates/%d", tpl), nil).want(t, http.StatusConflict)
+	other := welcomeTemplate()
+	other["name"] = "other_offer"
+	tpl2 := e.call(key, "POST", "/v1/templates", other).want(t, http.StatusCreated).num("id")
+	e.call(key, "POST", "/v1/broadcasts", map[string]any{"name": "b", "channel_id": channel, "template_id": tpl2,
+		"audience": map[string]any{"tag": "x"}, "draft": true}).want(t, http.StatusCreated)
+	e.call(key, "DELETE", fmt.Sprintf("/v1/templates/%d", tpl2), nil).want(t, http.StatusConflict) // a broadcast uses it
 	e.call(key, "POST", path+"/archive", nil).want(t, http.StatusOK)
 	e.call(key, "PUT", path, edited).want(t, http.StatusConflict)
 	e.call(key, "GET", "/v1/enrollments/999999", nil).want(t, http.StatusNotFound)
