@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dripcast/dripcast/clock"
 )
 
 // Config is every setting of every role. The README lists each variable.
@@ -30,6 +32,9 @@ type Config struct {
 	MetaTimeout        time.Duration // DRIPCAST_META_TIMEOUT: one Cloud API call
 	PairInterval       time.Duration // DRIPCAST_PAIR_INTERVAL: least time between two messages to one user
 	WebhookVerifyToken string        // DRIPCAST_WEBHOOK_VERIFY_TOKEN: Meta's subscription check
+	// DripTimeScale runs sequence delays this many times faster (1 in production): for demos, in
+	// one `serve` process, whose clock it starts.
+	DripTimeScale int // DRIPCAST_DRIP_TIME_SCALE
 }
 
 // Load reads the environment; a malformed value is an error naming the variable.
@@ -53,11 +58,20 @@ func Load() (Config, error) {
 		MetaTimeout:        p.duration("DRIPCAST_META_TIMEOUT", 15*time.Second),
 		PairInterval:       p.duration("DRIPCAST_PAIR_INTERVAL", 6*time.Second),
 		WebhookVerifyToken: p.str("DRIPCAST_WEBHOOK_VERIFY_TOKEN", ""),
+		DripTimeScale:      p.integer("DRIPCAST_DRIP_TIME_SCALE", 1),
 	}
 	if p.err == nil && c.DatabaseURL == "" {
 		p.err = fmt.Errorf("DRIPCAST_DATABASE_URL is required (for example postgres://user@127.0.0.1:5432/dripcast)")
 	}
 	return c, p.err
+}
+
+// DripClock is the drip engine's clock: the wall clock, or a scaled one for demos.
+func (c Config) DripClock() clock.Clock {
+	if c.DripTimeScale <= 1 {
+		return clock.Real{}
+	}
+	return clock.NewScaled(float64(c.DripTimeScale))
 }
 
 // Logger builds the process logger the configuration asks for.

@@ -43,24 +43,28 @@ func (d *demo) startMetasim(webhookURL string) (string, func(), error) {
 	return "http://" + l.Addr().String(), func() { _ = srv.Close(); sim.Close() }, nil
 }
 
-// broadcast registers the number, sends the template to the segment, and shows the funnel live.
-func (d *demo) broadcast(ctx context.Context, template int64) error {
-	d.step("A broadcast to everyone tagged vip, through metasim (a WhatsApp number at %d messages/s)", demoMPS)
-	var p, ch, b struct{ ID int64 }
+// channel registers the demo's WhatsApp number (on metasim) in its portfolio.
+func (d *demo) channel() (int64, error) {
+	var p, ch struct{ ID int64 }
 	if err := d.callJSON("POST", "/v1/portfolios", map[string]any{"name": "Demo Shop", "tier": 10000}, &p); err != nil {
-		return err
+		return 0, err
 	}
-	if err := d.callJSON("POST", "/v1/channels", map[string]any{"portfolio_id": p.ID, "name": "Sales", "phone_number_id": demoNumberID,
+	err := d.callJSON("POST", "/v1/channels", map[string]any{"portfolio_id": p.ID, "name": "Sales", "phone_number_id": demoNumberID,
 		"waba_id": "200000000000001", "display_number": "+14155550199", "access_token": demoToken, "app_secret": demoAppSecret,
-		"throughput_mps": demoMPS}, &ch); err != nil {
-		return err
-	}
-	if err := d.callJSON("POST", "/v1/broadcasts", map[string]any{"name": "Diwali sale", "channel_id": ch.ID, "template_id": template,
+		"throughput_mps": demoMPS}, &ch)
+	return ch.ID, err
+}
+
+// broadcast sends the template to the segment and shows the funnel live.
+func (d *demo) broadcast(ctx context.Context, channel, template int64) error {
+	d.step("A broadcast to everyone tagged vip, through metasim (a WhatsApp number at %d messages/s)", demoMPS)
+	var b struct{ ID int64 }
+	if err := d.callJSON("POST", "/v1/broadcasts", map[string]any{"name": "Diwali sale", "channel_id": channel, "template_id": template,
 		"audience": map[string]any{"tag": "vip"}}, &b); err != nil {
 		return err
 	}
 	var rep report
-	start, last, lastSent := time.Now(), time.Now(), 0
+	start, last, lastSent := time.Now(), time.Now(), d.sim.Counters().Accepted
 	for {
 		var out struct {
 			Broadcast struct{ Status string }

@@ -1,6 +1,6 @@
 // Package demo runs Dripcast on a fresh database and shows a marketer's first session: an import
-// of sample contacts, a segment, a template rendered for a contact. It drives the real binary and
-// its HTTP API.
+// of sample contacts, a segment, a template rendered for a contact, a drip sequence started by
+// order events, and a broadcast. It drives the real binary and its HTTP API.
 package demo
 
 import (
@@ -72,7 +72,7 @@ func (d *demo) run(ctx context.Context) error {
 	defer stopSim()
 	env := append(os.Environ(), "DRIPCAST_DATABASE_URL="+dbURL, "DRIPCAST_REDIS_URL="+d.cfg.RedisURL,
 		"DRIPCAST_HTTP_ADDR="+addr, "DRIPCAST_LOG_LEVEL=warn", "DRIPCAST_SECRET_KEYS="+secrets.NewKey("demo"),
-		"DRIPCAST_META_BASE_URL="+simURL)
+		"DRIPCAST_META_BASE_URL="+simURL, fmt.Sprint("DRIPCAST_DRIP_TIME_SCALE=", dripScale))
 
 	d.step("Migrating a fresh database and creating the account \"Demo Shop\"")
 	out, err := d.dripcast(env, "migrate")
@@ -114,7 +114,18 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := d.broadcast(ctx, tpl); err != nil {
+	channel, err := d.channel()
+	if err != nil {
+		return err
+	}
+	seq, err := d.startDrip(ctx, channel)
+	if err != nil {
+		return err
+	}
+	if err := d.broadcast(ctx, channel, tpl); err != nil {
+		return err
+	}
+	if err := d.dripSummary(ctx, seq); err != nil {
 		return err
 	}
 	d.step("Done")

@@ -31,7 +31,8 @@ func TestDemoRuns(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{`1998 created, 2 rejected`, `299 contacts match`, `"Hi Asha! Our Diwali sale in Pune`,
-		`skipped (not opted in)   200`, `sent                     599`} {
+		`skipped (not opted in)   200`, `sent                     599`,
+		`enrolled                 100`, `exited                   10 replied, 23 opted_out`} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}

@@ -183,13 +183,13 @@ func (e *Engine) advanceBatch(ctx context.Context) (written int, more bool, err 
 		}
 		var msgs []stepMessage
 		var advances []advance
-		var exited []int64
+		var exited []int64 // their unsent steps are dropped
 		for _, it := range items {
 			msg, adv := it.decide(now)
 			if msg != nil {
 				msgs = append(msgs, *msg)
 			}
-			if adv.Status == "exited" {
+			if adv.Status == "exited" && !adv.keepUnsent {
 				exited = append(exited, adv.ID)
 			}
 			advances = append(advances, adv)
@@ -232,6 +232,7 @@ type item struct {
 	failure   bool   // the failure stop rules match
 	condition bool   // the step's condition matches (true when it has none)
 	last      string // status of the latest step message that was not skipped by its condition
+	marketing bool   // the step sends a marketing template
 }
 
 // prepare parses each definition once and evaluates the batch's rules with one query per rule.
@@ -262,6 +263,9 @@ func (e *Engine) prepare(ctx context.Context, q *queries.Queries, db segment.Que
 	if err := rules.run(ctx, db); err != nil {
 		return nil, err
 	}
+	if err := markMarketing(ctx, q, items); err != nil {
+		return nil, err
+	}
 	last, err := q.LastStepMessages(ctx, ids)
 	if err != nil {
 		return nil, err
@@ -274,6 +278,30 @@ func (e *Engine) prepare(ctx context.Context, q *queries.Queries, db segment.Que
 		it.last = byID[it.row.ID]
 	}
 	return items, nil
+}
+
+// markMarketing notes which items' next step sends a marketing template.
+func markMarketing(ctx context.Context, q *queries.Queries, items []*item) error {
+	var ids []int64
+	for _, it := range items {
+		if step := int(it.row.NextStep); step < len(it.def.Steps) {
+			ids = append(ids, it.def.Steps[step].TemplateID)
+		}
+	}
+	cats, err := q.TemplateCategories(ctx, ids)
+	if err != nil {
+		return err
+	}
+	marketing := map[int64]bool{}
+	for _, c := range cats {
+		marketing[c.ID] = c.Category == "marketing"
+	}
+	for _, it := range items {
+		if step := int(it.row.NextStep); step < len(it.def.Steps) {
+			it.marketing = marketing[it.def.Steps[step].TemplateID]
+		}
+	}
+	return nil
 }
 
 // stepMessage is a message row InsertStepMessages writes.
@@ -307,6 +335,7 @@ type advance struct {
 	LastStepAt *time.Time `json:"last_step_at"`
 	ExitReason string     `json:"exit_reason,omitempty"`
 	ExitDetail string     `json:"exit_detail,omitempty"`
+	keepUnsent bool       // an exit that lets the steps already written go out
 }
 
 // decide is what happens to a due enrollment now: it exits, waits, or runs its step (a message
@@ -319,8 +348,9 @@ func (it *item) decide(now time.Time) (*stepMessage, advance) {
 		return nil, adv
 	}
 	step := int(r.NextStep)
+	optedOut := !r.OptedIn && r.OptInChangedAt != nil && r.OptInChangedAt.After(r.EnrolledAt)
 	switch {
-	case def.Exit.OnOptOut && !r.OptedIn:
+	case def.Exit.OnOptOut && optedOut:
 		return exit("opted_out", "")
 	case it.success:
 		return exit("success", "condition")
@@ -349,6 +379,11 @@ func (it *item) decide(now time.Time) (*stepMessage, advance) {
 			adv.NextRunAt = &later
 			return nil, adv
 		}
+	}
+	if it.marketing && !r.OptedIn {
+		// Marketing needs consent, so the journey ends here; the utility steps before it still go.
+		adv.keepUnsent = true
+		return exit("opted_out", "no marketing consent")
 	}
 	s := def.Steps[step]
 	msg := &stepMessage{AccountID: r.AccountID, ChannelID: r.ChannelID, ContactID: r.ContactID, TemplateID: s.TemplateID,

@@ -251,3 +251,59 @@ func TestDueEnrollmentsUseTheIndex(t *testing.T) {
 		t.Errorf("%d steps ran, none is due", n)
 	}
 }
+
+// Contacts keep the version they enrolled in; an edit applies to new enrollments.
+func TestEnrollmentKeepsItsVersion(t *testing.T) {
+	start := time.Date(2030, 6, 3, 8, 0, 0, 0, time.UTC)
+	f := newFixture(t, start)
+	v1 := f.sequence(t, rule(t, `{"steps": [{}, {"delay": {"amount": 1, "unit": "hours"}}]}`))
+	early, late := f.contact(t, "+14155550001", true), f.contact(t, "+14155550002", true)
+	ctx := context.Background()
+	if _, _, err := f.engine.Enroll(ctx, f.pool, v1, early, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	v2 := rule(t, `{"steps": [{}]}`)
+	v2.Steps[0].TemplateID = f.template
+	raw, _ := json.Marshal(v2)
+	f.exec(t, `INSERT INTO sequence_versions (sequence_id, version, account_id, definition) VALUES ($1, 2, $2, $3)`, f.seq, f.account, raw)
+	f.exec(t, `UPDATE sequences SET version = 2 WHERE id = $1`, f.seq)
+	if _, _, err := f.engine.Enroll(ctx, f.pool, Sequence{ID: f.seq, AccountID: f.account, Version: 2, Def: v2}, late, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.advance(t, start)
+	f.advance(t, start.Add(time.Hour))
+	if got := f.steps(t, early); got != "0:pending 1:pending" || f.enrollment(t, early) != "completed" {
+		t.Errorf("version 1: %s, %s", got, f.enrollment(t, early))
+	}
+	if got := f.steps(t, late); got != "0:pending" || f.enrollment(t, late) != "completed" {
+		t.Errorf("version 2: %s, %s", got, f.enrollment(t, late))
+	}
+}
+
+// Utility steps go to everyone; a marketing step needs consent, and an opt-out after enrollment
+// ends the journey when the sequence exits on opt-out.
+func TestMarketingStepNeedsConsent(t *testing.T) {
+	start := time.Now().Add(-time.Minute)
+	f := newFixture(t, start)
+	marketing := f.id(t, `INSERT INTO templates (account_id, name, language, category, components)
+		VALUES ($1, 'offer', 'en', 'marketing', '{"body": {"text": "sale"}}') RETURNING id`, f.account)
+	def := rule(t, `{"steps": [{}, {"delay": {"amount": 1, "unit": "hours"}}]}`)
+	seq := f.sequence(t, def)
+	f.exec(t, `UPDATE sequence_versions SET definition = jsonb_set(definition, '{steps,1,template_id}', to_jsonb($1::bigint)) WHERE sequence_id = $2`, marketing, f.seq)
+	seq.Def.Steps[1].TemplateID = marketing
+	never, leaves, stays := f.contact(t, "+14155550001", false), f.contact(t, "+14155550002", true), f.contact(t, "+14155550003", true)
+	for _, c := range []int64{never, leaves, stays} {
+		if _, _, err := f.engine.Enroll(context.Background(), f.pool, seq, c, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.advance(t, start)
+	f.exec(t, `UPDATE contacts SET opted_in = false, opt_in_changed_at = now() WHERE id = $1`, leaves)
+	f.advance(t, start.Add(time.Hour))
+	if got := f.steps(t, never); got != "0:pending" || f.enrollment(t, never) != "exited:opted_out" {
+		t.Errorf("no consent: %s, %s", got, f.enrollment(t, never))
+	}
+	if f.enrollment(t, leaves) != "exited:opted_out" || f.enrollment(t, stays) != "completed" {
+		t.Errorf("opted out after enrollment: %s; opted in: %s", f.enrollment(t, leaves), f.enrollment(t, stays))
+	}
+}

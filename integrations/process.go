@@ -16,13 +16,15 @@ import (
 
 // Process turns stored deliveries into contacts and events, each in its own transaction. A
 // delivery that cannot be read (no phone, a bad mapping) is kept with its error, visible through
-// the API; one that failed on the database is tried again on the next tick.
+// the API; one that failed on the database stays pending and is tried again on the next tick,
+// without holding up the others.
 func Process(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 	q := queries.New(pool)
 	list, err := q.PendingDeliveries(ctx, 500)
 	if err != nil {
 		return 0, err
 	}
+	var errs []error
 	for _, d := range list {
 		m, err := read(d)
 		if err != nil {
@@ -53,10 +55,10 @@ func Process(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 			return qtx.FinishDelivery(ctx, queries.FinishDeliveryParams{ID: d.ID, EventID: event})
 		})
 		if err != nil {
-			return 0, fmt.Errorf("delivery %d: %w", d.ID, err)
+			errs = append(errs, fmt.Errorf("delivery %d: %w", d.ID, err))
 		}
 	}
-	return len(list), nil
+	return len(list), errors.Join(errs...)
 }
 
 // read maps a delivery's payload to a contact and an event.

@@ -565,6 +565,47 @@ func (q *Queries) QueueDue(ctx context.Context, arg QueueDueParams) ([]int64, er
 	return items, nil
 }
 
+const queueDueSteps = `-- name: QueueDueSteps :many
+WITH due AS (
+    SELECT m.id FROM messages m
+    WHERE m.channel_id = $1 AND m.status = 'pending' AND m.enrollment_id IS NOT NULL AND m.due_at <= now()
+      AND message_may_send(m.broadcast_id, m.enrollment_id)
+    ORDER BY m.due_at
+    LIMIT $2
+    FOR UPDATE OF m SKIP LOCKED
+)
+UPDATE messages m SET status = 'queued', queued_at = now()
+FROM due WHERE m.id = due.id
+RETURNING m.id
+`
+
+type QueueDueStepsParams struct {
+	ChannelID int64
+	Lim       int32
+}
+
+// Moves up to lim due drip steps on a channel to queued, oldest first: the feeder serves them
+// before broadcast messages.
+func (q *Queries) QueueDueSteps(ctx context.Context, arg QueueDueStepsParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, queueDueSteps, arg.ChannelID, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const rewindow = `-- name: Rewindow :execrows
 UPDATE messages m SET due_at = next_send_window(now(), c.time_zone, b.send_window)
 FROM broadcasts b, contacts c

@@ -154,7 +154,7 @@ func (q *Queries) CreateSequence(ctx context.Context, arg CreateSequenceParams) 
 
 const dueEnrollments = `-- name: DueEnrollments :many
 SELECT e.id, e.account_id, e.sequence_id, e.version, e.contact_id, e.next_step, e.next_run_at, e.enrolled_at,
-       e.last_step_at, e.properties, s.channel_id, c.time_zone, c.opted_in, v.definition
+       e.last_step_at, e.properties, s.channel_id, c.time_zone, c.opted_in, c.opt_in_changed_at, v.definition
 FROM enrollments e
 JOIN sequences s ON s.id = e.sequence_id
 JOIN contacts c ON c.id = e.contact_id
@@ -171,20 +171,21 @@ type DueEnrollmentsParams struct {
 }
 
 type DueEnrollmentsRow struct {
-	ID         int64
-	AccountID  int64
-	SequenceID int64
-	Version    int32
-	ContactID  int64
-	NextStep   int16
-	NextRunAt  *time.Time
-	EnrolledAt time.Time
-	LastStepAt *time.Time
-	Properties json.RawMessage
-	ChannelID  int64
-	TimeZone   string
-	OptedIn    bool
-	Definition json.RawMessage
+	ID             int64
+	AccountID      int64
+	SequenceID     int64
+	Version        int32
+	ContactID      int64
+	NextStep       int16
+	NextRunAt      *time.Time
+	EnrolledAt     time.Time
+	LastStepAt     *time.Time
+	Properties     json.RawMessage
+	ChannelID      int64
+	TimeZone       string
+	OptedIn        bool
+	OptInChangedAt *time.Time
+	Definition     json.RawMessage
 }
 
 // Due enrollments of active sequences, earliest first, locked for this tick. The partial index
@@ -212,6 +213,7 @@ func (q *Queries) DueEnrollments(ctx context.Context, arg DueEnrollmentsParams) 
 			&i.ChannelID,
 			&i.TimeZone,
 			&i.OptedIn,
+			&i.OptInChangedAt,
 			&i.Definition,
 		); err != nil {
 			return nil, err
@@ -1216,6 +1218,36 @@ WHERE enrollment_id = ANY($1::bigint[]) AND status IN ('pending', 'queued')
 func (q *Queries) SkipUnsentSteps(ctx context.Context, enrollmentIds []int64) error {
 	_, err := q.db.Exec(ctx, skipUnsentSteps, enrollmentIds)
 	return err
+}
+
+const templateCategories = `-- name: TemplateCategories :many
+SELECT id, category FROM templates WHERE id = ANY($1::bigint[])
+`
+
+type TemplateCategoriesRow struct {
+	ID       int64
+	Category string
+}
+
+// The categories of the templates a tick's steps send (the scheduler reads across accounts).
+func (q *Queries) TemplateCategories(ctx context.Context, ids []int64) ([]TemplateCategoriesRow, error) {
+	rows, err := q.db.Query(ctx, templateCategories, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []TemplateCategoriesRow
+	for rows.Next() {
+		var i TemplateCategoriesRow
+		if err := rows.Scan(&i.ID, &i.Category); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const templateInSequence = `-- name: TemplateInSequence :one

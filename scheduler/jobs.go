@@ -150,9 +150,17 @@ func (j *Jobs) feed(ctx context.Context, ch queries.FeedableChannelsRow) error {
 	if err != nil || inFlight >= budget {
 		return err
 	}
-	ids, err := j.q.QueueDue(ctx, queries.QueueDueParams{ChannelID: ch.ID, Lim: int32(budget - inFlight)})
+	// Drip steps first: they answer something a contact just did.
+	ids, err := j.q.QueueDueSteps(ctx, queries.QueueDueStepsParams{ChannelID: ch.ID, Lim: int32(budget - inFlight)})
 	if err != nil {
 		return err
+	}
+	if left := budget - inFlight - int64(len(ids)); left > 0 {
+		more, err := j.q.QueueDue(ctx, queries.QueueDueParams{ChannelID: ch.ID, Lim: int32(left)})
+		if err != nil {
+			return err
+		}
+		ids = append(ids, more...)
 	}
 	j.metrics.Queued.WithLabelValues(label).Add(float64(len(ids)))
 	return j.enqueue(ctx, ids)

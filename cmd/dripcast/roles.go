@@ -19,7 +19,6 @@ import (
 
 	"github.com/dripcast/dripcast/api"
 	"github.com/dripcast/dripcast/apikey"
-	"github.com/dripcast/dripcast/clock"
 	"github.com/dripcast/dripcast/config"
 	"github.com/dripcast/dripcast/db"
 	"github.com/dripcast/dripcast/drip"
@@ -68,9 +67,10 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sending := metrics.New(reg)
+	drips := drip.New(pool, cfg.DripClock(), log) // one clock for the API and the scheduler of this process
 	srv := api.New(pool, rdb, log, api.Options{MaxBodyBytes: cfg.MaxBodyBytes, ImportMaxBytes: cfg.ImportMaxBytes,
 		ImportMaxRows: cfg.ImportMaxRows, Secrets: box, WebhookVerifyToken: cfg.WebhookVerifyToken,
-		Meta: whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout), Metrics: sending}, reg, reg)
+		Meta: whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout), Metrics: sending, Drips: drips}, reg, reg)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
@@ -82,7 +82,7 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 		case roleAPI:
 			handler = srv.Handler()
 		case roleScheduler:
-			if err := startScheduler(runCtx, cfg, log, pool, rdb, box, reg, sending, &wg); err != nil {
+			if err := startScheduler(runCtx, cfg, log, pool, rdb, box, drips, reg, sending, &wg); err != nil {
 				return err
 			}
 		case roleWorker:
@@ -105,10 +105,10 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 }
 
 func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, rdb *redis.Client,
-	box *secrets.Box, reg prometheus.Registerer, m *metrics.Sending, wg *sync.WaitGroup) error {
+	box *secrets.Box, drips *drip.Engine, reg prometheus.Registerer, m *metrics.Sending, wg *sync.WaitGroup) error {
 	sch := scheduler.New(cfg.DatabaseURL, log, reg)
 	queue := asynq.NewClientFromRedisClient(rdb)
-	jobs := scheduler.NewJobs(pool, queue, drip.New(pool, clock.Real{}, log), log, m)
+	jobs := scheduler.NewJobs(pool, queue, drips, log, m)
 	if err := jobs.Register(ctx, sch); err != nil {
 		return err
 	}

@@ -36,6 +36,9 @@ CREATE INDEX enrollments_sequence ON enrollments (sequence_id, id);
 -- What a drip step's send needs beyond the template: the step's parameter overrides and the
 -- triggering event's properties. NULL for broadcast messages, which read their broadcast's.
 ALTER TABLE messages ADD COLUMN context jsonb;
+-- The feeder queues due drip steps before broadcast messages: an order confirmation must not wait
+-- behind a million-recipient sale.
+CREATE INDEX messages_pending_steps ON messages (channel_id, due_at) WHERE status = 'pending' AND enrollment_id IS NOT NULL;
 
 ALTER TABLE events
     ADD COLUMN error    text NOT NULL DEFAULT '',
@@ -91,6 +94,7 @@ DROP FUNCTION message_may_send(bigint, bigint);
 DROP TABLE integration_deliveries;
 DROP TABLE integrations;
 ALTER TABLE events DROP COLUMN attempts, DROP COLUMN error;
+DROP INDEX messages_pending_steps;
 ALTER TABLE messages DROP COLUMN context;
 DROP INDEX enrollments_sequence;
 DROP INDEX enrollments_open;

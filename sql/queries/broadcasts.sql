@@ -72,6 +72,21 @@ UPDATE messages m SET status = 'queued', queued_at = now()
 FROM due WHERE m.id = due.id
 RETURNING m.id;
 
+-- Moves up to lim due drip steps on a channel to queued, oldest first: the feeder serves them
+-- before broadcast messages.
+-- name: QueueDueSteps :many
+WITH due AS (
+    SELECT m.id FROM messages m
+    WHERE m.channel_id = @channel_id AND m.status = 'pending' AND m.enrollment_id IS NOT NULL AND m.due_at <= now()
+      AND message_may_send(m.broadcast_id, m.enrollment_id)
+    ORDER BY m.due_at
+    LIMIT @lim
+    FOR UPDATE OF m SKIP LOCKED
+)
+UPDATE messages m SET status = 'queued', queued_at = now()
+FROM due WHERE m.id = due.id
+RETURNING m.id;
+
 -- Pending messages of broadcasts past their expiry are dropped, with the reason.
 -- name: ExpirePending :execrows
 UPDATE messages m SET status = 'skipped', reason = 'expired'

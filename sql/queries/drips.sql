@@ -130,7 +130,7 @@ RETURNING *;
 -- enrollments_due (active only) keeps this cheap however many contacts wait.
 -- name: DueEnrollments :many
 SELECT e.id, e.account_id, e.sequence_id, e.version, e.contact_id, e.next_step, e.next_run_at, e.enrolled_at,
-       e.last_step_at, e.properties, s.channel_id, c.time_zone, c.opted_in, v.definition
+       e.last_step_at, e.properties, s.channel_id, c.time_zone, c.opted_in, c.opt_in_changed_at, v.definition
 FROM enrollments e
 JOIN sequences s ON s.id = e.sequence_id
 JOIN contacts c ON c.id = e.contact_id
@@ -139,6 +139,10 @@ WHERE e.status = 'active' AND e.next_run_at <= @now::timestamptz AND s.status = 
 ORDER BY e.next_run_at
 LIMIT @lim
 FOR UPDATE OF e SKIP LOCKED;
+
+-- The categories of the templates a tick's steps send (the scheduler reads across accounts).
+-- name: TemplateCategories :many
+SELECT id, category FROM templates WHERE id = ANY(@ids::bigint[]);
 
 -- The latest step message of each enrollment that was not skipped by its condition.
 -- name: LastStepMessages :many
