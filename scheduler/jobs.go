@@ -99,18 +99,16 @@ func (j *Jobs) Expand(ctx context.Context) error {
 
 // Drip turns integration deliveries into events, events into enrollments, and due steps into
 // messages, then feeds them at once: a step is sent within a second or two of its time.
+// One stage's failure does not hold up the others.
 func (j *Jobs) Drip(ctx context.Context) error {
-	if _, err := integrations.Process(ctx, j.pool); err != nil {
-		return err
+	_, deliveries := integrations.Process(ctx, j.pool)
+	_, events := j.drips.ProcessEvents(ctx)
+	written, steps := j.drips.Advance(ctx)
+	var fed error
+	if written > 0 {
+		fed = j.Feed(ctx)
 	}
-	if _, err := j.drips.ProcessEvents(ctx); err != nil {
-		return err
-	}
-	written, err := j.drips.Advance(ctx)
-	if err != nil || written == 0 {
-		return err
-	}
-	return j.Feed(ctx)
+	return errors.Join(deliveries, events, steps, fed)
 }
 
 // Feed queues, per channel, only as many due messages as its limits let go within the horizon.

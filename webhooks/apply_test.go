@@ -200,3 +200,48 @@ func TestTemplatePauseAndQuality(t *testing.T) {
 		t.Fatalf("after FLAGGED: %s %q, quality %s, tier %v", s, reason, quality, tier)
 	}
 }
+
+// A sequence sending the template pauses with it (its contacts wait) and resumes when Meta
+// approves it again; a reply ends the enrollments of sequences that exit on reply and drops
+// their unsent step.
+func TestSequencesFollowTemplatesAndReplies(t *testing.T) {
+	pool, _ := fixture(t)
+	ctx := context.Background()
+	var enrollment, step int64
+	err := pool.QueryRow(ctx, `
+		WITH s AS (INSERT INTO sequences (account_id, channel_id, name, status)
+		           SELECT account_id, id, 's', 'active' FROM channels RETURNING id, account_id),
+		v AS (INSERT INTO sequence_versions (sequence_id, version, account_id, definition)
+		      SELECT s.id, 1, s.account_id, jsonb_build_object('exit', '{"on_reply": true}'::jsonb,
+		             'steps', jsonb_build_array(jsonb_build_object('template_id', t.id))) FROM s, templates t RETURNING sequence_id),
+		e AS (INSERT INTO enrollments (account_id, sequence_id, version, contact_id, next_run_at)
+		      SELECT s.account_id, s.id, 1, c.id, now() + interval '1 hour' FROM s, contacts c RETURNING id, account_id, contact_id)
+		INSERT INTO messages (account_id, channel_id, contact_id, template_id, enrollment_id, step, status, due_at)
+		SELECT e.account_id, ch.id, e.contact_id, t.id, e.id, 0, 'pending', now() FROM e, channels ch, templates t
+		RETURNING enrollment_id, id`).Scan(&enrollment, &step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func() string {
+		var seq, reason, enr string
+		_ = pool.QueryRow(ctx, `SELECT s.status, s.status_reason, e.status FROM sequences s JOIN enrollments e ON e.sequence_id = s.id`).Scan(&seq, &reason, &enr)
+		return seq + "/" + enr + " " + reason
+	}
+	apply(t, pool, notification("message_template_status_update", whatsapp.TemplateStatusUpdate{Event: "PAUSED", MessageTemplateName: "promo", MessageTemplateLanguage: "en"}))
+	if got := state(); got != "paused/paused paused automatically: template paused by Meta" {
+		t.Fatalf("after PAUSED: %s", got)
+	}
+	apply(t, pool, notification("message_template_status_update", whatsapp.TemplateStatusUpdate{Event: "APPROVED", MessageTemplateName: "promo", MessageTemplateLanguage: "en"}))
+	if got := state(); got != "active/active " {
+		t.Fatalf("after APPROVED: %s", got)
+	}
+	apply(t, pool, notification("messages", whatsapp.MessagesValue{Metadata: whatsapp.Metadata{PhoneNumberID: "1001"},
+		Messages: []whatsapp.InboundMessage{{From: "14155550100", ID: "wamid.IN", Timestamp: "1750000000", Type: "text",
+			Text: &struct{ Body string }{Body: "tell me more"}}}}))
+	var status, reason, msg string
+	_ = pool.QueryRow(ctx, `SELECT e.status, e.exit_reason, m.status || ':' || m.reason FROM enrollments e JOIN messages m ON m.enrollment_id = e.id`).
+		Scan(&status, &reason, &msg)
+	if status != "exited" || reason != "replied" || msg != "skipped:exited" {
+		t.Errorf("after a reply: %s %s, step %s", status, reason, msg)
+	}
+}
