@@ -3,21 +3,52 @@ package api
 import (
 	"context"
 	"errors"
+	"math"
+	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/time/rate"
 
 	"github.com/dripcast/dripcast/apikey"
 )
 
-// principal is who is calling: an API key of one account.
+// roles is a set of key roles; every route that takes an API key declares the roles it allows.
+type roles uint8
+
+const (
+	roleOwner       roles = 1 << iota // everything, key management included
+	roleAdmin                         // everything but keys
+	roleMarketer                      // audience, templates, broadcasts, sequences
+	roleAnalyst                       // reads, with phone numbers masked
+	roleIntegration                   // events only (and integration webhooks, which are signed)
+)
+
+// The role sets routes use.
+const (
+	admins  = roleOwner | roleAdmin
+	editors = admins | roleMarketer
+	readers = editors | roleAnalyst
+	ingest  = editors | roleIntegration
+	anyRole = readers | roleIntegration
+)
+
+// roleNames are the roles as keys store them.
+var roleNames = map[string]roles{"owner": roleOwner, "admin": roleAdmin, "marketer": roleMarketer,
+	"analyst": roleAnalyst, "integration": roleIntegration}
+
+// principal is who is calling: an API key of one account, from an address.
 type principal struct {
 	AccountID int64
 	KeyID     int64
 	KeyName   string
 	Role      string
+	IP        netip.Addr
 }
 
 type principalKey struct{}
@@ -27,12 +58,19 @@ func caller(ctx context.Context) principal {
 	return p
 }
 
-var errUnauthorized = &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
-	Message: "send a valid API key as Authorization: Bearer dc_…"}
+var (
+	errUnauthorized = &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
+		Message: "send a valid API key as Authorization: Bearer dc_…"}
+	errForbiddenRole = &Error{Status: http.StatusForbidden, Code: CodeForbidden,
+		Message: "this key's role may not do this"}
+	errForbiddenIP = &Error{Status: http.StatusForbidden, Code: CodeForbidden,
+		Message: "this account does not accept calls from your address"}
+)
 
-// authenticate checks the bearer key and puts its account in the request context. Every failure
-// gets the same answer, so a caller cannot tell an unknown key from a revoked one.
-func (s *Server) authenticate(next handlerFunc) handlerFunc {
+// authenticate checks the bearer key, the caller's address and the key's request rate, then the
+// route's roles, and puts the caller in the request context. Every key failure gets the same
+// answer, so a caller cannot tell an unknown key from a revoked one.
+func (s *Server) authenticate(allowed roles, next handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
@@ -53,10 +91,105 @@ func (s *Server) authenticate(next handlerFunc) handlerFunc {
 			(key.ExpiresAt != nil && time.Now().After(*key.ExpiresAt)) {
 			return errUnauthorized
 		}
+		ip := s.clientIP(r)
+		if !ipAllowed(key.AllowedIps, ip) {
+			return errForbiddenIP
+		}
+		if err := s.limits.allow(w, key.ID); err != nil {
+			return err
+		}
+		if roleNames[key.Role]&allowed == 0 {
+			return errForbiddenRole
+		}
 		if err := s.q.TouchAPIKey(r.Context(), key.ID); err != nil {
 			return err
 		}
-		p := principal{AccountID: key.AccountID, KeyID: key.ID, KeyName: key.Name, Role: key.Role}
+		p := principal{AccountID: key.AccountID, KeyID: key.ID, KeyName: key.Name, Role: key.Role, IP: ip}
+		if key.Role == "analyst" {
+			w = newMaskingWriter(w)
+			defer w.(*maskingWriter).flush()
+		}
 		return next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	}
+}
+
+// clientIP is the connection's address, or, when that is a trusted proxy, the last address in
+// X-Forwarded-For that is not one: earlier entries can be forged by the client.
+func (s *Server) clientIP(r *http.Request) netip.Addr {
+	ip := remoteIP(r)
+	if !s.trusted(ip) {
+		return ip
+	}
+	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return ip
+		}
+		if ip = hop.Unmap(); !s.trusted(ip) {
+			return ip
+		}
+	}
+	return ip
+}
+
+func (s *Server) trusted(ip netip.Addr) bool {
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func remoteIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, _ := netip.ParseAddr(host)
+	return ip.Unmap()
+}
+
+// ipAllowed: an empty list accepts every address.
+func ipAllowed(allowed []netip.Prefix, ip netip.Addr) bool {
+	if len(allowed) == 0 {
+		return true
+	}
+	for _, p := range allowed {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyLimits holds one token bucket per API key, in this process.
+type keyLimits struct {
+	rate  rate.Limit
+	burst int
+	mu    sync.Mutex
+	byKey map[int64]*rate.Limiter
+}
+
+// allow takes a token of the key's bucket, or answers 429 with when to try again.
+func (l *keyLimits) allow(w http.ResponseWriter, key int64) error {
+	if l.rate <= 0 {
+		return nil
+	}
+	l.mu.Lock()
+	lim, ok := l.byKey[key]
+	if !ok {
+		lim = rate.NewLimiter(l.rate, l.burst)
+		l.byKey[key] = lim
+	}
+	l.mu.Unlock()
+	res := lim.Reserve()
+	if delay := res.Delay(); delay > 0 {
+		res.Cancel()
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(delay.Seconds()))))
+		return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+			Message: "too many requests for this key; slow down and retry after the Retry-After seconds"}
+	}
+	return nil
 }

@@ -212,7 +212,7 @@ func (s *Server) createBroadcast(w http.ResponseWriter, r *http.Request) error {
 		if b, err = q.CreateBroadcast(ctx, c.params); err != nil {
 			return err
 		}
-		return s.audit(ctx, q, r, "broadcast.create", "broadcast", b.ID, nil, viewBroadcast(b))
+		return s.audit(ctx, q, "broadcast.create", "broadcast", b.ID, nil, viewBroadcast(b))
 	})
 	if err != nil {
 		return err
@@ -278,7 +278,7 @@ func (s *Server) updateBroadcast(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, q, r, "broadcast.update", "broadcast", b.ID, viewBroadcast(before), viewBroadcast(b))
+		return s.audit(ctx, q, "broadcast.update", "broadcast", b.ID, viewBroadcast(before), viewBroadcast(b))
 	})
 	if err != nil {
 		return err
@@ -353,7 +353,7 @@ func (s *Server) move(w http.ResponseWriter, r *http.Request, before queries.Bro
 				return err
 			}
 		}
-		return s.audit(ctx, q, r, "broadcast."+action, "broadcast", b.ID, map[string]string{"status": before.Status}, map[string]string{"status": b.Status})
+		return s.audit(ctx, q, "broadcast."+action, "broadcast", b.ID, map[string]string{"status": before.Status}, map[string]string{"status": b.Status})
 	})
 	if err != nil {
 		return err

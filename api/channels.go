@@ -172,12 +172,6 @@ type channelInput struct {
 	ThroughputMPS int32  `json:"throughput_mps"`
 }
 
-// Purposes that bind encrypted channel secrets to their column.
-const (
-	purposeToken     = "channel.access_token"
-	purposeAppSecret = "channel.app_secret"
-)
-
 func metaID(field, v string) error {
 	if v == "" || len(v) > 32 || strings.Trim(v, "0123456789") != "" {
 		return errValidation(field, "%s must be Meta's numeric id", field)
@@ -224,7 +218,7 @@ func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) error {
 	return s.mutate(w, r, http.StatusCreated, "channel.create", "channel", func(q *queries.Queries) (change, error) {
 		out, err := q.CreateChannel(ctx, queries.CreateChannelParams{AccountID: p.AccountID, PortfolioID: in.PortfolioID,
 			Name: strings.TrimSpace(in.Name), PhoneNumberID: in.PhoneNumberID, WabaID: in.WabaID, DisplayNumber: display.E164,
-			AccessTokenEnc: s.opts.Secrets.Seal(in.AccessToken, purposeToken), AppSecretEnc: s.opts.Secrets.Seal(in.AppSecret, purposeAppSecret),
+			AccessTokenEnc: s.opts.Secrets.Seal(in.AccessToken, secrets.PurposeAccessToken), AppSecretEnc: s.opts.Secrets.Seal(in.AppSecret, secrets.PurposeAppSecret),
 			ThroughputMps: in.ThroughputMPS})
 		return change{out.ID, nil, viewChannel(out)}, conflictAs(err, "this phone_number_id is registered already")
 	})
@@ -284,13 +278,13 @@ func (in channelPatch) params(box *secrets.Box) (queries.UpdateChannelParams, er
 		if err := checkSecret("access_token", *in.AccessToken); err != nil {
 			return p, err
 		}
-		p.AccessTokenEnc = box.Seal(*in.AccessToken, purposeToken)
+		p.AccessTokenEnc = box.Seal(*in.AccessToken, secrets.PurposeAccessToken)
 	}
 	if in.AppSecret != nil {
 		if err := checkSecret("app_secret", *in.AppSecret); err != nil {
 			return p, err
 		}
-		p.AppSecretEnc = box.Seal(*in.AppSecret, purposeAppSecret)
+		p.AppSecretEnc = box.Seal(*in.AppSecret, secrets.PurposeAppSecret)
 	}
 	return p, nil
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/dripcast/dripcast/secrets"
 )
 
 // channelFixture registers a portfolio and a channel and returns their ids.
@@ -35,7 +37,7 @@ func TestPortfoliosAndChannels(t *testing.T) {
 	if strings.Contains(string(stored), "EAAG") {
 		t.Fatal("the access token is stored in plain text")
 	}
-	if tok, err := e.api.opts.Secrets.Open(stored, purposeToken); err != nil || tok != "EAAG-secret-token" {
+	if tok, err := e.api.opts.Secrets.Open(stored, secrets.PurposeAccessToken); err != nil || tok != "EAAG-secret-token" {
 		t.Fatalf("stored token opens to %q, %v", tok, err)
 	}
 	var audit string

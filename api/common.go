@@ -3,9 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -72,7 +70,7 @@ func (s *Server) inTx(ctx context.Context, fn func(q *queries.Queries) error) er
 }
 
 // audit appends who changed what, from where, to the account's audit log.
-func (s *Server) audit(ctx context.Context, q *queries.Queries, r *http.Request, action, targetType string, targetID int64, before, after any) error {
+func (s *Server) audit(ctx context.Context, q *queries.Queries, action, targetType string, targetID int64, before, after any) error {
 	p := caller(ctx)
 	entry := queries.InsertAuditParams{
 		AccountID: p.AccountID, ActorKeyID: &p.KeyID, ActorName: p.KeyName,
@@ -81,11 +79,8 @@ func (s *Server) audit(ctx context.Context, q *queries.Queries, r *http.Request,
 	if targetID != 0 {
 		entry.TargetID = &targetID
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		if ip, err := netip.ParseAddr(host); err == nil {
-			ip = ip.Unmap()
-			entry.Ip = &ip
-		}
+	if p.IP.IsValid() {
+		entry.Ip = &p.IP
 	}
 	return q.InsertAudit(ctx, entry)
 }
@@ -123,7 +118,7 @@ func (s *Server) mutate(w http.ResponseWriter, r *http.Request, status int, acti
 		if c, err = fn(q); err != nil {
 			return err
 		}
-		return s.audit(ctx, q, r, action, target, c.id, c.before, c.after)
+		return s.audit(ctx, q, action, target, c.id, c.before, c.after)
 	})
 	if err != nil {
 		return err

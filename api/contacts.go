@@ -80,7 +80,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) error {
 		if err := drip.RecordContactEvents(ctx, q, p.AccountID, c.ID, drip.ContactEvent{Name: event}); err != nil {
 			return err
 		}
-		return s.audit(ctx, q, r, action, "contact", c.ID, nil, viewContact(c))
+		return s.audit(ctx, q, action, "contact", c.ID, nil, viewContact(c))
 	})
 	if err != nil {
 		return err
@@ -227,7 +227,7 @@ func (s *Server) updateContact(w http.ResponseWriter, r *http.Request) error {
 		if err := drip.RecordContactEvents(ctx, q, p.AccountID, id, contactEvents(before, c)...); err != nil {
 			return err
 		}
-		return s.audit(ctx, q, r, "contact.update", "contact", id, viewContact(before), viewContact(c))
+		return s.audit(ctx, q, "contact.update", "contact", id, viewContact(before), viewContact(c))
 	})
 	if err != nil {
 		return err
@@ -302,7 +302,7 @@ func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request) error {
 		if _, err := q.DeleteContact(ctx, queries.DeleteContactParams{AccountID: p.AccountID, ID: id}); err != nil {
 			return err
 		}
-		return s.audit(ctx, q, r, "contact.delete", "contact", id, viewContact(before), nil)
+		return s.audit(ctx, q, "contact.delete", "contact", id, viewContact(before), nil)
 	})
 	if err != nil {
 		return err
@@ -350,7 +350,7 @@ func (s *Server) setOptIn(w http.ResponseWriter, r *http.Request, optedIn bool) 
 			return nil
 		}
 		action := map[bool]string{true: "contact.opt_in", false: "contact.opt_out"}[optedIn]
-		return s.audit(ctx, q, r, action, "contact", id, map[string]bool{"opted_in": !optedIn},
+		return s.audit(ctx, q, action, "contact", id, map[string]bool{"opted_in": !optedIn},
 			map[string]any{"opted_in": optedIn, "source": source})
 	})
 	if err != nil {

@@ -110,7 +110,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		view = viewEnrollment(e)
-		return s.audit(ctx, q, r, "enrollment.create", "enrollment", id, nil, view)
+		return s.audit(ctx, q, "enrollment.create", "enrollment", id, nil, view)
 	})
 	if err != nil {
 		return err

@@ -82,15 +82,20 @@ func (r response) num(key string) int64 {
 // call sends a request with a JSON body (nil: none) and records its status for the OpenAPI check.
 func (e *env) call(key, method, path string, body any) response {
 	e.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
+	return e.send(key, method, path, "application/json", jsonBody(e.t, body))
+}
+
+// jsonBody encodes a request body; nil is none.
+func jsonBody(t *testing.T, body any) io.Reader {
+	t.Helper()
+	if body == nil {
+		return nil
 	}
-	return e.send(key, method, path, "application/json", rd)
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.NewReader(b)
 }
 
 func (e *env) send(key, method, path, contentType string, body io.Reader) response {
@@ -105,6 +110,12 @@ func (e *env) send(key, method, path, contentType string, body io.Reader) respon
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
 	}
+	return e.do(req)
+}
+
+// do sends a request and records its status for the OpenAPI check.
+func (e *env) do(req *http.Request) response {
+	e.t.Helper()
 	res, err := e.srv.Client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -113,7 +124,7 @@ func (e *env) send(key, method, path, contentType string, body io.Reader) respon
 	raw, _ := io.ReadAll(res.Body)
 	out := response{Status: res.StatusCode, Raw: raw}
 	_ = json.Unmarshal(raw, &out.Body)
-	seen.record(method, req.URL.Path, res.StatusCode)
+	seen.record(req.Method, req.URL.Path, res.StatusCode)
 	return out
 }
 

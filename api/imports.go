@@ -38,7 +38,7 @@ func (s *Server) importContacts(w http.ResponseWriter, r *http.Request) error {
 		run = importer.NDJSON
 	}
 	res, err := run(ctx, s.db, p.AccountID, body, opts)
-	if auditErr := s.audit(ctx, s.q, r, "contact.import", "contact", 0, nil,
+	if auditErr := s.audit(ctx, s.q, "contact.import", "contact", 0, nil,
 		map[string]int{"created": res.Created, "updated": res.Updated, "rejected": res.Rejected}); auditErr != nil {
 		err = errors.Join(err, auditErr)
 	}

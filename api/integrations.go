@@ -15,10 +15,8 @@ import (
 	"github.com/dripcast/dripcast/integrations"
 	"github.com/dripcast/dripcast/phone"
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/secrets"
 )
-
-// purposeIntegration binds sealed integration secrets to their use.
-const purposeIntegration = "integration.secret"
 
 // MaxHookBytes bounds one integration delivery (Shopify orders with many lines stay well under it).
 const MaxHookBytes = 512 << 10
@@ -63,7 +61,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 		if err != nil || rec.Duplicate {
 			return err
 		}
-		return s.audit(ctx, q, r, "event.create", "event", rec.EventID, nil, map[string]any{"name": in.Name, "contact_id": rec.ContactID})
+		return s.audit(ctx, q, "event.create", "event", rec.EventID, nil, map[string]any{"name": in.Name, "contact_id": rec.ContactID})
 	})
 	if err != nil {
 		return err
@@ -178,13 +176,13 @@ func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request) error
 	var view integrationView
 	err := s.inTx(ctx, func(q *queries.Queries) error {
 		i, err := q.CreateIntegration(ctx, queries.CreateIntegrationParams{AccountID: p.AccountID, Name: *in.Name, Kind: in.Kind,
-			Token: hex.EncodeToString(token), SecretEnc: s.opts.Secrets.Seal(secret, purposeIntegration), Mapping: mapping,
+			Token: hex.EncodeToString(token), SecretEnc: s.opts.Secrets.Seal(secret, secrets.PurposeIntegration), Mapping: mapping,
 			DefaultCountry: country})
 		if err != nil {
 			return err
 		}
 		view = viewIntegration(i)
-		return s.audit(ctx, q, r, "integration.create", "integration", i.ID, nil, view)
+		return s.audit(ctx, q, "integration.create", "integration", i.ID, nil, view)
 	})
 	if err != nil {
 		return err
@@ -247,7 +245,7 @@ func (s *Server) updateIntegration(w http.ResponseWriter, r *http.Request) error
 		params.DefaultCountry = *in.DefaultCountry
 	}
 	if in.Secret != nil {
-		params.SecretEnc = s.opts.Secrets.Seal(*in.Secret, purposeIntegration)
+		params.SecretEnc = s.opts.Secrets.Seal(*in.Secret, secrets.PurposeIntegration)
 	}
 	return s.mutate(w, r, http.StatusOK, "integration.update", "integration", func(q *queries.Queries) (change, error) {
 		i, err := q.UpdateIntegration(r.Context(), params)
@@ -306,7 +304,7 @@ func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	secret, err := s.opts.Secrets.Open(i.SecretEnc, purposeIntegration)
+	secret, err := s.opts.Secrets.Open(i.SecretEnc, secrets.PurposeIntegration)
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,7 @@ func (s *Server) recipientsCSV(w http.ResponseWriter, r *http.Request, params qu
 			if row.ErrorCode != 0 {
 				code = strconv.Itoa(int(row.ErrorCode))
 			}
-			_ = cw.Write([]string{row.Phone, safeCell(row.Name), string(row.Status), row.Reason, code, stamp(row.SentAt),
+			_ = cw.Write([]string{safeCell(row.Phone), safeCell(row.Name), string(row.Status), row.Reason, code, stamp(row.SentAt),
 				stamp(row.DeliveredAt), stamp(row.ReadAt), stamp(row.FailedAt), stamp(row.RepliedAt)})
 			params.After = row.ID
 		}

@@ -48,7 +48,7 @@ func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, q, r, "broadcast.retry_failed", "broadcast", out.ID, nil, viewBroadcast(out))
+		return s.audit(ctx, q, "broadcast.retry_failed", "broadcast", out.ID, nil, viewBroadcast(out))
 	})
 	if err != nil {
 		return err

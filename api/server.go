@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 
 	"github.com/dripcast/dripcast/clock"
 	"github.com/dripcast/dripcast/drip"
@@ -38,6 +40,11 @@ type Options struct {
 	Metrics *metrics.Sending
 	// Drips enrolls contacts by hand; one on the real clock when nil.
 	Drips *drip.Engine
+	// TrustedProxies may set X-Forwarded-For; other callers are known by their connection.
+	TrustedProxies []netip.Prefix
+	// KeyRate and KeyBurst bound each API key's requests per second in this process; 0 is no limit.
+	KeyRate  float64
+	KeyBurst int
 }
 
 // Server holds what the handlers share.
@@ -49,6 +56,7 @@ type Server struct {
 	opts    Options
 	metrics *httpMetrics
 	gather  prometheus.Gatherer
+	limits  *keyLimits
 
 	appSecrets appSecretCache
 }
@@ -67,8 +75,12 @@ func New(pool *pgxpool.Pool, rdb redis.UniversalClient, log *slog.Logger, opts O
 	if opts.Drips == nil {
 		opts.Drips = drip.New(pool, clock.Real{}, log)
 	}
+	if opts.KeyBurst <= 0 {
+		opts.KeyBurst = max(1, int(2*opts.KeyRate))
+	}
 	return &Server{db: pool, q: queries.New(pool), rdb: rdb, log: log, opts: opts,
-		metrics: newHTTPMetrics(reg), gather: gather}
+		metrics: newHTTPMetrics(reg), gather: gather,
+		limits: &keyLimits{rate: rate.Limit(opts.KeyRate), burst: opts.KeyBurst, byKey: map[int64]*rate.Limiter{}}}
 }
 
 // handlerFunc is a handler that returns its error; the router writes it as JSON.
@@ -83,87 +95,94 @@ const (
 	bySignature               // Meta, proven by the body's signature
 )
 
-// route is one endpoint.
+// route is one endpoint: who may call it, and (for API keys) which roles.
 type route struct {
 	method, path string
 	access       access
+	roles        roles
 	h            handlerFunc
 }
 
 func (s *Server) routes() []route {
 	return []route{
-		{"GET", "/healthz", ops, s.healthz},
-		{"GET", "/readyz", ops, s.readyz},
-		{"GET", "/metrics", ops, s.metricsHandler},
-		{"GET", "/openapi.yaml", ops, serveOpenAPI},
-		{"GET", "/webhooks/whatsapp", bySignature, s.webhookHandshake},
-		{"POST", "/webhooks/whatsapp", bySignature, s.webhookReceive},
-		{"GET", "/v1/account", byKey, s.getAccount},
-		{"GET", "/v1/account/settings", byKey, s.getSettings},
-		{"PUT", "/v1/account/settings", byKey, s.putSettings},
-		{"POST", "/v1/contacts", byKey, s.createContact},
-		{"GET", "/v1/contacts", byKey, s.listContacts},
-		{"POST", "/v1/contacts/import", byKey, s.importContacts},
-		{"GET", "/v1/contacts/{id}", byKey, s.getContact},
-		{"PATCH", "/v1/contacts/{id}", byKey, s.updateContact},
-		{"DELETE", "/v1/contacts/{id}", byKey, s.deleteContact},
-		{"POST", "/v1/contacts/{id}/opt-in", byKey, s.optIn},
-		{"POST", "/v1/contacts/{id}/opt-out", byKey, s.optOut},
-		{"GET", "/v1/contacts/{id}/consent", byKey, s.listConsent},
-		{"POST", "/v1/segments", byKey, s.createSegment},
-		{"GET", "/v1/segments", byKey, s.listSegments},
-		{"POST", "/v1/segments/preview", byKey, s.previewRules},
-		{"GET", "/v1/segments/{id}", byKey, s.getSegment},
-		{"PUT", "/v1/segments/{id}", byKey, s.updateSegment},
-		{"DELETE", "/v1/segments/{id}", byKey, s.deleteSegment},
-		{"GET", "/v1/segments/{id}/preview", byKey, s.previewSegment},
-		{"POST", "/v1/portfolios", byKey, s.createPortfolio},
-		{"GET", "/v1/portfolios", byKey, s.listPortfolios},
-		{"GET", "/v1/portfolios/{id}", byKey, s.getPortfolio},
-		{"PUT", "/v1/portfolios/{id}", byKey, s.updatePortfolio},
-		{"POST", "/v1/channels", byKey, s.createChannel},
-		{"GET", "/v1/channels", byKey, s.listChannels},
-		{"GET", "/v1/channels/{id}", byKey, s.getChannel},
-		{"PATCH", "/v1/channels/{id}", byKey, s.updateChannel},
-		{"DELETE", "/v1/channels/{id}", byKey, s.deleteChannel},
-		{"POST", "/v1/broadcasts", byKey, s.createBroadcast},
-		{"GET", "/v1/broadcasts", byKey, s.listBroadcasts},
-		{"POST", "/v1/broadcasts/test-send", byKey, s.testSend},
-		{"GET", "/v1/broadcasts/{id}", byKey, s.getBroadcast},
-		{"PUT", "/v1/broadcasts/{id}", byKey, s.updateBroadcast},
-		{"POST", "/v1/broadcasts/{id}/pause", byKey, s.pauseBroadcast},
-		{"POST", "/v1/broadcasts/{id}/resume", byKey, s.resumeBroadcast},
-		{"POST", "/v1/broadcasts/{id}/cancel", byKey, s.cancelBroadcast},
-		{"GET", "/v1/broadcasts/{id}/report", byKey, s.broadcastReport},
-		{"GET", "/v1/broadcasts/{id}/recipients", byKey, s.broadcastRecipients},
-		{"POST", "/v1/broadcasts/{id}/retry-failed", byKey, s.retryFailed},
-		{"POST", "/v1/sequences", byKey, s.createSequence},
-		{"GET", "/v1/sequences", byKey, s.listSequences},
-		{"GET", "/v1/sequences/{id}", byKey, s.getSequence},
-		{"PUT", "/v1/sequences/{id}", byKey, s.updateSequence},
-		{"POST", "/v1/sequences/{id}/activate", byKey, s.activateSequence},
-		{"POST", "/v1/sequences/{id}/pause", byKey, s.pauseSequence},
-		{"POST", "/v1/sequences/{id}/resume", byKey, s.resumeSequence},
-		{"POST", "/v1/sequences/{id}/archive", byKey, s.archiveSequence},
-		{"GET", "/v1/sequences/{id}/report", byKey, s.sequenceReport},
-		{"GET", "/v1/sequences/{id}/enrollments", byKey, s.listEnrollments},
-		{"POST", "/v1/sequences/{id}/enrollments", byKey, s.enroll},
-		{"GET", "/v1/enrollments/{id}", byKey, s.getEnrollment},
-		{"POST", "/v1/enrollments/{id}/exit", byKey, s.exitEnrollment},
-		{"POST", "/v1/events", byKey, s.createEvent},
-		{"POST", "/v1/integrations", byKey, s.createIntegration},
-		{"GET", "/v1/integrations", byKey, s.listIntegrations},
-		{"GET", "/v1/integrations/{id}", byKey, s.getIntegration},
-		{"PATCH", "/v1/integrations/{id}", byKey, s.updateIntegration},
-		{"DELETE", "/v1/integrations/{id}", byKey, s.deleteIntegration},
-		{"GET", "/v1/integrations/{id}/deliveries", byKey, s.listDeliveries},
-		{"POST", "/hooks/{token}", bySignature, s.receiveHook},
-		{"POST", "/v1/templates", byKey, s.createTemplate},
-		{"GET", "/v1/templates", byKey, s.listTemplates},
-		{"GET", "/v1/templates/{id}", byKey, s.getTemplate},
-		{"PUT", "/v1/templates/{id}", byKey, s.updateTemplate},
-		{"DELETE", "/v1/templates/{id}", byKey, s.deleteTemplate},
-		{"POST", "/v1/templates/{id}/preview", byKey, s.previewTemplate},
+		{"GET", "/healthz", ops, 0, s.healthz},
+		{"GET", "/readyz", ops, 0, s.readyz},
+		{"GET", "/metrics", ops, 0, s.metricsHandler},
+		{"GET", "/openapi.yaml", ops, 0, serveOpenAPI},
+		{"GET", "/webhooks/whatsapp", bySignature, 0, s.webhookHandshake},
+		{"POST", "/webhooks/whatsapp", bySignature, 0, s.webhookReceive},
+		{"GET", "/v1/account", byKey, anyRole, s.getAccount},
+		{"GET", "/v1/account/settings", byKey, readers, s.getSettings},
+		{"PUT", "/v1/account/settings", byKey, admins, s.putSettings},
+		{"POST", "/v1/contacts", byKey, editors, s.createContact},
+		{"GET", "/v1/contacts", byKey, readers, s.listContacts},
+		{"POST", "/v1/contacts/import", byKey, editors, s.importContacts},
+		{"GET", "/v1/contacts/{id}", byKey, readers, s.getContact},
+		{"PATCH", "/v1/contacts/{id}", byKey, editors, s.updateContact},
+		{"DELETE", "/v1/contacts/{id}", byKey, editors, s.deleteContact},
+		{"POST", "/v1/contacts/{id}/opt-in", byKey, editors, s.optIn},
+		{"POST", "/v1/contacts/{id}/opt-out", byKey, editors, s.optOut},
+		{"GET", "/v1/contacts/{id}/consent", byKey, readers, s.listConsent},
+		{"POST", "/v1/segments", byKey, editors, s.createSegment},
+		{"GET", "/v1/segments", byKey, readers, s.listSegments},
+		{"POST", "/v1/segments/preview", byKey, readers, s.previewRules},
+		{"GET", "/v1/segments/{id}", byKey, readers, s.getSegment},
+		{"PUT", "/v1/segments/{id}", byKey, editors, s.updateSegment},
+		{"DELETE", "/v1/segments/{id}", byKey, editors, s.deleteSegment},
+		{"GET", "/v1/segments/{id}/preview", byKey, readers, s.previewSegment},
+		{"POST", "/v1/portfolios", byKey, admins, s.createPortfolio},
+		{"GET", "/v1/portfolios", byKey, readers, s.listPortfolios},
+		{"GET", "/v1/portfolios/{id}", byKey, readers, s.getPortfolio},
+		{"PUT", "/v1/portfolios/{id}", byKey, admins, s.updatePortfolio},
+		{"POST", "/v1/channels", byKey, admins, s.createChannel},
+		{"GET", "/v1/channels", byKey, readers, s.listChannels},
+		{"GET", "/v1/channels/{id}", byKey, readers, s.getChannel},
+		{"PATCH", "/v1/channels/{id}", byKey, admins, s.updateChannel},
+		{"DELETE", "/v1/channels/{id}", byKey, admins, s.deleteChannel},
+		{"POST", "/v1/broadcasts", byKey, editors, s.createBroadcast},
+		{"GET", "/v1/broadcasts", byKey, readers, s.listBroadcasts},
+		{"POST", "/v1/broadcasts/test-send", byKey, editors, s.testSend},
+		{"GET", "/v1/broadcasts/{id}", byKey, readers, s.getBroadcast},
+		{"PUT", "/v1/broadcasts/{id}", byKey, editors, s.updateBroadcast},
+		{"POST", "/v1/broadcasts/{id}/pause", byKey, editors, s.pauseBroadcast},
+		{"POST", "/v1/broadcasts/{id}/resume", byKey, editors, s.resumeBroadcast},
+		{"POST", "/v1/broadcasts/{id}/cancel", byKey, editors, s.cancelBroadcast},
+		{"GET", "/v1/broadcasts/{id}/report", byKey, readers, s.broadcastReport},
+		{"GET", "/v1/broadcasts/{id}/recipients", byKey, readers, s.broadcastRecipients},
+		{"POST", "/v1/broadcasts/{id}/retry-failed", byKey, editors, s.retryFailed},
+		{"POST", "/v1/sequences", byKey, editors, s.createSequence},
+		{"GET", "/v1/sequences", byKey, readers, s.listSequences},
+		{"GET", "/v1/sequences/{id}", byKey, readers, s.getSequence},
+		{"PUT", "/v1/sequences/{id}", byKey, editors, s.updateSequence},
+		{"POST", "/v1/sequences/{id}/activate", byKey, editors, s.activateSequence},
+		{"POST", "/v1/sequences/{id}/pause", byKey, editors, s.pauseSequence},
+		{"POST", "/v1/sequences/{id}/resume", byKey, editors, s.resumeSequence},
+		{"POST", "/v1/sequences/{id}/archive", byKey, editors, s.archiveSequence},
+		{"GET", "/v1/sequences/{id}/report", byKey, readers, s.sequenceReport},
+		{"GET", "/v1/sequences/{id}/enrollments", byKey, readers, s.listEnrollments},
+		{"POST", "/v1/sequences/{id}/enrollments", byKey, editors, s.enroll},
+		{"GET", "/v1/enrollments/{id}", byKey, readers, s.getEnrollment},
+		{"POST", "/v1/enrollments/{id}/exit", byKey, editors, s.exitEnrollment},
+		{"POST", "/v1/events", byKey, ingest, s.createEvent},
+		{"POST", "/v1/integrations", byKey, admins, s.createIntegration},
+		{"GET", "/v1/integrations", byKey, readers, s.listIntegrations},
+		{"GET", "/v1/integrations/{id}", byKey, readers, s.getIntegration},
+		{"PATCH", "/v1/integrations/{id}", byKey, admins, s.updateIntegration},
+		{"DELETE", "/v1/integrations/{id}", byKey, admins, s.deleteIntegration},
+		{"GET", "/v1/integrations/{id}/deliveries", byKey, readers, s.listDeliveries},
+		{"POST", "/hooks/{token}", bySignature, 0, s.receiveHook},
+		{"GET", "/v1/account/allowed-ips", byKey, admins, s.getAllowedIPs},
+		{"PUT", "/v1/account/allowed-ips", byKey, roleOwner, s.putAllowedIPs},
+		{"POST", "/v1/api-keys", byKey, roleOwner, s.createKey},
+		{"GET", "/v1/api-keys", byKey, roleOwner, s.listKeys},
+		{"DELETE", "/v1/api-keys/{id}", byKey, roleOwner, s.revokeKey},
+		{"GET", "/v1/audit-log", byKey, admins, s.auditLog},
+		{"POST", "/v1/templates", byKey, editors, s.createTemplate},
+		{"GET", "/v1/templates", byKey, readers, s.listTemplates},
+		{"GET", "/v1/templates/{id}", byKey, readers, s.getTemplate},
+		{"PUT", "/v1/templates/{id}", byKey, editors, s.updateTemplate},
+		{"DELETE", "/v1/templates/{id}", byKey, editors, s.deleteTemplate},
+		{"POST", "/v1/templates/{id}/preview", byKey, readers, s.previewTemplate},
 	}
 }
 
@@ -187,7 +206,7 @@ func (s *Server) mux(include func(route) bool) http.Handler {
 		}
 		h := rt.h
 		if rt.access == byKey {
-			h = s.authenticate(h)
+			h = s.authenticate(rt.roles, h)
 		}
 		mux.Handle(rt.method+" "+rt.path, s.wrap(rt.method+" "+rt.path, h))
 		methods[rt.method] = true

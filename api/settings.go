@@ -40,7 +40,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 		if _, err := q.UpdateAccountSettings(ctx, queries.UpdateAccountSettingsParams{Settings: raw, ID: p.AccountID}); err != nil {
 			return err
 		}
-		return s.audit(ctx, q, r, "account.settings", "account", p.AccountID, before.Settings, in)
+		return s.audit(ctx, q, "account.settings", "account", p.AccountID, before.Settings, in)
 	})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dripcast/dripcast/phone"
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/secrets"
 	"github.com/dripcast/dripcast/templates"
 	"github.com/dripcast/dripcast/whatsapp"
 )
@@ -66,7 +67,7 @@ func (s *Server) testSend(w http.ResponseWriter, r *http.Request) error {
 	for k, src := range in.Parameters {
 		v.Parameters[k] = src
 	}
-	token, err := s.opts.Secrets.Open(ch.AccessTokenEnc, purposeToken)
+	token, err := s.opts.Secrets.Open(ch.AccessTokenEnc, secrets.PurposeAccessToken)
 	if err != nil {
 		return errors.New("the channel's access token cannot be decrypted")
 	}
@@ -74,7 +75,7 @@ func (s *Server) testSend(w http.ResponseWriter, r *http.Request) error {
 	for i, raw := range in.Phones {
 		results[i] = s.testSendOne(r, p.AccountID, ch, token, v.Template, raw, in.DefaultCountry, in.Event)
 	}
-	if err := s.audit(ctx, s.q, r, "broadcast.test_send", "template", tpl.ID, nil,
+	if err := s.audit(ctx, s.q, "broadcast.test_send", "template", tpl.ID, nil,
 		map[string]any{"channel_id": ch.ID, "recipients": len(results)}); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/secrets"
 	"github.com/dripcast/dripcast/webhooks"
 	"github.com/dripcast/dripcast/whatsapp"
 )
@@ -107,7 +108,7 @@ func (c *appSecretCache) get(ctx context.Context, s *Server, reload bool) ([]str
 	seen := map[string]bool{}
 	var out []string
 	for _, b := range sealed {
-		secret, err := s.opts.Secrets.Open(b, purposeAppSecret)
+		secret, err := s.opts.Secrets.Open(b, secrets.PurposeAppSecret)
 		if err == nil && !seen[secret] {
 			seen[secret] = true
 			out = append(out, secret)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -35,6 +36,10 @@ type Config struct {
 	// DripTimeScale runs sequence delays this many times faster (1 in production): for demos, in
 	// one `serve` process, whose clock it starts.
 	DripTimeScale int // DRIPCAST_DRIP_TIME_SCALE
+	// TrustedProxies may set X-Forwarded-For (CIDR ranges or addresses, comma-separated).
+	TrustedProxies []netip.Prefix // DRIPCAST_TRUSTED_PROXIES
+	KeyRateLimit   int            // DRIPCAST_KEY_RATE_LIMIT: requests a second per API key and process
+	KeyBurst       int            // DRIPCAST_KEY_BURST
 }
 
 // Load reads the environment; a malformed value is an error naming the variable.
@@ -59,6 +64,9 @@ func Load() (Config, error) {
 		PairInterval:       p.duration("DRIPCAST_PAIR_INTERVAL", 6*time.Second),
 		WebhookVerifyToken: p.str("DRIPCAST_WEBHOOK_VERIFY_TOKEN", ""),
 		DripTimeScale:      p.integer("DRIPCAST_DRIP_TIME_SCALE", 1),
+		TrustedProxies:     p.prefixes("DRIPCAST_TRUSTED_PROXIES"),
+		KeyRateLimit:       p.integer("DRIPCAST_KEY_RATE_LIMIT", 50),
+		KeyBurst:           p.integer("DRIPCAST_KEY_BURST", 100),
 	}
 	if p.err == nil && c.DatabaseURL == "" {
 		p.err = fmt.Errorf("DRIPCAST_DATABASE_URL is required (for example postgres://user@127.0.0.1:5432/dripcast)")
@@ -134,6 +142,26 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func (p *parser) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, v := range strings.Split(p.str(name, ""), ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		pre, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				p.fail(name, v, "addresses or CIDR ranges, comma-separated")
+				return nil
+			}
+			pre = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, pre.Masked())
+	}
+	return out
 }
 
 func (p *parser) level(name string) slog.Level {

@@ -12,6 +12,19 @@ import (
 	"time"
 )
 
+const countActiveOwnerKeys = `-- name: CountActiveOwnerKeys :one
+SELECT count(*) FROM api_keys
+WHERE account_id = $1 AND role = 'owner' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+`
+
+// Owner keys that still work, so the last one cannot be revoked.
+func (q *Queries) CountActiveOwnerKeys(ctx context.Context, accountID int64) (int64, error) {
+	row := q.db.QueryRow(ctx, countActiveOwnerKeys, accountID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const createAPIKey = `-- name: CreateAPIKey :one
 INSERT INTO api_keys (account_id, name, prefix, secret_hash, role, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -60,7 +73,7 @@ func (q *Queries) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (Cre
 }
 
 const createAccount = `-- name: CreateAccount :one
-INSERT INTO accounts (name) VALUES ($1) RETURNING id, name, settings, created_at
+INSERT INTO accounts (name) VALUES ($1) RETURNING id, name, settings, created_at, allowed_ips
 `
 
 func (q *Queries) CreateAccount(ctx context.Context, name string) (Account, error) {
@@ -71,14 +84,52 @@ func (q *Queries) CreateAccount(ctx context.Context, name string) (Account, erro
 		&i.Name,
 		&i.Settings,
 		&i.CreatedAt,
+		&i.AllowedIps,
+	)
+	return i, err
+}
+
+const getAPIKey = `-- name: GetAPIKey :one
+SELECT id, name, prefix, role, expires_at, last_used_at, revoked_at, created_at FROM api_keys
+WHERE account_id = $1 AND id = $2
+`
+
+type GetAPIKeyParams struct {
+	AccountID int64
+	ID        int64
+}
+
+type GetAPIKeyRow struct {
+	ID         int64
+	Name       string
+	Prefix     string
+	Role       string
+	ExpiresAt  *time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+	CreatedAt  time.Time
+}
+
+func (q *Queries) GetAPIKey(ctx context.Context, arg GetAPIKeyParams) (GetAPIKeyRow, error) {
+	row := q.db.QueryRow(ctx, getAPIKey, arg.AccountID, arg.ID)
+	var i GetAPIKeyRow
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Prefix,
+		&i.Role,
+		&i.ExpiresAt,
+		&i.LastUsedAt,
+		&i.RevokedAt,
+		&i.CreatedAt,
 	)
 	return i, err
 }
 
 const getAPIKeyByPrefix = `-- name: GetAPIKeyByPrefix :one
-SELECT id, account_id, name, secret_hash, role, expires_at, revoked_at
-FROM api_keys
-WHERE prefix = $1
+SELECT k.id, k.account_id, k.name, k.secret_hash, k.role, k.expires_at, k.revoked_at, a.allowed_ips
+FROM api_keys k JOIN accounts a ON a.id = k.account_id
+WHERE k.prefix = $1
 `
 
 type GetAPIKeyByPrefixRow struct {
@@ -89,6 +140,7 @@ type GetAPIKeyByPrefixRow struct {
 	Role       string
 	ExpiresAt  *time.Time
 	RevokedAt  *time.Time
+	AllowedIps []netip.Prefix
 }
 
 // The authentication lookup: by the key's public prefix, across accounts by nature.
@@ -103,12 +155,13 @@ func (q *Queries) GetAPIKeyByPrefix(ctx context.Context, prefix string) (GetAPIK
 		&i.Role,
 		&i.ExpiresAt,
 		&i.RevokedAt,
+		&i.AllowedIps,
 	)
 	return i, err
 }
 
 const getAccount = `-- name: GetAccount :one
-SELECT id, name, settings, created_at FROM accounts WHERE id = $1
+SELECT id, name, settings, created_at, allowed_ips FROM accounts WHERE id = $1
 `
 
 func (q *Queries) GetAccount(ctx context.Context, id int64) (Account, error) {
@@ -119,6 +172,7 @@ func (q *Queries) GetAccount(ctx context.Context, id int64) (Account, error) {
 		&i.Name,
 		&i.Settings,
 		&i.CreatedAt,
+		&i.AllowedIps,
 	)
 	return i, err
 }
@@ -156,17 +210,94 @@ func (q *Queries) InsertAudit(ctx context.Context, arg InsertAuditParams) error 
 	return err
 }
 
-const listAudit = `-- name: ListAudit :many
-SELECT id, account_id, at, actor_key_id, actor_name, ip, action, target_type, target_id, before, after FROM audit_log WHERE account_id = $1 ORDER BY id DESC LIMIT $2
+const listAPIKeys = `-- name: ListAPIKeys :many
+SELECT id, name, prefix, role, expires_at, last_used_at, revoked_at, created_at FROM api_keys
+WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
 `
 
-type ListAuditParams struct {
+type ListAPIKeysParams struct {
 	AccountID int64
+	After     int64
 	Lim       int32
 }
 
+type ListAPIKeysRow struct {
+	ID         int64
+	Name       string
+	Prefix     string
+	Role       string
+	ExpiresAt  *time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+	CreatedAt  time.Time
+}
+
+func (q *Queries) ListAPIKeys(ctx context.Context, arg ListAPIKeysParams) ([]ListAPIKeysRow, error) {
+	rows, err := q.db.Query(ctx, listAPIKeys, arg.AccountID, arg.After, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListAPIKeysRow
+	for rows.Next() {
+		var i ListAPIKeysRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Prefix,
+			&i.Role,
+			&i.ExpiresAt,
+			&i.LastUsedAt,
+			&i.RevokedAt,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listAudit = `-- name: ListAudit :many
+SELECT id, account_id, at, actor_key_id, actor_name, ip, action, target_type, target_id, before, after FROM audit_log
+WHERE account_id = $1 AND ($2::bigint = 0 OR id < $2::bigint)
+  AND ($3::text IS NULL OR action = $3::text)
+  AND ($4::text IS NULL OR target_type = $4::text)
+  AND ($5::bigint IS NULL OR target_id = $5::bigint)
+  AND ($6::bigint IS NULL OR actor_key_id = $6::bigint)
+  AND ($7::timestamptz IS NULL OR at >= $7::timestamptz)
+  AND ($8::timestamptz IS NULL OR at < $8::timestamptz)
+ORDER BY id DESC LIMIT $9
+`
+
+type ListAuditParams struct {
+	AccountID  int64
+	Before     int64
+	Action     *string
+	TargetType *string
+	TargetID   *int64
+	KeyID      *int64
+	Since      *time.Time
+	Until      *time.Time
+	Lim        int32
+}
+
+// The account's audit log, newest first, before a cursor (an id; 0 starts at the newest).
 func (q *Queries) ListAudit(ctx context.Context, arg ListAuditParams) ([]AuditLog, error) {
-	rows, err := q.db.Query(ctx, listAudit, arg.AccountID, arg.Lim)
+	rows, err := q.db.Query(ctx, listAudit,
+		arg.AccountID,
+		arg.Before,
+		arg.Action,
+		arg.TargetType,
+		arg.TargetID,
+		arg.KeyID,
+		arg.Since,
+		arg.Until,
+		arg.Lim,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +328,60 @@ func (q *Queries) ListAudit(ctx context.Context, arg ListAuditParams) ([]AuditLo
 	return items, nil
 }
 
+const revokeAPIKey = `-- name: RevokeAPIKey :one
+UPDATE api_keys SET revoked_at = now()
+WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL
+RETURNING id, name, prefix, role, expires_at, last_used_at, revoked_at, created_at
+`
+
+type RevokeAPIKeyParams struct {
+	AccountID int64
+	ID        int64
+}
+
+type RevokeAPIKeyRow struct {
+	ID         int64
+	Name       string
+	Prefix     string
+	Role       string
+	ExpiresAt  *time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+	CreatedAt  time.Time
+}
+
+func (q *Queries) RevokeAPIKey(ctx context.Context, arg RevokeAPIKeyParams) (RevokeAPIKeyRow, error) {
+	row := q.db.QueryRow(ctx, revokeAPIKey, arg.AccountID, arg.ID)
+	var i RevokeAPIKeyRow
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Prefix,
+		&i.Role,
+		&i.ExpiresAt,
+		&i.LastUsedAt,
+		&i.RevokedAt,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const setAllowedIPs = `-- name: SetAllowedIPs :one
+UPDATE accounts SET allowed_ips = $1 WHERE id = $2 RETURNING allowed_ips
+`
+
+type SetAllowedIPsParams struct {
+	AllowedIps []netip.Prefix
+	ID         int64
+}
+
+func (q *Queries) SetAllowedIPs(ctx context.Context, arg SetAllowedIPsParams) ([]netip.Prefix, error) {
+	row := q.db.QueryRow(ctx, setAllowedIPs, arg.AllowedIps, arg.ID)
+	var allowed_ips []netip.Prefix
+	err := row.Scan(&allowed_ips)
+	return allowed_ips, err
+}
+
 const touchAPIKey = `-- name: TouchAPIKey :exec
 UPDATE api_keys SET last_used_at = now()
 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
@@ -209,7 +394,7 @@ func (q *Queries) TouchAPIKey(ctx context.Context, id int64) error {
 }
 
 const updateAccountSettings = `-- name: UpdateAccountSettings :one
-UPDATE accounts SET settings = $1 WHERE id = $2 RETURNING id, name, settings, created_at
+UPDATE accounts SET settings = $1 WHERE id = $2 RETURNING id, name, settings, created_at, allowed_ips
 `
 
 type UpdateAccountSettingsParams struct {
@@ -225,6 +410,7 @@ func (q *Queries) UpdateAccountSettings(ctx context.Context, arg UpdateAccountSe
 		&i.Name,
 		&i.Settings,
 		&i.CreatedAt,
+		&i.AllowedIps,
 	)
 	return i, err
 }

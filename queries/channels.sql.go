@@ -306,6 +306,65 @@ func (q *Queries) RefreshChannel(ctx context.Context, arg RefreshChannelParams) 
 	return err
 }
 
+const resealChannel = `-- name: ResealChannel :execrows
+UPDATE channels SET access_token_enc = $1, app_secret_enc = $2
+WHERE id = $3 AND access_token_enc = $4 AND app_secret_enc = $5
+`
+
+type ResealChannelParams struct {
+	AccessTokenEnc    []byte
+	AppSecretEnc      []byte
+	ID                int64
+	OldAccessTokenEnc []byte
+	OldAppSecretEnc   []byte
+}
+
+// Re-encrypted secrets are written only if nobody changed them in the meantime.
+func (q *Queries) ResealChannel(ctx context.Context, arg ResealChannelParams) (int64, error) {
+	result, err := q.db.Exec(ctx, resealChannel,
+		arg.AccessTokenEnc,
+		arg.AppSecretEnc,
+		arg.ID,
+		arg.OldAccessTokenEnc,
+		arg.OldAppSecretEnc,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const sealedChannelSecrets = `-- name: SealedChannelSecrets :many
+SELECT id, access_token_enc, app_secret_enc FROM channels ORDER BY id
+`
+
+type SealedChannelSecretsRow struct {
+	ID             int64
+	AccessTokenEnc []byte
+	AppSecretEnc   []byte
+}
+
+// Every sealed secret, for `dripcast admin rotate-key` (across accounts by nature).
+func (q *Queries) SealedChannelSecrets(ctx context.Context) ([]SealedChannelSecretsRow, error) {
+	rows, err := q.db.Query(ctx, sealedChannelSecrets)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SealedChannelSecretsRow
+	for rows.Next() {
+		var i SealedChannelSecretsRow
+		if err := rows.Scan(&i.ID, &i.AccessTokenEnc, &i.AppSecretEnc); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const updateChannel = `-- name: UpdateChannel :one
 UPDATE channels SET
     name = COALESCE($1, name),

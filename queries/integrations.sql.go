@@ -312,6 +312,53 @@ func (q *Queries) PendingDeliveries(ctx context.Context, lim int32) ([]PendingDe
 	return items, nil
 }
 
+const resealIntegration = `-- name: ResealIntegration :execrows
+UPDATE integrations SET secret_enc = $1 WHERE id = $2 AND secret_enc = $3
+`
+
+type ResealIntegrationParams struct {
+	SecretEnc    []byte
+	ID           int64
+	OldSecretEnc []byte
+}
+
+func (q *Queries) ResealIntegration(ctx context.Context, arg ResealIntegrationParams) (int64, error) {
+	result, err := q.db.Exec(ctx, resealIntegration, arg.SecretEnc, arg.ID, arg.OldSecretEnc)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const sealedIntegrationSecrets = `-- name: SealedIntegrationSecrets :many
+SELECT id, secret_enc FROM integrations ORDER BY id
+`
+
+type SealedIntegrationSecretsRow struct {
+	ID        int64
+	SecretEnc []byte
+}
+
+func (q *Queries) SealedIntegrationSecrets(ctx context.Context) ([]SealedIntegrationSecretsRow, error) {
+	rows, err := q.db.Query(ctx, sealedIntegrationSecrets)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SealedIntegrationSecretsRow
+	for rows.Next() {
+		var i SealedIntegrationSecretsRow
+		if err := rows.Scan(&i.ID, &i.SecretEnc); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const updateIntegration = `-- name: UpdateIntegration :one
 UPDATE integrations SET name = $1, mapping = $2, default_country = $3,
     secret_enc = COALESCE($4, secret_enc), updated_at = now()

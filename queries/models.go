@@ -64,10 +64,11 @@ func (ns NullMessageStatus) Value() (driver.Value, error) {
 }
 
 type Account struct {
-	ID        int64
-	Name      string
-	Settings  json.RawMessage
-	CreatedAt time.Time
+	ID         int64
+	Name       string
+	Settings   json.RawMessage
+	CreatedAt  time.Time
+	AllowedIps []netip.Prefix
 }
 
 type ApiKey struct {

@@ -1,5 +1,5 @@
-// Package secrets encrypts the secrets Dripcast keeps at rest (Meta access tokens, app secrets)
-// with AES-256-GCM. Every ciphertext names the key that sealed it, so keys can be rotated: new
+// Package secrets encrypts the secrets Dripcast keeps at rest (Meta access tokens, app secrets,
+// integration secrets) with AES-256-GCM. Every ciphertext names the key that sealed it, so keys can be rotated: new
 // secrets use the first key, old ones still open with theirs.
 package secrets
 
@@ -12,6 +12,14 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+)
+
+// Purposes bind each kind of secret to its use: a ciphertext opens only with the purpose it was
+// sealed for.
+const (
+	PurposeAccessToken = "channel.access_token"
+	PurposeAppSecret   = "channel.app_secret"
+	PurposeIntegration = "integration.secret"
 )
 
 // Box seals and opens secrets.

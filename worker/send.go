@@ -76,7 +76,7 @@ func (s *Sender) send(ctx context.Context, m queries.ClaimMessageRow) error {
 	if err != nil {
 		return s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, Reason: ptr("render_failed")})
 	}
-	token, err := s.secrets.Open(m.AccessTokenEnc, "channel.access_token")
+	token, err := s.secrets.Open(m.AccessTokenEnc, secrets.PurposeAccessToken)
 	if err != nil {
 		return s.stopChannel(ctx, m, "access token cannot be decrypted")
 	}

@@ -26,6 +26,8 @@ Usage:
   dripcast worker                       the Asynq workers
   dripcast admin create-account --name NAME [--key-name NAME]
                                         create an account and print its first API key
+  dripcast admin rotate-key             re-encrypt every secret at rest under the first key
+                                        of DRIPCAST_SECRET_KEYS
 
 Configuration comes from DRIPCAST_* environment variables (see README.md).
 `
@@ -72,8 +74,11 @@ func run(args []string, stdout io.Writer) error {
 }
 
 func admin(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) == 1 && args[0] == "rotate-key" {
+		return rotateKey(ctx, cfg, stdout)
+	}
 	if len(args) == 0 || args[0] != "create-account" {
-		return errors.New("usage: dripcast admin create-account --name NAME [--key-name NAME]")
+		return errors.New("usage: dripcast admin create-account --name NAME [--key-name NAME] | dripcast admin rotate-key")
 	}
 	fs := flag.NewFlagSet("create-account", flag.ContinueOnError)
 	name := fs.String("name", "", "the account's name")

@@ -70,7 +70,8 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 	drips := drip.New(pool, cfg.DripClock(), log) // one clock for the API and the scheduler of this process
 	srv := api.New(pool, rdb, log, api.Options{MaxBodyBytes: cfg.MaxBodyBytes, ImportMaxBytes: cfg.ImportMaxBytes,
 		ImportMaxRows: cfg.ImportMaxRows, Secrets: box, WebhookVerifyToken: cfg.WebhookVerifyToken,
-		Meta: whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout), Metrics: sending, Drips: drips}, reg, reg)
+		Meta: whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout), Metrics: sending, Drips: drips,
+		TrustedProxies: cfg.TrustedProxies, KeyRate: float64(cfg.KeyRateLimit), KeyBurst: cfg.KeyBurst}, reg, reg)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)

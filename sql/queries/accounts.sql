@@ -8,9 +8,9 @@ RETURNING id, account_id, name, prefix, role, expires_at, created_at;
 
 -- The authentication lookup: by the key's public prefix, across accounts by nature.
 -- name: GetAPIKeyByPrefix :one
-SELECT id, account_id, name, secret_hash, role, expires_at, revoked_at
-FROM api_keys
-WHERE prefix = @prefix;
+SELECT k.id, k.account_id, k.name, k.secret_hash, k.role, k.expires_at, k.revoked_at, a.allowed_ips
+FROM api_keys k JOIN accounts a ON a.id = k.account_id
+WHERE k.prefix = @prefix;
 
 -- Written at most once a minute per key, so authentication does not cost a write per request.
 -- name: TouchAPIKey :exec
@@ -22,8 +22,38 @@ INSERT INTO audit_log (account_id, actor_key_id, actor_name, ip, action, target_
 VALUES (@account_id, sqlc.narg(actor_key_id), @actor_name, sqlc.narg(ip), @action, @target_type,
         sqlc.narg(target_id), sqlc.narg(before), sqlc.narg(after));
 
+-- The account's audit log, newest first, before a cursor (an id; 0 starts at the newest).
 -- name: ListAudit :many
-SELECT * FROM audit_log WHERE account_id = @account_id ORDER BY id DESC LIMIT @lim;
+SELECT * FROM audit_log
+WHERE account_id = @account_id AND (@before::bigint = 0 OR id < @before::bigint)
+  AND (sqlc.narg(action)::text IS NULL OR action = sqlc.narg(action)::text)
+  AND (sqlc.narg(target_type)::text IS NULL OR target_type = sqlc.narg(target_type)::text)
+  AND (sqlc.narg(target_id)::bigint IS NULL OR target_id = sqlc.narg(target_id)::bigint)
+  AND (sqlc.narg(key_id)::bigint IS NULL OR actor_key_id = sqlc.narg(key_id)::bigint)
+  AND (sqlc.narg(since)::timestamptz IS NULL OR at >= sqlc.narg(since)::timestamptz)
+  AND (sqlc.narg(until)::timestamptz IS NULL OR at < sqlc.narg(until)::timestamptz)
+ORDER BY id DESC LIMIT @lim;
+
+-- name: ListAPIKeys :many
+SELECT id, name, prefix, role, expires_at, last_used_at, revoked_at, created_at FROM api_keys
+WHERE account_id = @account_id AND id > @after ORDER BY id LIMIT @lim;
+
+-- name: GetAPIKey :one
+SELECT id, name, prefix, role, expires_at, last_used_at, revoked_at, created_at FROM api_keys
+WHERE account_id = @account_id AND id = @id;
+
+-- name: RevokeAPIKey :one
+UPDATE api_keys SET revoked_at = now()
+WHERE account_id = @account_id AND id = @id AND revoked_at IS NULL
+RETURNING id, name, prefix, role, expires_at, last_used_at, revoked_at, created_at;
+
+-- Owner keys that still work, so the last one cannot be revoked.
+-- name: CountActiveOwnerKeys :one
+SELECT count(*) FROM api_keys
+WHERE account_id = @account_id AND role = 'owner' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now());
+
+-- name: SetAllowedIPs :one
+UPDATE accounts SET allowed_ips = @allowed_ips WHERE id = @id RETURNING allowed_ips;
 
 -- name: GetAccount :one
 SELECT * FROM accounts WHERE id = @id;

@@ -50,3 +50,12 @@ SELECT id, portfolio_id, phone_number_id, access_token_enc, throughput_mps FROM 
 
 -- name: RefreshChannel :exec
 UPDATE channels SET quality_rating = @quality_rating, throughput_mps = @throughput_mps, updated_at = now() WHERE id = @id;
+
+-- Every sealed secret, for `dripcast admin rotate-key` (across accounts by nature).
+-- name: SealedChannelSecrets :many
+SELECT id, access_token_enc, app_secret_enc FROM channels ORDER BY id;
+
+-- Re-encrypted secrets are written only if nobody changed them in the meantime.
+-- name: ResealChannel :execrows
+UPDATE channels SET access_token_enc = @access_token_enc, app_secret_enc = @app_secret_enc
+WHERE id = @id AND access_token_enc = @old_access_token_enc AND app_secret_enc = @old_app_secret_enc;

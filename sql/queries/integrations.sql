@@ -44,3 +44,9 @@ ORDER BY d.id LIMIT @lim;
 -- name: FinishDelivery :exec
 UPDATE integration_deliveries SET processed_at = now(), event_id = sqlc.narg(event_id), error = @error
 WHERE id = @id;
+
+-- name: SealedIntegrationSecrets :many
+SELECT id, secret_enc FROM integrations ORDER BY id;
+
+-- name: ResealIntegration :execrows
+UPDATE integrations SET secret_enc = @secret_enc WHERE id = @id AND secret_enc = @old_secret_enc;
