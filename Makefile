@@ -17,9 +17,20 @@ demo: build ## start Postgres and Redis, run Dripcast and show it at work
 	@$(SERVICES) && go run ./cmd/demo
 
 .PHONY: test
-test: verify ## the whole test suite against real Postgres and Redis
-	@$(SERVICES) && go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /e2e) && \
-	  echo "end-to-end tests, alone: they measure rates per second" && go test $(GO_TEST_FLAGS) ./e2e
+test: verify ## the whole test suite against real Postgres and Redis, and each fuzz target briefly
+	@$(SERVICES) && go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /e2e)
+	@$(MAKE) --no-print-directory fuzz
+	@$(SERVICES) && echo "end-to-end tests, alone: they measure rates per second" && go test $(GO_TEST_FLAGS) ./e2e
+
+# Parsers and compilers of untrusted input, each fuzzed for FUZZTIME by `make test`.
+FUZZTIME ?= 4s
+FUZZ_TARGETS := segment:FuzzCompile templates:FuzzRender importer:FuzzCSVRows importer:FuzzNDJSONLine phone:FuzzNormalize \
+	whatsapp:FuzzParseNotification whatsapp:FuzzVerifySignature integrations:FuzzVerify
+
+.PHONY: fuzz
+fuzz: ## run each fuzz target for FUZZTIME (4s; longer with FUZZTIME=10m)
+	@for t in $(FUZZ_TARGETS); do \
+	  go test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*} | tail -1 || exit 1; done
 
 .PHONY: build
 build: ## build bin/dripcast
