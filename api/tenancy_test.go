@@ -8,6 +8,13 @@ import (
 	"testing"
 )
 
+// keyOf is the id of an account's first key.
+func keyOf(t *testing.T, e *env, token string) int64 {
+	t.Helper()
+	keys := e.call(token, "GET", "/v1/api-keys", nil).want(t, 200).Body["data"].([]any)
+	return int64(keys[0].(map[string]any)["id"].(float64))
+}
+
 // Walks every route with account B's key against account A's resources: each route that names an
 // id answers 404, and no list shows A's data.
 func TestEveryRouteIsolatesAccounts(t *testing.T) {
@@ -29,7 +36,7 @@ func TestEveryRouteIsolatesAccounts(t *testing.T) {
 		"mapping": map[string]any{"phone": "phone", "event_name": "a.b"}}).want(t, 201).num("id")
 	ids := map[string]int64{"/v1/contacts/": contact, "/v1/segments/": seg, "/v1/templates/": tpl,
 		"/v1/portfolios/": portfolio, "/v1/channels/": channel, "/v1/broadcasts/": bc,
-		"/v1/sequences/": seq, "/v1/enrollments/": enr, "/v1/integrations/": hook}
+		"/v1/sequences/": seq, "/v1/enrollments/": enr, "/v1/integrations/": hook, "/v1/api-keys/": keyOf(t, e, keyA)}
 
 	bodies := map[string]any{
 		"PATCH /v1/contacts/{id}":             map[string]any{"name": "stolen"},
