@@ -73,7 +73,7 @@ func New(pool *pgxpool.Pool, rdb redis.UniversalClient, log *slog.Logger, opts O
 		opts.Metrics = metrics.New(reg)
 	}
 	if opts.Drips == nil {
-		opts.Drips = drip.New(pool, clock.Real{}, log)
+		opts.Drips = drip.New(pool, clock.Real{}, log, opts.Metrics)
 	}
 	if opts.KeyBurst <= 0 {
 		opts.KeyBurst = max(1, int(2*opts.KeyRate))

@@ -59,6 +59,9 @@ func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) error {
 	m.WebhookEvents.WithLabelValues("status").Add(float64(res.Statuses))
 	m.WebhookEvents.WithLabelValues("inbound").Add(float64(res.Inbound))
 	m.WebhookEvents.WithLabelValues("opt_out").Add(float64(res.OptOuts))
+	for _, at := range res.StatusTimes {
+		m.WebhookLag.Observe(time.Since(at).Seconds())
+	}
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	return nil
 }

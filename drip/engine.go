@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dripcast/dripcast/clock"
+	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/segment"
 )
@@ -19,17 +20,18 @@ import (
 // Engine enrolls contacts and advances their enrollments. Its scheduler side (events, due steps)
 // runs on the scheduler leader only; Enroll also serves the API.
 type Engine struct {
-	pool  *pgxpool.Pool
-	q     *queries.Queries
-	clock clock.Clock
-	log   *slog.Logger
+	pool    *pgxpool.Pool
+	q       *queries.Queries
+	clock   clock.Clock
+	log     *slog.Logger
+	metrics *metrics.Sending
 	// Batch is how many due enrollments one transaction advances.
 	Batch int
 }
 
 // New wires an engine.
-func New(pool *pgxpool.Pool, clk clock.Clock, log *slog.Logger) *Engine {
-	return &Engine{pool: pool, q: queries.New(pool), clock: clk, log: log, Batch: 1000}
+func New(pool *pgxpool.Pool, clk clock.Clock, log *slog.Logger, m *metrics.Sending) *Engine {
+	return &Engine{pool: pool, q: queries.New(pool), clock: clk, log: log, metrics: m, Batch: 1000}
 }
 
 // Now is the engine's time.
@@ -87,6 +89,9 @@ func (e *Engine) Enroll(ctx context.Context, db queries.DBTX, s Sequence, contac
 		ContactID: contactID, NextRunAt: &first, Properties: raw, EnrolledAt: now, EventID: eventID})
 	if errors.Is(err, pgx.ErrNoRows) { // an open enrollment was written in the meantime
 		return 0, NotAgain, nil
+	}
+	if err == nil {
+		e.metrics.Enrollments.Inc()
 	}
 	return id, "", err
 }
@@ -186,6 +191,7 @@ func (e *Engine) advanceBatch(ctx context.Context) (written int, more bool, err 
 		var exited []int64 // their unsent steps are dropped
 		for _, it := range items {
 			msg, adv := it.decide(now)
+			e.metrics.DripSteps.WithLabelValues(outcome(msg, adv)).Inc()
 			if msg != nil {
 				msgs = append(msgs, *msg)
 			}
@@ -222,6 +228,19 @@ func (e *Engine) write(ctx context.Context, q *queries.Queries, now time.Time, m
 		return nil
 	}
 	return q.SkipUnsentSteps(ctx, exited)
+}
+
+// outcome names a decision for the steps metric.
+func outcome(msg *stepMessage, adv advance) string {
+	switch {
+	case msg != nil && msg.Status == "skipped":
+		return "skipped"
+	case msg != nil:
+		return "sent"
+	case adv.Status == "active":
+		return "waiting"
+	}
+	return adv.Status // exited, completed
 }
 
 // item is a due enrollment with what its decision needs.

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/testenv"
 )
 
@@ -32,7 +34,7 @@ type fixture struct {
 func newFixture(t *testing.T, start time.Time) *fixture {
 	t.Helper()
 	f := &fixture{pool: testenv.DB(t), clock: &manual{start}}
-	f.engine = New(f.pool, f.clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.engine = New(f.pool, f.clock, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.New(prometheus.NewRegistry()))
 	f.account = f.id(t, `INSERT INTO accounts (name) VALUES ('acme') RETURNING id`)
 	portfolio := f.id(t, `INSERT INTO portfolios (account_id, name) VALUES ($1, 'p') RETURNING id`, f.account)
 	f.channel = f.id(t, `INSERT INTO channels (account_id, portfolio_id, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc)

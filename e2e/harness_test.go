@@ -87,7 +87,7 @@ func newStackAt(t *testing.T, simCfg metasim.Config, mps int, clk clock.Clock) *
 
 	reg := prometheus.NewRegistry()
 	sending := metrics.New(reg)
-	drips := drip.New(pool, clk, log)
+	drips := drip.New(pool, clk, log, sending)
 	apiSrv := httptest.NewServer(api.New(pool, rdb, log, api.Options{Secrets: box, Meta: client, Metrics: sending, Drips: drips}, reg, reg).Handler())
 	t.Cleanup(apiSrv.Close)
 

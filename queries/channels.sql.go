@@ -291,6 +291,36 @@ func (q *Queries) ListPortfolios(ctx context.Context, arg ListPortfoliosParams) 
 	return items, nil
 }
 
+const portfolioTiers = `-- name: PortfolioTiers :many
+SELECT id, tier_limit FROM portfolios ORDER BY id
+`
+
+type PortfolioTiersRow struct {
+	ID        int64
+	TierLimit *int32
+}
+
+// Every portfolio's tier, for the tier gauges (across accounts by nature).
+func (q *Queries) PortfolioTiers(ctx context.Context) ([]PortfolioTiersRow, error) {
+	rows, err := q.db.Query(ctx, portfolioTiers)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PortfolioTiersRow
+	for rows.Next() {
+		var i PortfolioTiersRow
+		if err := rows.Scan(&i.ID, &i.TierLimit); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const refreshChannel = `-- name: RefreshChannel :exec
 UPDATE channels SET quality_rating = $1, throughput_mps = $2, updated_at = now() WHERE id = $3
 `

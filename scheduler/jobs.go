@@ -137,8 +137,10 @@ func (j *Jobs) Feed(ctx context.Context) error {
 func (j *Jobs) feed(ctx context.Context, ch queries.FeedableChannelsRow) error {
 	// The budget ignores quality slow-downs (they apply to marketing only, in the worker): a few
 	// seconds of over-feeding cost nothing.
-	budget := int64(math.Ceil(ratelimit.EffectiveMPS(ch.ThroughputMps, 1, ch.RateCap) * Horizon.Seconds()))
+	mps := ratelimit.EffectiveMPS(ch.ThroughputMps, 1, ch.RateCap)
+	budget := int64(math.Ceil(mps * Horizon.Seconds()))
 	label := metrics.Channel(ch.ID)
+	j.metrics.Throughput.WithLabelValues(label).Set(mps)
 	oldest, err := j.q.OldestDue(ctx, ch.ID)
 	if err != nil {
 		return err

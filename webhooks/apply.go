@@ -26,6 +26,8 @@ type Result struct {
 	Updated  int // message rows changed
 	Inbound  int
 	OptOuts  int
+	// StatusTimes are the times the statuses happened at Meta, for the apply lag.
+	StatusTimes []time.Time
 }
 
 // Apply applies a notification with q (a transaction, so a delivery applies whole or not at all).
@@ -80,6 +82,11 @@ func applyMessages(ctx context.Context, q *queries.Queries, v *whatsapp.Messages
 		}
 		res.Statuses += len(v.Statuses)
 		res.Updated += n
+		for _, s := range v.Statuses {
+			if at := s.Time(); !at.IsZero() {
+				res.StatusTimes = append(res.StatusTimes, at)
+			}
+		}
 	}
 	for _, m := range v.Messages {
 		if err := applyInbound(ctx, q, ch, m, res); err != nil {

@@ -108,7 +108,11 @@ func (s *Sender) send(ctx context.Context, m queries.ClaimMessageRow) error {
 		return s.failed(ctx, m, err)
 	}
 	s.count(m, "sent")
-	s.metrics.SendDelay.WithLabelValues(channel).Observe(time.Since(m.DueAt).Seconds())
+	kind := "broadcast"
+	if m.SequenceID != nil {
+		kind = "drip"
+	}
+	s.metrics.SendDelay.WithLabelValues(channel, kind).Observe(time.Since(m.DueAt).Seconds())
 	return s.q.SentMessage(context.WithoutCancel(ctx), queries.SentMessageParams{ID: m.ID, Wamid: &res.WAMID})
 }
 

@@ -67,7 +67,7 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sending := metrics.New(reg)
-	drips := drip.New(pool, cfg.DripClock(), log) // one clock for the API and the scheduler of this process
+	drips := drip.New(pool, cfg.DripClock(), log, sending) // one clock for the API and the scheduler of this process
 	srv := api.New(pool, rdb, log, api.Options{MaxBodyBytes: cfg.MaxBodyBytes, ImportMaxBytes: cfg.ImportMaxBytes,
 		ImportMaxRows: cfg.ImportMaxRows, Secrets: box, WebhookVerifyToken: cfg.WebhookVerifyToken,
 		Meta: whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout), Metrics: sending, Drips: drips,
@@ -117,6 +117,11 @@ func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, po
 	if err := sch.Add(ctx, "0 */5 * * * *", "refresh", func(ctx context.Context) error { return jobs.Refresh(ctx, refresher) }); err != nil {
 		return err
 	}
+	limits := ratelimit.New(rdb, cfg.PairInterval, 2*time.Second)
+	if err := sch.Add(ctx, "*/10 * * * * *", "tiers", func(ctx context.Context) error { return jobs.Tiers(ctx, limits) }); err != nil {
+		return err
+	}
+	reg.MustRegister(metrics.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb)))
 	wg.Go(func() { sch.Run(ctx) })
 	return nil
 }

@@ -59,3 +59,7 @@ SELECT id, access_token_enc, app_secret_enc FROM channels ORDER BY id;
 -- name: ResealChannel :execrows
 UPDATE channels SET access_token_enc = @access_token_enc, app_secret_enc = @app_secret_enc
 WHERE id = @id AND access_token_enc = @old_access_token_enc AND app_secret_enc = @old_app_secret_enc;
+
+-- Every portfolio's tier, for the tier gauges (across accounts by nature).
+-- name: PortfolioTiers :many
+SELECT id, tier_limit FROM portfolios ORDER BY id;
