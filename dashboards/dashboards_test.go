@@ -1,0 +1,259 @@
+// Package dashboards holds Dripcast's Grafana dashboards and their provisioning; this test keeps
+// them true to the schema and the metrics the code exports.
+package dashboards
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/prometheus/promql/parser"
+	"gopkg.in/yaml.v3"
+
+	"github.com/dripcast/dripcast/testenv"
+)
+
+type dashboard struct {
+	UID        string  `json:"uid"`
+	Title      string  `json:"title"`
+	Panels     []panel `json:"panels"`
+	Templating struct {
+		List []struct {
+			Name       string     `json:"name"`
+			Query      string     `json:"query"`
+			Datasource datasource `json:"datasource"`
+		} `json:"list"`
+	} `json:"templating"`
+}
+
+type panel struct {
+	ID          int        `json:"id"`
+	Title       string     `json:"title"`
+	Description string     `json:"description"`
+	Datasource  datasource `json:"datasource"`
+	GridPos     struct{ X, Y, W, H int }
+	Targets     []struct {
+		RefID      string     `json:"refId"`
+		Datasource datasource `json:"datasource"`
+		RawSQL     string     `json:"rawSql"`
+		Expr       string     `json:"expr"`
+	} `json:"targets"`
+}
+
+type datasource struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+func load(t *testing.T) map[string]dashboard {
+	t.Helper()
+	files, err := filepath.Glob("*.json")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("dashboards: %v %v", files, err)
+	}
+	out := map[string]dashboard{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d dashboard
+		if err := json.Unmarshal(raw, &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out[f] = d
+	}
+	return out
+}
+
+// provisioned reads the data source uids and types Grafana is given.
+func provisioned(t *testing.T) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile("provisioning/datasources/dripcast.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Datasources []struct{ UID, Type string }
+	}
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, d := range cfg.Datasources {
+		out[d.UID] = d.Type
+	}
+	return out
+}
+
+// The JSON models: unique uids and panel ids, data sources that exist, panels on the 24-column
+// grid without overlaps, a description for each.
+func TestDashboardModels(t *testing.T) {
+	sources := provisioned(t)
+	uids := map[string]bool{}
+	for file, d := range load(t) {
+		if d.UID == "" || uids[d.UID] {
+			t.Errorf("%s: uid %q missing or not unique", file, d.UID)
+		}
+		uids[d.UID] = true
+		ids := map[int]bool{}
+		var cells [][4]int
+		for _, p := range d.Panels {
+			where := fmt.Sprintf("%s panel %d %q", file, p.ID, p.Title)
+			if p.ID == 0 || ids[p.ID] {
+				t.Errorf("%s: id missing or not unique", where)
+			}
+			ids[p.ID] = true
+			if p.Description == "" {
+				t.Errorf("%s: no description", where)
+			}
+			g := p.GridPos
+			if g.X < 0 || g.Y < 0 || g.W < 1 || g.H < 1 || g.X+g.W > 24 {
+				t.Errorf("%s: off the grid: %+v", where, g)
+			}
+			for _, c := range cells {
+				if g.X < c[0]+c[2] && c[0] < g.X+g.W && g.Y < c[1]+c[3] && c[1] < g.Y+g.H {
+					t.Errorf("%s: overlaps another panel", where)
+				}
+			}
+			cells = append(cells, [4]int{g.X, g.Y, g.W, g.H})
+			for _, ds := range append([]datasource{p.Datasource}, targetSources(p)...) {
+				if sources[ds.UID] != ds.Type {
+					t.Errorf("%s: data source %+v is not provisioned", where, ds)
+				}
+			}
+			if len(p.Targets) == 0 {
+				t.Errorf("%s: no query", where)
+			}
+		}
+		for _, v := range d.Templating.List {
+			if sources[v.Datasource.UID] != v.Datasource.Type {
+				t.Errorf("%s variable %s: data source %+v is not provisioned", file, v.Name, v.Datasource)
+			}
+		}
+	}
+}
+
+func targetSources(p panel) []datasource {
+	var out []datasource
+	for _, t := range p.Targets {
+		out = append(out, t.Datasource)
+	}
+	return out
+}
+
+// expand replaces Grafana's Postgres macros and the dashboards' variables as Grafana would.
+func expand(sql string) string {
+	sql = regexp.MustCompile(`\$__timeGroupAlias\(([^,]+),\s*'(\d+)([mh])'\)`).ReplaceAllStringFunc(sql, func(m string) string {
+		p := regexp.MustCompile(`\$__timeGroupAlias\(([^,]+),\s*'(\d+)([mh])'\)`).FindStringSubmatch(m)
+		secs := map[string]string{"m": "*60", "h": "*3600"}[p[3]]
+		return fmt.Sprintf(`floor(extract(epoch from %s)/(%s%s))*(%s%s) AS "time"`, p[1], p[2], secs, p[2], secs)
+	})
+	sql = regexp.MustCompile(`\$__timeFilter\(([^)]+)\)`).ReplaceAllString(sql,
+		`$1 BETWEEN '2026-11-28T00:00:00Z' AND '2026-11-29T00:00:00Z'`)
+	return strings.NewReplacer("$account", "1", "$channel", "0", "$broadcast", "0", "$sequence", "0").Replace(sql)
+}
+
+// Every SQL query (panels and variables), macros expanded, runs on the migrated schema as the
+// read-only role Grafana uses.
+func TestSQLQueriesRunAsTheReadOnlyRole(t *testing.T) {
+	pool := testenv.DB(t)
+	n := 0
+	for file, d := range load(t) {
+		queries := map[string]string{}
+		for _, p := range d.Panels {
+			for _, tg := range p.Targets {
+				if tg.RawSQL != "" {
+					queries[fmt.Sprintf("%s panel %q %s", file, p.Title, tg.RefID)] = tg.RawSQL
+				}
+			}
+		}
+		for _, v := range d.Templating.List {
+			queries[file+" variable "+v.Name] = v.Query
+		}
+		for where, sql := range queries {
+			n++
+			err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(context.Background(), "SET LOCAL ROLE dripcast_readonly"); err != nil {
+					return err
+				}
+				rows, err := tx.Query(context.Background(), expand(sql))
+				if err != nil {
+					return err
+				}
+				rows.Close()
+				return rows.Err()
+			})
+			if err != nil {
+				t.Errorf("%s: %v\n%s", where, err, expand(sql))
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d SQL queries", n)
+	}
+}
+
+// exported lists the metric names the code registers: every "dripcast_…" string in its Go files.
+func exported(t *testing.T) map[string]bool {
+	t.Helper()
+	names := map[string]bool{}
+	re := regexp.MustCompile(`"(dripcast_[a-z0-9_]+)"`)
+	err := filepath.WalkDir("..", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		raw, err := os.ReadFile(path)
+		for _, m := range re.FindAllSubmatch(raw, -1) {
+			names[string(m[1])] = true
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// Every PromQL expression parses, and each metric it reads is one the code exports (histograms
+// with their _bucket, _sum and _count series).
+func TestPromQLUsesExportedMetrics(t *testing.T) {
+	names := exported(t)
+	promql := parser.NewParser(parser.Options{})
+	n := 0
+	for file, d := range load(t) {
+		for _, p := range d.Panels {
+			for _, tg := range p.Targets {
+				if tg.Expr == "" {
+					continue
+				}
+				n++
+				expr, err := promql.ParseExpr(strings.ReplaceAll(tg.Expr, "$__rate_interval", "1m"))
+				if err != nil {
+					t.Errorf("%s panel %q: %v", file, p.Title, err)
+					continue
+				}
+				parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
+					vs, ok := node.(*parser.VectorSelector)
+					if !ok {
+						return nil
+					}
+					base := regexp.MustCompile(`_(bucket|sum|count)$`).ReplaceAllString(vs.Name, "")
+					if !names[vs.Name] && !names[base] {
+						t.Errorf("%s panel %q reads %s, which the code does not export", file, p.Title, vs.Name)
+					}
+					return nil
+				})
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d PromQL expressions", n)
+	}
+}
