@@ -1,0 +1,92 @@
+// Package deploy holds what docker-compose.yml mounts; this test validates the compose file with
+// the Compose specification's own loader (these machines have no Docker engine to run it).
+package deploy
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+	"gopkg.in/yaml.v3"
+)
+
+func load(env map[string]string) (*types.Project, error) {
+	dir, _ := filepath.Abs("..")
+	return loader.LoadWithContext(context.Background(), types.ConfigDetails{WorkingDir: dir,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(dir, "docker-compose.yml")}}, Environment: env},
+		func(o *loader.Options) { o.SetProjectName("dripcast", true) })
+}
+
+func TestComposeFile(t *testing.T) {
+	if _, err := load(map[string]string{}); err == nil || !strings.Contains(err.Error(), "DRIPCAST_SECRET_KEYS") {
+		t.Errorf("without DRIPCAST_SECRET_KEYS: %v, want an error naming it", err)
+	}
+	p, err := load(map[string]string{"DRIPCAST_SECRET_KEYS": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"postgres", "redis", "migrate", "api", "scheduler", "worker", "metasim", "prometheus", "grafana"} {
+		if _, ok := p.Services[name]; !ok {
+			t.Errorf("no %s service", name)
+		}
+	}
+	for name, s := range p.Services {
+		for _, v := range s.Volumes {
+			if v.Type != types.VolumeTypeBind {
+				continue
+			}
+			if _, err := os.Stat(v.Source); err != nil {
+				t.Errorf("%s mounts %s, which does not exist", name, v.Source)
+			}
+		}
+		if s.Build != nil {
+			dockerfile := s.Build.Dockerfile
+			if dockerfile == "" {
+				dockerfile = "Dockerfile"
+			}
+			if _, err := os.Stat(filepath.Join(s.Build.Context, dockerfile)); err != nil {
+				t.Errorf("%s builds from %s without a Dockerfile", name, s.Build.Context)
+			}
+		}
+		if strings.HasPrefix(name, "api") || name == "scheduler" || name == "worker" {
+			if s.Environment["DRIPCAST_SECRET_KEYS"] == nil || *s.Environment["DRIPCAST_DATABASE_URL"] == "" {
+				t.Errorf("%s lacks its configuration: %v", name, s.Environment)
+			}
+		}
+	}
+	if cmd := p.Services["redis"].Command; !slices.Contains(cmd, "noeviction") {
+		t.Errorf("redis must not evict queued work: %v", cmd)
+	}
+}
+
+// Prometheus scrapes every Dripcast role the compose file runs, on the port they serve.
+func TestPrometheusScrapesEveryRole(t *testing.T) {
+	raw, err := os.ReadFile("prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		ScrapeConfigs []struct {
+			StaticConfigs []struct{ Targets []string } `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	var targets []string
+	for _, sc := range cfg.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			targets = append(targets, st.Targets...)
+		}
+	}
+	for _, role := range []string{"api:8080", "scheduler:8080", "worker:8080"} {
+		if !slices.Contains(targets, role) {
+			t.Errorf("prometheus does not scrape %s: %v", role, targets)
+		}
+	}
+}
