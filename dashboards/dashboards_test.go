@@ -51,7 +51,7 @@ type datasource struct {
 	UID  string `json:"uid"`
 }
 
-func load(t *testing.T) map[string]dashboard {
+func load(t testing.TB) map[string]dashboard {
 	t.Helper()
 	files, err := filepath.Glob("*.json")
 	if err != nil || len(files) < 2 {

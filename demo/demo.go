@@ -129,9 +129,20 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.step("Done")
-	fmt.Fprintf(d.out, "  The API is documented in api/openapi.yaml; `make test` runs the whole suite.\n")
+	fmt.Fprint(d.out, dashboardsHelp)
 	return nil
 }
+
+// dashboardsHelp ends the demo: where to look next.
+const dashboardsHelp = `  Dashboards: dashboards/campaign-delivery.json (Postgres: funnels, delivery per minute, failures
+  by code, replies and opt-outs, drip step funnels) and dashboards/sending-pipeline.json
+  (Prometheus: send rate against each number's limit, tier use, limit decisions, queues, lags).
+  To see them with this demo's data, run the whole stack: ` + "`docker compose up --build`" + `, then open
+  Grafana on http://localhost:3000 (admin / admin). Grafana's provisioning is in
+  dashboards/provisioning, Prometheus's configuration in deploy/prometheus.yml; every role serves
+  its metrics on /metrics.
+  The API is documented in api/openapi.yaml; ` + "`make test`" + ` runs the whole suite.
+`
 
 func (d *demo) dripcast(env []string, args ...string) ([]byte, error) {
 	cmd := exec.Command(d.cfg.Binary, args...)
