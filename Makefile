@@ -65,12 +65,14 @@ lint: ## go vet, staticcheck and govulncheck (the tools pinned in tools/go.mod)
 .PHONY: bench
 bench: ## benchmarks, each beside a baseline measured in the same run
 	@$(SERVICES) && go test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 30m ./importer -args -import-rows=1000000 && \
-	  go test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 30m ./broadcast -args -expand-contacts=1000000
+	  go test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 30m ./broadcast -args -expand-contacts=1000000 && \
+	  go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./dashboards -args -panel-messages=10000000
 
 .PHONY: bench-smoke
 bench-smoke: ## the benchmarks at a small size, so CI keeps their harness working
 	@$(SERVICES) && go test -run '^$$' -bench . -benchtime 1x ./importer -args -import-rows=5000 && \
-	  go test -run '^$$' -bench . -benchtime 1x ./broadcast -args -expand-contacts=5000
+	  go test -run '^$$' -bench . -benchtime 1x ./broadcast -args -expand-contacts=5000 && \
+	  go test -run '^$$' -bench . -benchtime 1x ./dashboards -args -panel-messages=20000
 
 .PHONY: services-up
 services-up: ## start local Postgres and Redis (installing them when missing) and print their URLs

@@ -40,7 +40,7 @@ func seed(b *testing.B, pool *pgxpool.Pool, n int) {
 		`INSERT INTO sequence_versions (sequence_id, version, account_id, definition) SELECT id, 1, 1, '{}' FROM sequences`,
 		`INSERT INTO contacts (account_id, phone) SELECT 1, '+1415' || lpad(i::text, 7, '0') FROM generate_series(1, 200000) i`,
 		fmt.Sprintf(`INSERT INTO enrollments (account_id, sequence_id, version, contact_id, status, enrolled_at)
-		 SELECT 1, i %% 4 + 1, 1, i, 'completed', '2026-10-30'::timestamptz + i * (interval '30 days' / %d)
+		 SELECT 1, i %% 4 + 1, 1, i %% 200000 + 1, 'completed', '2026-10-30'::timestamptz + i * (interval '30 days' / %d)
 		 FROM generate_series(1, %d) i`, n/30+1, n/30+1),
 		fmt.Sprintf(`INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, enrollment_id, step, status,
 		   due_at, sent_at, delivered_at, read_at, failed_at, replied_at, error_code, reason)
