@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -37,6 +38,7 @@ type panel struct {
 	Title       string     `json:"title"`
 	Description string     `json:"description"`
 	Datasource  datasource `json:"datasource"`
+	TimeFrom    string     `json:"timeFrom"` // the panel's own range, ending with the dashboard's
 	GridPos     struct{ X, Y, W, H int }
 	Targets     []struct {
 		RefID      string     `json:"refId"`
@@ -148,15 +150,28 @@ func targetSources(p panel) []datasource {
 	return out
 }
 
-// expand replaces Grafana's Postgres macros and the dashboards' variables as Grafana would.
-func expand(sql string) string {
+// rangeEnd is the end of the time range the queries are expanded with (the benchmark's data ends
+// there too); a dashboard's range is the day before it.
+var rangeEnd = time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+
+// expand replaces Grafana's Postgres macros and the dashboards' variables as Grafana would, for a
+// range of the panel's own length (timeFrom) or a day.
+func expand(sql string, p panel) string {
+	span := 24 * time.Hour
+	if p.TimeFrom != "" {
+		d, err := time.ParseDuration(p.TimeFrom)
+		if err == nil {
+			span = d
+		}
+	}
+	from := rangeEnd.Add(-span).Format(time.RFC3339)
 	sql = regexp.MustCompile(`\$__timeGroupAlias\(([^,]+),\s*'(\d+)([mh])'\)`).ReplaceAllStringFunc(sql, func(m string) string {
 		p := regexp.MustCompile(`\$__timeGroupAlias\(([^,]+),\s*'(\d+)([mh])'\)`).FindStringSubmatch(m)
 		secs := map[string]string{"m": "*60", "h": "*3600"}[p[3]]
 		return fmt.Sprintf(`floor(extract(epoch from %s)/(%s%s))*(%s%s) AS "time"`, p[1], p[2], secs, p[2], secs)
 	})
 	sql = regexp.MustCompile(`\$__timeFilter\(([^)]+)\)`).ReplaceAllString(sql,
-		`$1 BETWEEN '2026-11-28T00:00:00Z' AND '2026-11-29T00:00:00Z'`)
+		`$1 BETWEEN '`+from+`' AND '`+rangeEnd.Format(time.RFC3339)+`'`)
 	return strings.NewReplacer("$account", "1", "$channel", "0", "$broadcast", "0", "$sequence", "0").Replace(sql)
 }
 
@@ -170,12 +185,12 @@ func TestSQLQueriesRunAsTheReadOnlyRole(t *testing.T) {
 		for _, p := range d.Panels {
 			for _, tg := range p.Targets {
 				if tg.RawSQL != "" {
-					queries[fmt.Sprintf("%s panel %q %s", file, p.Title, tg.RefID)] = tg.RawSQL
+					queries[fmt.Sprintf("%s panel %q %s", file, p.Title, tg.RefID)] = expand(tg.RawSQL, p)
 				}
 			}
 		}
 		for _, v := range d.Templating.List {
-			queries[file+" variable "+v.Name] = v.Query
+			queries[file+" variable "+v.Name] = expand(v.Query, panel{})
 		}
 		for where, sql := range queries {
 			n++
@@ -183,7 +198,7 @@ func TestSQLQueriesRunAsTheReadOnlyRole(t *testing.T) {
 				if _, err := tx.Exec(context.Background(), "SET LOCAL ROLE dripcast_readonly"); err != nil {
 					return err
 				}
-				rows, err := tx.Query(context.Background(), expand(sql))
+				rows, err := tx.Query(context.Background(), sql)
 				if err != nil {
 					return err
 				}
@@ -191,7 +206,7 @@ func TestSQLQueriesRunAsTheReadOnlyRole(t *testing.T) {
 				return rows.Err()
 			})
 			if err != nil {
-				t.Errorf("%s: %v\n%s", where, err, expand(sql))
+				t.Errorf("%s: %v\n%s", where, err, sql)
 			}
 		}
 	}

@@ -22,16 +22,29 @@ GRANT SELECT (id, account_id, name, tier_limit) ON portfolios TO dripcast_readon
 GRANT SELECT (id, account_id, name, language, category, status) ON templates TO dripcast_readonly;
 GRANT SELECT (id, account_id, opted_in, country, time_zone, created_at) ON contacts TO dripcast_readonly;
 
-CREATE INDEX messages_sent_at ON messages (sent_at) WHERE sent_at IS NOT NULL;
-CREATE INDEX messages_delivered_at ON messages (delivered_at) WHERE delivered_at IS NOT NULL;
-CREATE INDEX messages_read_at ON messages (read_at) WHERE read_at IS NOT NULL;
-CREATE INDEX messages_failed_at ON messages (failed_at) WHERE failed_at IS NOT NULL;
-CREATE INDEX messages_replied_at ON messages (replied_at) WHERE replied_at IS NOT NULL;
-CREATE INDEX messages_opted_out_at ON messages (opted_out_at) WHERE opted_out_at IS NOT NULL;
+-- Each event-time index carries the account and channel the panels filter by, so a minute-by-minute
+-- count reads the index alone.
+CREATE INDEX messages_sent_at ON messages (account_id, sent_at) INCLUDE (channel_id) WHERE sent_at IS NOT NULL;
+CREATE INDEX messages_delivered_at ON messages (account_id, delivered_at) INCLUDE (channel_id) WHERE delivered_at IS NOT NULL;
+CREATE INDEX messages_read_at ON messages (account_id, read_at) INCLUDE (channel_id) WHERE read_at IS NOT NULL;
+CREATE INDEX messages_failed_at ON messages (account_id, failed_at) INCLUDE (channel_id) WHERE failed_at IS NOT NULL;
+CREATE INDEX messages_replied_at ON messages (account_id, replied_at) INCLUDE (channel_id) WHERE replied_at IS NOT NULL;
+CREATE INDEX messages_opted_out_at ON messages (account_id, opted_out_at) INCLUDE (channel_id) WHERE opted_out_at IS NOT NULL;
+-- Funnels (the broadcast report, the dashboards' broadcast and step funnels) read these alone too.
+DROP INDEX messages_broadcast_status;
+CREATE INDEX messages_broadcast_status ON messages (broadcast_id, status) INCLUDE (reason, error_code, sent_at, replied_at)
+    WHERE broadcast_id IS NOT NULL;
+DROP INDEX messages_enrollment_step;
+CREATE UNIQUE INDEX messages_enrollment_step ON messages (enrollment_id, step) INCLUDE (status, reason, error_code, sent_at, replied_at)
+    WHERE enrollment_id IS NOT NULL;
 CREATE INDEX enrollments_enrolled_at ON enrollments (account_id, enrolled_at);
 CREATE INDEX broadcasts_started_at ON broadcasts (account_id, started_at);
 
 -- +goose Down
+DROP INDEX messages_enrollment_step;
+CREATE UNIQUE INDEX messages_enrollment_step ON messages (enrollment_id, step) WHERE enrollment_id IS NOT NULL;
+DROP INDEX messages_broadcast_status;
+CREATE INDEX messages_broadcast_status ON messages (broadcast_id, status) WHERE broadcast_id IS NOT NULL;
 DROP INDEX broadcasts_started_at;
 DROP INDEX enrollments_enrolled_at;
 DROP INDEX messages_opted_out_at;
