@@ -34,8 +34,9 @@ func New(pool *pgxpool.Pool, clk clock.Clock, log *slog.Logger, m *metrics.Sendi
 	return &Engine{pool: pool, q: queries.New(pool), clock: clk, log: log, metrics: m, Batch: 1000}
 }
 
-// Now is the engine's time.
-func (e *Engine) Now() time.Time { return e.clock.Now() }
+// now is the engine's time, to the microsecond: Postgres keeps microseconds and rounds, so a step
+// time with nanoseconds could be stored a little later than the instant that should find it due.
+func (e *Engine) now() time.Time { return e.clock.Now().Truncate(time.Microsecond) }
 
 // Sequence is one version of a sequence, ready to enroll into.
 type Sequence struct {
@@ -62,7 +63,7 @@ func (e *Engine) Enroll(ctx context.Context, db queries.DBTX, s Sequence, contac
 			return 0, NotStartCondition, err
 		}
 	}
-	now := e.clock.Now()
+	now := e.now()
 	last, err := q.LastEnrollment(ctx, queries.LastEnrollmentParams{SequenceID: s.ID, ContactID: contactID})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -174,7 +175,7 @@ func (e *Engine) Advance(ctx context.Context) (int, error) {
 
 // advanceBatch handles one batch of due enrollments: more says the batch was full.
 func (e *Engine) advanceBatch(ctx context.Context) (written int, more bool, err error) {
-	now := e.clock.Now()
+	now := e.now()
 	err = pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
 		q := e.q.WithTx(tx)
 		due, err := q.DueEnrollments(ctx, queries.DueEnrollmentsParams{Now: now, Lim: int32(e.Batch)})
