@@ -63,16 +63,21 @@ lint: ## go vet, staticcheck and govulncheck (the tools pinned in tools/go.mod)
 	$(LINT_BIN)/govulncheck -db file://$(CURDIR)/$(LINT_BIN)/vulndb ./...
 
 .PHONY: bench
-bench: ## benchmarks, each beside a baseline measured in the same run
-	@$(SERVICES) && go test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 30m ./importer -args -import-rows=1000000 && \
+bench: ## benchmarks beside same-run baselines, 3 runs each; the table goes into BENCHMARKS.md
+	@mkdir -p .cache
+	@$(SERVICES) && { go test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 30m ./importer -args -import-rows=1000000 && \
 	  go test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 30m ./broadcast -args -expand-contacts=1000000 && \
-	  go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./dashboards -args -panel-messages=10000000
+	  go test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 60m ./dashboards -args -panel-messages=10000000; } | tee .cache/bench.txt
+	cd tools && go run ./benchtable -in ../.cache/bench.txt -out ../BENCHMARKS.md
 
 .PHONY: bench-smoke
-bench-smoke: ## the benchmarks at a small size, so CI keeps their harness working
-	@$(SERVICES) && go test -run '^$$' -bench . -benchtime 1x ./importer -args -import-rows=5000 && \
+bench-smoke: ## the benchmarks at a small size, so CI keeps their harness (and the table) working
+	@mkdir -p .cache
+	@$(SERVICES) && { go test -run '^$$' -bench . -benchtime 1x ./importer -args -import-rows=5000 && \
 	  go test -run '^$$' -bench . -benchtime 1x ./broadcast -args -expand-contacts=5000 && \
-	  go test -run '^$$' -bench . -benchtime 1x ./dashboards -args -panel-messages=20000
+	  go test -run '^$$' -bench . -benchtime 1x ./dashboards -args -panel-messages=20000; } | tee .cache/bench-smoke.txt
+	cp BENCHMARKS.md .cache/BENCHMARKS.smoke.md
+	cd tools && go run ./benchtable -in ../.cache/bench-smoke.txt -out ../.cache/BENCHMARKS.smoke.md > /dev/null
 
 .PHONY: services-up
 services-up: ## start local Postgres and Redis (installing them when missing) and print their URLs

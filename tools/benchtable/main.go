@@ -1,0 +1,163 @@
+// Command benchtable reads the output of `go test -bench` (each benchmark repeated with -count)
+// and writes the results table of BENCHMARKS.md: for each benchmark its figure and its same-run
+// baseline as median, min and max, the ratio, the target and whether it holds.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// target is what a benchmark must show: a metric at least (or at most) a value.
+type target struct {
+	figure, baseline, check string // metric units as the benchmark reports them
+	atLeast                       bool
+	value                         float64
+	what                          string
+}
+
+var targets = map[string]target{
+	"BenchmarkExpand":       {"rows/s", "baseline_rows/s", "ratio", true, 0.5, "expand 1,000,000 contacts into message rows"},
+	"BenchmarkImportCSV":    {"rows/s", "copy_rows/s", "ratio", true, 0.2, "import 1,000,000 CSV rows"},
+	"BenchmarkPanelQueries": {"slowest-ms", "", "slowest-ms", false, 200, "slowest dashboard panel query on 10,000,000 messages (ms)"},
+}
+
+var line = regexp.MustCompile(`^(Benchmark\w+?)(-\d+)?\s+\d+\s+(.*)$`)
+
+func main() {
+	in := flag.String("in", "", "go test -bench output")
+	out := flag.String("out", "", "the Markdown file whose results section is replaced")
+	flag.Parse()
+	raw, err := os.ReadFile(*in)
+	if err != nil {
+		log.Fatal(err)
+	}
+	runs := map[string][]map[string]float64{}
+	var order []string
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for sc.Scan() {
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		fields := strings.Fields(m[3])
+		metrics := map[string]float64{}
+		for i := 0; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err == nil {
+				metrics[fields[i+1]] = v
+			}
+		}
+		if _, seen := runs[m[1]]; !seen {
+			order = append(order, m[1])
+		}
+		runs[m[1]] = append(runs[m[1]], metrics)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Measured on %s.\n\n", machine())
+	b.WriteString("| benchmark | figure: median (min–max) | baseline, same run | ratio: median (min–max) | target | holds |\n|---|---|---|---|---|---|\n")
+	for _, name := range order {
+		t, ok := targets[name]
+		if !ok {
+			continue
+		}
+		fig := stats(runs[name], t.figure)
+		base := "—"
+		if t.baseline != "" {
+			base = stats(runs[name], t.baseline)
+		}
+		ratio := "—"
+		if t.check == "ratio" {
+			ratio = stats(runs[name], "ratio")
+		}
+		med := median(values(runs[name], t.check))
+		holds := med <= t.value
+		cmp := "≤"
+		if t.atLeast {
+			holds, cmp = med >= t.value, "≥"
+		}
+		fmt.Fprintf(&b, "| %s (%s) | %s %s | %s | %s | %s %s %g | %s |\n", t.what, name, fig, t.figure, base, ratio, t.check, cmp, t.value,
+			map[bool]string{true: "yes", false: "**no**"}[holds])
+	}
+	doc, err := os.ReadFile(*out)
+	if err != nil {
+		log.Fatal(err)
+	}
+	start, end := bytes.Index(doc, []byte("<!-- results -->")), bytes.Index(doc, []byte("<!-- /results -->"))
+	if start < 0 || end < start {
+		log.Fatalf("%s has no <!-- results --> … <!-- /results --> section", *out)
+	}
+	next := append(append(append([]byte{}, doc[:start+len("<!-- results -->\n")]...), b.String()...), doc[end:]...)
+	if err := os.WriteFile(*out, next, 0o644); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(b.String())
+}
+
+func values(runs []map[string]float64, metric string) []float64 {
+	var v []float64
+	for _, r := range runs {
+		if x, ok := r[metric]; ok {
+			v = append(v, x)
+		}
+	}
+	slices.Sort(v)
+	return v
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	return v[len(v)/2]
+}
+
+func stats(runs []map[string]float64, metric string) string {
+	v := values(runs, metric)
+	if len(v) == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%s (%s–%s)", num(median(v)), num(v[0]), num(v[len(v)-1]))
+}
+
+func num(x float64) string {
+	switch {
+	case x >= 1000:
+		return strconv.FormatFloat(x, 'f', 0, 64)
+	case x >= 10:
+		return strconv.FormatFloat(x, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(x, 'f', 2, 64)
+}
+
+// machine describes where the figures come from.
+func machine() string {
+	cpu := "an unknown CPU"
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if m := regexp.MustCompile(`model name\s*:\s*(.*)`).FindSubmatch(raw); m != nil {
+			cpu = strings.TrimSpace(string(m[1]))
+		}
+	}
+	mem := ""
+	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if m := regexp.MustCompile(`MemTotal:\s*(\d+) kB`).FindSubmatch(raw); m != nil {
+			kb, _ := strconv.Atoi(string(m[1]))
+			mem = fmt.Sprintf(", %d GiB", kb>>20)
+		}
+	}
+	pg, _ := exec.Command("postgres", "--version").Output()
+	if len(pg) == 0 {
+		pg, _ = exec.Command("psql", "--version").Output()
+	}
+	return fmt.Sprintf("%d × %s%s, %s, %s", runtime.NumCPU(), cpu, mem, runtime.Version(), strings.TrimSpace(string(pg)))
+}
