@@ -176,6 +176,7 @@ func (e *Engine) Advance(ctx context.Context) (int, error) {
 // advanceBatch handles one batch of due enrollments: more says the batch was full.
 func (e *Engine) advanceBatch(ctx context.Context) (written int, more bool, err error) {
 	now := e.now()
+	var outcomes []string // counted once the batch commits
 	err = pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
 		q := e.q.WithTx(tx)
 		due, err := q.DueEnrollments(ctx, queries.DueEnrollmentsParams{Now: now, Lim: int32(e.Batch)})
@@ -192,7 +193,7 @@ func (e *Engine) advanceBatch(ctx context.Context) (written int, more bool, err 
 		var exited []int64 // their unsent steps are dropped
 		for _, it := range items {
 			msg, adv := it.decide(now)
-			e.metrics.DripSteps.WithLabelValues(outcome(msg, adv)).Inc()
+			outcomes = append(outcomes, outcome(msg, adv))
 			if msg != nil {
 				msgs = append(msgs, *msg)
 			}
@@ -203,6 +204,11 @@ func (e *Engine) advanceBatch(ctx context.Context) (written int, more bool, err 
 		}
 		return e.write(ctx, q, now, msgs, advances, exited, &written)
 	})
+	if err == nil {
+		for _, o := range outcomes {
+			e.metrics.DripSteps.WithLabelValues(o).Inc()
+		}
+	}
 	return written, more, err
 }
 
