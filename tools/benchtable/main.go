@@ -21,9 +21,9 @@ import (
 // target is what a benchmark must show: a metric at least (or at most) a value.
 type target struct {
 	figure, baseline, check string // metric units as the benchmark reports them
-	atLeast                       bool
-	value                         float64
-	what                          string
+	atLeast                 bool
+	value                   float64
+	what                    string
 }
 
 var targets = map[string]target{
