@@ -32,7 +32,12 @@ var targets = map[string]target{
 	"BenchmarkPanelQueries": {"slowest-ms", "", "slowest-ms", false, 200, "slowest dashboard panel query on 10,000,000 messages (ms)"},
 }
 
-var line = regexp.MustCompile(`^(Benchmark\w+?)(-\d+)?\s+\d+\s+(.*)$`)
+var (
+	line = regexp.MustCompile(`^(Benchmark\w+?)(-\d+)?\s+\d+\s+(.*)$`)
+	// A benchmark that prints while it runs gets its name on one line and its figures later.
+	nameOnly = regexp.MustCompile(`^(Benchmark\w+?)(-\d+)?\s*$`)
+	figures  = regexp.MustCompile(`^\s*\d+\s+(\d.*ns/op.*)$`)
+)
 
 func main() {
 	in := flag.String("in", "", "go test -bench output")
@@ -45,11 +50,20 @@ func main() {
 	runs := map[string][]map[string]float64{}
 	var order []string
 	sc := bufio.NewScanner(bytes.NewReader(raw))
+	pending := ""
 	for sc.Scan() {
 		m := line.FindStringSubmatch(sc.Text())
+		if n := nameOnly.FindStringSubmatch(sc.Text()); n != nil {
+			pending = n[1]
+			continue
+		}
+		if f := figures.FindStringSubmatch(sc.Text()); m == nil && f != nil && pending != "" {
+			m = []string{"", pending, "", f[1]}
+		}
 		if m == nil {
 			continue
 		}
+		pending = ""
 		fields := strings.Fields(m[3])
 		metrics := map[string]float64{}
 		for i := 0; i+1 < len(fields); i += 2 {
