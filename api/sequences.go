@@ -186,14 +186,6 @@ func (s *Server) updateSequence(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// sequenceMoves are the state changes of a sequence by the API.
-var sequenceMoves = map[string][]string{
-	"activate": {"draft"},
-	"pause":    {"active"},
-	"resume":   {"paused"},
-	"archive":  {"draft", "active", "paused"},
-}
-
 func (s *Server) activateSequence(w http.ResponseWriter, r *http.Request) error {
 	return s.moveSequence(w, r, "activate")
 }
@@ -222,10 +214,10 @@ func (s *Server) moveSequence(w http.ResponseWriter, r *http.Request, action str
 			_, err = q.ResumeSequence(ctx, queries.ResumeSequenceParams{AccountID: p.AccountID, ID: before.ID})
 		case "activate":
 			_, err = q.SetSequenceStatus(ctx, queries.SetSequenceStatusParams{Status: "active", AccountID: p.AccountID, ID: before.ID,
-				FromStatuses: sequenceMoves[action]})
+				FromStatuses: []string{"draft"}})
 		case "archive":
 			if _, err = q.SetSequenceStatus(ctx, queries.SetSequenceStatusParams{Status: "archived", AccountID: p.AccountID,
-				ID: before.ID, FromStatuses: sequenceMoves[action]}); err == nil {
+				ID: before.ID, FromStatuses: []string{"draft", "active", "paused"}}); err == nil {
 				err = s.archiveEnrollments(r, q, before.ID)
 			}
 		}
