@@ -11,7 +11,7 @@ import (
 	"github.com/dripcast/dripcast/testenv"
 )
 
-func importContacts(t *testing.T, s *stack, n int, zone func(i int) string) {
+func importContacts(t testing.TB, s *stack, n int, zone func(i int) string) {
 	t.Helper()
 	var csv strings.Builder
 	csv.WriteString("phone,name,tags,opted_in,time_zone\n")

@@ -45,7 +45,7 @@ const (
 
 // stack is one Dripcast (API, scheduler jobs, workers) and one metasim.
 type stack struct {
-	t    *testing.T
+	t    testing.TB
 	pool *pgxpool.Pool
 	rdb  *redis.Client
 	sim  *metasim.Sim
@@ -65,13 +65,13 @@ func logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func newStack(t *testing.T, simCfg metasim.Config, mps int) *stack {
+func newStack(t testing.TB, simCfg metasim.Config, mps int) *stack {
 	t.Helper()
 	return newStackAt(t, simCfg, mps, clock.Real{})
 }
 
 // newStackAt is newStack with the drip engine on clk (a scaled clock lets days pass in seconds).
-func newStackAt(t *testing.T, simCfg metasim.Config, mps int, clk clock.Clock) *stack {
+func newStackAt(t testing.TB, simCfg metasim.Config, mps int, clk clock.Clock) *stack {
 	t.Helper()
 	log := logger()
 	pool := testenv.DB(t)
