@@ -67,7 +67,8 @@ bench: ## benchmarks beside same-run baselines, 3 runs each; the table goes into
 	@mkdir -p .cache
 	@$(SERVICES) && { go test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 30m ./importer -args -import-rows=1000000 && \
 	  go test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 30m ./broadcast -args -expand-contacts=1000000 && \
-	  go test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 60m ./dashboards -args -panel-messages=10000000; } | tee .cache/bench.txt
+	  go test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 60m ./dashboards -args -panel-messages=10000000 && \
+	  go test -run '^$$' -bench Tier -benchtime 1x -count 3 -timeout 10m ./e2e -args -bench-tier=2000; } | tee .cache/bench.txt
 	cd tools && go run ./benchtable -in ../.cache/bench.txt -out ../BENCHMARKS.md
 
 .PHONY: bench-smoke
@@ -75,7 +76,8 @@ bench-smoke: ## the benchmarks at a small size, so CI keeps their harness (and t
 	@mkdir -p .cache
 	@$(SERVICES) && { go test -run '^$$' -bench . -benchtime 1x ./importer -args -import-rows=5000 && \
 	  go test -run '^$$' -bench . -benchtime 1x ./broadcast -args -expand-contacts=5000 && \
-	  go test -run '^$$' -bench . -benchtime 1x ./dashboards -args -panel-messages=20000; } | tee .cache/bench-smoke.txt
+	  go test -run '^$$' -bench . -benchtime 1x ./dashboards -args -panel-messages=20000 && \
+	  go test -run '^$$' -bench Tier -benchtime 1x ./e2e -args -bench-tier=250; } | tee .cache/bench-smoke.txt
 	cp BENCHMARKS.md .cache/BENCHMARKS.smoke.md
 	cd tools && go run ./benchtable -in ../.cache/bench-smoke.txt -out ../.cache/BENCHMARKS.smoke.md > /dev/null
 
