@@ -525,9 +525,8 @@ func (q *Queries) OldestDue(ctx context.Context, channelID int64) (time.Time, er
 
 const queueDue = `-- name: QueueDue :many
 WITH due AS (
-    SELECT m.id FROM messages m LEFT JOIN broadcasts b ON b.id = m.broadcast_id
-    WHERE m.channel_id = $1 AND m.status = 'pending' AND m.due_at <= now()
-      AND message_may_send(m.broadcast_id, m.enrollment_id)
+    SELECT m.id FROM messages m JOIN broadcasts b ON b.id = m.broadcast_id
+    WHERE m.channel_id = $1 AND m.status = 'pending' AND m.due_at <= now() AND b.status = 'running'
       AND (b.send_window IS NULL OR in_send_window(now(), (SELECT c.time_zone FROM contacts c WHERE c.id = m.contact_id), b.send_window))
     ORDER BY m.due_at
     LIMIT $2
@@ -543,8 +542,8 @@ type QueueDueParams struct {
 	Lim       int32
 }
 
-// Moves up to lim due messages of running broadcasts and active sequences on a channel to
-// queued, oldest due first. Drip steps were put in their send window when they were written.
+// Moves up to lim due messages of running broadcasts on a channel to queued, oldest due first
+// (drip steps have QueueDueSteps, which the feeder runs first).
 func (q *Queries) QueueDue(ctx context.Context, arg QueueDueParams) ([]int64, error) {
 	rows, err := q.db.Query(ctx, queueDue, arg.ChannelID, arg.Lim)
 	if err != nil {
@@ -568,8 +567,10 @@ func (q *Queries) QueueDue(ctx context.Context, arg QueueDueParams) ([]int64, er
 const queueDueSteps = `-- name: QueueDueSteps :many
 WITH due AS (
     SELECT m.id FROM messages m
+    JOIN enrollments e ON e.id = m.enrollment_id
+    JOIN sequences s ON s.id = e.sequence_id
     WHERE m.channel_id = $1 AND m.status = 'pending' AND m.enrollment_id IS NOT NULL AND m.due_at <= now()
-      AND message_may_send(m.broadcast_id, m.enrollment_id)
+      AND e.status IN ('active', 'completed') AND s.status = 'active'
     ORDER BY m.due_at
     LIMIT $2
     FOR UPDATE OF m SKIP LOCKED
@@ -584,8 +585,8 @@ type QueueDueStepsParams struct {
 	Lim       int32
 }
 
-// Moves up to lim due drip steps on a channel to queued, oldest first: the feeder serves them
-// before broadcast messages.
+// Moves up to lim due drip steps of active sequences on a channel to queued, oldest first: the
+// feeder serves them before broadcast messages. Steps were put in their send window when written.
 func (q *Queries) QueueDueSteps(ctx context.Context, arg QueueDueStepsParams) ([]int64, error) {
 	rows, err := q.db.Query(ctx, queueDueSteps, arg.ChannelID, arg.Lim)
 	if err != nil {

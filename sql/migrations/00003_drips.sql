@@ -77,8 +77,8 @@ CREATE INDEX integration_deliveries_unprocessed ON integration_deliveries (id) W
 CREATE INDEX integration_deliveries_integration ON integration_deliveries (integration_id, id);
 
 -- Whether a message's campaign lets it go now: its broadcast runs, or its enrollment is open (or
--- completed: the last step's message is still on its way) in an active sequence. The feeder, the
--- claim and the release of stopped work share this one rule.
+-- completed: the last step's message is still on its way) in an active sequence. The worker's claim
+-- and the release of stopped work share this one rule; the feeder's two queries join the same way.
 -- +goose StatementBegin
 CREATE FUNCTION message_may_send(broadcast bigint, enrollment bigint) RETURNS boolean LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN broadcast IS NOT NULL

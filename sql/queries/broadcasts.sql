@@ -56,13 +56,12 @@ WHERE ch.status = 'active'
 -- name: CountInFlight :one
 SELECT count(*) FROM messages WHERE status IN ('queued', 'sending') AND channel_id = @channel_id;
 
--- Moves up to lim due messages of running broadcasts and active sequences on a channel to
--- queued, oldest due first. Drip steps were put in their send window when they were written.
+-- Moves up to lim due messages of running broadcasts on a channel to queued, oldest due first
+-- (drip steps have QueueDueSteps, which the feeder runs first).
 -- name: QueueDue :many
 WITH due AS (
-    SELECT m.id FROM messages m LEFT JOIN broadcasts b ON b.id = m.broadcast_id
-    WHERE m.channel_id = @channel_id AND m.status = 'pending' AND m.due_at <= now()
-      AND message_may_send(m.broadcast_id, m.enrollment_id)
+    SELECT m.id FROM messages m JOIN broadcasts b ON b.id = m.broadcast_id
+    WHERE m.channel_id = @channel_id AND m.status = 'pending' AND m.due_at <= now() AND b.status = 'running'
       AND (b.send_window IS NULL OR in_send_window(now(), (SELECT c.time_zone FROM contacts c WHERE c.id = m.contact_id), b.send_window))
     ORDER BY m.due_at
     LIMIT @lim
@@ -72,13 +71,15 @@ UPDATE messages m SET status = 'queued', queued_at = now()
 FROM due WHERE m.id = due.id
 RETURNING m.id;
 
--- Moves up to lim due drip steps on a channel to queued, oldest first: the feeder serves them
--- before broadcast messages.
+-- Moves up to lim due drip steps of active sequences on a channel to queued, oldest first: the
+-- feeder serves them before broadcast messages. Steps were put in their send window when written.
 -- name: QueueDueSteps :many
 WITH due AS (
     SELECT m.id FROM messages m
+    JOIN enrollments e ON e.id = m.enrollment_id
+    JOIN sequences s ON s.id = e.sequence_id
     WHERE m.channel_id = @channel_id AND m.status = 'pending' AND m.enrollment_id IS NOT NULL AND m.due_at <= now()
-      AND message_may_send(m.broadcast_id, m.enrollment_id)
+      AND e.status IN ('active', 'completed') AND s.status = 'active'
     ORDER BY m.due_at
     LIMIT @lim
     FOR UPDATE OF m SKIP LOCKED
