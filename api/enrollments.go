@@ -157,10 +157,7 @@ func (s *Server) listEnrollments(w http.ResponseWriter, r *http.Request) error {
 		return s.q.ListEnrollments(r.Context(), queries.ListEnrollmentsParams{AccountID: account, SequenceID: seq.ID,
 			After: after, Status: status, Lim: lim})
 	}, infallible(func(row queries.ListEnrollmentsRow) enrollmentView {
-		v := viewEnrollment(queries.Enrollment{ID: row.ID, AccountID: row.AccountID, SequenceID: row.SequenceID,
-			Version: row.Version, ContactID: row.ContactID, Status: row.Status, ExitReason: row.ExitReason, NextStep: row.NextStep,
-			NextRunAt: row.NextRunAt, Properties: row.Properties, EnrolledAt: row.EnrolledAt, FinishedAt: row.FinishedAt,
-			ExitDetail: row.ExitDetail, LastStepAt: row.LastStepAt, EventID: row.EventID})
+		v := viewEnrollment(row.Enrollment)
 		v.Phone = row.Phone
 		return v
 	}), func(v enrollmentView) int64 { return v.ID })

@@ -3,7 +3,6 @@ package api
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -171,12 +170,10 @@ func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request) error
 		country = *in.DefaultCountry
 	}
 	ctx, p := r.Context(), caller(r.Context())
-	token := make([]byte, 16)
-	_, _ = rand.Read(token)
 	var view integrationView
 	err := s.inTx(ctx, func(q *queries.Queries) error {
 		i, err := q.CreateIntegration(ctx, queries.CreateIntegrationParams{AccountID: p.AccountID, Name: *in.Name, Kind: in.Kind,
-			Token: hex.EncodeToString(token), SecretEnc: s.opts.Secrets.Seal(secret, secrets.PurposeIntegration), Mapping: mapping,
+			Token: randomText(16), SecretEnc: s.opts.Secrets.Seal(secret, secrets.PurposeIntegration), Mapping: mapping,
 			DefaultCountry: country})
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dripcast/dripcast/apikey"
+	"github.com/dripcast/dripcast/config"
 	"github.com/dripcast/dripcast/queries"
 )
 
@@ -145,7 +146,7 @@ func (s *Server) putAllowedIPs(w http.ResponseWriter, r *http.Request) error {
 	}
 	list := make([]netip.Prefix, 0, len(in.AllowedIPs))
 	for i, v := range in.AllowedIPs {
-		p, err := parsePrefix(v)
+		p, err := config.ParsePrefix(v)
 		if err != nil {
 			return errValidation("allowed_ips", "allowed_ips[%d]: %q is not an address or a CIDR range", i, v)
 		}
@@ -164,21 +165,6 @@ func (s *Server) putAllowedIPs(w http.ResponseWriter, r *http.Request) error {
 		after, err := q.SetAllowedIPs(ctx, queries.SetAllowedIPsParams{AllowedIps: list, ID: p.AccountID})
 		return change{p.AccountID, viewAllowedIPs(before.AllowedIps), viewAllowedIPs(after)}, err
 	})
-}
-
-// parsePrefix reads "203.0.113.7" or "10.0.0.0/8" (IPv6 too).
-func parsePrefix(v string) (netip.Prefix, error) {
-	v = strings.TrimSpace(v)
-	if strings.Contains(v, "/") {
-		p, err := netip.ParsePrefix(v)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(v)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 type auditView struct {

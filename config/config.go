@@ -150,18 +150,30 @@ func (p *parser) prefixes(name string) []netip.Prefix {
 		if v = strings.TrimSpace(v); v == "" {
 			continue
 		}
-		pre, err := netip.ParsePrefix(v)
+		pre, err := ParsePrefix(v)
 		if err != nil {
-			a, aerr := netip.ParseAddr(v)
-			if aerr != nil {
-				p.fail(name, v, "addresses or CIDR ranges, comma-separated")
-				return nil
-			}
-			pre = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+			p.fail(name, v, "addresses or CIDR ranges, comma-separated")
+			return nil
 		}
-		out = append(out, pre.Masked())
+		out = append(out, pre)
 	}
 	return out
+}
+
+// ParsePrefix reads an address ("203.0.113.7", one address) or a CIDR range ("10.0.0.0/8"),
+// IPv4 or IPv6, as trusted proxies and allowed IPs are written.
+func ParsePrefix(v string) (netip.Prefix, error) {
+	v = strings.TrimSpace(v)
+	if strings.Contains(v, "/") {
+		p, err := netip.ParsePrefix(v)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func (p *parser) level(name string) slog.Level {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/dripcast/dripcast/broadcast"
@@ -230,11 +229,10 @@ func checkWindow(field string, w *broadcast.Window) error {
 		return nil
 	}
 	if _, err := w.Encode(); err != nil {
-		msg := err.Error()
-		if _, m, ok := strings.Cut(msg, ": "); ok {
-			msg = m
+		if ie, ok := broadcast.IsInputError(err); ok {
+			return bad(field, "%s", ie.Msg)
 		}
-		return bad(field, "%s", msg)
+		return err
 	}
 	return nil
 }

@@ -25,13 +25,14 @@ type Engine struct {
 	clock   clock.Clock
 	log     *slog.Logger
 	metrics *metrics.Sending
-	// Batch is how many due enrollments one transaction advances.
-	Batch int
 }
+
+// batchSize is how many due enrollments one transaction advances.
+const batchSize = 1000
 
 // New wires an engine.
 func New(pool *pgxpool.Pool, clk clock.Clock, log *slog.Logger, m *metrics.Sending) *Engine {
-	return &Engine{pool: pool, q: queries.New(pool), clock: clk, log: log, metrics: m, Batch: 1000}
+	return &Engine{pool: pool, q: queries.New(pool), clock: clk, log: log, metrics: m}
 }
 
 // now is the engine's time, to the microsecond: Postgres keeps microseconds and rounds, so a step
@@ -179,11 +180,11 @@ func (e *Engine) advanceBatch(ctx context.Context) (written int, more bool, err 
 	var outcomes []string // counted once the batch commits
 	err = pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
 		q := e.q.WithTx(tx)
-		due, err := q.DueEnrollments(ctx, queries.DueEnrollmentsParams{Now: now, Lim: int32(e.Batch)})
+		due, err := q.DueEnrollments(ctx, queries.DueEnrollmentsParams{Now: now, Lim: batchSize})
 		if err != nil || len(due) == 0 {
 			return err
 		}
-		more = len(due) == e.Batch
+		more = len(due) == batchSize
 		items, err := e.prepare(ctx, q, tx, due)
 		if err != nil {
 			return err
@@ -202,7 +203,8 @@ func (e *Engine) advanceBatch(ctx context.Context) (written int, more bool, err 
 			}
 			advances = append(advances, adv)
 		}
-		return e.write(ctx, q, now, msgs, advances, exited, &written)
+		written, err = e.write(ctx, q, now, msgs, advances, exited)
+		return err
 	})
 	if err == nil {
 		for _, o := range outcomes {
@@ -212,29 +214,31 @@ func (e *Engine) advanceBatch(ctx context.Context) (written int, more bool, err 
 	return written, more, err
 }
 
-func (e *Engine) write(ctx context.Context, q *queries.Queries, now time.Time, msgs []stepMessage, advances []advance, exited []int64, written *int) error {
+// write stores a batch's decisions and returns how many step messages it wrote.
+func (e *Engine) write(ctx context.Context, q *queries.Queries, now time.Time, msgs []stepMessage, advances []advance, exited []int64) (int, error) {
+	written := 0
 	if len(msgs) > 0 {
 		raw, err := json.Marshal(msgs)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		n, err := q.InsertStepMessages(ctx, raw)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		*written = int(n)
+		written = int(n)
 	}
 	raw, err := json.Marshal(advances)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := q.AdvanceEnrollments(ctx, queries.AdvanceEnrollmentsParams{Rows: raw, Now: now}); err != nil {
-		return err
+		return 0, err
 	}
-	if len(exited) == 0 {
-		return nil
+	if len(exited) > 0 {
+		err = q.SkipUnsentSteps(ctx, exited)
 	}
-	return q.SkipUnsentSteps(ctx, exited)
+	return written, err
 }
 
 // outcome names a decision for the steps metric.

@@ -750,21 +750,7 @@ type ListEnrollmentsParams struct {
 }
 
 type ListEnrollmentsRow struct {
-	ID         int64
-	AccountID  int64
-	SequenceID int64
-	Version    int32
-	ContactID  int64
-	Status     string
-	ExitReason string
-	NextStep   int16
-	NextRunAt  *time.Time
-	Properties json.RawMessage
-	EnrolledAt time.Time
-	FinishedAt *time.Time
-	ExitDetail string
-	LastStepAt *time.Time
-	EventID    *int64
+	Enrollment Enrollment
 	Phone      string
 }
 
@@ -784,21 +770,21 @@ func (q *Queries) ListEnrollments(ctx context.Context, arg ListEnrollmentsParams
 	for rows.Next() {
 		var i ListEnrollmentsRow
 		if err := rows.Scan(
-			&i.ID,
-			&i.AccountID,
-			&i.SequenceID,
-			&i.Version,
-			&i.ContactID,
-			&i.Status,
-			&i.ExitReason,
-			&i.NextStep,
-			&i.NextRunAt,
-			&i.Properties,
-			&i.EnrolledAt,
-			&i.FinishedAt,
-			&i.ExitDetail,
-			&i.LastStepAt,
-			&i.EventID,
+			&i.Enrollment.ID,
+			&i.Enrollment.AccountID,
+			&i.Enrollment.SequenceID,
+			&i.Enrollment.Version,
+			&i.Enrollment.ContactID,
+			&i.Enrollment.Status,
+			&i.Enrollment.ExitReason,
+			&i.Enrollment.NextStep,
+			&i.Enrollment.NextRunAt,
+			&i.Enrollment.Properties,
+			&i.Enrollment.EnrolledAt,
+			&i.Enrollment.FinishedAt,
+			&i.Enrollment.ExitDetail,
+			&i.Enrollment.LastStepAt,
+			&i.Enrollment.EventID,
 			&i.Phone,
 		); err != nil {
 			return nil, err

@@ -385,14 +385,15 @@ func pauseForTemplate(ctx context.Context, q *queries.Queries, template int64, r
 		return err
 	}
 	seqs, err := q.ActiveSequencesOfTemplate(ctx, template)
+	if err != nil {
+		return err
+	}
 	for _, s := range seqs {
-		if err != nil {
+		if _, err := q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: s.AccountID, ID: s.ID, Reason: reason}); ignoreNoRows(err) != nil {
 			return err
 		}
-		_, err = q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: s.AccountID, ID: s.ID, Reason: reason})
-		err = ignoreNoRows(err)
 	}
-	return err
+	return nil
 }
 
 func resumeForTemplate(ctx context.Context, q *queries.Queries, template int64) error {
@@ -400,14 +401,15 @@ func resumeForTemplate(ctx context.Context, q *queries.Queries, template int64) 
 		return err
 	}
 	seqs, err := q.PausedSequencesOfTemplate(ctx, template)
+	if err != nil {
+		return err
+	}
 	for _, s := range seqs {
-		if err != nil {
+		if _, err := q.ResumeSequence(ctx, queries.ResumeSequenceParams{AccountID: s.AccountID, ID: s.ID}); ignoreNoRows(err) != nil {
 			return err
 		}
-		_, err = q.ResumeSequence(ctx, queries.ResumeSequenceParams{AccountID: s.AccountID, ID: s.ID})
-		err = ignoreNoRows(err)
 	}
-	return err
+	return nil
 }
 
 // ignoreNoRows: a sequence that changed state since it was listed needs nothing more.

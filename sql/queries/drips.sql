@@ -206,7 +206,7 @@ SELECT time_zone FROM contacts WHERE account_id = @account_id AND id = @id;
 SELECT * FROM enrollments WHERE account_id = @account_id AND id = @id;
 
 -- name: ListEnrollments :many
-SELECT e.*, c.phone FROM enrollments e JOIN contacts c ON c.id = e.contact_id
+SELECT sqlc.embed(e), c.phone FROM enrollments e JOIN contacts c ON c.id = e.contact_id
 WHERE e.account_id = @account_id AND e.sequence_id = @sequence_id AND e.id > @after
   AND (sqlc.narg(status)::text IS NULL OR e.status = sqlc.narg(status)::text)
 ORDER BY e.id LIMIT @lim;
