@@ -115,6 +115,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.opts.Drips.Enrolled(1)
 	writeJSON(w, http.StatusCreated, view)
 	return nil
 }

@@ -54,7 +54,8 @@ const (
 )
 
 // Enroll puts a contact into a sequence when its start condition and re-entry rules allow: the
-// new enrollment's id, or 0 and the reason it was refused.
+// new enrollment's id, or 0 and the reason it was refused. The caller counts it (Enrolled) once
+// its transaction commits.
 func (e *Engine) Enroll(ctx context.Context, db queries.DBTX, s Sequence, contactID int64, props map[string]any,
 	eventID *int64) (int64, string, error) {
 	q := queries.New(db)
@@ -92,11 +93,11 @@ func (e *Engine) Enroll(ctx context.Context, db queries.DBTX, s Sequence, contac
 	if errors.Is(err, pgx.ErrNoRows) { // an open enrollment was written in the meantime
 		return 0, NotAgain, nil
 	}
-	if err == nil {
-		e.metrics.Enrollments.Inc()
-	}
 	return id, "", err
 }
+
+// Enrolled counts enrollments once their transaction committed.
+func (e *Engine) Enrolled(n int) { e.metrics.Enrollments.Add(float64(n)) }
 
 // ProcessEvents enrolls the contacts of new events into the sequences they trigger and ends the
 // enrollments they stop. Each event is handled in its own transaction; one that fails is tried
@@ -107,14 +108,18 @@ func (e *Engine) ProcessEvents(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, ev := range events {
+		enrolled := 0
 		err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
 			q := e.q.WithTx(tx)
-			if err := e.processEvent(ctx, q, tx, ev); err != nil {
+			var err error
+			if enrolled, err = e.processEvent(ctx, q, tx, ev); err != nil {
 				return err
 			}
 			return q.FinishEvent(ctx, queries.FinishEventParams{ID: ev.ID})
 		})
-		if err != nil {
+		if err == nil {
+			e.Enrolled(enrolled)
+		} else {
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
 			}
@@ -127,36 +132,42 @@ func (e *Engine) ProcessEvents(ctx context.Context) (int, error) {
 	return len(events), nil
 }
 
-func (e *Engine) processEvent(ctx context.Context, q *queries.Queries, tx pgx.Tx, ev queries.Event) error {
+// processEvent enrolls and exits for one event and says how many contacts it enrolled.
+func (e *Engine) processEvent(ctx context.Context, q *queries.Queries, tx pgx.Tx, ev queries.Event) (int, error) {
 	if ev.ContactID == nil {
-		return errors.New("the event has no contact")
+		return 0, errors.New("the event has no contact")
 	}
 	var props map[string]any
 	if err := json.Unmarshal(ev.Properties, &props); err != nil {
-		return fmt.Errorf("properties: %w", err)
+		return 0, fmt.Errorf("properties: %w", err)
 	}
 	seqs, err := q.SequencesForEvent(ctx, queries.SequencesForEventParams{AccountID: ev.AccountID, Event: ev.Name})
 	if err != nil {
-		return err
+		return 0, err
 	}
+	enrolled := 0
 	for _, row := range seqs {
 		def, err := Parse(row.Definition)
 		if err != nil {
-			return fmt.Errorf("sequence %d: %w", row.ID, err)
+			return 0, fmt.Errorf("sequence %d: %w", row.ID, err)
 		}
 		if def.Trigger == nil || !Match(def.Trigger.Filter, props) {
 			continue
 		}
 		s := Sequence{ID: row.ID, AccountID: ev.AccountID, Version: row.Version, Def: def}
-		if _, _, err := e.Enroll(ctx, tx, s, *ev.ContactID, props, &ev.ID); err != nil {
-			return fmt.Errorf("enroll in sequence %d: %w", row.ID, err)
+		id, _, err := e.Enroll(ctx, tx, s, *ev.ContactID, props, &ev.ID)
+		if err != nil {
+			return 0, fmt.Errorf("enroll in sequence %d: %w", row.ID, err)
+		}
+		if id != 0 {
+			enrolled++
 		}
 	}
 	exited, err := q.ExitOnEvent(ctx, queries.ExitOnEventParams{ContactID: *ev.ContactID, Event: ev.Name})
 	if err != nil || len(exited) == 0 {
-		return err
+		return enrolled, err
 	}
-	return q.SkipUnsentSteps(ctx, exited)
+	return enrolled, q.SkipUnsentSteps(ctx, exited)
 }
 
 // Advance runs the steps that are due, a batch per transaction, until none is due or a second

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/testenv"
@@ -34,7 +35,8 @@ type fixture struct {
 func newFixture(t *testing.T, start time.Time) *fixture {
 	t.Helper()
 	f := &fixture{pool: testenv.DB(t), clock: &manual{start}}
-	f.engine = New(f.pool, f.clock, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.New(prometheus.NewRegistry()))
+	f.metrics = metrics.New(prometheus.NewRegistry())
+	f.engine = New(f.pool, f.clock, slog.New(slog.NewTextHandler(io.Discard, nil)), f.metrics)
 	f.account = f.id(t, `INSERT INTO accounts (name) VALUES ('acme') RETURNING id`)
 	portfolio := f.id(t, `INSERT INTO portfolios (account_id, name) VALUES ($1, 'p') RETURNING id`, f.account)
 	f.channel = f.id(t, `INSERT INTO channels (account_id, portfolio_id, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc)
@@ -214,6 +216,9 @@ func TestProcessEvents(t *testing.T) {
 	_ = f.pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE processed_at IS NULL), count(*) FILTER (WHERE error <> '') FROM events`).Scan(&unprocessed, &failed)
 	if n != 0 || unprocessed != 1 || failed != 1 {
 		t.Errorf("small cart enrolled %d; unprocessed %d, failed %d (the orphan is retried)", n, unprocessed, failed)
+	}
+	if got := testutil.ToFloat64(f.metrics.Enrollments); got != 1 {
+		t.Errorf("enrollments counted: %v, want 1", got)
 	}
 }
 
