@@ -30,6 +30,7 @@ type fixture struct {
 	template, seq    int64
 	clock            *manual
 	engine           *Engine
+	metrics          *metrics.Sending
 }
 
 func newFixture(t *testing.T, start time.Time) *fixture {
