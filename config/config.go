@@ -26,7 +26,8 @@ type Config struct {
 	ImportMaxBytes     int64         // DRIPCAST_IMPORT_MAX_BYTES: one contact import
 	ImportMaxRows      int           // DRIPCAST_IMPORT_MAX_ROWS: one contact import
 	DBMaxConns         int32         // DRIPCAST_DB_MAX_CONNS
-	WorkerConcurrency  int           // DRIPCAST_WORKER_CONCURRENCY
+	WorkerConcurrency  int           // DRIPCAST_WORKER_CONCURRENCY: send handlers per worker process
+	WorkerServers      int           // DRIPCAST_WORKER_SERVERS: Asynq servers sharing them
 	SecretKeys         string        // DRIPCAST_SECRET_KEYS: "id:base64key,…", the first seals
 	MetaBaseURL        string        // DRIPCAST_META_BASE_URL: Graph API, or metasim
 	MetaAPIVersion     string        // DRIPCAST_META_API_VERSION
@@ -40,6 +41,8 @@ type Config struct {
 	TrustedProxies []netip.Prefix // DRIPCAST_TRUSTED_PROXIES
 	KeyRateLimit   int            // DRIPCAST_KEY_RATE_LIMIT: requests a second per API key and process
 	KeyBurst       int            // DRIPCAST_KEY_BURST
+	// PprofAddr serves net/http/pprof for profiling; empty (the default) serves nothing.
+	PprofAddr string // DRIPCAST_PPROF_ADDR
 }
 
 // Load reads the environment; a malformed value is an error naming the variable.
@@ -56,7 +59,8 @@ func Load() (Config, error) {
 		ImportMaxBytes:     int64(p.integer("DRIPCAST_IMPORT_MAX_BYTES", 512<<20)),
 		ImportMaxRows:      p.integer("DRIPCAST_IMPORT_MAX_ROWS", 2_000_000),
 		DBMaxConns:         int32(p.integer("DRIPCAST_DB_MAX_CONNS", 20)),
-		WorkerConcurrency:  p.integer("DRIPCAST_WORKER_CONCURRENCY", 50),
+		WorkerConcurrency:  p.integer("DRIPCAST_WORKER_CONCURRENCY", 100),
+		WorkerServers:      p.integer("DRIPCAST_WORKER_SERVERS", 4),
 		SecretKeys:         p.str("DRIPCAST_SECRET_KEYS", ""),
 		MetaBaseURL:        p.str("DRIPCAST_META_BASE_URL", "https://graph.facebook.com"),
 		MetaAPIVersion:     p.str("DRIPCAST_META_API_VERSION", "v23.0"),
@@ -67,6 +71,7 @@ func Load() (Config, error) {
 		TrustedProxies:     p.prefixes("DRIPCAST_TRUSTED_PROXIES"),
 		KeyRateLimit:       p.integer("DRIPCAST_KEY_RATE_LIMIT", 50),
 		KeyBurst:           p.integer("DRIPCAST_KEY_BURST", 100),
+		PprofAddr:          p.str("DRIPCAST_PPROF_ADDR", ""),
 	}
 	if p.err == nil && c.DatabaseURL == "" {
 		p.err = fmt.Errorf("DRIPCAST_DATABASE_URL is required (for example postgres://user@127.0.0.1:5432/dripcast)")

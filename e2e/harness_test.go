@@ -100,7 +100,8 @@ func newStackAt(t testing.TB, simCfg metasim.Config, mps int, clk clock.Clock) *
 	simSrv.Config.Handler = sim.Handler()
 	simSrv.Start()
 
-	srv, mux, err := worker.New(redisURL, 50, log)
+	srv, err := worker.New(redisURL, 4, 100, log)
+	mux := asynq.NewServeMux()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -276,3 +276,19 @@ func (h *hookHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return x
 }
+
+// PostStatuses posts statuses of a registered number through the webhook dispatcher at once
+// (batched, signed, retried like any other): for benchmarks of webhook handling.
+func (s *Sim) PostStatuses(phoneNumberID string, statuses []whatsapp.Status) error {
+	s.mu.Lock()
+	n, ok := s.numbers[phoneNumberID]
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("unknown number %s", phoneNumberID)
+	}
+	now := time.Now()
+	for i := range statuses {
+		s.hooks.push(&hook{due: now, number: &n.Number, status: &statuses[i]})
+	}
+	return nil
+}

@@ -109,17 +109,6 @@ func (q *Queries) CompleteBroadcasts(ctx context.Context) ([]int64, error) {
 	return items, nil
 }
 
-const countInFlight = `-- name: CountInFlight :one
-SELECT count(*) FROM messages WHERE status IN ('queued', 'sending') AND channel_id = $1
-`
-
-func (q *Queries) CountInFlight(ctx context.Context, channelID int64) (int64, error) {
-	row := q.db.QueryRow(ctx, countInFlight, channelID)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
-
 const createBroadcast = `-- name: CreateBroadcast :one
 INSERT INTO broadcasts (account_id, channel_id, template_id, name, status, audience, parameters, send_at,
                         local_date, local_time, send_window, rate_cap, expires_at, audience_count, retry_of)
@@ -272,9 +261,14 @@ func (q *Queries) FailedContacts(ctx context.Context, arg FailedContactsParams) 
 }
 
 const feedableChannels = `-- name: FeedableChannels :many
+WITH in_flight AS (
+    SELECT channel_id, count(*) AS n FROM messages WHERE status IN ('queued', 'sending') GROUP BY channel_id
+)
 SELECT ch.id, ch.phone_number_id, ch.throughput_mps, ch.quality_rating,
-       COALESCE((SELECT min(b.rate_cap) FROM broadcasts b WHERE b.channel_id = ch.id AND b.status = 'running'), 0)::int AS rate_cap
+       COALESCE((SELECT min(b.rate_cap) FROM broadcasts b WHERE b.channel_id = ch.id AND b.status = 'running'), 0)::int AS rate_cap,
+       COALESCE(f.n, 0)::bigint AS in_flight
 FROM channels ch
+LEFT JOIN in_flight f ON f.channel_id = ch.id
 WHERE ch.status = 'active'
   AND (EXISTS (SELECT 1 FROM broadcasts b WHERE b.channel_id = ch.id AND b.status = 'running')
        OR EXISTS (SELECT 1 FROM sequences s WHERE s.channel_id = ch.id AND s.status = 'active'))
@@ -286,9 +280,11 @@ type FeedableChannelsRow struct {
 	ThroughputMps int32
 	QualityRating string
 	RateCap       int32
+	InFlight      int64
 }
 
-// Channels with a running broadcast or an active sequence, and what the feeder needs of them.
+// Channels with a running broadcast or an active sequence, and what the feeder needs of them:
+// their messages in flight (queued or sending) are counted in one pass for all channels.
 func (q *Queries) FeedableChannels(ctx context.Context) ([]FeedableChannelsRow, error) {
 	rows, err := q.db.Query(ctx, feedableChannels)
 	if err != nil {
@@ -304,6 +300,7 @@ func (q *Queries) FeedableChannels(ctx context.Context) ([]FeedableChannelsRow, 
 			&i.ThroughputMps,
 			&i.QualityRating,
 			&i.RateCap,
+			&i.InFlight,
 		); err != nil {
 			return nil, err
 		}

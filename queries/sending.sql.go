@@ -11,10 +11,13 @@ import (
 	"time"
 )
 
-const claimMessage = `-- name: ClaimMessage :one
-WITH claimed AS (
+const claimMessages = `-- name: ClaimMessages :many
+WITH target AS (
+    SELECT id FROM messages WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
+), claimed AS (
     UPDATE messages m SET status = 'sending', sending_at = now(), attempts = m.attempts + 1
-    WHERE m.id = $1 AND m.status = 'queued' AND message_may_send(m.broadcast_id, m.enrollment_id)
+    FROM target
+    WHERE m.id = target.id AND m.status = 'queued' AND message_may_send(m.broadcast_id, m.enrollment_id)
       AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = m.contact_id)
     RETURNING m.id, m.account_id, m.broadcast_id, m.enrollment_id, m.contact_id, m.channel_id, m.template_id, m.due_at, m.context
 )
@@ -37,7 +40,7 @@ LEFT JOIN broadcasts b ON b.id = m.broadcast_id
 LEFT JOIN enrollments e ON e.id = m.enrollment_id
 `
 
-type ClaimMessageRow struct {
+type ClaimMessagesRow struct {
 	ID                 int64
 	AccountID          int64
 	BroadcastID        *int64
@@ -71,46 +74,62 @@ type ClaimMessageRow struct {
 	AccountSettings    json.RawMessage
 }
 
-// Claims a queued message for sending and reads everything the send needs, in one statement.
-// No row: the message is not queued (another worker has it, or it is done) or its campaign does
-// not let it go (message_may_send).
-func (q *Queries) ClaimMessage(ctx context.Context, id int64) (ClaimMessageRow, error) {
-	row := q.db.QueryRow(ctx, claimMessage, id)
-	var i ClaimMessageRow
-	err := row.Scan(
-		&i.ID,
-		&i.AccountID,
-		&i.BroadcastID,
-		&i.SequenceID,
-		&i.ContactID,
-		&i.DueAt,
-		&i.Phone,
-		&i.Name,
-		&i.Email,
-		&i.Country,
-		&i.Attributes,
-		&i.OptedIn,
-		&i.InServiceWindow,
-		&i.ChannelID,
-		&i.PhoneNumberID,
-		&i.AccessTokenEnc,
-		&i.ThroughputMps,
-		&i.QualityRating,
-		&i.ChannelStatus,
-		&i.PortfolioID,
-		&i.TierLimit,
-		&i.TemplateName,
-		&i.Language,
-		&i.Category,
-		&i.TemplateStatus,
-		&i.Components,
-		&i.TemplateParameters,
-		&i.Parameters,
-		&i.Event,
-		&i.RateCap,
-		&i.AccountSettings,
-	)
-	return i, err
+// Claims queued messages for sending and reads everything their sends need, in one statement for
+// all the send tasks that arrived together. A message without a row is not queued (another worker
+// has it, or it is done) or its campaign does not let it go (message_may_send).
+// The rows are found by primary key alone (the planner, with statistics of a table that changed
+// fast, may otherwise scan every queued message of the in-flight index) and locked in id order,
+// as webhooks lock them.
+func (q *Queries) ClaimMessages(ctx context.Context, ids []int64) ([]ClaimMessagesRow, error) {
+	rows, err := q.db.Query(ctx, claimMessages, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ClaimMessagesRow
+	for rows.Next() {
+		var i ClaimMessagesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.AccountID,
+			&i.BroadcastID,
+			&i.SequenceID,
+			&i.ContactID,
+			&i.DueAt,
+			&i.Phone,
+			&i.Name,
+			&i.Email,
+			&i.Country,
+			&i.Attributes,
+			&i.OptedIn,
+			&i.InServiceWindow,
+			&i.ChannelID,
+			&i.PhoneNumberID,
+			&i.AccessTokenEnc,
+			&i.ThroughputMps,
+			&i.QualityRating,
+			&i.ChannelStatus,
+			&i.PortfolioID,
+			&i.TierLimit,
+			&i.TemplateName,
+			&i.Language,
+			&i.Category,
+			&i.TemplateStatus,
+			&i.Components,
+			&i.TemplateParameters,
+			&i.Parameters,
+			&i.Event,
+			&i.RateCap,
+			&i.AccountSettings,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const deferMessage = `-- name: DeferMessage :exec
@@ -218,19 +237,27 @@ func (q *Queries) RequeueMessage(ctx context.Context, id int64) error {
 	return err
 }
 
-const sentMessage = `-- name: SentMessage :exec
-UPDATE messages SET wamid = $1, sent_at = COALESCE(sent_at, now()),
-    status = CASE WHEN message_rank(status) < message_rank('sent') THEN 'sent' ELSE status END
-WHERE id = $2
+const sentMessages = `-- name: SentMessages :exec
+WITH sent AS (
+    SELECT unnest($1::bigint[]) AS id, unnest($2::text[]) AS wamid
+), locked AS (
+    SELECT m.id FROM messages m WHERE m.id = ANY($1::bigint[]) ORDER BY m.id FOR UPDATE
+)
+UPDATE messages m SET wamid = sent.wamid, sent_at = COALESCE(m.sent_at, now()),
+    status = CASE WHEN message_rank(m.status) < message_rank('sent') THEN 'sent' ELSE m.status END
+FROM sent JOIN locked ON locked.id = sent.id
+WHERE m.id = sent.id
 `
 
-type SentMessageParams struct {
-	Wamid *string
-	ID    int64
+type SentMessagesParams struct {
+	Ids    []int64
+	Wamids []string
 }
 
-func (q *Queries) SentMessage(ctx context.Context, arg SentMessageParams) error {
-	_, err := q.db.Exec(ctx, sentMessage, arg.Wamid, arg.ID)
+// Records the sends that finished together. Rows are locked in id order, as webhooks lock them,
+// so the two never deadlock.
+func (q *Queries) SentMessages(ctx context.Context, arg SentMessagesParams) error {
+	_, err := q.db.Exec(ctx, sentMessages, arg.Ids, arg.Wamids)
 	return err
 }
 

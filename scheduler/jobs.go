@@ -126,15 +126,38 @@ func (j *Jobs) Feed(ctx context.Context) error {
 		return err
 	}
 	var errs []error
+	perChannel := make([][]int64, 0, len(channels))
 	for _, ch := range channels {
-		if err := j.feed(ctx, ch); err != nil {
+		ids, err := j.feed(ctx, ch)
+		if err != nil {
 			errs = append(errs, err)
 		}
+		perChannel = append(perChannel, ids)
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, j.enqueue(ctx, interleave(perChannel)))...)
 }
 
-func (j *Jobs) feed(ctx context.Context, ch queries.FeedableChannelsRow) error {
+// interleave takes one id of each channel in turn. The queue is first in, first out: in channel
+// order, every worker would wait on one number's pace at a time, and the others would idle.
+func interleave(lists [][]int64) []int64 {
+	var out []int64
+	for i := 0; ; i++ {
+		took := false
+		for _, l := range lists {
+			if i < len(l) {
+				out = append(out, l[i])
+				took = true
+			}
+		}
+		if !took {
+			return out
+		}
+	}
+}
+
+// feed marks, per channel, only as many due messages queued as its limits let go within the
+// horizon, and returns them.
+func (j *Jobs) feed(ctx context.Context, ch queries.FeedableChannelsRow) ([]int64, error) {
 	// The budget ignores quality slow-downs (they apply to marketing only, in the worker): a few
 	// seconds of over-feeding cost nothing.
 	mps := ratelimit.EffectiveMPS(ch.ThroughputMps, 1, ch.RateCap)
@@ -143,27 +166,27 @@ func (j *Jobs) feed(ctx context.Context, ch queries.FeedableChannelsRow) error {
 	j.metrics.Throughput.WithLabelValues(label).Set(mps)
 	oldest, err := j.q.OldestDue(ctx, ch.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	j.metrics.FeederLag.WithLabelValues(label).Set(max(0, time.Since(oldest).Seconds()))
-	inFlight, err := j.q.CountInFlight(ctx, ch.ID)
-	if err != nil || inFlight >= budget {
-		return err
+	inFlight := ch.InFlight
+	if inFlight >= budget {
+		return nil, nil
 	}
 	// Drip steps first: they answer something a contact just did.
 	ids, err := j.q.QueueDueSteps(ctx, queries.QueueDueStepsParams{ChannelID: ch.ID, Lim: int32(budget - inFlight)})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if left := budget - inFlight - int64(len(ids)); left > 0 {
 		more, err := j.q.QueueDue(ctx, queries.QueueDueParams{ChannelID: ch.ID, Lim: int32(left)})
 		if err != nil {
-			return err
+			return ids, err
 		}
 		ids = append(ids, more...)
 	}
 	j.metrics.Queued.WithLabelValues(label).Add(float64(len(ids)))
-	return j.enqueue(ctx, ids)
+	return ids, nil
 }
 
 // enqueue puts a task per message in Redis, from several goroutines (asynq v0.26 has no batch

@@ -79,7 +79,7 @@ pg_up() {
     if [ -z "$port" ] || ! port_free "$port"; then port=$(free_port); fi
     as_pg sh -c "echo $port > '$d/port'"
     as_pg "$bin/pg_ctl" -D "$d/data" -l "$d/log" -w -t 60 -o \
-      "-c listen_addresses=127.0.0.1 -p $port -k $d -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB" \
+      "-c listen_addresses=127.0.0.1 -p $port -k $d -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB -c shared_preload_libraries=pg_stat_statements" \
       start >/dev/null
   fi
   as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='dripcast'" | grep -q 1 ||

@@ -25,6 +25,7 @@ import (
 
 // Sender handles send tasks: claim the row, check the contact and the limits, render, send,
 // record. The claim (queued → sending) is what makes an at-least-once queue send at most once.
+// Claims and sent records of concurrent handlers are batched: one statement for each batch.
 type Sender struct {
 	q       *queries.Queries
 	client  *whatsapp.Client
@@ -32,15 +33,66 @@ type Sender struct {
 	secrets *secrets.Box
 	log     *slog.Logger
 	metrics *metrics.Sending
+	claims  *batcher[int64, claim]
+	sent    *batcher[sentRecord, struct{}]
 }
+
+// message is a claimed message with everything its send needs.
+type message = queries.ClaimMessagesRow
+
+// claim is one message's answer from a batch of claims: found is false when it was not claimed.
+type claim struct {
+	m     message
+	found bool
+}
+
+type sentRecord struct {
+	id    int64
+	wamid string
+}
+
+// Batches of claims and of sent records: one statement of each at a time, for up to 200 handlers.
+// While one runs the next batch gathers; two runners made smaller batches and fewer sends/s
+// (BenchmarkSends).
+const (
+	batchRunners = 1
+	batchMax     = 200
+)
 
 // NewSender wires a send handler.
 func NewSender(pool *pgxpool.Pool, client *whatsapp.Client, limits *ratelimit.Limiter, box *secrets.Box, log *slog.Logger, m *metrics.Sending) *Sender {
-	return &Sender{q: queries.New(pool), client: client, limits: limits, secrets: box, log: log, metrics: m}
+	s := &Sender{q: queries.New(pool), client: client, limits: limits, secrets: box, log: log, metrics: m}
+	s.claims = newBatcher(batchRunners, batchMax, s.claimBatch)
+	s.sent = newBatcher(batchRunners, batchMax, s.sentBatch)
+	return s
+}
+
+func (s *Sender) claimBatch(ctx context.Context, ids []int64) ([]claim, error) {
+	rows, err := s.q.ClaimMessages(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]message, len(rows))
+	for _, r := range rows {
+		byID[r.ID] = r
+	}
+	out := make([]claim, len(ids))
+	for i, id := range ids {
+		out[i].m, out[i].found = byID[id]
+	}
+	return out, nil
+}
+
+func (s *Sender) sentBatch(ctx context.Context, recs []sentRecord) ([]struct{}, error) {
+	p := queries.SentMessagesParams{Ids: make([]int64, len(recs)), Wamids: make([]string, len(recs))}
+	for i, r := range recs {
+		p.Ids[i], p.Wamids[i] = r.id, r.wamid
+	}
+	return make([]struct{}, len(recs)), s.q.SentMessages(ctx, p)
 }
 
 // count records a send's outcome.
-func (s *Sender) count(m queries.ClaimMessageRow, outcome string) {
+func (s *Sender) count(m message, outcome string) {
 	s.metrics.Sends.WithLabelValues(metrics.Channel(m.ChannelID), m.Category, outcome).Inc()
 }
 
@@ -50,19 +102,19 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.q.ClaimMessage(ctx, id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	c, err := s.claims.do(id)
+	if err != nil {
+		return fmt.Errorf("claim message %d: %w", id, err)
+	}
+	if !c.found {
 		// Not queued any more (done, or another worker has it), or its broadcast stopped: then it
 		// waits in pending for a resume.
 		return s.q.UnqueueStopped(ctx, id)
 	}
-	if err != nil {
-		return fmt.Errorf("claim message %d: %w", id, err)
-	}
-	return s.send(ctx, m)
+	return s.send(ctx, c.m)
 }
 
-func (s *Sender) send(ctx context.Context, m queries.ClaimMessageRow) error {
+func (s *Sender) send(ctx context.Context, m message) error {
 	switch {
 	case m.ChannelStatus != "active":
 		return s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now()})
@@ -113,12 +165,13 @@ func (s *Sender) send(ctx context.Context, m queries.ClaimMessageRow) error {
 		kind = "drip"
 	}
 	s.metrics.SendDelay.WithLabelValues(channel, kind).Observe(time.Since(m.DueAt).Seconds())
-	return s.q.SentMessage(context.WithoutCancel(ctx), queries.SentMessageParams{ID: m.ID, Wamid: &res.WAMID})
+	_, err = s.sent.do(sentRecord{id: m.ID, wamid: res.WAMID})
+	return err
 }
 
 // render fills the template for the contact and the event of a drip step, with the campaign's
 // overrides of the mapping.
-func render(m queries.ClaimMessageRow) ([]whatsapp.Component, error) {
+func render(m message) ([]whatsapp.Component, error) {
 	var t templates.Template
 	var overrides templates.Mapping
 	var event map[string]any
@@ -145,7 +198,7 @@ func render(m queries.ClaimMessageRow) ([]whatsapp.Component, error) {
 
 // wait handles a send the limits hold back: throughput and pair rate retry the task soon; a full
 // tier holds the message until a slot frees.
-func (s *Sender) wait(ctx context.Context, m queries.ClaimMessageRow, d ratelimit.Decision) error {
+func (s *Sender) wait(ctx context.Context, m message, d ratelimit.Decision) error {
 	if d.Reason == ratelimit.ReasonTier {
 		return s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now().Add(d.RetryAfter)})
 	}
@@ -156,7 +209,7 @@ func (s *Sender) wait(ctx context.Context, m queries.ClaimMessageRow, d ratelimi
 }
 
 // failed records what Meta's error means for this message, its broadcast and its channel.
-func (s *Sender) failed(ctx context.Context, m queries.ClaimMessageRow, err error) error {
+func (s *Sender) failed(ctx context.Context, m message, err error) error {
 	ctx = context.WithoutCancel(ctx) // the outcome must be written even when the task's time is up
 	c := whatsapp.Classify(err)
 	code := errorCode(err)
@@ -204,7 +257,7 @@ func (s *Sender) failed(ctx context.Context, m queries.ClaimMessageRow, err erro
 const codeTemplatePaused = 132015
 
 // stopStep fails the message and pauses its campaign: every other send of it would fail the same.
-func (s *Sender) stopStep(ctx context.Context, m queries.ClaimMessageRow, reason string, code int32) error {
+func (s *Sender) stopStep(ctx context.Context, m message, reason string, code int32) error {
 	if err := s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, ErrorCode: &code, Reason: &reason}); err != nil {
 		return err
 	}
@@ -213,7 +266,7 @@ func (s *Sender) stopStep(ctx context.Context, m queries.ClaimMessageRow, reason
 
 // holdForTemplate keeps the message for later and pauses its campaign until Meta approves the
 // template again (the webhook resumes campaigns paused for "template …").
-func (s *Sender) holdForTemplate(ctx context.Context, m queries.ClaimMessageRow, status string) error {
+func (s *Sender) holdForTemplate(ctx context.Context, m message, status string) error {
 	if err := s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now()}); err != nil {
 		return err
 	}
@@ -221,7 +274,7 @@ func (s *Sender) holdForTemplate(ctx context.Context, m queries.ClaimMessageRow,
 }
 
 // pauseCampaign pauses the message's broadcast or sequence, with the reason.
-func (s *Sender) pauseCampaign(ctx context.Context, m queries.ClaimMessageRow, reason string) error {
+func (s *Sender) pauseCampaign(ctx context.Context, m message, reason string) error {
 	if m.SequenceID != nil {
 		_, err := s.q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: m.AccountID, ID: *m.SequenceID,
 			Reason: "paused automatically: " + reason})
@@ -242,7 +295,7 @@ func (s *Sender) pauseCampaign(ctx context.Context, m queries.ClaimMessageRow, r
 }
 
 // stopChannel pauses the number and its broadcasts; the message waits for them to resume.
-func (s *Sender) stopChannel(ctx context.Context, m queries.ClaimMessageRow, reason string) error {
+func (s *Sender) stopChannel(ctx context.Context, m message, reason string) error {
 	if err := s.q.PauseChannel(ctx, queries.PauseChannelParams{ID: m.ChannelID, Reason: reason}); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -74,7 +75,7 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 		TrustedProxies: cfg.TrustedProxies, KeyRate: float64(cfg.KeyRateLimit), KeyBurst: cfg.KeyBurst}, reg, reg)
 
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 2)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	handler := srv.OpsHandler()
@@ -92,7 +93,10 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 			}
 		}
 	}
-	wg.Go(func() { errs <- serveHTTP(runCtx, cfg, log, handler) })
+	wg.Go(func() { errs <- serveHTTP(runCtx, cfg.HTTPAddr, cfg.ShutdownTimeout, log, handler) })
+	if cfg.PprofAddr != "" {
+		wg.Go(func() { errs <- serveHTTP(runCtx, cfg.PprofAddr, cfg.ShutdownTimeout, log, pprofHandler()) })
+	}
 
 	var first error
 	select {
@@ -128,12 +132,13 @@ func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, po
 
 func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, rdb *redis.Client,
 	box *secrets.Box, m *metrics.Sending, wg *sync.WaitGroup) error {
-	srv, mux, err := worker.New(cfg.RedisURL, cfg.WorkerConcurrency, log)
+	srv, err := worker.New(cfg.RedisURL, cfg.WorkerServers, cfg.WorkerConcurrency, log)
 	if err != nil {
 		return err
 	}
 	client := whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout)
 	limits := ratelimit.New(rdb, cfg.PairInterval, 2*time.Second)
+	mux := asynq.NewServeMux()
 	mux.Handle(worker.TypeSend, worker.NewSender(pool, client, limits, box, log, m))
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
@@ -158,10 +163,19 @@ func openRedis(ctx context.Context, url string) (*redis.Client, error) {
 	return rdb, nil
 }
 
+// pprofHandler serves Go's profiles (DRIPCAST_PPROF_ADDR).
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
 // serveHTTP serves until ctx ends, then drains requests for up to the shutdown timeout.
-func serveHTTP(ctx context.Context, cfg config.Config, log *slog.Logger, h http.Handler) error {
+func serveHTTP(ctx context.Context, addr string, shutdownTimeout time.Duration, log *slog.Logger, h http.Handler) error {
 	hs := &http.Server{
-		Addr:              cfg.HTTPAddr,
+		Addr:              addr,
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Minute, // contact imports stream large files
@@ -171,13 +185,13 @@ func serveHTTP(ctx context.Context, cfg config.Config, log *slog.Logger, h http.
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ListenAndServe() }()
-	log.Info("http listening", "addr", cfg.HTTPAddr)
+	log.Info("http listening", "addr", addr)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -44,17 +44,20 @@ UPDATE broadcasts SET expanded_at = now(),
     audience_count = (SELECT count(*) FROM messages WHERE broadcast_id = @id::bigint)
 WHERE id = @id::bigint;
 
--- Channels with a running broadcast or an active sequence, and what the feeder needs of them.
+-- Channels with a running broadcast or an active sequence, and what the feeder needs of them:
+-- their messages in flight (queued or sending) are counted in one pass for all channels.
 -- name: FeedableChannels :many
+WITH in_flight AS (
+    SELECT channel_id, count(*) AS n FROM messages WHERE status IN ('queued', 'sending') GROUP BY channel_id
+)
 SELECT ch.id, ch.phone_number_id, ch.throughput_mps, ch.quality_rating,
-       COALESCE((SELECT min(b.rate_cap) FROM broadcasts b WHERE b.channel_id = ch.id AND b.status = 'running'), 0)::int AS rate_cap
+       COALESCE((SELECT min(b.rate_cap) FROM broadcasts b WHERE b.channel_id = ch.id AND b.status = 'running'), 0)::int AS rate_cap,
+       COALESCE(f.n, 0)::bigint AS in_flight
 FROM channels ch
+LEFT JOIN in_flight f ON f.channel_id = ch.id
 WHERE ch.status = 'active'
   AND (EXISTS (SELECT 1 FROM broadcasts b WHERE b.channel_id = ch.id AND b.status = 'running')
        OR EXISTS (SELECT 1 FROM sequences s WHERE s.channel_id = ch.id AND s.status = 'active'));
-
--- name: CountInFlight :one
-SELECT count(*) FROM messages WHERE status IN ('queued', 'sending') AND channel_id = @channel_id;
 
 -- Moves up to lim due messages of running broadcasts on a channel to queued, oldest due first
 -- (drip steps have QueueDueSteps, which the feeder runs first).

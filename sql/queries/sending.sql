@@ -1,10 +1,16 @@
--- Claims a queued message for sending and reads everything the send needs, in one statement.
--- No row: the message is not queued (another worker has it, or it is done) or its campaign does
--- not let it go (message_may_send).
--- name: ClaimMessage :one
-WITH claimed AS (
+-- Claims queued messages for sending and reads everything their sends need, in one statement for
+-- all the send tasks that arrived together. A message without a row is not queued (another worker
+-- has it, or it is done) or its campaign does not let it go (message_may_send).
+-- The rows are found by primary key alone (the planner, with statistics of a table that changed
+-- fast, may otherwise scan every queued message of the in-flight index) and locked in id order,
+-- as webhooks lock them.
+-- name: ClaimMessages :many
+WITH target AS (
+    SELECT id FROM messages WHERE id = ANY(@ids::bigint[]) ORDER BY id FOR UPDATE
+), claimed AS (
     UPDATE messages m SET status = 'sending', sending_at = now(), attempts = m.attempts + 1
-    WHERE m.id = @id AND m.status = 'queued' AND message_may_send(m.broadcast_id, m.enrollment_id)
+    FROM target
+    WHERE m.id = target.id AND m.status = 'queued' AND message_may_send(m.broadcast_id, m.enrollment_id)
       AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = m.contact_id)
     RETURNING m.id, m.account_id, m.broadcast_id, m.enrollment_id, m.contact_id, m.channel_id, m.template_id, m.due_at, m.context
 )
@@ -31,10 +37,18 @@ LEFT JOIN enrollments e ON e.id = m.enrollment_id;
 UPDATE messages m SET status = 'pending', queued_at = NULL
 WHERE m.id = @id AND m.status = 'queued' AND NOT message_may_send(m.broadcast_id, m.enrollment_id);
 
--- name: SentMessage :exec
-UPDATE messages SET wamid = @wamid, sent_at = COALESCE(sent_at, now()),
-    status = CASE WHEN message_rank(status) < message_rank('sent') THEN 'sent' ELSE status END
-WHERE id = @id;
+-- Records the sends that finished together. Rows are locked in id order, as webhooks lock them,
+-- so the two never deadlock.
+-- name: SentMessages :exec
+WITH sent AS (
+    SELECT unnest(@ids::bigint[]) AS id, unnest(@wamids::text[]) AS wamid
+), locked AS (
+    SELECT m.id FROM messages m WHERE m.id = ANY(@ids::bigint[]) ORDER BY m.id FOR UPDATE
+)
+UPDATE messages m SET wamid = sent.wamid, sent_at = COALESCE(m.sent_at, now()),
+    status = CASE WHEN message_rank(m.status) < message_rank('sent') THEN 'sent' ELSE m.status END
+FROM sent JOIN locked ON locked.id = sent.id
+WHERE m.id = sent.id;
 
 -- name: FailMessage :exec
 UPDATE messages SET status = 'failed', failed_at = now(), error_code = sqlc.narg(error_code), reason = @reason

@@ -1,0 +1,169 @@
+package e2e
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dripcast/dripcast/metasim"
+	"github.com/dripcast/dripcast/testenv"
+	"github.com/dripcast/dripcast/worker"
+)
+
+// The worker process's defaults (DRIPCAST_WORKER_SERVERS, DRIPCAST_WORKER_CONCURRENCY): the
+// no-op baseline runs Asynq as the worker does.
+const (
+	workerServers     = 4
+	workerConcurrency = 100
+)
+
+var (
+	benchSends   = flag.Int("bench-sends", 200000, "the audience of BenchmarkSends")
+	benchNumbers = flag.Int("bench-numbers", 8, "the numbers (channels at 1,000 mps each) BenchmarkSends sends from")
+)
+
+// BenchmarkSends measures end-to-end sends per second: broadcasts from several numbers at Meta's
+// highest throughput, through one `dripcast serve` process (scheduler, feeder, Asynq, workers
+// that claim, check limits, send over HTTP to metasim and record), status webhooks off. Beside it,
+// in the same run: Asynq servers configured as the worker's draining no-op tasks of the same
+// size. It also reports the process's peak RSS and Redis's peak memory.
+func BenchmarkSends(b *testing.B) {
+	for range b.N {
+		noop := noopTasksPerSecond(b, *benchSends)
+		c := newCluster(b, metasim.Config{}, false)
+		serve := c.start("serve")
+		channels, template := c.setupNumbers(*benchNumbers)
+		c.importGroups(*benchSends, len(channels))
+		peakRedis := watchRedisMemory(b, c.rdb)
+		for i, ch := range channels {
+			c.call("POST", "/v1/broadcasts", map[string]any{"name": fmt.Sprint("Sale ", i), "channel_id": ch, "template_id": template,
+				"audience": map[string]any{"tag": fmt.Sprint("g", i)}}, 201)
+		}
+		testenv.Eventually(b, "first send", time.Minute, func() bool { return c.sim.Counters().Accepted > 0 })
+		first := time.Now()
+		testenv.Eventually(b, "every send", 30*time.Minute, func() bool { return c.sim.Counters().Accepted >= *benchSends })
+		rate := float64(*benchSends) / time.Since(first).Seconds()
+		serve.stop(b, time.Minute)
+		if n := c.sim.Counters(); n.Accepted != *benchSends || len(n.RepeatRecipients) > 0 || n.Requests != n.Accepted {
+			b.Fatalf("accepted %d of %d, %d repeated, refused %v", n.Accepted, *benchSends, len(n.RepeatRecipients), n.RefusedByCode)
+		}
+		b.ReportMetric(rate, "sends/s")
+		b.ReportMetric(noop, "noop-tasks/s")
+		b.ReportMetric(rate/noop, "ratio")
+		b.ReportMetric(float64(serve.peakRSS())/(1<<20), "peak-rss-MB")
+		b.ReportMetric(float64(peakRedis())/(1<<20), "redis-peak-MB")
+	}
+}
+
+// noopTasksPerSecond drains n send-sized tasks through Asynq servers set up as Dripcast's worker
+// sets them up, with a handler that does nothing.
+func noopTasksPerSecond(b *testing.B, n int) float64 {
+	redisURL := testenv.RedisURL(b)
+	opt, _ := redis.ParseURL(redisURL)
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	enqueueTasks(b, asynq.NewClientFromRedisClient(rdb), n)
+	srv, err := worker.New(redisURL, workerServers, workerConcurrency, logger())
+	mux := asynq.NewServeMux()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var done atomic.Int64
+	mux.HandleFunc(worker.TypeSend, func(context.Context, *asynq.Task) error { done.Add(1); return nil })
+	start := time.Now()
+	if err := srv.Start(mux); err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Shutdown()
+	testenv.Eventually(b, "no-op tasks drained", 10*time.Minute, func() bool { return done.Load() >= int64(n) })
+	return float64(n) / time.Since(start).Seconds()
+}
+
+func enqueueTasks(b *testing.B, queue *asynq.Client, n int) {
+	next := make(chan int64)
+	errs := make(chan error, 16)
+	for range 16 {
+		go func() {
+			var first error
+			for id := range next {
+				task, opts := worker.NewSendTask(id)
+				if _, err := queue.Enqueue(task, opts...); err != nil && first == nil {
+					first = err
+				}
+			}
+			errs <- first
+		}()
+	}
+	for i := range n {
+		next <- int64(i + 1)
+	}
+	close(next)
+	for range 16 {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// watchRedisMemory samples Redis's used memory every 100 ms until the benchmark ends; the
+// function it returns gives the peak so far.
+func watchRedisMemory(b *testing.B, rdb *redis.Client) func() int64 {
+	var peak atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	sample := func() {
+		info, err := rdb.Info(ctx, "memory").Result()
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(info, "\r\n") {
+			var used int64
+			if _, err := fmt.Sscanf(line, "used_memory:%d", &used); err == nil && used > peak.Load() {
+				peak.Store(used)
+			}
+		}
+	}
+	go func() {
+		for ctx.Err() == nil {
+			sample()
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	return func() int64 { sample(); return peak.Load() }
+}
+
+// setupNumbers registers n numbers of one portfolio at 1,000 mps, on metasim and in Dripcast, and
+// the promo template.
+func (s *stack) setupNumbers(n int) (channels []int64, template int64) {
+	p := s.call("POST", "/v1/portfolios", map[string]any{"name": "Main", "tier": "unlimited"}, 201)
+	for i := range n {
+		id, display := fmt.Sprint(300000000000000+i), fmt.Sprintf("+1415555%04d", i)
+		s.sim.AddNumber(metasim.Number{PhoneNumberID: id, WABAID: wabaID, DisplayNumber: display, Token: token, MPS: 1000, Portfolio: "p"})
+		c := s.call("POST", "/v1/channels", map[string]any{"portfolio_id": p["id"], "phone_number_id": id, "waba_id": wabaID,
+			"display_number": display, "access_token": token, "app_secret": appSecret, "throughput_mps": 1000}, 201)
+		channels = append(channels, int64(c["id"].(float64)))
+	}
+	tp := s.call("POST", "/v1/templates", map[string]any{"name": "promo", "language": "en", "category": "marketing",
+		"components": map[string]any{"body": map[string]any{"text": "Hi {{1}}, our sale starts today."}},
+		"parameters": map[string]any{"body.1": map[string]any{"source": "contact", "field": "first_name", "fallback": "there"}}}, 201)
+	return channels, int64(tp["id"].(float64))
+}
+
+// importGroups imports n opted-in contacts tagged g0 … g(groups-1) in turn.
+func (s *stack) importGroups(n, groups int) {
+	var csv strings.Builder
+	csv.WriteString("phone,name,tags,opted_in\n")
+	for i := range n {
+		fmt.Fprintf(&csv, "%s,Person %d,g%d,yes\n", phoneOf(i), i, i%groups)
+	}
+	if r := s.call("POST", "/v1/contacts/import", csv.String(), 200); r["created"].(float64) != float64(n) {
+		s.t.Fatalf("import: %v", r)
+	}
+}

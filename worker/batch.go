@@ -1,0 +1,88 @@
+package worker
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// batchTimeout bounds one batch's statement: the handlers waiting on it have their own deadlines,
+// but a batch serves many of them, so it does not take any one's.
+const batchTimeout = 30 * time.Second
+
+// A batcher runs one statement for the requests of many concurrent handlers. A runner takes what
+// has queued up (at most max requests) and runs it at once; requests that arrive meanwhile form
+// the next batch. Under light load a batch is a single request that waits for nothing; under heavy
+// load batches grow and the database does a fraction of the statements. Runners start on demand
+// and end when the queue is empty, so an idle batcher holds no goroutine.
+type batcher[In, Out any] struct {
+	run     func(ctx context.Context, in []In) ([]Out, error) // one output per input, in order
+	max     int
+	runners int
+
+	mu     sync.Mutex
+	queue  []*batchCall[In, Out]
+	active int
+}
+
+type batchCall[In, Out any] struct {
+	in   In
+	out  Out
+	err  error
+	done chan struct{}
+}
+
+func newBatcher[In, Out any](runners, max int, run func(context.Context, []In) ([]Out, error)) *batcher[In, Out] {
+	return &batcher[In, Out]{run: run, max: max, runners: runners}
+}
+
+// do queues in and waits for its batch to run.
+func (b *batcher[In, Out]) do(in In) (Out, error) {
+	c := &batchCall[In, Out]{in: in, done: make(chan struct{})}
+	b.mu.Lock()
+	b.queue = append(b.queue, c)
+	start := b.active < b.runners
+	if start {
+		b.active++
+	}
+	b.mu.Unlock()
+	if start {
+		go b.loop()
+	}
+	<-c.done
+	return c.out, c.err
+}
+
+func (b *batcher[In, Out]) loop() {
+	for {
+		b.mu.Lock()
+		if len(b.queue) == 0 {
+			b.active--
+			b.mu.Unlock()
+			return
+		}
+		n := min(len(b.queue), b.max)
+		batch := b.queue[:n:n]
+		b.queue = append([]*batchCall[In, Out](nil), b.queue[n:]...)
+		b.mu.Unlock()
+		b.runBatch(batch)
+	}
+}
+
+func (b *batcher[In, Out]) runBatch(batch []*batchCall[In, Out]) {
+	ins := make([]In, len(batch))
+	for i, c := range batch {
+		ins[i] = c.in
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	outs, err := b.run(ctx, ins)
+	cancel()
+	for i, c := range batch {
+		if err != nil {
+			c.err = err
+		} else {
+			c.out = outs[i]
+		}
+		close(c.done)
+	}
+}

@@ -1,0 +1,61 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Concurrent requests share statements, each gets its own answer, and an idle batcher ends its
+// runners.
+func TestBatcherGroupsConcurrentRequests(t *testing.T) {
+	var calls, largest atomic.Int64
+	release := make(chan struct{})
+	b := newBatcher(1, 50, func(_ context.Context, in []int) ([]int, error) {
+		if calls.Add(1) == 1 {
+			<-release // hold the first batch so the others queue up behind it
+		}
+		largest.Store(max(largest.Load(), int64(len(in))))
+		out := make([]int, len(in))
+		for i, v := range in {
+			out[i] = v * 2
+		}
+		return out, nil
+	})
+	var wg sync.WaitGroup
+	for i := range 120 {
+		wg.Go(func() {
+			if got, err := b.do(i); err != nil || got != i*2 {
+				t.Errorf("do(%d) = %d, %v", i, got, err)
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	if n := calls.Load(); n > 5 || largest.Load() != 50 {
+		t.Fatalf("120 requests took %d statements, largest batch %d (want ≤ 5 and 50)", n, largest.Load())
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.active != 0 || len(b.queue) != 0 {
+		t.Fatalf("idle batcher: %d runners, %d queued", b.active, len(b.queue))
+	}
+}
+
+func TestBatcherErrorReachesEveryRequest(t *testing.T) {
+	boom := errors.New("boom")
+	b := newBatcher(2, 10, func(context.Context, []int) ([]int, error) { return nil, boom })
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			if _, err := b.do(i); !errors.Is(err, boom) {
+				t.Errorf("do(%d): %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+}
