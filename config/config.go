@@ -33,6 +33,7 @@ type Config struct {
 	MetaAPIVersion     string        // DRIPCAST_META_API_VERSION
 	MetaTimeout        time.Duration // DRIPCAST_META_TIMEOUT: one Cloud API call
 	PairInterval       time.Duration // DRIPCAST_PAIR_INTERVAL: least time between two messages to one user
+	SendingTimeout     time.Duration // DRIPCAST_SENDING_TIMEOUT: a send this long in sending lost its worker
 	WebhookVerifyToken string        // DRIPCAST_WEBHOOK_VERIFY_TOKEN: Meta's subscription check
 	// DripTimeScale runs sequence delays this many times faster (1 in production): for demos, in
 	// one `serve` process, whose clock it starts.
@@ -66,6 +67,7 @@ func Load() (Config, error) {
 		MetaAPIVersion:     p.str("DRIPCAST_META_API_VERSION", "v23.0"),
 		MetaTimeout:        p.duration("DRIPCAST_META_TIMEOUT", 15*time.Second),
 		PairInterval:       p.duration("DRIPCAST_PAIR_INTERVAL", 6*time.Second),
+		SendingTimeout:     p.duration("DRIPCAST_SENDING_TIMEOUT", 5*time.Minute),
 		WebhookVerifyToken: p.str("DRIPCAST_WEBHOOK_VERIFY_TOKEN", ""),
 		DripTimeScale:      p.integer("DRIPCAST_DRIP_TIME_SCALE", 1),
 		TrustedProxies:     p.prefixes("DRIPCAST_TRUSTED_PROXIES"),

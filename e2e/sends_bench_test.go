@@ -39,8 +39,13 @@ func BenchmarkSends(b *testing.B) {
 		noop := noopTasksPerSecond(b, *benchSends)
 		c := newCluster(b, metasim.Config{}, false)
 		serve := c.start("serve")
-		channels, template := c.setupNumbers(*benchNumbers)
-		c.importGroups(*benchSends, len(channels))
+		mps, sizes := make([]int, *benchNumbers), make([]int, *benchNumbers)
+		for i := range mps {
+			mps[i], sizes[i] = 1000, *benchSends / *benchNumbers
+		}
+		sizes[0] += *benchSends % *benchNumbers
+		channels, template := c.setupNumbers(mps...)
+		c.importGroups(sizes...)
 		peakRedis := watchRedisMemory(b, c.rdb)
 		for i, ch := range channels {
 			c.call("POST", "/v1/broadcasts", map[string]any{"name": fmt.Sprint("Sale ", i), "channel_id": ch, "template_id": template,
@@ -139,15 +144,18 @@ func watchRedisMemory(b *testing.B, rdb *redis.Client) func() int64 {
 	return func() int64 { sample(); return peak.Load() }
 }
 
-// setupNumbers registers n numbers of one portfolio at 1,000 mps, on metasim and in Dripcast, and
-// the promo template.
-func (s *stack) setupNumbers(n int) (channels []int64, template int64) {
+// numberID is the phone number id of the i-th number setupNumbers registers.
+func numberID(i int) string { return fmt.Sprint(300000000000000 + i) }
+
+// setupNumbers registers numbers of one portfolio at these throughputs, on metasim and in
+// Dripcast, and the promo template.
+func (s *stack) setupNumbers(mps ...int) (channels []int64, template int64) {
 	p := s.call("POST", "/v1/portfolios", map[string]any{"name": "Main", "tier": "unlimited"}, 201)
-	for i := range n {
-		id, display := fmt.Sprint(300000000000000+i), fmt.Sprintf("+1415555%04d", i)
-		s.sim.AddNumber(metasim.Number{PhoneNumberID: id, WABAID: wabaID, DisplayNumber: display, Token: token, MPS: 1000, Portfolio: "p"})
+	for i, rate := range mps {
+		id, display := numberID(i), fmt.Sprintf("+1415555%04d", i)
+		s.sim.AddNumber(metasim.Number{PhoneNumberID: id, WABAID: wabaID, DisplayNumber: display, Token: token, MPS: rate, Portfolio: "p"})
 		c := s.call("POST", "/v1/channels", map[string]any{"portfolio_id": p["id"], "phone_number_id": id, "waba_id": wabaID,
-			"display_number": display, "access_token": token, "app_secret": appSecret, "throughput_mps": 1000}, 201)
+			"display_number": display, "access_token": token, "app_secret": appSecret, "throughput_mps": rate}, 201)
 		channels = append(channels, int64(c["id"].(float64)))
 	}
 	tp := s.call("POST", "/v1/templates", map[string]any{"name": "promo", "language": "en", "category": "marketing",
@@ -156,12 +164,16 @@ func (s *stack) setupNumbers(n int) (channels []int64, template int64) {
 	return channels, int64(tp["id"].(float64))
 }
 
-// importGroups imports n opted-in contacts tagged g0 … g(groups-1) in turn.
-func (s *stack) importGroups(n, groups int) {
+// importGroups imports opted-in contacts: sizes[0] tagged g0, then sizes[1] tagged g1, and so on.
+func (s *stack) importGroups(sizes ...int) {
 	var csv strings.Builder
 	csv.WriteString("phone,name,tags,opted_in\n")
-	for i := range n {
-		fmt.Fprintf(&csv, "%s,Person %d,g%d,yes\n", phoneOf(i), i, i%groups)
+	n := 0
+	for g, size := range sizes {
+		for range size {
+			fmt.Fprintf(&csv, "%s,Person %d,g%d,yes\n", phoneOf(n), n, g)
+			n++
+		}
 	}
 	if r := s.call("POST", "/v1/contacts/import", csv.String(), 200); r["created"].(float64) != float64(n) {
 		s.t.Fatalf("import: %v", r)

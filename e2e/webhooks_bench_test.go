@@ -25,7 +25,7 @@ func BenchmarkWebhooks(b *testing.B) {
 		n := *benchStatuses
 		c := newCluster(b, metasim.Config{}, true)
 		c.start("api")
-		channels, template := c.setupNumbers(1)
+		channels, template := c.setupNumbers(1000)
 		bc := c.call("POST", "/v1/broadcasts", map[string]any{"name": "Later", "channel_id": channels[0], "template_id": template,
 			"audience": map[string]any{"tag": "none"}, "send_at": time.Now().Add(7 * 24 * time.Hour)}, 201)
 		ids := c.seedSending(n, channels[0], template, int64(bc["id"].(float64)))
@@ -39,7 +39,7 @@ func BenchmarkWebhooks(b *testing.B) {
 			}
 		}
 		start := time.Now()
-		if err := c.sim.PostStatuses(fmt.Sprint(300000000000000), statuses); err != nil {
+		if err := c.sim.PostStatuses(numberID(0), statuses); err != nil {
 			b.Fatal(err)
 		}
 		testenv.Eventually(b, "every status applied", 30*time.Minute, func() bool { return c.sim.Counters().WebhooksPending == 0 })

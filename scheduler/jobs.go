@@ -1,11 +1,14 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -35,10 +38,13 @@ type Jobs struct {
 	drips   *drip.Engine
 	log     *slog.Logger
 	metrics *metrics.Sending
-	feeding sync.Mutex // Feed runs from its own tick and right after Drip: never twice at once
+	// Expand and Feed run from their own ticks and right after Start (Feed after Drip too): never
+	// twice at once.
+	expanding, feeding sync.Mutex
 
 	// LostAfter: a message queued this long ago whose task is gone is enqueued again.
 	LostAfter time.Duration
+	recovered atomic.Bool // Recover has run in this process
 	// SendingTimeout: a message this long in sending lost its worker; its outcome is unknown.
 	SendingTimeout time.Duration
 }
@@ -49,16 +55,18 @@ func NewJobs(pool *pgxpool.Pool, queue *asynq.Client, drips *drip.Engine, log *s
 		LostAfter: time.Minute, SendingTimeout: 5 * time.Minute}
 }
 
-// Register adds the jobs to a scheduler (they run on its leader only).
+// Register adds the jobs to a scheduler (they run on its leader only). Starting broadcasts and
+// stepping drips tick several times a second: a broadcast's first send and a due drip step go
+// out within a second or two of their time.
 func (j *Jobs) Register(ctx context.Context, s *Scheduler) error {
+	s.AddEvery(250*time.Millisecond, "start", j.Start)
+	s.AddEvery(500*time.Millisecond, "drip", j.Drip)
 	for _, job := range []struct {
 		spec, name string
 		fn         func(context.Context) error
 	}{
-		{"* * * * * *", "start", j.Start},
 		{"* * * * * *", "expand", j.Expand},
 		{"* * * * * *", "feed", j.Feed},
-		{"* * * * * *", "drip", j.Drip},
 		{"*/10 * * * * *", "recover", j.Recover},
 		{"*/2 * * * * *", "complete", j.Complete},
 		{"*/5 * * * * *", "guard", j.Guard},
@@ -70,17 +78,23 @@ func (j *Jobs) Register(ctx context.Context, s *Scheduler) error {
 	return nil
 }
 
-// Start moves scheduled broadcasts whose time has come to running.
+// Start moves scheduled broadcasts whose time has come to running, and expands and feeds them at
+// once rather than at the next ticks of those jobs.
 func (j *Jobs) Start(ctx context.Context) error {
 	started, err := j.q.StartDueBroadcasts(ctx)
 	for _, b := range started {
 		j.log.Info("broadcast started", "broadcast", b.ID, "account", b.AccountID)
 	}
-	return err
+	if err != nil || len(started) == 0 {
+		return err
+	}
+	return errors.Join(j.Expand(ctx), j.Feed(ctx))
 }
 
 // Expand writes the message rows of running broadcasts not yet expanded.
 func (j *Jobs) Expand(ctx context.Context) error {
+	j.expanding.Lock()
+	defer j.expanding.Unlock()
 	list, err := j.q.UnexpandedBroadcasts(ctx)
 	if err != nil {
 		return err
@@ -126,38 +140,41 @@ func (j *Jobs) Feed(ctx context.Context) error {
 		return err
 	}
 	var errs []error
-	perChannel := make([][]int64, 0, len(channels))
+	var fed []paced
 	for _, ch := range channels {
-		ids, err := j.feed(ctx, ch)
+		ids, mps, err := j.feed(ctx, ch)
 		if err != nil {
 			errs = append(errs, err)
 		}
-		perChannel = append(perChannel, ids)
+		for i, id := range ids {
+			fed = append(fed, paced{id: id, at: float64(i) / mps})
+		}
 	}
-	return errors.Join(append(errs, j.enqueue(ctx, interleave(perChannel)))...)
+	return errors.Join(append(errs, j.enqueue(ctx, byPace(fed)))...)
 }
 
-// interleave takes one id of each channel in turn. The queue is first in, first out: in channel
-// order, every worker would wait on one number's pace at a time, and the others would idle.
-func interleave(lists [][]int64) []int64 {
-	var out []int64
-	for i := 0; ; i++ {
-		took := false
-		for _, l := range lists {
-			if i < len(l) {
-				out = append(out, l[i])
-				took = true
-			}
-		}
-		if !took {
-			return out
-		}
+// paced is a fed message and when, in seconds from now, its channel's pace lets it go.
+type paced struct {
+	id int64
+	at float64
+}
+
+// byPace orders the fed messages of every channel by when each can go. The queue is first in,
+// first out: in channel order, every worker would wait on one number's pace at a time while the
+// others idle; one by one in turn, a slow number's messages would hold workers waiting for its
+// slots while a fast number starves.
+func byPace(fed []paced) []int64 {
+	slices.SortStableFunc(fed, func(a, b paced) int { return cmp.Compare(a.at, b.at) })
+	ids := make([]int64, len(fed))
+	for i, p := range fed {
+		ids[i] = p.id
 	}
+	return ids
 }
 
 // feed marks, per channel, only as many due messages queued as its limits let go within the
-// horizon, and returns them.
-func (j *Jobs) feed(ctx context.Context, ch queries.FeedableChannelsRow) ([]int64, error) {
+// horizon, and returns them with the channel's rate.
+func (j *Jobs) feed(ctx context.Context, ch queries.FeedableChannelsRow) ([]int64, float64, error) {
 	// The budget ignores quality slow-downs (they apply to marketing only, in the worker): a few
 	// seconds of over-feeding cost nothing.
 	mps := ratelimit.EffectiveMPS(ch.ThroughputMps, 1, ch.RateCap)
@@ -166,27 +183,27 @@ func (j *Jobs) feed(ctx context.Context, ch queries.FeedableChannelsRow) ([]int6
 	j.metrics.Throughput.WithLabelValues(label).Set(mps)
 	oldest, err := j.q.OldestDue(ctx, ch.ID)
 	if err != nil {
-		return nil, err
+		return nil, mps, err
 	}
 	j.metrics.FeederLag.WithLabelValues(label).Set(max(0, time.Since(oldest).Seconds()))
 	inFlight := ch.InFlight
 	if inFlight >= budget {
-		return nil, nil
+		return nil, mps, nil
 	}
 	// Drip steps first: they answer something a contact just did.
 	ids, err := j.q.QueueDueSteps(ctx, queries.QueueDueStepsParams{ChannelID: ch.ID, Lim: int32(budget - inFlight)})
 	if err != nil {
-		return nil, err
+		return nil, mps, err
 	}
 	if left := budget - inFlight - int64(len(ids)); left > 0 {
 		more, err := j.q.QueueDue(ctx, queries.QueueDueParams{ChannelID: ch.ID, Lim: int32(left)})
 		if err != nil {
-			return ids, err
+			return ids, mps, err
 		}
 		ids = append(ids, more...)
 	}
 	j.metrics.Queued.WithLabelValues(label).Add(float64(len(ids)))
-	return ids, nil
+	return ids, mps, nil
 }
 
 // enqueue puts a task per message in Redis, from several goroutines (asynq v0.26 has no batch
@@ -222,8 +239,17 @@ func (j *Jobs) enqueue(ctx context.Context, ids []int64) error {
 
 // Recover re-enqueues messages queued long ago whose task was lost (Redis restarted or wiped),
 // and marks messages stuck in sending (a worker died mid-send) unknown: never sent again blindly.
+//
+// Its first run in a process looks at every queued message, however recent: that run is on a new
+// leader, and a leader killed between marking messages queued and enqueueing them would otherwise
+// hold them up for LostAfter. Enqueueing is idempotent (the task id is the message's), and the
+// claim guards the rest.
 func (j *Jobs) Recover(ctx context.Context) error {
-	stuck, err := j.q.StuckQueued(ctx, int32(j.LostAfter.Seconds()))
+	lostAfter := j.LostAfter
+	if !j.recovered.Swap(true) {
+		lostAfter = 0
+	}
+	stuck, err := j.q.StuckQueued(ctx, int32(lostAfter.Seconds()))
 	if err != nil {
 		return err
 	}

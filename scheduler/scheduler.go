@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,7 @@ type Scheduler struct {
 	cron    *cron.Cron
 	log     *slog.Logger
 	leader  prometheus.GaugeFunc
+	every   []ticked
 }
 
 // New makes a scheduler whose jobs run only on the leader. Specs take seconds ("*/2 * * * * *").
@@ -48,11 +50,47 @@ func (s *Scheduler) Add(ctx context.Context, spec, name string, job func(ctx con
 	return err
 }
 
+// AddEvery registers a job that runs every interval on the leader, never twice at once: for work
+// whose delay users see (a broadcast's first send, a drip step), which cron's one-second ticks
+// would hold up to a second.
+func (s *Scheduler) AddEvery(interval time.Duration, name string, job func(ctx context.Context) error) {
+	s.every = append(s.every, ticked{interval, name, job})
+}
+
+type ticked struct {
+	interval time.Duration
+	name     string
+	job      func(ctx context.Context) error
+}
+
 // Run elects and ticks until ctx ends, then waits for running jobs.
 func (s *Scheduler) Run(ctx context.Context) {
 	s.cron.Start()
+	var wg sync.WaitGroup
+	for _, e := range s.every {
+		wg.Go(func() { s.tick(ctx, e) })
+	}
 	s.elector.Run(ctx)
 	<-s.cron.Stop().Done()
+	wg.Wait()
+}
+
+func (s *Scheduler) tick(ctx context.Context, e ticked) {
+	t := time.NewTicker(e.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !s.elector.IsLeader() {
+			continue
+		}
+		if err := e.job(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("scheduler job failed", "job", e.name, "err", err)
+		}
+	}
 }
 
 // cronLogger adapts slog to cron's logger.

@@ -59,3 +59,26 @@ func TestJobsRunOnTheLeaderOnly(t *testing.T) {
 		t.Fatalf("both replicas ran the job: %d and %d times", ranA.Load(), ranB.Load())
 	}
 }
+
+// A job added with AddEvery ticks several times a second, on the leader only.
+func TestFastJobsRunOnTheLeaderOnly(t *testing.T) {
+	url := testenv.DatabaseURL(t)
+	var ranA, ranB atomic.Int32
+	a := New(url, quiet, prometheus.NewRegistry())
+	b := New(url, quiet, prometheus.NewRegistry())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for s, n := range map[*Scheduler]*atomic.Int32{a: &ranA, b: &ranB} {
+		s.AddEvery(50*time.Millisecond, "count", func(context.Context) error { n.Add(1); return nil })
+		go s.Run(ctx)
+	}
+	testenv.Eventually(t, "the fast job ran", 10*time.Second, func() bool { return ranA.Load()+ranB.Load() >= 1 })
+	first := ranA.Load() + ranB.Load()
+	time.Sleep(time.Second)
+	if n := ranA.Load() + ranB.Load() - first; n < 10 {
+		t.Fatalf("ran %d times in a second at 50 ms", n)
+	}
+	if ranA.Load() > 0 && ranB.Load() > 0 {
+		t.Fatalf("both replicas ran the job: %d and %d times", ranA.Load(), ranB.Load())
+	}
+}

@@ -114,6 +114,7 @@ func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, po
 	sch := scheduler.New(cfg.DatabaseURL, log, reg)
 	queue := asynq.NewClientFromRedisClient(rdb)
 	jobs := scheduler.NewJobs(pool, queue, drips, log, m)
+	jobs.SendingTimeout = cfg.SendingTimeout
 	if err := jobs.Register(ctx, sch); err != nil {
 		return err
 	}
