@@ -43,10 +43,13 @@ install_missing() {
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Ports below the kernel's ephemeral range (32768 and up by default): a port in that range may be
+# the local end of some client's connection, and then the server cannot bind it even though
+# nothing listens there.
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % 12000))
     if port_free "$p"; then echo "$p"; return 0; fi
   done
   say "no free port found"; return 1
