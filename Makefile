@@ -37,6 +37,18 @@ fuzz: ## run each fuzz target for FUZZTIME (4s; longer with FUZZTIME=10m)
 	  mkdir -p .cache; if fuzz || { tail -30 .cache/fuzz.out; echo "$$t failed: once more (a real finding is saved in testdata/fuzz and fails again)"; fuzz; }; \
 	  then tail -1 .cache/fuzz.out; else tail -30 .cache/fuzz.out; exit 1; fi; done
 
+CHAOS_RUNS ?= 5
+
+.PHONY: chaos
+chaos: ## every fault scenario CHAOS_RUNS times (5), then a table of what each showed
+	@mkdir -p .cache
+	@$(SERVICES) && go test -count=$(CHAOS_RUNS) -run '^TestChaos' -v -timeout 60m ./e2e > .cache/chaos.txt 2>&1; \
+	  status=$$?; grep -E '^(--- FAIL|FAIL|ok)' .cache/chaos.txt; \
+	  printf '%-22s %5s %9s %10s %5s %8s %8s %10s\n' scenario runs messages duplicates lost unknown breaches recover_s; \
+	  grep -o 'CHAOS|.*' .cache/chaos.txt | awk -F'|' '{r[$$2]++; m[$$2]+=$$3; d[$$2]+=$$4; l[$$2]+=$$5; u[$$2]+=$$6; b[$$2]+=$$7; \
+	    if ($$8 > t[$$2]) t[$$2] = $$8} END {for (s in r) printf "%-22s %5d %9d %10d %5d %8d %8d %10.1f\n", s, r[s], m[s], d[s], l[s], u[s], b[s], t[s]}' | sort; \
+	  echo "(sums over the runs; recover_s: the slowest run, from the fault to every message final)"; exit $$status
+
 .PHONY: build
 build: ## build bin/dripcast
 	go build -o bin/dripcast ./cmd/dripcast

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,11 +21,12 @@ type outcome struct {
 	lost       int // eligible recipients without a final message row
 	unknown    int // rows whose send's outcome is unknown (allowed; counted)
 	breaches   int // sends metasim refused for throughput or tier
+	recovered  time.Duration
 }
 
 // settle waits until every message of the account is final, and reads the outcome; audience is
-// the eligible recipients.
-func (c *cluster) settle(audience int, within time.Duration) outcome {
+// the eligible recipients, fault when the fault struck.
+func (c *cluster) settle(audience int, fault time.Time, within time.Duration) outcome {
 	c.t.Helper()
 	ctx := context.Background()
 	var o outcome
@@ -34,6 +36,7 @@ func (c *cluster) settle(audience int, within time.Duration) outcome {
 			count(*) FILTER (WHERE status = 'unknown') FROM messages`).Scan(&o.messages, &open, &o.unknown)
 		return o.messages == audience && open == 0
 	})
+	o.recovered = time.Since(fault)
 	n := c.sim.Counters()
 	o.duplicates = len(n.RepeatRecipients)
 	o.breaches = n.RefusedByCode[130429] + n.TierBreaches
@@ -43,9 +46,12 @@ func (c *cluster) settle(audience int, within time.Duration) outcome {
 	return o
 }
 
+// check fails the test on a broken invariant, and logs the outcome as a row of `make chaos`'s
+// table (CHAOS|scenario|messages|duplicates|lost|unknown|breaches|seconds to recover).
 func (o outcome) check(t *testing.T) {
 	t.Helper()
-	t.Logf("messages %d, duplicates %d, lost %d, unknown %d, limit breaches %d", o.messages, o.duplicates, o.lost, o.unknown, o.breaches)
+	t.Logf("CHAOS|%s|%d|%d|%d|%d|%d|%.1f", strings.TrimPrefix(t.Name(), "TestChaos"), o.messages, o.duplicates, o.lost, o.unknown, o.breaches,
+		o.recovered.Seconds())
 	if o.lost != 0 || o.breaches != 0 || o.duplicates > o.unknown {
 		t.Fatalf("invariants broken: %+v", o)
 	}
@@ -66,13 +72,16 @@ func chaosCluster(t *testing.T, n, mps int) (*cluster, []*proc) {
 	return c, procs
 }
 
-// kill -9 of a worker mid-broadcast, then a new one: nothing lost, nothing sent twice.
+// kill -9 of a worker mid-broadcast, then a new one: nothing lost, nothing sent twice. The
+// messages it had claimed become unknown, those waiting for a throughput slot too (see the
+// README's runbook).
 func TestChaosWorkerKilled(t *testing.T) {
 	c, procs := chaosCluster(t, 2000, 200)
 	testenv.Eventually(t, "sending", 30*time.Second, func() bool { return c.sim.Counters().Accepted > 500 })
 	procs[2].kill()
+	fault := time.Now()
 	c.start("worker")
-	c.settle(2000, 2*time.Minute).check(t)
+	c.settle(2000, fault, 2*time.Minute).check(t)
 }
 
 // kill -9 of the scheduler leader: the standby leads within seconds and the broadcast completes.
@@ -81,10 +90,10 @@ func TestChaosSchedulerLeaderKilled(t *testing.T) {
 	standby := c.start("scheduler")
 	testenv.Eventually(t, "sending", 30*time.Second, func() bool { return c.sim.Counters().Accepted > 300 })
 	procs[1].kill()
-	start := time.Now()
+	fault := time.Now()
 	testenv.Eventually(t, "the standby leads", 15*time.Second, func() bool { return standby.metric("dripcast_scheduler_leader") == 1 })
-	t.Logf("takeover in %s", time.Since(start).Round(time.Millisecond))
-	c.settle(2000, 2*time.Minute).check(t)
+	t.Logf("takeover in %s", time.Since(fault).Round(time.Millisecond))
+	c.settle(2000, fault, 2*time.Minute).check(t)
 }
 
 // SIGTERM to a worker mid-broadcast: it finishes its sends or hands them back; no row is left
@@ -92,8 +101,9 @@ func TestChaosSchedulerLeaderKilled(t *testing.T) {
 func TestChaosWorkerStopped(t *testing.T) {
 	c, procs := chaosCluster(t, 2000, 200)
 	testenv.Eventually(t, "sending", 30*time.Second, func() bool { return c.sim.Counters().Accepted > 500 })
+	fault := time.Now()
 	procs[2].stop(t, 30*time.Second)
-	o := c.settle(2000, 2*time.Minute)
+	o := c.settle(2000, fault, 2*time.Minute)
 	o.check(t)
 	if o.unknown != 0 {
 		t.Fatalf("a graceful stop left %d messages unknown", o.unknown)
@@ -110,10 +120,11 @@ func TestChaosDueWhileDown(t *testing.T) {
 		"audience": map[string]any{"tag": "g0"}, "send_at": time.Now().Add(2 * time.Second)}, 201)
 	api.stop(t, 30*time.Second)
 	time.Sleep(3 * time.Second)
+	back := time.Now()
 	c.start("api")
 	c.start("scheduler")
 	c.start("worker")
-	c.settle(300, time.Minute).check(t)
+	c.settle(300, back, time.Minute).check(t)
 }
 
 // metric reads a gauge or counter without labels from the process's /metrics.

@@ -119,8 +119,7 @@ func newStackAt(t testing.TB, simCfg metasim.Config, mps int, clk clock.Clock) *
 	}
 	t.Cleanup(srv.Shutdown)
 
-	queue := asynq.NewClientFromRedisClient(rdb)
-	s := &stack{t: t, pool: pool, rdb: rdb, sim: sim, api: apiSrv.URL, jobs: scheduler.NewJobs(pool, queue, drips, log, sending), meta: client, box: box, clock: clk}
+	s := &stack{t: t, pool: pool, rdb: rdb, sim: sim, api: apiSrv.URL, jobs: scheduler.NewJobs(pool, rdb, drips, log, sending), meta: client, box: box, clock: clk}
 	s.key = s.account()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

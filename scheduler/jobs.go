@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/drip"
@@ -35,6 +37,7 @@ type Jobs struct {
 	pool    *pgxpool.Pool
 	q       *queries.Queries
 	queue   *asynq.Client
+	tasks   *asynq.Inspector
 	drips   *drip.Engine
 	log     *slog.Logger
 	metrics *metrics.Sending
@@ -49,9 +52,10 @@ type Jobs struct {
 	SendingTimeout time.Duration
 }
 
-// NewJobs wires the jobs.
-func NewJobs(pool *pgxpool.Pool, queue *asynq.Client, drips *drip.Engine, log *slog.Logger, m *metrics.Sending) *Jobs {
-	return &Jobs{pool: pool, q: queries.New(pool), queue: queue, drips: drips, log: log, metrics: m,
+// NewJobs wires the jobs to Postgres and to the Asynq queues in rdb.
+func NewJobs(pool *pgxpool.Pool, rdb redis.UniversalClient, drips *drip.Engine, log *slog.Logger, m *metrics.Sending) *Jobs {
+	return &Jobs{pool: pool, q: queries.New(pool), queue: asynq.NewClientFromRedisClient(rdb), tasks: asynq.NewInspectorFromRedisClient(rdb),
+		drips: drips, log: log, metrics: m,
 		LostAfter: time.Minute, SendingTimeout: 5 * time.Minute}
 }
 
@@ -256,11 +260,41 @@ func (j *Jobs) Recover(ctx context.Context) error {
 	if err := j.enqueue(ctx, stuck); err != nil {
 		return err
 	}
+	if err := j.requeueOrphans(ctx); err != nil {
+		return err
+	}
 	n, err := j.q.MarkStuckSendingUnknown(ctx, int32(j.SendingTimeout.Seconds()))
 	if n > 0 {
 		j.log.Warn("messages stuck in sending marked unknown", "count", n)
 	}
 	return err
+}
+
+// requeueOrphans gives a new task to each message whose task a dead worker left active: Asynq
+// itself retries such a task only minutes later (its lease lasts 30 s, then its recoverer looks
+// once a minute and backs off). The old task, if Asynq runs it after all, finds its message no
+// longer queued and does nothing.
+func (j *Jobs) requeueOrphans(ctx context.Context) error {
+	active, err := j.tasks.ListActiveTasks(worker.QueueSend, asynq.PageSize(10000))
+	if err != nil {
+		return fmt.Errorf("list active tasks: %w", err)
+	}
+	var errs []error
+	for _, t := range active {
+		if !t.IsOrphaned {
+			continue
+		}
+		id, err := worker.MessageID(t.Payload)
+		if err != nil {
+			continue
+		}
+		task, opts := worker.NewSendTask(id)
+		opts = append(opts, asynq.TaskID(fmt.Sprintf("send:%d:%d", id, t.Retried+1)))
+		if _, err := j.queue.EnqueueContext(ctx, task, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Complete marks broadcasts done when no message of theirs waits or is on its way.

@@ -76,9 +76,11 @@ func (s *Sender) claimBatch(ctx context.Context, ids []int64) ([]claim, error) {
 	for _, r := range rows {
 		byID[r.ID] = r
 	}
+	// A message asked for twice in one batch (two tasks of one message) is claimed for one of them.
 	out := make([]claim, len(ids))
 	for i, id := range ids {
 		out[i].m, out[i].found = byID[id]
+		delete(byID, id)
 	}
 	return out, nil
 }
@@ -98,7 +100,7 @@ func (s *Sender) count(m message, outcome string) {
 
 // ProcessTask implements asynq.Handler.
 func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	id, err := messageID(t)
+	id, err := MessageID(t.Payload())
 	if err != nil {
 		return err
 	}

@@ -26,11 +26,12 @@ func NewSendTask(messageID int64) (*asynq.Task, []asynq.Option) {
 	}
 }
 
-func messageID(t *asynq.Task) (int64, error) {
-	if len(t.Payload()) != 8 {
-		return 0, fmt.Errorf("send task: payload of %d bytes: %w", len(t.Payload()), asynq.SkipRetry)
+// MessageID reads a send task's payload.
+func MessageID(payload []byte) (int64, error) {
+	if len(payload) != 8 {
+		return 0, fmt.Errorf("send task: payload of %d bytes: %w", len(payload), asynq.SkipRetry)
 	}
-	return int64(binary.BigEndian.Uint64(t.Payload())), nil
+	return int64(binary.BigEndian.Uint64(payload)), nil
 }
 
 // RateLimited asks asynq to run the task again after RetryIn without counting a failure.

@@ -112,8 +112,7 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, rdb *redis.Client,
 	box *secrets.Box, drips *drip.Engine, reg prometheus.Registerer, m *metrics.Sending, wg *sync.WaitGroup) error {
 	sch := scheduler.New(cfg.DatabaseURL, log, reg)
-	queue := asynq.NewClientFromRedisClient(rdb)
-	jobs := scheduler.NewJobs(pool, queue, drips, log, m)
+	jobs := scheduler.NewJobs(pool, rdb, drips, log, m)
 	jobs.SendingTimeout = cfg.SendingTimeout
 	if err := jobs.Register(ctx, sch); err != nil {
 		return err
