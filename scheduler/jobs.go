@@ -276,6 +276,9 @@ func (j *Jobs) Recover(ctx context.Context) error {
 // longer queued and does nothing.
 func (j *Jobs) requeueOrphans(ctx context.Context) error {
 	active, err := j.tasks.ListActiveTasks(worker.QueueSend, asynq.PageSize(10000))
+	if errors.Is(err, asynq.ErrQueueNotFound) {
+		return nil // nothing was ever enqueued
+	}
 	if err != nil {
 		return fmt.Errorf("list active tasks: %w", err)
 	}

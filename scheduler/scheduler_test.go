@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/testenv"
 )
 
@@ -80,5 +81,15 @@ func TestFastJobsRunOnTheLeaderOnly(t *testing.T) {
 	}
 	if ranA.Load() > 0 && ranB.Load() > 0 {
 		t.Fatalf("both replicas ran the job: %d and %d times", ranA.Load(), ranB.Load())
+	}
+}
+
+// Recovery on a Redis where nothing was ever enqueued finds nothing to do, without an error.
+func TestRecoverBeforeAnyTask(t *testing.T) {
+	jobs := NewJobs(testenv.DB(t), testenv.Redis(t), nil, quiet, metrics.New(prometheus.NewRegistry()))
+	for range 2 { // the first run of a process looks at every queued message, the next ones not
+		if err := jobs.Recover(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
