@@ -10,7 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -216,8 +218,35 @@ func (p *proc) stop(t testing.TB, within time.Duration) {
 	}
 }
 
-// peakRSS is the most memory the process held (it must have exited).
-func (p *proc) peakRSS() int64 {
-	<-p.done
-	return p.cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+// watchRSS samples the process's resident memory every 100 ms from now until it exits or the
+// test ends; the function it returns gives the peak so far, in bytes.
+func (p *proc) watchRSS(t testing.TB) func() int64 {
+	var peak atomic.Int64
+	sample := func() {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			var kb int64
+			if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &kb); err == nil && kb*1024 > peak.Load() {
+				peak.Store(kb * 1024)
+			}
+		}
+	}
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		for {
+			sample()
+			select {
+			case <-stop:
+				return
+			case <-p.done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return func() int64 { sample(); return peak.Load() }
 }
