@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -76,7 +74,7 @@ func newCluster(t testing.TB, simCfg metasim.Config, hooks bool, env ...string) 
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { rdb.Close() })
 
-	apiAddr := freeAddr(t)
+	apiAddr := testenv.FreeAddr(t)
 	if hooks {
 		simCfg.WebhookURL = "http://" + apiAddr + "/webhooks/whatsapp"
 		simCfg.WebhookSecret = appSecret
@@ -94,16 +92,6 @@ func newCluster(t testing.TB, simCfg metasim.Config, hooks bool, env ...string) 
 	c.stack = &stack{t: t, pool: pool, rdb: rdb, sim: sim, api: "http://" + apiAddr}
 	c.key = c.createAccount()
 	return c
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func (c *cluster) createAccount() string {
@@ -138,7 +126,7 @@ type proc struct {
 // the address metasim posts webhooks to and the stack's API client calls.
 func (c *cluster) start(role string, env ...string) *proc {
 	c.t.Helper()
-	addr := freeAddr(c.t)
+	addr := testenv.FreeAddr(c.t)
 	if (role == "serve" || role == "api") && !c.apiStarted() {
 		addr = c.api[len("http://"):]
 	}
@@ -221,32 +209,9 @@ func (p *proc) stop(t testing.TB, within time.Duration) {
 // watchRSS samples the process's resident memory every 100 ms from now until it exits or the
 // test ends; the function it returns gives the peak so far, in bytes.
 func (p *proc) watchRSS(t testing.TB) func() int64 {
-	var peak atomic.Int64
-	sample := func() {
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-		if err != nil {
-			return
-		}
-		for _, line := range strings.Split(string(raw), "\n") {
-			var kb int64
-			if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &kb); err == nil && kb*1024 > peak.Load() {
-				peak.Store(kb * 1024)
-			}
-		}
-	}
-	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop) })
-	go func() {
-		for {
-			sample()
-			select {
-			case <-stop:
-				return
-			case <-p.done:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}()
-	return func() int64 { sample(); return peak.Load() }
+	status := fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)
+	return watchPeak(t, p.done, func() int64 {
+		raw, _ := os.ReadFile(status)
+		return field(strings.Split(string(raw), "\n"), "VmRSS: %d kB") * 1024
+	})
 }

@@ -123,28 +123,48 @@ func enqueueTasks(b *testing.B, queue *asynq.Client, n int) {
 // watchRedisMemory samples Redis's used memory every 100 ms until the benchmark ends; the
 // function it returns gives the peak so far.
 func watchRedisMemory(b *testing.B, rdb *redis.Client) func() int64 {
+	return watchPeak(b, nil, func() int64 {
+		info, _ := rdb.Info(context.Background(), "memory").Result()
+		return field(strings.Split(info, "\r\n"), "used_memory:%d")
+	})
+}
+
+// watchPeak calls sample every 100 ms until the test ends (or done closes); the function it
+// returns samples once more and gives the largest value seen.
+func watchPeak(t testing.TB, done <-chan struct{}, sample func() int64) func() int64 {
 	var peak atomic.Int64
-	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(cancel)
-	sample := func() {
-		info, err := rdb.Info(ctx, "memory").Result()
-		if err != nil {
-			return
+	take := func() int64 {
+		if v := sample(); v > peak.Load() {
+			peak.Store(v)
 		}
-		for _, line := range strings.Split(info, "\r\n") {
-			var used int64
-			if _, err := fmt.Sscanf(line, "used_memory:%d", &used); err == nil && used > peak.Load() {
-				peak.Store(used)
+		return peak.Load()
+	}
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		for {
+			take()
+			select {
+			case <-stop:
+				return
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
 			}
 		}
-	}
-	go func() {
-		for ctx.Err() == nil {
-			sample()
-			time.Sleep(100 * time.Millisecond)
-		}
 	}()
-	return func() int64 { sample(); return peak.Load() }
+	return take
+}
+
+// field reads the first line of lines that matches format (one integer), or 0.
+func field(lines []string, format string) int64 {
+	for _, line := range lines {
+		var v int64
+		if _, err := fmt.Sscanf(line, format, &v); err == nil {
+			return v
+		}
+	}
+	return 0
 }
 
 // numberID is the phone number id of the i-th number setupNumbers registers.

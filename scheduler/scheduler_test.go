@@ -41,20 +41,28 @@ func TestOneLeaderAndTakeover(t *testing.T) {
 	t.Logf("takeover in %s", time.Since(start))
 }
 
-// A job runs on the leader only.
-func TestJobsRunOnTheLeaderOnly(t *testing.T) {
+// twoReplicas runs two schedulers on one database, each with a job that counts its runs, added
+// by add; it answers the two counts.
+func twoReplicas(t *testing.T, add func(*Scheduler, func(context.Context) error)) (a, b *atomic.Int32) {
 	url := testenv.DatabaseURL(t)
-	var ranA, ranB atomic.Int32
-	a := New(url, quiet, prometheus.NewRegistry())
-	b := New(url, quiet, prometheus.NewRegistry())
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	for s, n := range map[*Scheduler]*atomic.Int32{a: &ranA, b: &ranB} {
-		if err := s.Add(ctx, "* * * * * *", "count", func(context.Context) error { n.Add(1); return nil }); err != nil {
-			t.Fatal(err)
-		}
+	t.Cleanup(cancel)
+	a, b = new(atomic.Int32), new(atomic.Int32)
+	for _, n := range []*atomic.Int32{a, b} {
+		s := New(url, quiet, prometheus.NewRegistry())
+		add(s, func(context.Context) error { n.Add(1); return nil })
 		go s.Run(ctx)
 	}
+	return a, b
+}
+
+// A job runs on the leader only.
+func TestJobsRunOnTheLeaderOnly(t *testing.T) {
+	ranA, ranB := twoReplicas(t, func(s *Scheduler, job func(context.Context) error) {
+		if err := s.Add(context.Background(), "* * * * * *", "count", job); err != nil {
+			t.Fatal(err)
+		}
+	})
 	testenv.Eventually(t, "jobs ran", 10*time.Second, func() bool { return ranA.Load()+ranB.Load() >= 3 })
 	if ranA.Load() > 0 && ranB.Load() > 0 {
 		t.Fatalf("both replicas ran the job: %d and %d times", ranA.Load(), ranB.Load())
@@ -63,16 +71,9 @@ func TestJobsRunOnTheLeaderOnly(t *testing.T) {
 
 // A job added with AddEvery ticks several times a second, on the leader only.
 func TestFastJobsRunOnTheLeaderOnly(t *testing.T) {
-	url := testenv.DatabaseURL(t)
-	var ranA, ranB atomic.Int32
-	a := New(url, quiet, prometheus.NewRegistry())
-	b := New(url, quiet, prometheus.NewRegistry())
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	for s, n := range map[*Scheduler]*atomic.Int32{a: &ranA, b: &ranB} {
-		s.AddEvery(50*time.Millisecond, "count", func(context.Context) error { n.Add(1); return nil })
-		go s.Run(ctx)
-	}
+	ranA, ranB := twoReplicas(t, func(s *Scheduler, job func(context.Context) error) {
+		s.AddEvery(50*time.Millisecond, "count", job)
+	})
 	testenv.Eventually(t, "the fast job ran", 10*time.Second, func() bool { return ranA.Load()+ranB.Load() >= 1 })
 	first := ranA.Load() + ranB.Load()
 	time.Sleep(time.Second)

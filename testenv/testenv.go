@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -183,6 +184,17 @@ func Secrets(t testing.TB) *secrets.Box {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// FreeAddr is a loopback address with a port nothing listens on, for a server the test starts.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // Eventually polls cond until it holds, and fails the test if it does not within d.

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -35,16 +34,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func command(env []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -67,7 +56,7 @@ func get(url, key string) (int, error) {
 // The binary end to end: migrate, create an account, serve every role, answer with the printed
 // key, and stop cleanly on SIGTERM.
 func TestServeAndShutdown(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	env := []string{"DRIPCAST_DATABASE_URL=" + testenv.DatabaseURL(t), "DRIPCAST_REDIS_URL=" + testenv.RedisURL(t),
 		"DRIPCAST_HTTP_ADDR=" + addr, "DRIPCAST_LOG_FORMAT=json", "DRIPCAST_SECRET_KEYS=" + secrets.NewKey("t")}
 	if out, err := command(env, "migrate").CombinedOutput(); err != nil {
@@ -126,7 +115,7 @@ func TestServeAndShutdown(t *testing.T) {
 
 // A worker process serves health and metrics, not the API.
 func TestWorkerServesOnlyOps(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	env := []string{"DRIPCAST_DATABASE_URL=" + testenv.DatabaseURL(t), "DRIPCAST_REDIS_URL=" + testenv.RedisURL(t), "DRIPCAST_HTTP_ADDR=" + addr, "DRIPCAST_SECRET_KEYS=" + secrets.NewKey("t")}
 	w := command(env, "worker")
 	if err := w.Start(); err != nil {
