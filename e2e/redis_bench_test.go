@@ -25,11 +25,8 @@ func BenchmarkRedisMemory(b *testing.B) {
 		c := newCluster(b, metasim.Config{}, false)
 		c.start("serve")
 		channels, template := c.setupNumbers(1000)
+		c.seedContacts(n, "all")
 		ctx := context.Background()
-		if _, err := c.pool.Exec(ctx, `INSERT INTO contacts (account_id, phone, opted_in, tags)
-			SELECT (SELECT id FROM accounts), '+1212' || lpad(i::text, 7, '0'), true, '{all}' FROM generate_series(1, $1) i`, n); err != nil {
-			b.Fatal(err)
-		}
 		peak := watchRedisMemory(b, c.rdb)
 		c.call("POST", "/v1/broadcasts", map[string]any{"name": "Everyone", "channel_id": channels[0], "template_id": template,
 			"audience": map[string]any{"tag": "all"}}, 201)

@@ -61,10 +61,7 @@ func BenchmarkWebhooks(b *testing.B) {
 // answers.
 func (c *cluster) seedSending(n int, channel, template, broadcast int64) []int64 {
 	ctx := context.Background()
-	if _, err := c.pool.Exec(ctx, `INSERT INTO contacts (account_id, phone, opted_in)
-		SELECT (SELECT id FROM accounts), '+1212' || lpad(i::text, 7, '0'), true FROM generate_series(1, $1) i`, n); err != nil {
-		c.t.Fatal(err)
-	}
+	c.seedContacts(n, "all")
 	rows, err := c.pool.Query(ctx, `INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at, sending_at)
 		SELECT account_id, $1, id, $2, $3, 'sending', now(), now() FROM contacts RETURNING id`, channel, template, broadcast)
 	if err != nil {
@@ -86,6 +83,15 @@ func (c *cluster) seedSending(n int, channel, template, broadcast int64) []int64
 		c.t.Fatal(err)
 	}
 	return ids
+}
+
+// seedContacts writes n opted-in contacts with a tag straight into Postgres: far faster than an
+// import, for benchmarks whose subject is not the import.
+func (c *cluster) seedContacts(n int, tag string) {
+	if _, err := c.pool.Exec(context.Background(), `INSERT INTO contacts (account_id, phone, opted_in, tags)
+		SELECT (SELECT id FROM accounts), '+1212' || lpad(i::text, 7, '0'), true, ARRAY[$2] FROM generate_series(1, $1) i`, n, tag); err != nil {
+		c.t.Fatal(err)
+	}
 }
 
 // baselineStatusUpdates copies the messages with their indexes and applies sent, delivered and
