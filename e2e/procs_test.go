@@ -30,6 +30,8 @@ type cluster struct {
 	*stack // the API client, pool, Redis and metasim; its jobs are nil (the processes run them)
 	env    []string
 	dir    string
+
+	dbURL, redisURL string
 }
 
 var (
@@ -86,12 +88,22 @@ func newCluster(t testing.TB, simCfg metasim.Config, hooks bool, env ...string) 
 	simSrv := httptest.NewServer(sim.Handler())
 	t.Cleanup(simSrv.Close)
 
-	c := &cluster{dir: t.TempDir(), env: append([]string{"DRIPCAST_DATABASE_URL=" + dbURL, "DRIPCAST_REDIS_URL=" + redisURL,
+	c := &cluster{dir: t.TempDir(), dbURL: dbURL, redisURL: redisURL, env: append([]string{"DRIPCAST_DATABASE_URL=" + dbURL, "DRIPCAST_REDIS_URL=" + redisURL,
 		"DRIPCAST_SECRET_KEYS=" + secrets.NewKey("k1"), "DRIPCAST_META_BASE_URL=" + simSrv.URL, "DRIPCAST_LOG_LEVEL=warn",
 		"DRIPCAST_KEY_RATE_LIMIT=1000", "DRIPCAST_KEY_BURST=1000"}, env...)}
 	c.stack = &stack{t: t, pool: pool, rdb: rdb, sim: sim, api: "http://" + apiAddr}
 	c.key = c.createAccount()
 	return c
+}
+
+// faultable puts proxies between the processes started from now on and Postgres and Redis, for
+// tests that cut or slow those connections (the test's own clients stay direct).
+func (c *cluster) faultable() (pg, rd *testenv.Proxy) {
+	pg = testenv.NewProxy(c.t, testenv.HostOf(c.t, c.dbURL))
+	rd = testenv.NewProxy(c.t, testenv.HostOf(c.t, c.redisURL))
+	// os/exec keeps the last of duplicate variables.
+	c.env = append(c.env, "DRIPCAST_DATABASE_URL="+pg.Via(c.t, c.dbURL), "DRIPCAST_REDIS_URL="+rd.Via(c.t, c.redisURL))
+	return pg, rd
 }
 
 func (c *cluster) createAccount() string {

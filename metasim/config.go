@@ -25,6 +25,9 @@ type Config struct {
 	FailShare      float64       // share of sent messages that then fail to deliver (131026)
 	DropDelivered  float64       // share of read messages whose "delivered" is never posted
 	DuplicateShare float64       // share of status webhooks posted twice
+	LoseShare      float64       // share of status webhooks never posted (Meta gave up on them)
+	LateShare      float64       // share of status webhooks posted LateDelay late
+	LateDelay      time.Duration // wall clock: how late (Meta holds webhooks for minutes when an endpoint struggles)
 	Shuffle        bool          // post each message's statuses in random order (without it, order is likely but not certain, as with Meta)
 	WebhookBatch   int           // statuses per POST, at most (Meta batches too); 0 means 100
 
@@ -38,6 +41,7 @@ type Config struct {
 // Faults are injected per request at these rates (0 to 1).
 type Faults struct {
 	ServerError float64       `json:"server_error"` // answer 500 (code 131000) without sending
+	RateLimited float64       `json:"rate_limited"` // answer 130429 without sending, whatever the pace
 	Slow        float64       `json:"slow"`         // answer after SlowDelay
 	Timeout     float64       `json:"timeout"`      // send, then never answer (the client times out)
 	SlowDelay   time.Duration `json:"slow_delay"`

@@ -21,7 +21,7 @@ type Record struct {
 	FailCode      int       `json:"fail_code,omitempty"`   // accepted, then failed with this code
 	SentFirst     bool      `json:"sent_first,omitempty"`  // with FailCode: "sent" came before "failed"
 	Read          bool      `json:"read,omitempty"`        // delivered and read
-	Fault         string    `json:"fault,omitempty"`       // server_error, slow, timeout
+	Fault         string    `json:"fault,omitempty"`       // server_error, rate_limited, slow, timeout
 	BodyParams    []string  `json:"body_params,omitempty"` // the text of the template body's parameters
 }
 
@@ -31,7 +31,8 @@ func (r Record) Accepted() bool { return r.WAMID != "" }
 type counters struct {
 	requests     int
 	accepted     int
-	refused      map[int]int // by error code answered at once
+	refused      map[int]int // by error code answered at once, faults aside
+	injected     map[string]int
 	failed       map[int]int // by error code of a failed status
 	tierBreaches int
 	perNumber    map[string]*NumberCounts
@@ -40,7 +41,7 @@ type counters struct {
 }
 
 func newCounters() counters {
-	return counters{refused: map[int]int{}, failed: map[int]int{}, perNumber: map[string]*NumberCounts{},
+	return counters{refused: map[int]int{}, injected: map[string]int{}, failed: map[int]int{}, perNumber: map[string]*NumberCounts{},
 		perTemplate: map[string]int{}, perRecipient: map[string]int{}}
 }
 
@@ -56,7 +57,8 @@ type NumberCounts struct {
 type Counters struct {
 	Requests         int                     `json:"requests"`
 	Accepted         int                     `json:"accepted"`
-	RefusedByCode    map[int]int             `json:"refused_by_code"`
+	RefusedByCode    map[int]int             `json:"refused_by_code"` // the simulator's checks; injected faults are apart
+	Injected         map[string]int          `json:"injected"`        // requests answered with an injected fault, by fault
 	FailedByCode     map[int]int             `json:"failed_by_code"`
 	TierBreaches     int                     `json:"tier_breaches"` // sends refused because a portfolio's tier was full
 	PerNumber        map[string]NumberCounts `json:"per_number"`
@@ -72,6 +74,10 @@ func (s *Sim) record(r Record, n *number) {
 	s.records = append(s.records, r)
 	c := &s.counters
 	c.requests++
+	if _, ok := injected[r.Fault]; ok {
+		c.injected[r.Fault]++
+		return
+	}
 	if !r.Accepted() {
 		c.refused[r.Code]++
 		if r.Code == codeThroughput && n != nil {
@@ -107,7 +113,7 @@ func (s *Sim) Counters() Counters {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.counters
-	out := Counters{Requests: c.requests, Accepted: c.accepted, RefusedByCode: maps.Clone(c.refused),
+	out := Counters{Requests: c.requests, Accepted: c.accepted, RefusedByCode: maps.Clone(c.refused), Injected: maps.Clone(c.injected),
 		FailedByCode: maps.Clone(c.failed), TierBreaches: c.tierBreaches, PerTemplate: maps.Clone(c.perTemplate),
 		PerNumber: map[string]NumberCounts{}, UniqueRecipients: len(c.perRecipient), RepeatRecipients: []string{}}
 	for id, nc := range c.perNumber {

@@ -84,11 +84,11 @@ func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
 	if fault == "slow" {
 		time.Sleep(s.slowDelay())
 	}
-	if fault == "server_error" {
+	if e, ok := injected[fault]; ok {
 		s.mu.Lock()
-		s.record(Record{At: time.Now(), PhoneNumberID: id, Code: codeSomethingWrong, Fault: fault}, nil)
+		s.record(Record{At: time.Now(), PhoneNumberID: id, Code: e.code, Fault: fault}, nil)
 		s.mu.Unlock()
-		writeMetaError(w, metaError{http.StatusInternalServerError, codeSomethingWrong, "Something went wrong"})
+		writeMetaError(w, e)
 		return
 	}
 	var req sendRequest
@@ -119,18 +119,25 @@ func bearer(r *http.Request) string {
 	return t
 }
 
+// injected are the faults answered at once, without sending.
+var injected = map[string]metaError{
+	"server_error": {http.StatusInternalServerError, codeSomethingWrong, "Something went wrong"},
+	"rate_limited": {http.StatusBadRequest, codeThroughput, "(#130429) Rate limit hit: Cloud API message throughput has been reached"},
+}
+
 func (s *Sim) pickFault() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.faults
 	x := s.rng.Float64()
-	switch {
-	case x < f.ServerError:
-		return "server_error"
-	case x < f.ServerError+f.Timeout:
-		return "timeout"
-	case x < f.ServerError+f.Timeout+f.Slow:
-		return "slow"
+	for _, c := range []struct {
+		name string
+		rate float64
+	}{{"server_error", f.ServerError}, {"rate_limited", f.RateLimited}, {"timeout", f.Timeout}, {"slow", f.Slow}} {
+		if x < c.rate {
+			return c.name
+		}
+		x -= c.rate
 	}
 	return ""
 }

@@ -255,6 +255,30 @@ func TestShuffleDuplicatesAndRetries(t *testing.T) {
 	}
 }
 
+// Injected 130429s and 5xx send nothing and are counted apart from the simulator's own refusals;
+// lost webhooks are never posted, late ones come after the others, and Posted tells which came.
+func TestInjectedFaultsLostAndLateWebhooks(t *testing.T) {
+	f := start(t, Config{SentDelay: time.Second, LoseShare: 0.5, LateShare: 0.5, LateDelay: 300 * time.Millisecond, Seed: 7,
+		Faults: Faults{RateLimited: 0.3, ServerError: 0.2}})
+	codes := map[int]int{}
+	for i := range 100 {
+		_, code := f.send(t, fmt.Sprintf("+14155550%03d", i), "receipt", fmt.Sprint("d", i))
+		codes[code]++
+	}
+	c := f.sim.Counters()
+	if codes[130429] != c.Injected["rate_limited"] || codes[131000] != c.Injected["server_error"] || codes[0] != c.Accepted ||
+		codes[130429] == 0 || codes[131000] == 0 || len(c.RefusedByCode) != 0 {
+		t.Fatalf("answers %v, counters %+v", codes, c)
+	}
+	time.Sleep(100 * time.Millisecond)
+	early := len(f.sim.Posted())
+	testenv.Eventually(t, "webhooks settled", 5*time.Second, func() bool { return f.sim.Counters().WebhooksPending == 0 })
+	posted := f.sim.Posted()
+	if early == 0 || len(posted) <= early || len(posted) >= c.Accepted || len(f.hook.byMessage()) != len(posted) {
+		t.Fatalf("%d accepted, %d posted on time, %d in all (%d received)", c.Accepted, early, len(posted), len(f.hook.byMessage()))
+	}
+}
+
 // The simulator must outrun any sender: measured as requests per second.
 func BenchmarkSend(b *testing.B) {
 	sim := New(Config{DefaultMPS: 1_000_000, DefaultTier: 0})

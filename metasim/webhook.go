@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -65,7 +66,13 @@ func (s *Sim) scheduleStatuses(n *number, rec Record, now time.Time) {
 			}
 			st.Pricing = &whatsapp.Pricing{Billable: true, PricingModel: "PMP", Type: "regular", Category: category}
 		}
+		if s.rng.Float64() < s.cfg.LoseShare {
+			continue
+		}
 		due := wallNow.Add(s.wall(p.delay))
+		if s.rng.Float64() < s.cfg.LateShare {
+			due = due.Add(s.cfg.LateDelay)
+		}
 		s.hooks.push(&hook{due: due, number: &n.Number, status: st})
 		if s.rng.Float64() < s.cfg.DuplicateShare {
 			s.hooks.push(&hook{due: due.Add(5 * time.Millisecond), number: &n.Number, status: st})
@@ -97,6 +104,7 @@ type dispatcher struct {
 	queue    hookHeap
 	inFlight int
 	posted   int
+	statuses map[string][]string // message id → statuses posted, in order
 	failures int
 	wake     chan struct{}
 	done     chan struct{}
@@ -106,7 +114,7 @@ type dispatcher struct {
 
 func newDispatcher(url string, batch int) *dispatcher {
 	d := &dispatcher{url: url, batch: batch, client: &http.Client{Timeout: 10 * time.Second},
-		wake: make(chan struct{}, 1), done: make(chan struct{}), work: make(chan []*hook, 16)}
+		statuses: map[string][]string{}, wake: make(chan struct{}, 1), done: make(chan struct{}), work: make(chan []*hook, 16)}
 	if url == "" {
 		return d
 	}
@@ -130,6 +138,19 @@ func (d *dispatcher) push(h *hook) {
 	case d.wake <- struct{}{}:
 	default:
 	}
+}
+
+// Posted gives, for each message id, the statuses the simulator's webhooks delivered (a 2xx
+// answer), in the order they were posted.
+func (s *Sim) Posted() map[string][]string {
+	d := s.hooks
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string][]string, len(d.statuses))
+	for id, st := range d.statuses {
+		out[id] = slices.Clone(st)
+	}
+	return out
 }
 
 func (d *dispatcher) stats() (posted, failures, pending int) {
@@ -210,6 +231,11 @@ func (d *dispatcher) poster() {
 		d.inFlight -= len(b)
 		if err == nil {
 			d.posted += len(b)
+			for _, h := range b {
+				if h.status != nil {
+					d.statuses[h.status.ID] = append(d.statuses[h.status.ID], h.status.Status)
+				}
+			}
 		} else {
 			d.failures++
 			for _, h := range b {

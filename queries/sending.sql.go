@@ -227,6 +227,48 @@ func (q *Queries) PauseChannel(ctx context.Context, arg PauseChannelParams) erro
 	return err
 }
 
+const portfolioUsage = `-- name: PortfolioUsage :many
+SELECT substr(ct.phone, 2)::text AS recipient, COALESCE(m.sent_at, m.sending_at, now())::timestamptz AS at,
+    (m.status = 'sending')::boolean AS in_flight
+FROM portfolios p
+JOIN channels ch ON ch.portfolio_id = p.id
+JOIN messages m ON m.account_id = p.account_id AND m.channel_id = ch.id
+JOIN contacts ct ON ct.id = m.contact_id
+WHERE p.id = $1
+  AND (m.sent_at > now() - interval '24 hours'
+    OR (m.status IN ('sending', 'unknown') AND m.sending_at > now() - interval '24 hours'))
+`
+
+type PortfolioUsageRow struct {
+	Recipient string
+	At        time.Time
+	InFlight  bool
+}
+
+// What a portfolio's numbers sent, or may be sending, in the moving 24 h: the shared limiter
+// rebuilds its state from it when Redis lost it (wiped, or restarted without persistence).
+// Unknown sends count, as Meta may have taken them; rows in sending hold throughput slots that
+// may still be ahead. Rare (once per portfolio after a loss), so the unknown rows' scan is fine.
+func (q *Queries) PortfolioUsage(ctx context.Context, portfolioID int64) ([]PortfolioUsageRow, error) {
+	rows, err := q.db.Query(ctx, portfolioUsage, portfolioID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PortfolioUsageRow
+	for rows.Next() {
+		var i PortfolioUsageRow
+		if err := rows.Scan(&i.Recipient, &i.At, &i.InFlight); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const requeueMessage = `-- name: RequeueMessage :exec
 UPDATE messages SET status = 'queued', queued_at = now() WHERE id = $1 AND status = 'sending'
 `

@@ -1,11 +1,14 @@
 -- Every limit of one send, atomically, in one round trip: pair rate, tier, then a slot of the
 -- number's throughput.
 -- KEYS[1] the pair key (number and recipient), KEYS[2] the portfolio's sorted set of recipients,
--- KEYS[3] the number's throughput key (the time its next slot opens, in µs)
+-- KEYS[3] the number's throughput key (the time its next slot opens, in µs),
+-- KEYS[4] the portfolio's seed mark (µs before which slots handed out before a loss may be
+-- outstanding; absent when Redis lost the portfolio's state, or never had it)
 -- ARGV[1] pair interval ms, ARGV[2] tier limit (0 = unlimited), ARGV[3] tier window ms,
 -- ARGV[4] recipient, ARGV[5] "1" when the recipient is inside a service window,
 -- ARGV[6] µs between two slots of the number, ARGV[7] the latest slot to hand out, in µs from now
--- Returns {allowed (1/0), reason, µs: to wait for the slot when allowed, before asking again when not}.
+-- Returns {allowed (1/0), reason, µs: to wait for the slot when allowed, before asking again when not};
+-- reason "reseed" asks the caller to rebuild the portfolio's state from Postgres first.
 -- Times travel as strings formatted with %.0f: Lua's own number-to-string keeps 14 digits, and
 -- microseconds since 1970 have 16.
 --
@@ -15,6 +18,11 @@
 local t = redis.call('TIME')
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local now = math.floor(now_us / 1000)
+
+local seeded = redis.call('GET', KEYS[4])
+if not seeded then
+  return {0, 'reseed', 0}
+end
 
 local pttl = redis.call('PTTL', KEYS[1])
 if pttl > 0 then
@@ -33,7 +41,7 @@ if counts then
 end
 
 local interval = tonumber(ARGV[6])
-local slot = math.max(tonumber(redis.call('GET', KEYS[3]) or 0), now_us)
+local slot = math.max(tonumber(redis.call('GET', KEYS[3]) or 0), now_us, tonumber(seeded))
 if slot - now_us > tonumber(ARGV[7]) then
   return {0, 'throughput', slot - now_us - tonumber(ARGV[7])}
 end

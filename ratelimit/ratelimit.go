@@ -2,12 +2,18 @@
 // send in one Lua call (admit.lua): throughput per number (a GCRA that hands out slots), unique
 // recipients per moving 24 h per business portfolio (a sorted set), and the pair rate per number
 // and recipient (a key with an expiry).
+//
+// Redis may lose that state (wiped, or restarted without persistence) while sends go on. Each
+// portfolio's state carries a seed mark; without it, the limiter rebuilds the tier's recipients
+// from Postgres (the truth) before admitting anything, and holds new throughput slots back until
+// those handed out before the loss have passed. Pair-rate keys are not rebuilt: they live 6 s.
 package ratelimit
 
 import (
 	"context"
 	_ "embed"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -20,6 +26,7 @@ const (
 	ReasonThroughput = "throughput"
 	ReasonTier       = "tier"
 	ReasonPair       = "pair"
+	reasonReseed     = "reseed"
 )
 
 // Safety keeps the shared rate a little under the number's limit: slots are spaced evenly, but
@@ -48,9 +55,25 @@ type Decision struct {
 	RetryAfter time.Duration
 }
 
+// Usage is what Postgres knows of a portfolio's sending, to rebuild its state in Redis.
+type Usage struct {
+	Reached  []Reached // recipients reached (or maybe reached) in the moving 24 h
+	InFlight bool      // sends claimed but maybe not made yet: their throughput slots may be ahead
+}
+
+// Reached is one recipient of a portfolio and when it was reached.
+type Reached struct {
+	Recipient string
+	At        time.Time
+}
+
+// UsageFunc reads a portfolio's usage from Postgres.
+type UsageFunc func(ctx context.Context, portfolio int64) (Usage, error)
+
 // Limiter checks sends against Redis. It is safe for concurrent use.
 type Limiter struct {
 	rdb      redis.UniversalClient
+	usage    UsageFunc
 	pair     time.Duration
 	maxWait  time.Duration
 	mu       sync.Mutex
@@ -64,9 +87,10 @@ type slowdown struct {
 
 // New makes a limiter. pairInterval is the least time between two messages from one number to
 // one user (Meta: about 6 s); maxWait is the furthest ahead a throughput slot is handed out:
-// Acquire sleeps until a slot that near, and answers "wait" for a later one.
-func New(rdb redis.UniversalClient, pairInterval, maxWait time.Duration) *Limiter {
-	return &Limiter{rdb: rdb, pair: pairInterval, maxWait: maxWait, slowdown: map[string]slowdown{}}
+// Acquire sleeps until a slot that near, and answers "wait" for a later one. usage rebuilds a
+// portfolio's state when Redis has none.
+func New(rdb redis.UniversalClient, usage UsageFunc, pairInterval, maxWait time.Duration) *Limiter {
+	return &Limiter{rdb: rdb, usage: usage, pair: pairInterval, maxWait: maxWait, slowdown: map[string]slowdown{}}
 }
 
 //go:embed admit.lua
@@ -79,14 +103,20 @@ var admitScript = redis.NewScript(admitLua)
 // until.
 func (l *Limiter) Acquire(ctx context.Context, s Send) (Decision, error) {
 	mps := s.MPS * l.factor(s.PhoneNumberID) * Safety
-	tag := "{p" + strconv.FormatInt(s.Portfolio, 10) + "}" // one cluster slot for a portfolio's keys
-	keys := []string{"wa:" + tag + ":pair:" + s.PhoneNumberID + ":" + s.Recipient, "wa:" + tag + ":tier", "wa:" + tag + ":mps:" + s.PhoneNumberID}
+	tag := portfolioTag(s.Portfolio)
+	keys := []string{"wa:" + tag + ":pair:" + s.PhoneNumberID + ":" + s.Recipient, "wa:" + tag + ":tier", "wa:" + tag + ":mps:" + s.PhoneNumberID,
+		"wa:" + tag + ":seeded"}
 	inWindow := "0"
 	if s.InServiceWindow {
 		inWindow = "1"
 	}
-	v, err := admitScript.Run(ctx, l.rdb, keys, l.pair.Milliseconds(), s.Tier, TierWindow.Milliseconds(), s.Recipient, inWindow,
-		int64(1e6/mps), l.maxWait.Microseconds()).Slice()
+	args := []any{l.pair.Milliseconds(), s.Tier, TierWindow.Milliseconds(), s.Recipient, inWindow, int64(1e6 / mps), l.maxWait.Microseconds()}
+	v, err := admitScript.Run(ctx, l.rdb, keys, args...).Slice()
+	if err == nil && v[1].(string) == reasonReseed {
+		if err = l.reseed(ctx, s.Portfolio); err == nil {
+			v, err = admitScript.Run(ctx, l.rdb, keys, args...).Slice()
+		}
+	}
 	if err != nil {
 		return Decision{}, fmt.Errorf("limits: %w", err)
 	}
@@ -102,6 +132,41 @@ func (l *Limiter) Acquire(ctx context.Context, s Send) (Decision, error) {
 		}
 	}
 	return Decision{Allowed: true}, nil
+}
+
+// portfolioTag keeps a portfolio's keys in one Redis Cluster slot, as its Lua call needs.
+func portfolioTag(portfolio int64) string { return "{p" + strconv.FormatInt(portfolio, 10) + "}" }
+
+// reseed rebuilds a portfolio's state from Postgres: the recipients of the moving 24 h into the
+// tier's set (keeping a later time already there), and the seed mark, which holds new throughput
+// slots back by maxWait when sends from before the loss may still be waiting for theirs.
+// Concurrent reseeds of one portfolio write the same state.
+func (l *Limiter) reseed(ctx context.Context, portfolio int64) error {
+	u, err := l.usage(ctx, portfolio)
+	if err != nil {
+		return fmt.Errorf("read usage of portfolio %d: %w", portfolio, err)
+	}
+	now, err := l.rdb.Time(ctx).Result()
+	if err != nil {
+		return err
+	}
+	mark := int64(0)
+	if u.InFlight {
+		mark = now.Add(l.maxWait).UnixMicro()
+	}
+	tag := portfolioTag(portfolio)
+	_, err = l.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for chunk := range slices.Chunk(u.Reached, 10_000) {
+			members := make([]redis.Z, len(chunk))
+			for i, r := range chunk {
+				members[i] = redis.Z{Score: float64(r.At.UnixMilli()), Member: r.Recipient}
+			}
+			p.ZAddArgs(ctx, "wa:"+tag+":tier", redis.ZAddArgs{GT: true, Members: members})
+		}
+		p.Set(ctx, "wa:"+tag+":seeded", mark, 0)
+		return nil
+	})
+	return err
 }
 
 // SlowDown lowers a number's rate for a while in this process, after Meta answered 130429
@@ -130,7 +195,7 @@ func (l *Limiter) factor(phoneNumberID string) float64 {
 
 // TierUsage is how many unique recipients a portfolio reached in the moving 24 h.
 func (l *Limiter) TierUsage(ctx context.Context, portfolio int64) (int64, error) {
-	key := "wa:{p" + strconv.FormatInt(portfolio, 10) + "}:tier"
+	key := "wa:" + portfolioTag(portfolio) + ":tier"
 	now, err := l.rdb.Time(ctx).Result()
 	if err != nil {
 		return 0, err

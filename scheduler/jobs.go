@@ -35,6 +35,7 @@ const Horizon = 3 * time.Second
 // recover lost work, complete what is done.
 type Jobs struct {
 	pool    *pgxpool.Pool
+	rdb     redis.UniversalClient
 	q       *queries.Queries
 	queue   *asynq.Client
 	tasks   *asynq.Inspector
@@ -54,7 +55,7 @@ type Jobs struct {
 
 // NewJobs wires the jobs to Postgres and to the Asynq queues in rdb.
 func NewJobs(pool *pgxpool.Pool, rdb redis.UniversalClient, drips *drip.Engine, log *slog.Logger, m *metrics.Sending) *Jobs {
-	return &Jobs{pool: pool, q: queries.New(pool), queue: asynq.NewClientFromRedisClient(rdb), tasks: asynq.NewInspectorFromRedisClient(rdb),
+	return &Jobs{pool: pool, rdb: rdb, q: queries.New(pool), queue: asynq.NewClientFromRedisClient(rdb), tasks: asynq.NewInspectorFromRedisClient(rdb),
 		drips: drips, log: log, metrics: m,
 		LostAfter: time.Minute, SendingTimeout: 5 * time.Minute}
 }
@@ -241,16 +242,24 @@ func (j *Jobs) enqueue(ctx context.Context, ids []int64) error {
 	return nil
 }
 
-// Recover re-enqueues messages queued long ago whose task was lost (Redis restarted or wiped),
-// and marks messages stuck in sending (a worker died mid-send) unknown: never sent again blindly.
+// redisMark is a key Recover keeps in Redis: when it is gone, Redis lost its data (wiped, or
+// restarted without persistence), and every task with it.
+const redisMark = "dripcast:redis-mark"
+
+// Recover re-enqueues messages queued long ago whose task was lost, and marks messages stuck in
+// sending (a worker died mid-send) unknown: never sent again blindly.
 //
-// Its first run in a process looks at every queued message, however recent: that run is on a new
-// leader, and a leader killed between marking messages queued and enqueueing them would otherwise
-// hold them up for LostAfter. Enqueueing is idempotent (the task id is the message's), and the
-// claim guards the rest.
+// It looks at every queued message, however recent, on its first run in a process and when Redis
+// lost its data: the first run is on a new leader, and a leader killed between marking messages
+// queued and enqueueing them would otherwise hold them up for LostAfter; after a loss every task
+// is gone. Enqueueing is idempotent (the task id is the message's), and the claim guards the rest.
 func (j *Jobs) Recover(ctx context.Context) error {
+	marked, err := j.rdb.Exists(ctx, redisMark).Result()
+	if err != nil {
+		return err
+	}
 	lostAfter := j.LostAfter
-	if !j.recovered.Swap(true) {
+	if !j.recovered.Swap(true) || marked == 0 {
 		lostAfter = 0
 	}
 	stuck, err := j.q.StuckQueued(ctx, int32(lostAfter.Seconds()))
@@ -259,6 +268,14 @@ func (j *Jobs) Recover(ctx context.Context) error {
 	}
 	if err := j.enqueue(ctx, stuck); err != nil {
 		return err
+	}
+	if marked == 0 {
+		if err := j.rdb.Set(ctx, redisMark, time.Now().Unix(), 0).Err(); err != nil {
+			return err
+		}
+		if len(stuck) > 0 {
+			j.log.Warn("Redis had lost its data (or this is its first use): queued messages enqueued again", "count", len(stuck))
+		}
 	}
 	if err := j.requeueOrphans(ctx); err != nil {
 		return err

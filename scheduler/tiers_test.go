@@ -12,6 +12,7 @@ import (
 	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/ratelimit"
 	"github.com/dripcast/dripcast/testenv"
+	"github.com/dripcast/dripcast/worker"
 )
 
 // The tier gauges show each portfolio's limit and the unique recipients the limiter admitted.
@@ -27,7 +28,7 @@ func TestTierGauges(t *testing.T) {
 	if err := pool.QueryRow(ctx, `INSERT INTO portfolios (account_id, name, tier_limit) SELECT id, 'q', NULL FROM accounts RETURNING id`).Scan(&unlimited); err != nil {
 		t.Fatal(err)
 	}
-	limits := ratelimit.New(testenv.Redis(t), time.Second, time.Second)
+	limits := ratelimit.New(testenv.Redis(t), worker.PortfolioUsage(pool), time.Second, time.Second)
 	for i := range 3 {
 		d, err := limits.Acquire(ctx, ratelimit.Send{PhoneNumberID: "1001", Portfolio: limited, MPS: 100, Tier: 250, Recipient: fmt.Sprint("1415555010", i)})
 		if err != nil || !d.Allowed {

@@ -143,8 +143,8 @@ func TestTransportFailures(t *testing.T) {
 	}
 
 	sim.SetFaults(metasim.Faults{ServerError: 1})
-	if _, err := c.SendTemplate(context.Background(), token, numberID, "+14155550101", orderTemplate(2), ""); classOf(t, err) != whatsapp.Ambiguous {
-		t.Fatalf("500: %v", err)
+	if _, err := c.SendTemplate(context.Background(), token, numberID, "+14155550101", orderTemplate(2), ""); classOf(t, err) != whatsapp.RetryNow {
+		t.Fatalf("Meta's 500 (131000): %v", err)
 	}
 
 	l, _ := net.Listen("tcp", "127.0.0.1:0")

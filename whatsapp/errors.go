@@ -19,7 +19,7 @@ const (
 	// RetryAfter (and slow down) and send again.
 	RateLimited
 	// Ambiguous: the request may have reached Meta (a timeout or reset after it was written, a
-	// 5xx). Resending risks a duplicate; only message classes that allow that resend.
+	// 5xx without Meta's error in it). Resending risks a duplicate; only message classes that allow that resend.
 	Ambiguous
 	// PermanentRecipient: this recipient cannot get this message; never retry it.
 	PermanentRecipient
@@ -162,7 +162,9 @@ func Classify(err error) Classification {
 	var tr *TransportError
 	switch {
 	case errors.As(err, &api):
-		if api.HTTPStatus >= 500 {
+		if api.HTTPStatus >= 500 && api.Code == 0 {
+			// A gateway's error page, not Meta's answer: the request may have gone through. A 5xx
+			// carrying Meta's error (131000 "Something went wrong") says the message was not taken.
 			return Classification{Class: Ambiguous, RetryAfter: 5 * time.Second}
 		}
 		return ClassifyCode(api.Code)

@@ -50,7 +50,7 @@ func TestClassifyErrors(t *testing.T) {
 	}{
 		{&APIError{HTTPStatus: 400, Code: 131026}, PermanentRecipient},
 		{&APIError{HTTPStatus: 429, Code: 130429}, RateLimited},
-		{&APIError{HTTPStatus: 500, Code: 131000}, Ambiguous},
+		{&APIError{HTTPStatus: 500, Code: 131000}, RetryNow}, // Meta's own answer: not taken
 		{&APIError{HTTPStatus: 503}, Ambiguous},
 		{&APIError{HTTPStatus: 401, Code: 190}, StopChannel},
 		{&TransportError{Written: false, Err: errors.New("connection refused")}, RetryNow},

@@ -331,3 +331,21 @@ func errorCode(err error) int32 {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// PortfolioUsage reads what the shared limiter needs to rebuild a portfolio's state after Redis
+// lost it.
+func PortfolioUsage(pool *pgxpool.Pool) ratelimit.UsageFunc {
+	q := queries.New(pool)
+	return func(ctx context.Context, portfolio int64) (ratelimit.Usage, error) {
+		rows, err := q.PortfolioUsage(ctx, portfolio)
+		if err != nil {
+			return ratelimit.Usage{}, err
+		}
+		u := ratelimit.Usage{Reached: make([]ratelimit.Reached, len(rows))}
+		for i, r := range rows {
+			u.Reached[i] = ratelimit.Reached{Recipient: r.Recipient, At: r.At}
+			u.InFlight = u.InFlight || r.InFlight
+		}
+		return u, nil
+	}
+}

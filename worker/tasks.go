@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -50,11 +51,15 @@ func isFailure(err error) bool {
 	return !errors.As(err, &rl)
 }
 
-// retryDelay waits what a limit asked for; other errors back off as asynq does.
-func retryDelay(n int, err error, t *asynq.Task) time.Duration {
+// retryDelay waits what a limit asked for. Other errors (Meta's 5xx, a lost connection to
+// Postgres) are transient: 1, 2, 4 … s after the n-th failure, up to about 4 minutes, with up to
+// half again as jitter. Asynq's default waits 15–45 s before the first retry, which stalls a
+// broadcast through a blip of a few seconds.
+func retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	var rl *RateLimited
 	if errors.As(err, &rl) {
 		return rl.RetryIn
 	}
-	return asynq.DefaultRetryDelayFunc(n, err, t)
+	d := time.Second << min(max(n, 0), 8)
+	return d + rand.N(d/2)
 }
