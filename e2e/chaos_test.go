@@ -4,8 +4,14 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"log"
+	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +24,7 @@ import (
 type outcome struct {
 	messages   int // message rows
 	duplicates int // recipients metasim accepted more than one message for
-	lost       int // eligible recipients without a final message row
+	lost       int // eligible recipients without a final message row (negative: more sent than the tier allowed)
 	unknown    int // rows whose send's outcome is unknown (allowed; counted)
 	breaches   int // sends metasim refused for throughput, tier or pair rate (not injected faults)
 	wrong      int // rows whose status is not what metasim did and posted, and report figures off a recount
@@ -33,12 +39,21 @@ func (c *cluster) settle(audience, held int, fault time.Time, within time.Durati
 	c.t.Helper()
 	ctx := context.Background()
 	var o outcome
-	testenv.Eventually(c.t, "every message final", within, func() bool {
+	var state string
+	deadline := time.Now().Add(within)
+	for {
 		var open, pending int
 		_ = c.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE status IN ('queued', 'sending')),
 			count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'unknown') FROM messages`).Scan(&o.messages, &open, &pending, &o.unknown)
-		return o.messages == audience && open == 0 && pending == held
-	})
+		if o.messages == audience && open == 0 && pending <= held { // fewer held than expected: a limit was not kept
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = c.pool.QueryRow(ctx, `SELECT string_agg(status || ' ' || n, ', ') FROM (SELECT status::text, count(*) AS n FROM messages GROUP BY 1) s`).Scan(&state)
+			c.t.Fatalf("messages not final within %s: %s; metasim %+v", within, state, c.sim.Counters())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	o.recovered = time.Since(fault)
 	testenv.Eventually(c.t, "every webhook posted", within, func() bool { return c.sim.Counters().WebhooksPending == 0 })
 	n := c.sim.Counters()
@@ -167,16 +182,15 @@ func (o outcome) check(t *testing.T) {
 // which every 25th has opted out.
 type chaos struct {
 	*cluster
-	mps               int
+	mps, tier         int
 	channel, template int64
 }
 
+// newChaos makes the cluster; tier 0 is unlimited.
 func newChaos(t *testing.T, simCfg metasim.Config, mps, tier int) *chaos {
 	simCfg.TimeScale = 100
-	if tier > 0 {
-		simCfg.DefaultTier = tier
-	}
-	return &chaos{cluster: newCluster(t, simCfg, true, "DRIPCAST_SENDING_TIMEOUT=5s", "DRIPCAST_META_TIMEOUT=2s"), mps: mps}
+	simCfg.DefaultTier = tier
+	return &chaos{cluster: newCluster(t, simCfg, true, "DRIPCAST_SENDING_TIMEOUT=5s", "DRIPCAST_META_TIMEOUT=2s"), mps: mps, tier: tier}
 }
 
 // number registers the number (through the API, which must be running).
@@ -184,6 +198,11 @@ func (c *chaos) number() {
 	channels, template := c.setupNumbers(c.mps)
 	c.channel, c.template = channels[0], template
 	c.call("PATCH", fmt.Sprintf("/v1/channels/%d", c.channel), map[string]any{"throughput_mps": c.mps * 9 / 10}, 200)
+	if c.tier > 0 {
+		var portfolio int64
+		_ = c.pool.QueryRow(context.Background(), `SELECT portfolio_id FROM channels WHERE id = $1`, c.channel).Scan(&portfolio)
+		c.call("PUT", fmt.Sprintf("/v1/portfolios/%d", portfolio), map[string]any{"name": "Main", "tier": c.tier}, 200)
+	}
 }
 
 // startAll runs an api, a scheduler and two workers, registers the number and imports the
@@ -289,6 +308,155 @@ func TestChaosMetaFaults(t *testing.T) {
 	c.sim.SetFaults(metasim.Faults{ServerError: 0.05, RateLimited: 0.03, Timeout: 0.01})
 	c.settle(1000, 0, fault, 3*time.Minute).check(t)
 	t.Logf("metasim injected %v", c.sim.Counters().Injected)
+}
+
+// Redis wiped mid-broadcast (FLUSHDB of Dripcast's database: every task and the limiter's
+// state): the queued messages are fed again within seconds, and the tier's recipients come back
+// from Postgres, so a second broadcast after the wipe gets only what is left of the tier.
+func TestChaosRedisWiped(t *testing.T) {
+	c := newChaos(t, metasim.Config{}, 200, 2000)
+	c.startAll(1500, 1000)
+	c.broadcast("g0")
+	c.sending(600)
+	if err := c.rdb.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	fault := time.Now()
+	testenv.Eventually(t, "the first broadcast sent", time.Minute, func() bool { return c.sim.Counters().Accepted >= 1440 })
+	c.broadcast("g1")
+	var eligible int
+	_ = c.pool.QueryRow(context.Background(), `SELECT count(*) FROM contacts WHERE opted_in`).Scan(&eligible)
+	c.settle(2500, eligible-2000, fault, 2*time.Minute).check(t)
+}
+
+// Redis restarted without persistence mid-broadcast: connections drop, none can be made for 3 s,
+// and it comes back empty.
+func TestChaosRedisRestarted(t *testing.T) {
+	c := newChaos(t, metasim.Config{}, 200, 0)
+	_, rd := c.faultable()
+	c.startAll(2000)
+	c.broadcast("g0")
+	c.sending(500)
+	before := rd.Accepted()
+	rd.Down()
+	fault := time.Now()
+	if err := c.rdb.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	rd.Up()
+	c.settle(2000, 0, fault, 2*time.Minute).check(t)
+	if rd.Accepted() == before {
+		t.Fatal("no process reconnected to Redis: the proxy was not in the way")
+	}
+}
+
+// Postgres restarted mid-broadcast: connections drop (transactions in flight abort) and none can
+// be made for 3 s.
+func TestChaosPostgresRestarted(t *testing.T) {
+	c := newChaos(t, metasim.Config{}, 200, 0)
+	pg, _ := c.faultable()
+	c.startAll(2000)
+	c.broadcast("g0")
+	c.sending(500)
+	before := pg.Accepted()
+	pg.Down()
+	fault := time.Now()
+	time.Sleep(3 * time.Second)
+	pg.Up()
+	c.settle(2000, 0, fault, 2*time.Minute).check(t)
+	if pg.Accepted() == before {
+		t.Fatal("no process reconnected to Postgres: the proxy was not in the way")
+	}
+}
+
+// Postgres and Redis answer slowly (every packet 20 ms late, both ways) for 5 s mid-broadcast.
+func TestChaosSlowConnections(t *testing.T) {
+	c := newChaos(t, metasim.Config{}, 200, 0)
+	pg, rd := c.faultable()
+	c.startAll(2000)
+	c.broadcast("g0")
+	c.sending(500)
+	fault := time.Now()
+	pg.Slow(20 * time.Millisecond)
+	rd.Slow(20 * time.Millisecond)
+	before := c.sim.Counters().Accepted
+	time.Sleep(5 * time.Second)
+	during := c.sim.Counters().Accepted - before
+	pg.Slow(0)
+	rd.Slow(0)
+	t.Logf("%d sends in the 5 slow seconds", during)
+	c.settle(2000, 0, fault, 2*time.Minute).check(t)
+}
+
+// kill -9 of one of two API processes while status webhooks flow through a load balancer to
+// both: the webhooks it failed to apply are posted again (Meta retries), and every row ends as
+// the webhooks said.
+func TestChaosAPIKilled(t *testing.T) {
+	c := newChaos(t, metasim.Config{SentDelay: time.Second, DeliveredDelay: 3 * time.Second, ReadDelay: 10 * time.Second, ReadShare: 0.8}, 200, 0)
+	lb := c.balance()
+	a, b := c.start("api"), c.start("api")
+	lb.to(a, b)
+	c.start("scheduler")
+	c.start("worker")
+	c.start("worker")
+	c.number()
+	c.importGroups(2000)
+	c.broadcast("g0")
+	c.sending(800)
+	failures := c.sim.Counters().WebhookFailures
+	a.kill()
+	fault := time.Now()
+	time.Sleep(2 * time.Second)
+	lb.to(c.start("api"), b)
+	o := c.settle(2000, 0, fault, 2*time.Minute)
+	o.check(t)
+	if c.sim.Counters().WebhookFailures == failures {
+		t.Fatal("no webhook post failed while an API process was down")
+	}
+}
+
+// A balancer passes the requests to the cluster's API address (where metasim posts webhooks) to
+// API processes in turn, as a load balancer without health checks would: a request to a dead one
+// fails.
+type balancer struct {
+	mu    sync.Mutex
+	next  int
+	addrs []string
+}
+
+// balance serves the cluster's API address; set its processes with to. Start it before the API
+// processes, which then take addresses of their own.
+func (c *cluster) balance() *balancer {
+	b := &balancer{}
+	ln, err := net.Listen("tcp", strings.TrimPrefix(c.api, "http://"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	srv := &http.Server{Handler: &httputil.ReverseProxy{Rewrite: b.rewrite, ErrorLog: log.New(io.Discard, "", 0)}}
+	go srv.Serve(ln)
+	c.t.Cleanup(func() { srv.Close() })
+	return b
+}
+
+func (b *balancer) to(procs ...*proc) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.addrs = nil
+	for _, p := range procs {
+		b.addrs = append(b.addrs, p.addr)
+	}
+}
+
+func (b *balancer) rewrite(r *httputil.ProxyRequest) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	addr := "127.0.0.1:1" // nothing listens: 502
+	if len(b.addrs) > 0 {
+		addr = b.addrs[b.next%len(b.addrs)]
+		b.next++
+	}
+	r.SetURL(&url.URL{Scheme: "http", Host: addr})
 }
 
 // metric reads a gauge or counter without labels from the process's /metrics.

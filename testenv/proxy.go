@@ -9,8 +9,8 @@ import (
 )
 
 // A Proxy forwards TCP connections on loopback to a server (Postgres, Redis) and injects the
-// faults a network or a restart would: Cut drops every connection and refuses new ones for a
-// while, Slow delays every chunk of data in both directions.
+// faults a network or a restart would: Down drops every connection and refuses new ones until
+// Up, Slow delays every chunk of data in both directions.
 type Proxy struct {
 	Addr   string // where clients connect
 	target string
@@ -132,13 +132,16 @@ func (p *Proxy) closeAll() {
 	}
 }
 
-// Cut drops every open connection and refuses new ones for d, as a server restart does.
-func (p *Proxy) Cut(d time.Duration) {
+// Down drops every open connection and refuses new ones until Up, as a server that stopped.
+func (p *Proxy) Down() {
 	p.mu.Lock()
 	p.down = true
 	p.mu.Unlock()
 	p.closeAll()
-	time.Sleep(d)
+}
+
+// Up lets connections through again.
+func (p *Proxy) Up() {
 	p.mu.Lock()
 	p.down = false
 	p.mu.Unlock()
@@ -151,8 +154,8 @@ func (p *Proxy) Slow(d time.Duration) {
 	p.mu.Unlock()
 }
 
-// Accepted is how many connections the proxy has forwarded: a client that reconnected after a
-// cut shows here.
+// Accepted is how many connections the proxy has forwarded: a client that reconnected after
+// Down shows here.
 func (p *Proxy) Accepted() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
