@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/dripcast/dripcast/metasim"
 	"github.com/dripcast/dripcast/testenv"
 )
@@ -23,7 +25,7 @@ import (
 // metasim's log.
 type outcome struct {
 	messages   int // message rows
-	duplicates int // recipients metasim accepted more than one message for
+	duplicates int // message rows ((broadcast, contact) or (enrollment, step)) metasim accepted more than once
 	lost       int // eligible recipients without a final message row (negative: more sent than the tier allowed)
 	unknown    int // rows whose send's outcome is unknown (allowed; counted)
 	breaches   int // sends metasim refused for throughput, tier or pair rate (not injected faults)
@@ -57,7 +59,7 @@ func (c *cluster) settle(audience, held int, fault time.Time, within time.Durati
 	o.recovered = time.Since(fault)
 	testenv.Eventually(c.t, "every webhook posted", within, func() bool { return c.sim.Counters().WebhooksPending == 0 })
 	n := c.sim.Counters()
-	o.duplicates = len(n.RepeatRecipients)
+	o.duplicates = c.duplicates()
 	o.breaches = n.RefusedByCode[130429] + n.RefusedByCode[131056] + n.TierBreaches
 	var final int
 	_ = c.pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE status IN ('sent', 'delivered', 'read', 'failed', 'skipped', 'unknown')`).Scan(&final)
@@ -65,6 +67,24 @@ func (c *cluster) settle(audience, held int, fault time.Time, within time.Durati
 	o.wrong = c.wrongStatuses() + c.wrongReports()
 	o.optedOut = c.optedOutSends()
 	return o
+}
+
+// duplicates counts the message rows metasim took more than once (by the message id each send
+// carries as its callback data).
+func (c *cluster) duplicates() int {
+	took := map[string]int{}
+	for _, r := range c.sim.Records(0, "") {
+		if r.Accepted() {
+			took[r.Callback]++
+		}
+	}
+	n := 0
+	for _, k := range took {
+		if k > 1 {
+			n++
+		}
+	}
+	return n
 }
 
 // rank orders statuses as Dripcast does (message_rank in SQL).
@@ -142,7 +162,8 @@ func (c *cluster) wrongReports() int {
 	return wrong
 }
 
-// optedOutSends counts the sends metasim took for contacts who are not opted in.
+// optedOutSends counts the marketing sends metasim took for contacts who are not opted in (a
+// utility template needs no opt-in).
 func (c *cluster) optedOutSends() int {
 	rows, err := c.pool.Query(context.Background(), `SELECT substr(phone, 2) FROM contacts WHERE NOT opted_in`)
 	if err != nil {
@@ -157,7 +178,7 @@ func (c *cluster) optedOutSends() int {
 	rows.Close()
 	n := 0
 	for _, r := range c.sim.Records(0, "") {
-		if r.Accepted() && out[r.To] {
+		if r.Accepted() && r.Category == "marketing" && out[r.To] {
 			n++
 		}
 	}
@@ -187,10 +208,35 @@ type chaos struct {
 }
 
 // newChaos makes the cluster; tier 0 is unlimited.
+// newChaos makes the cluster; tier 0 is unlimited. Drip delays run 7,200 times faster (an hour
+// in half a second); metasim checks the pair rate (6 s of its time).
 func newChaos(t *testing.T, simCfg metasim.Config, mps, tier int) *chaos {
 	simCfg.TimeScale = 100
 	simCfg.DefaultTier = tier
-	return &chaos{cluster: newCluster(t, simCfg, true, "DRIPCAST_SENDING_TIMEOUT=5s", "DRIPCAST_META_TIMEOUT=2s"), mps: mps, tier: tier}
+	simCfg.PairInterval = 6 * time.Second
+	c := &chaos{cluster: newCluster(t, simCfg, true, "DRIPCAST_SENDING_TIMEOUT=5s", "DRIPCAST_META_TIMEOUT=2s",
+		fmt.Sprint("DRIPCAST_DRIP_TIME_SCALE=", dripScale)), mps: mps, tier: tier}
+	c.sim.AddTemplate(metasim.Template{Name: "welcome", Language: "en", Category: "utility", Params: map[string]int{"body": 1}})
+	return c
+}
+
+// drip enrolls the contacts tagged tag in a sequence of two utility steps an hour apart (half a
+// second), through the API.
+func (c *chaos) drip(tag string) {
+	tpl := c.stack.template("welcome", map[string]any{"source": "contact", "field": "first_name", "fallback": "there"})
+	seq := c.sequence(map[string]any{"name": "Welcome " + tag, "channel_id": c.channel, "steps": []map[string]any{
+		{"template_id": tpl}, {"template_id": tpl, "delay": map[string]any{"amount": 1, "unit": "hours"}}}})
+	rows, err := c.pool.Query(context.Background(), `SELECT phone FROM contacts WHERE $1 = ANY(tags)`, tag)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	phones, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(phones) == 0 {
+		c.t.Fatalf("contacts tagged %s: %v %v", tag, phones, err)
+	}
+	for _, p := range phones {
+		c.call("POST", fmt.Sprintf("/v1/sequences/%d/enrollments", seq), map[string]any{"phone": p}, 201)
+	}
 }
 
 // number registers the number (through the API, which must be running).
@@ -228,18 +274,19 @@ func (c *chaos) sending(n int) {
 	testenv.Eventually(c.t, "sending", 60*time.Second, func() bool { return c.sim.Counters().Accepted > n })
 }
 
-// kill -9 of a worker mid-broadcast, then a new one: nothing lost, nothing sent twice. The
-// messages it had claimed become unknown, those waiting for a throughput slot too (see the
-// README's runbook).
+// kill -9 of a worker mid-broadcast, with drip steps due too, then a new one: nothing lost,
+// nothing sent twice. The messages it had claimed become unknown, those waiting for a throughput
+// slot too (see the README's runbook).
 func TestChaosWorkerKilled(t *testing.T) {
 	c := newChaos(t, metasim.Config{}, 200, 0)
-	procs := c.startAll(2000)
+	procs := c.startAll(2000, 200)
 	c.broadcast("g0")
+	c.drip("g1")
 	c.sending(500)
 	procs[2].kill()
 	fault := time.Now()
 	c.start("worker")
-	c.settle(2000, 0, fault, 2*time.Minute).check(t)
+	c.settle(2000+2*200, 0, fault, 2*time.Minute).check(t)
 }
 
 // kill -9 of the scheduler leader: the standby leads within seconds and the broadcast completes.
