@@ -105,7 +105,7 @@ func newStackAt(t testing.TB, simCfg metasim.Config, mps int, clk clock.Clock) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender := worker.NewSender(pool, client, ratelimit.New(rdb, worker.PortfolioUsage(pool), 6*time.Second, 2*time.Second), box, log, sending)
+	sender := worker.NewSender(pool, client, ratelimit.New(rdb, worker.PortfolioUsage(pool), 6*time.Second, ratelimit.SlotHorizon), box, log, sending)
 	mux.HandleFunc(worker.TypeSend, func(ctx context.Context, task *asynq.Task) error {
 		err := sender.ProcessTask(ctx, task)
 		var limited *worker.RateLimited

@@ -30,10 +30,18 @@ const (
 )
 
 // Safety keeps the shared rate a little under the number's limit: slots are spaced evenly, but
-// sends reach Meta with jitter, and Meta counts per second. At 97.5 %, a send may arrive 25 ms
-// later than its slot without two seconds' sends meeting in one. At 98.5 % (15 ms) a worker
-// stopping mid-broadcast put two sends over Meta's limit (TestChaosWorkerStopped).
-const Safety = 0.975
+// sends reach Meta with jitter, and Meta counts per second. At 98.5 %, a send may arrive 15 ms
+// later than its slot without two seconds' sends meeting in one: BenchmarkRateAccuracy and the
+// worker kill and stop scenarios at Meta's full limit kept every second under it. Under the race
+// detector the jitter is larger (the chaos tests give Dripcast 90 % of metasim's limit); should
+// Meta still answer 130429, the send is retried and the number slowed (SlowDown).
+const Safety = 0.985
+
+// SlotHorizon is how far ahead workers take throughput slots. A message waits for its slot
+// claimed (in sending): a worker killed meanwhile leaves it unknown, though Meta never got it, so
+// the horizon is short; half a second still keeps a number's slots taken through a worker's
+// stall. Sends further out go back to the queue until their slot comes near.
+const SlotHorizon = 500 * time.Millisecond
 
 // TierWindow is Meta's moving window for unique recipients.
 const TierWindow = 24 * time.Hour

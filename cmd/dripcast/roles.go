@@ -121,7 +121,7 @@ func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, po
 	if err := sch.Add(ctx, "0 */5 * * * *", "refresh", func(ctx context.Context) error { return jobs.Refresh(ctx, refresher) }); err != nil {
 		return err
 	}
-	limits := ratelimit.New(rdb, worker.PortfolioUsage(pool), cfg.PairInterval, 2*time.Second)
+	limits := ratelimit.New(rdb, worker.PortfolioUsage(pool), cfg.PairInterval, ratelimit.SlotHorizon)
 	if err := sch.Add(ctx, "*/10 * * * * *", "tiers", func(ctx context.Context) error { return jobs.Tiers(ctx, limits) }); err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, pool 
 		return err
 	}
 	client := whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout)
-	limits := ratelimit.New(rdb, worker.PortfolioUsage(pool), cfg.PairInterval, 2*time.Second)
+	limits := ratelimit.New(rdb, worker.PortfolioUsage(pool), cfg.PairInterval, ratelimit.SlotHorizon)
 	mux := asynq.NewServeMux()
 	mux.Handle(worker.TypeSend, worker.NewSender(pool, client, limits, box, log, m))
 	if err := srv.Start(mux); err != nil {
