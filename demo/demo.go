@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -169,25 +170,45 @@ func (d *demo) waitReady(ctx context.Context) error {
 }
 
 // call sends a request and decodes the JSON answer; a status of 400 or more is an error.
+// call sends a request to the API and decodes the answer. A 429 (the per-key rate limit, which
+// the demo's bursts of calls can reach on a fast machine) is retried after its Retry-After, as an
+// API client should.
 func (d *demo) call(method, path, ctype string, body io.Reader, out any) error {
-	req, err := http.NewRequest(method, d.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+d.key)
+	var payload []byte
 	if body != nil {
-		req.Header.Set("Content-Type", ctype)
+		var err error
+		if payload, err = io.ReadAll(body); err != nil {
+			return err
+		}
 	}
-	res, err := d.http.Do(req)
-	if err != nil {
-		return err
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequest(method, d.base+path, bytes.NewReader(payload))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+d.key)
+		if body != nil {
+			req.Header.Set("Content-Type", ctype)
+		}
+		res, err := d.http.Do(req)
+		if err != nil {
+			return err
+		}
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode == http.StatusTooManyRequests && attempt < 5 {
+			wait, err := strconv.Atoi(res.Header.Get("Retry-After"))
+			if err != nil || wait < 1 {
+				wait = 1
+			}
+			time.Sleep(time.Duration(wait) * time.Second)
+			continue
+		}
+		if res.StatusCode >= 400 {
+			return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, raw)
+		}
+		return json.Unmarshal(raw, out)
 	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode >= 400 {
-		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, raw)
-	}
-	return json.Unmarshal(raw, out)
 }
 
 func (d *demo) callJSON(method, path string, in, out any) error {
