@@ -169,10 +169,9 @@ func (d *demo) waitReady(ctx context.Context) error {
 	return fmt.Errorf("dripcast was not ready in 20s")
 }
 
-// call sends a request and decodes the JSON answer; a status of 400 or more is an error.
-// call sends a request to the API and decodes the answer. A 429 (the per-key rate limit, which
-// the demo's bursts of calls can reach on a fast machine) is retried after its Retry-After, as an
-// API client should.
+// call sends a request to the API and decodes the JSON answer; a status of 400 or more is an
+// error. A 429 (the per-key rate limit, which the demo's bursts of calls can reach on a fast
+// machine) is retried after its Retry-After, as an API client should.
 func (d *demo) call(method, path, ctype string, body io.Reader, out any) error {
 	var payload []byte
 	if body != nil {
