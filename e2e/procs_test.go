@@ -150,6 +150,7 @@ func (c *cluster) start(role string, env ...string) *proc {
 	p.cmd = c.command(role)
 	p.cmd.Env = append(p.cmd.Env, append(env, "DRIPCAST_HTTP_ADDR="+addr)...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	dieWithTest(p.cmd)
 	if err := p.cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ const claimMessages = `-- name: ClaimMessages :many
 WITH target AS (
     SELECT id FROM messages WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
 ), claimed AS (
-    UPDATE messages m SET status = 'sending', sending_at = now(), attempts = m.attempts + 1
+    UPDATE messages m SET status = 'sending', sending_at = $2::timestamptz, attempts = m.attempts + 1
     FROM target
     WHERE m.id = target.id AND m.status = 'queued' AND message_may_send(m.broadcast_id, m.enrollment_id)
       AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = m.contact_id)
@@ -39,6 +39,11 @@ JOIN accounts a ON a.id = m.account_id
 LEFT JOIN broadcasts b ON b.id = m.broadcast_id
 LEFT JOIN enrollments e ON e.id = m.enrollment_id
 `
+
+type ClaimMessagesParams struct {
+	Ids       []int64
+	ClaimedAt time.Time
+}
 
 type ClaimMessagesRow struct {
 	ID                 int64
@@ -79,9 +84,9 @@ type ClaimMessagesRow struct {
 // has it, or it is done) or its campaign does not let it go (message_may_send).
 // The rows are found by primary key alone (the planner, with statistics of a table that changed
 // fast, may otherwise scan every queued message of the in-flight index) and locked in id order,
-// as webhooks lock them.
-func (q *Queries) ClaimMessages(ctx context.Context, ids []int64) ([]ClaimMessagesRow, error) {
-	rows, err := q.db.Query(ctx, claimMessages, ids)
+// as webhooks lock them. claimed_at, the worker's clock, marks the claim: see UnclaimMessages.
+func (q *Queries) ClaimMessages(ctx context.Context, arg ClaimMessagesParams) ([]ClaimMessagesRow, error) {
+	rows, err := q.db.Query(ctx, claimMessages, arg.Ids, arg.ClaimedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -314,6 +319,24 @@ type SkipMessageParams struct {
 
 func (q *Queries) SkipMessage(ctx context.Context, arg SkipMessageParams) error {
 	_, err := q.db.Exec(ctx, skipMessage, arg.Reason, arg.ID)
+	return err
+}
+
+const unclaimMessages = `-- name: UnclaimMessages :exec
+UPDATE messages SET status = 'queued', queued_at = now()
+WHERE id = ANY($1::bigint[]) AND status = 'sending' AND sending_at = $2::timestamptz
+`
+
+type UnclaimMessagesParams struct {
+	Ids       []int64
+	ClaimedAt time.Time
+}
+
+// A claim whose answer was lost (the connection dropped mid-statement) may still have committed:
+// its messages, if in sending with that claim's mark, go back to the queue. Nobody else can have
+// claimed them since, and nobody sent them (the worker never saw them claimed).
+func (q *Queries) UnclaimMessages(ctx context.Context, arg UnclaimMessagesParams) error {
+	_, err := q.db.Exec(ctx, unclaimMessages, arg.Ids, arg.ClaimedAt)
 	return err
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dripcast/dripcast/broadcast"
@@ -68,8 +69,14 @@ func NewSender(pool *pgxpool.Pool, client *whatsapp.Client, limits *ratelimit.Li
 }
 
 func (s *Sender) claimBatch(ctx context.Context, ids []int64) ([]claim, error) {
-	rows, err := s.q.ClaimMessages(ctx, ids)
+	at := time.Now().Truncate(time.Microsecond) // Postgres keeps microseconds
+	rows, err := s.q.ClaimMessages(ctx, queries.ClaimMessagesParams{Ids: ids, ClaimedAt: at})
 	if err != nil {
+		if !isSQLError(err) && !pgconn.SafeToRetry(err) { // sent, then the connection failed: it may have committed
+			err = errors.Join(err, retryWrite(ctx, func(ctx context.Context) error {
+				return s.q.UnclaimMessages(ctx, queries.UnclaimMessagesParams{Ids: ids, ClaimedAt: at})
+			}))
+		}
 		return nil, err
 	}
 	byID := make(map[int64]message, len(rows))
@@ -119,7 +126,7 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 func (s *Sender) send(ctx context.Context, m message) error {
 	switch {
 	case m.ChannelStatus != "active":
-		return s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now()})
+		return s.release(ctx, m.ID, time.Now())
 	case m.TemplateStatus != "approved":
 		return s.holdForTemplate(ctx, m, m.TemplateStatus)
 	case m.Category == "marketing" && !m.OptedIn:
@@ -148,7 +155,7 @@ func (s *Sender) send(ctx context.Context, m message) error {
 		MPS: ratelimit.EffectiveMPS(m.ThroughputMps, settings.RateFactor(m.QualityRating, m.Category), rateCap), Tier: tier, Recipient: to,
 		InServiceWindow: m.InServiceWindow})
 	if err != nil {
-		return errors.Join(err, s.q.RequeueMessage(context.WithoutCancel(ctx), m.ID))
+		return errors.Join(err, s.release(ctx, m.ID, time.Time{}))
 	}
 	channel := metrics.Channel(m.ChannelID)
 	if !d.Allowed {
@@ -202,12 +209,50 @@ func render(m message) ([]whatsapp.Component, error) {
 // tier holds the message until a slot frees.
 func (s *Sender) wait(ctx context.Context, m message, d ratelimit.Decision) error {
 	if d.Reason == ratelimit.ReasonTier {
-		return s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now().Add(d.RetryAfter)})
+		return s.release(ctx, m.ID, time.Now().Add(d.RetryAfter))
 	}
-	if err := s.q.RequeueMessage(ctx, m.ID); err != nil {
+	if err := s.release(ctx, m.ID, time.Time{}); err != nil {
 		return err
 	}
 	return &RateLimited{RetryIn: d.RetryAfter, Reason: d.Reason}
+}
+
+// release hands back a claimed message that was not sent: to the queue (a retry of its task
+// follows), or, with until set, to pending until then. Left in sending, a message would end
+// unknown though Meta never got it, so the write outlasts a lost connection (retryWrite).
+func (s *Sender) release(ctx context.Context, id int64, until time.Time) error {
+	return retryWrite(ctx, func(ctx context.Context) error {
+		if until.IsZero() {
+			return s.q.RequeueMessage(ctx, id)
+		}
+		return s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: id, DueAt: until})
+	})
+}
+
+// retryWrite runs an idempotent write until Postgres takes it or refuses the statement itself, for
+// up to 30 s: a restart or failover of Postgres is waited out. It runs after the task's context
+// ends too.
+func retryWrite(ctx context.Context, write func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		err := write(ctx)
+		if err == nil || isSQLError(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// isSQLError tells an error Postgres answered (the statement ran, or was refused) from a lost or
+// failed connection, after which the statement's outcome is unknown.
+func isSQLError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr)
 }
 
 // failed records what Meta's error means for this message, its broadcast and its channel.
@@ -223,17 +268,14 @@ func (s *Sender) failed(ctx context.Context, m message, err error) error {
 	switch c.Class {
 	case whatsapp.RateLimited:
 		s.limits.SlowDown(m.PhoneNumberID)
-		if err := s.q.RequeueMessage(ctx, m.ID); err != nil {
+		if err := s.release(ctx, m.ID, time.Time{}); err != nil {
 			return err
 		}
 		return &RateLimited{RetryIn: c.RetryAfter, Reason: fmt.Sprint("meta ", code)}
 	case whatsapp.RetryNow:
-		if err := s.q.RequeueMessage(ctx, m.ID); err != nil {
-			return err
-		}
-		return err
+		return errors.Join(err, s.release(ctx, m.ID, time.Time{}))
 	case whatsapp.RetryLater:
-		return s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now().Add(c.RetryAfter)})
+		return s.release(ctx, m.ID, time.Now().Add(c.RetryAfter))
 	case whatsapp.Ambiguous:
 		// Meta may have taken it: never sent again blindly. A status webhook carrying the
 		// message id settles it.
@@ -269,7 +311,7 @@ func (s *Sender) stopStep(ctx context.Context, m message, reason string, code in
 // holdForTemplate keeps the message for later and pauses its campaign until Meta approves the
 // template again (the webhook resumes campaigns paused for "template …").
 func (s *Sender) holdForTemplate(ctx context.Context, m message, status string) error {
-	if err := s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now()}); err != nil {
+	if err := s.release(ctx, m.ID, time.Now()); err != nil {
 		return err
 	}
 	return s.pauseCampaign(ctx, m, "template "+status)
@@ -304,7 +346,7 @@ func (s *Sender) stopChannel(ctx context.Context, m message, reason string) erro
 	if err := s.q.PauseBroadcastsOfChannel(ctx, queries.PauseBroadcastsOfChannelParams{ChannelID: m.ChannelID, Reason: "paused automatically: channel: " + reason}); err != nil {
 		return err
 	}
-	return s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: time.Now()})
+	return s.release(ctx, m.ID, time.Now())
 }
 
 // outcome names what an error class does to a message, for the sends metric.

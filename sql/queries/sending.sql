@@ -3,12 +3,12 @@
 -- has it, or it is done) or its campaign does not let it go (message_may_send).
 -- The rows are found by primary key alone (the planner, with statistics of a table that changed
 -- fast, may otherwise scan every queued message of the in-flight index) and locked in id order,
--- as webhooks lock them.
+-- as webhooks lock them. claimed_at, the worker's clock, marks the claim: see UnclaimMessages.
 -- name: ClaimMessages :many
 WITH target AS (
     SELECT id FROM messages WHERE id = ANY(@ids::bigint[]) ORDER BY id FOR UPDATE
 ), claimed AS (
-    UPDATE messages m SET status = 'sending', sending_at = now(), attempts = m.attempts + 1
+    UPDATE messages m SET status = 'sending', sending_at = @claimed_at::timestamptz, attempts = m.attempts + 1
     FROM target
     WHERE m.id = target.id AND m.status = 'queued' AND message_may_send(m.broadcast_id, m.enrollment_id)
       AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = m.contact_id)
@@ -31,6 +31,13 @@ JOIN templates t ON t.id = m.template_id
 JOIN accounts a ON a.id = m.account_id
 LEFT JOIN broadcasts b ON b.id = m.broadcast_id
 LEFT JOIN enrollments e ON e.id = m.enrollment_id;
+
+-- A claim whose answer was lost (the connection dropped mid-statement) may still have committed:
+-- its messages, if in sending with that claim's mark, go back to the queue. Nobody else can have
+-- claimed them since, and nobody sent them (the worker never saw them claimed).
+-- name: UnclaimMessages :exec
+UPDATE messages SET status = 'queued', queued_at = now()
+WHERE id = ANY(@ids::bigint[]) AND status = 'sending' AND sending_at = @claimed_at::timestamptz;
 
 -- A queued message whose campaign stopped goes back to pending, to wait for a resume.
 -- name: UnqueueStopped :exec
