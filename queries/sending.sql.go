@@ -234,7 +234,7 @@ func (q *Queries) PauseChannel(ctx context.Context, arg PauseChannelParams) erro
 
 const portfolioUsage = `-- name: PortfolioUsage :many
 SELECT substr(ct.phone, 2)::text AS recipient, COALESCE(m.sent_at, m.sending_at, now())::timestamptz AS at,
-    (m.status = 'sending')::boolean AS in_flight
+    COALESCE(m.sent_at > now() - interval '1 second', false)::boolean AS busy
 FROM portfolios p
 JOIN channels ch ON ch.portfolio_id = p.id
 JOIN messages m ON m.account_id = p.account_id AND m.channel_id = ch.id
@@ -247,13 +247,15 @@ WHERE p.id = $1
 type PortfolioUsageRow struct {
 	Recipient string
 	At        time.Time
-	InFlight  bool
+	Busy      bool
 }
 
 // What a portfolio's numbers sent, or may be sending, in the moving 24 h: the shared limiter
 // rebuilds its state from it when Redis lost it (wiped, or restarted without persistence).
-// Unknown sends count, as Meta may have taken them; rows in sending hold throughput slots that
-// may still be ahead. Rare (once per portfolio after a loss), so the unknown rows' scan is fine.
+// Unknown and sending rows count, as Meta may have (or get) them. A portfolio that sent in the
+// last second is busy: throughput slots handed out before the loss may still be ahead (an idle
+// one, or one used for the first time, has none). Rare (once per portfolio after a loss), so the
+// unknown rows' scan is fine.
 func (q *Queries) PortfolioUsage(ctx context.Context, portfolioID int64) ([]PortfolioUsageRow, error) {
 	rows, err := q.db.Query(ctx, portfolioUsage, portfolioID)
 	if err != nil {
@@ -263,7 +265,7 @@ func (q *Queries) PortfolioUsage(ctx context.Context, portfolioID int64) ([]Port
 	var items []PortfolioUsageRow
 	for rows.Next() {
 		var i PortfolioUsageRow
-		if err := rows.Scan(&i.Recipient, &i.At, &i.InFlight); err != nil {
+		if err := rows.Scan(&i.Recipient, &i.At, &i.Busy); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

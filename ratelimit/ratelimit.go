@@ -66,7 +66,7 @@ type Decision struct {
 // Usage is what Postgres knows of a portfolio's sending, to rebuild its state in Redis.
 type Usage struct {
 	Reached  []Reached // recipients reached (or maybe reached) in the moving 24 h
-	InFlight bool      // sends claimed but maybe not made yet: their throughput slots may be ahead
+	Busy     bool      // it sent in the last second: throughput slots handed out may still be ahead
 }
 
 // Reached is one recipient of a portfolio and when it was reached.
@@ -147,7 +147,8 @@ func portfolioTag(portfolio int64) string { return "{p" + strconv.FormatInt(port
 
 // reseed rebuilds a portfolio's state from Postgres: the recipients of the moving 24 h into the
 // tier's set (keeping a later time already there), and the seed mark, which holds new throughput
-// slots back by maxWait when sends from before the loss may still be waiting for theirs.
+// slots back by maxWait when the portfolio was busy: sends from before the loss may still be
+// waiting for theirs.
 // Concurrent reseeds of one portfolio write the same state.
 func (l *Limiter) reseed(ctx context.Context, portfolio int64) error {
 	u, err := l.usage(ctx, portfolio)
@@ -159,7 +160,7 @@ func (l *Limiter) reseed(ctx context.Context, portfolio int64) error {
 		return err
 	}
 	mark := int64(0)
-	if u.InFlight {
+	if u.Busy {
 		mark = now.Add(l.maxWait).UnixMicro()
 	}
 	tag := portfolioTag(portfolio)

@@ -113,7 +113,7 @@ func TestTierCountsUniqueRecipients(t *testing.T) {
 // those handed out before the loss have passed.
 func TestRebuiltAfterRedisLoss(t *testing.T) {
 	rdb := testenv.Redis(t)
-	reached := Usage{InFlight: true, Reached: []Reached{{"a", time.Now().Add(-time.Hour)}, {"b", time.Now()}}}
+	reached := Usage{Busy: true, Reached: []Reached{{"a", time.Now().Add(-time.Hour)}, {"b", time.Now()}}}
 	reads := 0
 	l := New(rdb, func(_ context.Context, portfolio int64) (Usage, error) {
 		reads++

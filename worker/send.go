@@ -386,7 +386,7 @@ func PortfolioUsage(pool *pgxpool.Pool) ratelimit.UsageFunc {
 		u := ratelimit.Usage{Reached: make([]ratelimit.Reached, len(rows))}
 		for i, r := range rows {
 			u.Reached[i] = ratelimit.Reached{Recipient: r.Recipient, At: r.At}
-			u.InFlight = u.InFlight || r.InFlight
+			u.Busy = u.Busy || r.Busy
 		}
 		return u, nil
 	}

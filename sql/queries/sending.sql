@@ -97,11 +97,13 @@ SELECT changed.account_id, changed.id, false, @source::text FROM changed;
 
 -- What a portfolio's numbers sent, or may be sending, in the moving 24 h: the shared limiter
 -- rebuilds its state from it when Redis lost it (wiped, or restarted without persistence).
--- Unknown sends count, as Meta may have taken them; rows in sending hold throughput slots that
--- may still be ahead. Rare (once per portfolio after a loss), so the unknown rows' scan is fine.
+-- Unknown and sending rows count, as Meta may have (or get) them. A portfolio that sent in the
+-- last second is busy: throughput slots handed out before the loss may still be ahead (an idle
+-- one, or one used for the first time, has none). Rare (once per portfolio after a loss), so the
+-- unknown rows' scan is fine.
 -- name: PortfolioUsage :many
 SELECT substr(ct.phone, 2)::text AS recipient, COALESCE(m.sent_at, m.sending_at, now())::timestamptz AS at,
-    (m.status = 'sending')::boolean AS in_flight
+    COALESCE(m.sent_at > now() - interval '1 second', false)::boolean AS busy
 FROM portfolios p
 JOIN channels ch ON ch.portfolio_id = p.id
 JOIN messages m ON m.account_id = p.account_id AND m.channel_id = ch.id
