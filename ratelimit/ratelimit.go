@@ -65,8 +65,8 @@ type Decision struct {
 
 // Usage is what Postgres knows of a portfolio's sending, to rebuild its state in Redis.
 type Usage struct {
-	Reached  []Reached // recipients reached (or maybe reached) in the moving 24 h
-	Busy     bool      // it sent in the last second: throughput slots handed out may still be ahead
+	Reached []Reached // recipients reached (or maybe reached) in the moving 24 h
+	Busy    bool      // it sent in the last second: throughput slots handed out may still be ahead
 }
 
 // Reached is one recipient of a portfolio and when it was reached.
