@@ -59,27 +59,31 @@ func (c *cluster) settle(audience, held int, fault time.Time, within time.Durati
 	o.recovered = time.Since(fault)
 	testenv.Eventually(c.t, "every webhook posted", within, func() bool { return c.sim.Counters().WebhooksPending == 0 })
 	n := c.sim.Counters()
-	o.duplicates = c.duplicates()
+	var took []metasim.Record // the sends metasim accepted
+	for _, r := range c.sim.Records(0, "") {
+		if r.Accepted() {
+			took = append(took, r)
+		}
+	}
+	o.duplicates = duplicates(took)
 	o.breaches = n.RefusedByCode[130429] + n.RefusedByCode[131056] + n.TierBreaches
 	var final int
 	_ = c.pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE status IN ('sent', 'delivered', 'read', 'failed', 'skipped', 'unknown')`).Scan(&final)
 	o.lost = audience - held - final
-	o.wrong = c.wrongStatuses() + c.wrongReports()
-	o.optedOut = c.optedOutSends()
+	o.wrong = c.wrongStatuses(took) + c.wrongReports()
+	o.optedOut = c.optedOutSends(took)
 	return o
 }
 
 // duplicates counts the message rows metasim took more than once (by the message id each send
 // carries as its callback data).
-func (c *cluster) duplicates() int {
-	took := map[string]int{}
-	for _, r := range c.sim.Records(0, "") {
-		if r.Accepted() {
-			took[r.Callback]++
-		}
+func duplicates(took []metasim.Record) int {
+	perRow := map[string]int{}
+	for _, r := range took {
+		perRow[r.Callback]++
 	}
 	n := 0
-	for _, k := range took {
+	for _, k := range perRow {
 		if k > 1 {
 			n++
 		}
@@ -93,13 +97,10 @@ var rank = map[string]int{"unknown": 3, "sent": 4, "failed": 5, "delivered": 6, 
 // wrongStatuses counts rows whose status is not the furthest metasim posted for them (webhooks
 // late, twice, out of order or lost), rows shown as sent that metasim never took, and rows that
 // metasim took and posted nothing for that are neither sent nor unknown.
-func (c *cluster) wrongStatuses() int {
+func (c *cluster) wrongStatuses(took []metasim.Record) int {
 	best := map[string]string{} // message id (the callback data) → furthest status posted
 	posted := c.sim.Posted()
-	for _, r := range c.sim.Records(0, "") {
-		if !r.Accepted() {
-			continue
-		}
+	for _, r := range took {
 		st := ""
 		for _, p := range posted[r.WAMID] {
 			if rank[p] > rank[st] {
@@ -195,7 +196,7 @@ func (c *cluster) recount(sql string) map[[2]int64]funnel {
 
 // optedOutSends counts the marketing sends metasim took for contacts who are not opted in (a
 // utility template needs no opt-in).
-func (c *cluster) optedOutSends() int {
+func (c *cluster) optedOutSends(took []metasim.Record) int {
 	rows, err := c.pool.Query(context.Background(), `SELECT substr(phone, 2) FROM contacts WHERE NOT opted_in`)
 	if err != nil {
 		c.t.Fatal(err)
@@ -208,8 +209,8 @@ func (c *cluster) optedOutSends() int {
 	}
 	rows.Close()
 	n := 0
-	for _, r := range c.sim.Records(0, "") {
-		if r.Accepted() && r.Category == "marketing" && out[r.To] {
+	for _, r := range took {
+		if r.Category == "marketing" && out[r.To] {
 			n++
 		}
 	}
@@ -218,7 +219,7 @@ func (c *cluster) optedOutSends() int {
 
 // check fails the test on a broken invariant, and logs the outcome as a row of `make chaos`'s
 // table (CHAOS|scenario|messages|duplicates|lost|unknown|breaches|wrong|opted out|seconds to recover).
-func (o outcome) check(t *testing.T) {
+func (o outcome) check(t testing.TB) {
 	t.Helper()
 	t.Logf("CHAOS|%s|%d|%d|%d|%d|%d|%d|%d|%.1f", strings.TrimPrefix(t.Name(), "TestChaos"), o.messages, o.duplicates, o.lost, o.unknown,
 		o.breaches, o.wrong, o.optedOut, o.recovered.Seconds())
@@ -412,21 +413,11 @@ func TestChaosRedisWiped(t *testing.T) {
 func TestChaosRedisRestarted(t *testing.T) {
 	c := newChaos(t, metasim.Config{}, 200, 0)
 	_, rd := c.faultable()
-	c.startAll(2000)
-	c.broadcast("g0")
-	c.sending(500)
-	before := rd.Accepted()
-	rd.Down()
-	fault := time.Now()
-	if err := c.rdb.FlushDB(context.Background()).Err(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(3 * time.Second)
-	rd.Up()
-	c.settle(2000, 0, fault, 2*time.Minute).check(t)
-	if rd.Accepted() == before {
-		t.Fatal("no process reconnected to Redis: the proxy was not in the way")
-	}
+	c.restart(rd, func() {
+		if err := c.rdb.FlushDB(context.Background()).Err(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // Postgres restarted mid-broadcast: connections drop (transactions in flight abort) and none can
@@ -435,22 +426,30 @@ func TestChaosRedisRestarted(t *testing.T) {
 func TestChaosPostgresRestarted(t *testing.T) {
 	c := newChaos(t, metasim.Config{}, 200, 0)
 	pg, _ := c.faultable()
+	if o := c.restart(pg, func() {}); o.unknown != 0 {
+		t.Fatalf("a restart of Postgres left %d messages unknown: Meta never got them", o.unknown)
+	}
+}
+
+// restart takes the server behind p away for 3 s while a broadcast to 2,000 contacts sends
+// (whileDown runs as it goes), checks the invariants, and that the processes reconnected through p.
+func (c *chaos) restart(p *testenv.Proxy, whileDown func()) outcome {
+	c.t.Helper()
 	c.startAll(2000)
 	c.broadcast("g0")
 	c.sending(500)
-	before := pg.Accepted()
-	pg.Down()
+	before := p.Accepted()
+	p.Down()
 	fault := time.Now()
+	whileDown()
 	time.Sleep(3 * time.Second)
-	pg.Up()
+	p.Up()
 	o := c.settle(2000, 0, fault, 2*time.Minute)
-	o.check(t)
-	if o.unknown != 0 {
-		t.Fatalf("a restart of Postgres left %d messages unknown: Meta never got them", o.unknown)
+	o.check(c.t)
+	if p.Accepted() == before {
+		c.t.Fatal("no process reconnected: the proxy was not in the way")
 	}
-	if pg.Accepted() == before {
-		t.Fatal("no process reconnected to Postgres: the proxy was not in the way")
-	}
+	return o
 }
 
 // Postgres and Redis answer slowly (every packet 20 ms late, both ways) for 5 s mid-broadcast.
