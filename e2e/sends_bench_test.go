@@ -37,7 +37,7 @@ var (
 // left out) and Redis's peak memory.
 func BenchmarkSends(b *testing.B) {
 	for range b.N {
-		noop := noopTasksPerSecond(b, *benchSends)
+		noop, noopCPU := noopTasksPerSecond(b, *benchSends)
 		c := newCluster(b, metasim.Config{}, false)
 		serve := c.start("serve")
 		mps, sizes := make([]int, *benchNumbers), make([]int, *benchNumbers)
@@ -54,9 +54,10 @@ func BenchmarkSends(b *testing.B) {
 				"audience": map[string]any{"tag": fmt.Sprint("g", i)}}, 201)
 		}
 		testenv.Eventually(b, "first send", time.Minute, func() bool { return c.sim.Counters().Accepted > 0 })
-		first := time.Now()
+		first, cpu0 := time.Now(), cpuNow(serve.cmd.Process.Pid)
 		testenv.Eventually(b, "every send", 30*time.Minute, func() bool { return c.sim.Counters().Accepted >= *benchSends })
 		rate := float64(*benchSends) / time.Since(first).Seconds()
+		cpu := cpuNow(serve.cmd.Process.Pid).since(cpu0).perItem(*benchSends - 1)
 		rss := peakRSS()
 		serve.stop(b, time.Minute)
 		if n := c.sim.Counters(); n.Accepted != *benchSends || len(n.RepeatRecipients) > 0 || n.Requests != n.Accepted {
@@ -67,12 +68,25 @@ func BenchmarkSends(b *testing.B) {
 		b.ReportMetric(rate/noop, "ratio")
 		b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MB")
 		b.ReportMetric(float64(peakRedis())/(1<<20), "redis-peak-MB")
+		reportCPU(b, cpu, noopCPU)
 	}
 }
 
+// reportCPU reports the CPU time of a send, by process, beside a no-op task's: on two busy cores
+// the ratio of the rates cannot exceed the ratio of these costs.
+func reportCPU(b *testing.B, send, noop cpuUse) {
+	b.ReportMetric(send.machine, "cpu-us/send")
+	b.ReportMetric(send.dripcast, "dripcast-us/send")
+	b.ReportMetric(send.postgres, "postgres-us/send")
+	b.ReportMetric(send.redis, "redis-us/send")
+	b.ReportMetric(send.harness, "metasim-us/send")
+	b.ReportMetric(noop.machine, "noop-cpu-us/task")
+	b.ReportMetric(noop.redis, "noop-redis-us/task")
+}
+
 // noopTasksPerSecond drains n send-sized tasks through Asynq servers set up as Dripcast's worker
-// sets them up, with a handler that does nothing.
-func noopTasksPerSecond(b *testing.B, n int) float64 {
+// sets them up, with a handler that does nothing: tasks per second, and the CPU time per task.
+func noopTasksPerSecond(b *testing.B, n int) (float64, cpuUse) {
 	redisURL := testenv.RedisURL(b)
 	opt, _ := redis.ParseURL(redisURL)
 	rdb := redis.NewClient(opt)
@@ -85,13 +99,13 @@ func noopTasksPerSecond(b *testing.B, n int) float64 {
 	}
 	var done atomic.Int64
 	mux.HandleFunc(worker.TypeSend, func(context.Context, *asynq.Task) error { done.Add(1); return nil })
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuNow(0)
 	if err := srv.Start(mux); err != nil {
 		b.Fatal(err)
 	}
 	defer srv.Shutdown()
 	testenv.Eventually(b, "no-op tasks drained", 10*time.Minute, func() bool { return done.Load() >= int64(n) })
-	return float64(n) / time.Since(start).Seconds()
+	return float64(n) / time.Since(start).Seconds(), cpuNow(0).since(cpu0).perItem(n)
 }
 
 func enqueueTasks(b *testing.B, queue *asynq.Client, n int) {

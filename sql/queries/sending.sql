@@ -1,17 +1,19 @@
 -- Claims queued messages for sending and reads everything their sends need, in one statement for
 -- all the send tasks that arrived together. A message without a row is not queued (another worker
 -- has it, or it is done) or its campaign does not let it go (message_may_send).
--- The rows are found by primary key alone (the planner, with statistics of a table that changed
--- fast, may otherwise scan every queued message of the in-flight index) and locked in id order,
--- as webhooks lock them. claimed_at, the worker's clock, marks the claim: see UnclaimMessages.
+-- The rows are locked in id order, as webhooks lock them, and the conditions read the locked rows
+-- (their latest versions) rather than m: with a condition on m.status the planner, whose statistics
+-- of this fast-changing table said "no queued rows", scanned every queued message of the in-flight
+-- index for each claim. claimed_at, the worker's clock, marks the claim: see UnclaimMessages.
 -- name: ClaimMessages :many
 WITH target AS (
-    SELECT id FROM messages WHERE id = ANY(@ids::bigint[]) ORDER BY id FOR UPDATE
+    SELECT id, status, broadcast_id, enrollment_id, contact_id FROM messages
+    WHERE id = ANY(@ids::bigint[]) ORDER BY id FOR UPDATE
 ), claimed AS (
     UPDATE messages m SET status = 'sending', sending_at = @claimed_at::timestamptz, attempts = m.attempts + 1
     FROM target
-    WHERE m.id = target.id AND m.status = 'queued' AND message_may_send(m.broadcast_id, m.enrollment_id)
-      AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = m.contact_id)
+    WHERE m.id = target.id AND target.status = 'queued' AND message_may_send(target.broadcast_id, target.enrollment_id)
+      AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = target.contact_id)
     RETURNING m.id, m.account_id, m.broadcast_id, m.enrollment_id, m.contact_id, m.channel_id, m.template_id, m.due_at, m.context
 )
 SELECT m.id, m.account_id, m.broadcast_id, e.sequence_id, m.contact_id, m.due_at, c.phone, c.name, c.email, c.country, c.attributes,
