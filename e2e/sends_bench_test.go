@@ -82,6 +82,7 @@ func reportCPU(b *testing.B, send, noop cpuUse) {
 	b.ReportMetric(send.harness, "metasim-us/send")
 	b.ReportMetric(noop.machine, "noop-cpu-us/task")
 	b.ReportMetric(noop.redis, "noop-redis-us/task")
+	b.ReportMetric(noop.machine/send.machine, "cpu-ratio")
 }
 
 // noopTasksPerSecond drains n send-sized tasks through Asynq servers set up as Dripcast's worker

@@ -352,6 +352,22 @@ func (q *Queries) GetBroadcast(ctx context.Context, arg GetBroadcastParams) (Bro
 	return i, err
 }
 
+const getExpandCursor = `-- name: GetExpandCursor :one
+SELECT expand_cursor FROM broadcasts WHERE id = $1 AND account_id = $2
+`
+
+type GetExpandCursorParams struct {
+	ID        int64
+	AccountID int64
+}
+
+func (q *Queries) GetExpandCursor(ctx context.Context, arg GetExpandCursorParams) (int64, error) {
+	row := q.db.QueryRow(ctx, getExpandCursor, arg.ID, arg.AccountID)
+	var expand_cursor int64
+	err := row.Scan(&expand_cursor)
+	return expand_cursor, err
+}
+
 const listBroadcasts = `-- name: ListBroadcasts :many
 SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at FROM broadcasts WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
 `

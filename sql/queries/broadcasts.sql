@@ -39,6 +39,9 @@ SELECT * FROM broadcasts WHERE status IN ('running', 'paused') AND expanded_at I
 -- name: SetExpandCursor :exec
 UPDATE broadcasts SET expand_cursor = @expand_cursor WHERE id = @id;
 
+-- name: GetExpandCursor :one
+SELECT expand_cursor FROM broadcasts WHERE id = @id AND account_id = @account_id;
+
 -- name: MarkExpanded :exec
 UPDATE broadcasts SET expanded_at = now(),
     audience_count = (SELECT count(*) FROM messages WHERE broadcast_id = @id::bigint)
