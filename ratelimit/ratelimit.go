@@ -94,8 +94,14 @@ type Limiter struct {
 
 type slowdown struct {
 	factor float64
+	cut    time.Time // when the factor last went down
 	until  time.Time
 }
+
+// slowDownEvery is how often refusals may lower a number's rate again. Refusals arrive together
+// when sends bunched (workers stalled, then caught up): one such burst cut the rate to a quarter
+// at once, 20 % per refusal, and held it there for 30 s; a cut's effect only shows a second later.
+const slowDownEvery = time.Second
 
 // New makes a limiter. pairInterval is the least time between two messages from one number to
 // one user (Meta: about 6 s); maxWait is the furthest ahead a throughput slot is handed out:
@@ -185,15 +191,20 @@ func (l *Limiter) reseed(ctx context.Context, portfolio int64) error {
 
 // SlowDown lowers a number's rate for a while in this process, after Meta answered 130429
 // (throughput) or 131056 (pair rate): each report takes another 20 % off, down to a quarter, for
-// 30 s after the last one.
+// 30 s after the last one; reports within slowDownEvery of a cut only extend it.
 func (l *Limiter) SlowDown(phoneNumberID string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f := 1.0
-	if s, ok := l.slowdown[phoneNumberID]; ok && time.Now().Before(s.until) {
-		f = s.factor
+	now := time.Now()
+	s, ok := l.slowdown[phoneNumberID]
+	switch {
+	case !ok || now.After(s.until):
+		s = slowdown{factor: 0.8, cut: now}
+	case now.Sub(s.cut) >= slowDownEvery:
+		s.factor, s.cut = max(0.25, s.factor*0.8), now
 	}
-	l.slowdown[phoneNumberID] = slowdown{factor: max(0.25, f*0.8), until: time.Now().Add(30 * time.Second)}
+	s.until = now.Add(30 * time.Second)
+	l.slowdown[phoneNumberID] = s
 }
 
 func (l *Limiter) factor(phoneNumberID string) float64 {

@@ -179,10 +179,16 @@ func TestOneRebuildAtATime(t *testing.T) {
 
 func TestSlowDown(t *testing.T) {
 	l := New(testenv.Redis(t), nothing, 0, 0)
-	l.SlowDown("n1")
+	for range 30 { // refusals of one burst
+		l.SlowDown("n1")
+	}
+	if f := l.factor("n1"); f != 0.8 {
+		t.Fatalf("one burst of refusals: factor %v", f)
+	}
+	time.Sleep(slowDownEvery)
 	l.SlowDown("n1")
 	if f := l.factor("n1"); f < 0.63 || f > 0.65 {
-		t.Fatalf("two slow-downs: factor %v", f)
+		t.Fatalf("two slow-downs a second apart: factor %v", f)
 	}
 	if l.factor("n2") != 1 {
 		t.Fatal("another number slowed")
