@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/singleflight"
 )
 
 // Reasons a send must wait.
@@ -87,9 +86,6 @@ type Limiter struct {
 	maxWait  time.Duration
 	mu       sync.Mutex
 	slowdown map[string]slowdown
-	// seeding joins the concurrent reseeds of a portfolio: after a loss every handler of the
-	// process finds the mark missing at once, and each reading Postgres cost seconds of its CPU.
-	seeding singleflight.Group
 }
 
 type slowdown struct {
@@ -131,8 +127,7 @@ func (l *Limiter) Acquire(ctx context.Context, s Send) (Decision, error) {
 	args := []any{l.pair.Milliseconds(), s.Tier, TierWindow.Milliseconds(), s.Recipient, inWindow, int64(1e6 / mps), l.maxWait.Microseconds()}
 	v, err := admitScript.Run(ctx, l.rdb, keys, args...).Slice()
 	if err == nil && v[1].(string) == reasonReseed {
-		_, err, _ = l.seeding.Do(tag, func() (any, error) { return nil, l.reseed(ctx, s.Portfolio) })
-		if err == nil {
+		if err = l.reseed(ctx, s.Portfolio); err == nil {
 			v, err = admitScript.Run(ctx, l.rdb, keys, args...).Slice()
 		}
 	}

@@ -153,30 +153,6 @@ func TestRebuiltAfterRedisLoss(t *testing.T) {
 	}
 }
 
-// Every handler of a process finds the seed mark missing at once after a loss; one of them reads
-// Postgres, the others wait for it (each read was a scan of the portfolio's day of messages).
-func TestOneRebuildAtATime(t *testing.T) {
-	var reads atomic.Int32
-	l := New(testenv.Redis(t), func(context.Context, int64) (Usage, error) {
-		reads.Add(1)
-		time.Sleep(200 * time.Millisecond) // a slow read: every handler arrives meanwhile
-		return Usage{}, nil
-	}, 0, time.Second)
-	var wg sync.WaitGroup
-	for i := range 50 {
-		wg.Go(func() {
-			d, err := l.Acquire(context.Background(), Send{PhoneNumberID: "n1", Portfolio: 9, MPS: 1000, Recipient: fmt.Sprint(i)})
-			if err != nil || !d.Allowed {
-				t.Errorf("send %d: %+v, %v", i, d, err)
-			}
-		})
-	}
-	wg.Wait()
-	if n := reads.Load(); n > 2 { // a handler may see the mark missing just as the first read ends
-		t.Fatalf("usage read %d times by 50 handlers", n)
-	}
-}
-
 func TestSlowDown(t *testing.T) {
 	l := New(testenv.Redis(t), nothing, 0, 0)
 	for range 30 { // refusals of one burst
