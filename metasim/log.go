@@ -2,7 +2,6 @@ package metasim
 
 import (
 	"maps"
-	"slices"
 	"sort"
 	"time"
 )
@@ -123,12 +122,9 @@ func (s *Sim) Counters() Counters {
 	c := s.counters
 	out := Counters{Requests: c.requests, Accepted: c.accepted, RefusedByCode: maps.Clone(c.refused), Injected: maps.Clone(c.injected),
 		FailedByCode: maps.Clone(c.failed), TierBreaches: c.tierBreaches, PerTemplate: maps.Clone(c.perTemplate),
-		PerNumber: map[string]NumberCounts{}, UniqueRecipients: len(c.perRecipient), RepeatRecipients: slices.Clone(c.repeats)}
+		PerNumber: map[string]NumberCounts{}, UniqueRecipients: len(c.perRecipient), RepeatRecipients: append([]string{}, c.repeats...)}
 	for id, nc := range c.perNumber {
 		out.PerNumber[id] = *nc
-	}
-	if out.RepeatRecipients == nil {
-		out.RepeatRecipients = []string{}
 	}
 	sort.Strings(out.RepeatRecipients)
 	out.WebhooksPosted, out.WebhookFailures, out.WebhooksPending = s.hooks.stats()
