@@ -3,17 +3,13 @@ package api
 import (
 	"context"
 	"errors"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"golang.org/x/time/rate"
 
 	"github.com/dripcast/dripcast/apikey"
 )
@@ -95,7 +91,7 @@ func (s *Server) authenticate(allowed roles, next handlerFunc) handlerFunc {
 		if !ipAllowed(key.AllowedIps, ip) {
 			return errForbiddenIP
 		}
-		if err := s.limits.allow(w, key.ID); err != nil {
+		if err := s.limits.allow(w, key.ID, "for this key"); err != nil {
 			return err
 		}
 		if roleNames[key.Role]&allowed == 0 {
@@ -162,34 +158,4 @@ func ipAllowed(allowed []netip.Prefix, ip netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// keyLimits holds one token bucket per API key, in this process.
-type keyLimits struct {
-	rate  rate.Limit
-	burst int
-	mu    sync.Mutex
-	byKey map[int64]*rate.Limiter
-}
-
-// allow takes a token of the key's bucket, or answers 429 with when to try again.
-func (l *keyLimits) allow(w http.ResponseWriter, key int64) error {
-	if l.rate <= 0 {
-		return nil
-	}
-	l.mu.Lock()
-	lim, ok := l.byKey[key]
-	if !ok {
-		lim = rate.NewLimiter(l.rate, l.burst)
-		l.byKey[key] = lim
-	}
-	l.mu.Unlock()
-	res := lim.Reserve()
-	if delay := res.Delay(); delay > 0 {
-		res.Cancel()
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(delay.Seconds()))))
-		return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
-			Message: "too many requests for this key; slow down and retry after the Retry-After seconds"}
-	}
-	return nil
 }

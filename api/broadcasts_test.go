@@ -161,7 +161,7 @@ func TestWebhookSignatureAndHandshake(t *testing.T) {
 	}
 	e.send("", "GET", "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1", "", nil).want(t, http.StatusForbidden)
 
-	body := `{"object":"whatsapp_business_account","entry":[]}`
+	body := `{"object":"whatsapp_business_account","entry":[{"id":"200000000000001","changes":[]}]}`
 	post := func(sig string) response {
 		req, _ := http.NewRequest("POST", e.srv.URL+"/webhooks/whatsapp", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -187,7 +187,7 @@ func TestWebhookSignatureAndHandshake(t *testing.T) {
 }
 
 func TestAccountSettings(t *testing.T) {
-	e := newEnv(t, Options{})
+	e := newEnvWithoutMeta(t, Options{})
 	_, key := e.account("acme")
 	if r := e.call(key, "GET", "/v1/account/settings", nil).want(t, 200); string(r.Raw) != "{}\n" {
 		t.Fatalf("defaults: %s", r.Raw)

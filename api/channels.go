@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/dripcast/dripcast/phone"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/secrets"
+	"github.com/dripcast/dripcast/whatsapp"
 )
 
 // Meta's messaging tiers: unique recipients per moving 24 h. Unlimited is stored as NULL.
@@ -186,6 +189,49 @@ func checkSecret(field, v string) error {
 	return nil
 }
 
+// errNotVerified answers a channel Meta did not confirm, and a number registered already: the
+// same answer, so nobody learns which numbers other accounts have.
+var errNotVerified = &Error{Status: http.StatusUnprocessableEntity, Code: CodeNotVerified,
+	Message: "Meta did not confirm that this access_token owns phone_number_id in waba_id, or the number is registered already"}
+
+// verifyNumber asks Meta, with the token given, for the number and for the WABA's numbers: the
+// token must see both, and the number must be in the WABA. What Meta answers is what is stored.
+func (s *Server) verifyNumber(ctx context.Context, token, phoneNumberID, waba string) (whatsapp.PhoneNumber, phone.Number, error) {
+	if s.opts.Meta == nil {
+		return whatsapp.PhoneNumber{}, phone.Number{}, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			Message: "this server has no Cloud API client to verify channels with"}
+	}
+	info, err := s.opts.Meta.GetPhoneNumber(ctx, token, phoneNumberID)
+	if err == nil {
+		var numbers []whatsapp.PhoneNumber
+		numbers, err = s.opts.Meta.WABANumbers(ctx, token, waba)
+		if err == nil && !slices.ContainsFunc(numbers, func(n whatsapp.PhoneNumber) bool { return n.ID == phoneNumberID }) {
+			return info, phone.Number{}, errNotVerified
+		}
+	}
+	var transport *whatsapp.TransportError
+	switch {
+	case errors.As(err, &transport):
+		return info, phone.Number{}, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			Message: "Meta could not be reached to verify the channel; try again"}
+	case err != nil:
+		return info, phone.Number{}, errNotVerified
+	}
+	display, err := phone.Normalize(info.DisplayPhoneNumber, "")
+	if err != nil || info.ID != phoneNumberID {
+		return info, phone.Number{}, errNotVerified
+	}
+	return info, display, nil
+}
+
+// qualityOf is Meta's rating as a channel stores it.
+func qualityOf(info whatsapp.PhoneNumber) string {
+	if slices.Contains([]string{"GREEN", "YELLOW", "RED"}, info.QualityRating) {
+		return info.QualityRating
+	}
+	return "UNKNOWN"
+}
+
 func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) error {
 	var in channelInput
 	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &in); err != nil {
@@ -194,14 +240,13 @@ func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) error {
 	if in.ThroughputMPS == 0 {
 		in.ThroughputMPS = 80
 	}
-	display, err := phone.Normalize(in.DisplayNumber, "")
 	switch {
 	case metaID("phone_number_id", in.PhoneNumberID) != nil:
 		return metaID("phone_number_id", in.PhoneNumberID)
 	case metaID("waba_id", in.WabaID) != nil:
 		return metaID("waba_id", in.WabaID)
-	case err != nil:
-		return errValidation("display_number", "display_number: %s", err.Error())
+	case in.DisplayNumber != "" && len(in.DisplayNumber) > 32:
+		return errValidation("display_number", "display_number is at most 32 characters (Meta's is stored)")
 	case checkSecret("access_token", in.AccessToken) != nil:
 		return checkSecret("access_token", in.AccessToken)
 	case checkSecret("app_secret", in.AppSecret) != nil:
@@ -212,16 +257,38 @@ func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) error {
 		return errValidation("name", "name is at most 200 characters")
 	}
 	ctx, p := r.Context(), caller(r.Context())
-	if _, err := s.q.GetPortfolio(ctx, queries.GetPortfolioParams{AccountID: p.AccountID, ID: in.PortfolioID}); err != nil {
+	portfolio, err := s.q.GetPortfolio(ctx, queries.GetPortfolioParams{AccountID: p.AccountID, ID: in.PortfolioID})
+	if err != nil {
 		return notFoundAs(err, "portfolio")
+	}
+	info, display, err := s.verifyNumber(ctx, in.AccessToken, in.PhoneNumberID, in.WabaID)
+	if err != nil {
+		return err
 	}
 	return s.mutate(w, r, http.StatusCreated, "channel.create", "channel", func(q *queries.Queries) (change, error) {
 		out, err := q.CreateChannel(ctx, queries.CreateChannelParams{AccountID: p.AccountID, PortfolioID: in.PortfolioID,
 			Name: strings.TrimSpace(in.Name), PhoneNumberID: in.PhoneNumberID, WabaID: in.WabaID, DisplayNumber: display.E164,
 			AccessTokenEnc: s.opts.Secrets.Seal(in.AccessToken, secrets.PurposeAccessToken), AppSecretEnc: s.opts.Secrets.Seal(in.AppSecret, secrets.PurposeAppSecret),
-			ThroughputMps: in.ThroughputMPS})
-		return change{out.ID, nil, viewChannel(out)}, conflictAs(err, "this phone_number_id is registered already")
+			ThroughputMps: in.ThroughputMPS, QualityRating: qualityOf(info)})
+		if isUniqueViolation(err) {
+			return change{}, errNotVerified
+		}
+		if err != nil {
+			return change{}, err
+		}
+		return change{out.ID, nil, viewChannel(out)}, lowerTier(ctx, q, portfolio, info.MessagingLimit)
 	})
+}
+
+// lowerTier brings a portfolio's tier down to the messaging limit Meta reports for a new number,
+// never up: a tier too high would let Dripcast exceed Meta's limit, one too low only holds sends
+// back until the periodic refresh reads Meta's again.
+func lowerTier(ctx context.Context, q *queries.Queries, p queries.Portfolio, limit string) error {
+	tier, ok := whatsapp.TierLimit(limit)
+	if !ok || tier == nil || (p.TierLimit != nil && *p.TierLimit <= *tier) {
+		return nil
+	}
+	return q.SetPortfolioTier(ctx, queries.SetPortfolioTierParams{ID: p.ID, TierLimit: tier})
 }
 
 func (s *Server) loadChannel(r *http.Request) (queries.Channel, error) {
@@ -304,6 +371,14 @@ func (s *Server) updateChannel(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, p := r.Context(), caller(r.Context())
 	params.AccountID, params.ID = p.AccountID, before.ID
+	if in.AccessToken != nil {
+		// A new token must own the number too; Meta's display number comes with it.
+		_, display, err := s.verifyNumber(ctx, *in.AccessToken, before.PhoneNumberID, before.WabaID)
+		if err != nil {
+			return err
+		}
+		params.DisplayNumber = &display.E164
+	}
 	return s.mutate(w, r, http.StatusOK, "channel.update", "channel", func(q *queries.Queries) (change, error) {
 		out, err := q.UpdateChannel(ctx, params)
 		return change{out.ID, viewChannel(before), viewChannel(out)}, err

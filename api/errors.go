@@ -35,6 +35,7 @@ const (
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeConflict         = "conflict"
 	CodeUnavailable      = "unavailable"
+	CodeNotVerified      = "meta_verification_failed"
 	CodeInternal         = "internal_error"
 )
 

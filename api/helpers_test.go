@@ -11,24 +11,40 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dripcast/dripcast/apikey"
+	"github.com/dripcast/dripcast/metasim"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/testenv"
+	"github.com/dripcast/dripcast/whatsapp"
 )
 
-// env is one API server on a database and Redis database of its own.
+// env is one API server on a database and Redis database of its own, with a metasim of its own
+// as Meta (unless opts name another client).
 type env struct {
 	t    *testing.T
 	srv  *httptest.Server
 	api  *Server
 	pool *pgxpool.Pool
+	sim  *metasim.Sim
 }
 
 func newEnv(t *testing.T, opts Options) *env {
+	t.Helper()
+	return buildEnv(t, opts, true)
+}
+
+// newEnvWithoutMeta is an API with no Cloud API client: what needs Meta answers 503.
+func newEnvWithoutMeta(t *testing.T, opts Options) *env {
+	t.Helper()
+	return buildEnv(t, opts, false)
+}
+
+func buildEnv(t *testing.T, opts Options, withMeta bool) *env {
 	t.Helper()
 	pool := testenv.DB(t)
 	reg := prometheus.NewRegistry()
@@ -39,10 +55,17 @@ func newEnv(t *testing.T, opts Options) *env {
 	if opts.Secrets == nil {
 		opts.Secrets = testenv.Secrets(t)
 	}
+	sim := metasim.New(metasim.Config{})
+	t.Cleanup(sim.Close)
+	if opts.Meta == nil && withMeta {
+		simSrv := httptest.NewServer(sim.Handler())
+		t.Cleanup(simSrv.Close)
+		opts.Meta = whatsapp.NewClient(simSrv.URL, "v23.0", 5*time.Second)
+	}
 	s := New(pool, testenv.Redis(t), log, opts, reg, reg)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, api: s, pool: pool}
+	return &env{t: t, srv: srv, api: s, pool: pool, sim: sim}
 }
 
 // account creates a tenant and returns its id and an owner key.

@@ -4,17 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dripcast/dripcast/apikey"
 	"github.com/dripcast/dripcast/metasim"
 	"github.com/dripcast/dripcast/queries"
-	"github.com/dripcast/dripcast/whatsapp"
 )
 
 // key adds a key with the role to the account.
@@ -225,11 +222,9 @@ func TestAuditLog(t *testing.T) {
 // called here once, successfully, and must add exactly one entry naming the caller. The walk
 // fails when a new mutation route is missing from it.
 func TestEveryMutationIsAudited(t *testing.T) {
-	sim := metasim.New(metasim.Config{})
-	sim.AddNumber(metasim.Number{PhoneNumberID: "100000000000001", WABAID: "200000000000001", DisplayNumber: "+14155550199", Token: "EAAG-secret-token"})
-	simSrv := httptest.NewServer(sim.Handler())
-	defer simSrv.Close()
-	e := newEnv(t, Options{Meta: whatsapp.NewClient(simSrv.URL, "v23.0", 5*time.Second)})
+	e := newEnv(t, Options{})
+	e.sim.AddNumber(metasim.Number{PhoneNumberID: "100000000000001", WABAID: "200000000000001", DisplayNumber: "+14155550199", Token: "EAAG-secret-token"})
+	e.sim.AddNumber(metasim.Number{PhoneNumberID: "100000000000002", WABAID: "200000000000001", DisplayNumber: "+14155550198", Token: "EAAG-second"})
 	account, key := e.account("acme")
 	audited := map[string]bool{}
 	do := func(pattern, path string, body any, want int) response {

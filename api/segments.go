@@ -188,4 +188,9 @@ func conflictAs(err error, msg string) error {
 	return err
 }
 
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
 func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

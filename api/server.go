@@ -45,6 +45,10 @@ type Options struct {
 	// KeyRate and KeyBurst bound each API key's requests per second in this process; 0 is no limit.
 	KeyRate  float64
 	KeyBurst int
+	// HookFailureRate and HookFailureBurst bound the failed attempts per second of one address on
+	// the unauthenticated routes (2 and 60 when 0; negative is no limit).
+	HookFailureRate  float64
+	HookFailureBurst int
 }
 
 // Server holds what the handlers share.
@@ -56,9 +60,9 @@ type Server struct {
 	opts    Options
 	metrics *httpMetrics
 	gather  prometheus.Gatherer
-	limits  *keyLimits
-
-	appSecrets appSecretCache
+	limits  *buckets[int64]
+	// hookFailures counts each address's failed attempts on the unauthenticated routes.
+	hookFailures *addrLimits
 }
 
 // New builds the API. reg receives the HTTP metrics; gather serves /metrics.
@@ -78,9 +82,16 @@ func New(pool *pgxpool.Pool, rdb redis.UniversalClient, log *slog.Logger, opts O
 	if opts.KeyBurst <= 0 {
 		opts.KeyBurst = max(1, int(2*opts.KeyRate))
 	}
+	if opts.HookFailureRate == 0 {
+		opts.HookFailureRate = 2
+	}
+	if opts.HookFailureBurst <= 0 {
+		opts.HookFailureBurst = 60
+	}
 	return &Server{db: pool, q: queries.New(pool), rdb: rdb, log: log, opts: opts,
 		metrics: newHTTPMetrics(reg), gather: gather,
-		limits: &keyLimits{rate: rate.Limit(opts.KeyRate), burst: opts.KeyBurst, byKey: map[int64]*rate.Limiter{}}}
+		limits:       newBuckets[int64](rate.Limit(opts.KeyRate), opts.KeyBurst),
+		hookFailures: newBuckets[netip.Addr](rate.Limit(opts.HookFailureRate), opts.HookFailureBurst)}
 }
 
 // handlerFunc is a handler that returns its error; the router writes it as JSON.
@@ -205,8 +216,11 @@ func (s *Server) mux(include func(route) bool) http.Handler {
 			continue
 		}
 		h := rt.h
-		if rt.access == byKey {
+		switch rt.access {
+		case byKey:
 			h = s.authenticate(rt.roles, h)
+		case bySignature:
+			h = s.guardHook(h)
 		}
 		mux.Handle(rt.method+" "+rt.path, s.wrap(rt.method+" "+rt.path, h))
 		methods[rt.method] = true
@@ -285,6 +299,9 @@ func (r *statusRecorder) WriteHeader(code int) {
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (read deadlines).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *statusRecorder) Write(b []byte) (int, error) {
 	r.wrote = true

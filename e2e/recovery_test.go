@@ -3,14 +3,14 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/dripcast/dripcast/metasim"
-	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/scheduler"
 	"github.com/dripcast/dripcast/testenv"
-	"github.com/dripcast/dripcast/webhooks"
 	"github.com/dripcast/dripcast/whatsapp"
 )
 
@@ -67,10 +67,18 @@ func TestStuckSendingBecomesUnknownThenSettles(t *testing.T) {
 	if n := s.sim.Counters().Accepted; n != 0 {
 		t.Fatalf("an unknown message was sent again (%d sends)", n)
 	}
-	n := whatsapp.Notification{Entry: []whatsapp.Entry{{Changes: []whatsapp.Change{{Field: "messages",
-		Value: []byte(fmt.Sprintf(`{"metadata":{"phone_number_id":%q},"statuses":[{"id":"wamid.Z","status":"delivered","timestamp":"1750000000","biz_opaque_callback_data":"%d"}]}`, phoneNumberID, msg))}}}}}
-	if _, err := webhooks.Apply(ctx, queries.New(s.pool), n, logger()); err != nil {
+	body := fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":%q,"changes":[{"field":"messages","value":`+
+		`{"metadata":{"phone_number_id":%q},"statuses":[{"id":"wamid.Z","status":"delivered","timestamp":"%d","biz_opaque_callback_data":"%d"}]}}]}]}`,
+		wabaID, phoneNumberID, time.Now().Unix(), msg)
+	req, _ := http.NewRequest("POST", s.api+"/webhooks/whatsapp", strings.NewReader(body))
+	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(body), appSecret))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
 		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("the status webhook: %s", res.Status)
 	}
 	if st := state(); st != "delivered worker_lost" {
 		t.Fatalf("after the status webhook: %s", st)

@@ -14,6 +14,7 @@ import (
 //
 //	POST /{version}/{phone-number-id}/messages   send (template or text)
 //	GET  /{version}/{phone-number-id}            quality rating, throughput, messaging limit
+//	GET  /{version}/{waba-id}/phone_numbers      the WABA's numbers
 //	GET  /_sim/counters                          what was received, summed up
 //	GET  /_sim/records?since=N&to=PHONE          every send request from index N (to one recipient)
 //	POST /_sim/reset                             forget records and counters
@@ -28,6 +29,7 @@ func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /{version}/{id}/messages", s.handleSend)
 	mux.HandleFunc("GET /{version}/{id}", s.handlePhoneNumber)
+	mux.HandleFunc("GET /{version}/{id}/phone_numbers", s.handleWABANumbers)
 	mux.HandleFunc("GET /_sim/counters", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.Counters()) })
 	mux.HandleFunc("GET /_sim/records", func(w http.ResponseWriter, r *http.Request) {
 		since, _ := strconv.Atoi(r.URL.Query().Get("since"))
@@ -74,29 +76,71 @@ func control[T any](fn func(T) error) http.HandlerFunc {
 	}
 }
 
+// Graph answers for reads, as Meta gives them: a token Meta does not know at all is a 401 (190);
+// a valid token that may not see the object gets the same 400 (100) as an object that does not
+// exist, so a caller learns nothing about numbers that are not theirs.
+var errBadToken = metaError{http.StatusUnauthorized, codeToken, "Invalid OAuth access token - Cannot parse access token"}
+
+func errNoObject(id string) metaError {
+	return metaError{http.StatusBadRequest, codeInvalidParam, fmt.Sprintf("(#100) Unsupported get request. Object with ID '%s' "+
+		"does not exist, cannot be loaded due to missing permissions, or does not support this operation", id)}
+}
+
+// tokenKnown: some registered number accepts this token (a token is one WABA's, in metasim).
+func (s *Sim) tokenKnown(token string) bool {
+	for _, n := range s.numbers {
+		if token != "" && n.Token == token {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Sim) handlePhoneNumber(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	n, found := s.numbers[r.PathValue("id")]
-	var out map[string]any
-	if found {
-		p := s.portfolios[n.Portfolio]
-		level := "STANDARD"
-		if n.MPS >= 1000 {
-			level = "HIGH"
-		}
-		out = map[string]any{"id": n.PhoneNumberID, "display_phone_number": n.DisplayNumber, "verified_name": "metasim",
-			"quality_rating": n.Quality, "throughput": map[string]string{"level": level},
-			"whatsapp_business_manager_messaging_limit": tierName(p.limit)}
-	}
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	id, token := r.PathValue("id"), bearer(r)
+	n, found := s.numbers[id]
 	switch {
-	case !found:
-		writeMetaError(w, metaError{http.StatusBadRequest, codeInvalidParam, fmt.Sprintf("(#100) Object with ID '%s' does not exist", r.PathValue("id"))})
-	case bearer(r) != n.Token:
-		writeMetaError(w, metaError{http.StatusUnauthorized, codeToken, "Invalid OAuth access token"})
+	case !s.tokenKnown(token):
+		writeMetaError(w, errBadToken)
+	case !found || n.Token != token:
+		writeMetaError(w, errNoObject(id))
 	default:
-		writeJSON(w, out)
+		writeJSON(w, s.phoneNumberView(n))
 	}
+}
+
+func (s *Sim) phoneNumberView(n *number) map[string]any {
+	level := "STANDARD"
+	if n.MPS >= 1000 {
+		level = "HIGH"
+	}
+	return map[string]any{"id": n.PhoneNumberID, "display_phone_number": n.DisplayNumber, "verified_name": "metasim",
+		"quality_rating": n.Quality, "throughput": map[string]string{"level": level},
+		"whatsapp_business_manager_messaging_limit": tierName(s.portfolios[n.Portfolio].limit)}
+}
+
+// handleWABANumbers lists a WABA's numbers (GET /{waba-id}/phone_numbers) for a token of that WABA.
+func (s *Sim) handleWABANumbers(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	waba, token := r.PathValue("id"), bearer(r)
+	if !s.tokenKnown(token) {
+		writeMetaError(w, errBadToken)
+		return
+	}
+	data := []map[string]any{}
+	for _, n := range s.numbers {
+		if n.WABAID == waba && n.Token == token {
+			data = append(data, s.phoneNumberView(n))
+		}
+	}
+	if len(data) == 0 {
+		writeMetaError(w, errNoObject(waba))
+		return
+	}
+	writeJSON(w, map[string]any{"data": data})
 }
 
 func tierName(limit int) string {

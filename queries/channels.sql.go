@@ -50,9 +50,9 @@ func (q *Queries) ChannelsToRefresh(ctx context.Context) ([]ChannelsToRefreshRow
 
 const createChannel = `-- name: CreateChannel :one
 INSERT INTO channels (account_id, portfolio_id, name, phone_number_id, waba_id, display_number,
-                      access_token_enc, app_secret_enc, throughput_mps)
+                      access_token_enc, app_secret_enc, throughput_mps, quality_rating)
 VALUES ($1, $2, $3, $4, $5, $6,
-        $7, $8, $9)
+        $7, $8, $9, $10)
 RETURNING id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at
 `
 
@@ -66,6 +66,7 @@ type CreateChannelParams struct {
 	AccessTokenEnc []byte
 	AppSecretEnc   []byte
 	ThroughputMps  int32
+	QualityRating  string
 }
 
 func (q *Queries) CreateChannel(ctx context.Context, arg CreateChannelParams) (Channel, error) {
@@ -79,6 +80,7 @@ func (q *Queries) CreateChannel(ctx context.Context, arg CreateChannelParams) (C
 		arg.AccessTokenEnc,
 		arg.AppSecretEnc,
 		arg.ThroughputMps,
+		arg.QualityRating,
 	)
 	var i Channel
 	err := row.Scan(
@@ -402,10 +404,11 @@ UPDATE channels SET
     quality_rating = COALESCE($3, quality_rating),
     status = COALESCE($4, status),
     status_reason = COALESCE($5, status_reason),
-    access_token_enc = COALESCE($6, access_token_enc),
-    app_secret_enc = COALESCE($7, app_secret_enc),
+    display_number = COALESCE($6, display_number),
+    access_token_enc = COALESCE($7, access_token_enc),
+    app_secret_enc = COALESCE($8, app_secret_enc),
     updated_at = now()
-WHERE account_id = $8 AND id = $9
+WHERE account_id = $9 AND id = $10
 RETURNING id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at
 `
 
@@ -415,6 +418,7 @@ type UpdateChannelParams struct {
 	QualityRating  *string
 	Status         *string
 	StatusReason   *string
+	DisplayNumber  *string
 	AccessTokenEnc []byte
 	AppSecretEnc   []byte
 	AccountID      int64
@@ -429,6 +433,7 @@ func (q *Queries) UpdateChannel(ctx context.Context, arg UpdateChannelParams) (C
 		arg.QualityRating,
 		arg.Status,
 		arg.StatusReason,
+		arg.DisplayNumber,
 		arg.AccessTokenEnc,
 		arg.AppSecretEnc,
 		arg.AccountID,

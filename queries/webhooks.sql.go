@@ -11,30 +11,6 @@ import (
 	"time"
 )
 
-const accountsOfWABA = `-- name: AccountsOfWABA :many
-SELECT DISTINCT account_id FROM channels WHERE waba_id = $1
-`
-
-func (q *Queries) AccountsOfWABA(ctx context.Context, wabaID string) ([]int64, error) {
-	rows, err := q.db.Query(ctx, accountsOfWABA, wabaID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []int64
-	for rows.Next() {
-		var account_id int64
-		if err := rows.Scan(&account_id); err != nil {
-			return nil, err
-		}
-		items = append(items, account_id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const applyStatuses = `-- name: ApplyStatuses :execrows
 WITH s AS (
     SELECT (e ->> 'id')::bigint AS id, e ->> 'wamid' AS wamid, (e ->> 'status')::message_status AS status,
@@ -73,68 +49,57 @@ func (q *Queries) ApplyStatuses(ctx context.Context, arg ApplyStatusesParams) (i
 	return result.RowsAffected(), nil
 }
 
-const channelAppSecrets = `-- name: ChannelAppSecrets :many
-SELECT app_secret_enc FROM channels
+const channelsForWebhook = `-- name: ChannelsForWebhook :many
+SELECT id, account_id, portfolio_id, phone_number_id, waba_id, display_number, app_secret_enc
+FROM channels
+WHERE phone_number_id = ANY($1::text[]) OR waba_id = ANY($2::text[])
+ORDER BY id
 `
 
-func (q *Queries) ChannelAppSecrets(ctx context.Context) ([][]byte, error) {
-	rows, err := q.db.Query(ctx, channelAppSecrets)
+type ChannelsForWebhookParams struct {
+	Numbers []string
+	Wabas   []string
+}
+
+type ChannelsForWebhookRow struct {
+	ID            int64
+	AccountID     int64
+	PortfolioID   int64
+	PhoneNumberID string
+	WabaID        string
+	DisplayNumber string
+	AppSecretEnc  []byte
+}
+
+// The channels a webhook delivery names, by phone number id or WABA (ids Meta confirmed when the
+// channel was registered), with the app secrets that may have signed it. Across accounts by
+// nature: the signature decides which of them the delivery may change.
+func (q *Queries) ChannelsForWebhook(ctx context.Context, arg ChannelsForWebhookParams) ([]ChannelsForWebhookRow, error) {
+	rows, err := q.db.Query(ctx, channelsForWebhook, arg.Numbers, arg.Wabas)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items [][]byte
+	var items []ChannelsForWebhookRow
 	for rows.Next() {
-		var app_secret_enc []byte
-		if err := rows.Scan(&app_secret_enc); err != nil {
+		var i ChannelsForWebhookRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.AccountID,
+			&i.PortfolioID,
+			&i.PhoneNumberID,
+			&i.WabaID,
+			&i.DisplayNumber,
+			&i.AppSecretEnc,
+		); err != nil {
 			return nil, err
 		}
-		items = append(items, app_secret_enc)
+		items = append(items, i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	return items, nil
-}
-
-const channelByDisplayNumber = `-- name: ChannelByDisplayNumber :one
-SELECT id, account_id, portfolio_id FROM channels WHERE display_number = $1 AND waba_id = $2
-`
-
-type ChannelByDisplayNumberParams struct {
-	DisplayNumber string
-	WabaID        string
-}
-
-type ChannelByDisplayNumberRow struct {
-	ID          int64
-	AccountID   int64
-	PortfolioID int64
-}
-
-func (q *Queries) ChannelByDisplayNumber(ctx context.Context, arg ChannelByDisplayNumberParams) (ChannelByDisplayNumberRow, error) {
-	row := q.db.QueryRow(ctx, channelByDisplayNumber, arg.DisplayNumber, arg.WabaID)
-	var i ChannelByDisplayNumberRow
-	err := row.Scan(&i.ID, &i.AccountID, &i.PortfolioID)
-	return i, err
-}
-
-const channelByPhoneNumberID = `-- name: ChannelByPhoneNumberID :one
-SELECT id, account_id, portfolio_id FROM channels WHERE phone_number_id = $1
-`
-
-type ChannelByPhoneNumberIDRow struct {
-	ID          int64
-	AccountID   int64
-	PortfolioID int64
-}
-
-// Webhooks name a number by Meta's id, which is unique across accounts.
-func (q *Queries) ChannelByPhoneNumberID(ctx context.Context, phoneNumberID string) (ChannelByPhoneNumberIDRow, error) {
-	row := q.db.QueryRow(ctx, channelByPhoneNumberID, phoneNumberID)
-	var i ChannelByPhoneNumberIDRow
-	err := row.Scan(&i.ID, &i.AccountID, &i.PortfolioID)
-	return i, err
 }
 
 const contactForInbound = `-- name: ContactForInbound :one
@@ -154,13 +119,18 @@ func (q *Queries) ContactForInbound(ctx context.Context, arg ContactForInboundPa
 }
 
 const lockMessages = `-- name: LockMessages :exec
-SELECT id FROM messages WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
+SELECT id FROM messages WHERE id = ANY($1::bigint[]) AND channel_id = $2 ORDER BY id FOR UPDATE
 `
 
+type LockMessagesParams struct {
+	Ids       []int64
+	ChannelID int64
+}
+
 // Locks the messages a delivery updates in id order, so two deliveries about the same messages
-// cannot deadlock.
-func (q *Queries) LockMessages(ctx context.Context, ids []int64) error {
-	_, err := q.db.Exec(ctx, lockMessages, ids)
+// cannot deadlock; only the channel's own.
+func (q *Queries) LockMessages(ctx context.Context, arg LockMessagesParams) error {
+	_, err := q.db.Exec(ctx, lockMessages, arg.Ids, arg.ChannelID)
 	return err
 }
 

@@ -17,15 +17,6 @@ type Refresher struct {
 	Secrets *secrets.Box
 }
 
-// tierOf reads Meta's messaging-limit names; nil is unlimited, ok false an unknown name.
-func tierOf(limit string) (*int32, bool) {
-	n := map[string]int32{"TIER_250": 250, "TIER_2K": 2000, "TIER_10K": 10000, "TIER_100K": 100000}
-	if v, ok := n[limit]; ok {
-		return &v, true
-	}
-	return nil, limit == "TIER_UNLIMITED"
-}
-
 // Refresh updates every channel from GET /{phone-number-id}. A number Meta says is on the high
 // throughput level may send 1,000 messages a second; on the standard level 80, unless it was set
 // lower by hand (a number shared with the WhatsApp Business app sends 20).
@@ -66,7 +57,7 @@ func (j *Jobs) Refresh(ctx context.Context, r Refresher) error {
 				return err
 			}
 		}
-		if tier, ok := tierOf(info.MessagingLimit); ok {
+		if tier, ok := whatsapp.TierLimit(info.MessagingLimit); ok {
 			if err := j.q.SetPortfolioTier(ctx, queries.SetPortfolioTierParams{ID: ch.PortfolioID, TierLimit: tier}); err != nil {
 				return err
 			}

@@ -30,8 +30,9 @@ type Result struct {
 	StatusTimes []time.Time
 }
 
-// Apply applies a notification with q (a transaction, so a delivery applies whole or not at all).
-func Apply(ctx context.Context, q *queries.Queries, n whatsapp.Notification, log *slog.Logger) (Result, error) {
+// Apply applies a notification with q (a transaction, so a delivery applies whole or not at all),
+// changing only the channels in scope (see Authorize); now is when it arrived.
+func Apply(ctx context.Context, q *queries.Queries, n whatsapp.Notification, scope Scope, now time.Time, log *slog.Logger) (Result, error) {
 	var res Result
 	for _, e := range n.Entry {
 		for _, c := range e.Changes {
@@ -45,13 +46,17 @@ func Apply(ctx context.Context, q *queries.Queries, n whatsapp.Notification, log
 			}
 			switch v := v.(type) {
 			case *whatsapp.MessagesValue:
-				err = applyMessages(ctx, q, v, &res)
+				if ch, ok := scope.number(v.Metadata.PhoneNumberID, e.ID); ok {
+					err = applyMessages(ctx, q, ch, v, now, &res)
+				}
 			case *whatsapp.UserPreferencesValue:
-				err = applyPreferences(ctx, q, v, &res)
+				if ch, ok := scope.number(v.Metadata.PhoneNumberID, e.ID); ok {
+					err = applyPreferences(ctx, q, ch, v, now, &res)
+				}
 			case *whatsapp.QualityUpdate:
-				err = applyQuality(ctx, q, e.ID, v)
+				err = applyQuality(ctx, q, scope.byWABA[e.ID], v)
 			case *whatsapp.TemplateStatusUpdate:
-				err = applyTemplate(ctx, q, e.ID, v)
+				err = applyTemplate(ctx, q, scope.byWABA[e.ID], v)
 			}
 			if err != nil {
 				return res, fmt.Errorf("%s: %w", c.Field, err)
@@ -61,22 +66,9 @@ func Apply(ctx context.Context, q *queries.Queries, n whatsapp.Notification, log
 	return res, nil
 }
 
-// channel finds the number a change is about; a number Dripcast does not serve is ignored.
-func channel(ctx context.Context, q *queries.Queries, phoneNumberID string) (queries.ChannelByPhoneNumberIDRow, bool, error) {
-	ch, err := q.ChannelByPhoneNumberID(ctx, phoneNumberID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ch, false, nil
-	}
-	return ch, err == nil, err
-}
-
-func applyMessages(ctx context.Context, q *queries.Queries, v *whatsapp.MessagesValue, res *Result) error {
-	ch, ok, err := channel(ctx, q, v.Metadata.PhoneNumberID)
-	if err != nil || !ok {
-		return err
-	}
+func applyMessages(ctx context.Context, q *queries.Queries, ch Channel, v *whatsapp.MessagesValue, now time.Time, res *Result) error {
 	if len(v.Statuses) > 0 {
-		n, err := applyStatuses(ctx, q, ch.ID, v.Statuses)
+		n, err := applyStatuses(ctx, q, ch.ID, v.Statuses, now)
 		if err != nil {
 			return err
 		}
@@ -89,7 +81,7 @@ func applyMessages(ctx context.Context, q *queries.Queries, v *whatsapp.Messages
 		}
 	}
 	for _, m := range v.Messages {
-		if err := applyInbound(ctx, q, ch, m, res); err != nil {
+		if err := applyInbound(ctx, q, ch, m, now, res); err != nil {
 			return err
 		}
 	}
@@ -111,7 +103,7 @@ type update struct {
 
 var rank = map[string]int{"sent": 4, "failed": 5, "delivered": 6, "read": 7}
 
-func applyStatuses(ctx context.Context, q *queries.Queries, channelID int64, statuses []whatsapp.Status) (int, error) {
+func applyStatuses(ctx context.Context, q *queries.Queries, channelID int64, statuses []whatsapp.Status, now time.Time) (int, error) {
 	byID, err := messageIDs(ctx, q, channelID, statuses)
 	if err != nil {
 		return 0, err
@@ -130,10 +122,7 @@ func applyStatuses(ctx context.Context, q *queries.Queries, channelID int64, sta
 		if rank[s.Status] > rank[u.Status] {
 			u.Status = s.Status
 		}
-		at := s.Time()
-		if at.IsZero() {
-			at = time.Now()
-		}
+		at := believable(s.Time(), now)
 		switch s.Status {
 		case "sent":
 			u.SentAt = earliest(u.SentAt, at)
@@ -157,7 +146,7 @@ func applyStatuses(ctx context.Context, q *queries.Queries, channelID int64, sta
 		rows = append(rows, u)
 		ids = append(ids, id)
 	}
-	if err := q.LockMessages(ctx, ids); err != nil {
+	if err := q.LockMessages(ctx, queries.LockMessagesParams{Ids: ids, ChannelID: channelID}); err != nil {
 		return 0, err
 	}
 	payload, _ := json.Marshal(rows)
@@ -204,7 +193,7 @@ func earliest(cur *time.Time, t time.Time) *time.Time {
 
 // applyInbound records a user's message: the service window opens, the message it answers is
 // marked replied, and an opt-out keyword opts the contact out of marketing.
-func applyInbound(ctx context.Context, q *queries.Queries, ch queries.ChannelByPhoneNumberIDRow, m whatsapp.InboundMessage, res *Result) error {
+func applyInbound(ctx context.Context, q *queries.Queries, ch Channel, m whatsapp.InboundMessage, now time.Time, res *Result) error {
 	if m.From == "" {
 		return nil // a username-only user: no phone number to match a contact by
 	}
@@ -216,10 +205,7 @@ func applyInbound(ctx context.Context, q *queries.Queries, ch queries.ChannelByP
 		return err
 	}
 	res.Inbound++
-	at := m.Time()
-	if at.IsZero() {
-		at = time.Now()
-	}
+	at := believable(m.Time(), now)
 	if err := q.MarkInbound(ctx, queries.MarkInboundParams{ID: contact, At: at}); err != nil {
 		return err
 	}
@@ -271,11 +257,7 @@ func optOutKeywords(ctx context.Context, q *queries.Queries, accountID int64) ([
 }
 
 // applyPreferences follows a user who stopped (or resumed) marketing messages in WhatsApp.
-func applyPreferences(ctx context.Context, q *queries.Queries, v *whatsapp.UserPreferencesValue, res *Result) error {
-	ch, ok, err := channel(ctx, q, v.Metadata.PhoneNumberID)
-	if err != nil || !ok {
-		return err
-	}
+func applyPreferences(ctx context.Context, q *queries.Queries, ch Channel, v *whatsapp.UserPreferencesValue, now time.Time, res *Result) error {
 	for _, p := range v.UserPreferences {
 		if p.Category != "marketing_messages" {
 			continue
@@ -290,9 +272,9 @@ func applyPreferences(ctx context.Context, q *queries.Queries, v *whatsapp.UserP
 		switch p.Value {
 		case "stop":
 			res.OptOuts++
-			at := time.Now()
+			at := now
 			if p.Timestamp > 0 {
-				at = time.Unix(p.Timestamp, 0)
+				at = believable(time.Unix(p.Timestamp, 0), now)
 			}
 			if _, err = q.MarkAnswered(ctx, queries.MarkAnsweredParams{ChannelID: ch.ID, ContactID: contact, At: at, OptedOut: true}); err == nil {
 				err = q.OptOutContact(ctx, queries.OptOutContactParams{ContactID: contact, Source: "meta_user_preferences"})
@@ -310,22 +292,14 @@ func applyPreferences(ctx context.Context, q *queries.Queries, v *whatsapp.UserP
 	return nil
 }
 
-// tierLimits reads Meta's tier names; nil is unlimited.
-var tierLimits = map[string]*int32{"TIER_250": ptr(250), "TIER_2K": ptr(2000), "TIER_10K": ptr(10000),
-	"TIER_100K": ptr(100000), "TIER_UNLIMITED": nil}
-
-func ptr(n int32) *int32 { return &n }
-
 // applyQuality follows a number's quality and its portfolio's tier. RED pauses the marketing
 // broadcasts of the number, with the reason.
-func applyQuality(ctx context.Context, q *queries.Queries, waba string, v *whatsapp.QualityUpdate) error {
-	ch, err := q.ChannelByDisplayNumber(ctx, queries.ChannelByDisplayNumberParams{DisplayNumber: "+" + v.DisplayPhoneNumber, WabaID: waba})
-	if errors.Is(err, pgx.ErrNoRows) {
+func applyQuality(ctx context.Context, q *queries.Queries, wabaChannels []Channel, v *whatsapp.QualityUpdate) error {
+	i := slices.IndexFunc(wabaChannels, func(ch Channel) bool { return ch.DisplayNumber == "+"+v.DisplayPhoneNumber })
+	if i < 0 {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
+	ch := wabaChannels[i]
 	rating := map[string]string{"FLAGGED": "RED", "UNFLAGGED": "GREEN"}[v.Event]
 	if rating != "" {
 		if err := q.SetChannelQuality(ctx, queries.SetChannelQualityParams{ID: ch.ID, QualityRating: rating}); err != nil {
@@ -342,7 +316,7 @@ func applyQuality(ctx context.Context, q *queries.Queries, waba string, v *whats
 	if limit == "" {
 		limit = v.CurrentLimit
 	}
-	if t, ok := tierLimits[limit]; ok {
+	if t, ok := whatsapp.TierLimit(limit); ok {
 		return q.SetPortfolioTier(ctx, queries.SetPortfolioTierParams{ID: ch.PortfolioID, TierLimit: t})
 	}
 	return nil
@@ -350,14 +324,16 @@ func applyQuality(ctx context.Context, q *queries.Queries, waba string, v *whats
 
 // applyTemplate follows Meta's template decisions: a paused or disabled template pauses the
 // broadcasts and sequences that use it; approved again, they resume.
-func applyTemplate(ctx context.Context, q *queries.Queries, waba string, v *whatsapp.TemplateStatusUpdate) error {
+func applyTemplate(ctx context.Context, q *queries.Queries, wabaChannels []Channel, v *whatsapp.TemplateStatusUpdate) error {
 	status := strings.ToLower(v.Event)
 	if !slices.Contains([]string{"approved", "pending", "rejected", "paused", "disabled"}, status) {
 		return nil
 	}
-	accounts, err := q.AccountsOfWABA(ctx, waba)
-	if err != nil {
-		return err
+	var accounts []int64
+	for _, ch := range wabaChannels {
+		if !slices.Contains(accounts, ch.AccountID) {
+			accounts = append(accounts, ch.AccountID)
+		}
 	}
 	for _, acct := range accounts {
 		ids, err := q.SetTemplateStatusByName(ctx, queries.SetTemplateStatusByNameParams{Status: status, AccountID: acct,

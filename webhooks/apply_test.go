@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -62,13 +63,39 @@ func statuses(msg int64, list ...[2]string) whatsapp.Notification {
 	return notification("messages", whatsapp.MessagesValue{Metadata: whatsapp.Metadata{PhoneNumberID: "1001"}, Statuses: st})
 }
 
+// apply signs n with the fixture channel's app secret, authorizes it and applies it.
 func apply(t *testing.T, pool *pgxpool.Pool, n whatsapp.Notification) Result {
 	t.Helper()
-	res, err := Apply(context.Background(), queries.New(pool), n, quiet)
+	ctx, q := context.Background(), queries.New(pool)
+	body, _ := json.Marshal(n)
+	open := func([]byte) (string, error) { return "app-secret", nil } // the fixture's secret is not sealed
+	scope, err := Authorize(ctx, q, n, body, whatsapp.Sign(body, "app-secret"), open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Apply(ctx, q, n, scope, time.Now(), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return res
+}
+
+// Timestamps far from now are not stored as they come.
+func TestBelievableTimes(t *testing.T) {
+	now := time.Now()
+	for _, c := range []struct {
+		at, want time.Time
+	}{
+		{time.Unix(0, 0), now},
+		{time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), now},
+		{time.Time{}, now},
+		{now.Add(-3 * 24 * time.Hour), now.Add(-3 * 24 * time.Hour)}, // Meta redelivers for 7 days
+		{now.Add(time.Hour), now.Add(time.Hour)},
+	} {
+		if got := believable(c.at, now); !got.Equal(c.want) {
+			t.Errorf("%v: %v, want %v", c.at, got, c.want)
+		}
+	}
 }
 
 func messageState(t *testing.T, pool *pgxpool.Pool, id int64) string {

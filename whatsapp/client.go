@@ -134,6 +134,16 @@ type PhoneNumber struct {
 	MessagingLimit string `json:"whatsapp_business_manager_messaging_limit"` // TIER_250 … TIER_UNLIMITED
 }
 
+// TierLimit reads Meta's messaging-limit names: the unique recipients per moving 24 h, nil for
+// unlimited; ok is false for a name Dripcast does not know.
+func TierLimit(name string) (limit *int32, ok bool) {
+	n := map[string]int32{"TIER_250": 250, "TIER_2K": 2000, "TIER_10K": 10000, "TIER_100K": 100000}
+	if v, ok := n[name]; ok {
+		return &v, true
+	}
+	return nil, name == "TIER_UNLIMITED"
+}
+
 // PhoneNumberFields are the fields GetPhoneNumber asks for.
 const PhoneNumberFields = "id,display_phone_number,verified_name,quality_rating,throughput,whatsapp_business_manager_messaging_limit"
 
@@ -142,6 +152,16 @@ func (c *Client) GetPhoneNumber(ctx context.Context, token, phoneNumberID string
 	var out PhoneNumber
 	err := c.do(ctx, http.MethodGet, token, phoneNumberID+"?fields="+PhoneNumberFields, nil, &out)
 	return out, err
+}
+
+// WABANumbers lists the numbers of a WhatsApp Business Account (GET /{waba-id}/phone_numbers):
+// a token that may not see the WABA gets Meta's error.
+func (c *Client) WABANumbers(ctx context.Context, token, wabaID string) ([]PhoneNumber, error) {
+	var out struct {
+		Data []PhoneNumber `json:"data"`
+	}
+	err := c.do(ctx, http.MethodGet, token, wabaID+"/phone_numbers?fields="+PhoneNumberFields+"&limit=1000", nil, &out)
+	return out.Data, err
 }
 
 // do makes one call; it tells a request that never left (retry is safe) from one that may have.

@@ -27,18 +27,32 @@ func Sign(body []byte, appSecret string) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// VerifySignature checks header against the raw body in constant time.
-func VerifySignature(body []byte, header, appSecret string) error {
+// CheckSignatureHeader tells a missing or malformed header without computing anything.
+func CheckSignatureHeader(header string) error {
+	_, err := parseSignature(header)
+	return err
+}
+
+func parseSignature(header string) ([]byte, error) {
 	if header == "" {
-		return ErrSignatureMissing
+		return nil, ErrSignatureMissing
 	}
 	hexSum, ok := strings.CutPrefix(header, "sha256=")
 	if !ok || len(hexSum) != sha256.Size*2 {
-		return ErrSignatureMalformed
+		return nil, ErrSignatureMalformed
 	}
 	got, err := hex.DecodeString(hexSum)
 	if err != nil {
-		return ErrSignatureMalformed
+		return nil, ErrSignatureMalformed
+	}
+	return got, nil
+}
+
+// VerifySignature checks header against the raw body in constant time.
+func VerifySignature(body []byte, header, appSecret string) error {
+	got, err := parseSignature(header)
+	if err != nil {
+		return err
 	}
 	m := hmac.New(sha256.New, []byte(appSecret))
 	m.Write(body)

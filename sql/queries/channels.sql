@@ -16,9 +16,9 @@ RETURNING *;
 
 -- name: CreateChannel :one
 INSERT INTO channels (account_id, portfolio_id, name, phone_number_id, waba_id, display_number,
-                      access_token_enc, app_secret_enc, throughput_mps)
+                      access_token_enc, app_secret_enc, throughput_mps, quality_rating)
 VALUES (@account_id, @portfolio_id, @name, @phone_number_id, @waba_id, @display_number,
-        @access_token_enc, @app_secret_enc, @throughput_mps)
+        @access_token_enc, @app_secret_enc, @throughput_mps, @quality_rating)
 RETURNING *;
 
 -- name: GetChannel :one
@@ -35,6 +35,7 @@ UPDATE channels SET
     quality_rating = COALESCE(sqlc.narg(quality_rating), quality_rating),
     status = COALESCE(sqlc.narg(status), status),
     status_reason = COALESCE(sqlc.narg(status_reason), status_reason),
+    display_number = COALESCE(sqlc.narg(display_number), display_number),
     access_token_enc = COALESCE(sqlc.narg(access_token_enc), access_token_enc),
     app_secret_enc = COALESCE(sqlc.narg(app_secret_enc), app_secret_enc),
     updated_at = now()

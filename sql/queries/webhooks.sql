@@ -1,9 +1,11 @@
--- Webhooks name a number by Meta's id, which is unique across accounts.
--- name: ChannelByPhoneNumberID :one
-SELECT id, account_id, portfolio_id FROM channels WHERE phone_number_id = @phone_number_id;
-
--- name: ChannelAppSecrets :many
-SELECT app_secret_enc FROM channels;
+-- The channels a webhook delivery names, by phone number id or WABA (ids Meta confirmed when the
+-- channel was registered), with the app secrets that may have signed it. Across accounts by
+-- nature: the signature decides which of them the delivery may change.
+-- name: ChannelsForWebhook :many
+SELECT id, account_id, portfolio_id, phone_number_id, waba_id, display_number, app_secret_enc
+FROM channels
+WHERE phone_number_id = ANY(@numbers::text[]) OR waba_id = ANY(@wabas::text[])
+ORDER BY id;
 
 -- name: MessageIDsByWAMID :many
 SELECT id, wamid FROM messages WHERE channel_id = @channel_id AND wamid = ANY(@wamids::text[]);
@@ -77,13 +79,7 @@ RETURNING id;
 UPDATE broadcasts SET status = 'running', status_reason = '', updated_at = now()
 WHERE template_id = @template_id AND status = 'paused' AND status_reason LIKE 'paused automatically: template%';
 
--- name: ChannelByDisplayNumber :one
-SELECT id, account_id, portfolio_id FROM channels WHERE display_number = @display_number AND waba_id = @waba_id;
-
--- name: AccountsOfWABA :many
-SELECT DISTINCT account_id FROM channels WHERE waba_id = @waba_id;
-
 -- Locks the messages a delivery updates in id order, so two deliveries about the same messages
--- cannot deadlock.
+-- cannot deadlock; only the channel's own.
 -- name: LockMessages :exec
-SELECT id FROM messages WHERE id = ANY(@ids::bigint[]) ORDER BY id FOR UPDATE;
+SELECT id FROM messages WHERE id = ANY(@ids::bigint[]) AND channel_id = @channel_id ORDER BY id FOR UPDATE;
