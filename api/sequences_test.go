@@ -240,7 +240,7 @@ func TestIntegrationsAndHooks(t *testing.T) {
 	now := time.Now()
 	body := []byte(`{"type":"lead.created","customer":{"phone":"(415) 555-0123","name":"Lee","city":"SF"},"data":{"source":"ads"}}`)
 	signed := func(b []byte, at time.Time, delivery string) map[string]string {
-		return map[string]string{integrations.HeaderSignature: integrations.SignGeneric(b, secret, at),
+		return map[string]string{integrations.HeaderSignature: integrations.SignGeneric(b, secret, at, delivery),
 			integrations.HeaderTimestamp: strconv.FormatInt(at.Unix(), 10), integrations.HeaderDelivery: delivery}
 	}
 	e.hook("/hooks/nope", signed(body, now, "d1"), body).want(t, http.StatusNotFound)
@@ -252,6 +252,10 @@ func TestIntegrationsAndHooks(t *testing.T) {
 	if r := e.hook(url, signed(body, now, "d1"), body).want(t, http.StatusAccepted); !strings.Contains(string(r.Raw), `"duplicate":true`) {
 		t.Errorf("redelivery: %s", r.Raw)
 	}
+	// A captured delivery replayed under a new delivery id does not verify: the id is signed.
+	replay := signed(body, now, "d1")
+	replay[integrations.HeaderDelivery] = "d1-again"
+	e.hook(url, replay, body).want(t, http.StatusUnauthorized)
 	nophone := []byte(`{"type":"lead.created","customer":{},"data":{}}`)
 	e.hook(url, signed(nophone, now, "d2"), nophone).want(t, http.StatusAccepted)
 
@@ -276,4 +280,41 @@ func TestIntegrationsAndHooks(t *testing.T) {
 	}
 	e.call(key, "DELETE", fmt.Sprintf("/v1/integrations/%d", id), nil).want(t, http.StatusNoContent)
 	e.hook(url, signed(body, now, "d3"), body).want(t, http.StatusNotFound)
+}
+
+// A Shopify delivery replayed (same body, new webhook id or topic), a stale one, and the same
+// order sent again in another body: each refused or a duplicate, one event in the end.
+func TestShopifyReplays(t *testing.T) {
+	e := newEnv(t, Options{})
+	_, key := e.account("acme")
+	secret := "shpss_0123456789abcdef"
+	url := e.call(key, "POST", "/v1/integrations", map[string]any{"name": "Shop", "kind": "shopify", "secret": secret}).
+		want(t, http.StatusCreated).Body["url"].(string)
+	shopify := func(topic, webhookID string, at time.Time, body []byte) response {
+		return e.hook(url, map[string]string{integrations.ShopifyHMAC: integrations.SignShopify(body, secret),
+			integrations.ShopifyTopic: topic, integrations.ShopifyWebhookID: webhookID,
+			integrations.ShopifyTriggeredAt: at.UTC().Format(time.RFC3339Nano)}, body)
+	}
+	order := []byte(`{"id": 5, "name": "#1005", "customer": {"phone": "+14155550123", "first_name": "Lee"}}`)
+	if r := shopify("orders/create", "w1", time.Now(), order).want(t, http.StatusAccepted); strings.Contains(string(r.Raw), `"duplicate":true`) {
+		t.Fatalf("first delivery: %s", r.Raw)
+	}
+	for _, topic := range []string{"orders/create", "orders/cancelled"} {
+		if r := shopify(topic, "w-replayed", time.Now(), order).want(t, http.StatusAccepted); !strings.Contains(string(r.Raw), `"duplicate":true`) {
+			t.Errorf("replayed as %s under a new webhook id: %s", topic, r.Raw)
+		}
+	}
+	shopify("orders/create", "w3", time.Now().Add(-2*time.Hour), []byte(`{"id": 6, "customer": {"phone": "+14155550124"}}`)).
+		want(t, http.StatusUnauthorized)
+	// Shopify sends the same order again in another body (a field changed): one order.placed.
+	shopify("orders/create", "w4", time.Now(), []byte(`{"id": 5, "name": "#1005", "note": "gift", "customer": {"phone": "+14155550123"}}`)).
+		want(t, http.StatusAccepted)
+	if _, err := integrations.Process(context.Background(), e.pool); err != nil {
+		t.Fatal(err)
+	}
+	var events int
+	_ = e.pool.QueryRow(context.Background(), "SELECT count(*) FROM events WHERE name = 'order.placed'").Scan(&events)
+	if events != 1 {
+		t.Fatalf("%d order.placed events, want 1", events)
+	}
 }

@@ -92,6 +92,7 @@ func (s *stack) shopify(url, secret, topic, id string, payload map[string]any) i
 	req.Header.Set(integrations.ShopifyTopic, topic)
 	req.Header.Set(integrations.ShopifyWebhookID, id)
 	req.Header.Set(integrations.ShopifyHMAC, integrations.SignShopify(body, secret))
+	req.Header.Set(integrations.ShopifyTriggeredAt, time.Now().UTC().Format(time.RFC3339Nano))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)

@@ -17,21 +17,27 @@ import (
 	"time"
 )
 
-// The generic webhook's headers. The signature covers the timestamp and the body, so a captured
-// delivery cannot be replayed later or with another body.
+// The generic webhook's headers. The signature covers everything that decides what happens: the
+// timestamp, the delivery id (the dedupe key) and the body, so a captured delivery cannot be
+// replayed later, with another body, or under a new delivery id.
 const (
-	HeaderSignature = "X-Dripcast-Signature" // sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
+	HeaderSignature = "X-Dripcast-Signature" // sha256=<hex HMAC-SHA256(secret, timestamp + "." + delivery id + "." + body)>
 	HeaderTimestamp = "X-Dripcast-Timestamp" // Unix seconds
 	HeaderDelivery  = "X-Dripcast-Delivery"  // a unique id; a delivery seen before is not processed again
 	MaxSkew         = 5 * time.Minute
 	MaxDeliveryID   = 200
 )
 
-// Shopify's headers.
+// Shopify's headers. Shopify signs only the body, so its topic, webhook id and time are not
+// proof of anything: a delivery is known by the hash of its body, and refused when Shopify says it
+// was triggered more than ShopifyMaxAge ago (long enough for Shopify's first retries after a short
+// outage here).
 const (
-	ShopifyHMAC      = "X-Shopify-Hmac-Sha256"
-	ShopifyTopic     = "X-Shopify-Topic"
-	ShopifyWebhookID = "X-Shopify-Webhook-Id"
+	ShopifyHMAC        = "X-Shopify-Hmac-Sha256"
+	ShopifyTopic       = "X-Shopify-Topic"
+	ShopifyWebhookID   = "X-Shopify-Webhook-Id"
+	ShopifyTriggeredAt = "X-Shopify-Triggered-At" // RFC 3339
+	ShopifyMaxAge      = time.Hour
 )
 
 // Kinds of integrations.
@@ -45,7 +51,7 @@ var (
 	ErrMissing   = errors.New("the signature header is missing")
 	ErrMalformed = errors.New("the signature header is malformed")
 	ErrMismatch  = errors.New("the signature does not match the body")
-	ErrStale     = errors.New("the timestamp is missing or more than 5 minutes away from now")
+	ErrStale     = errors.New("the timestamp is missing or too far from now (generic: 5 minutes; Shopify: triggered within the hour)")
 )
 
 // Delivery is a verified request: its id (for dedupe) and topic.
@@ -54,9 +60,13 @@ type Delivery struct {
 	Topic string
 }
 
-// SignGeneric is the X-Dripcast-Signature of body sent at ts.
-func SignGeneric(body []byte, secret string, ts time.Time) string {
-	return "sha256=" + hex.EncodeToString(mac(secret, []byte(strconv.FormatInt(ts.Unix(), 10)+"."), body))
+// SignGeneric is the X-Dripcast-Signature of body sent at ts with a delivery id ("" for none).
+func SignGeneric(body []byte, secret string, ts time.Time, deliveryID string) string {
+	return "sha256=" + hex.EncodeToString(mac(secret, genericPrefix(ts.Unix(), deliveryID), body))
+}
+
+func genericPrefix(ts int64, deliveryID string) []byte {
+	return []byte(strconv.FormatInt(ts, 10) + "." + deliveryID + ".")
 }
 
 // SignShopify is the X-Shopify-Hmac-Sha256 of body.
@@ -75,7 +85,7 @@ func mac(secret string, parts ...[]byte) []byte {
 // Verify checks a delivery of the given kind before anything reads its body as JSON.
 func Verify(kind string, h http.Header, body []byte, secret string, now time.Time) (Delivery, error) {
 	if kind == Shopify {
-		return verifyShopify(h, body, secret)
+		return verifyShopify(h, body, secret, now)
 	}
 	return verifyGeneric(h, body, secret, now)
 }
@@ -94,13 +104,13 @@ func verifyGeneric(h http.Header, body []byte, secret string, now time.Time) (De
 	if err != nil {
 		return Delivery{}, ErrStale
 	}
-	if subtle.ConstantTimeCompare(got, mac(secret, []byte(strconv.FormatInt(ts, 10)+"."), body)) != 1 {
+	id := h.Get(HeaderDelivery)
+	if subtle.ConstantTimeCompare(got, mac(secret, genericPrefix(ts, id), body)) != 1 {
 		return Delivery{}, ErrMismatch
 	}
 	if d := now.Sub(time.Unix(ts, 0)); d > MaxSkew || d < -MaxSkew {
 		return Delivery{}, ErrStale
 	}
-	id := h.Get(HeaderDelivery)
 	if id == "" {
 		// No id: the body identifies the delivery, so a sender's retry is still recognised.
 		id = bodyID(body)
@@ -108,7 +118,7 @@ func verifyGeneric(h http.Header, body []byte, secret string, now time.Time) (De
 	return Delivery{ID: id}, checkID(id)
 }
 
-func verifyShopify(h http.Header, body []byte, secret string) (Delivery, error) {
+func verifyShopify(h http.Header, body []byte, secret string, now time.Time) (Delivery, error) {
 	sig := h.Get(ShopifyHMAC)
 	if sig == "" {
 		return Delivery{}, ErrMissing
@@ -120,11 +130,12 @@ func verifyShopify(h http.Header, body []byte, secret string) (Delivery, error) 
 	if subtle.ConstantTimeCompare(got, mac(secret, body)) != 1 {
 		return Delivery{}, ErrMismatch
 	}
-	d := Delivery{ID: h.Get(ShopifyWebhookID), Topic: h.Get(ShopifyTopic)}
-	if d.ID == "" {
-		d.ID = bodyID(body)
+	at, err := time.Parse(time.RFC3339Nano, h.Get(ShopifyTriggeredAt))
+	if err != nil || now.Sub(at) > ShopifyMaxAge || at.Sub(now) > MaxSkew {
+		return Delivery{}, ErrStale
 	}
-	return d, checkID(d.ID)
+	// The same body under another webhook id or topic is the same delivery.
+	return Delivery{ID: bodyID(body), Topic: h.Get(ShopifyTopic)}, nil
 }
 
 func bodyID(body []byte) string {

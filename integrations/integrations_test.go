@@ -23,7 +23,7 @@ func TestVerifyGeneric(t *testing.T) {
 		}
 		return h
 	}
-	good := SignGeneric(body, "s3cret", now)
+	good := SignGeneric(body, "s3cret", now, "d1")
 	cases := []struct {
 		name string
 		h    http.Header
@@ -34,11 +34,13 @@ func TestVerifyGeneric(t *testing.T) {
 		{"missing", headers("", now, "d1"), body, ErrMissing},
 		{"not hex", headers("sha256=zz", now, "d1"), body, ErrMalformed},
 		{"truncated", headers(good[:40], now, "d1"), body, ErrMalformed},
-		{"other secret", headers(SignGeneric(body, "other", now), now, "d1"), body, ErrMismatch},
+		{"other secret", headers(SignGeneric(body, "other", now, "d1"), now, "d1"), body, ErrMismatch},
+		{"replayed under a new delivery id", headers(good, now, "d2"), body, ErrMismatch},
+		{"delivery id dropped", headers(good, now, ""), body, ErrMismatch},
 		{"other body", headers(good, now, "d1"), []byte(`{"event":"order.cancelled"}`), ErrMismatch},
 		{"timestamp moved", headers(good, now.Add(time.Second), "d1"), body, ErrMismatch},
-		{"stale", headers(SignGeneric(body, "s3cret", now.Add(-6*time.Minute)), now.Add(-6*time.Minute), "d1"), body, ErrStale},
-		{"from the future", headers(SignGeneric(body, "s3cret", now.Add(6*time.Minute)), now.Add(6*time.Minute), "d1"), body, ErrStale},
+		{"stale", headers(SignGeneric(body, "s3cret", now.Add(-6*time.Minute), "d1"), now.Add(-6*time.Minute), "d1"), body, ErrStale},
+		{"from the future", headers(SignGeneric(body, "s3cret", now.Add(6*time.Minute), "d1"), now.Add(6*time.Minute), "d1"), body, ErrStale},
 	}
 	for _, c := range cases {
 		d, err := Verify(Generic, c.h, c.body, "s3cret", now)
@@ -50,8 +52,9 @@ func TestVerifyGeneric(t *testing.T) {
 		}
 	}
 	// Without an id, the body names the delivery: a retry of it is recognised.
-	a, _ := Verify(Generic, headers(good, now, ""), body, "s3cret", now)
-	b, _ := Verify(Generic, headers(good, now, ""), body, "s3cret", now)
+	noID := SignGeneric(body, "s3cret", now, "")
+	a, _ := Verify(Generic, headers(noID, now, ""), body, "s3cret", now)
+	b, _ := Verify(Generic, headers(noID, now, ""), body, "s3cret", now)
 	if a.ID == "" || a.ID != b.ID {
 		t.Errorf("ids from the body: %q %q", a.ID, b.ID)
 	}
@@ -59,19 +62,33 @@ func TestVerifyGeneric(t *testing.T) {
 
 func TestVerifyShopify(t *testing.T) {
 	body := []byte(`{"id":1}`)
+	now := time.Now()
 	h := http.Header{}
 	h.Set(ShopifyHMAC, SignShopify(body, "shpss"))
 	h.Set(ShopifyTopic, "orders/create")
 	h.Set(ShopifyWebhookID, "w-1")
-	d, err := Verify(Shopify, h, body, "shpss", time.Now())
-	if err != nil || d.ID != "w-1" || d.Topic != "orders/create" {
+	h.Set(ShopifyTriggeredAt, now.Add(-time.Minute).Format(time.RFC3339Nano))
+	d, err := Verify(Shopify, h, body, "shpss", now)
+	if err != nil || d.ID != bodyID(body) || d.Topic != "orders/create" {
 		t.Fatalf("%+v %v", d, err)
 	}
-	if _, err := Verify(Shopify, h, body, "other", time.Now()); !errors.Is(err, ErrMismatch) {
+	// Shopify does not sign its webhook id or topic: replayed under others, it is the same delivery.
+	h.Set(ShopifyWebhookID, "w-2")
+	h.Set(ShopifyTopic, "checkouts/update")
+	if again, err := Verify(Shopify, h, body, "shpss", now); err != nil || again.ID != d.ID {
+		t.Errorf("a replay under a new webhook id and topic: %+v %v", again, err)
+	}
+	if _, err := Verify(Shopify, h, body, "other", now); !errors.Is(err, ErrMismatch) {
 		t.Errorf("other secret: %v", err)
 	}
+	for _, at := range []string{"", "yesterday", now.Add(-2 * time.Hour).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339)} {
+		h.Set(ShopifyTriggeredAt, at)
+		if _, err := Verify(Shopify, h, body, "shpss", now); !errors.Is(err, ErrStale) {
+			t.Errorf("triggered at %q: %v", at, err)
+		}
+	}
 	h.Set(ShopifyHMAC, "not base64!")
-	if _, err := Verify(Shopify, h, body, "shpss", time.Now()); !errors.Is(err, ErrMalformed) {
+	if _, err := Verify(Shopify, h, body, "shpss", now); !errors.Is(err, ErrMalformed) {
 		t.Errorf("malformed: %v", err)
 	}
 }
@@ -137,7 +154,7 @@ func FuzzVerify(f *testing.F) {
 		h.Set(HeaderTimestamp, ts)
 		h.Set(HeaderDelivery, id)
 		now := time.Unix(1_900_000_000, 0)
-		if _, err := Verify(Generic, h, body, "secret", now); err == nil && sig != SignGeneric(body, "secret", time.Unix(mustInt(ts), 0)) {
+		if _, err := Verify(Generic, h, body, "secret", now); err == nil && sig != SignGeneric(body, "secret", time.Unix(mustInt(ts), 0), h.Get(HeaderDelivery)) {
 			t.Fatalf("accepted a wrong signature %q", sig)
 		}
 		h.Set(ShopifyHMAC, sig)

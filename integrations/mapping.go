@@ -51,6 +51,9 @@ type Mapped struct {
 	Contact    contacts.Input
 	Event      string
 	Properties map[string]any
+	// Key names the event apart from the delivery when the payload has an id of its own (a
+	// Shopify order or checkout): the same order placed twice is one event.
+	Key string
 }
 
 // ErrIgnored marks a delivery that carries no event for Dripcast (a topic it does not use).
@@ -139,6 +142,13 @@ func ShopifyApply(topic string, p map[string]any) (Mapped, error) {
 		if v := drip.Lookup(p, path); v != nil {
 			out.Properties[key] = v
 		}
+	}
+	id := text(drip.Lookup(p, "id"))
+	if strings.HasPrefix(topic, "checkouts/") {
+		id = text(drip.Lookup(p, "token"))
+	}
+	if id != "" {
+		out.Key = event + ":" + id
 	}
 	return out, nil
 }

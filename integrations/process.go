@@ -43,8 +43,12 @@ func Process(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 			if err != nil {
 				return qtx.FinishDelivery(ctx, queries.FinishDeliveryParams{ID: d.ID, Error: err.Error()})
 			}
+			key := d.DeliveryID
+			if m.Key != "" {
+				key = m.Key
+			}
 			rec, err := drip.RecordEvent(ctx, qtx, d.AccountID, drip.Incoming{Contact: row, Name: m.Event, Properties: m.Properties,
-				Source: "integration:" + strconv.FormatInt(d.IntegrationID, 10), ExternalID: d.DeliveryID})
+				Source: "integration:" + strconv.FormatInt(d.IntegrationID, 10), ExternalID: key})
 			if err != nil {
 				return err
 			}
