@@ -85,6 +85,9 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, p := r.Context(), caller(r.Context())
 	return s.mutate(w, r, http.StatusNoContent, "api_key.revoke", "api_key", func(q *queries.Queries) (change, error) {
+		if err := q.LockAccount(ctx, p.AccountID); err != nil {
+			return change{}, err
+		}
 		before, err := q.GetAPIKey(ctx, queries.GetAPIKeyParams{AccountID: p.AccountID, ID: id})
 		if err != nil {
 			return change{}, notFoundAs(err, "api key")

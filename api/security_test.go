@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/dripcast/dripcast/apikey"
@@ -315,5 +316,42 @@ func TestEveryMutationIsAudited(t *testing.T) {
 	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE after::text ~ 'EAAG|s3cret|whsec_' OR before::text ~ 'EAAG|s3cret|whsec_'`).Scan(&leaked)
 	if leaked > 0 {
 		t.Errorf("%d audit entries hold a secret", leaked)
+	}
+}
+
+// Two owner keys revoking each other at once: one wins, the account always keeps an owner.
+func TestOwnersRevokingEachOtherKeepOne(t *testing.T) {
+	e := newEnv(t, Options{})
+	for i := range 50 {
+		account, first := e.account(fmt.Sprint("race-", i))
+		second := e.key(account, "owner")
+		ids := map[string]int64{}
+		for _, k := range e.call(first, "GET", "/v1/api-keys", nil).want(t, 200).Body["data"].([]any) {
+			k := k.(map[string]any)
+			ids[k["name"].(string)] = int64(k["id"].(float64))
+		}
+		var wg sync.WaitGroup
+		for _, c := range []struct {
+			key    string
+			victim int64
+		}{{first, ids["owner key"]}, {second, ids["test"]}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest("DELETE", fmt.Sprintf("%s/v1/api-keys/%d", e.srv.URL, c.victim), nil)
+				req.Header.Set("Authorization", "Bearer "+c.key)
+				if res, err := e.srv.Client().Do(req); err == nil {
+					seen.record("DELETE", "/v1/api-keys/{id}", res.StatusCode)
+					res.Body.Close()
+				}
+			}()
+		}
+		wg.Wait()
+		var owners int
+		_ = e.pool.QueryRow(context.Background(), "SELECT count(*) FROM api_keys WHERE account_id = $1 AND role = 'owner' AND revoked_at IS NULL",
+			account).Scan(&owners)
+		if owners != 1 {
+			t.Fatalf("round %d: %d working owner keys", i, owners)
+		}
 	}
 }

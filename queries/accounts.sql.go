@@ -328,6 +328,17 @@ func (q *Queries) ListAudit(ctx context.Context, arg ListAuditParams) ([]AuditLo
 	return items, nil
 }
 
+const lockAccount = `-- name: LockAccount :exec
+SELECT id FROM accounts WHERE id = $1 FOR UPDATE
+`
+
+// Serialises changes to an account's owner keys: two owners revoking each other at once must not
+// both succeed.
+func (q *Queries) LockAccount(ctx context.Context, id int64) error {
+	_, err := q.db.Exec(ctx, lockAccount, id)
+	return err
+}
+
 const revokeAPIKey = `-- name: RevokeAPIKey :one
 UPDATE api_keys SET revoked_at = now()
 WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL

@@ -47,6 +47,11 @@ UPDATE api_keys SET revoked_at = now()
 WHERE account_id = @account_id AND id = @id AND revoked_at IS NULL
 RETURNING id, name, prefix, role, expires_at, last_used_at, revoked_at, created_at;
 
+-- Serialises changes to an account's owner keys: two owners revoking each other at once must not
+-- both succeed.
+-- name: LockAccount :exec
+SELECT id FROM accounts WHERE id = @id FOR UPDATE;
+
 -- Owner keys that still work, so the last one cannot be revoked.
 -- name: CountActiveOwnerKeys :one
 SELECT count(*) FROM api_keys
