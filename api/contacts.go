@@ -163,7 +163,13 @@ func (s *Server) listFilter(r *http.Request, accountID int64) (*segment.Rule, er
 			b, _ := json.Marshal(v)
 			return segment.Rule{Field: field, Op: "contains", Value: b}
 		}
-		all = append(all, segment.Rule{Any: []segment.Rule{search("name"), search("phone"), search("email")}})
+		fields := []segment.Rule{search("name"), search("email")}
+		if seesPhones(caller(r.Context())) {
+			fields = append(fields, search("phone"))
+		} else if phoneLike(v) {
+			return nil, errMaskedPhone
+		}
+		all = append(all, segment.Rule{Any: fields})
 	}
 	if v := q.Get("segment_id"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)

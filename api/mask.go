@@ -15,6 +15,19 @@ import (
 // (+91******3210), whatever the route.
 var maskedFields = map[string]bool{"phone": true, "wa_id": true, "phones": true, "to": true}
 
+// errMaskedPhone refuses a role that sees phone numbers masked a way to learn them another way:
+// a search, a filter or a rendering by phone.
+var errMaskedPhone = &Error{Status: http.StatusForbidden, Code: CodeForbidden,
+	Message: "this key's role sees phone numbers masked, so it cannot search, filter or render by phone"}
+
+// seesPhones tells whether the caller sees phone numbers in clear.
+func seesPhones(p principal) bool { return p.Role != "analyst" }
+
+// phoneLike is a search made of a phone number's characters.
+func phoneLike(q string) bool {
+	return strings.ContainsAny(q, "0123456789") && strings.Trim(q, "0123456789+-() .") == ""
+}
+
 // maskingWriter buffers an answer for an analyst key and masks the phone numbers in it before it
 // leaves: one place, so a new route cannot forget to.
 type maskingWriter struct {

@@ -154,6 +154,9 @@ func (s *Server) previewRules(w http.ResponseWriter, r *http.Request) error {
 	if len(in.Rules) == 0 {
 		return errValidation("rules", "rules are required")
 	}
+	if rule, err := segment.Parse(in.Rules); err == nil && rule.Uses("phone") && !seesPhones(caller(r.Context())) {
+		return errMaskedPhone
+	}
 	return s.preview(w, r, in.Rules)
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dripcast/dripcast/phone"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/templates"
 )
@@ -163,6 +164,9 @@ func (s *Server) previewTemplate(w http.ResponseWriter, r *http.Request) error {
 	var attrs map[string]any
 	if err := json.Unmarshal(c.Attributes, &attrs); err != nil {
 		return err
+	}
+	if !seesPhones(p) {
+		c.Phone = phone.Mask(c.Phone) // the rendered text must not give away what the API masks
 	}
 	out, err := v.Template.Render(templates.Recipient{Name: c.Name, Email: c.Email, Phone: c.Phone,
 		Country: c.Country, Attributes: attrs}, in.Event)

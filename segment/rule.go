@@ -32,6 +32,21 @@ type Rule struct {
 	Value json.RawMessage `json:"value,omitempty"`
 }
 
+// Uses tells whether the rule, or any rule inside it, reads the field.
+func (r Rule) Uses(field string) bool {
+	if r.Field == field || (r.Not != nil && r.Not.Uses(field)) {
+		return true
+	}
+	for _, list := range [][]Rule{r.All, r.Any} {
+		for _, sub := range list {
+			if sub.Uses(field) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Error is a rule the compiler refuses; Path points at the node ("all[2].any[0]").
 type Error struct {
 	Path string
