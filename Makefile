@@ -28,7 +28,7 @@ test: verify ## the whole test suite against real Postgres and Redis, and each f
 # once more, and fails for good only if it fails again.
 FUZZTIME ?= 4s
 FUZZ_TARGETS := segment:FuzzCompile templates:FuzzRender importer:FuzzCSVRows importer:FuzzNDJSONLine phone:FuzzNormalize \
-	whatsapp:FuzzParseNotification whatsapp:FuzzVerifySignature integrations:FuzzVerify
+	whatsapp:FuzzParseNotification whatsapp:FuzzVerifySignature integrations:FuzzVerify api:FuzzCheckJSON
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME (4s; longer with FUZZTIME=10m)

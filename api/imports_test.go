@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -154,5 +155,71 @@ func TestImport100kRows(t *testing.T) {
 	_ = e.pool.QueryRow(context.Background(), "SELECT count(*), count(*) FILTER (WHERE opted_in) FROM contacts WHERE account_id = $1", accountID).Scan(&n, &opted)
 	if n != 100000 || opted != 33334 {
 		t.Fatalf("%d contacts, %d opted in; want 100000 and 33334", n, opted)
+	}
+}
+
+// A NUL character (which Postgres cannot store) in one row: that row is reported with its line,
+// every other row is imported.
+func TestImportRowWithNULLosesNothingElse(t *testing.T) {
+	e := newEnv(t, Options{})
+	_, key := e.account("acme")
+	var csv strings.Builder
+	csv.WriteString("phone,name,tags,city\n")
+	for i := range 1500 {
+		name := fmt.Sprint("Person ", i)
+		if i == 1199 {
+			name = "Bad\x00Name"
+		}
+		fmt.Fprintf(&csv, "+1415%07d,%s,t%d,City\n", 2000000+i, name, i%3)
+	}
+	r := e.send(key, "POST", "/v1/contacts/import", "text/csv", strings.NewReader(csv.String())).want(t, http.StatusOK)
+	errs, _ := r.Body["errors"].([]any)
+	if r.num("created") != 1499 || r.num("rejected") != 1 || len(errs) != 1 || errs[0].(map[string]any)["line"] != float64(1201) ||
+		!strings.Contains(errs[0].(map[string]any)["reason"].(string), "NUL") {
+		t.Fatalf("CSV with row 1,200 bad: %s", r.Raw)
+	}
+	nd := `{"phone":"+14155550001","name":"Ok"}` + "\n" + `{"phone":"+14155550002","name":"Bad\u0000"}` + "\n" +
+		`{"phone":"+14155550003","attributes":{"city":"\u0000"}}` + "\n" + `{"phone":"+14155550004","tags":["fine"]}` + "\n"
+	r = e.send(key, "POST", "/v1/contacts/import", "application/x-ndjson", strings.NewReader(nd)).want(t, http.StatusOK)
+	if r.num("created") != 2 || r.num("rejected") != 2 {
+		t.Fatalf("NDJSON with NULs in rows 2 and 3: %s", r.Raw)
+	}
+}
+
+// No input anywhere answers 500 for a NUL character or a key given twice: each gets a 400 that
+// names the field.
+func TestNULAndDuplicateKeysAreRefused(t *testing.T) {
+	e := newEnv(t, Options{})
+	_, key := e.account("acme")
+	for _, c := range []struct {
+		method, path, body, field string
+	}{
+		{"POST", "/v1/contacts", `{"phone":"+14155550100","name":"A\u0000"}`, "name"},
+		{"POST", "/v1/contacts", `{"phone":"+14155550100","tags":["ok","\u0000"]}`, "tags[1]"},
+		{"POST", "/v1/contacts", `{"phone":"+14155550100","attributes":{"city":"x\u0000"}}`, "attributes.city"},
+		{"POST", "/v1/contacts", `{"phone":"+14155550100","email":"a\u0000@b.co"}`, "email"},
+		{"POST", "/v1/contacts", `{"phone":"+14155550100","PHONE":"+14155550199"}`, "PHONE"},
+		{"POST", "/v1/contacts", `{"phone":"+14155550100","name":"a","Name":"b"}`, "Name"},
+		{"POST", "/v1/segments", `{"name":"S\u0000","rules":{"field":"opted_in","op":"eq","value":true}}`, "name"},
+		{"POST", "/v1/segments/preview", `{"rules":{"field":"name","op":"eq","value":"\u0000"}}`, "rules.value"},
+		{"POST", "/v1/events", `{"contact":{"phone":"+14155550100"},"name":"order.placed","properties":{"note":"\u0000"}}`, "properties.note"},
+		{"POST", "/v1/events", `{"contact":{"phone":"+14155550100","name":"\u0000"},"name":"order.placed"}`, "contact.name"},
+	} {
+		r := e.send(key, c.method, c.path, "application/json", strings.NewReader(c.body))
+		var apiErr struct {
+			Error Error `json:"error"`
+		}
+		_ = json.Unmarshal(r.Raw, &apiErr)
+		if r.Status != http.StatusBadRequest || apiErr.Error.Field != c.field {
+			t.Errorf("%s %s %s: %d %s", c.method, c.path, c.body, r.Status, r.Raw)
+		}
+	}
+	if r := e.call(key, "GET", "/v1/contacts?q=%00", nil); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Raw), `"field":"q"`) {
+		t.Errorf("a NUL in a search: %d %s", r.Status, r.Raw)
+	}
+	var n int
+	_ = e.pool.QueryRow(context.Background(), "SELECT count(*) FROM contacts").Scan(&n)
+	if n != 0 {
+		t.Errorf("%d contacts stored from refused bodies", n)
 	}
 }

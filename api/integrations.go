@@ -313,6 +313,9 @@ func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request) error {
 	if err := json.Unmarshal(body, &obj); err != nil {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON, Message: "the body is not a JSON object"}
 	}
+	if err := checkJSON(body); err != nil {
+		return err
+	}
 	_, err = s.q.InsertDelivery(ctx, queries.InsertDeliveryParams{AccountID: i.AccountID, IntegrationID: i.ID,
 		DeliveryID: d.ID, Topic: d.Topic, Payload: body})
 	duplicate := isNoRows(err)

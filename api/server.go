@@ -263,7 +263,13 @@ func (s *Server) wrap(pattern string, h handlerFunc) http.Handler {
 			}
 			s.metrics.observe(pattern, rec.status, time.Since(start))
 		}()
-		if err := h(rec, r); err != nil {
+		var err error
+		if bad := checkQuery(r); bad != nil {
+			err = bad
+		} else {
+			err = h(rec, r)
+		}
+		if err != nil {
 			s.fail(rec, r, pattern, err)
 		}
 	})

@@ -92,11 +92,26 @@ func (in Input) Normalize(defaultCountry string) (Row, error) {
 	return row, nil
 }
 
+// Storable refuses text Postgres cannot store: invalid UTF-8 (a CSV in another encoding), or a
+// NUL character.
+func Storable(field, s string) error {
+	switch {
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%s: not valid UTF-8 (save the file as UTF-8)", field)
+	case strings.IndexByte(s, 0) >= 0:
+		return fmt.Errorf("%s: holds a NUL character, which cannot be stored", field)
+	}
+	return nil
+}
+
 // CheckName trims a name and bounds its length.
 func CheckName(s string) (string, error) {
 	s = strings.TrimSpace(s)
-	if utf8.RuneCountInString(s) > MaxNameLen || !utf8.ValidString(s) {
-		return "", fmt.Errorf("name: at most %d characters of valid UTF-8", MaxNameLen)
+	if err := Storable("name", s); err != nil {
+		return "", err
+	}
+	if utf8.RuneCountInString(s) > MaxNameLen {
+		return "", fmt.Errorf("name: at most %d characters", MaxNameLen)
 	}
 	return s, nil
 }
@@ -109,6 +124,9 @@ func CheckEmail(s string) (string, error) {
 	}
 	if len(s) > MaxEmailLen {
 		return "", fmt.Errorf("email: longer than %d characters", MaxEmailLen)
+	}
+	if err := Storable("email", s); err != nil {
+		return "", err
 	}
 	if a, err := mail.ParseAddress(s); err != nil || a.Address != s {
 		return "", fmt.Errorf("email: %q is not an address like name@example.com", s)
@@ -136,7 +154,10 @@ func CheckTags(tags []string) ([]string, error) {
 		if t == "" {
 			continue
 		}
-		if utf8.RuneCountInString(t) > MaxTagLen || !utf8.ValidString(t) {
+		if err := Storable("tags", t); err != nil {
+			return nil, err
+		}
+		if utf8.RuneCountInString(t) > MaxTagLen {
 			return nil, fmt.Errorf("tags: %q is longer than %d characters", t, MaxTagLen)
 		}
 		out = append(out, t)
@@ -167,6 +188,9 @@ func CheckAttributes(attrs map[string]any, allowNull bool) error {
 			if len(v) > MaxAttributeLen {
 				return fmt.Errorf("attributes.%s: longer than %d bytes", k, MaxAttributeLen)
 			}
+			if err := Storable("attributes."+k, v); err != nil {
+				return err
+			}
 		case float64, bool, json.Number:
 		case nil:
 			if !allowNull {
@@ -188,7 +212,7 @@ func CheckSource(s string) (string, error) {
 	if len(s) > MaxSourceLen {
 		return "", fmt.Errorf("opt_in_source: at most %d characters", MaxSourceLen)
 	}
-	return s, nil
+	return s, Storable("opt_in_source", s)
 }
 
 // Merge folds b into a, for two rows of one batch with the same phone: b's values win, tags
