@@ -280,3 +280,24 @@ func TestPromQLUsesExportedMetrics(t *testing.T) {
 		t.Fatalf("only %d PromQL expressions", n)
 	}
 }
+
+// The dashboards' role reads no personal data: not a contact's name or phone, not an
+// enrollment's properties (order payloads), a message's context or a broadcast's audience.
+func TestReadOnlyRoleReadsNoPersonalData(t *testing.T) {
+	pool := testenv.DB(t)
+	for _, sql := range []string{"SELECT name FROM contacts", "SELECT phone FROM contacts", "SELECT attributes FROM contacts",
+		"SELECT properties FROM enrollments", "SELECT context FROM messages", "SELECT audience FROM broadcasts",
+		"SELECT properties FROM events", "SELECT payload FROM integration_deliveries", "SELECT access_token_enc FROM channels",
+		"SELECT * FROM enrollments"} {
+		err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(context.Background(), "SET LOCAL ROLE dripcast_readonly"); err != nil {
+				return err
+			}
+			_, err := tx.Exec(context.Background(), sql)
+			return err
+		})
+		if err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("%s as dripcast_readonly: %v", sql, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ package deploy
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,13 +23,42 @@ func load(env map[string]string) (*types.Project, error) {
 		func(o *loader.Options) { o.SetProjectName("dripcast", true) })
 }
 
+// required is what the stack refuses to start without: no secret and no password has a default.
+var required = map[string]string{"DRIPCAST_SECRET_KEYS": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+	"POSTGRES_PASSWORD": "pg-pass", "GRAFANA_DB_PASSWORD": "gf-db-pass", "GRAFANA_ADMIN_PASSWORD": "gf-admin-pass"}
+
 func TestComposeFile(t *testing.T) {
-	if _, err := load(map[string]string{}); err == nil || !strings.Contains(err.Error(), "DRIPCAST_SECRET_KEYS") {
-		t.Errorf("without DRIPCAST_SECRET_KEYS: %v, want an error naming it", err)
+	for name := range required {
+		env := maps.Clone(required)
+		delete(env, name)
+		if _, err := load(env); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("without %s: %v, want an error naming it", name, err)
+		}
 	}
-	p, err := load(map[string]string{"DRIPCAST_SECRET_KEYS": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})
+	p, err := load(required)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Every published port is on loopback unless the user opts in, and then only the API's.
+	for name, s := range p.Services {
+		for _, port := range s.Ports {
+			if port.HostIP != "127.0.0.1" {
+				t.Errorf("%s publishes %s on %q", name, port.Published, port.HostIP)
+			}
+		}
+	}
+	env := maps.Clone(required)
+	env["DRIPCAST_PUBLISH_ADDR"] = "0.0.0.0"
+	open, err := load(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range open.Services {
+		for _, port := range s.Ports {
+			if port.HostIP != "127.0.0.1" && name != "api" {
+				t.Errorf("with DRIPCAST_PUBLISH_ADDR, %s publishes %s on %q", name, port.Published, port.HostIP)
+			}
+		}
 	}
 	for _, name := range []string{"postgres", "redis", "migrate", "api", "scheduler", "worker", "metasim", "prometheus", "grafana"} {
 		if _, ok := p.Services[name]; !ok {
