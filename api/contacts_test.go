@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestContactLifecycle(t *testing.T) {
@@ -197,5 +200,26 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 	}
 	if strings.Contains(string(r.Raw), "/v1/contacts/abc") {
 		t.Error("a raw path reached a metric label")
+	}
+	// Every tenant's counts are there: only this machine may read them, unless they have an
+	// address of their own.
+	remote := httptest.NewRequest("GET", "/metrics", nil)
+	remote.RemoteAddr = "203.0.113.5:40000"
+	remote.Header.Set("X-Forwarded-For", "127.0.0.1")
+	rec := httptest.NewRecorder()
+	e.api.Handler().ServeHTTP(rec, remote)
+	if rec.Code != http.StatusForbidden {
+		t.Errorf("/metrics from another machine: %d", rec.Code)
+	}
+	elsewhere := New(e.pool, e.api.rdb, e.api.log, Options{MetricsElsewhere: true, Secrets: e.api.opts.Secrets}, prometheus.NewRegistry(), prometheus.NewRegistry())
+	rec = httptest.NewRecorder()
+	elsewhere.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("/metrics on the API's address when it has its own: %d", rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	elsewhere.MetricsHandler().ServeHTTP(rec, remote)
+	if rec.Code != http.StatusOK {
+		t.Errorf("/metrics on its own address: %d", rec.Code)
 	}
 }

@@ -89,6 +89,7 @@ type response struct {
 	Status int
 	Body   map[string]any
 	Raw    []byte
+	Header http.Header
 }
 
 func (r response) errCode() string {
@@ -145,7 +146,7 @@ func (e *env) do(req *http.Request) response {
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	out := response{Status: res.StatusCode, Raw: raw}
+	out := response{Status: res.StatusCode, Raw: raw, Header: res.Header}
 	_ = json.Unmarshal(raw, &out.Body)
 	seen.record(req.Method, req.URL.Path, res.StatusCode)
 	return out

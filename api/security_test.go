@@ -129,6 +129,12 @@ func TestAPIKeys(t *testing.T) {
 	if !strings.HasPrefix(marketer, "dc_") || made.Body["role"] != "marketer" {
 		t.Fatalf("created: %s", made.Raw)
 	}
+	if made.Header.Get("Cache-Control") != "no-store" || made.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("the answer that shows a key once may be cached or sniffed: %v", made.Header)
+	}
+	if h := e.call("", "GET", "/healthz", nil).Header; h.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("healthz headers: %v", h)
+	}
 	e.call(marketer, "GET", "/v1/contacts", nil).want(t, http.StatusOK)
 	e.call(marketer, "POST", "/v1/portfolios", map[string]any{"name": "x"}).want(t, http.StatusForbidden)
 	e.call(marketer, "GET", "/v1/api-keys", nil).want(t, http.StatusForbidden)

@@ -45,6 +45,9 @@ type Options struct {
 	// KeyRate and KeyBurst bound each API key's requests per second in this process; 0 is no limit.
 	KeyRate  float64
 	KeyBurst int
+	// MetricsElsewhere leaves /metrics out of Handler and OpsHandler: MetricsHandler serves it on
+	// an address of its own. Otherwise /metrics answers loopback callers only.
+	MetricsElsewhere bool
 	// HookFailureRate and HookFailureBurst bound the failed attempts per second of one address on
 	// the unauthenticated routes (2 and 60 when 0; negative is no limit).
 	HookFailureRate  float64
@@ -208,17 +211,32 @@ func (s *Server) OpsHandler() http.Handler {
 	return s.mux(func(rt route) bool { return rt.access == ops })
 }
 
+// noStore keeps an account's data (and the secrets some answers show once) out of every cache.
+func noStore(next handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Cache-Control", "no-store")
+		return next(w, r)
+	}
+}
+
+// MetricsHandler serves /metrics to anyone, for an address of its own (DRIPCAST_METRICS_ADDR).
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}))
+	return mux
+}
+
 func (s *Server) mux(include func(route) bool) http.Handler {
 	mux := http.NewServeMux()
 	methods := map[string]bool{}
 	for _, rt := range s.routes() {
-		if !include(rt) {
+		if !include(rt) || (rt.path == "/metrics" && s.opts.MetricsElsewhere) {
 			continue
 		}
 		h := rt.h
 		switch rt.access {
 		case byKey:
-			h = s.authenticate(rt.roles, h)
+			h = noStore(s.authenticate(rt.roles, h))
 		case bySignature:
 			h = s.guardHook(h)
 		}
@@ -253,6 +271,7 @@ func (s *Server) mux(include func(route) bool) http.Handler {
 func (s *Server) wrap(pattern string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {
@@ -338,7 +357,13 @@ func (m *httpMetrics) observe(route string, status int, d time.Duration) {
 	m.duration.WithLabelValues(route).Observe(d.Seconds())
 }
 
+// metricsHandler shows every tenant's counts, so on the API's address it answers only callers on
+// this machine (by the connection's address: a forwarded header proves nothing here).
 func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) error {
+	if !remoteIP(r).IsLoopback() {
+		return &Error{Status: http.StatusForbidden, Code: CodeForbidden,
+			Message: "metrics are served to this machine only; set DRIPCAST_METRICS_ADDR to serve them on an address of their own"}
+	}
 	promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 	return nil
 }

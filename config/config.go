@@ -44,6 +44,9 @@ type Config struct {
 	KeyBurst       int            // DRIPCAST_KEY_BURST
 	// PprofAddr serves net/http/pprof for profiling; empty (the default) serves nothing.
 	PprofAddr string // DRIPCAST_PPROF_ADDR
+	// MetricsAddr serves /metrics to anyone who reaches it; empty (the default) serves it on
+	// HTTPAddr to loopback callers only, since it shows every tenant's counts.
+	MetricsAddr string // DRIPCAST_METRICS_ADDR
 }
 
 // Load reads the environment; a malformed value is an error naming the variable.
@@ -74,6 +77,7 @@ func Load() (Config, error) {
 		KeyRateLimit:       p.integer("DRIPCAST_KEY_RATE_LIMIT", 50),
 		KeyBurst:           p.integer("DRIPCAST_KEY_BURST", 100),
 		PprofAddr:          p.str("DRIPCAST_PPROF_ADDR", ""),
+		MetricsAddr:        p.str("DRIPCAST_METRICS_ADDR", ""),
 	}
 	if p.err == nil && c.DatabaseURL == "" {
 		p.err = fmt.Errorf("DRIPCAST_DATABASE_URL is required (for example postgres://user@127.0.0.1:5432/dripcast)")

@@ -114,7 +114,7 @@ func TestPrometheusScrapesEveryRole(t *testing.T) {
 			targets = append(targets, st.Targets...)
 		}
 	}
-	for _, role := range []string{"api:8080", "scheduler:8080", "worker:8080"} {
+	for _, role := range []string{"api:9464", "scheduler:9464", "worker:9464"} {
 		if !slices.Contains(targets, role) {
 			t.Errorf("prometheus does not scrape %s: %v", role, targets)
 		}

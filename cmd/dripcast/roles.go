@@ -72,10 +72,11 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 	srv := api.New(pool, rdb, log, api.Options{MaxBodyBytes: cfg.MaxBodyBytes, ImportMaxBytes: cfg.ImportMaxBytes,
 		ImportMaxRows: cfg.ImportMaxRows, Secrets: box, WebhookVerifyToken: cfg.WebhookVerifyToken,
 		Meta: whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout), Metrics: sending, Drips: drips,
-		TrustedProxies: cfg.TrustedProxies, KeyRate: float64(cfg.KeyRateLimit), KeyBurst: cfg.KeyBurst}, reg, reg)
+		TrustedProxies: cfg.TrustedProxies, KeyRate: float64(cfg.KeyRateLimit), KeyBurst: cfg.KeyBurst,
+		MetricsElsewhere: cfg.MetricsAddr != ""}, reg, reg)
 
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	handler := srv.OpsHandler()
@@ -94,6 +95,9 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 		}
 	}
 	wg.Go(func() { errs <- serveHTTP(runCtx, cfg.HTTPAddr, cfg.ShutdownTimeout, log, handler) })
+	if cfg.MetricsAddr != "" {
+		wg.Go(func() { errs <- serveHTTP(runCtx, cfg.MetricsAddr, cfg.ShutdownTimeout, log, srv.MetricsHandler()) })
+	}
 	if cfg.PprofAddr != "" {
 		wg.Go(func() { errs <- serveHTTP(runCtx, cfg.PprofAddr, cfg.ShutdownTimeout, log, pprofHandler()) })
 	}
