@@ -268,7 +268,8 @@ func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) error {
 	return s.mutate(w, r, http.StatusCreated, "channel.create", "channel", func(q *queries.Queries) (change, error) {
 		out, err := q.CreateChannel(ctx, queries.CreateChannelParams{AccountID: p.AccountID, PortfolioID: in.PortfolioID,
 			Name: strings.TrimSpace(in.Name), PhoneNumberID: in.PhoneNumberID, WabaID: in.WabaID, DisplayNumber: display.E164,
-			AccessTokenEnc: s.opts.Secrets.Seal(in.AccessToken, secrets.PurposeAccessToken), AppSecretEnc: s.opts.Secrets.Seal(in.AppSecret, secrets.PurposeAppSecret),
+			AccessTokenEnc: s.opts.Secrets.Seal(in.AccessToken, secrets.ChannelToken(in.PhoneNumberID)),
+			AppSecretEnc: s.opts.Secrets.Seal(in.AppSecret, secrets.ChannelAppSecret(in.PhoneNumberID)),
 			ThroughputMps: in.ThroughputMPS, QualityRating: qualityOf(info)})
 		if isUniqueViolation(err) {
 			return change{}, errNotVerified
@@ -325,7 +326,7 @@ type channelPatch struct {
 	AppSecret     *string `json:"app_secret"`
 }
 
-func (in channelPatch) params(box *secrets.Box) (queries.UpdateChannelParams, error) {
+func (in channelPatch) params(box *secrets.Box, phoneNumberID string) (queries.UpdateChannelParams, error) {
 	p := queries.UpdateChannelParams{Name: in.Name, ThroughputMps: in.ThroughputMPS, QualityRating: in.QualityRating, Status: in.Status}
 	switch {
 	case in.ThroughputMPS != nil && (*in.ThroughputMPS < 1 || *in.ThroughputMPS > 1000):
@@ -345,13 +346,13 @@ func (in channelPatch) params(box *secrets.Box) (queries.UpdateChannelParams, er
 		if err := checkSecret("access_token", *in.AccessToken); err != nil {
 			return p, err
 		}
-		p.AccessTokenEnc = box.Seal(*in.AccessToken, secrets.PurposeAccessToken)
+		p.AccessTokenEnc = box.Seal(*in.AccessToken, secrets.ChannelToken(phoneNumberID))
 	}
 	if in.AppSecret != nil {
 		if err := checkSecret("app_secret", *in.AppSecret); err != nil {
 			return p, err
 		}
-		p.AppSecretEnc = box.Seal(*in.AppSecret, secrets.PurposeAppSecret)
+		p.AppSecretEnc = box.Seal(*in.AppSecret, secrets.ChannelAppSecret(phoneNumberID))
 	}
 	return p, nil
 }
@@ -365,7 +366,7 @@ func (s *Server) updateChannel(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &in); err != nil {
 		return err
 	}
-	params, err := in.params(s.opts.Secrets)
+	params, err := in.params(s.opts.Secrets, before.PhoneNumberID)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func TestPortfoliosAndChannels(t *testing.T) {
 	if strings.Contains(string(stored), "EAAG") {
 		t.Fatal("the access token is stored in plain text")
 	}
-	if tok, err := e.api.opts.Secrets.Open(stored, secrets.PurposeAccessToken); err != nil || tok != "EAAG-secret-token" {
+	if tok, err := e.api.opts.Secrets.OpenBound(stored, secrets.ChannelToken("100000000000001")); err != nil || tok != "EAAG-secret-token" {
 		t.Fatalf("stored token opens to %q, %v", tok, err)
 	}
 	var audit string

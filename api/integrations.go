@@ -169,11 +169,11 @@ func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request) error
 	if in.DefaultCountry != nil {
 		country = *in.DefaultCountry
 	}
-	ctx, p := r.Context(), caller(r.Context())
+	ctx, p, token := r.Context(), caller(r.Context()), randomText(16)
 	var view integrationView
 	err := s.inTx(ctx, func(q *queries.Queries) error {
 		i, err := q.CreateIntegration(ctx, queries.CreateIntegrationParams{AccountID: p.AccountID, Name: *in.Name, Kind: in.Kind,
-			Token: randomText(16), SecretEnc: s.opts.Secrets.Seal(secret, secrets.PurposeIntegration), Mapping: mapping,
+			Token: token, SecretEnc: s.opts.Secrets.Seal(secret, secrets.IntegrationSecret(token)), Mapping: mapping,
 			DefaultCountry: country})
 		if err != nil {
 			return err
@@ -242,7 +242,7 @@ func (s *Server) updateIntegration(w http.ResponseWriter, r *http.Request) error
 		params.DefaultCountry = *in.DefaultCountry
 	}
 	if in.Secret != nil {
-		params.SecretEnc = s.opts.Secrets.Seal(*in.Secret, secrets.PurposeIntegration)
+		params.SecretEnc = s.opts.Secrets.Seal(*in.Secret, secrets.IntegrationSecret(before.Token))
 	}
 	return s.mutate(w, r, http.StatusOK, "integration.update", "integration", func(q *queries.Queries) (change, error) {
 		i, err := q.UpdateIntegration(r.Context(), params)
@@ -301,7 +301,7 @@ func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	secret, err := s.opts.Secrets.Open(i.SecretEnc, secrets.PurposeIntegration)
+	secret, err := s.opts.Secrets.Open(i.SecretEnc, secrets.IntegrationSecret(i.Token))
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func (s *Server) testSend(w http.ResponseWriter, r *http.Request) error {
 	for k, src := range in.Parameters {
 		v.Parameters[k] = src
 	}
-	token, err := s.opts.Secrets.Open(ch.AccessTokenEnc, secrets.PurposeAccessToken)
+	token, err := s.opts.Secrets.Open(ch.AccessTokenEnc, secrets.ChannelToken(ch.PhoneNumberID))
 	if err != nil {
 		return errors.New("the channel's access token cannot be decrypted")
 	}

@@ -43,7 +43,9 @@ func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON, Message: err.Error()}
 	}
 	ctx, start := r.Context(), time.Now()
-	open := func(sealed []byte) (string, error) { return s.opts.Secrets.Open(sealed, secrets.PurposeAppSecret) }
+	open := func(ch webhooks.Channel) (string, error) {
+		return s.opts.Secrets.Open(ch.AppSecretEnc, secrets.ChannelAppSecret(ch.PhoneNumberID))
+	}
 	scope, err := webhooks.Authorize(ctx, s.q, n, body, r.Header.Get(whatsapp.SignatureHeader), open)
 	if errors.Is(err, webhooks.ErrUnauthorized) {
 		return errBadSignature

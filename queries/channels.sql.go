@@ -367,11 +367,12 @@ func (q *Queries) ResealChannel(ctx context.Context, arg ResealChannelParams) (i
 }
 
 const sealedChannelSecrets = `-- name: SealedChannelSecrets :many
-SELECT id, access_token_enc, app_secret_enc FROM channels ORDER BY id
+SELECT id, phone_number_id, access_token_enc, app_secret_enc FROM channels ORDER BY id
 `
 
 type SealedChannelSecretsRow struct {
 	ID             int64
+	PhoneNumberID  string
 	AccessTokenEnc []byte
 	AppSecretEnc   []byte
 }
@@ -386,7 +387,12 @@ func (q *Queries) SealedChannelSecrets(ctx context.Context) ([]SealedChannelSecr
 	var items []SealedChannelSecretsRow
 	for rows.Next() {
 		var i SealedChannelSecretsRow
-		if err := rows.Scan(&i.ID, &i.AccessTokenEnc, &i.AppSecretEnc); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.PhoneNumberID,
+			&i.AccessTokenEnc,
+			&i.AppSecretEnc,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

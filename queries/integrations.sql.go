@@ -331,11 +331,12 @@ func (q *Queries) ResealIntegration(ctx context.Context, arg ResealIntegrationPa
 }
 
 const sealedIntegrationSecrets = `-- name: SealedIntegrationSecrets :many
-SELECT id, secret_enc FROM integrations ORDER BY id
+SELECT id, token, secret_enc FROM integrations ORDER BY id
 `
 
 type SealedIntegrationSecretsRow struct {
 	ID        int64
+	Token     string
 	SecretEnc []byte
 }
 
@@ -348,7 +349,7 @@ func (q *Queries) SealedIntegrationSecrets(ctx context.Context) ([]SealedIntegra
 	var items []SealedIntegrationSecretsRow
 	for rows.Next() {
 		var i SealedIntegrationSecretsRow
-		if err := rows.Scan(&i.ID, &i.SecretEnc); err != nil {
+		if err := rows.Scan(&i.ID, &i.Token, &i.SecretEnc); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

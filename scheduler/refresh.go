@@ -27,7 +27,7 @@ func (j *Jobs) Refresh(ctx context.Context, r Refresher) error {
 	}
 	var errs []error
 	for _, ch := range channels {
-		token, err := r.Secrets.Open(ch.AccessTokenEnc, secrets.PurposeAccessToken)
+		token, err := r.Secrets.Open(ch.AccessTokenEnc, secrets.ChannelToken(ch.PhoneNumberID))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("channel %d: %w", ch.ID, err))
 			continue

@@ -22,6 +22,22 @@ const (
 	PurposeIntegration = "integration.secret"
 )
 
+// For binds a purpose to the row a secret lives in (a table and the row's unchanging natural key,
+// such as "channel:<phone_number_id>"), so a ciphertext copied into another row does not open.
+func For(purpose, row string) string { return purpose + "\x00" + row }
+
+// ChannelToken, ChannelAppSecret and IntegrationSecret are the bound purposes of the secrets
+// Dripcast keeps, each tied to its row by a key that never changes.
+func ChannelToken(phoneNumberID string) string { return For(PurposeAccessToken, "channel:"+phoneNumberID) }
+
+// ChannelAppSecret: see ChannelToken.
+func ChannelAppSecret(phoneNumberID string) string {
+	return For(PurposeAppSecret, "channel:"+phoneNumberID)
+}
+
+// IntegrationSecret: see ChannelToken; an integration is known by its URL token.
+func IntegrationSecret(token string) string { return For(PurposeIntegration, "integration:"+token) }
+
 // Box seals and opens secrets.
 type Box struct {
 	active string
@@ -75,8 +91,19 @@ func (b *Box) Seal(plain, purpose string) []byte {
 	return gcm.Seal(out, nonce, []byte(plain), []byte(purpose))
 }
 
-// Open decrypts what Seal made with the same purpose.
+// Open decrypts what Seal made with the same purpose. A secret sealed before secrets were bound to
+// their rows opens with the purpose alone (For's first part) until `dripcast admin rotate-key`
+// seals it again, bound.
 func (b *Box) Open(sealed []byte, purpose string) (string, error) {
+	plain, err := b.OpenBound(sealed, purpose)
+	if base, _, bound := strings.Cut(purpose, "\x00"); err != nil && bound {
+		return b.OpenBound(sealed, base)
+	}
+	return plain, err
+}
+
+// OpenBound decrypts only what was sealed with exactly this purpose.
+func (b *Box) OpenBound(sealed []byte, purpose string) (string, error) {
 	id, rest, ok := cut(sealed)
 	if !ok {
 		return "", ErrUndecryptable

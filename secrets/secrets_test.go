@@ -56,3 +56,25 @@ func TestNewRejects(t *testing.T) {
 		}
 	}
 }
+
+// A secret bound to its row does not open in another row (a ciphertext copied there); one sealed
+// before rows were bound still opens in any row, until rotate-key binds it.
+func TestSecretsAreBoundToTheirRow(t *testing.T) {
+	b, _ := New(NewKey("k1"))
+	sealed := b.Seal("EAAG-a", ChannelToken("1001"))
+	if got, err := b.Open(sealed, ChannelToken("1001")); err != nil || got != "EAAG-a" {
+		t.Fatalf("own row: %q %v", got, err)
+	}
+	for _, other := range []string{ChannelToken("1002"), ChannelAppSecret("1001"), PurposeAccessToken} {
+		if _, err := b.Open(sealed, other); err == nil {
+			t.Errorf("opened as %q", other)
+		}
+	}
+	legacy := b.Seal("EAAG-old", PurposeAccessToken)
+	if got, err := b.Open(legacy, ChannelToken("1002")); err != nil || got != "EAAG-old" {
+		t.Errorf("a secret sealed before binding: %q %v", got, err)
+	}
+	if _, err := b.OpenBound(legacy, ChannelToken("1002")); err == nil {
+		t.Error("OpenBound took an unbound secret")
+	}
+}

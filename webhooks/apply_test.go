@@ -68,7 +68,7 @@ func apply(t *testing.T, pool *pgxpool.Pool, n whatsapp.Notification) Result {
 	t.Helper()
 	ctx, q := context.Background(), queries.New(pool)
 	body, _ := json.Marshal(n)
-	open := func([]byte) (string, error) { return "app-secret", nil } // the fixture's secret is not sealed
+	open := func(Channel) (string, error) { return "app-secret", nil } // the fixture's secret is not sealed
 	scope, err := Authorize(ctx, q, n, body, whatsapp.Sign(body, "app-secret"), open)
 	if err != nil {
 		t.Fatal(err)

@@ -74,12 +74,12 @@ func routing(n whatsapp.Notification) (names, error) {
 
 // Authorize finds whose a delivery is before anything in it is applied. It reads only the routing
 // ids (each entry's WABA, each change's phone_number_id), loads the channels they name with their
-// app secrets (open decrypts one), and checks the signature against those secrets alone: at most
+// app secrets (open decrypts a channel's), and checks the signature against those secrets alone: at most
 // MaxSecrets HMACs, one indexed query. The delivery is refused when no secret matches, when a
 // number it names belongs to another secret or another WABA, or when an entry names a WABA of
 // which no channel has the signing secret.
 func Authorize(ctx context.Context, q *queries.Queries, n whatsapp.Notification, body []byte, signature string,
-	open func(sealed []byte) (string, error)) (Scope, error) {
+	open func(Channel) (string, error)) (Scope, error) {
 	if whatsapp.CheckSignatureHeader(signature) != nil {
 		return Scope{}, ErrUnauthorized // missing or malformed: nothing to look up
 	}
@@ -94,7 +94,7 @@ func Authorize(ctx context.Context, q *queries.Queries, n whatsapp.Notification,
 	secretOf := make(map[int64]string, len(rows))
 	var candidates []string
 	for _, ch := range rows {
-		secret, err := open(ch.AppSecretEnc)
+		secret, err := open(ch)
 		if err != nil {
 			continue // a channel whose secret cannot be opened signs nothing
 		}

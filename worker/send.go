@@ -137,7 +137,7 @@ func (s *Sender) send(ctx context.Context, m message) error {
 	if err != nil {
 		return s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, Reason: ptr("render_failed")})
 	}
-	token, err := s.secrets.Open(m.AccessTokenEnc, secrets.PurposeAccessToken)
+	token, err := s.secrets.Open(m.AccessTokenEnc, secrets.ChannelToken(m.PhoneNumberID))
 	if err != nil {
 		return s.stopChannel(ctx, m, "access token cannot be decrypted")
 	}

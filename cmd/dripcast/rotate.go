@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/dripcast/dripcast/config"
 	"github.com/dripcast/dripcast/db"
@@ -11,9 +12,10 @@ import (
 	"github.com/dripcast/dripcast/secrets"
 )
 
-// rotateKey re-encrypts every secret at rest that another key sealed under the first key of
-// DRIPCAST_SECRET_KEYS. Run it after putting a new key first; once it reports nothing left under
-// an old key, that key can leave the list. A secret no listed key opens stops it with an error.
+// rotateKey re-encrypts every secret at rest that another key sealed, or that is not yet bound to
+// its row, under the first key of DRIPCAST_SECRET_KEYS. Run it after putting a new key first (and
+// once after upgrading to row-bound secrets); once it reports nothing left under an old key, that
+// key can leave the list. A secret no listed key opens stops it with an error.
 func rotateKey(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	box, err := secrets.New(cfg.SecretKeys)
 	if err != nil {
@@ -27,11 +29,13 @@ func rotateKey(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	q := queries.New(pool)
 	reseal := func(sealed []byte, purpose string) ([]byte, bool, error) {
 		if secrets.KeyID(sealed) == box.Active() {
-			return sealed, false, nil
+			if _, err := box.OpenBound(sealed, purpose); err == nil {
+				return sealed, false, nil
+			}
 		}
 		plain, err := box.Open(sealed, purpose)
 		if err != nil {
-			return nil, false, fmt.Errorf("a %s sealed by key %q: %w", purpose, secrets.KeyID(sealed), err)
+			return nil, false, fmt.Errorf("a %s sealed by key %q: %w", strings.ReplaceAll(purpose, "\x00", " of "), secrets.KeyID(sealed), err)
 		}
 		return box.Seal(plain, purpose), true, nil
 	}
@@ -41,11 +45,11 @@ func rotateKey(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	}
 	var nChannels, nIntegrations int64
 	for _, ch := range channels {
-		token, t, err := reseal(ch.AccessTokenEnc, secrets.PurposeAccessToken)
+		token, t, err := reseal(ch.AccessTokenEnc, secrets.ChannelToken(ch.PhoneNumberID))
 		if err != nil {
 			return fmt.Errorf("channel %d: %w", ch.ID, err)
 		}
-		secret, s, err := reseal(ch.AppSecretEnc, secrets.PurposeAppSecret)
+		secret, s, err := reseal(ch.AppSecretEnc, secrets.ChannelAppSecret(ch.PhoneNumberID))
 		if err != nil {
 			return fmt.Errorf("channel %d: %w", ch.ID, err)
 		}
@@ -64,7 +68,7 @@ func rotateKey(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		return err
 	}
 	for _, in := range integrations {
-		secret, changed, err := reseal(in.SecretEnc, secrets.PurposeIntegration)
+		secret, changed, err := reseal(in.SecretEnc, secrets.IntegrationSecret(in.Token))
 		if err != nil {
 			return fmt.Errorf("integration %d: %w", in.ID, err)
 		}

@@ -11,8 +11,9 @@ import (
 	"github.com/dripcast/dripcast/testenv"
 )
 
-// Rows sealed under the old key open with only the new key after `admin rotate-key`; a second
-// run has nothing left to do; a secret no listed key opens stops the rotation.
+// Rows sealed under the old key, before secrets were bound to their rows, open with only the new
+// key and only in their own row after `admin rotate-key`; a second run has nothing left to do; a
+// secret no listed key opens stops the rotation.
 func TestRotateKey(t *testing.T) {
 	old, next := secrets.NewKey("k1"), secrets.NewKey("k2")
 	oldBox, _ := secrets.New(old)
@@ -48,8 +49,9 @@ func TestRotateKey(t *testing.T) {
 	for _, c := range []struct {
 		sealed         []byte
 		purpose, plain string
-	}{{token, secrets.PurposeAccessToken, "EAAG-token"}, {appSecret, secrets.PurposeAppSecret, "app-secret"}, {hook, secrets.PurposeIntegration, "whsec_x"}} {
-		if got, err := newOnly.Open(c.sealed, c.purpose); err != nil || got != c.plain {
+	}{{token, secrets.ChannelToken("1001"), "EAAG-token"}, {appSecret, secrets.ChannelAppSecret("1001"), "app-secret"},
+		{hook, secrets.IntegrationSecret("tok"), "whsec_x"}} {
+		if got, err := newOnly.OpenBound(c.sealed, c.purpose); err != nil || got != c.plain {
 			t.Errorf("%s after rotation: %q %v", c.purpose, got, err)
 		}
 	}

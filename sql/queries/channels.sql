@@ -54,7 +54,7 @@ UPDATE channels SET quality_rating = @quality_rating, throughput_mps = @throughp
 
 -- Every sealed secret, for `dripcast admin rotate-key` (across accounts by nature).
 -- name: SealedChannelSecrets :many
-SELECT id, access_token_enc, app_secret_enc FROM channels ORDER BY id;
+SELECT id, phone_number_id, access_token_enc, app_secret_enc FROM channels ORDER BY id;
 
 -- Re-encrypted secrets are written only if nobody changed them in the meantime.
 -- name: ResealChannel :execrows

@@ -46,7 +46,7 @@ UPDATE integration_deliveries SET processed_at = now(), event_id = sqlc.narg(eve
 WHERE id = @id;
 
 -- name: SealedIntegrationSecrets :many
-SELECT id, secret_enc FROM integrations ORDER BY id;
+SELECT id, token, secret_enc FROM integrations ORDER BY id;
 
 -- name: ResealIntegration :execrows
 UPDATE integrations SET secret_enc = @secret_enc WHERE id = @id AND secret_enc = @old_secret_enc;
