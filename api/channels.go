@@ -269,8 +269,8 @@ func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) error {
 		out, err := q.CreateChannel(ctx, queries.CreateChannelParams{AccountID: p.AccountID, PortfolioID: in.PortfolioID,
 			Name: strings.TrimSpace(in.Name), PhoneNumberID: in.PhoneNumberID, WabaID: in.WabaID, DisplayNumber: display.E164,
 			AccessTokenEnc: s.opts.Secrets.Seal(in.AccessToken, secrets.ChannelToken(in.PhoneNumberID)),
-			AppSecretEnc: s.opts.Secrets.Seal(in.AppSecret, secrets.ChannelAppSecret(in.PhoneNumberID)),
-			ThroughputMps: in.ThroughputMPS, QualityRating: qualityOf(info)})
+			AppSecretEnc:   s.opts.Secrets.Seal(in.AppSecret, secrets.ChannelAppSecret(in.PhoneNumberID)),
+			ThroughputMps:  in.ThroughputMPS, QualityRating: qualityOf(info)})
 		if isUniqueViolation(err) {
 			return change{}, errNotVerified
 		}

@@ -28,7 +28,9 @@ func For(purpose, row string) string { return purpose + "\x00" + row }
 
 // ChannelToken, ChannelAppSecret and IntegrationSecret are the bound purposes of the secrets
 // Dripcast keeps, each tied to its row by a key that never changes.
-func ChannelToken(phoneNumberID string) string { return For(PurposeAccessToken, "channel:"+phoneNumberID) }
+func ChannelToken(phoneNumberID string) string {
+	return For(PurposeAccessToken, "channel:"+phoneNumberID)
+}
 
 // ChannelAppSecret: see ChannelToken.
 func ChannelAppSecret(phoneNumberID string) string {
