@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dripcast/dripcast/apikey"
+	"github.com/dripcast/dripcast/contacts"
 )
 
 // roles is a set of key roles; every route that takes an API key declares the roles it allows.
@@ -45,6 +47,11 @@ type principal struct {
 	KeyName   string
 	Role      string
 	IP        netip.Addr
+}
+
+// author is the caller as the writer of contacts: consent changes record its key.
+func (p principal) author() contacts.Author {
+	return contacts.Author{By: fmt.Sprintf("key:%d", p.KeyID)}
 }
 
 type principalKey struct{}

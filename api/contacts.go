@@ -64,7 +64,7 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) error {
 	var c queries.Contact
 	var created bool
 	err = s.inTx(ctx, func(q *queries.Queries) error {
-		out, err := contacts.Upsert(ctx, q, p.AccountID, []contacts.Row{row})
+		out, err := contacts.Upsert(ctx, q, p.AccountID, []contacts.Row{row}, p.author())
 		if err != nil {
 			return err
 		}
@@ -345,7 +345,8 @@ func (s *Server) setOptIn(w http.ResponseWriter, r *http.Request, optedIn bool) 
 		if _, err := q.GetContact(ctx, queries.GetContactParams{AccountID: p.AccountID, ID: id}); err != nil {
 			return notFoundAs(err, "contact")
 		}
-		changed, err := q.SetContactOptIn(ctx, queries.SetContactOptInParams{OptedIn: optedIn, Source: source, AccountID: p.AccountID, ID: id})
+		changed, err := q.SetContactOptIn(ctx, queries.SetContactOptInParams{OptedIn: optedIn, Source: source,
+			SetBy: p.author().By, AccountID: p.AccountID, ID: id})
 		if err != nil {
 			return err
 		}
@@ -382,11 +383,12 @@ func (s *Server) listConsent(w http.ResponseWriter, r *http.Request) error {
 	type view struct {
 		OptedIn bool      `json:"opted_in"`
 		Source  string    `json:"source"`
+		SetBy   string    `json:"set_by"` // key:<id>, integration:<id>, meta
 		At      time.Time `json:"at"`
 	}
 	out := make([]view, len(events))
 	for i, e := range events {
-		out[i] = view{e.OptedIn, e.Source, e.At}
+		out[i] = view{e.OptedIn, e.Source, e.SetBy, e.At}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": out})
 	return nil

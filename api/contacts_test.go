@@ -18,12 +18,12 @@ func TestContactLifecycle(t *testing.T) {
 	r := e.call(key, "POST", "/v1/contacts", map[string]any{
 		"phone": "098765 43210", "default_country": "IN", "name": " Asha Rao ", "email": "Asha@Example.com",
 		"tags": []string{"vip", "vip", " pune "}, "attributes": map[string]any{"city": "Pune", "score": 7},
-		"opted_in": true, "opt_in_source": "website form",
+		"opted_in": true, "opt_in_source": "website_form",
 	}).want(t, http.StatusCreated)
 	id := r.num("id")
 	if r.Body["phone"] != "+919876543210" || r.Body["name"] != "Asha Rao" || r.Body["email"] != "asha@example.com" ||
 		r.Body["country"] != "IN" || r.Body["time_zone"] != "Asia/Calcutta" || r.Body["opted_in"] != true ||
-		r.Body["opt_in_source"] != "website form" || fmt.Sprint(r.Body["tags"]) != "[pune vip]" {
+		r.Body["opt_in_source"] != "website_form" || fmt.Sprint(r.Body["tags"]) != "[pune vip]" {
 		t.Fatalf("created contact: %s", r.Raw)
 	}
 
@@ -42,8 +42,8 @@ func TestContactLifecycle(t *testing.T) {
 		t.Fatalf("patched contact: %s", r.Raw)
 	}
 
-	r = e.call(key, "POST", path+"/opt-out", map[string]string{"source": "support call"}).want(t, http.StatusOK)
-	if r.Body["opted_in"] != false || r.Body["opt_in_source"] != "support call" {
+	r = e.call(key, "POST", path+"/opt-out", map[string]string{"source": "phone_call"}).want(t, http.StatusOK)
+	if r.Body["opted_in"] != false || r.Body["opt_in_source"] != "phone_call" {
 		t.Fatalf("opted out: %s", r.Raw)
 	}
 	e.call(key, "POST", path+"/opt-out", nil).want(t, http.StatusOK) // no change, nothing recorded

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 
+	"github.com/dripcast/dripcast/contacts"
 	"github.com/dripcast/dripcast/importer"
 )
 
@@ -19,9 +20,13 @@ func (s *Server) importContacts(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	opts := importer.Options{DefaultCountry: q.Get("default_country"), OptInSource: q.Get("opt_in_source"), MaxRows: s.opts.ImportMaxRows}
+	opts := importer.Options{DefaultCountry: q.Get("default_country"), OptInSource: q.Get("opt_in_source"), MaxRows: s.opts.ImportMaxRows,
+		Author: caller(r.Context()).author()}
 	if opts.OptInSource == "" {
 		opts.OptInSource = "import"
+	}
+	if _, err := contacts.CheckSource(opts.OptInSource); err != nil {
+		return errValidation("opt_in_source", "%s", err.Error())
 	}
 	if m := q.Get("mapping"); m != "" {
 		if format != "csv" {

@@ -73,11 +73,11 @@ not json
 {"phone":"+14155550102","time_zone":"America/Chicago"}
 {"phone":"+14155550103"} {"phone":"+14155550104"}
 `
-	r := e.send(key, "POST", "/v1/contacts/import?opt_in_source=shopify", "application/x-ndjson", strings.NewReader(body)).want(t, http.StatusOK)
+	r := e.send(key, "POST", "/v1/contacts/import?opt_in_source=checkout", "application/x-ndjson", strings.NewReader(body)).want(t, http.StatusOK)
 	if r.num("created") != 2 || r.num("rejected") != 3 {
 		t.Fatalf("result: %s", r.Raw)
 	}
-	if c := contactByPhone(t, e, accountID, "+14155550100"); c["opt_in_source"] != "shopify" || c["attributes"] != `{"score": 3}` {
+	if c := contactByPhone(t, e, accountID, "+14155550100"); c["opt_in_source"] != "checkout" || c["attributes"] != `{"score": 3}` {
 		t.Fatalf("contact: %v", c)
 	}
 	if c := contactByPhone(t, e, accountID, "+14155550102"); c["time_zone"] != "America/Chicago" {

@@ -30,7 +30,9 @@ type eventInput struct {
 }
 
 // createEvent records an event for a contact (created or updated on the fly); the scheduler
-// enrolls and exits sequences from it within a second or two.
+// enrolls and exits sequences from it within a second or two. An integration key's event only
+// creates its contact or fills what it lacks (no rename, no change of consent); the roles that
+// may edit contacts write them whole. Each contact change is audited as one.
 func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 	var in eventInput
 	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &in); err != nil {
@@ -55,10 +57,17 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 	var rec drip.Recorded
 	err = s.inTx(ctx, func(q *queries.Queries) error {
 		var err error
-		rec, err = drip.RecordEvent(ctx, q, p.AccountID, drip.Incoming{Contact: row, Name: in.Name, Properties: in.Properties,
-			Source: "api", ExternalID: in.ID})
+		author := p.author()
+		author.Fill = p.Role == "integration"
+		incoming := drip.Incoming{Contact: row, Name: in.Name, Properties: in.Properties, Source: "api", ExternalID: in.ID, Author: author}
+		rec, err = drip.RecordEvent(ctx, q, p.AccountID, incoming)
 		if err != nil || rec.Duplicate {
 			return err
+		}
+		if rec.ContactChange != "" {
+			if err := s.audit(ctx, q, rec.ContactChange, "contact", rec.ContactID, nil, incoming.ContactAudit()); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, q, "event.create", "event", rec.EventID, nil, map[string]any{"name": in.Name, "contact_id": rec.ContactID})
 	})
@@ -76,6 +85,9 @@ type integrationInput struct {
 	Mapping        *integrations.Mapping `json:"mapping"`
 	DefaultCountry *string               `json:"default_country"`
 	Secret         *string               `json:"secret"` // Shopify's webhook signing secret; generated for generic
+	// OverwriteContacts lets the integration's events rename contacts, change their email and
+	// consent; by default they only create contacts and fill what they lack.
+	OverwriteContacts *bool `json:"overwrite_contacts"`
 }
 
 type integrationView struct {
@@ -85,14 +97,16 @@ type integrationView struct {
 	URL            string                `json:"url"`
 	Mapping        *integrations.Mapping `json:"mapping,omitempty"`
 	DefaultCountry string                `json:"default_country"`
-	Secret         string                `json:"secret,omitempty"` // shown once, when generated
-	CreatedAt      time.Time             `json:"created_at"`
-	UpdatedAt      time.Time             `json:"updated_at"`
+	// OverwriteContacts: see integrationInput.
+	OverwriteContacts bool      `json:"overwrite_contacts"`
+	Secret            string    `json:"secret,omitempty"` // shown once, when generated
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
 }
 
 func viewIntegration(i queries.Integration) integrationView {
 	v := integrationView{ID: i.ID, Name: i.Name, Kind: i.Kind, URL: "/hooks/" + i.Token, DefaultCountry: i.DefaultCountry,
-		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt}
+		OverwriteContacts: i.OverwriteContacts, CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt}
 	if i.Kind == integrations.Generic {
 		var m integrations.Mapping
 		if json.Unmarshal(i.Mapping, &m) == nil {
@@ -174,7 +188,7 @@ func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request) error
 	err := s.inTx(ctx, func(q *queries.Queries) error {
 		i, err := q.CreateIntegration(ctx, queries.CreateIntegrationParams{AccountID: p.AccountID, Name: *in.Name, Kind: in.Kind,
 			Token: token, SecretEnc: s.opts.Secrets.Seal(secret, secrets.IntegrationSecret(token)), Mapping: mapping,
-			DefaultCountry: country})
+			DefaultCountry: country, OverwriteContacts: in.OverwriteContacts != nil && *in.OverwriteContacts})
 		if err != nil {
 			return err
 		}
@@ -231,7 +245,10 @@ func (s *Server) updateIntegration(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	params := queries.UpdateIntegrationParams{Name: before.Name, Mapping: before.Mapping, DefaultCountry: before.DefaultCountry,
-		AccountID: before.AccountID, ID: before.ID}
+		OverwriteContacts: before.OverwriteContacts, AccountID: before.AccountID, ID: before.ID}
+	if in.OverwriteContacts != nil {
+		params.OverwriteContacts = *in.OverwriteContacts
+	}
 	if in.Name != nil {
 		params.Name = *in.Name
 	}

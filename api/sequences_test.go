@@ -318,3 +318,90 @@ func TestShopifyReplays(t *testing.T) {
 		t.Fatalf("%d order.placed events, want 1", events)
 	}
 }
+
+// An integration key's event creates contacts and fills what they lack, but cannot rename them,
+// change their email or consent; each contact change it makes is audited as one. Consent sources
+// are a fixed set, and each consent change records the key that set it.
+func TestEventsCannotRewriteContacts(t *testing.T) {
+	e := newEnv(t, Options{})
+	account, owner := e.account("acme")
+	integration := e.key(account, "integration")
+	c := e.call(owner, "POST", "/v1/contacts", map[string]any{"phone": "+14155550100", "name": "Asha", "opted_in": true,
+		"opt_in_source": "website_form", "attributes": map[string]any{"plan": "gold"}}).want(t, http.StatusCreated).num("id")
+	e.call(integration, "POST", "/v1/events", map[string]any{"name": "order.placed", "contact": map[string]any{"phone": "+14155550100",
+		"name": "Renamed", "email": "new@example.com", "opted_in": false, "attributes": map[string]any{"plan": "free", "city": "Pune"},
+		"tags": []string{"buyer"}}}).want(t, http.StatusAccepted)
+	got := e.call(owner, "GET", fmt.Sprintf("/v1/contacts/%d", c), nil).want(t, http.StatusOK)
+	attrs, _ := got.Body["attributes"].(map[string]any)
+	if got.Body["name"] != "Asha" || got.Body["opted_in"] != true || attrs["plan"] != "gold" || attrs["city"] != "Pune" ||
+		got.Body["email"] != "new@example.com" || fmt.Sprint(got.Body["tags"]) != "[buyer]" {
+		t.Errorf("after an integration key's event: %s", got.Raw)
+	}
+	var audited int
+	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'contact.update' AND target_id = $1
+		AND after ->> 'by_event' = 'order.placed' AND (after ->> 'fill_only')::boolean`, c).Scan(&audited)
+	if audited != 1 {
+		t.Errorf("%d audit entries for the event's contact change", audited)
+	}
+	// A new contact is made whole, consent included.
+	fresh := e.call(integration, "POST", "/v1/events", map[string]any{"name": "order.placed", "contact": map[string]any{
+		"phone": "+14155550101", "name": "Lee", "opted_in": true, "opt_in_source": "checkout"}}).want(t, http.StatusAccepted).num("contact_id")
+	if r := e.call(owner, "GET", fmt.Sprintf("/v1/contacts/%d", fresh), nil); r.Body["name"] != "Lee" || r.Body["opted_in"] != true {
+		t.Errorf("a contact the event made: %s", r.Raw)
+	}
+	// An editor's event writes the contact whole.
+	e.call(owner, "POST", "/v1/events", map[string]any{"name": "order.placed", "contact": map[string]any{"phone": "+14155550100",
+		"name": "Asha R", "opted_in": false, "opt_in_source": "customer_request"}}).want(t, http.StatusAccepted)
+	if r := e.call(owner, "GET", fmt.Sprintf("/v1/contacts/%d", c), nil); r.Body["name"] != "Asha R" || r.Body["opted_in"] != false {
+		t.Errorf("after an owner's event: %s", r.Raw)
+	}
+
+	// Consent: a fixed set of sources, each change with the key that made it.
+	e.call(owner, "POST", fmt.Sprintf("/v1/contacts/%d/opt-in", c), map[string]any{"source": "I promise they said yes"}).want(t, http.StatusBadRequest)
+	e.call(owner, "POST", fmt.Sprintf("/v1/contacts/%d/opt-in", c), map[string]any{"source": "double_opt_in"}).want(t, http.StatusOK)
+	consent := e.call(owner, "GET", fmt.Sprintf("/v1/contacts/%d/consent", c), nil).want(t, http.StatusOK).Body["data"].([]any)
+	latest := consent[0].(map[string]any)
+	if latest["source"] != "double_opt_in" || latest["set_by"] != fmt.Sprintf("key:%d", keyOf(t, e, owner)) {
+		t.Errorf("consent history: %v", consent)
+	}
+	e.send(owner, "POST", "/v1/contacts/import?opt_in_source=whatsapp_reply", "text/csv", strings.NewReader("phone\n+14155550102\n")).
+		want(t, http.StatusBadRequest)
+}
+
+// An integration's deliveries only fill contacts, unless it is configured to overwrite them.
+func TestIntegrationOverwriteContacts(t *testing.T) {
+	e := newEnv(t, Options{})
+	_, key := e.account("acme")
+	e.call(key, "POST", "/v1/contacts", map[string]any{"phone": "+14155550123", "name": "Lee", "opted_in": true}).want(t, http.StatusCreated)
+	gen := e.call(key, "POST", "/v1/integrations", map[string]any{"name": "CRM", "kind": "generic",
+		"mapping": map[string]any{"phone": "phone", "name": "name", "event_name": "lead.updated"}}).want(t, http.StatusCreated)
+	secret, url := gen.Body["secret"].(string), gen.Body["url"].(string)
+	deliver := func(id, name string) {
+		body := []byte(fmt.Sprintf(`{"phone":"+14155550123","name":%q}`, name))
+		now := time.Now()
+		e.hook(url, map[string]string{integrations.HeaderSignature: integrations.SignGeneric(body, secret, now, id),
+			integrations.HeaderTimestamp: strconv.FormatInt(now.Unix(), 10), integrations.HeaderDelivery: id}, body).want(t, http.StatusAccepted)
+		if _, err := integrations.Process(context.Background(), e.pool); err != nil {
+			t.Fatal(err)
+		}
+	}
+	name := func() string {
+		var n string
+		_ = e.pool.QueryRow(context.Background(), "SELECT name FROM contacts").Scan(&n)
+		return n
+	}
+	deliver("d1", "Mallory")
+	if n := name(); n != "Lee" {
+		t.Fatalf("a delivery renamed the contact to %q", n)
+	}
+	e.call(key, "PATCH", fmt.Sprintf("/v1/integrations/%d", gen.num("id")), map[string]any{"overwrite_contacts": true}).want(t, http.StatusOK)
+	deliver("d2", "Lee Chen")
+	if n := name(); n != "Lee Chen" {
+		t.Fatalf("with overwrite_contacts the name is %q", n)
+	}
+	var actor string
+	_ = e.pool.QueryRow(context.Background(), "SELECT actor_name FROM audit_log WHERE action = 'contact.update' ORDER BY id DESC LIMIT 1").Scan(&actor)
+	if !strings.HasPrefix(actor, "integration:") {
+		t.Errorf("the contact change is audited as %q", actor)
+	}
+}

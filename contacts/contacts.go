@@ -26,7 +26,6 @@ const (
 	MaxTagLen       = 64
 	MaxAttributes   = 100
 	MaxAttributeLen = 1024
-	MaxSourceLen    = 64
 )
 
 // Input is a contact as a client sends it. Nil fields are not given: an upsert keeps what is stored.
@@ -53,6 +52,11 @@ type Row struct {
 	DerivedTimeZone string         `json:"derived_time_zone,omitempty"`
 	OptedIn         *bool          `json:"opted_in,omitempty"`
 	OptInSource     string         `json:"opt_in_source,omitempty"`
+}
+
+// Writes tells whether a row carries anything to write beyond its phone number.
+func (r Row) Writes() bool {
+	return r.Name != "" || r.Email != "" || len(r.Tags) > 0 || len(r.Attributes) > 0 || r.TimeZone != "" || r.OptedIn != nil
 }
 
 // Normalize checks every field and puts the phone number in E.164.
@@ -203,16 +207,22 @@ func CheckAttributes(attrs map[string]any, allowNull bool) error {
 	return nil
 }
 
+// ConsentSources are what a consent change may name as its origin: a fixed set, so reports can
+// rely on them. Who claimed it is recorded beside it (consent_events.set_by). Dripcast's own
+// sources (whatsapp_reply, meta_user_preferences, meta_131050) cannot be claimed.
+var ConsentSources = []string{"api", "import", "event", "website_form", "checkout", "double_opt_in", "in_person",
+	"phone_call", "paper_form", "chat", "customer_request"}
+
 // CheckSource names where a consent change came from; "api" when not given.
 func CheckSource(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return "api", nil
 	}
-	if len(s) > MaxSourceLen {
-		return "", fmt.Errorf("opt_in_source: at most %d characters", MaxSourceLen)
+	if !slices.Contains(ConsentSources, s) {
+		return "", fmt.Errorf("opt_in_source: %q is not one of %s", s, strings.Join(ConsentSources, ", "))
 	}
-	return s, Storable("opt_in_source", s)
+	return s, nil
 }
 
 // Merge folds b into a, for two rows of one batch with the same phone: b's values win, tags
@@ -252,10 +262,20 @@ type Outcome struct {
 	IDs              map[string]int64
 }
 
+// Author is who writes contacts, and how far they may change existing ones.
+type Author struct {
+	// By is recorded with each consent change: "key:<id>", "integration:<id>", "meta".
+	By string
+	// Fill only creates contacts and fills what existing ones lack: never a rename, a changed
+	// email or time zone, an overwritten attribute or a change of consent (events of an
+	// integration not configured to overwrite, and of integration keys).
+	Fill bool
+}
+
 // Upsert writes rows (one per phone) in one statement. A phone that another transaction inserted
 // at the same moment comes back in neither list of the statement; it is upserted again, and is
 // then an update.
-func Upsert(ctx context.Context, q *queries.Queries, accountID int64, rows []Row) (Outcome, error) {
+func Upsert(ctx context.Context, q *queries.Queries, accountID int64, rows []Row, by Author) (Outcome, error) {
 	out := Outcome{IDs: make(map[string]int64, len(rows))}
 	pending := rows
 	for attempt := 0; len(pending) > 0; attempt++ {
@@ -266,7 +286,7 @@ func Upsert(ctx context.Context, q *queries.Queries, accountID int64, rows []Row
 		if err != nil {
 			return out, err
 		}
-		res, err := q.UpsertContacts(ctx, queries.UpsertContactsParams{Rows: payload, AccountID: accountID})
+		res, err := q.UpsertContacts(ctx, queries.UpsertContactsParams{Rows: payload, AccountID: accountID, Fill: by.Fill, SetBy: by.By})
 		if err != nil {
 			return out, fmt.Errorf("upsert contacts: %w", err)
 		}

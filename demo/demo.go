@@ -235,7 +235,7 @@ func (d *demo) importContacts() error {
 			fmt.Fprintf(&buf, "%s,%s,%s,%s,%s\n", phone, names[i%len(names)], cities[i%len(cities)],
 				tags[i%len(tags)], map[bool]string{true: "yes", false: "no"}[i%4 != 0])
 		}
-		q := url.Values{"default_country": {"IN"}, "mapping": {`{"phone":"Mobile","opted_in":"Consent"}`}, "opt_in_source": {"demo import"}}
+		q := url.Values{"default_country": {"IN"}, "mapping": {`{"phone":"Mobile","opted_in":"Consent"}`}, "opt_in_source": {"import"}}
 		var res struct {
 			Created, Rejected int
 			Errors            []struct {

@@ -59,6 +59,14 @@ type Incoming struct {
 	Properties map[string]any
 	Source     string // "api", "integration:<id>"
 	ExternalID string
+	// Author writes the contact: by default an event only creates it or fills what it lacks.
+	Author contacts.Author
+}
+
+// ContactAudit is the "after" of the audit entry of the contact change an event made: what the
+// event gave, and whether it could only fill what the contact lacked.
+func (in Incoming) ContactAudit() map[string]any {
+	return map[string]any{"by_event": in.Name, "source": in.Source, "fill_only": in.Author.Fill, "fields": in.Contact}
 }
 
 // Recorded is what RecordEvent did.
@@ -66,6 +74,9 @@ type Recorded struct {
 	EventID   int64
 	ContactID int64
 	Duplicate bool // the same external id was recorded before: nothing was written
+	// ContactChange is what the event did to its contact, for the caller's audit entry:
+	// "contact.create", "contact.update" (it carried fields to write) or "".
+	ContactChange string
 }
 
 // RecordEvent upserts the event's contact and stores the event for the scheduler, in q's
@@ -82,11 +93,18 @@ func RecordEvent(ctx context.Context, q *queries.Queries, accountID int64, in In
 			return Recorded{}, err
 		}
 	}
-	out, err := contacts.Upsert(ctx, q, accountID, []contacts.Row{in.Contact})
+	out, err := contacts.Upsert(ctx, q, accountID, []contacts.Row{in.Contact}, in.Author)
 	if err != nil {
 		return Recorded{}, err
 	}
 	contact := out.IDs[in.Contact.Phone]
+	change := ""
+	switch {
+	case out.Created == 1:
+		change = "contact.create"
+	case in.Contact.Writes():
+		change = "contact.update"
+	}
 	if out.Created == 1 {
 		if err := RecordContactEvents(ctx, q, accountID, contact, ContactEvent{Name: EventContactCreated}); err != nil {
 			return Recorded{}, err
@@ -102,9 +120,9 @@ func RecordEvent(ctx context.Context, q *queries.Queries, accountID int64, in In
 	id, err := q.InsertEvent(ctx, queries.InsertEventParams{AccountID: accountID, ContactID: &contact, Name: in.Name,
 		Properties: props, Source: in.Source, ExternalID: ext})
 	if errors.Is(err, pgx.ErrNoRows) { // recorded by a concurrent delivery of the same id
-		return Recorded{ContactID: contact, Duplicate: true}, nil
+		return Recorded{ContactID: contact, Duplicate: true, ContactChange: change}, nil
 	}
-	return Recorded{EventID: id, ContactID: contact}, err
+	return Recorded{EventID: id, ContactID: contact, ContactChange: change}, err
 }
 
 // ContactEvent is a change of a contact that may start a sequence.

@@ -25,6 +25,7 @@ type Options struct {
 	DefaultCountry string            // region for numbers written without a country code
 	Mapping        map[string]string // CSV only: field → header ("phone": "Mobile", "attributes.city": "Town")
 	OptInSource    string            // recorded with opt-in values the file sets
+	Author         contacts.Author   // who imports
 	MaxRows        int
 	BatchSize      int
 }
@@ -179,7 +180,7 @@ func (p *pipeline) write() {
 			continue
 		}
 		var out contacts.Outcome
-		if out, err = contacts.Upsert(p.ctx, p.q, p.accountID, b.rows); err != nil {
+		if out, err = contacts.Upsert(p.ctx, p.q, p.accountID, b.rows, p.opts.Author); err != nil {
 			p.cancel()
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/dripcast/dripcast/contacts"
 	"github.com/dripcast/dripcast/drip"
 	"github.com/dripcast/dripcast/queries"
 )
@@ -47,10 +48,19 @@ func Process(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 			if m.Key != "" {
 				key = m.Key
 			}
-			rec, err := drip.RecordEvent(ctx, qtx, d.AccountID, drip.Incoming{Contact: row, Name: m.Event, Properties: m.Properties,
-				Source: "integration:" + strconv.FormatInt(d.IntegrationID, 10), ExternalID: key})
+			actor := "integration:" + strconv.FormatInt(d.IntegrationID, 10)
+			in := drip.Incoming{Contact: row, Name: m.Event, Properties: m.Properties, Source: actor, ExternalID: key,
+				Author: contacts.Author{By: actor, Fill: !d.OverwriteContacts}}
+			rec, err := drip.RecordEvent(ctx, qtx, d.AccountID, in)
 			if err != nil {
 				return err
+			}
+			if rec.ContactChange != "" {
+				after, _ := json.Marshal(in.ContactAudit())
+				if err := qtx.InsertAudit(ctx, queries.InsertAuditParams{AccountID: d.AccountID, ActorName: actor,
+					Action: rec.ContactChange, TargetType: "contact", TargetID: &rec.ContactID, After: after}); err != nil {
+					return err
+				}
 			}
 			var event *int64
 			if rec.EventID != 0 {

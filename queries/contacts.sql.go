@@ -95,7 +95,7 @@ func (q *Queries) GetContactByPhone(ctx context.Context, arg GetContactByPhonePa
 }
 
 const listConsentEvents = `-- name: ListConsentEvents :many
-SELECT opted_in, source, at FROM consent_events
+SELECT opted_in, source, set_by, at FROM consent_events
 WHERE account_id = $1 AND contact_id = $2
 ORDER BY at DESC, id DESC
 LIMIT 50
@@ -109,6 +109,7 @@ type ListConsentEventsParams struct {
 type ListConsentEventsRow struct {
 	OptedIn bool
 	Source  string
+	SetBy   string
 	At      time.Time
 }
 
@@ -121,7 +122,12 @@ func (q *Queries) ListConsentEvents(ctx context.Context, arg ListConsentEventsPa
 	var items []ListConsentEventsRow
 	for rows.Next() {
 		var i ListConsentEventsRow
-		if err := rows.Scan(&i.OptedIn, &i.Source, &i.At); err != nil {
+		if err := rows.Scan(
+			&i.OptedIn,
+			&i.Source,
+			&i.SetBy,
+			&i.At,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -139,8 +145,8 @@ WITH changed AS (
     WHERE account_id = $3::bigint AND id = $4::bigint AND opted_in <> $1::boolean
     RETURNING contacts.id, contacts.account_id
 ), consent AS (
-    INSERT INTO consent_events (account_id, contact_id, opted_in, source)
-    SELECT changed.account_id, changed.id, $1::boolean, $2::text FROM changed
+    INSERT INTO consent_events (account_id, contact_id, opted_in, source, set_by)
+    SELECT changed.account_id, changed.id, $1::boolean, $2::text, $5::text FROM changed
 )
 SELECT count(*) FROM changed
 `
@@ -150,6 +156,7 @@ type SetContactOptInParams struct {
 	Source    string
 	AccountID int64
 	ID        int64
+	SetBy     string
 }
 
 // Sets marketing consent; a change is recorded with its source in consent_events.
@@ -159,6 +166,7 @@ func (q *Queries) SetContactOptIn(ctx context.Context, arg SetContactOptInParams
 		arg.Source,
 		arg.AccountID,
 		arg.ID,
+		arg.SetBy,
 	)
 	var count int64
 	err := row.Scan(&count)
@@ -231,24 +239,25 @@ WITH input AS (
     FROM jsonb_array_elements($1::jsonb) AS e
 ), upd AS (
     UPDATE contacts AS c SET
-        name = COALESCE(NULLIF(i.name, ''), c.name),
-        email = COALESCE(NULLIF(i.email, ''), c.email),
+        name = CASE WHEN $2::boolean AND c.name <> '' THEN c.name ELSE COALESCE(NULLIF(i.name, ''), c.name) END,
+        email = CASE WHEN $2::boolean AND c.email <> '' THEN c.email ELSE COALESCE(NULLIF(i.email, ''), c.email) END,
         tags = CASE WHEN i.tags IS NULL THEN c.tags
                     ELSE ARRAY(SELECT DISTINCT t FROM unnest(c.tags || i.tags) AS t ORDER BY t) END,
-        attributes = c.attributes || COALESCE(i.attributes, '{}'),
-        time_zone = COALESCE(NULLIF(i.time_zone, ''), c.time_zone),
-        opted_in = COALESCE(i.opted_in, c.opted_in),
-        opt_in_changed_at = CASE WHEN i.opted_in <> c.opted_in THEN now() ELSE c.opt_in_changed_at END,
-        opt_in_source = CASE WHEN i.opted_in <> c.opted_in THEN COALESCE(i.opt_in_source, '')
+        attributes = CASE WHEN $2::boolean THEN COALESCE(i.attributes, '{}') || c.attributes
+                          ELSE c.attributes || COALESCE(i.attributes, '{}') END,
+        time_zone = CASE WHEN $2::boolean THEN c.time_zone ELSE COALESCE(NULLIF(i.time_zone, ''), c.time_zone) END,
+        opted_in = CASE WHEN $2::boolean THEN c.opted_in ELSE COALESCE(i.opted_in, c.opted_in) END,
+        opt_in_changed_at = CASE WHEN NOT $2::boolean AND i.opted_in <> c.opted_in THEN now() ELSE c.opt_in_changed_at END,
+        opt_in_source = CASE WHEN NOT $2::boolean AND i.opted_in <> c.opted_in THEN COALESCE(i.opt_in_source, '')
                              ELSE c.opt_in_source END,
         updated_at = now()
     FROM input i
-    WHERE c.account_id = $2::bigint AND c.phone = i.phone
+    WHERE c.account_id = $3::bigint AND c.phone = i.phone
     RETURNING c.id, c.phone, false AS inserted, c.opted_in, c.opt_in_changed_at, c.opt_in_source
 ), ins AS (
     INSERT INTO contacts (account_id, phone, name, email, tags, attributes, country,
                           time_zone, opted_in, opt_in_changed_at, opt_in_source)
-    SELECT $2::bigint, i.phone, COALESCE(i.name, ''), COALESCE(i.email, ''),
+    SELECT $3::bigint, i.phone, COALESCE(i.name, ''), COALESCE(i.email, ''),
            COALESCE(i.tags, '{}'), COALESCE(i.attributes, '{}'), COALESCE(i.country, ''),
            COALESCE(NULLIF(i.time_zone, ''), i.derived_time_zone, 'UTC'),
            COALESCE(i.opted_in, false),
@@ -259,8 +268,8 @@ WITH input AS (
     ON CONFLICT (account_id, phone) DO NOTHING
     RETURNING id, phone, true AS inserted, opted_in, opt_in_changed_at, opt_in_source
 ), consent AS (
-    INSERT INTO consent_events (account_id, contact_id, opted_in, source)
-    SELECT $2::bigint, x.id, x.opted_in, x.opt_in_source
+    INSERT INTO consent_events (account_id, contact_id, opted_in, source, set_by)
+    SELECT $3::bigint, x.id, x.opted_in, x.opt_in_source, $4::text
     FROM (SELECT upd.id, upd.opted_in, upd.opt_in_changed_at, upd.opt_in_source FROM upd
           UNION ALL
           SELECT ins.id, ins.opted_in, ins.opt_in_changed_at, ins.opt_in_source FROM ins) AS x
@@ -273,7 +282,9 @@ SELECT ins.id, ins.phone, ins.inserted FROM ins
 
 type UpsertContactsParams struct {
 	Rows      json.RawMessage
+	Fill      bool
 	AccountID int64
+	SetBy     string
 }
 
 type UpsertContactsRow struct {
@@ -288,7 +299,12 @@ type UpsertContactsRow struct {
 // fills new rows. The caller dedupes phones within a batch; a phone inserted concurrently by
 // another transaction comes back in neither list, and the caller upserts it again.
 func (q *Queries) UpsertContacts(ctx context.Context, arg UpsertContactsParams) ([]UpsertContactsRow, error) {
-	rows, err := q.db.Query(ctx, upsertContacts, arg.Rows, arg.AccountID)
+	rows, err := q.db.Query(ctx, upsertContacts,
+		arg.Rows,
+		arg.Fill,
+		arg.AccountID,
+		arg.SetBy,
+	)
 	if err != nil {
 		return nil, err
 	}

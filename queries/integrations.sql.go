@@ -12,19 +12,20 @@ import (
 )
 
 const createIntegration = `-- name: CreateIntegration :one
-INSERT INTO integrations (account_id, name, kind, token, secret_enc, mapping, default_country)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, account_id, name, kind, token, secret_enc, mapping, default_country, created_at, updated_at
+INSERT INTO integrations (account_id, name, kind, token, secret_enc, mapping, default_country, overwrite_contacts)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id, account_id, name, kind, token, secret_enc, mapping, default_country, created_at, updated_at, overwrite_contacts
 `
 
 type CreateIntegrationParams struct {
-	AccountID      int64
-	Name           string
-	Kind           string
-	Token          string
-	SecretEnc      []byte
-	Mapping        json.RawMessage
-	DefaultCountry string
+	AccountID         int64
+	Name              string
+	Kind              string
+	Token             string
+	SecretEnc         []byte
+	Mapping           json.RawMessage
+	DefaultCountry    string
+	OverwriteContacts bool
 }
 
 func (q *Queries) CreateIntegration(ctx context.Context, arg CreateIntegrationParams) (Integration, error) {
@@ -36,6 +37,7 @@ func (q *Queries) CreateIntegration(ctx context.Context, arg CreateIntegrationPa
 		arg.SecretEnc,
 		arg.Mapping,
 		arg.DefaultCountry,
+		arg.OverwriteContacts,
 	)
 	var i Integration
 	err := row.Scan(
@@ -49,6 +51,7 @@ func (q *Queries) CreateIntegration(ctx context.Context, arg CreateIntegrationPa
 		&i.DefaultCountry,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.OverwriteContacts,
 	)
 	return i, err
 }
@@ -87,7 +90,7 @@ func (q *Queries) FinishDelivery(ctx context.Context, arg FinishDeliveryParams) 
 }
 
 const getIntegration = `-- name: GetIntegration :one
-SELECT id, account_id, name, kind, token, secret_enc, mapping, default_country, created_at, updated_at FROM integrations WHERE account_id = $1 AND id = $2
+SELECT id, account_id, name, kind, token, secret_enc, mapping, default_country, created_at, updated_at, overwrite_contacts FROM integrations WHERE account_id = $1 AND id = $2
 `
 
 type GetIntegrationParams struct {
@@ -109,6 +112,7 @@ func (q *Queries) GetIntegration(ctx context.Context, arg GetIntegrationParams) 
 		&i.DefaultCountry,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.OverwriteContacts,
 	)
 	return i, err
 }
@@ -142,7 +146,7 @@ func (q *Queries) InsertDelivery(ctx context.Context, arg InsertDeliveryParams) 
 }
 
 const integrationByToken = `-- name: IntegrationByToken :one
-SELECT id, account_id, name, kind, token, secret_enc, mapping, default_country, created_at, updated_at FROM integrations WHERE token = $1
+SELECT id, account_id, name, kind, token, secret_enc, mapping, default_country, created_at, updated_at, overwrite_contacts FROM integrations WHERE token = $1
 `
 
 // The public webhook URL names an integration by its unguessable token, across accounts.
@@ -160,6 +164,7 @@ func (q *Queries) IntegrationByToken(ctx context.Context, token string) (Integra
 		&i.DefaultCountry,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.OverwriteContacts,
 	)
 	return i, err
 }
@@ -221,7 +226,7 @@ func (q *Queries) ListDeliveries(ctx context.Context, arg ListDeliveriesParams) 
 }
 
 const listIntegrations = `-- name: ListIntegrations :many
-SELECT id, account_id, name, kind, token, secret_enc, mapping, default_country, created_at, updated_at FROM integrations WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
+SELECT id, account_id, name, kind, token, secret_enc, mapping, default_country, created_at, updated_at, overwrite_contacts FROM integrations WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
 `
 
 type ListIntegrationsParams struct {
@@ -250,6 +255,7 @@ func (q *Queries) ListIntegrations(ctx context.Context, arg ListIntegrationsPara
 			&i.DefaultCountry,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.OverwriteContacts,
 		); err != nil {
 			return nil, err
 		}
@@ -262,22 +268,24 @@ func (q *Queries) ListIntegrations(ctx context.Context, arg ListIntegrationsPara
 }
 
 const pendingDeliveries = `-- name: PendingDeliveries :many
-SELECT d.id, d.account_id, d.integration_id, d.delivery_id, d.topic, d.payload, i.kind, i.mapping, i.default_country
+SELECT d.id, d.account_id, d.integration_id, d.delivery_id, d.topic, d.payload, i.kind, i.mapping, i.default_country,
+       i.overwrite_contacts
 FROM integration_deliveries d JOIN integrations i ON i.id = d.integration_id
 WHERE d.processed_at IS NULL
 ORDER BY d.id LIMIT $1
 `
 
 type PendingDeliveriesRow struct {
-	ID             int64
-	AccountID      int64
-	IntegrationID  int64
-	DeliveryID     string
-	Topic          string
-	Payload        json.RawMessage
-	Kind           string
-	Mapping        json.RawMessage
-	DefaultCountry string
+	ID                int64
+	AccountID         int64
+	IntegrationID     int64
+	DeliveryID        string
+	Topic             string
+	Payload           json.RawMessage
+	Kind              string
+	Mapping           json.RawMessage
+	DefaultCountry    string
+	OverwriteContacts bool
 }
 
 // Deliveries not yet turned into events, oldest first, with their integration's reading rules
@@ -301,6 +309,7 @@ func (q *Queries) PendingDeliveries(ctx context.Context, lim int32) ([]PendingDe
 			&i.Kind,
 			&i.Mapping,
 			&i.DefaultCountry,
+			&i.OverwriteContacts,
 		); err != nil {
 			return nil, err
 		}
@@ -362,18 +371,20 @@ func (q *Queries) SealedIntegrationSecrets(ctx context.Context) ([]SealedIntegra
 
 const updateIntegration = `-- name: UpdateIntegration :one
 UPDATE integrations SET name = $1, mapping = $2, default_country = $3,
-    secret_enc = COALESCE($4, secret_enc), updated_at = now()
-WHERE account_id = $5 AND id = $6
-RETURNING id, account_id, name, kind, token, secret_enc, mapping, default_country, created_at, updated_at
+    overwrite_contacts = $4,
+    secret_enc = COALESCE($5, secret_enc), updated_at = now()
+WHERE account_id = $6 AND id = $7
+RETURNING id, account_id, name, kind, token, secret_enc, mapping, default_country, created_at, updated_at, overwrite_contacts
 `
 
 type UpdateIntegrationParams struct {
-	Name           string
-	Mapping        json.RawMessage
-	DefaultCountry string
-	SecretEnc      []byte
-	AccountID      int64
-	ID             int64
+	Name              string
+	Mapping           json.RawMessage
+	DefaultCountry    string
+	OverwriteContacts bool
+	SecretEnc         []byte
+	AccountID         int64
+	ID                int64
 }
 
 func (q *Queries) UpdateIntegration(ctx context.Context, arg UpdateIntegrationParams) (Integration, error) {
@@ -381,6 +392,7 @@ func (q *Queries) UpdateIntegration(ctx context.Context, arg UpdateIntegrationPa
 		arg.Name,
 		arg.Mapping,
 		arg.DefaultCountry,
+		arg.OverwriteContacts,
 		arg.SecretEnc,
 		arg.AccountID,
 		arg.ID,
@@ -397,6 +409,7 @@ func (q *Queries) UpdateIntegration(ctx context.Context, arg UpdateIntegrationPa
 		&i.DefaultCountry,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.OverwriteContacts,
 	)
 	return i, err
 }

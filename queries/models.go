@@ -149,6 +149,7 @@ type ConsentEvent struct {
 	OptedIn   bool
 	Source    string
 	At        time.Time
+	SetBy     string
 }
 
 type Contact struct {
@@ -203,16 +204,17 @@ type Event struct {
 }
 
 type Integration struct {
-	ID             int64
-	AccountID      int64
-	Name           string
-	Kind           string
-	Token          string
-	SecretEnc      []byte
-	Mapping        json.RawMessage
-	DefaultCountry string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID                int64
+	AccountID         int64
+	Name              string
+	Kind              string
+	Token             string
+	SecretEnc         []byte
+	Mapping           json.RawMessage
+	DefaultCountry    string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	OverwriteContacts bool
 }
 
 type IntegrationDelivery struct {

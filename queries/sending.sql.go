@@ -176,8 +176,8 @@ WITH changed AS (
     WHERE contacts.id = $2::bigint AND contacts.opted_in
     RETURNING contacts.id, contacts.account_id
 )
-INSERT INTO consent_events (account_id, contact_id, opted_in, source)
-SELECT changed.account_id, changed.id, false, $1::text FROM changed
+INSERT INTO consent_events (account_id, contact_id, opted_in, source, set_by)
+SELECT changed.account_id, changed.id, false, $1::text, 'meta' FROM changed
 `
 
 type OptOutContactParams struct {

@@ -283,7 +283,8 @@ func applyPreferences(ctx context.Context, q *queries.Queries, ch Channel, v *wh
 				err = exitSequences(ctx, q, ch.ID, contact, "on_opt_out", "opted_out")
 			}
 		case "resume":
-			_, err = q.SetContactOptIn(ctx, queries.SetContactOptInParams{OptedIn: true, Source: "meta_user_preferences", AccountID: ch.AccountID, ID: contact})
+			_, err = q.SetContactOptIn(ctx, queries.SetContactOptInParams{OptedIn: true, Source: "meta_user_preferences",
+				SetBy: "meta", AccountID: ch.AccountID, ID: contact})
 		}
 		if err != nil {
 			return err

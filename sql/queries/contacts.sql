@@ -1,7 +1,9 @@
 -- Upserts a batch of contacts given as a JSON array of objects. A key that is absent (or an empty
 -- string) keeps the stored value, tags are added to the stored ones, attributes are merged, and
 -- a change of opt-in is recorded in consent_events. derived_time_zone (from the phone number) only
--- fills new rows. The caller dedupes phones within a batch; a phone inserted concurrently by
+-- fills new rows. With fill, an existing contact only gains what it lacks (an empty name or email,
+-- new attribute keys, tags): no rename, no change of consent. set_by names who wrote (an API key,
+-- an integration) in consent_events. The caller dedupes phones within a batch; a phone inserted concurrently by
 -- another transaction comes back in neither list, and the caller upserts it again.
 -- name: UpsertContacts :many
 WITH input AS (
@@ -13,15 +15,16 @@ WITH input AS (
     FROM jsonb_array_elements(@rows::jsonb) AS e
 ), upd AS (
     UPDATE contacts AS c SET
-        name = COALESCE(NULLIF(i.name, ''), c.name),
-        email = COALESCE(NULLIF(i.email, ''), c.email),
+        name = CASE WHEN @fill::boolean AND c.name <> '' THEN c.name ELSE COALESCE(NULLIF(i.name, ''), c.name) END,
+        email = CASE WHEN @fill::boolean AND c.email <> '' THEN c.email ELSE COALESCE(NULLIF(i.email, ''), c.email) END,
         tags = CASE WHEN i.tags IS NULL THEN c.tags
                     ELSE ARRAY(SELECT DISTINCT t FROM unnest(c.tags || i.tags) AS t ORDER BY t) END,
-        attributes = c.attributes || COALESCE(i.attributes, '{}'),
-        time_zone = COALESCE(NULLIF(i.time_zone, ''), c.time_zone),
-        opted_in = COALESCE(i.opted_in, c.opted_in),
-        opt_in_changed_at = CASE WHEN i.opted_in <> c.opted_in THEN now() ELSE c.opt_in_changed_at END,
-        opt_in_source = CASE WHEN i.opted_in <> c.opted_in THEN COALESCE(i.opt_in_source, '')
+        attributes = CASE WHEN @fill::boolean THEN COALESCE(i.attributes, '{}') || c.attributes
+                          ELSE c.attributes || COALESCE(i.attributes, '{}') END,
+        time_zone = CASE WHEN @fill::boolean THEN c.time_zone ELSE COALESCE(NULLIF(i.time_zone, ''), c.time_zone) END,
+        opted_in = CASE WHEN @fill::boolean THEN c.opted_in ELSE COALESCE(i.opted_in, c.opted_in) END,
+        opt_in_changed_at = CASE WHEN NOT @fill::boolean AND i.opted_in <> c.opted_in THEN now() ELSE c.opt_in_changed_at END,
+        opt_in_source = CASE WHEN NOT @fill::boolean AND i.opted_in <> c.opted_in THEN COALESCE(i.opt_in_source, '')
                              ELSE c.opt_in_source END,
         updated_at = now()
     FROM input i
@@ -41,8 +44,8 @@ WITH input AS (
     ON CONFLICT (account_id, phone) DO NOTHING
     RETURNING id, phone, true AS inserted, opted_in, opt_in_changed_at, opt_in_source
 ), consent AS (
-    INSERT INTO consent_events (account_id, contact_id, opted_in, source)
-    SELECT @account_id::bigint, x.id, x.opted_in, x.opt_in_source
+    INSERT INTO consent_events (account_id, contact_id, opted_in, source, set_by)
+    SELECT @account_id::bigint, x.id, x.opted_in, x.opt_in_source, @set_by::text
     FROM (SELECT upd.id, upd.opted_in, upd.opt_in_changed_at, upd.opt_in_source FROM upd
           UNION ALL
           SELECT ins.id, ins.opted_in, ins.opt_in_changed_at, ins.opt_in_source FROM ins) AS x
@@ -82,13 +85,13 @@ WITH changed AS (
     WHERE account_id = @account_id::bigint AND id = @id::bigint AND opted_in <> @opted_in::boolean
     RETURNING contacts.id, contacts.account_id
 ), consent AS (
-    INSERT INTO consent_events (account_id, contact_id, opted_in, source)
-    SELECT changed.account_id, changed.id, @opted_in::boolean, @source::text FROM changed
+    INSERT INTO consent_events (account_id, contact_id, opted_in, source, set_by)
+    SELECT changed.account_id, changed.id, @opted_in::boolean, @source::text, @set_by::text FROM changed
 )
 SELECT count(*) FROM changed;
 
 -- name: ListConsentEvents :many
-SELECT opted_in, source, at FROM consent_events
+SELECT opted_in, source, set_by, at FROM consent_events
 WHERE account_id = @account_id AND contact_id = @contact_id
 ORDER BY at DESC, id DESC
 LIMIT 50;

@@ -1,6 +1,6 @@
 -- name: CreateIntegration :one
-INSERT INTO integrations (account_id, name, kind, token, secret_enc, mapping, default_country)
-VALUES (@account_id, @name, @kind, @token, @secret_enc, @mapping, @default_country)
+INSERT INTO integrations (account_id, name, kind, token, secret_enc, mapping, default_country, overwrite_contacts)
+VALUES (@account_id, @name, @kind, @token, @secret_enc, @mapping, @default_country, @overwrite_contacts)
 RETURNING *;
 
 -- name: GetIntegration :one
@@ -11,6 +11,7 @@ SELECT * FROM integrations WHERE account_id = @account_id AND id > @after ORDER 
 
 -- name: UpdateIntegration :one
 UPDATE integrations SET name = @name, mapping = @mapping, default_country = @default_country,
+    overwrite_contacts = @overwrite_contacts,
     secret_enc = COALESCE(sqlc.narg(secret_enc), secret_enc), updated_at = now()
 WHERE account_id = @account_id AND id = @id
 RETURNING *;
@@ -36,7 +37,8 @@ ORDER BY id LIMIT @lim;
 -- Deliveries not yet turned into events, oldest first, with their integration's reading rules
 -- (the scheduler leader is their only reader).
 -- name: PendingDeliveries :many
-SELECT d.id, d.account_id, d.integration_id, d.delivery_id, d.topic, d.payload, i.kind, i.mapping, i.default_country
+SELECT d.id, d.account_id, d.integration_id, d.delivery_id, d.topic, d.payload, i.kind, i.mapping, i.default_country,
+       i.overwrite_contacts
 FROM integration_deliveries d JOIN integrations i ON i.id = d.integration_id
 WHERE d.processed_at IS NULL
 ORDER BY d.id LIMIT @lim;

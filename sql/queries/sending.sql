@@ -94,8 +94,8 @@ WITH changed AS (
     WHERE contacts.id = @contact_id::bigint AND contacts.opted_in
     RETURNING contacts.id, contacts.account_id
 )
-INSERT INTO consent_events (account_id, contact_id, opted_in, source)
-SELECT changed.account_id, changed.id, false, @source::text FROM changed;
+INSERT INTO consent_events (account_id, contact_id, opted_in, source, set_by)
+SELECT changed.account_id, changed.id, false, @source::text, 'meta' FROM changed;
 
 -- What a portfolio's numbers sent, or may be sending, in the moving 24 h: the shared limiter
 -- rebuilds its state from it when Redis lost it (wiped, or restarted without persistence).
