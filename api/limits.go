@@ -79,16 +79,14 @@ func tooMany(w http.ResponseWriter, delay time.Duration, what string) error {
 }
 
 // The unauthenticated routes (Meta's webhook, integration hooks) must receive their body within
-// HookReadTimeout; an address whose attempts keep failing is refused for a while. Only failures
-// cost a token, so Meta's genuine deliveries are never slowed by it.
-const HookReadTimeout = 15 * time.Second
-
+// Options.HookReadTimeout (15 s); an address whose attempts keep failing is refused for a while.
+// Only failures cost a token, so Meta's genuine deliveries are never slowed by it.
 type addrLimits = buckets[netip.Addr]
 
 // guardHook wraps an unauthenticated route with those limits.
 func (s *Server) guardHook(next handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(HookReadTimeout))
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.opts.HookReadTimeout))
 		ip := s.clientIP(r)
 		if err := s.hookFailures.left(w, ip, "that failed from your address"); err != nil {
 			return err

@@ -52,6 +52,8 @@ type Options struct {
 	// the unauthenticated routes (2 and 60 when 0; negative is no limit).
 	HookFailureRate  float64
 	HookFailureBurst int
+	// HookReadTimeout bounds the time to receive an unauthenticated request's body (15 s when 0).
+	HookReadTimeout time.Duration
 }
 
 // Server holds what the handlers share.
@@ -90,6 +92,9 @@ func New(pool *pgxpool.Pool, rdb redis.UniversalClient, log *slog.Logger, opts O
 	}
 	if opts.HookFailureBurst <= 0 {
 		opts.HookFailureBurst = 60
+	}
+	if opts.HookReadTimeout <= 0 {
+		opts.HookReadTimeout = 15 * time.Second
 	}
 	return &Server{db: pool, q: queries.New(pool), rdb: rdb, log: log, opts: opts,
 		metrics: newHTTPMetrics(reg), gather: gather,

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -177,5 +179,23 @@ func TestForgedWebhooksAreCheapAndLimited(t *testing.T) {
 	r := e.webhook("guessed-secret", body)
 	if r.Status != http.StatusTooManyRequests || r.errCode() != CodeRateLimited {
 		t.Fatalf("sixth forgery from one address: %d %s", r.Status, r.Raw)
+	}
+}
+
+// A caller that sends its body slowly is cut off at the read deadline of the unauthenticated
+// routes, not after the 10 minutes imports may take.
+func TestSlowWebhookBodyIsCutOff(t *testing.T) {
+	e := newEnv(t, Options{HookReadTimeout: 300 * time.Millisecond})
+	conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	fmt.Fprintf(conn, "POST /webhooks/whatsapp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	answer, _ := io.ReadAll(conn) // the server answers (or just closes) once its deadline passes
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("the connection stayed open %v: %q", took, answer)
 	}
 }

@@ -272,3 +272,23 @@ func TestSequencesFollowTemplatesAndReplies(t *testing.T) {
 		t.Errorf("after a reply: %s %s, step %s", status, reason, msg)
 	}
 }
+
+// Refusing a forged delivery opens the secrets of the channels it names only, whatever the
+// number of channels: the cost of a forgery does not grow with the tenants.
+func TestForgeryCostDoesNotGrowWithChannels(t *testing.T) {
+	pool, _ := fixture(t)
+	if _, err := pool.Exec(context.Background(), `
+		INSERT INTO channels (account_id, portfolio_id, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc)
+		SELECT account_id, id, (5000 + n)::text, (6000 + n)::text, '+1415555' || lpad(n::text, 4, '0'), '\x00', '\x00'
+		FROM portfolios, generate_series(1, 50) AS n`); err != nil {
+		t.Fatal(err)
+	}
+	n := statuses(1, [2]string{"read", ""})
+	body, _ := json.Marshal(n)
+	opened := 0
+	open := func(Channel) (string, error) { opened++; return "app-secret", nil }
+	_, err := Authorize(context.Background(), queries.New(pool), n, body, whatsapp.Sign(body, "guessed"), open)
+	if err != ErrUnauthorized || opened != 1 {
+		t.Fatalf("forgery: %v after opening %d secrets of 51 channels", err, opened)
+	}
+}
