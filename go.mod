@@ -2,6 +2,8 @@ module github.com/dripcast/dripcast
 
 go 1.26.8
 
+toolchain go1.26.10
+
 require (
 	github.com/compose-spec/compose-go/v2 v2.16.2
 	github.com/hibiken/asynq v0.26.0

@@ -2,6 +2,8 @@ module github.com/dripcast/dripcast/tools
 
 go 1.26.8
 
+toolchain go1.26.10
+
 tool (
 	github.com/sqlc-dev/sqlc/cmd/sqlc
 	golang.org/x/vuln/cmd/govulncheck

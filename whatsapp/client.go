@@ -14,12 +14,6 @@ import (
 	"time"
 )
 
-// DefaultBaseURL and DefaultVersion address Meta's Graph API.
-const (
-	DefaultBaseURL = "https://graph.facebook.com"
-	DefaultVersion = "v23.0"
-)
-
 // Client calls the Cloud API. It is safe for concurrent use.
 type Client struct {
 	baseURL string
@@ -27,7 +21,7 @@ type Client struct {
 	http    *http.Client
 }
 
-// NewClient makes a client for baseURL (DefaultBaseURL, or a simulator on loopback) and an API
+// NewClient makes a client for baseURL (https://graph.facebook.com, or a simulator on loopback) and an API
 // version. Every call ends after timeout. The transport keeps enough idle connections for a
 // worker's concurrency. It never sets an Idempotency-Key header: with one, Go's transport would
 // replay a POST on a reused connection, and a message could go out twice.
@@ -65,14 +59,7 @@ type SendRequest struct {
 	To                    string    `json:"to"`
 	Type                  string    `json:"type"`
 	Template              *Template `json:"template,omitempty"`
-	Text                  *TextBody `json:"text,omitempty"`
 	BizOpaqueCallbackData string    `json:"biz_opaque_callback_data,omitempty"`
-}
-
-// TextBody is a free-form text message (only inside a service window).
-type TextBody struct {
-	Body       string `json:"body"`
-	PreviewURL bool   `json:"preview_url,omitempty"`
 }
 
 // SendResult is what Meta answers to an accepted send.
@@ -87,12 +74,6 @@ type SendResult struct {
 func (c *Client) SendTemplate(ctx context.Context, token, phoneNumberID, to string, t Template, callback string) (SendResult, error) {
 	return c.send(ctx, token, phoneNumberID, SendRequest{MessagingProduct: "whatsapp", RecipientType: "individual",
 		To: to, Type: "template", Template: &t, BizOpaqueCallbackData: callback})
-}
-
-// SendText sends a text message, which Meta accepts only inside a 24 h service window.
-func (c *Client) SendText(ctx context.Context, token, phoneNumberID, to, body, callback string) (SendResult, error) {
-	return c.send(ctx, token, phoneNumberID, SendRequest{MessagingProduct: "whatsapp", RecipientType: "individual",
-		To: to, Type: "text", Text: &TextBody{Body: body}, BizOpaqueCallbackData: callback})
 }
 
 func (c *Client) send(ctx context.Context, token, phoneNumberID string, req SendRequest) (SendResult, error) {

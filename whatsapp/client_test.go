@@ -156,24 +156,3 @@ func TestTransportFailures(t *testing.T) {
 		t.Fatalf("connection refused: %v", err)
 	}
 }
-
-// A text message goes out only inside a service window: Meta takes it, then fails it with 131047.
-func TestSendText(t *testing.T) {
-	sim, c := newSim(t, metasim.Config{})
-	res, err := c.SendText(context.Background(), token, numberID, "+14155550100", "Thanks for writing!", "m-9")
-	if err != nil || res.WAMID == "" {
-		t.Fatalf("%+v %v", res, err)
-	}
-	if r := sim.Records(0, ""); len(r) != 1 || r[0].Type != "text" || r[0].FailCode != 131047 || r[0].Callback != "m-9" {
-		t.Fatalf("records %+v", r)
-	}
-	if err := sim.Inbound(metasim.Inbound{PhoneNumberID: numberID, From: "+14155550101", Text: "hi"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.SendText(context.Background(), token, numberID, "+14155550101", "Hello", ""); err != nil {
-		t.Fatal(err)
-	}
-	if r := sim.Records(1, ""); len(r) != 1 || r[0].FailCode != 0 {
-		t.Fatalf("inside the window: %+v", r)
-	}
-}
