@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -34,7 +33,6 @@ type broadcastInput struct {
 	Draft          bool               `json:"draft"`
 }
 
-var clockRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 
 // checked is a validated broadcast, ready to store.
 type checked struct {
@@ -106,15 +104,14 @@ func schedule(p *queries.CreateBroadcastParams, in broadcastInput) error {
 			return errValidation("send_at", "give send_at or local_date with local_time, not both")
 		}
 		day, err := time.Parse(time.DateOnly, in.LocalDate)
-		if err != nil || !clockRE.MatchString(in.LocalTime) {
+		at, ok := broadcast.ParseClock(in.LocalTime)
+		if err != nil || !ok {
 			return errValidation("local_time", `a local-time send needs local_date "2026-12-01" and local_time "10:00"`)
 		}
-		var hh, mm int
-		fmt.Sscanf(in.LocalTime, "%d:%d", &hh, &mm)
-		first := time.Date(day.Year(), day.Month(), day.Day(), hh, mm, 0, 0, time.FixedZone("UTC+14", 14*3600))
+		first := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.FixedZone("UTC+14", 14*3600)).Add(at)
 		p.SendAt = &first
 		p.LocalDate = pgtype.Date{Time: day, Valid: true}
-		p.LocalTime = pgtype.Time{Microseconds: int64(hh*3600+mm*60) * 1e6, Valid: true}
+		p.LocalTime = pgtype.Time{Microseconds: at.Microseconds(), Valid: true}
 	case in.SendAt != nil:
 		p.SendAt = in.SendAt
 	default:

@@ -21,6 +21,16 @@ var (
 	clock    = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 )
 
+// ParseClock reads a wall-clock time written "HH:MM" (00:00 to 23:59) as the time since midnight.
+func ParseClock(s string) (time.Duration, bool) {
+	if !clock.MatchString(s) {
+		return 0, false
+	}
+	var hh, mm int
+	fmt.Sscanf(s, "%d:%d", &hh, &mm)
+	return time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute, true
+}
+
 // Encode checks the window and returns it as the SQL functions read it, with ISO day numbers.
 func (w Window) Encode() (json.RawMessage, error) {
 	if !clock.MatchString(w.Start) || !(clock.MatchString(w.End) || w.End == "24:00") || w.End <= w.Start {
