@@ -107,7 +107,7 @@ func late(got, want, slack time.Duration) bool { return got >= want && got <= wa
 
 // The abandoned-cart sequence from Shopify: a checkout enrolls the buyer; step 1 goes an hour
 // later with the cart's link, step 2 a day after that; an order ends the sequence. Deliveries are
-// signed, deduplicated by webhook id, and a forged one is refused and not stored.
+// signed, deduplicated by their body, and a forged one is refused and not stored.
 func TestAbandonedCartSequence(t *testing.T) {
 	t.Parallel() // no test here counts sends per second
 	s := newDripStack(t)
@@ -127,8 +127,8 @@ func TestAbandonedCartSequence(t *testing.T) {
 		return map[string]any{"token": token, "phone": phone, "abandoned_checkout_url": "https://shop.example/cart/" + token,
 			"total_price": "49.90", "customer": map[string]any{"first_name": "Asha"}}
 	}
-	order := func(phone string) map[string]any {
-		return map[string]any{"id": 1001, "name": "#1001", "phone": phone, "total_price": "49.90"}
+	order := func(phone string, id int) map[string]any {
+		return map[string]any{"id": id, "name": fmt.Sprint("#", id), "phone": phone, "total_price": "49.90"}
 	}
 	abandons, buysLater, buysAtOnce := "+12125550101", "+12125550102", "+12125550103"
 	for i, p := range []string{abandons, buysLater, buysAtOnce} {
@@ -140,10 +140,10 @@ func TestAbandonedCartSequence(t *testing.T) {
 	if got := s.shopify(url, secret, "checkouts/create", "c0", checkout(abandons, "tok0")); got != 202 {
 		t.Fatalf("redelivery: %d", got)
 	}
-	if got := s.shopify(url, "wrong-secret-0123456789", "orders/create", "forged", order(abandons)); got != 401 {
+	if got := s.shopify(url, "wrong-secret-0123456789", "orders/create", "forged", order(abandons, 1001)); got != 401 {
 		t.Fatalf("forged delivery: %d", got)
 	}
-	if got := s.shopify(url, secret, "orders/create", "o3", order(buysAtOnce)); got != 202 {
+	if got := s.shopify(url, secret, "orders/create", "o3", order(buysAtOnce, 1003)); got != 202 {
 		t.Fatalf("order: %d", got)
 	}
 
@@ -153,7 +153,7 @@ func TestAbandonedCartSequence(t *testing.T) {
 	if got := s.sends(abandons)[0].BodyParams; len(got) != 1 || got[0] != "https://shop.example/cart/tok0" {
 		t.Errorf("step 1 parameters: %v, want the cart's link from the event", got)
 	}
-	if got := s.shopify(url, secret, "orders/create", "o2", order(buysLater)); got != 202 {
+	if got := s.shopify(url, secret, "orders/create", "o2", order(buysLater, 1002)); got != 202 {
 		t.Fatalf("order: %d", got)
 	}
 	testenv.Eventually(t, "step 2", 30*time.Second, func() bool { return len(s.sends(abandons)) == 2 })
