@@ -33,7 +33,6 @@ type broadcastInput struct {
 	Draft          bool               `json:"draft"`
 }
 
-
 // checked is a validated broadcast, ready to store.
 type checked struct {
 	params   queries.CreateBroadcastParams

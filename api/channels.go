@@ -210,10 +210,11 @@ func (s *Server) verifyNumber(ctx context.Context, token, phoneNumberID, waba st
 		}
 	}
 	var transport *whatsapp.TransportError
+	var meta *whatsapp.APIError
 	switch {
-	case errors.As(err, &transport):
+	case errors.As(err, &transport) || (errors.As(err, &meta) && (meta.HTTPStatus >= 500 || meta.HTTPStatus == http.StatusTooManyRequests)):
 		return info, phone.Number{}, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
-			Message: "Meta could not be reached to verify the channel; try again"}
+			Message: "Meta could not verify the channel just now; try again"}
 	case err != nil:
 		return info, phone.Number{}, errNotVerified
 	}
@@ -245,7 +246,7 @@ func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) error {
 		return metaID("phone_number_id", in.PhoneNumberID)
 	case metaID("waba_id", in.WabaID) != nil:
 		return metaID("waba_id", in.WabaID)
-	case in.DisplayNumber != "" && len(in.DisplayNumber) > 32:
+	case len(in.DisplayNumber) > 32:
 		return errValidation("display_number", "display_number is at most 32 characters (Meta's is stored)")
 	case checkSecret("access_token", in.AccessToken) != nil:
 		return checkSecret("access_token", in.AccessToken)

@@ -6,9 +6,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dripcast/dripcast/metasim"
 	"github.com/dripcast/dripcast/secrets"
+	"github.com/dripcast/dripcast/testenv"
+	"github.com/dripcast/dripcast/whatsapp"
 )
 
 // channelFixture registers a portfolio and a channel (on the env's metasim, then in Dripcast)
@@ -93,4 +96,16 @@ func TestPortfoliosAndChannels(t *testing.T) {
 		t.Errorf("tier 1000 (gone since 2025): %d %s", r.Status, r.Raw)
 	}
 	e.call(key, "DELETE", fmt.Sprintf("/v1/channels/%d", channel), nil).want(t, http.StatusNoContent)
+}
+
+// Meta out of reach: the channel cannot be verified now, and the answer says to try again.
+func TestChannelVerificationWithMetaDown(t *testing.T) {
+	e := newEnv(t, Options{Meta: whatsapp.NewClient("http://"+testenv.FreeAddr(t), "v23.0", time.Second)})
+	_, key := e.account("acme")
+	p := e.call(key, "POST", "/v1/portfolios", map[string]any{"name": "Main"}).want(t, http.StatusCreated)
+	r := e.call(key, "POST", "/v1/channels", map[string]any{"portfolio_id": p.num("id"), "phone_number_id": "100000000000001",
+		"waba_id": "200000000000001", "access_token": "EAAG-secret-token", "app_secret": "app-secret-123"})
+	if r.Status != http.StatusServiceUnavailable || r.errCode() != CodeUnavailable {
+		t.Fatalf("Meta down: %d %s", r.Status, r.Raw)
+	}
 }

@@ -91,6 +91,10 @@ func Authorize(ctx context.Context, q *queries.Queries, n whatsapp.Notification,
 	if err != nil {
 		return Scope{}, err
 	}
+	// The secrets of the numbers named come first: a WABA may have numbers of other apps.
+	slices.SortStableFunc(rows, func(a, b Channel) int {
+		return compareBool(slices.Contains(want.numbers, b.PhoneNumberID), slices.Contains(want.numbers, a.PhoneNumberID))
+	})
 	secretOf := make(map[int64]string, len(rows))
 	var candidates []string
 	for _, ch := range rows {
@@ -140,6 +144,16 @@ func Authorize(ctx context.Context, q *queries.Queries, n whatsapp.Notification,
 		}
 	}
 	return scope, nil
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 func knownWABA(rows []Channel, waba string) bool {
