@@ -31,7 +31,8 @@ func newTenant(t *testing.T, e *env, name, number, waba, display string) tenant 
 	e.sim.AddNumber(metasim.Number{PhoneNumberID: number, WABAID: waba, DisplayNumber: display, Token: "EAAG-token-" + name})
 	p := e.call(tn.key, "POST", "/v1/portfolios", map[string]any{"name": "Main", "tier": 2000}).want(t, http.StatusCreated)
 	tn.channel = e.call(tn.key, "POST", "/v1/channels", map[string]any{"portfolio_id": p.num("id"), "phone_number_id": number,
-		"waba_id": waba, "access_token": "EAAG-token-" + name, "app_secret": tn.appSecret}).want(t, http.StatusCreated).num("id")
+		"waba_id": waba, "display_number": "+19999999999", // what a user typed: ignored, Meta's is stored
+		"access_token": "EAAG-token-" + name, "app_secret": tn.appSecret}).want(t, http.StatusCreated).num("id")
 	return tn
 }
 
@@ -197,5 +198,35 @@ func TestSlowWebhookBodyIsCutOff(t *testing.T) {
 	answer, _ := io.ReadAll(conn) // the server answers (or just closes) once its deadline passes
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("the connection stayed open %v: %q", took, answer)
+	}
+}
+
+// A tenant cannot register another tenant's number or WABA: Meta, asked with the token given,
+// does not confirm them, and the answer is the one a number registered already gets.
+func TestChannelOfAnotherTenantIsRefused(t *testing.T) {
+	e := newEnv(t, Options{})
+	a := newTenant(t, e, "a", "100000000000001", "200000000000001", "+14155550188")
+	b := newTenant(t, e, "b", "100000000000002", "200000000000002", "+14155550199")
+	p := e.call(a.key, "POST", "/v1/portfolios", map[string]any{"name": "Shadow"}).want(t, http.StatusCreated).num("id")
+	for name, body := range map[string]map[string]any{
+		"B's number with A's token": {"phone_number_id": b.number, "waba_id": b.waba, "access_token": "EAAG-token-a"},
+		"A's number in B's WABA":    {"phone_number_id": a.number, "waba_id": b.waba, "access_token": "EAAG-token-a"},
+		"B's number again":          {"phone_number_id": b.number, "waba_id": b.waba, "access_token": "EAAG-token-b"},
+	} {
+		body["portfolio_id"], body["app_secret"] = p, "shadow-secret"
+		if r := e.call(a.key, "POST", "/v1/channels", body); r.Status != http.StatusUnprocessableEntity || r.errCode() != CodeNotVerified {
+			t.Errorf("%s: %d %s", name, r.Status, r.Raw)
+		}
+	}
+	var channels int
+	_ = e.pool.QueryRow(context.Background(), "SELECT count(*) FROM channels WHERE account_id = $1", a.account).Scan(&channels)
+	if channels != 1 {
+		t.Errorf("account A has %d channels, want its own only", channels)
+	}
+	// The display number stored is Meta's, not what the caller typed.
+	var display string
+	_ = e.pool.QueryRow(context.Background(), "SELECT display_number FROM channels WHERE id = $1", b.channel).Scan(&display)
+	if display != "+14155550199" {
+		t.Errorf("B's display number: %s", display)
 	}
 }

@@ -296,7 +296,9 @@ type UpsertContactsRow struct {
 // Upserts a batch of contacts given as a JSON array of objects. A key that is absent (or an empty
 // string) keeps the stored value, tags are added to the stored ones, attributes are merged, and
 // a change of opt-in is recorded in consent_events. derived_time_zone (from the phone number) only
-// fills new rows. The caller dedupes phones within a batch; a phone inserted concurrently by
+// fills new rows. With fill, an existing contact only gains what it lacks (an empty name or email,
+// new attribute keys, tags): no rename, no change of consent. set_by names who wrote (an API key,
+// an integration) in consent_events. The caller dedupes phones within a batch; a phone inserted concurrently by
 // another transaction comes back in neither list, and the caller upserts it again.
 func (q *Queries) UpsertContacts(ctx context.Context, arg UpsertContactsParams) ([]UpsertContactsRow, error) {
 	rows, err := q.db.Query(ctx, upsertContacts,
