@@ -1,6 +1,6 @@
-// Package scheduler runs the periodic work of Dripcast on exactly one of its replicas: the one
-// holding a Postgres advisory lock. Later work (broadcast expansion, drip steps, the feeder,
-// recovery) registers its jobs here.
+// Package scheduler runs the periodic work of Dripcast on exactly one of its replicas, the one
+// holding a Postgres advisory lock: starting and expanding broadcasts, stepping drip sequences,
+// feeding due messages to the queue, recovery, and the refreshes from Meta.
 package scheduler
 
 import (

@@ -1,4 +1,4 @@
-// Package worker runs Dripcast's Asynq handlers: today the send handler.
+// Package worker runs Dripcast's Asynq handler: the send of one message row.
 package worker
 
 import (
