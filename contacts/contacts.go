@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"net/mail"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/dripcast/dripcast/phone"
 	"github.com/dripcast/dripcast/queries"
-	"github.com/dripcast/dripcast/segment"
 )
 
 // Limits on one contact.
@@ -95,6 +95,12 @@ func (in Input) Normalize(defaultCountry string) (Row, error) {
 	}
 	return row, nil
 }
+
+// AttributeKey is what may name a custom attribute: a letter or _, then letters, digits and _.
+var AttributeKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// AttributeKeyValid tells whether k may name a custom attribute.
+func AttributeKeyValid(k string) bool { return AttributeKey.MatchString(k) }
 
 // Storable refuses text Postgres cannot store: invalid UTF-8 (a CSV in another encoding), or a
 // NUL character.
@@ -184,7 +190,7 @@ func CheckAttributes(attrs map[string]any, allowNull bool) error {
 		return fmt.Errorf("attributes: at most %d", MaxAttributes)
 	}
 	for _, k := range slices.Sorted(maps.Keys(attrs)) {
-		if !segment.AttributeKeyValid(k) {
+		if !AttributeKeyValid(k) {
 			return fmt.Errorf("attributes: %q is not a valid name (letters, digits and _, starting with a letter or _)", k)
 		}
 		switch v := attrs[k].(type) {

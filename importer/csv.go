@@ -15,7 +15,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dripcast/dripcast/contacts"
-	"github.com/dripcast/dripcast/segment"
 )
 
 // MaxColumns bounds a CSV header.
@@ -139,7 +138,7 @@ func mapColumns(header []string, mapping map[string]string) (columns, []string, 
 
 func validTarget(field string) bool {
 	if k, ok := strings.CutPrefix(field, "attributes."); ok {
-		return segment.AttributeKeyValid(k)
+		return contacts.AttributeKeyValid(k)
 	}
 	for _, f := range csvFields {
 		if f == field {
@@ -157,7 +156,7 @@ func defaultField(key string) string {
 		}
 	}
 	name := strings.Trim(nonWord.ReplaceAllString(key, "_"), "_")
-	if segment.AttributeKeyValid(name) {
+	if contacts.AttributeKeyValid(name) {
 		return "attributes." + name
 	}
 	return ""

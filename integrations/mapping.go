@@ -8,7 +8,6 @@ import (
 
 	"github.com/dripcast/dripcast/contacts"
 	"github.com/dripcast/dripcast/drip"
-	"github.com/dripcast/dripcast/segment"
 )
 
 // Mapping reads a generic delivery: each field is a dotted path into the JSON payload
@@ -39,7 +38,7 @@ func (m Mapping) Check() error {
 		return fmt.Errorf("mapping.attributes: at most %d", contacts.MaxAttributes)
 	}
 	for k := range m.Attributes {
-		if !segment.AttributeKeyValid(k) {
+		if !contacts.AttributeKeyValid(k) {
 			return fmt.Errorf("mapping.attributes: %q is not an attribute name", k)
 		}
 	}

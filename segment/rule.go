@@ -7,10 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dripcast/dripcast/contacts"
 )
 
 // Limits on a rule tree, so a segment cannot become an expensive query.
@@ -188,18 +189,13 @@ var fields = map[string]struct {
 	"tags":       {"c.tags", kindTags},
 }
 
-var attrKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
-
-// AttributeKeyValid tells whether k may name a custom attribute.
-func AttributeKeyValid(k string) bool { return attrKey.MatchString(k) }
-
 func (c *compiler) condition(r Rule) (string, error) {
 	if r.Field == "" || r.Op == "" {
 		return "", errors.New(`a condition needs "field" and "op"`)
 	}
 	if key, ok := strings.CutPrefix(r.Field, "attributes."); ok {
-		if !attrKey.MatchString(key) {
-			return "", fmt.Errorf("attribute name must match %s", attrKey)
+		if !contacts.AttributeKeyValid(key) {
+			return "", fmt.Errorf("attribute name must match %s", contacts.AttributeKey)
 		}
 		return c.attribute(key, r.Op, r.Value)
 	}

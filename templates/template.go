@@ -10,7 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/dripcast/dripcast/segment"
+	"github.com/dripcast/dripcast/contacts"
 )
 
 // Meta's limits on template parts (characters).
@@ -266,7 +266,7 @@ func (s Source) check(field string, media bool) error {
 			return bad(field+".field", "must be one of %s", strings.Join(contactFields, ", "))
 		}
 	case "attribute", "event":
-		if !segment.AttributeKeyValid(s.Key) {
+		if !contacts.AttributeKeyValid(s.Key) {
 			return bad(field+".key", "must be a name of letters, digits and underscores")
 		}
 	case "fixed":
