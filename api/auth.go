@@ -14,6 +14,7 @@ import (
 
 	"github.com/dripcast/dripcast/apikey"
 	"github.com/dripcast/dripcast/contacts"
+	"github.com/dripcast/dripcast/iprange"
 )
 
 // roles is a set of key roles; every route that takes an API key declares the roles it allows.
@@ -136,14 +137,7 @@ func (s *Server) clientIP(r *http.Request) netip.Addr {
 	return ip
 }
 
-func (s *Server) trusted(ip netip.Addr) bool {
-	for _, p := range s.opts.TrustedProxies {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
+func (s *Server) trusted(ip netip.Addr) bool { return iprange.Contains(s.opts.TrustedProxies, ip) }
 
 func remoteIP(r *http.Request) netip.Addr {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -156,13 +150,5 @@ func remoteIP(r *http.Request) netip.Addr {
 
 // ipAllowed: an empty list accepts every address.
 func ipAllowed(allowed []netip.Prefix, ip netip.Addr) bool {
-	if len(allowed) == 0 {
-		return true
-	}
-	for _, p := range allowed {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return len(allowed) == 0 || iprange.Contains(allowed, ip)
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/dripcast/dripcast/apikey"
-	"github.com/dripcast/dripcast/config"
+	"github.com/dripcast/dripcast/iprange"
 	"github.com/dripcast/dripcast/queries"
 )
 
@@ -149,7 +149,7 @@ func (s *Server) putAllowedIPs(w http.ResponseWriter, r *http.Request) error {
 	}
 	list := make([]netip.Prefix, 0, len(in.AllowedIPs))
 	for i, v := range in.AllowedIPs {
-		p, err := config.ParsePrefix(v)
+		p, err := iprange.Parse(v)
 		if err != nil {
 			return errValidation("allowed_ips", "allowed_ips[%d]: %q is not an address or a CIDR range", i, v)
 		}

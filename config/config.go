@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dripcast/dripcast/clock"
+	"github.com/dripcast/dripcast/iprange"
 )
 
 // Config is every setting of every role. The README lists each variable.
@@ -161,7 +162,7 @@ func (p *parser) prefixes(name string) []netip.Prefix {
 		if v = strings.TrimSpace(v); v == "" {
 			continue
 		}
-		pre, err := ParsePrefix(v)
+		pre, err := iprange.Parse(v)
 		if err != nil {
 			p.fail(name, v, "addresses or CIDR ranges, comma-separated")
 			return nil
@@ -169,22 +170,6 @@ func (p *parser) prefixes(name string) []netip.Prefix {
 		out = append(out, pre)
 	}
 	return out
-}
-
-// ParsePrefix reads an address ("203.0.113.7", one address) or a CIDR range ("10.0.0.0/8"),
-// IPv4 or IPv6, as trusted proxies and allowed IPs are written.
-func ParsePrefix(v string) (netip.Prefix, error) {
-	v = strings.TrimSpace(v)
-	if strings.Contains(v, "/") {
-		p, err := netip.ParsePrefix(v)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(v)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func (p *parser) level(name string) slog.Level {
