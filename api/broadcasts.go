@@ -163,6 +163,7 @@ type broadcastView struct {
 	TemplateID    int64               `json:"template_id"`
 	Status        string              `json:"status"`
 	StatusReason  string              `json:"status_reason"`
+	PauseCause    *string             `json:"pause_cause"`
 	Audience      json.RawMessage     `json:"audience"`
 	Parameters    json.RawMessage     `json:"parameters"`
 	SendAt        *time.Time          `json:"send_at"`
@@ -181,7 +182,7 @@ type broadcastView struct {
 
 func viewBroadcast(b queries.Broadcast) broadcastView {
 	v := broadcastView{ID: b.ID, Name: b.Name, ChannelID: b.ChannelID, TemplateID: b.TemplateID, Status: b.Status,
-		StatusReason: b.StatusReason, Audience: b.Audience, Parameters: b.Parameters, SendAt: b.SendAt, RateCap: b.RateCap,
+		StatusReason: b.StatusReason, PauseCause: b.PauseCause, Audience: b.Audience, Parameters: b.Parameters, SendAt: b.SendAt, RateCap: b.RateCap,
 		ExpiresAt: b.ExpiresAt, AudienceCount: b.AudienceCount, SendWindow: broadcast.DecodeWindow(b.SendWindow), RetryOf: b.RetryOf, CreatedAt: b.CreatedAt,
 		StartedAt: b.StartedAt, FinishedAt: b.FinishedAt}
 	if b.LocalDate.Valid && b.LocalTime.Valid {
@@ -337,7 +338,7 @@ func (s *Server) move(w http.ResponseWriter, r *http.Request, before queries.Bro
 	err := s.inTx(ctx, func(q *queries.Queries) error {
 		var err error
 		b, err = q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: to, Reason: reason,
-			AccountID: p.AccountID, ID: before.ID, FromStatuses: from})
+			PauseCause: broadcast.Pause{Cause: broadcast.PausedByUser}.CauseText(), AccountID: p.AccountID, ID: before.ID, FromStatuses: from})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: fmt.Sprintf("cannot %s a %s broadcast", action, before.Status)}
 		}

@@ -26,6 +26,7 @@ type sequenceView struct {
 	ChannelID    int64     `json:"channel_id"`
 	Status       string    `json:"status"`
 	StatusReason string    `json:"status_reason"`
+	PauseCause   *string   `json:"pause_cause"`
 	Version      int32     `json:"version"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
@@ -34,7 +35,7 @@ type sequenceView struct {
 
 func viewSequence(s queries.GetSequenceRow) (sequenceView, error) {
 	v := sequenceView{ID: s.ID, Name: s.Name, ChannelID: s.ChannelID, Status: s.Status, StatusReason: s.StatusReason,
-		Version: s.Version, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
+		PauseCause: s.PauseCause, Version: s.Version, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
 	def, err := drip.Parse(s.Definition)
 	if err != nil {
 		return v, err
@@ -209,7 +210,8 @@ func (s *Server) moveSequence(w http.ResponseWriter, r *http.Request, action str
 		var err error
 		switch action {
 		case "pause":
-			_, err = q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: p.AccountID, ID: before.ID, Reason: "paused by " + p.KeyName})
+			_, err = q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: p.AccountID, ID: before.ID, Reason: "paused by " + p.KeyName,
+				PauseCause: broadcast.Pause{Cause: broadcast.PausedByUser}.CauseText()})
 		case "resume":
 			_, err = q.ResumeSequence(ctx, queries.ResumeSequenceParams{AccountID: p.AccountID, ID: before.ID})
 		case "activate":

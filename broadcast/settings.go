@@ -97,21 +97,21 @@ func (s Settings) FailureThreshold() float64 {
 
 // ShouldPause tells whether a broadcast with these outcomes should pause, and why: too many of
 // its sends failed, or too many recipients opted out in answer to it.
-func (s Settings) ShouldPause(failed, optedOut, attempted int64) (string, bool) {
+func (s Settings) ShouldPause(failed, optedOut, attempted int64) (Pause, bool) {
 	if attempted < AutoPauseMinSends {
-		return "", false
+		return Pause{}, false
 	}
 	if t := s.FailureThreshold(); t < 1 && float64(failed)/float64(attempted) > t {
-		return fmt.Sprintf("paused automatically: %d of %d sends failed (over %.0f%%)", failed, attempted, t*100), true
+		return Automatic(PausedForFailures, fmt.Sprintf("%d of %d sends failed (over %.0f%%)", failed, attempted, t*100)), true
 	}
 	t := s.AutoPauseOptOutRate
 	if t == 0 {
 		t = DefaultAutoPauseOptOutRate
 	}
 	if t < 1 && float64(optedOut)/float64(attempted) > t {
-		return fmt.Sprintf("paused automatically: %d of %d recipients opted out (over %.0f%%)", optedOut, attempted, t*100), true
+		return Automatic(PausedForOptOuts, fmt.Sprintf("%d of %d recipients opted out (over %.0f%%)", optedOut, attempted, t*100)), true
 	}
-	return "", false
+	return Pause{}, false
 }
 
 // RateFactor is the share of a number's throughput a send may use: marketing slows down on a

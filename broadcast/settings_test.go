@@ -7,20 +7,20 @@ func TestShouldPause(t *testing.T) {
 	cases := []struct {
 		s                          Settings
 		failed, optedOut, attempts int64
-		pause                      bool
+		cause                      PauseCause // "" for no pause
 	}{
-		{def, 90, 0, 99, false},  // too few sends to judge
-		{def, 60, 0, 100, true},  // over half failed
-		{def, 50, 0, 100, false}, // exactly half: not over
-		{def, 0, 11, 100, true},  // over 10 % opted out
-		{def, 0, 10, 100, false},
-		{Settings{AutoPauseFailureRate: 1, AutoPauseOptOutRate: 1}, 100, 100, 100, false}, // both checks off
-		{Settings{AutoPauseFailureRate: 0.2}, 21, 0, 100, true},
+		{def, 90, 0, 99, ""},                 // too few sends to judge
+		{def, 60, 0, 100, PausedForFailures}, // over half failed
+		{def, 50, 0, 100, ""},                // exactly half: not over
+		{def, 0, 11, 100, PausedForOptOuts},  // over 10 % opted out
+		{def, 0, 10, 100, ""},
+		{Settings{AutoPauseFailureRate: 1, AutoPauseOptOutRate: 1}, 100, 100, 100, ""}, // both checks off
+		{Settings{AutoPauseFailureRate: 0.2}, 21, 0, 100, PausedForFailures},
 	}
 	for _, c := range cases {
-		reason, pause := c.s.ShouldPause(c.failed, c.optedOut, c.attempts)
-		if pause != c.pause || (pause && reason == "") {
-			t.Errorf("%+v %d/%d/%d: pause %v (%q)", c.s, c.failed, c.optedOut, c.attempts, pause, reason)
+		p, pause := c.s.ShouldPause(c.failed, c.optedOut, c.attempts)
+		if pause != (c.cause != "") || p.Cause != c.cause || (pause && p.Reason == "") {
+			t.Errorf("%+v %d/%d/%d: pause %v (%+v)", c.s, c.failed, c.optedOut, c.attempts, pause, p)
 		}
 	}
 	s := Settings{OptOutKeywords: []string{" parar "}}

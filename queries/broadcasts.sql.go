@@ -115,7 +115,7 @@ INSERT INTO broadcasts (account_id, channel_id, template_id, name, status, audie
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
         $9, $10, $11, $12,
         $13, $14, $15)
-RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at
+RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause
 `
 
 type CreateBroadcastParams struct {
@@ -179,6 +179,7 @@ func (q *Queries) CreateBroadcast(ctx context.Context, arg CreateBroadcastParams
 		&i.RetryOf,
 		&i.LocalDate,
 		&i.ExpandedAt,
+		&i.PauseCause,
 	)
 	return i, err
 }
@@ -313,7 +314,7 @@ func (q *Queries) FeedableChannels(ctx context.Context) ([]FeedableChannelsRow, 
 }
 
 const getBroadcast = `-- name: GetBroadcast :one
-SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at FROM broadcasts WHERE account_id = $1 AND id = $2
+SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause FROM broadcasts WHERE account_id = $1 AND id = $2
 `
 
 type GetBroadcastParams struct {
@@ -348,6 +349,7 @@ func (q *Queries) GetBroadcast(ctx context.Context, arg GetBroadcastParams) (Bro
 		&i.RetryOf,
 		&i.LocalDate,
 		&i.ExpandedAt,
+		&i.PauseCause,
 	)
 	return i, err
 }
@@ -369,7 +371,7 @@ func (q *Queries) GetExpandCursor(ctx context.Context, arg GetExpandCursorParams
 }
 
 const listBroadcasts = `-- name: ListBroadcasts :many
-SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at FROM broadcasts WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
+SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause FROM broadcasts WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
 `
 
 type ListBroadcastsParams struct {
@@ -411,6 +413,7 @@ func (q *Queries) ListBroadcasts(ctx context.Context, arg ListBroadcastsParams) 
 			&i.RetryOf,
 			&i.LocalDate,
 			&i.ExpandedAt,
+			&i.PauseCause,
 		); err != nil {
 			return nil, err
 		}
@@ -702,24 +705,28 @@ func (q *Queries) SentInLastMinute(ctx context.Context, arg SentInLastMinutePara
 
 const setBroadcastStatus = `-- name: SetBroadcastStatus :one
 UPDATE broadcasts SET status = $1, status_reason = $2, updated_at = now(),
+    pause_cause = CASE WHEN $1 = 'paused' THEN $3::text END,
     finished_at = CASE WHEN $1 IN ('completed', 'cancelled') THEN now() ELSE finished_at END
-WHERE account_id = $3 AND id = $4 AND status = ANY($5::text[])
-RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at
+WHERE account_id = $4 AND id = $5 AND status = ANY($6::text[])
+RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause
 `
 
 type SetBroadcastStatusParams struct {
 	Status       string
 	Reason       string
+	PauseCause   *string
 	AccountID    int64
 	ID           int64
 	FromStatuses []string
 }
 
 // Moves a broadcast from one of the given states to another; no row when it is in none of them.
+// A pause records its cause; any other move clears it.
 func (q *Queries) SetBroadcastStatus(ctx context.Context, arg SetBroadcastStatusParams) (Broadcast, error) {
 	row := q.db.QueryRow(ctx, setBroadcastStatus,
 		arg.Status,
 		arg.Reason,
+		arg.PauseCause,
 		arg.AccountID,
 		arg.ID,
 		arg.FromStatuses,
@@ -749,6 +756,7 @@ func (q *Queries) SetBroadcastStatus(ctx context.Context, arg SetBroadcastStatus
 		&i.RetryOf,
 		&i.LocalDate,
 		&i.ExpandedAt,
+		&i.PauseCause,
 	)
 	return i, err
 }
@@ -824,7 +832,7 @@ func (q *Queries) StuckQueued(ctx context.Context, olderSeconds int32) ([]int64,
 }
 
 const unexpandedBroadcasts = `-- name: UnexpandedBroadcasts :many
-SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at FROM broadcasts WHERE status IN ('running', 'paused') AND expanded_at IS NULL ORDER BY id
+SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause FROM broadcasts WHERE status IN ('running', 'paused') AND expanded_at IS NULL ORDER BY id
 `
 
 func (q *Queries) UnexpandedBroadcasts(ctx context.Context) ([]Broadcast, error) {
@@ -860,6 +868,7 @@ func (q *Queries) UnexpandedBroadcasts(ctx context.Context) ([]Broadcast, error)
 			&i.RetryOf,
 			&i.LocalDate,
 			&i.ExpandedAt,
+			&i.PauseCause,
 		); err != nil {
 			return nil, err
 		}
@@ -877,7 +886,7 @@ UPDATE broadcasts SET status = $1, name = $2, channel_id = $3, template_id = $4,
     local_time = $9, send_window = $10, rate_cap = $11,
     expires_at = $12, audience_count = $13, updated_at = now()
 WHERE account_id = $14 AND id = $15 AND status IN ('draft', 'scheduled')
-RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at
+RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause
 `
 
 type UpdateScheduledBroadcastParams struct {
@@ -941,6 +950,7 @@ func (q *Queries) UpdateScheduledBroadcast(ctx context.Context, arg UpdateSchedu
 		&i.RetryOf,
 		&i.LocalDate,
 		&i.ExpandedAt,
+		&i.PauseCause,
 	)
 	return i, err
 }

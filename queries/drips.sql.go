@@ -118,7 +118,7 @@ func (q *Queries) ContactZone(ctx context.Context, arg ContactZoneParams) (strin
 const createSequence = `-- name: CreateSequence :one
 INSERT INTO sequences (account_id, channel_id, name, status, trigger_event)
 VALUES ($1, $2, $3, 'draft', $4)
-RETURNING id, account_id, channel_id, name, status, version, created_at, updated_at, trigger_event, status_reason, paused_at
+RETURNING id, account_id, channel_id, name, status, version, created_at, updated_at, trigger_event, status_reason, paused_at, pause_cause
 `
 
 type CreateSequenceParams struct {
@@ -148,6 +148,7 @@ func (q *Queries) CreateSequence(ctx context.Context, arg CreateSequenceParams) 
 		&i.TriggerEvent,
 		&i.StatusReason,
 		&i.PausedAt,
+		&i.PauseCause,
 	)
 	return i, err
 }
@@ -510,7 +511,7 @@ func (q *Queries) GetEnrollment(ctx context.Context, arg GetEnrollmentParams) (E
 }
 
 const getSequence = `-- name: GetSequence :one
-SELECT s.id, s.account_id, s.channel_id, s.name, s.status, s.version, s.created_at, s.updated_at, s.trigger_event, s.status_reason, s.paused_at, v.definition FROM sequences s
+SELECT s.id, s.account_id, s.channel_id, s.name, s.status, s.version, s.created_at, s.updated_at, s.trigger_event, s.status_reason, s.paused_at, s.pause_cause, v.definition FROM sequences s
 JOIN sequence_versions v ON v.sequence_id = s.id AND v.version = s.version
 WHERE s.account_id = $1 AND s.id = $2
 `
@@ -532,6 +533,7 @@ type GetSequenceRow struct {
 	TriggerEvent string
 	StatusReason string
 	PausedAt     *time.Time
+	PauseCause   *string
 	Definition   json.RawMessage
 }
 
@@ -550,6 +552,7 @@ func (q *Queries) GetSequence(ctx context.Context, arg GetSequenceParams) (GetSe
 		&i.TriggerEvent,
 		&i.StatusReason,
 		&i.PausedAt,
+		&i.PauseCause,
 		&i.Definition,
 	)
 	return i, err
@@ -798,7 +801,7 @@ func (q *Queries) ListEnrollments(ctx context.Context, arg ListEnrollmentsParams
 }
 
 const listSequences = `-- name: ListSequences :many
-SELECT s.id, s.account_id, s.channel_id, s.name, s.status, s.version, s.created_at, s.updated_at, s.trigger_event, s.status_reason, s.paused_at, v.definition FROM sequences s
+SELECT s.id, s.account_id, s.channel_id, s.name, s.status, s.version, s.created_at, s.updated_at, s.trigger_event, s.status_reason, s.paused_at, s.pause_cause, v.definition FROM sequences s
 JOIN sequence_versions v ON v.sequence_id = s.id AND v.version = s.version
 WHERE s.account_id = $1 AND s.id > $2
 ORDER BY s.id LIMIT $3
@@ -822,6 +825,7 @@ type ListSequencesRow struct {
 	TriggerEvent string
 	StatusReason string
 	PausedAt     *time.Time
+	PauseCause   *string
 	Definition   json.RawMessage
 }
 
@@ -846,6 +850,7 @@ func (q *Queries) ListSequences(ctx context.Context, arg ListSequencesParams) ([
 			&i.TriggerEvent,
 			&i.StatusReason,
 			&i.PausedAt,
+			&i.PauseCause,
 			&i.Definition,
 		); err != nil {
 			return nil, err
@@ -860,8 +865,8 @@ func (q *Queries) ListSequences(ctx context.Context, arg ListSequencesParams) ([
 
 const pauseSequence = `-- name: PauseSequence :one
 WITH s AS (
-    UPDATE sequences SET status = 'paused', status_reason = $1, paused_at = now(), updated_at = now()
-    WHERE sequences.account_id = $2 AND sequences.id = $3 AND sequences.status = 'active'
+    UPDATE sequences SET status = 'paused', status_reason = $1, pause_cause = $2, paused_at = now(), updated_at = now()
+    WHERE sequences.account_id = $3 AND sequences.id = $4 AND sequences.status = 'active'
     RETURNING sequences.id
 ), e AS (
     UPDATE enrollments SET status = 'paused' WHERE sequence_id IN (SELECT id FROM s) AND status = 'active'
@@ -870,14 +875,20 @@ SELECT id FROM s
 `
 
 type PauseSequenceParams struct {
-	Reason    string
-	AccountID int64
-	ID        int64
+	Reason     string
+	PauseCause *string
+	AccountID  int64
+	ID         int64
 }
 
 // Pausing holds every waiting contact where it is, out of the due index.
 func (q *Queries) PauseSequence(ctx context.Context, arg PauseSequenceParams) (int64, error) {
-	row := q.db.QueryRow(ctx, pauseSequence, arg.Reason, arg.AccountID, arg.ID)
+	row := q.db.QueryRow(ctx, pauseSequence,
+		arg.Reason,
+		arg.PauseCause,
+		arg.AccountID,
+		arg.ID,
+	)
 	var id int64
 	err := row.Scan(&id)
 	return id, err
@@ -886,17 +897,22 @@ func (q *Queries) PauseSequence(ctx context.Context, arg PauseSequenceParams) (i
 const pausedSequencesOfTemplate = `-- name: PausedSequencesOfTemplate :many
 SELECT s.id, s.account_id FROM sequences s
 JOIN sequence_versions v ON v.sequence_id = s.id AND v.version = s.version
-WHERE s.status = 'paused' AND s.status_reason LIKE 'paused automatically: template%'
-  AND v.definition -> 'steps' @> jsonb_build_array(jsonb_build_object('template_id', $1::bigint))
+WHERE s.status = 'paused' AND s.pause_cause = ANY($1::text[])
+  AND v.definition -> 'steps' @> jsonb_build_array(jsonb_build_object('template_id', $2::bigint))
 `
+
+type PausedSequencesOfTemplateParams struct {
+	Causes     []string
+	TemplateID int64
+}
 
 type PausedSequencesOfTemplateRow struct {
 	ID        int64
 	AccountID int64
 }
 
-func (q *Queries) PausedSequencesOfTemplate(ctx context.Context, templateID int64) ([]PausedSequencesOfTemplateRow, error) {
-	rows, err := q.db.Query(ctx, pausedSequencesOfTemplate, templateID)
+func (q *Queries) PausedSequencesOfTemplate(ctx context.Context, arg PausedSequencesOfTemplateParams) ([]PausedSequencesOfTemplateRow, error) {
+	rows, err := q.db.Query(ctx, pausedSequencesOfTemplate, arg.Causes, arg.TemplateID)
 	if err != nil {
 		return nil, err
 	}
@@ -981,7 +997,7 @@ WITH old AS (
     WHERE sequences.account_id = $1 AND sequences.id = $2 AND sequences.status = 'paused'
     FOR UPDATE
 ), s AS (
-    UPDATE sequences SET status = 'active', status_reason = '', paused_at = NULL, updated_at = now()
+    UPDATE sequences SET status = 'active', status_reason = '', pause_cause = NULL, paused_at = NULL, updated_at = now()
     FROM old WHERE sequences.id = old.id
     RETURNING sequences.id
 ), e AS (
@@ -1158,9 +1174,9 @@ func (q *Queries) SequencesListenFor(ctx context.Context, arg SequencesListenFor
 }
 
 const setSequenceStatus = `-- name: SetSequenceStatus :one
-UPDATE sequences SET status = $1, status_reason = '', updated_at = now(), paused_at = NULL
+UPDATE sequences SET status = $1, status_reason = '', pause_cause = NULL, updated_at = now(), paused_at = NULL
 WHERE account_id = $2 AND id = $3 AND status = ANY($4::text[])
-RETURNING id, account_id, channel_id, name, status, version, created_at, updated_at, trigger_event, status_reason, paused_at
+RETURNING id, account_id, channel_id, name, status, version, created_at, updated_at, trigger_event, status_reason, paused_at, pause_cause
 `
 
 type SetSequenceStatusParams struct {
@@ -1191,6 +1207,7 @@ func (q *Queries) SetSequenceStatus(ctx context.Context, arg SetSequenceStatusPa
 		&i.TriggerEvent,
 		&i.StatusReason,
 		&i.PausedAt,
+		&i.PauseCause,
 	)
 	return i, err
 }
@@ -1259,7 +1276,7 @@ const updateSequence = `-- name: UpdateSequence :one
 UPDATE sequences SET name = $1, channel_id = $2, trigger_event = $3, version = $4,
     updated_at = now()
 WHERE account_id = $5 AND id = $6 AND status <> 'archived'
-RETURNING id, account_id, channel_id, name, status, version, created_at, updated_at, trigger_event, status_reason, paused_at
+RETURNING id, account_id, channel_id, name, status, version, created_at, updated_at, trigger_event, status_reason, paused_at, pause_cause
 `
 
 type UpdateSequenceParams struct {
@@ -1293,6 +1310,7 @@ func (q *Queries) UpdateSequence(ctx context.Context, arg UpdateSequenceParams) 
 		&i.TriggerEvent,
 		&i.StatusReason,
 		&i.PausedAt,
+		&i.PauseCause,
 	)
 	return i, err
 }

@@ -122,6 +122,7 @@ type Broadcast struct {
 	RetryOf       *int64
 	LocalDate     pgtype.Date
 	ExpandedAt    *time.Time
+	PauseCause    *string
 }
 
 type Channel struct {
@@ -288,6 +289,7 @@ type Sequence struct {
 	TriggerEvent string
 	StatusReason string
 	PausedAt     *time.Time
+	PauseCause   *string
 }
 
 type SequenceVersion struct {

@@ -191,32 +191,34 @@ func (q *Queries) OptOutContact(ctx context.Context, arg OptOutContactParams) er
 }
 
 const pauseBroadcastsOfChannel = `-- name: PauseBroadcastsOfChannel :exec
-UPDATE broadcasts SET status = 'paused', status_reason = $1, updated_at = now()
-WHERE channel_id = $2 AND status IN ('running', 'scheduled')
+UPDATE broadcasts SET status = 'paused', status_reason = $1, pause_cause = $2, updated_at = now()
+WHERE channel_id = $3 AND status IN ('running', 'scheduled')
 `
 
 type PauseBroadcastsOfChannelParams struct {
-	Reason    string
-	ChannelID int64
+	Reason     string
+	PauseCause *string
+	ChannelID  int64
 }
 
 func (q *Queries) PauseBroadcastsOfChannel(ctx context.Context, arg PauseBroadcastsOfChannelParams) error {
-	_, err := q.db.Exec(ctx, pauseBroadcastsOfChannel, arg.Reason, arg.ChannelID)
+	_, err := q.db.Exec(ctx, pauseBroadcastsOfChannel, arg.Reason, arg.PauseCause, arg.ChannelID)
 	return err
 }
 
 const pauseBroadcastsOfTemplate = `-- name: PauseBroadcastsOfTemplate :exec
-UPDATE broadcasts SET status = 'paused', status_reason = $1, updated_at = now()
-WHERE template_id = $2 AND status IN ('running', 'scheduled')
+UPDATE broadcasts SET status = 'paused', status_reason = $1, pause_cause = $2, updated_at = now()
+WHERE template_id = $3 AND status IN ('running', 'scheduled')
 `
 
 type PauseBroadcastsOfTemplateParams struct {
 	Reason     string
+	PauseCause *string
 	TemplateID int64
 }
 
 func (q *Queries) PauseBroadcastsOfTemplate(ctx context.Context, arg PauseBroadcastsOfTemplateParams) error {
-	_, err := q.db.Exec(ctx, pauseBroadcastsOfTemplate, arg.Reason, arg.TemplateID)
+	_, err := q.db.Exec(ctx, pauseBroadcastsOfTemplate, arg.Reason, arg.PauseCause, arg.TemplateID)
 	return err
 }
 

@@ -226,30 +226,36 @@ func (q *Queries) MessageIDsByWAMID(ctx context.Context, arg MessageIDsByWAMIDPa
 }
 
 const pauseMarketingOfChannel = `-- name: PauseMarketingOfChannel :exec
-UPDATE broadcasts b SET status = 'paused', status_reason = $1, updated_at = now()
+UPDATE broadcasts b SET status = 'paused', status_reason = $1, pause_cause = $2, updated_at = now()
 FROM templates t
-WHERE t.id = b.template_id AND t.category = 'marketing' AND b.channel_id = $2 AND b.status IN ('running', 'scheduled')
+WHERE t.id = b.template_id AND t.category = 'marketing' AND b.channel_id = $3 AND b.status IN ('running', 'scheduled')
 `
 
 type PauseMarketingOfChannelParams struct {
-	Reason    string
-	ChannelID int64
+	Reason     string
+	PauseCause *string
+	ChannelID  int64
 }
 
 // RED quality pauses the marketing broadcasts of the number.
 func (q *Queries) PauseMarketingOfChannel(ctx context.Context, arg PauseMarketingOfChannelParams) error {
-	_, err := q.db.Exec(ctx, pauseMarketingOfChannel, arg.Reason, arg.ChannelID)
+	_, err := q.db.Exec(ctx, pauseMarketingOfChannel, arg.Reason, arg.PauseCause, arg.ChannelID)
 	return err
 }
 
 const resumeBroadcastsOfTemplate = `-- name: ResumeBroadcastsOfTemplate :exec
-UPDATE broadcasts SET status = 'running', status_reason = '', updated_at = now()
-WHERE template_id = $1 AND status = 'paused' AND status_reason LIKE 'paused automatically: template%'
+UPDATE broadcasts SET status = 'running', status_reason = '', pause_cause = NULL, updated_at = now()
+WHERE template_id = $1 AND status = 'paused' AND pause_cause = ANY($2::text[])
 `
 
+type ResumeBroadcastsOfTemplateParams struct {
+	TemplateID int64
+	Causes     []string
+}
+
 // Broadcasts paused because of a template run again when Meta approves it again.
-func (q *Queries) ResumeBroadcastsOfTemplate(ctx context.Context, templateID int64) error {
-	_, err := q.db.Exec(ctx, resumeBroadcastsOfTemplate, templateID)
+func (q *Queries) ResumeBroadcastsOfTemplate(ctx context.Context, arg ResumeBroadcastsOfTemplateParams) error {
+	_, err := q.db.Exec(ctx, resumeBroadcastsOfTemplate, arg.TemplateID, arg.Causes)
 	return err
 }
 

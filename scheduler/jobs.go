@@ -338,15 +338,15 @@ func (j *Jobs) Guard(ctx context.Context) error {
 		if err != nil {
 			continue
 		}
-		reason, pause := settings.ShouldPause(o.Failed, o.OptedOut, o.Attempted)
+		p, pause := settings.ShouldPause(o.Failed, o.OptedOut, o.Attempted)
 		if !pause {
 			continue
 		}
-		if _, err := j.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: "paused", Reason: reason,
+		if _, err := j.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: "paused", Reason: p.Reason, PauseCause: p.CauseText(),
 			AccountID: o.AccountID, ID: o.ID, FromStatuses: []string{"running"}}); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		j.log.Warn("broadcast paused", "broadcast", o.ID, "reason", reason)
+		j.log.Warn("broadcast paused", "broadcast", o.ID, "reason", p.Reason)
 	}
 	return nil
 }

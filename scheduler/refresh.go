@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/secrets"
 	"github.com/dripcast/dripcast/whatsapp"
@@ -52,8 +53,7 @@ func (j *Jobs) Refresh(ctx context.Context, r Refresher) error {
 			return err
 		}
 		if quality == "RED" {
-			if err := j.q.PauseMarketingOfChannel(ctx, queries.PauseMarketingOfChannelParams{ChannelID: ch.ID,
-				Reason: "paused automatically: quality rating RED"}); err != nil {
+			if err := broadcast.PauseMarketingOnRed(ctx, j.q, ch.ID); err != nil {
 				return err
 			}
 		}

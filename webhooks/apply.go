@@ -308,8 +308,7 @@ func applyQuality(ctx context.Context, q *queries.Queries, wabaChannels []Channe
 		}
 	}
 	if rating == "RED" {
-		if err := q.PauseMarketingOfChannel(ctx, queries.PauseMarketingOfChannelParams{ChannelID: ch.ID,
-			Reason: "paused automatically: quality rating RED"}); err != nil {
+		if err := broadcast.PauseMarketingOnRed(ctx, q, ch.ID); err != nil {
 			return err
 		}
 	}
@@ -345,7 +344,7 @@ func applyTemplate(ctx context.Context, q *queries.Queries, wabaChannels []Chann
 		for _, id := range ids {
 			switch status {
 			case "paused", "disabled", "rejected":
-				err = pauseForTemplate(ctx, q, id, "paused automatically: template "+status+" by Meta")
+				err = pauseForTemplate(ctx, q, id, status)
 			case "approved":
 				err = resumeForTemplate(ctx, q, id)
 			}
@@ -357,8 +356,10 @@ func applyTemplate(ctx context.Context, q *queries.Queries, wabaChannels []Chann
 	return nil
 }
 
-func pauseForTemplate(ctx context.Context, q *queries.Queries, template int64, reason string) error {
-	if err := q.PauseBroadcastsOfTemplate(ctx, queries.PauseBroadcastsOfTemplateParams{TemplateID: template, Reason: reason}); err != nil {
+func pauseForTemplate(ctx context.Context, q *queries.Queries, template int64, status string) error {
+	p := broadcast.Automatic(broadcast.PausedForTemplate(status), "template "+status+" by Meta")
+	if err := q.PauseBroadcastsOfTemplate(ctx, queries.PauseBroadcastsOfTemplateParams{TemplateID: template, Reason: p.Reason,
+		PauseCause: p.CauseText()}); err != nil {
 		return err
 	}
 	seqs, err := q.ActiveSequencesOfTemplate(ctx, template)
@@ -366,7 +367,8 @@ func pauseForTemplate(ctx context.Context, q *queries.Queries, template int64, r
 		return err
 	}
 	for _, s := range seqs {
-		if _, err := q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: s.AccountID, ID: s.ID, Reason: reason}); ignoreNoRows(err) != nil {
+		if _, err := q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: s.AccountID, ID: s.ID, Reason: p.Reason,
+			PauseCause: p.CauseText()}); ignoreNoRows(err) != nil {
 			return err
 		}
 	}
@@ -374,10 +376,12 @@ func pauseForTemplate(ctx context.Context, q *queries.Queries, template int64, r
 }
 
 func resumeForTemplate(ctx context.Context, q *queries.Queries, template int64) error {
-	if err := q.ResumeBroadcastsOfTemplate(ctx, template); err != nil {
+	if err := q.ResumeBroadcastsOfTemplate(ctx, queries.ResumeBroadcastsOfTemplateParams{TemplateID: template,
+		Causes: broadcast.TemplateCauses}); err != nil {
 		return err
 	}
-	seqs, err := q.PausedSequencesOfTemplate(ctx, template)
+	seqs, err := q.PausedSequencesOfTemplate(ctx, queries.PausedSequencesOfTemplateParams{TemplateID: template,
+		Causes: broadcast.TemplateCauses})
 	if err != nil {
 		return err
 	}

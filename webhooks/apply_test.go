@@ -292,3 +292,34 @@ func TestForgeryCostDoesNotGrowWithChannels(t *testing.T) {
 		t.Fatalf("forgery: %v after opening %d secrets of 51 channels", err, opened)
 	}
 }
+
+// Resuming matches on the pause's cause, not on its wording: Meta approving a template resumes
+// what that template's pause paused, never a broadcast paused by hand.
+func TestApprovalResumesOnlyWhatTheTemplatePaused(t *testing.T) {
+	pool, _ := fixture(t)
+	ctx := context.Background()
+	state := func() string {
+		var s string
+		_ = pool.QueryRow(ctx, "SELECT status || ' ' || COALESCE(pause_cause, '-') FROM broadcasts").Scan(&s)
+		return s
+	}
+	apply(t, pool, notification("message_template_status_update", whatsapp.TemplateStatusUpdate{Event: "DISABLED", MessageTemplateName: "promo", MessageTemplateLanguage: "en"}))
+	if s := state(); s != "paused template_disabled" {
+		t.Fatalf("after DISABLED: %s", s)
+	}
+	// Reworded by hand, the reason no longer says "template": the cause still resumes it.
+	if _, err := pool.Exec(ctx, "UPDATE broadcasts SET status_reason = 'Meta switched it off'"); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, pool, notification("message_template_status_update", whatsapp.TemplateStatusUpdate{Event: "APPROVED", MessageTemplateName: "promo", MessageTemplateLanguage: "en"}))
+	if s := state(); s != "running -" {
+		t.Fatalf("after APPROVED: %s", s)
+	}
+	if _, err := pool.Exec(ctx, "UPDATE broadcasts SET status = 'paused', status_reason = 'paused automatically: template paused (by hand)', pause_cause = 'user'"); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, pool, notification("message_template_status_update", whatsapp.TemplateStatusUpdate{Event: "APPROVED", MessageTemplateName: "promo", MessageTemplateLanguage: "en"}))
+	if s := state(); s != "paused user" {
+		t.Fatalf("a pause by hand after APPROVED: %s", s)
+	}
+}

@@ -284,7 +284,7 @@ func (s *Sender) failed(ctx context.Context, m message, err error) error {
 		if code == codeTemplatePaused {
 			return s.holdForTemplate(ctx, m, "paused")
 		}
-		return s.stopStep(ctx, m, fmt.Sprintf("meta_error_%d", code), code)
+		return s.stopStep(ctx, m, code)
 	case whatsapp.StopChannel:
 		return s.stopChannel(ctx, m, fmt.Sprintf("Meta error %d", code))
 	}
@@ -301,11 +301,12 @@ func (s *Sender) failed(ctx context.Context, m message, err error) error {
 const codeTemplatePaused = 132015
 
 // stopStep fails the message and pauses its campaign: every other send of it would fail the same.
-func (s *Sender) stopStep(ctx context.Context, m message, reason string, code int32) error {
+func (s *Sender) stopStep(ctx context.Context, m message, code int32) error {
+	reason := fmt.Sprintf("meta_error_%d", code)
 	if err := s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, ErrorCode: &code, Reason: &reason}); err != nil {
 		return err
 	}
-	return s.pauseCampaign(ctx, m, reason)
+	return s.pauseCampaign(ctx, m, broadcast.Automatic(broadcast.PausedForMetaError, reason))
 }
 
 // holdForTemplate keeps the message for later and pauses its campaign until Meta approves the
@@ -314,14 +315,14 @@ func (s *Sender) holdForTemplate(ctx context.Context, m message, status string) 
 	if err := s.release(ctx, m.ID, time.Now()); err != nil {
 		return err
 	}
-	return s.pauseCampaign(ctx, m, "template "+status)
+	return s.pauseCampaign(ctx, m, broadcast.Automatic(broadcast.PausedForTemplate(status), "template "+status))
 }
 
-// pauseCampaign pauses the message's broadcast or sequence, with the reason.
-func (s *Sender) pauseCampaign(ctx context.Context, m message, reason string) error {
+// pauseCampaign pauses the message's broadcast or sequence.
+func (s *Sender) pauseCampaign(ctx context.Context, m message, p broadcast.Pause) error {
 	if m.SequenceID != nil {
 		_, err := s.q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: m.AccountID, ID: *m.SequenceID,
-			Reason: "paused automatically: " + reason})
+			Reason: p.Reason, PauseCause: p.CauseText()})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -330,7 +331,7 @@ func (s *Sender) pauseCampaign(ctx context.Context, m message, reason string) er
 	if m.BroadcastID == nil {
 		return nil
 	}
-	_, err := s.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: "paused", Reason: "paused automatically: " + reason,
+	_, err := s.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: "paused", Reason: p.Reason, PauseCause: p.CauseText(),
 		AccountID: m.AccountID, ID: *m.BroadcastID, FromStatuses: []string{"running"}})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
@@ -343,7 +344,9 @@ func (s *Sender) stopChannel(ctx context.Context, m message, reason string) erro
 	if err := s.q.PauseChannel(ctx, queries.PauseChannelParams{ID: m.ChannelID, Reason: reason}); err != nil {
 		return err
 	}
-	if err := s.q.PauseBroadcastsOfChannel(ctx, queries.PauseBroadcastsOfChannelParams{ChannelID: m.ChannelID, Reason: "paused automatically: channel: " + reason}); err != nil {
+	p := broadcast.Automatic(broadcast.PausedForChannel, "channel: "+reason)
+	if err := s.q.PauseBroadcastsOfChannel(ctx, queries.PauseBroadcastsOfChannelParams{ChannelID: m.ChannelID, Reason: p.Reason,
+		PauseCause: p.CauseText()}); err != nil {
 		return err
 	}
 	return s.release(ctx, m.ID, time.Now())

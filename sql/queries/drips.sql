@@ -31,14 +31,14 @@ ORDER BY s.id LIMIT @lim;
 
 -- Moves a sequence between states (not pause and resume); no row when it is in none of the given ones.
 -- name: SetSequenceStatus :one
-UPDATE sequences SET status = @status, status_reason = '', updated_at = now(), paused_at = NULL
+UPDATE sequences SET status = @status, status_reason = '', pause_cause = NULL, updated_at = now(), paused_at = NULL
 WHERE account_id = @account_id AND id = @id AND status = ANY(@from_statuses::text[])
 RETURNING *;
 
 -- Pausing holds every waiting contact where it is, out of the due index.
 -- name: PauseSequence :one
 WITH s AS (
-    UPDATE sequences SET status = 'paused', status_reason = @reason, paused_at = now(), updated_at = now()
+    UPDATE sequences SET status = 'paused', status_reason = @reason, pause_cause = @pause_cause, paused_at = now(), updated_at = now()
     WHERE sequences.account_id = @account_id AND sequences.id = @id AND sequences.status = 'active'
     RETURNING sequences.id
 ), e AS (
@@ -54,7 +54,7 @@ WITH old AS (
     WHERE sequences.account_id = @account_id AND sequences.id = @id AND sequences.status = 'paused'
     FOR UPDATE
 ), s AS (
-    UPDATE sequences SET status = 'active', status_reason = '', paused_at = NULL, updated_at = now()
+    UPDATE sequences SET status = 'active', status_reason = '', pause_cause = NULL, paused_at = NULL, updated_at = now()
     FROM old WHERE sequences.id = old.id
     RETURNING sequences.id
 ), e AS (
@@ -250,5 +250,5 @@ WHERE s.status = 'active'
 -- name: PausedSequencesOfTemplate :many
 SELECT s.id, s.account_id FROM sequences s
 JOIN sequence_versions v ON v.sequence_id = s.id AND v.version = s.version
-WHERE s.status = 'paused' AND s.status_reason LIKE 'paused automatically: template%'
+WHERE s.status = 'paused' AND s.pause_cause = ANY(@causes::text[])
   AND v.definition -> 'steps' @> jsonb_build_array(jsonb_build_object('template_id', @template_id::bigint));

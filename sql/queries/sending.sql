@@ -78,11 +78,11 @@ UPDATE messages SET status = 'queued', queued_at = now() WHERE id = @id AND stat
 UPDATE messages SET status = 'pending', due_at = @due_at, queued_at = NULL WHERE id = @id AND status = 'sending';
 
 -- name: PauseBroadcastsOfChannel :exec
-UPDATE broadcasts SET status = 'paused', status_reason = @reason, updated_at = now()
+UPDATE broadcasts SET status = 'paused', status_reason = @reason, pause_cause = @pause_cause, updated_at = now()
 WHERE channel_id = @channel_id AND status IN ('running', 'scheduled');
 
 -- name: PauseBroadcastsOfTemplate :exec
-UPDATE broadcasts SET status = 'paused', status_reason = @reason, updated_at = now()
+UPDATE broadcasts SET status = 'paused', status_reason = @reason, pause_cause = @pause_cause, updated_at = now()
 WHERE template_id = @template_id AND status IN ('running', 'scheduled');
 
 -- name: PauseChannel :exec

@@ -65,7 +65,7 @@ UPDATE portfolios SET tier_limit = sqlc.narg(tier_limit), updated_at = now() WHE
 
 -- RED quality pauses the marketing broadcasts of the number.
 -- name: PauseMarketingOfChannel :exec
-UPDATE broadcasts b SET status = 'paused', status_reason = @reason, updated_at = now()
+UPDATE broadcasts b SET status = 'paused', status_reason = @reason, pause_cause = @pause_cause, updated_at = now()
 FROM templates t
 WHERE t.id = b.template_id AND t.category = 'marketing' AND b.channel_id = @channel_id AND b.status IN ('running', 'scheduled');
 
@@ -76,8 +76,8 @@ RETURNING id;
 
 -- Broadcasts paused because of a template run again when Meta approves it again.
 -- name: ResumeBroadcastsOfTemplate :exec
-UPDATE broadcasts SET status = 'running', status_reason = '', updated_at = now()
-WHERE template_id = @template_id AND status = 'paused' AND status_reason LIKE 'paused automatically: template%';
+UPDATE broadcasts SET status = 'running', status_reason = '', pause_cause = NULL, updated_at = now()
+WHERE template_id = @template_id AND status = 'paused' AND pause_cause = ANY(@causes::text[]);
 
 -- Locks the messages a delivery updates in id order, so two deliveries about the same messages
 -- cannot deadlock; only the channel's own.

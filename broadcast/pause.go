@@ -1,0 +1,55 @@
+package broadcast
+
+import (
+	"context"
+
+	"github.com/dripcast/dripcast/queries"
+)
+
+// PauseCause is why a campaign (a broadcast or a sequence) paused. It decides what may resume
+// it: Meta approving a template resumes what that template's pause paused, never a pause by
+// hand or one for another cause. The reason shown to people may be reworded freely.
+type PauseCause string
+
+// The causes, as the pause_cause columns store them.
+const (
+	PausedByUser        PauseCause = "user"
+	PausedForQuality    PauseCause = "quality_red"  // the number's quality rating went RED
+	PausedForChannel    PauseCause = "channel"      // Meta refused the number (token, account, payment)
+	PausedForMetaError  PauseCause = "meta_error"   // Meta refused the step itself
+	PausedForFailures   PauseCause = "failure_rate" // too many of its sends failed
+	PausedForOptOuts    PauseCause = "opt_out_rate" // too many recipients opted out
+	templatePausePrefix            = "template_"
+)
+
+// PausedForTemplate is the cause of a pause for a template Meta paused, disabled, rejected or
+// sent back to review (the template's status).
+func PausedForTemplate(status string) PauseCause { return PauseCause(templatePausePrefix + status) }
+
+// TemplateCauses are the causes Meta's approval of a template lifts.
+var TemplateCauses = []string{"template_paused", "template_disabled", "template_rejected", "template_pending"}
+
+// Pause is a pause: its cause, and the reason shown to people.
+type Pause struct {
+	Cause  PauseCause
+	Reason string
+}
+
+// Automatic is a pause Dripcast made, with its reason written as the API shows it.
+func Automatic(cause PauseCause, why string) Pause {
+	return Pause{Cause: cause, Reason: "paused automatically: " + why}
+}
+
+// CauseText is the cause as the queries take it.
+func (p Pause) CauseText() *string {
+	c := string(p.Cause)
+	return &c
+}
+
+// PauseMarketingOnRed pauses the marketing broadcasts of a number whose quality rating went RED,
+// as a webhook or the periodic refresh from Meta reports it.
+func PauseMarketingOnRed(ctx context.Context, q *queries.Queries, channelID int64) error {
+	p := Automatic(PausedForQuality, "quality rating RED")
+	return q.PauseMarketingOfChannel(ctx, queries.PauseMarketingOfChannelParams{ChannelID: channelID, Reason: p.Reason,
+		PauseCause: p.CauseText()})
+}
