@@ -31,6 +31,7 @@ import (
 	"github.com/dripcast/dripcast/ratelimit"
 	"github.com/dripcast/dripcast/scheduler"
 	"github.com/dripcast/dripcast/secrets"
+	"github.com/dripcast/dripcast/sendtask"
 	"github.com/dripcast/dripcast/testenv"
 	"github.com/dripcast/dripcast/whatsapp"
 	"github.com/dripcast/dripcast/worker"
@@ -106,7 +107,7 @@ func newStackAt(t testing.TB, simCfg metasim.Config, mps int, clk clock.Clock) *
 		t.Fatal(err)
 	}
 	sender := worker.NewSender(pool, client, ratelimit.New(rdb, worker.PortfolioUsage(pool), 6*time.Second, ratelimit.SlotHorizon), box, log, sending)
-	mux.HandleFunc(worker.TypeSend, func(ctx context.Context, task *asynq.Task) error {
+	mux.HandleFunc(sendtask.Type, func(ctx context.Context, task *asynq.Task) error {
 		err := sender.ProcessTask(ctx, task)
 		var limited *worker.RateLimited
 		if err != nil && !errors.As(err, &limited) {

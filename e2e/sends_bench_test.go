@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dripcast/dripcast/metasim"
+	"github.com/dripcast/dripcast/sendtask"
 	"github.com/dripcast/dripcast/testenv"
 	"github.com/dripcast/dripcast/worker"
 )
@@ -99,7 +100,7 @@ func noopTasksPerSecond(b *testing.B, n int) (float64, cpuUse) {
 		b.Fatal(err)
 	}
 	var done atomic.Int64
-	mux.HandleFunc(worker.TypeSend, func(context.Context, *asynq.Task) error { done.Add(1); return nil })
+	mux.HandleFunc(sendtask.Type, func(context.Context, *asynq.Task) error { done.Add(1); return nil })
 	start, cpu0 := time.Now(), cpuNow(0)
 	if err := srv.Start(mux); err != nil {
 		b.Fatal(err)
@@ -116,7 +117,7 @@ func enqueueTasks(b *testing.B, queue *asynq.Client, n int) {
 		go func() {
 			var first error
 			for id := range next {
-				task, opts := worker.NewSendTask(id)
+				task, opts := sendtask.New(id)
 				if _, err := queue.Enqueue(task, opts...); err != nil && first == nil {
 					first = err
 				}

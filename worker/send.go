@@ -20,6 +20,7 @@ import (
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/ratelimit"
 	"github.com/dripcast/dripcast/secrets"
+	"github.com/dripcast/dripcast/sendtask"
 	"github.com/dripcast/dripcast/templates"
 	"github.com/dripcast/dripcast/whatsapp"
 )
@@ -107,7 +108,7 @@ func (s *Sender) count(m message, outcome string) {
 
 // ProcessTask implements asynq.Handler.
 func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	id, err := MessageID(t.Payload())
+	id, err := sendtask.MessageID(t.Payload())
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/ratelimit"
 	"github.com/dripcast/dripcast/secrets"
+	"github.com/dripcast/dripcast/sendtask"
 	"github.com/dripcast/dripcast/testenv"
 	"github.com/dripcast/dripcast/whatsapp"
 )
@@ -95,7 +96,7 @@ func (f *sendFixture) message(phone string, optedIn bool) int64 {
 
 // process runs the message's send task as a worker would.
 func (f *sendFixture) process(id int64) error {
-	task, _ := NewSendTask(id)
+	task, _ := sendtask.New(id)
 	return f.sender.ProcessTask(context.Background(), task)
 }
 

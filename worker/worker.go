@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dripcast/dripcast/sendtask"
 	"github.com/hibiken/asynq"
 )
 
@@ -38,7 +39,7 @@ func New(redisURL string, count, concurrency int, log *slog.Logger) (Servers, er
 	for i := range servers {
 		servers[i] = asynq.NewServer(opt, asynq.Config{
 			Concurrency:              (concurrency + count - 1) / count,
-			Queues:                   map[string]int{QueueSend: 1},
+			Queues:                   map[string]int{sendtask.Queue: 1},
 			IsFailure:                isFailure,
 			RetryDelayFunc:           retryDelay,
 			TaskCheckInterval:        taskCheckInterval,

@@ -28,6 +28,7 @@ import (
 	"github.com/dripcast/dripcast/ratelimit"
 	"github.com/dripcast/dripcast/scheduler"
 	"github.com/dripcast/dripcast/secrets"
+	"github.com/dripcast/dripcast/sendtask"
 	"github.com/dripcast/dripcast/whatsapp"
 	"github.com/dripcast/dripcast/worker"
 )
@@ -143,7 +144,7 @@ func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, pool 
 	client := whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout)
 	limits := ratelimit.New(rdb, worker.PortfolioUsage(pool), cfg.PairInterval, ratelimit.SlotHorizon)
 	mux := asynq.NewServeMux()
-	mux.Handle(worker.TypeSend, worker.NewSender(pool, client, limits, box, log, m))
+	mux.Handle(sendtask.Type, worker.NewSender(pool, client, limits, box, log, m))
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

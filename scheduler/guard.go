@@ -1,0 +1,38 @@
+package scheduler
+
+// Job "guard" (every 5 s): broadcasts past their account's failure or opt-out thresholds pause.
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/queries"
+)
+
+// Guard pauses running broadcasts whose failures or opt-outs pass their account's thresholds.
+// It counts every message of running broadcasts, so it runs less often than the others.
+func (j *Jobs) Guard(ctx context.Context) error {
+	outcomes, err := j.q.RunningBroadcastOutcomes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range outcomes {
+		settings, err := broadcast.ParseSettings(o.Settings)
+		if err != nil {
+			continue
+		}
+		p, pause := settings.ShouldPause(o.Failed, o.OptedOut, o.Attempted)
+		if !pause {
+			continue
+		}
+		if _, err := j.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: "paused", Reason: p.Reason, PauseCause: p.CauseText(),
+			AccountID: o.AccountID, ID: o.ID, FromStatuses: []string{"running"}}); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		j.log.Warn("broadcast paused", "broadcast", o.ID, "reason", p.Reason)
+	}
+	return nil
+}

@@ -1,0 +1,89 @@
+package scheduler
+
+// Job "recover" (every 10 s): tasks Redis lost are enqueued again, and messages whose worker
+// died are settled.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dripcast/dripcast/sendtask"
+	"github.com/hibiken/asynq"
+)
+
+// redisMark is a key Recover keeps in Redis: when it is gone, Redis lost its data (wiped, or
+// restarted without persistence), and every task with it.
+const redisMark = "dripcast:redis-mark"
+
+// Recover re-enqueues messages queued long ago whose task was lost, and marks messages stuck in
+// sending (a worker died mid-send) unknown: never sent again blindly.
+//
+// It looks at every queued message, however recent, on its first run in a process and when Redis
+// lost its data: the first run is on a new leader, and a leader killed between marking messages
+// queued and enqueueing them would otherwise hold them up for LostAfter; after a loss every task
+// is gone. Enqueueing is idempotent (the task id is the message's), and the claim guards the rest.
+func (j *Jobs) Recover(ctx context.Context) error {
+	marked, err := j.rdb.Exists(ctx, redisMark).Result()
+	if err != nil {
+		return err
+	}
+	lostAfter := j.LostAfter
+	if !j.recovered.Swap(true) || marked == 0 {
+		lostAfter = 0
+	}
+	stuck, err := j.q.StuckQueued(ctx, int32(lostAfter.Seconds()))
+	if err != nil {
+		return err
+	}
+	if err := j.enqueue(ctx, stuck); err != nil {
+		return err
+	}
+	if marked == 0 {
+		if err := j.rdb.Set(ctx, redisMark, time.Now().Unix(), 0).Err(); err != nil {
+			return err
+		}
+		if len(stuck) > 0 {
+			j.log.Warn("Redis had lost its data (or this is its first use): queued messages enqueued again", "count", len(stuck))
+		}
+	}
+	if err := j.requeueOrphans(ctx); err != nil {
+		return err
+	}
+	n, err := j.q.MarkStuckSendingUnknown(ctx, int32(j.SendingTimeout.Seconds()))
+	if n > 0 {
+		j.log.Warn("messages stuck in sending marked unknown", "count", n)
+	}
+	return err
+}
+
+// requeueOrphans gives a new task to each message whose task a dead worker left active: Asynq
+// itself retries such a task only minutes later (its lease lasts 30 s, then its recoverer looks
+// once a minute and backs off). The old task, if Asynq runs it after all, finds its message no
+// longer queued and does nothing.
+func (j *Jobs) requeueOrphans(ctx context.Context) error {
+	active, err := j.tasks.ListActiveTasks(sendtask.Queue, asynq.PageSize(10000))
+	if errors.Is(err, asynq.ErrQueueNotFound) {
+		return nil // nothing was ever enqueued
+	}
+	if err != nil {
+		return fmt.Errorf("list active tasks: %w", err)
+	}
+	var errs []error
+	for _, t := range active {
+		if !t.IsOrphaned {
+			continue
+		}
+		id, err := sendtask.MessageID(t.Payload)
+		if err != nil {
+			continue
+		}
+		task, opts := sendtask.New(id)
+		opts = append(opts, asynq.TaskID(fmt.Sprintf("send:%d:%d", id, t.Retried+1)))
+		if _, err := j.queue.EnqueueContext(ctx, task, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,36 @@
+// Package sendtask is the Asynq task that sends one message row: its type, queue and payload, as
+// the scheduler enqueues it and the worker reads it.
+package sendtask
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// Type is the task that sends one message row.
+const Type = "message:send"
+
+// Queue holds send tasks.
+const Queue = "send"
+
+// New is the task for a message. Its id is derived from the message id, so a message is in Redis
+// at most once; the payload is the id alone (8 bytes).
+func New(messageID int64) (*asynq.Task, []asynq.Option) {
+	payload := binary.BigEndian.AppendUint64(nil, uint64(messageID))
+	return asynq.NewTask(Type, payload), []asynq.Option{
+		asynq.TaskID("send:" + strconv.FormatInt(messageID, 10)), asynq.Queue(Queue),
+		asynq.MaxRetry(25), asynq.Timeout(time.Minute),
+	}
+}
+
+// MessageID reads a send task's payload.
+func MessageID(payload []byte) (int64, error) {
+	if len(payload) != 8 {
+		return 0, fmt.Errorf("send task: payload of %d bytes: %w", len(payload), asynq.SkipRetry)
+	}
+	return int64(binary.BigEndian.Uint64(payload)), nil
+}
