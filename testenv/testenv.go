@@ -134,7 +134,9 @@ func randomHex(n int) string {
 }
 
 // RedisURL hands this test a Redis database of its own, flushed before use. Databases are taken
-// in turn from a counter, so parallel tests (and test binaries) do not share one.
+// in turn from a counter and leased: a key in database 0 holds each one until its test ends (an
+// hour, for a test killed midway), so a long test is never wiped by a later one, even when the
+// counter wraps around.
 func RedisURL(t testing.TB) string {
 	t.Helper()
 	base := env(t, "DRIPCAST_REDIS_URL")
@@ -152,11 +154,7 @@ func RedisURL(t testing.TB) string {
 			count = n
 		}
 	}
-	n, err := admin.Incr(ctx, "dripcast:testenv:next-db").Result()
-	if err != nil {
-		t.Fatalf("redis: %v", err)
-	}
-	opt.DB = 1 + int(n-1)%(count-1)
+	opt.DB = leaseDB(t, admin, count)
 	c := redis.NewClient(opt)
 	defer c.Close()
 	if err := c.FlushDB(ctx).Err(); err != nil {
@@ -165,6 +163,35 @@ func RedisURL(t testing.TB) string {
 	u, _ := url.Parse(base)
 	u.Path = "/" + strconv.Itoa(opt.DB)
 	return u.String()
+}
+
+// leaseDB takes the next Redis database (1 to count-1) that no running test holds.
+func leaseDB(t testing.TB, admin *redis.Client, count int) int {
+	t.Helper()
+	ctx := context.Background()
+	for range count - 1 {
+		n, err := admin.Incr(ctx, "dripcast:testenv:next-db").Result()
+		if err != nil {
+			t.Fatalf("redis: %v", err)
+		}
+		db := 1 + int(n-1)%(count-1)
+		lease := "dripcast:testenv:lease:" + strconv.Itoa(db)
+		taken, err := admin.SetNX(ctx, lease, t.Name(), time.Hour).Result()
+		if err != nil {
+			t.Fatalf("redis: %v", err)
+		}
+		if taken {
+			opt := *admin.Options()
+			t.Cleanup(func() {
+				c := redis.NewClient(&opt)
+				defer c.Close()
+				c.Del(context.Background(), lease)
+			})
+			return db
+		}
+	}
+	t.Fatalf("every one of Redis's %d databases is leased by a running test", count-1)
+	return 0
 }
 
 // Redis is a client on this test's own Redis database, closed when the test ends.
