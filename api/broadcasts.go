@@ -338,7 +338,7 @@ func (s *Server) move(w http.ResponseWriter, r *http.Request, before queries.Bro
 	err := s.inTx(ctx, func(q *queries.Queries) error {
 		var err error
 		b, err = q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: to, Reason: reason,
-			PauseCause: broadcast.Pause{Cause: broadcast.PausedByUser}.CauseText(), AccountID: p.AccountID, ID: before.ID, FromStatuses: from})
+			PauseCause: broadcast.PausedByUser.Column(), AccountID: p.AccountID, ID: before.ID, FromStatuses: from})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: fmt.Sprintf("cannot %s a %s broadcast", action, before.Status)}
 		}

@@ -62,18 +62,17 @@ func (w jsonWalk) object(path string) error {
 		if err := stringOK(field, key); err != nil {
 			return err
 		}
-		if folded := strings.ToLower(key); seen[folded] {
+		folded := strings.ToLower(key)
+		if seen[folded] {
 			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON, Field: field,
 				Message: fmt.Sprintf("%s is given twice (keys are matched regardless of case)", field)}
-		} else {
-			seen[folded] = true
 		}
+		seen[folded] = true
 		if err := w.value(field); err != nil {
 			return err
 		}
 	}
-	_, err := w.dec.Token() // }
-	if err != nil {
+	if _, err := w.dec.Token(); err != nil { // }
 		return errSyntax
 	}
 	return nil

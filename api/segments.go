@@ -154,18 +154,20 @@ func (s *Server) previewRules(w http.ResponseWriter, r *http.Request) error {
 	if len(in.Rules) == 0 {
 		return errValidation("rules", "rules are required")
 	}
-	if rule, err := segment.Parse(in.Rules); err == nil && rule.Uses("phone") && !seesPhones(caller(r.Context())) {
-		return errMaskedPhone
-	}
 	return s.preview(w, r, in.Rules)
 }
 
+// preview counts and samples the contacts the rules match. A role that sees phones masked cannot
+// preview rules that read the phone: their count would tell the number.
 func (s *Server) preview(w http.ResponseWriter, r *http.Request, rules json.RawMessage) error {
 	rule, err := segment.Parse(rules)
 	if err != nil {
 		return err
 	}
 	ctx, p := r.Context(), caller(r.Context())
+	if rule.Uses("phone") && !seesPhones(p) {
+		return errMaskedPhone
+	}
 	n, err := segment.Count(ctx, s.db, p.AccountID, &rule)
 	if err != nil {
 		return err
@@ -184,16 +186,21 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, rules json.RawM
 
 // conflictAs turns a unique-key violation, or a row still referenced by another, into a 409 with msg.
 func conflictAs(err error, msg string) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (pgErr.Code == "23505" || pgErr.Code == "23503") {
+	if pgCode(err) == "23505" || pgCode(err) == "23503" {
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: msg}
 	}
 	return err
 }
 
-func isUniqueViolation(err error) bool {
+func isUniqueViolation(err error) bool { return pgCode(err) == "23505" }
+
+// pgCode is the SQLSTATE of an error Postgres answered, "" for any other error.
+func pgCode(err error) string {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
 }
 
 func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

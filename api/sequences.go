@@ -211,7 +211,7 @@ func (s *Server) moveSequence(w http.ResponseWriter, r *http.Request, action str
 		switch action {
 		case "pause":
 			_, err = q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: p.AccountID, ID: before.ID, Reason: "paused by " + p.KeyName,
-				PauseCause: broadcast.Pause{Cause: broadcast.PausedByUser}.CauseText()})
+				PauseCause: broadcast.PausedByUser.Column()})
 		case "resume":
 			_, err = q.ResumeSequence(ctx, queries.ResumeSequenceParams{AccountID: p.AccountID, ID: before.ID})
 		case "activate":

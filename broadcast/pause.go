@@ -27,7 +27,8 @@ const (
 func PausedForTemplate(status string) PauseCause { return PauseCause(templatePausePrefix + status) }
 
 // TemplateCauses are the causes Meta's approval of a template lifts.
-var TemplateCauses = []string{"template_paused", "template_disabled", "template_rejected", "template_pending"}
+var TemplateCauses = []string{string(PausedForTemplate("paused")), string(PausedForTemplate("disabled")),
+	string(PausedForTemplate("rejected")), string(PausedForTemplate("pending"))}
 
 // Pause is a pause: its cause, and the reason shown to people.
 type Pause struct {
@@ -40,10 +41,10 @@ func Automatic(cause PauseCause, why string) Pause {
 	return Pause{Cause: cause, Reason: "paused automatically: " + why}
 }
 
-// CauseText is the cause as the queries take it.
-func (p Pause) CauseText() *string {
-	c := string(p.Cause)
-	return &c
+// Column is the cause as the pause_cause columns take it.
+func (c PauseCause) Column() *string {
+	s := string(c)
+	return &s
 }
 
 // PauseMarketingOnRed pauses the marketing broadcasts of a number whose quality rating went RED,
@@ -51,5 +52,5 @@ func (p Pause) CauseText() *string {
 func PauseMarketingOnRed(ctx context.Context, q *queries.Queries, channelID int64) error {
 	p := Automatic(PausedForQuality, "quality rating RED")
 	return q.PauseMarketingOfChannel(ctx, queries.PauseMarketingOfChannelParams{ChannelID: channelID, Reason: p.Reason,
-		PauseCause: p.CauseText()})
+		PauseCause: p.Cause.Column()})
 }

@@ -24,30 +24,6 @@ func CheckProperties(props map[string]any) error {
 	if len(raw) > MaxPropertiesBytes {
 		return fmt.Errorf("properties: %d bytes, more than %d", len(raw), MaxPropertiesBytes)
 	}
-	return storable("properties", props)
-}
-
-// storable finds a NUL character (which jsonb cannot store) in a key or a string of v.
-func storable(path string, v any) error {
-	switch x := v.(type) {
-	case string:
-		return contacts.Storable(path, x)
-	case map[string]any:
-		for k, e := range x {
-			if err := contacts.Storable(path, k); err != nil {
-				return err
-			}
-			if err := storable(path+"."+k, e); err != nil {
-				return err
-			}
-		}
-	case []any:
-		for i, e := range x {
-			if err := storable(fmt.Sprintf("%s[%d]", path, i), e); err != nil {
-				return err
-			}
-		}
-	}
 	return nil
 }
 

@@ -167,7 +167,7 @@ func (s *Sim) accept(id, token string, req sendRequest, fault string) (Record, *
 	case !ok:
 		return fail(metaError{http.StatusBadRequest, codeInvalidParam, fmt.Sprintf("(#100) Unsupported post request. Object with ID '%s' does not exist", id)})
 	case token == "" || token != n.Token:
-		return fail(metaError{http.StatusUnauthorized, codeToken, "Invalid OAuth access token - Cannot parse access token"})
+		return fail(errBadToken)
 	case req.MessagingProduct != "whatsapp":
 		return fail(metaError{http.StatusBadRequest, codeInvalidParam, "(#100) The parameter messaging_product is required"})
 	case len(rec.To) < 7 || len(rec.To) > 15:

@@ -28,7 +28,7 @@ func (j *Jobs) Guard(ctx context.Context) error {
 		if !pause {
 			continue
 		}
-		if _, err := j.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: "paused", Reason: p.Reason, PauseCause: p.CauseText(),
+		if _, err := j.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: "paused", Reason: p.Reason, PauseCause: p.Cause.Column(),
 			AccountID: o.AccountID, ID: o.ID, FromStatuses: []string{"running"}}); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}

@@ -22,23 +22,23 @@ const (
 	PurposeIntegration = "integration.secret"
 )
 
-// For binds a purpose to the row a secret lives in (a table and the row's unchanging natural key,
+// bind ties a purpose to the row a secret lives in (a table and the row's unchanging natural key,
 // such as "channel:<phone_number_id>"), so a ciphertext copied into another row does not open.
-func For(purpose, row string) string { return purpose + "\x00" + row }
+func bind(purpose, row string) string { return purpose + "\x00" + row }
 
 // ChannelToken, ChannelAppSecret and IntegrationSecret are the bound purposes of the secrets
 // Dripcast keeps, each tied to its row by a key that never changes.
 func ChannelToken(phoneNumberID string) string {
-	return For(PurposeAccessToken, "channel:"+phoneNumberID)
+	return bind(PurposeAccessToken, "channel:"+phoneNumberID)
 }
 
 // ChannelAppSecret: see ChannelToken.
 func ChannelAppSecret(phoneNumberID string) string {
-	return For(PurposeAppSecret, "channel:"+phoneNumberID)
+	return bind(PurposeAppSecret, "channel:"+phoneNumberID)
 }
 
 // IntegrationSecret: see ChannelToken; an integration is known by its URL token.
-func IntegrationSecret(token string) string { return For(PurposeIntegration, "integration:"+token) }
+func IntegrationSecret(token string) string { return bind(PurposeIntegration, "integration:"+token) }
 
 // Box seals and opens secrets.
 type Box struct {
@@ -94,7 +94,7 @@ func (b *Box) Seal(plain, purpose string) []byte {
 }
 
 // Open decrypts what Seal made with the same purpose. A secret sealed before secrets were bound to
-// their rows opens with the purpose alone (For's first part) until `dripcast admin rotate-key`
+// their rows opens with the purpose alone (bind's first part) until `dripcast admin rotate-key`
 // seals it again, bound.
 func (b *Box) Open(sealed []byte, purpose string) (string, error) {
 	plain, err := b.OpenBound(sealed, purpose)

@@ -272,10 +272,7 @@ func applyPreferences(ctx context.Context, q *queries.Queries, ch Channel, v *wh
 		switch p.Value {
 		case "stop":
 			res.OptOuts++
-			at := now
-			if p.Timestamp > 0 {
-				at = believable(time.Unix(p.Timestamp, 0), now)
-			}
+			at := believable(time.Unix(p.Timestamp, 0), now) // none (0) is 1970: not believed
 			if _, err = q.MarkAnswered(ctx, queries.MarkAnsweredParams{ChannelID: ch.ID, ContactID: contact, At: at, OptedOut: true}); err == nil {
 				err = q.OptOutContact(ctx, queries.OptOutContactParams{ContactID: contact, Source: "meta_user_preferences"})
 			}
@@ -359,7 +356,7 @@ func applyTemplate(ctx context.Context, q *queries.Queries, wabaChannels []Chann
 func pauseForTemplate(ctx context.Context, q *queries.Queries, template int64, status string) error {
 	p := broadcast.Automatic(broadcast.PausedForTemplate(status), "template "+status+" by Meta")
 	if err := q.PauseBroadcastsOfTemplate(ctx, queries.PauseBroadcastsOfTemplateParams{TemplateID: template, Reason: p.Reason,
-		PauseCause: p.CauseText()}); err != nil {
+		PauseCause: p.Cause.Column()}); err != nil {
 		return err
 	}
 	seqs, err := q.ActiveSequencesOfTemplate(ctx, template)
@@ -368,7 +365,7 @@ func pauseForTemplate(ctx context.Context, q *queries.Queries, template int64, s
 	}
 	for _, s := range seqs {
 		if _, err := q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: s.AccountID, ID: s.ID, Reason: p.Reason,
-			PauseCause: p.CauseText()}); ignoreNoRows(err) != nil {
+			PauseCause: p.Cause.Column()}); ignoreNoRows(err) != nil {
 			return err
 		}
 	}

@@ -96,25 +96,22 @@ func Authorize(ctx context.Context, q *queries.Queries, n whatsapp.Notification,
 		return compareBool(slices.Contains(want.numbers, b.PhoneNumberID), slices.Contains(want.numbers, a.PhoneNumberID))
 	})
 	secretOf := make(map[int64]string, len(rows))
-	var candidates []string
+	signer, tried := "", []string{}
 	for _, ch := range rows {
 		secret, err := open(ch)
 		if err != nil {
 			continue // a channel whose secret cannot be opened signs nothing
 		}
 		secretOf[ch.ID] = secret
-		if !slices.Contains(candidates, secret) {
-			candidates = append(candidates, secret)
+		if signer != "" || slices.Contains(tried, secret) {
+			continue
 		}
-	}
-	signer := ""
-	for i, secret := range candidates {
-		if i == MaxSecrets {
-			break
+		if len(tried) == MaxSecrets {
+			return Scope{}, ErrUnauthorized // a forgery stops here, whatever the channels named
 		}
+		tried = append(tried, secret)
 		if whatsapp.VerifySignature(body, signature, secret) == nil {
 			signer = secret
-			break
 		}
 	}
 	if signer == "" {

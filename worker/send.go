@@ -323,7 +323,7 @@ func (s *Sender) holdForTemplate(ctx context.Context, m message, status string) 
 func (s *Sender) pauseCampaign(ctx context.Context, m message, p broadcast.Pause) error {
 	if m.SequenceID != nil {
 		_, err := s.q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: m.AccountID, ID: *m.SequenceID,
-			Reason: p.Reason, PauseCause: p.CauseText()})
+			Reason: p.Reason, PauseCause: p.Cause.Column()})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -332,7 +332,7 @@ func (s *Sender) pauseCampaign(ctx context.Context, m message, p broadcast.Pause
 	if m.BroadcastID == nil {
 		return nil
 	}
-	_, err := s.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: "paused", Reason: p.Reason, PauseCause: p.CauseText(),
+	_, err := s.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: "paused", Reason: p.Reason, PauseCause: p.Cause.Column(),
 		AccountID: m.AccountID, ID: *m.BroadcastID, FromStatuses: []string{"running"}})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
@@ -347,7 +347,7 @@ func (s *Sender) stopChannel(ctx context.Context, m message, reason string) erro
 	}
 	p := broadcast.Automatic(broadcast.PausedForChannel, "channel: "+reason)
 	if err := s.q.PauseBroadcastsOfChannel(ctx, queries.PauseBroadcastsOfChannelParams{ChannelID: m.ChannelID, Reason: p.Reason,
-		PauseCause: p.CauseText()}); err != nil {
+		PauseCause: p.Cause.Column()}); err != nil {
 		return err
 	}
 	return s.release(ctx, m.ID, time.Now())
