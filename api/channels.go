@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -202,27 +201,31 @@ func (s *Server) verifyNumber(ctx context.Context, token, phoneNumberID, waba st
 			Message: "this server has no Cloud API client to verify channels with"}
 	}
 	info, err := s.opts.Meta.GetPhoneNumber(ctx, token, phoneNumberID)
-	if err == nil {
-		var numbers []whatsapp.PhoneNumber
-		numbers, err = s.opts.Meta.WABANumbers(ctx, token, waba)
-		if err == nil && !slices.ContainsFunc(numbers, func(n whatsapp.PhoneNumber) bool { return n.ID == phoneNumberID }) {
-			return info, phone.Number{}, errNotVerified
-		}
+	if err != nil {
+		return info, phone.Number{}, verificationError(err)
 	}
-	var transport *whatsapp.TransportError
-	var meta *whatsapp.APIError
-	switch {
-	case errors.As(err, &transport) || (errors.As(err, &meta) && (meta.HTTPStatus >= 500 || meta.HTTPStatus == http.StatusTooManyRequests)):
-		return info, phone.Number{}, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
-			Message: "Meta could not verify the channel just now; try again"}
-	case err != nil:
-		return info, phone.Number{}, errNotVerified
+	numbers, err := s.opts.Meta.WABANumbers(ctx, token, waba)
+	if err != nil {
+		return info, phone.Number{}, verificationError(err)
 	}
 	display, err := phone.Normalize(info.DisplayPhoneNumber, "")
-	if err != nil || info.ID != phoneNumberID {
+	if err != nil || info.ID != phoneNumberID ||
+		!slices.ContainsFunc(numbers, func(n whatsapp.PhoneNumber) bool { return n.ID == phoneNumberID }) {
 		return info, phone.Number{}, errNotVerified
 	}
 	return info, display, nil
+}
+
+// verificationError is Meta's refusal as the caller sees it: a passing fault (Meta unreachable,
+// its 5xx, a rate limit: by the error table every send uses) is worth a retry; anything else is
+// one answer, whatever Meta said.
+func verificationError(err error) error {
+	switch whatsapp.Classify(err).Class {
+	case whatsapp.RetryNow, whatsapp.RetryLater, whatsapp.RateLimited, whatsapp.Ambiguous:
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			Message: "Meta could not verify the channel just now; try again"}
+	}
+	return errNotVerified
 }
 
 // qualityOf is Meta's rating as a channel stores it.
