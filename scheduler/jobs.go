@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"context"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -53,22 +52,12 @@ func NewJobs(pool *pgxpool.Pool, rdb redis.UniversalClient, drips *drip.Engine, 
 // Register adds the jobs to a scheduler (they run on its leader only). Starting broadcasts and
 // stepping drips tick several times a second: a broadcast's first send and a due drip step go
 // out within a second or two of their time.
-func (j *Jobs) Register(ctx context.Context, s *Scheduler) error {
-	s.AddEvery(250*time.Millisecond, "start", j.Start)
-	s.AddEvery(500*time.Millisecond, "drip", j.Drip)
-	for _, job := range []struct {
-		spec, name string
-		fn         func(context.Context) error
-	}{
-		{"* * * * * *", "expand", j.Expand},
-		{"* * * * * *", "feed", j.Feed},
-		{"*/10 * * * * *", "recover", j.Recover},
-		{"*/2 * * * * *", "complete", j.Complete},
-		{"*/5 * * * * *", "guard", j.Guard},
-	} {
-		if err := s.Add(ctx, job.spec, job.name, job.fn); err != nil {
-			return err
-		}
-	}
-	return nil
+func (j *Jobs) Register(s *Scheduler) {
+	s.Add(250*time.Millisecond, "start", j.Start)
+	s.Add(500*time.Millisecond, "drip", j.Drip)
+	s.Add(time.Second, "expand", j.Expand)
+	s.Add(time.Second, "feed", j.Feed)
+	s.Add(2*time.Second, "complete", j.Complete)
+	s.Add(5*time.Second, "guard", j.Guard)
+	s.Add(10*time.Second, "recover", j.Recover)
 }

@@ -119,17 +119,11 @@ func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, po
 	sch := scheduler.New(cfg.DatabaseURL, log, reg)
 	jobs := scheduler.NewJobs(pool, rdb, drips, log, m)
 	jobs.SendingTimeout = cfg.SendingTimeout
-	if err := jobs.Register(ctx, sch); err != nil {
-		return err
-	}
+	jobs.Register(sch)
 	refresher := scheduler.Refresher{Meta: whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout), Secrets: box}
-	if err := sch.Add(ctx, "0 */5 * * * *", "refresh", func(ctx context.Context) error { return jobs.Refresh(ctx, refresher) }); err != nil {
-		return err
-	}
+	sch.Add(5*time.Minute, "refresh", func(ctx context.Context) error { return jobs.Refresh(ctx, refresher) })
 	limits := ratelimit.New(rdb, worker.PortfolioUsage(pool), cfg.PairInterval, ratelimit.SlotHorizon)
-	if err := sch.Add(ctx, "*/10 * * * * *", "tiers", func(ctx context.Context) error { return jobs.Tiers(ctx, limits) }); err != nil {
-		return err
-	}
+	sch.Add(10*time.Second, "tiers", func(ctx context.Context) error { return jobs.Tiers(ctx, limits) })
 	reg.MustRegister(metrics.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb)))
 	wg.Go(func() { sch.Run(ctx) })
 	return nil
