@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/templates"
 )
@@ -59,13 +60,13 @@ func (s *Server) checkBroadcast(r *http.Request, in broadcastInput) (checked, er
 	if err := checkOverrides(tpl, in.Parameters); err != nil {
 		return checked{}, err
 	}
-	invalid, err := in.Audience.Normalize(in.DefaultCountry)
+	unreadable, err := in.Audience.Normalize(in.DefaultCountry)
 	if err != nil {
-		return checked{}, broadcastInputError(err)
+		return checked{}, err
 	}
-	if len(invalid) > 0 {
+	if len(unreadable) > 0 {
 		return checked{}, &Error{Status: http.StatusBadRequest, Code: CodeValidation, Field: "audience.phones",
-			Message: fmt.Sprintf("%d phone numbers are not valid", len(invalid)), Details: map[string]any{"invalid": invalid}}
+			Message: fmt.Sprintf("%d phone numbers are not valid", len(unreadable)), Details: map[string]any{"invalid": unreadable}}
 	}
 	c := checked{params: queries.CreateBroadcastParams{AccountID: p.AccountID, ChannelID: in.ChannelID, TemplateID: in.TemplateID,
 		Name: in.Name, Status: "scheduled", RateCap: in.RateCap, ExpiresAt: in.ExpiresAt}}
@@ -77,7 +78,7 @@ func (s *Server) checkBroadcast(r *http.Request, in broadcastInput) (checked, er
 	}
 	if in.SendWindow != nil {
 		if c.params.SendWindow, err = in.SendWindow.Encode(); err != nil {
-			return checked{}, broadcastInputError(err)
+			return checked{}, invalid.Within("send_window", err)
 		}
 	}
 	c.params.Audience, _ = json.Marshal(in.Audience)
@@ -87,7 +88,7 @@ func (s *Server) checkBroadcast(r *http.Request, in broadcastInput) (checked, er
 	c.params.Parameters, _ = json.Marshal(in.Parameters)
 	c.estimate, err = broadcast.EstimateAudience(ctx, s.db, s.q, p.AccountID, in.Audience, tpl.Category == "marketing")
 	if err != nil {
-		return checked{}, broadcastInputError(err)
+		return checked{}, err
 	}
 	c.params.AudienceCount = int32(c.estimate.Matching)
 	return c, nil
@@ -139,21 +140,7 @@ func checkOverrides(tpl queries.Template, overrides templates.Mapping) error {
 	for k, v := range overrides {
 		t.Parameters[k] = v
 	}
-	if err := t.Validate(); err != nil {
-		var fe *templates.FieldError
-		if errors.As(err, &fe) {
-			return errValidation(fe.Field, "%s", fe.Error())
-		}
-		return err
-	}
-	return nil
-}
-
-func broadcastInputError(err error) error {
-	if ie, ok := broadcast.IsInputError(err); ok {
-		return errValidation(ie.Field, "%s", ie.Error())
-	}
-	return err
+	return t.Validate()
 }
 
 type broadcastView struct {

@@ -191,7 +191,7 @@ func (s *Server) listFilter(r *http.Request, accountID int64) (*segment.Rule, er
 	}
 	rule := segment.Rule{All: all}
 	if _, err := segment.Compile(rule, 1); err != nil {
-		return nil, errValidation("", "%s", err.Error())
+		return nil, err
 	}
 	return &rule, nil
 }

@@ -9,6 +9,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/dripcast/dripcast/invalid"
 )
 
 // Error is the one error type of the API: an HTTP status, a stable code clients can switch on,
@@ -42,6 +44,11 @@ const (
 
 func errValidation(field, format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeValidation, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// errInvalid is the one translation of the domain packages' invalid input into the API's error.
+func errInvalid(e *invalid.Error) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: e.Code, Field: e.Field, Message: e.Error()}
 }
 
 func errNotFound(what string) *Error {

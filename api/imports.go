@@ -8,6 +8,7 @@ import (
 
 	"github.com/dripcast/dripcast/contacts"
 	"github.com/dripcast/dripcast/importer"
+	"github.com/dripcast/dripcast/invalid"
 )
 
 // importContacts streams a CSV or NDJSON file into contacts. Bad rows are listed with their line
@@ -75,7 +76,6 @@ func importFormat(r *http.Request) (string, error) {
 // importError reports why an import stopped, with the counts of what it did before.
 func importError(err error, res importer.Result, maxBytes int64) error {
 	var tooLarge *http.MaxBytesError
-	var input *importer.InputError
 	switch {
 	case errors.As(err, &tooLarge):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Details: res,
@@ -83,8 +83,11 @@ func importError(err error, res importer.Result, maxBytes int64) error {
 	case errors.Is(err, importer.ErrTooManyRows):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Details: res,
 			Message: err.Error() + "; the rows before the limit were imported (see details)"}
-	case errors.As(err, &input):
-		return &Error{Status: http.StatusBadRequest, Code: CodeValidation, Details: res, Message: input.Msg}
+	}
+	if input, ok := invalid.As(err); ok {
+		e := errInvalid(input)
+		e.Details = res
+		return e
 	}
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/segment"
 )
@@ -45,7 +46,7 @@ func (in *segmentInput) check() error {
 	}
 	rule, err := segment.Parse(in.Rules)
 	if err != nil {
-		return err
+		return invalid.Within("rules", err)
 	}
 	in.Rules, _ = json.Marshal(rule)
 	return nil
@@ -162,7 +163,7 @@ func (s *Server) previewRules(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) preview(w http.ResponseWriter, r *http.Request, rules json.RawMessage) error {
 	rule, err := segment.Parse(rules)
 	if err != nil {
-		return err
+		return invalid.Within("rules", err)
 	}
 	ctx, p := r.Context(), caller(r.Context())
 	if rule.Uses("phone") && !seesPhones(p) {

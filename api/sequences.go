@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/drip"
+	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/queries"
 )
 
@@ -68,19 +68,11 @@ func (s *Server) checkSequence(r *http.Request, in *sequenceInput) ([]byte, erro
 			return nil, err
 		}
 		if err := checkOverrides(tpl, step.Parameters); err != nil {
-			var e *Error
-			if errors.As(err, &e) {
-				e.Field = fmt.Sprintf("steps[%d].%s", i, e.Field)
-			}
-			return nil, err
+			return nil, invalid.Within(fmt.Sprintf("steps[%d]", i), err)
 		}
 		categories[tpl.ID] = tpl.Category
 	}
 	if err := in.Check(func(id int64) string { return categories[id] }); err != nil {
-		var de *drip.Error
-		if errors.As(err, &de) {
-			return nil, errValidation(de.Field, "%s", de.Error())
-		}
 		return nil, err
 	}
 	return json.Marshal(in.Definition)

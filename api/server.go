@@ -19,10 +19,10 @@ import (
 
 	"github.com/dripcast/dripcast/clock"
 	"github.com/dripcast/dripcast/drip"
+	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/secrets"
-	"github.com/dripcast/dripcast/segment"
 	"github.com/dripcast/dripcast/whatsapp"
 )
 
@@ -301,11 +301,11 @@ func (s *Server) wrap(pattern string, h handlerFunc) http.Handler {
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, pattern string, err error) {
 	var apiErr *Error
-	var ruleErr *segment.Error
+	input, isInput := invalid.As(err)
 	switch {
 	case errors.As(err, &apiErr):
-	case errors.As(err, &ruleErr):
-		apiErr = errValidation("rules", "rules: %s", ruleErr.Error())
+	case isInput:
+		apiErr = errInvalid(input)
 	case errors.Is(err, pgx.ErrNoRows):
 		apiErr = errNotFound("resource")
 	case errors.Is(err, context.Canceled):

@@ -28,7 +28,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := in.Validate(); err != nil {
-		return broadcastInputError(err)
+		return err
 	}
 	ctx, p := r.Context(), caller(r.Context())
 	raw, _ := json.Marshal(in)

@@ -29,10 +29,6 @@ func viewTemplate(t queries.Template) (templateView, error) {
 // templateParams validates a template body and encodes it for the database.
 func templateParams(t *templates.Template) (components, parameters []byte, err error) {
 	if err := t.Validate(); err != nil {
-		fe, ok := err.(*templates.FieldError)
-		if ok {
-			return nil, nil, errValidation(fe.Field, "%s", fe.Error())
-		}
 		return nil, nil, err
 	}
 	if t.Parameters == nil {

@@ -6,10 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
-	"strings"
 
+	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/phone"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/segment"
@@ -26,16 +25,9 @@ type Audience struct {
 	Phones     []string `json:"phones,omitempty"`
 }
 
-// InputError is a problem with what the marketer asked for.
-type InputError struct {
-	Field, Msg string
-}
-
-func (e *InputError) Error() string { return e.Field + ": " + e.Msg }
-
 // Normalize checks the audience and puts listed phones in E.164 (a national number needs
 // defaultCountry). It returns the phones it could not read.
-func (a *Audience) Normalize(defaultCountry string) (invalid []string, err error) {
+func (a *Audience) Normalize(defaultCountry string) (unreadable []string, err error) {
 	kinds := 0
 	for _, set := range []bool{a.SegmentID != 0, a.Tag != "", len(a.ContactIDs) > 0, len(a.Phones) > 0} {
 		if set {
@@ -43,13 +35,13 @@ func (a *Audience) Normalize(defaultCountry string) (invalid []string, err error
 		}
 	}
 	if kinds != 1 {
-		return nil, &InputError{"audience", "give exactly one of segment_id, tag, contact_ids or phones"}
+		return nil, invalid.Field("audience", "give exactly one of segment_id, tag, contact_ids or phones")
 	}
 	if len(a.ContactIDs) > MaxListedRecipients || len(a.Phones) > MaxListedRecipients {
-		return nil, &InputError{"audience", fmt.Sprintf("at most %d listed recipients; use a segment or a tag", MaxListedRecipients)}
+		return nil, invalid.Field("audience", "at most %d listed recipients; use a segment or a tag", MaxListedRecipients)
 	}
 	if len(a.Tag) > 64 {
-		return nil, &InputError{"audience.tag", "at most 64 characters"}
+		return nil, invalid.Field("audience.tag", "at most 64 characters")
 	}
 	if len(a.Phones) > 0 {
 		seen := map[string]bool{}
@@ -57,7 +49,7 @@ func (a *Audience) Normalize(defaultCountry string) (invalid []string, err error
 		for _, p := range a.Phones {
 			n, err := phone.Normalize(p, defaultCountry)
 			if err != nil {
-				invalid = append(invalid, p)
+				unreadable = append(unreadable, p)
 				continue
 			}
 			if !seen[n.E164] {
@@ -67,7 +59,7 @@ func (a *Audience) Normalize(defaultCountry string) (invalid []string, err error
 		}
 		a.Phones = out
 	}
-	return invalid, nil
+	return unreadable, nil
 }
 
 // where is the audience as a WHERE clause over contacts c; the account is $1.
@@ -77,11 +69,11 @@ func (a Audience) where(ctx context.Context, q *queries.Queries, accountID int64
 	case a.SegmentID != 0:
 		seg, err := q.GetSegment(ctx, queries.GetSegmentParams{AccountID: accountID, ID: a.SegmentID})
 		if err != nil {
-			return "", nil, &InputError{"audience.segment_id", "no such segment"}
+			return "", nil, invalid.Field("audience.segment_id", "no such segment")
 		}
 		r, err := segment.Parse(seg.Rules)
 		if err != nil {
-			return "", nil, err
+			return "", nil, invalid.Within("audience", err)
 		}
 		rule = &r
 	case a.Tag != "":
@@ -90,7 +82,7 @@ func (a Audience) where(ctx context.Context, q *queries.Queries, accountID int64
 	}
 	sql, args, err := segment.Where(accountID, rule)
 	if err != nil {
-		return "", nil, err
+		return "", nil, invalid.Within("audience", err)
 	}
 	n := strconv.Itoa(len(args) + 1)
 	switch {
@@ -128,17 +120,4 @@ func ParseAudience(raw []byte) (Audience, error) {
 		return a, errors.New("stored audience is malformed")
 	}
 	return a, nil
-}
-
-// IsInputError tells whether err is the marketer's to fix.
-func IsInputError(err error) (*InputError, bool) {
-	var ie *InputError
-	if errors.As(err, &ie) {
-		return ie, true
-	}
-	var re *segment.Error
-	if errors.As(err, &re) {
-		return &InputError{"audience", strings.TrimSpace(re.Error())}, true
-	}
-	return nil, false
 }

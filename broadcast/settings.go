@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/dripcast/dripcast/invalid"
 )
 
 // Settings are an account's sending policies, kept in accounts.settings.
@@ -63,24 +65,24 @@ func ParseSettings(raw []byte) (Settings, error) {
 // Validate checks settings a client sends.
 func (s Settings) Validate() error {
 	if c := s.FrequencyCap; c != nil && (c.Max < 1 || c.Max > 100 || c.Days < 1 || c.Days > 90) {
-		return &InputError{"frequency_cap", "max must be 1 to 100 messages and days 1 to 90"}
+		return invalid.Field("frequency_cap", "max must be 1 to 100 messages and days 1 to 90")
 	}
 	if s.AutoPauseFailureRate < 0 || s.AutoPauseFailureRate > 1 {
-		return &InputError{"auto_pause_failure_rate", "a share from 0 to 1 (1 turns the check off)"}
+		return invalid.Field("auto_pause_failure_rate", "a share from 0 to 1 (1 turns the check off)")
 	}
 	if s.AutoPauseOptOutRate < 0 || s.AutoPauseOptOutRate > 1 {
-		return &InputError{"auto_pause_opt_out_rate", "a share from 0 to 1 (1 turns the check off)"}
+		return invalid.Field("auto_pause_opt_out_rate", "a share from 0 to 1 (1 turns the check off)")
 	}
 	if s.YellowRateFactor < 0 || s.YellowRateFactor > 1 {
-		return &InputError{"yellow_rate_factor", "a share of the throughput from 0 to 1 (1 does not slow down)"}
+		return invalid.Field("yellow_rate_factor", "a share of the throughput from 0 to 1 (1 does not slow down)")
 	}
 	if len(s.OptOutKeywords) > 20 {
-		return &InputError{"opt_out_keywords", "at most 20"}
+		return invalid.Field("opt_out_keywords", "at most 20")
 	}
 	for i, k := range s.OptOutKeywords {
 		k = strings.ToUpper(strings.TrimSpace(k))
 		if k == "" || len(k) > 40 {
-			return &InputError{"opt_out_keywords", "each keyword is 1 to 40 characters"}
+			return invalid.Field("opt_out_keywords", "each keyword is 1 to 40 characters")
 		}
 		s.OptOutKeywords[i] = k
 	}

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/dripcast/dripcast/invalid"
 )
 
 // Window is when sending is allowed, in each contact's own time zone: days of the week and an
@@ -31,10 +33,11 @@ func ParseClock(s string) (time.Duration, bool) {
 	return time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute, true
 }
 
-// Encode checks the window and returns it as the SQL functions read it, with ISO day numbers.
+// Encode checks the window and returns it as the SQL functions read it, with ISO day numbers. Its
+// errors name fields inside the window: place them with invalid.Within.
 func (w Window) Encode() (json.RawMessage, error) {
 	if !clock.MatchString(w.Start) || !(clock.MatchString(w.End) || w.End == "24:00") || w.End <= w.Start {
-		return nil, &InputError{"send_window", `start and end are times like "09:00" and "21:00", start before end`}
+		return nil, invalid.Input(`start and end are times like "09:00" and "21:00", start before end`)
 	}
 	stored := struct {
 		Days  []int  `json:"days,omitempty"`
@@ -47,7 +50,7 @@ func (w Window) Encode() (json.RawMessage, error) {
 	for _, d := range w.Days {
 		i := indexOf(weekdays, strings.ToLower(strings.TrimSpace(d)))
 		if i < 0 {
-			return nil, &InputError{"send_window.days", "days are mon, tue, wed, thu, fri, sat, sun"}
+			return nil, invalid.Field("days", "days are mon, tue, wed, thu, fri, sat, sun")
 		}
 		stored.Days = append(stored.Days, i+1)
 	}

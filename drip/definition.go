@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/segment"
 	"github.com/dripcast/dripcast/templates"
 )
@@ -81,15 +82,8 @@ type Delay struct {
 	Unit   string `json:"unit"`
 }
 
-// Error is a definition the API refuses, naming the field.
-type Error struct {
-	Field, Msg string
-}
-
-func (e *Error) Error() string { return e.Field + ": " + e.Msg }
-
 func bad(field, format string, args ...any) error {
-	return &Error{Field: field, Msg: fmt.Sprintf(format, args...)}
+	return invalid.Field(field, format, args...)
 }
 
 var eventNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+){0,4}$`)
@@ -219,7 +213,7 @@ func checkRule(field string, r *segment.Rule) error {
 		return nil
 	}
 	if _, err := segment.Compile(*r, 1); err != nil {
-		return bad(field, "%s", err.Error())
+		return invalid.Within(field, err)
 	}
 	return nil
 }
@@ -229,10 +223,7 @@ func checkWindow(field string, w *broadcast.Window) error {
 		return nil
 	}
 	if _, err := w.Encode(); err != nil {
-		if ie, ok := broadcast.IsInputError(err); ok {
-			return bad(field, "%s", ie.Msg)
-		}
-		return err
+		return invalid.Within(field, err)
 	}
 	return nil
 }

@@ -2,11 +2,11 @@ package drip
 
 import (
 	"encoding/json"
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/invalid"
 )
 
 func mustLoad(t *testing.T, zone string) *time.Location {
@@ -84,11 +84,11 @@ func TestCheck(t *testing.T) {
 	}
 	for name, c := range cases {
 		err := c.def.Check(category)
-		var de *Error
+		de, isInput := invalid.As(err)
 		switch {
 		case c.field == "" && err != nil:
 			t.Errorf("%s: %v", name, err)
-		case c.field != "" && (!errors.As(err, &de) || de.Field != c.field):
+		case c.field != "" && (!isInput || de.Field != c.field):
 			t.Errorf("%s: got %v, want an error on %s", name, err, c.field)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dripcast/dripcast/contacts"
+	"github.com/dripcast/dripcast/invalid"
 )
 
 // MaxColumns bounds a CSV header.
@@ -36,11 +37,11 @@ func CSV(ctx context.Context, pool *pgxpool.Pool, accountID int64, r io.Reader, 
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return res, &InputError{Msg: "the file is empty; the first line must name the columns"}
+		return res, invalid.Input("the file is empty; the first line must name the columns")
 	}
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
-		return res, &InputError{Msg: "the header line is not valid CSV: " + pe.Err.Error()}
+		return res, invalid.Input("the header line is not valid CSV: %s", pe.Err)
 	}
 	if err != nil {
 		return res, fmt.Errorf("read csv: %w", err)
@@ -80,11 +81,6 @@ func CSV(ctx context.Context, pool *pgxpool.Pool, accountID int64, r io.Reader, 
 	return res, p.finish(nil)
 }
 
-// InputError is a problem with the file as a whole (not one row).
-type InputError struct{ Msg string }
-
-func (e *InputError) Error() string { return e.Msg }
-
 // columns says which field each CSV column fills ("" for an ignored column).
 type columns struct {
 	fields []string
@@ -94,12 +90,12 @@ var nonWord = regexp.MustCompile(`[^a-z0-9_]+`)
 
 func mapColumns(header []string, mapping map[string]string) (columns, []string, error) {
 	if len(header) > MaxColumns {
-		return columns{}, nil, &InputError{Msg: fmt.Sprintf("at most %d columns", MaxColumns)}
+		return columns{}, nil, invalid.Input("at most %d columns", MaxColumns)
 	}
 	byHeader := map[string]string{}
 	for field, h := range mapping {
 		if !validTarget(field) {
-			return columns{}, nil, &InputError{Msg: fmt.Sprintf("mapping: %q is not a field; use %s or attributes.<name>", field, strings.Join(csvFields, ", "))}
+			return columns{}, nil, invalid.Input("mapping: %q is not a field; use %s or attributes.<name>", field, strings.Join(csvFields, ", "))
 		}
 		byHeader[strings.ToLower(strings.TrimSpace(h))] = field
 	}
@@ -108,7 +104,7 @@ func mapColumns(header []string, mapping map[string]string) (columns, []string, 
 	used := map[string]bool{}
 	for i, h := range header {
 		if !utf8.ValidString(h) {
-			return columns{}, nil, &InputError{Msg: fmt.Sprintf("column %d: the header is not valid UTF-8", i+1)}
+			return columns{}, nil, invalid.Input("column %d: the header is not valid UTF-8", i+1)
 		}
 		key := strings.ToLower(strings.TrimSpace(h))
 		field, ok := byHeader[key]
@@ -127,11 +123,11 @@ func mapColumns(header []string, mapping map[string]string) (columns, []string, 
 	}
 	for field := range mapping {
 		if !used[field] {
-			return columns{}, nil, &InputError{Msg: fmt.Sprintf("mapping: the file has no column %q for %s", mapping[field], field)}
+			return columns{}, nil, invalid.Input("mapping: the file has no column %q for %s", mapping[field], field)
 		}
 	}
 	if !used["phone"] {
-		return columns{}, nil, &InputError{Msg: `no phone column: name one "phone" or map it with mapping={"phone":"<header>"}`}
+		return columns{}, nil, invalid.Input(`no phone column: name one "phone" or map it with mapping={"phone":"<header>"}`)
 	}
 	return c, ignored, nil
 }

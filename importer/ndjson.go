@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dripcast/dripcast/contacts"
+	"github.com/dripcast/dripcast/invalid"
 )
 
 // MaxLineBytes bounds one NDJSON line.
@@ -44,7 +45,7 @@ func NDJSON(ctx context.Context, pool *pgxpool.Pool, accountID int64, r io.Reade
 	}
 	err := sc.Err()
 	if errors.Is(err, bufio.ErrTooLong) {
-		err = &InputError{Msg: fmt.Sprintf("line %d is longer than %d bytes; the rows before it were imported", line+1, MaxLineBytes)}
+		err = invalid.Input("line %d is longer than %d bytes; the rows before it were imported", line+1, MaxLineBytes)
 	}
 	return res, p.finish(err)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dripcast/dripcast/contacts"
+	"github.com/dripcast/dripcast/invalid"
 )
 
 // Limits on a rule tree, so a segment cannot become an expensive query.
@@ -48,26 +49,13 @@ func (r Rule) Uses(field string) bool {
 	return false
 }
 
-// Error is a rule the compiler refuses; Path points at the node ("all[2].any[0]").
-type Error struct {
-	Path string
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Path == "" {
-		return e.Msg
-	}
-	return e.Path + ": " + e.Msg
-}
-
 // Parse decodes and checks a rule tree without compiling it.
 func Parse(data []byte) (Rule, error) {
 	var r Rule
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
-		return Rule{}, &Error{Msg: "rules are not valid JSON: " + err.Error()}
+		return Rule{}, invalid.Input("rules are not valid JSON: %s", err)
 	}
 	_, err := Compile(r, 1)
 	return r, err
@@ -105,10 +93,10 @@ func (c *compiler) param(v any) string {
 func (c *compiler) node(r Rule, path string, depth int) (string, error) {
 	c.nodes++
 	if c.nodes > MaxNodes {
-		return "", &Error{Path: path, Msg: fmt.Sprintf("more than %d rules", MaxNodes)}
+		return "", invalid.Field(path, "more than %d rules", MaxNodes)
 	}
 	if depth > MaxDepth {
-		return "", &Error{Path: path, Msg: fmt.Sprintf("nested deeper than %d levels", MaxDepth)}
+		return "", invalid.Field(path, "nested deeper than %d levels", MaxDepth)
 	}
 	kinds := 0
 	for _, set := range []bool{r.All != nil, r.Any != nil, r.Not != nil, r.Field != "" || r.Op != ""} {
@@ -117,7 +105,7 @@ func (c *compiler) node(r Rule, path string, depth int) (string, error) {
 		}
 	}
 	if kinds != 1 {
-		return "", &Error{Path: path, Msg: `a rule is exactly one of "all", "any", "not" or a condition with "field" and "op"`}
+		return "", invalid.Field(path, `a rule is exactly one of "all", "any", "not" or a condition with "field" and "op"`)
 	}
 	switch {
 	case r.All != nil:
@@ -134,7 +122,7 @@ func (c *compiler) node(r Rule, path string, depth int) (string, error) {
 	default:
 		sql, err := c.condition(r)
 		if err != nil {
-			return "", &Error{Path: path, Msg: err.Error()}
+			return "", invalid.Field(path, "%s", err.Error())
 		}
 		return sql, nil
 	}
@@ -142,7 +130,7 @@ func (c *compiler) node(r Rule, path string, depth int) (string, error) {
 
 func (c *compiler) group(rules []Rule, path, sep string, depth int) (string, error) {
 	if len(rules) == 0 {
-		return "", &Error{Path: path, Msg: "an empty group matches nothing useful; add at least one rule"}
+		return "", invalid.Field(path, "an empty group matches nothing useful; add at least one rule")
 	}
 	parts := make([]string, len(rules))
 	for i, sub := range rules {

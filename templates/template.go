@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dripcast/dripcast/contacts"
+	"github.com/dripcast/dripcast/invalid"
 )
 
 // Meta's limits on template parts (characters).
@@ -90,16 +91,8 @@ var (
 	contactFields = []string{"name", "first_name", "email", "phone", "country"}
 )
 
-// FieldError names the part of a template that is wrong.
-type FieldError struct {
-	Field string
-	Msg   string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
-
 func bad(field, format string, args ...any) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	return invalid.Field(field, format, args...)
 }
 
 // Validate checks the template against Meta's rules and that every placeholder has a source.

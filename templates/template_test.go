@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/dripcast/dripcast/invalid"
 )
 
 func orderTemplate() Template {
@@ -89,7 +91,7 @@ func TestValidateRejects(t *testing.T) {
 		tpl := orderTemplate()
 		mutate(&tpl)
 		err := tpl.Validate()
-		fe, ok := err.(*FieldError)
+		fe, ok := invalid.As(err)
 		if !ok || fe.Field != field {
 			t.Errorf("%s: got %v", field, err)
 		}

@@ -1,0 +1,60 @@
+// Package invalid is the one error type for input a person must fix. The domain packages
+// (segment, templates, importer, drip, broadcast, policy) return it; the API maps it to a 400 in
+// one place, naming the field.
+package invalid
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is the stable code of every invalid input, as the API answers it.
+const Code = "validation_failed"
+
+// Error names what is wrong: Field is a path into what was sent ("steps[2].delay", "" for the
+// whole input), Code a stable code clients can switch on, Message the explanation for people.
+type Error struct {
+	Field   string
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Field == "" {
+		return e.Message
+	}
+	return e.Field + ": " + e.Message
+}
+
+// Field is an error in one field.
+func Field(field, format string, args ...any) *Error {
+	return &Error{Field: field, Code: Code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Input is an error in the input as a whole.
+func Input(format string, args ...any) *Error { return Field("", format, args...) }
+
+// As finds the invalid-input error in err's chain.
+func As(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// Within returns err with its field placed under parent ("rules" and "all[2]" make
+// "rules.all[2]"; an index like "[3]" joins without a dot); other errors come back as they are.
+func Within(parent string, err error) error {
+	e, ok := As(err)
+	if !ok {
+		return err
+	}
+	field := parent
+	switch {
+	case e.Field == "":
+	case e.Field[0] == '[':
+		field += e.Field
+	default:
+		field += "." + e.Field
+	}
+	return &Error{Field: field, Code: e.Code, Message: e.Message}
+}
