@@ -13,6 +13,7 @@ import (
 
 	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/invalid"
+	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/templates"
 )
@@ -28,7 +29,7 @@ type broadcastInput struct {
 	SendAt         *time.Time         `json:"send_at"`
 	LocalDate      string             `json:"local_date"`
 	LocalTime      string             `json:"local_time"`
-	SendWindow     *broadcast.Window  `json:"send_window"`
+	SendWindow     *policy.Window     `json:"send_window"`
 	RateCap        *int32             `json:"rate_cap"`
 	ExpiresAt      *time.Time         `json:"expires_at"`
 	Draft          bool               `json:"draft"`
@@ -104,7 +105,7 @@ func schedule(p *queries.CreateBroadcastParams, in broadcastInput) error {
 			return errValidation("send_at", "give send_at or local_date with local_time, not both")
 		}
 		day, err := time.Parse(time.DateOnly, in.LocalDate)
-		at, ok := broadcast.ParseClock(in.LocalTime)
+		at, ok := policy.ParseClock(in.LocalTime)
 		if err != nil || !ok {
 			return errValidation("local_time", `a local-time send needs local_date "2026-12-01" and local_time "10:00"`)
 		}
@@ -156,7 +157,7 @@ type broadcastView struct {
 	SendAt        *time.Time          `json:"send_at"`
 	LocalDate     *string             `json:"local_date"`
 	LocalTime     *string             `json:"local_time"`
-	SendWindow    *broadcast.Window   `json:"send_window"`
+	SendWindow    *policy.Window      `json:"send_window"`
 	RateCap       *int32              `json:"rate_cap"`
 	ExpiresAt     *time.Time          `json:"expires_at"`
 	AudienceCount int32               `json:"audience_count"`
@@ -170,7 +171,7 @@ type broadcastView struct {
 func viewBroadcast(b queries.Broadcast) broadcastView {
 	v := broadcastView{ID: b.ID, Name: b.Name, ChannelID: b.ChannelID, TemplateID: b.TemplateID, Status: b.Status,
 		StatusReason: b.StatusReason, PauseCause: b.PauseCause, Audience: b.Audience, Parameters: b.Parameters, SendAt: b.SendAt, RateCap: b.RateCap,
-		ExpiresAt: b.ExpiresAt, AudienceCount: b.AudienceCount, SendWindow: broadcast.DecodeWindow(b.SendWindow), RetryOf: b.RetryOf, CreatedAt: b.CreatedAt,
+		ExpiresAt: b.ExpiresAt, AudienceCount: b.AudienceCount, SendWindow: policy.DecodeWindow(b.SendWindow), RetryOf: b.RetryOf, CreatedAt: b.CreatedAt,
 		StartedAt: b.StartedAt, FinishedAt: b.FinishedAt}
 	if b.LocalDate.Valid && b.LocalTime.Valid {
 		d := b.LocalDate.Time.Format(time.DateOnly)
@@ -325,7 +326,7 @@ func (s *Server) move(w http.ResponseWriter, r *http.Request, before queries.Bro
 	err := s.inTx(ctx, func(q *queries.Queries) error {
 		var err error
 		b, err = q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: to, Reason: reason,
-			PauseCause: broadcast.PausedByUser.Column(), AccountID: p.AccountID, ID: before.ID, FromStatuses: from})
+			PauseCause: policy.PausedByUser.Column(), AccountID: p.AccountID, ID: before.ID, FromStatuses: from})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: fmt.Sprintf("cannot %s a %s broadcast", action, before.Status)}
 		}

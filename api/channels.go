@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dripcast/dripcast/phone"
+	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/secrets"
 	"github.com/dripcast/dripcast/whatsapp"
@@ -289,7 +290,7 @@ func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) error {
 // never up: a tier too high would let Dripcast exceed Meta's limit, one too low only holds sends
 // back until the periodic refresh reads Meta's again.
 func lowerTier(ctx context.Context, q *queries.Queries, p queries.Portfolio, limit string) error {
-	tier, ok := whatsapp.TierLimit(limit)
+	tier, ok := policy.TierLimit(limit)
 	if !ok || tier == nil || (p.TierLimit != nil && *p.TierLimit <= *tier) {
 		return nil
 	}

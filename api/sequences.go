@@ -10,6 +10,7 @@ import (
 	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/drip"
 	"github.com/dripcast/dripcast/invalid"
+	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 )
 
@@ -203,7 +204,7 @@ func (s *Server) moveSequence(w http.ResponseWriter, r *http.Request, action str
 		switch action {
 		case "pause":
 			_, err = q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: p.AccountID, ID: before.ID, Reason: "paused by " + p.KeyName,
-				PauseCause: broadcast.PausedByUser.Column()})
+				PauseCause: policy.PausedByUser.Column()})
 		case "resume":
 			_, err = q.ResumeSequence(ctx, queries.ResumeSequenceParams{AccountID: p.AccountID, ID: before.ID})
 		case "activate":

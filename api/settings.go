@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 )
 
@@ -13,7 +13,7 @@ func (s *Server) getSettings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	settings, err := broadcast.ParseSettings(acct.Settings)
+	settings, err := policy.ParseSettings(acct.Settings)
 	if err != nil {
 		return err
 	}
@@ -23,7 +23,7 @@ func (s *Server) getSettings(w http.ResponseWriter, r *http.Request) error {
 
 // putSettings replaces the account's sending policies.
 func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
-	var in broadcast.Settings
+	var in policy.Settings
 	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &in); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 )
 
@@ -42,7 +43,7 @@ func Expand(ctx context.Context, pool *pgxpool.Pool, b queries.Broadcast) error 
 	if err != nil {
 		return err
 	}
-	settings, err := ParseSettings(acct.Settings)
+	settings, err := policy.ParseSettings(acct.Settings)
 	if err != nil {
 		return fmt.Errorf("account %d settings: %w", b.AccountID, err)
 	}

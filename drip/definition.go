@@ -9,8 +9,8 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/invalid"
+	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/segment"
 	"github.com/dripcast/dripcast/templates"
 )
@@ -33,15 +33,15 @@ const (
 
 // Definition is what a sequence does, stored per version.
 type Definition struct {
-	Trigger          *Trigger          `json:"trigger"`         // nil: enrolled by the API only
-	StartCondition   *segment.Rule     `json:"start_condition"` // who may enter
-	Exit             Exit              `json:"exit"`
-	RunOnce          *bool             `json:"run_once"`      // default true
-	ReentryAfter     *Delay            `json:"reentry_after"` // with run_once false: the cooling period
-	RequireDelivered bool              `json:"require_delivered"`
-	TimeZone         string            `json:"time_zone"` // "contact" (default) or an IANA zone
-	SendWindow       *broadcast.Window `json:"send_window"`
-	Steps            []Step            `json:"steps"`
+	Trigger          *Trigger       `json:"trigger"`         // nil: enrolled by the API only
+	StartCondition   *segment.Rule  `json:"start_condition"` // who may enter
+	Exit             Exit           `json:"exit"`
+	RunOnce          *bool          `json:"run_once"`      // default true
+	ReentryAfter     *Delay         `json:"reentry_after"` // with run_once false: the cooling period
+	RequireDelivered bool           `json:"require_delivered"`
+	TimeZone         string         `json:"time_zone"` // "contact" (default) or an IANA zone
+	SendWindow       *policy.Window `json:"send_window"`
+	Steps            []Step         `json:"steps"`
 }
 
 // Trigger starts the sequence for the contact of an event whose properties pass the filter.
@@ -72,7 +72,7 @@ type Step struct {
 	DelayFrom  string            `json:"delay_from"` // "previous" (default) or "enrollment"
 	Parameters templates.Mapping `json:"parameters,omitempty"`
 	Condition  *segment.Rule     `json:"condition,omitempty"` // contacts who do not match skip the step
-	SendWindow *broadcast.Window `json:"send_window,omitempty"`
+	SendWindow *policy.Window    `json:"send_window,omitempty"`
 }
 
 // Delay is an amount of minutes, hours or days. Days keep the wall-clock time in the sequence's
@@ -218,7 +218,7 @@ func checkRule(field string, r *segment.Rule) error {
 	return nil
 }
 
-func checkWindow(field string, w *broadcast.Window) error {
+func checkWindow(field string, w *policy.Window) error {
 	if w == nil {
 		return nil
 	}
@@ -272,7 +272,7 @@ func (d *Definition) Location(contactZone string) *time.Location {
 
 // Window is the send window of step i: its own, else the sequence's, nil when sending is always
 // allowed.
-func (d *Definition) Window(i int) *broadcast.Window {
+func (d *Definition) Window(i int) *policy.Window {
 	if w := d.Steps[i].SendWindow; w != nil {
 		return w
 	}

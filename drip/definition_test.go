@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/invalid"
+	"github.com/dripcast/dripcast/policy"
 )
 
 func mustLoad(t *testing.T, zone string) *time.Location {
@@ -43,10 +43,10 @@ func TestDelayAcrossDST(t *testing.T) {
 // from enrollment.
 func TestRunAt(t *testing.T) {
 	kolkata := mustLoad(t, "Asia/Kolkata")
-	d := &Definition{SendWindow: &broadcast.Window{Start: "09:00", End: "21:00"}, Steps: []Step{
+	d := &Definition{SendWindow: &policy.Window{Start: "09:00", End: "21:00"}, Steps: []Step{
 		{Delay: Delay{0, "minutes"}},
 		{Delay: Delay{2, "hours"}, DelayFrom: "previous"},
-		{Delay: Delay{3, "days"}, DelayFrom: "enrollment", SendWindow: &broadcast.Window{Days: []string{"sat"}, Start: "10:00", End: "11:00"}},
+		{Delay: Delay{3, "days"}, DelayFrom: "enrollment", SendWindow: &policy.Window{Days: []string{"sat"}, Start: "10:00", End: "11:00"}},
 	}}
 	enrolled := time.Date(2030, 6, 3, 20, 30, 0, 0, kolkata) // Monday 20:30 IST
 	if got := d.RunAt(0, enrolled, enrolled, kolkata); !got.Equal(enrolled) {
@@ -78,7 +78,7 @@ func TestCheck(t *testing.T) {
 		"exists with value":  {Definition{Trigger: &Trigger{Event: "a.b", Filter: []Filter{{Property: "x", Op: "exists", Value: json.RawMessage(`1`)}}}, Steps: []Step{{TemplateID: 1}}}, "trigger.filter[0].value"},
 		"cooling needs flag": {Definition{ReentryAfter: &Delay{7, "days"}, Steps: []Step{{TemplateID: 1}}}, "reentry_after"},
 		"bad zone":           {Definition{TimeZone: "Mars/Olympus", Steps: []Step{{TemplateID: 1}}}, "time_zone"},
-		"bad window":         {Definition{SendWindow: &broadcast.Window{Start: "21:00", End: "09:00"}, Steps: []Step{{TemplateID: 1}}}, "send_window"},
+		"bad window":         {Definition{SendWindow: &policy.Window{Start: "21:00", End: "09:00"}, Steps: []Step{{TemplateID: 1}}}, "send_window"},
 		"bad exit event":     {Definition{Exit: Exit{Success: &Stop{Events: []string{"!"}}}, Steps: []Step{{TemplateID: 1}}}, "exit.success.events"},
 		"ok":                 {Definition{RunOnce: &no, ReentryAfter: &Delay{7, "days"}, Steps: []Step{{TemplateID: 1}}}, ""},
 	}

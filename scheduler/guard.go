@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 )
 
@@ -20,7 +20,7 @@ func (j *Jobs) Guard(ctx context.Context) error {
 		return err
 	}
 	for _, o := range outcomes {
-		settings, err := broadcast.ParseSettings(o.Settings)
+		settings, err := policy.ParseSettings(o.Settings)
 		if err != nil {
 			continue
 		}

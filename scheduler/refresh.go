@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/secrets"
 	"github.com/dripcast/dripcast/whatsapp"
@@ -53,11 +53,11 @@ func (j *Jobs) Refresh(ctx context.Context, r Refresher) error {
 			return err
 		}
 		if quality == "RED" {
-			if err := broadcast.PauseMarketingOnRed(ctx, j.q, ch.ID); err != nil {
+			if err := policy.PauseMarketingOnRed(ctx, j.q, ch.ID); err != nil {
 				return err
 			}
 		}
-		if tier, ok := whatsapp.TierLimit(info.MessagingLimit); ok {
+		if tier, ok := policy.TierLimit(info.MessagingLimit); ok {
 			if err := j.q.SetPortfolioTier(ctx, queries.SetPortfolioTierParams{ID: ch.PortfolioID, TierLimit: tier}); err != nil {
 				return err
 			}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/whatsapp"
 )
@@ -249,9 +249,9 @@ func optOutKeywords(ctx context.Context, q *queries.Queries, accountID int64) ([
 	if err != nil {
 		return nil, err
 	}
-	settings, err := broadcast.ParseSettings(acct.Settings)
+	settings, err := policy.ParseSettings(acct.Settings)
 	if err != nil {
-		return broadcast.DefaultOptOutKeywords, nil
+		return policy.DefaultOptOutKeywords, nil
 	}
 	return settings.Keywords(), nil
 }
@@ -305,7 +305,7 @@ func applyQuality(ctx context.Context, q *queries.Queries, wabaChannels []Channe
 		}
 	}
 	if rating == "RED" {
-		if err := broadcast.PauseMarketingOnRed(ctx, q, ch.ID); err != nil {
+		if err := policy.PauseMarketingOnRed(ctx, q, ch.ID); err != nil {
 			return err
 		}
 	}
@@ -313,7 +313,7 @@ func applyQuality(ctx context.Context, q *queries.Queries, wabaChannels []Channe
 	if limit == "" {
 		limit = v.CurrentLimit
 	}
-	if t, ok := whatsapp.TierLimit(limit); ok {
+	if t, ok := policy.TierLimit(limit); ok {
 		return q.SetPortfolioTier(ctx, queries.SetPortfolioTierParams{ID: ch.PortfolioID, TierLimit: t})
 	}
 	return nil
@@ -354,7 +354,7 @@ func applyTemplate(ctx context.Context, q *queries.Queries, wabaChannels []Chann
 }
 
 func pauseForTemplate(ctx context.Context, q *queries.Queries, template int64, status string) error {
-	p := broadcast.Automatic(broadcast.PausedForTemplate(status), "template "+status+" by Meta")
+	p := policy.Automatic(policy.PausedForTemplate(status), "template "+status+" by Meta")
 	if err := q.PauseBroadcastsOfTemplate(ctx, queries.PauseBroadcastsOfTemplateParams{TemplateID: template, Reason: p.Reason,
 		PauseCause: p.Cause.Column()}); err != nil {
 		return err
@@ -374,11 +374,11 @@ func pauseForTemplate(ctx context.Context, q *queries.Queries, template int64, s
 
 func resumeForTemplate(ctx context.Context, q *queries.Queries, template int64) error {
 	if err := q.ResumeBroadcastsOfTemplate(ctx, queries.ResumeBroadcastsOfTemplateParams{TemplateID: template,
-		Causes: broadcast.TemplateCauses}); err != nil {
+		Causes: policy.TemplateCauses}); err != nil {
 		return err
 	}
 	seqs, err := q.PausedSequencesOfTemplate(ctx, queries.PausedSequencesOfTemplateParams{TemplateID: template,
-		Causes: broadcast.TemplateCauses})
+		Causes: policy.TemplateCauses})
 	if err != nil {
 		return err
 	}

@@ -115,16 +115,6 @@ type PhoneNumber struct {
 	MessagingLimit string `json:"whatsapp_business_manager_messaging_limit"` // TIER_250 … TIER_UNLIMITED
 }
 
-// TierLimit reads Meta's messaging-limit names: the unique recipients per moving 24 h, nil for
-// unlimited; ok is false for a name Dripcast does not know.
-func TierLimit(name string) (limit *int32, ok bool) {
-	n := map[string]int32{"TIER_250": 250, "TIER_2K": 2000, "TIER_10K": 10000, "TIER_100K": 100000}
-	if v, ok := n[name]; ok {
-		return &v, true
-	}
-	return nil, name == "TIER_UNLIMITED"
-}
-
 // PhoneNumberFields are the fields GetPhoneNumber asks for.
 const PhoneNumberFields = "id,display_phone_number,verified_name,quality_rating,throughput,whatsapp_business_manager_messaging_limit"
 

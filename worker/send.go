@@ -14,9 +14,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/phone"
+	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/ratelimit"
 	"github.com/dripcast/dripcast/secrets"
@@ -146,7 +146,7 @@ func (s *Sender) send(ctx context.Context, m message) error {
 	if m.RateCap != nil {
 		rateCap = *m.RateCap
 	}
-	settings, _ := broadcast.ParseSettings(m.AccountSettings) // malformed settings: the defaults
+	settings, _ := policy.ParseSettings(m.AccountSettings) // malformed settings: the defaults
 	tier := 0
 	if m.TierLimit != nil {
 		tier = int(*m.TierLimit)
@@ -307,7 +307,7 @@ func (s *Sender) stopStep(ctx context.Context, m message, code int32) error {
 	if err := s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, ErrorCode: &code, Reason: &reason}); err != nil {
 		return err
 	}
-	return s.pauseCampaign(ctx, m, broadcast.Automatic(broadcast.PausedForMetaError, reason))
+	return s.pauseCampaign(ctx, m, policy.Automatic(policy.PausedForMetaError, reason))
 }
 
 // holdForTemplate keeps the message for later and pauses its campaign until Meta approves the
@@ -316,11 +316,11 @@ func (s *Sender) holdForTemplate(ctx context.Context, m message, status string) 
 	if err := s.release(ctx, m.ID, time.Now()); err != nil {
 		return err
 	}
-	return s.pauseCampaign(ctx, m, broadcast.Automatic(broadcast.PausedForTemplate(status), "template "+status))
+	return s.pauseCampaign(ctx, m, policy.Automatic(policy.PausedForTemplate(status), "template "+status))
 }
 
 // pauseCampaign pauses the message's broadcast or sequence.
-func (s *Sender) pauseCampaign(ctx context.Context, m message, p broadcast.Pause) error {
+func (s *Sender) pauseCampaign(ctx context.Context, m message, p policy.Pause) error {
 	if m.SequenceID != nil {
 		_, err := s.q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: m.AccountID, ID: *m.SequenceID,
 			Reason: p.Reason, PauseCause: p.Cause.Column()})
@@ -345,7 +345,7 @@ func (s *Sender) stopChannel(ctx context.Context, m message, reason string) erro
 	if err := s.q.PauseChannel(ctx, queries.PauseChannelParams{ID: m.ChannelID, Reason: reason}); err != nil {
 		return err
 	}
-	p := broadcast.Automatic(broadcast.PausedForChannel, "channel: "+reason)
+	p := policy.Automatic(policy.PausedForChannel, "channel: "+reason)
 	if err := s.q.PauseBroadcastsOfChannel(ctx, queries.PauseBroadcastsOfChannelParams{ChannelID: m.ChannelID, Reason: p.Reason,
 		PauseCause: p.Cause.Column()}); err != nil {
 		return err

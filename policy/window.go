@@ -1,4 +1,4 @@
-package broadcast
+package policy
 
 import (
 	"encoding/json"

@@ -1,4 +1,8 @@
-package broadcast
+// Package policy is an account's sending policy, the rules every part that sends or decides
+// whether to send reads (the worker, the webhooks, the scheduler, drips, broadcasts and the API):
+// the account's settings (frequency cap, auto-pause thresholds, opt-out keywords), send windows
+// (outside them are the quiet hours), Meta's messaging tiers, the quality-rating rules, and why a campaign paused.
+package policy
 
 import (
 	"encoding/json"
