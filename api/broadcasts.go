@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/invalid"
@@ -26,13 +25,9 @@ type broadcastInput struct {
 	Parameters     templates.Mapping  `json:"parameters"`
 	Audience       broadcast.Audience `json:"audience"`
 	DefaultCountry string             `json:"default_country"`
-	SendAt         *time.Time         `json:"send_at"`
-	LocalDate      string             `json:"local_date"`
-	LocalTime      string             `json:"local_time"`
 	SendWindow     *policy.Window     `json:"send_window"`
-	RateCap        *int32             `json:"rate_cap"`
-	ExpiresAt      *time.Time         `json:"expires_at"`
 	Draft          bool               `json:"draft"`
+	broadcast.Timing
 }
 
 // checked is a validated broadcast, ready to store.
@@ -70,8 +65,8 @@ func (s *Server) checkBroadcast(r *http.Request, in broadcastInput) (checked, er
 			Message: fmt.Sprintf("%d phone numbers are not valid", len(unreadable)), Details: map[string]any{"invalid": unreadable}}
 	}
 	c := checked{params: queries.CreateBroadcastParams{AccountID: p.AccountID, ChannelID: in.ChannelID, TemplateID: in.TemplateID,
-		Name: in.Name, Status: "scheduled", RateCap: in.RateCap, ExpiresAt: in.ExpiresAt}}
-	if err := schedule(&c.params, in); err != nil {
+		Name: in.Name, Status: "scheduled"}}
+	if err := in.Timing.Apply(&c.params, time.Now()); err != nil {
 		return checked{}, err
 	}
 	if in.Draft {
@@ -93,39 +88,6 @@ func (s *Server) checkBroadcast(r *http.Request, in broadcastInput) (checked, er
 	}
 	c.params.AudienceCount = int32(c.estimate.Matching)
 	return c, nil
-}
-
-// schedule sets when: now, an instant, or a wall-clock time on a date in each contact's zone.
-// A local-time broadcast starts when that time comes in the first zone (UTC+14); each contact's
-// message is due at that time in their own zone.
-func schedule(p *queries.CreateBroadcastParams, in broadcastInput) error {
-	switch {
-	case in.LocalTime != "" || in.LocalDate != "":
-		if in.SendAt != nil {
-			return errValidation("send_at", "give send_at or local_date with local_time, not both")
-		}
-		day, err := time.Parse(time.DateOnly, in.LocalDate)
-		at, ok := policy.ParseClock(in.LocalTime)
-		if err != nil || !ok {
-			return errValidation("local_time", `a local-time send needs local_date "2026-12-01" and local_time "10:00"`)
-		}
-		first := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.FixedZone("UTC+14", 14*3600)).Add(at)
-		p.SendAt = &first
-		p.LocalDate = pgtype.Date{Time: day, Valid: true}
-		p.LocalTime = pgtype.Time{Microseconds: at.Microseconds(), Valid: true}
-	case in.SendAt != nil:
-		p.SendAt = in.SendAt
-	default:
-		now := time.Now()
-		p.SendAt = &now
-	}
-	if in.RateCap != nil && (*in.RateCap < 1 || *in.RateCap > 1000) {
-		return errValidation("rate_cap", "rate_cap must be 1 to 1000 messages a second")
-	}
-	if in.ExpiresAt != nil && !in.ExpiresAt.After(*p.SendAt) {
-		return errValidation("expires_at", "expires_at must come after the send time")
-	}
-	return nil
 }
 
 // checkOverrides validates the broadcast's parameter mapping merged over the template's.

@@ -190,7 +190,7 @@ func (s *Server) listFilter(r *http.Request, accountID int64) (*segment.Rule, er
 		return nil, nil
 	}
 	rule := segment.Rule{All: all}
-	if _, err := segment.Compile(rule, 1); err != nil {
+	if err := segment.Check(rule); err != nil {
 		return nil, err
 	}
 	return &rule, nil

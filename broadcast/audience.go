@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 
 	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/phone"
@@ -62,36 +61,35 @@ func (a *Audience) Normalize(defaultCountry string) (unreadable []string, err er
 	return unreadable, nil
 }
 
-// where is the audience as a WHERE clause over contacts c; the account is $1.
-func (a Audience) where(ctx context.Context, q *queries.Queries, accountID int64) (string, []any, error) {
+// where is the audience as a WHERE clause over contacts c, its values added to p.
+func (a Audience) where(ctx context.Context, q *queries.Queries, accountID int64, p *segment.Params) (string, error) {
 	var rule *segment.Rule
 	switch {
 	case a.SegmentID != 0:
 		seg, err := q.GetSegment(ctx, queries.GetSegmentParams{AccountID: accountID, ID: a.SegmentID})
 		if err != nil {
-			return "", nil, invalid.Field("audience.segment_id", "no such segment")
+			return "", invalid.Field("audience.segment_id", "no such segment")
 		}
 		r, err := segment.Parse(seg.Rules)
 		if err != nil {
-			return "", nil, invalid.Within("audience", err)
+			return "", invalid.Within("audience", err)
 		}
 		rule = &r
 	case a.Tag != "":
 		v, _ := json.Marshal(a.Tag)
 		rule = &segment.Rule{Field: "tags", Op: "contains", Value: v}
 	}
-	sql, args, err := segment.Where(accountID, rule)
+	sql, err := segment.Where(accountID, rule, p)
 	if err != nil {
-		return "", nil, invalid.Within("audience", err)
+		return "", invalid.Within("audience", err)
 	}
-	n := strconv.Itoa(len(args) + 1)
 	switch {
 	case len(a.ContactIDs) > 0:
-		return sql + " AND c.id = ANY($" + n + "::bigint[])", append(args, a.ContactIDs), nil
+		return sql + " AND c.id = ANY(" + p.Add(a.ContactIDs) + "::bigint[])", nil
 	case len(a.Phones) > 0:
-		return sql + " AND c.phone = ANY($" + n + "::text[])", append(args, a.Phones), nil
+		return sql + " AND c.phone = ANY(" + p.Add(a.Phones) + "::text[])", nil
 	}
-	return sql, args, nil
+	return sql, nil
 }
 
 // Estimate counts the contacts the audience matches and, for a marketing template, how many of
@@ -103,13 +101,14 @@ type Estimate struct {
 
 // EstimateAudience counts an audience.
 func EstimateAudience(ctx context.Context, db segment.Querier, q *queries.Queries, accountID int64, a Audience, marketing bool) (Estimate, error) {
-	where, args, err := a.where(ctx, q, accountID)
+	var p segment.Params
+	where, err := a.where(ctx, q, accountID, &p)
 	if err != nil {
 		return Estimate{}, err
 	}
 	var e Estimate
-	err = db.QueryRow(ctx, "SELECT count(*), count(*) FILTER (WHERE c.opted_in OR NOT $"+strconv.Itoa(len(args)+1)+
-		") FROM contacts c WHERE "+where, append(args, marketing)...).Scan(&e.Matching, &e.Eligible)
+	err = db.QueryRow(ctx, "SELECT count(*), count(*) FILTER (WHERE c.opted_in OR NOT "+p.Add(marketing)+
+		") FROM contacts c WHERE "+where, p.Values...).Scan(&e.Matching, &e.Eligible)
 	return e, err
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/segment"
 )
 
 // ExpandChunk is how many contacts one expansion statement covers.
@@ -35,7 +35,8 @@ func Expand(ctx context.Context, pool *pgxpool.Pool, b queries.Broadcast) error 
 	if err != nil {
 		return fmt.Errorf("broadcast %d: template: %w", b.ID, err)
 	}
-	where, args, err := aud.where(ctx, q, b.AccountID)
+	var p segment.Params
+	where, err := aud.where(ctx, q, b.AccountID, &p)
 	if err != nil {
 		return fmt.Errorf("broadcast %d: audience: %w", b.ID, err)
 	}
@@ -47,23 +48,17 @@ func Expand(ctx context.Context, pool *pgxpool.Pool, b queries.Broadcast) error 
 	if err != nil {
 		return fmt.Errorf("account %d settings: %w", b.AccountID, err)
 	}
-	var capMax, capDays int
-	if c := settings.FrequencyCap; c != nil && tpl.Category == "marketing" {
-		capMax, capDays = c.Max, c.Days
+	var freqCap *policy.FrequencyCap
+	if tpl.Category == "marketing" {
+		freqCap = settings.FrequencyCap
 	}
-	tail := []any{}
-	if capMax > 0 {
-		tail = append(tail, capMax, capDays)
-	}
-	sql := expandSQL(where, len(args), capMax > 0, b.SendWindow != nil)
+	sql, cursorAt := expandSQL(where, &p, b, tpl.Category == "marketing", freqCap)
 	cursor := b.ExpandCursor
 	for {
 		var n int64
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			chunkArgs := append(append([]any{}, args...), cursor, ExpandChunk, b.AccountID, b.ChannelID, b.TemplateID, b.ID,
-				tpl.Category == "marketing", localDate(b), localTime(b), sendAt(b))
-			chunkArgs = append(chunkArgs, tail...)
-			if err := tx.QueryRow(ctx, sql, chunkArgs...).Scan(&n, &cursor); err != nil {
+			p.Values[cursorAt] = cursor
+			if err := tx.QueryRow(ctx, sql, p.Values...).Scan(&n, &cursor); err != nil {
 				return err
 			}
 			return queries.New(tx).SetExpandCursor(ctx, queries.SetExpandCursorParams{ExpandCursor: cursor, ID: b.ID})
@@ -99,38 +94,40 @@ func advancedCursor(ctx context.Context, q *queries.Queries, b queries.Broadcast
 	return theirs, nil
 }
 
-// expandSQL is the statement of one chunk. Its parameters after the audience's: cursor, chunk
-// size, account, channel, template, broadcast, marketing, local date, local time, send time,
-// and, with a frequency cap, its messages and days. Without a cap no contact is looked up. With a
-// send window, a message due outside it is due when it next opens in the contact's zone.
-func expandSQL(where string, nargs int, capped, window bool) string {
-	p := func(i int) string { return "$" + strconv.Itoa(nargs+i) }
-	due := `CASE WHEN ` + p(8) + `::date IS NULL THEN ` + p(10) + `::timestamptz
-		     ELSE (` + p(8) + `::date + ` + p(9) + `::time) AT TIME ZONE chunk.time_zone END`
-	if window {
-		due = `next_send_window(` + due + `, chunk.time_zone, (SELECT send_window FROM broadcasts WHERE id = ` + p(6) + `))`
+// expandSQL is the statement of one chunk, its values added to p after the audience's; the
+// cursor's value, at p.Values[cursorAt], changes from chunk to chunk. Without a frequency cap no
+// contact's messages are looked up. With a send window, a message due outside it is due when it
+// next opens in the contact's zone.
+func expandSQL(where string, p *segment.Params, b queries.Broadcast, marketing bool, freqCap *policy.FrequencyCap) (sql string, cursorAt int) {
+	cursor := p.Add(b.ExpandCursor)
+	cursorAt = len(p.Values) - 1
+	localDate, broadcastID, isMarketing := p.Add(localDate(b)), p.Add(b.ID), p.Add(marketing)
+	due := `CASE WHEN ` + localDate + `::date IS NULL THEN ` + p.Add(sendAt(b)) + `::timestamptz
+		     ELSE (` + localDate + `::date + ` + p.Add(localTime(b)) + `::time) AT TIME ZONE chunk.time_zone END`
+	if b.SendWindow != nil {
+		due = `next_send_window(` + due + `, chunk.time_zone, (SELECT send_window FROM broadcasts WHERE id = ` + broadcastID + `))`
 	}
 	capExpr := "false"
-	if capped {
+	if freqCap != nil {
 		capExpr = `(SELECT count(*) FROM messages m2 JOIN templates t2 ON t2.id = m2.template_id
 			WHERE m2.contact_id = c.id AND t2.category = 'marketing'
-			  AND m2.sent_at > now() - make_interval(days => ` + p(12) + `::int)) >= ` + p(11) + `::int`
+			  AND m2.sent_at > now() - make_interval(days => ` + p.Add(freqCap.Days) + `::int)) >= ` + p.Add(freqCap.Max) + `::int`
 	}
 	return `WITH chunk AS (
 	SELECT c.id, c.opted_in, c.time_zone, ` + capExpr + ` AS capped
 	FROM contacts c
-	WHERE ` + where + ` AND c.id > ` + p(1) + `
-	ORDER BY c.id LIMIT ` + p(2) + `
+	WHERE ` + where + ` AND c.id > ` + cursor + `
+	ORDER BY c.id LIMIT ` + p.Add(ExpandChunk) + `
 ), ins AS (
 	INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at, reason)
-	SELECT ` + p(3) + `, ` + p(4) + `, chunk.id, ` + p(5) + `, ` + p(6) + `,
-		CASE WHEN ` + p(7) + `::boolean AND (NOT chunk.opted_in OR chunk.capped) THEN 'skipped'::message_status ELSE 'pending' END,
+	SELECT ` + p.Add(b.AccountID) + `, ` + p.Add(b.ChannelID) + `, chunk.id, ` + p.Add(b.TemplateID) + `, ` + broadcastID + `,
+		CASE WHEN ` + isMarketing + `::boolean AND (NOT chunk.opted_in OR chunk.capped) THEN 'skipped'::message_status ELSE 'pending' END,
 		` + due + `,
-		CASE WHEN ` + p(7) + `::boolean AND NOT chunk.opted_in THEN 'opted_out'
-		     WHEN ` + p(7) + `::boolean AND chunk.capped THEN 'frequency_cap' END
+		CASE WHEN ` + isMarketing + `::boolean AND NOT chunk.opted_in THEN 'opted_out'
+		     WHEN ` + isMarketing + `::boolean AND chunk.capped THEN 'frequency_cap' END
 	FROM chunk
 )
-SELECT count(*), COALESCE(max(id), ` + p(1) + `) FROM chunk`
+SELECT count(*), COALESCE(max(id), ` + cursor + `) FROM chunk`, cursorAt
 }
 
 func localDate(b queries.Broadcast) any {

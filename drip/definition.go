@@ -212,7 +212,7 @@ func checkRule(field string, r *segment.Rule) error {
 	if r == nil {
 		return nil
 	}
-	if _, err := segment.Compile(*r, 1); err != nil {
+	if err := segment.Check(*r); err != nil {
 		return invalid.Within(field, err)
 	}
 	return nil

@@ -2,7 +2,6 @@ package segment
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -16,31 +15,30 @@ type Querier interface {
 }
 
 // Where is the WHERE clause of the account's contacts (aliased c) that match r, all of them when r
-// is nil. The account filter is always the first parameter. The queries built on it are the only
-// ones not compiled by sqlc: their WHERE clause comes from a rule tree.
-func Where(accountID int64, r *Rule) (string, []any, error) {
-	sql, args := "c.account_id = $1", []any{accountID}
+// is nil; its values go into p, the account's first. The queries built on it are the only ones not
+// compiled by sqlc: their WHERE clause comes from a rule tree.
+func Where(accountID int64, r *Rule, p *Params) (string, error) {
+	sql := "c.account_id = " + p.Add(accountID)
 	if r == nil {
-		return sql, args, nil
+		return sql, nil
 	}
-	c, err := Compile(*r, 2)
+	c, err := Compile(*r, p)
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
-	return sql + " AND " + c.SQL, append(args, c.Args...), nil
+	return sql + " AND " + c, nil
 }
 
 // Contacts lists the account's contacts that match r (all when r is nil) with an id above after,
 // in id order.
 func Contacts(ctx context.Context, db Querier, accountID int64, r *Rule, after int64, limit int) ([]queries.Contact, error) {
-	w, args, err := Where(accountID, r)
+	var p Params
+	w, err := Where(accountID, r, &p)
 	if err != nil {
 		return nil, err
 	}
-	n := len(args)
-	sql := "SELECT c.* FROM contacts c WHERE " + w +
-		" AND c.id > $" + strconv.Itoa(n+1) + " ORDER BY c.id LIMIT $" + strconv.Itoa(n+2)
-	rows, err := db.Query(ctx, sql, append(args, after, limit)...)
+	sql := "SELECT c.* FROM contacts c WHERE " + w + " AND c.id > " + p.Add(after) + " ORDER BY c.id LIMIT " + p.Add(limit)
+	rows, err := db.Query(ctx, sql, p.Values...)
 	if err != nil {
 		return nil, err
 	}
@@ -49,23 +47,24 @@ func Contacts(ctx context.Context, db Querier, accountID int64, r *Rule, after i
 
 // Count counts the account's contacts that match r.
 func Count(ctx context.Context, db Querier, accountID int64, r *Rule) (int64, error) {
-	w, args, err := Where(accountID, r)
+	var p Params
+	w, err := Where(accountID, r, &p)
 	if err != nil {
 		return 0, err
 	}
 	var n int64
-	err = db.QueryRow(ctx, "SELECT count(*) FROM contacts c WHERE "+w, args...).Scan(&n)
+	err = db.QueryRow(ctx, "SELECT count(*) FROM contacts c WHERE "+w, p.Values...).Scan(&n)
 	return n, err
 }
 
 // Matching returns which of the given contacts of the account match r.
 func Matching(ctx context.Context, db Querier, accountID int64, r Rule, ids []int64) (map[int64]bool, error) {
-	w, args, err := Where(accountID, &r)
+	var p Params
+	w, err := Where(accountID, &r, &p)
 	if err != nil {
 		return nil, err
 	}
-	sql := "SELECT c.id FROM contacts c WHERE " + w + " AND c.id = ANY($" + strconv.Itoa(len(args)+1) + ")"
-	rows, err := db.Query(ctx, sql, append(args, ids)...)
+	rows, err := db.Query(ctx, "SELECT c.id FROM contacts c WHERE "+w+" AND c.id = ANY("+p.Add(ids)+")", p.Values...)
 	if err != nil {
 		return nil, err
 	}

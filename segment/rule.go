@@ -57,38 +57,28 @@ func Parse(data []byte) (Rule, error) {
 	if err := dec.Decode(&r); err != nil {
 		return Rule{}, invalid.Input("rules are not valid JSON: %s", err)
 	}
-	_, err := Compile(r, 1)
-	return r, err
+	return r, Check(r)
 }
 
-// Compiled is a WHERE fragment over the contacts table aliased "c", with its arguments numbered
-// from the first parameter number given to Compile.
-type Compiled struct {
-	SQL  string
-	Args []any
+// Compile turns a rule into a WHERE fragment over the contacts table aliased "c", adding its
+// values to p.
+func Compile(r Rule, p *Params) (string, error) {
+	c := &compiler{params: p}
+	return c.node(r, "", 1)
 }
 
-// Compile turns a rule into SQL whose placeholders start at $firstParam.
-func Compile(r Rule, firstParam int) (Compiled, error) {
-	c := &compiler{next: firstParam}
-	sql, err := c.node(r, "", 1)
-	if err != nil {
-		return Compiled{}, err
-	}
-	return Compiled{SQL: sql, Args: c.args}, nil
+// Check says whether a rule compiles, without keeping the SQL.
+func Check(r Rule) error {
+	_, err := Compile(r, &Params{})
+	return err
 }
 
 type compiler struct {
-	next  int
-	args  []any
-	nodes int
+	params *Params
+	nodes  int
 }
 
-func (c *compiler) param(v any) string {
-	c.args = append(c.args, v)
-	c.next++
-	return "$" + strconv.Itoa(c.next-1)
-}
+func (c *compiler) param(v any) string { return c.params.Add(v) }
 
 func (c *compiler) node(r Rule, path string, depth int) (string, error) {
 	c.nodes++

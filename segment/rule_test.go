@@ -23,16 +23,17 @@ func TestCompile(t *testing.T) {
 		{"any":[{"field":"tags","op":"contains","value":"vip"},{"field":"attributes.city","op":"in","value":["Pune",42]}]},
 		{"not":{"field":"country","op":"eq","value":"US"}},
 		{"field":"created_at","op":"within","value":30}]}`)
-	c, err := Compile(r, 2)
+	p := &Params{Values: []any{nil}}
+	sql, err := Compile(r, p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `(c.opted_in = $2 AND (c.tags @> ARRAY[$3::text] OR (c.attributes ->> $4::text) = ANY($5::text[])) AND ` +
 		`(NOT COALESCE(c.country = $6, false)) AND c.created_at >= now() - make_interval(days => $7::int))`
-	if c.SQL != want {
-		t.Fatalf("SQL\n got %s\nwant %s", c.SQL, want)
+	if sql != want {
+		t.Fatalf("SQL\n got %s\nwant %s", sql, want)
 	}
-	args, _ := json.Marshal(c.Args)
+	args, _ := json.Marshal(p.Values[1:])
 	if string(args) != `[true,"vip","city",["Pune","42"],"US",30]` {
 		t.Fatalf("args %s", args)
 	}
@@ -70,7 +71,7 @@ func TestCompileRejects(t *testing.T) {
 		if err := json.Unmarshal([]byte(in), &r); err != nil {
 			t.Fatalf("%s: %v", in, err)
 		}
-		_, err := Compile(r, 1)
+		err := Check(r)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Compile(%.80s) = %v, want an error saying %q", in, err, want)
 		}
@@ -84,7 +85,7 @@ func TestParseRejectsUnknownKeys(t *testing.T) {
 }
 
 func TestErrorNamesThePath(t *testing.T) {
-	_, err := Compile(mustRule(t, `{"all":[{"field":"name","op":"exists"},{"any":[{"field":"nope","op":"eq","value":1}]}]}`), 1)
+	err := Check(mustRule(t, `{"all":[{"field":"name","op":"exists"},{"any":[{"field":"nope","op":"eq","value":1}]}]}`))
 	if err == nil || !strings.HasPrefix(err.Error(), "all[1].any[0]: ") {
 		t.Fatalf("error %v does not point at all[1].any[0]", err)
 	}
@@ -100,14 +101,15 @@ func TestValuesNeverReachSQL(t *testing.T) {
 			if field == "tags" {
 				op = "contains"
 			}
-			c, err := Compile(Rule{Field: field, Op: op, Value: b}, 1)
+			p := &Params{}
+			sql, err := Compile(Rule{Field: field, Op: op, Value: b}, p)
 			if err != nil {
 				continue // a value may be refused, never compiled in
 			}
-			if strings.Contains(c.SQL, v) {
-				t.Errorf("value %q appears in SQL %s", v, c.SQL)
+			if strings.Contains(sql, v) {
+				t.Errorf("value %q appears in SQL %s", v, sql)
 			}
-			checkSQLShape(t, c, 1)
+			checkSQLShape(t, sql, p, 1)
 		}
 	}
 }
@@ -116,27 +118,28 @@ var placeholder = regexp.MustCompile(`\$([0-9]+)`)
 
 // checkSQLShape asserts what holds for any compiled rule: no statement separators or comments,
 // no quoted literal but the empty string, and exactly one placeholder per argument.
-func checkSQLShape(t *testing.T, c Compiled, first int) {
+func checkSQLShape(t *testing.T, sql string, p *Params, first int) {
 	t.Helper()
 	for _, bad := range []string{";", "--", "/*"} {
-		if strings.Contains(c.SQL, bad) {
-			t.Fatalf("SQL holds %q: %s", bad, c.SQL)
+		if strings.Contains(sql, bad) {
+			t.Fatalf("SQL holds %q: %s", bad, sql)
 		}
 	}
-	if strings.Contains(strings.ReplaceAll(c.SQL, "''", ""), "'") {
-		t.Fatalf("SQL holds a quoted literal: %s", c.SQL)
+	if strings.Contains(strings.ReplaceAll(sql, "''", ""), "'") {
+		t.Fatalf("SQL holds a quoted literal: %s", sql)
 	}
 	seen := map[int]bool{}
-	for _, m := range placeholder.FindAllStringSubmatch(c.SQL, -1) {
+	for _, m := range placeholder.FindAllStringSubmatch(sql, -1) {
 		n, _ := strconv.Atoi(m[1])
 		seen[n] = true
 	}
-	if len(seen) != len(c.Args) {
-		t.Fatalf("%d placeholders for %d args: %s", len(seen), len(c.Args), c.SQL)
+	args := len(p.Values) - first + 1
+	if len(seen) != args {
+		t.Fatalf("%d placeholders for %d args: %s", len(seen), args, sql)
 	}
-	for i := range c.Args {
+	for i := range args {
 		if !seen[first+i] {
-			t.Fatalf("placeholder $%d missing: %s", first+i, c.SQL)
+			t.Fatalf("placeholder $%d missing: %s", first+i, sql)
 		}
 	}
 }
@@ -155,10 +158,11 @@ func FuzzCompile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		c, err := Compile(r, 3)
+		p := &Params{Values: []any{nil, nil}}
+		sql, err := Compile(r, p)
 		if err != nil {
 			t.Fatalf("Parse accepted what Compile refuses: %v", err)
 		}
-		checkSQLShape(t, c, 3)
+		checkSQLShape(t, sql, p, 3)
 	})
 }

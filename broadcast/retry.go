@@ -1,0 +1,45 @@
+package broadcast
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/whatsapp"
+)
+
+// ErrNothingToRetry is a retry of a broadcast none of whose messages failed for a reason worth
+// retrying.
+var ErrNothingToRetry = errors.New("no message of this broadcast failed with a reason worth retrying")
+
+// Retry is a new broadcast of b, sent at now, to the recipients whose messages failed with a
+// reason worth retrying (the per-user marketing cap, transient errors). Those who opted out, are
+// not on WhatsApp, or cannot get the message are left out.
+func Retry(ctx context.Context, q *queries.Queries, b queries.Broadcast, now time.Time) (queries.CreateBroadcastParams, error) {
+	codes, err := q.FailedCodes(ctx, queries.FailedCodesParams{AccountID: b.AccountID, BroadcastID: &b.ID})
+	if err != nil {
+		return queries.CreateBroadcastParams{}, err
+	}
+	var retryable []int32
+	for _, c := range codes {
+		if cl := whatsapp.ClassifyCode(int(c)); cl.Retryable() && !cl.OptOut {
+			retryable = append(retryable, c)
+		}
+	}
+	if len(retryable) == 0 {
+		return queries.CreateBroadcastParams{}, ErrNothingToRetry
+	}
+	contacts, err := q.FailedContacts(ctx, queries.FailedContactsParams{AccountID: b.AccountID, BroadcastID: &b.ID, Codes: retryable})
+	if err != nil {
+		return queries.CreateBroadcastParams{}, err
+	}
+	if len(contacts) == 0 {
+		return queries.CreateBroadcastParams{}, ErrNothingToRetry
+	}
+	audience, _ := json.Marshal(Audience{ContactIDs: contacts})
+	return queries.CreateBroadcastParams{AccountID: b.AccountID, ChannelID: b.ChannelID, TemplateID: b.TemplateID,
+		Name: b.Name + " (retry)", Status: "scheduled", Audience: audience, Parameters: b.Parameters, SendAt: &now,
+		RateCap: b.RateCap, AudienceCount: int32(len(contacts)), RetryOf: &b.ID}, nil
+}
