@@ -65,12 +65,12 @@ func (s *Server) checkBroadcast(r *http.Request, in broadcastInput) (checked, er
 			Message: fmt.Sprintf("%d phone numbers are not valid", len(unreadable)), Details: map[string]any{"invalid": unreadable}}
 	}
 	c := checked{params: queries.CreateBroadcastParams{AccountID: p.AccountID, ChannelID: in.ChannelID, TemplateID: in.TemplateID,
-		Name: in.Name, Status: "scheduled"}}
+		Name: in.Name, Status: queries.BroadcastStatusScheduled}}
 	if err := in.Timing.Apply(&c.params, time.Now()); err != nil {
 		return checked{}, err
 	}
 	if in.Draft {
-		c.params.Status = "draft"
+		c.params.Status = queries.BroadcastStatusDraft
 	}
 	if in.SendWindow != nil {
 		if c.params.SendWindow, err = in.SendWindow.Encode(); err != nil {
@@ -107,27 +107,27 @@ func checkOverrides(tpl queries.Template, overrides templates.Mapping) error {
 }
 
 type broadcastView struct {
-	ID            int64               `json:"id"`
-	Name          string              `json:"name"`
-	ChannelID     int64               `json:"channel_id"`
-	TemplateID    int64               `json:"template_id"`
-	Status        string              `json:"status"`
-	StatusReason  string              `json:"status_reason"`
-	PauseCause    *string             `json:"pause_cause"`
-	Audience      json.RawMessage     `json:"audience"`
-	Parameters    json.RawMessage     `json:"parameters"`
-	SendAt        *time.Time          `json:"send_at"`
-	LocalDate     *string             `json:"local_date"`
-	LocalTime     *string             `json:"local_time"`
-	SendWindow    *policy.Window      `json:"send_window"`
-	RateCap       *int32              `json:"rate_cap"`
-	ExpiresAt     *time.Time          `json:"expires_at"`
-	AudienceCount int32               `json:"audience_count"`
-	Estimate      *broadcast.Estimate `json:"audience_estimate,omitempty"`
-	RetryOf       *int64              `json:"retry_of"`
-	CreatedAt     time.Time           `json:"created_at"`
-	StartedAt     *time.Time          `json:"started_at"`
-	FinishedAt    *time.Time          `json:"finished_at"`
+	ID            int64                   `json:"id"`
+	Name          string                  `json:"name"`
+	ChannelID     int64                   `json:"channel_id"`
+	TemplateID    int64                   `json:"template_id"`
+	Status        queries.BroadcastStatus `json:"status"`
+	StatusReason  string                  `json:"status_reason"`
+	PauseCause    *string                 `json:"pause_cause"`
+	Audience      json.RawMessage         `json:"audience"`
+	Parameters    json.RawMessage         `json:"parameters"`
+	SendAt        *time.Time              `json:"send_at"`
+	LocalDate     *string                 `json:"local_date"`
+	LocalTime     *string                 `json:"local_time"`
+	SendWindow    *policy.Window          `json:"send_window"`
+	RateCap       *int32                  `json:"rate_cap"`
+	ExpiresAt     *time.Time              `json:"expires_at"`
+	AudienceCount int32                   `json:"audience_count"`
+	Estimate      *broadcast.Estimate     `json:"audience_estimate,omitempty"`
+	RetryOf       *int64                  `json:"retry_of"`
+	CreatedAt     time.Time               `json:"created_at"`
+	StartedAt     *time.Time              `json:"started_at"`
+	FinishedAt    *time.Time              `json:"finished_at"`
 }
 
 func viewBroadcast(b queries.Broadcast) broadcastView {
@@ -200,7 +200,7 @@ func (s *Server) updateBroadcast(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if before.Status != "draft" && before.Status != "scheduled" {
+	if before.Status != queries.BroadcastStatusDraft && before.Status != queries.BroadcastStatusScheduled {
 		return errState("edited", before.Status)
 	}
 	var in broadcastInput
@@ -236,17 +236,18 @@ func (s *Server) updateBroadcast(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func errState(action, status string) *Error {
+func errState(action string, status queries.BroadcastStatus) *Error {
 	return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: fmt.Sprintf("a %s broadcast cannot be %s", status, action)}
 }
 
 // transitions: the states each action leaves from, and where it goes.
 var transitions = map[string]struct {
-	from []string
-	to   string
+	from []queries.BroadcastStatus
+	to   queries.BroadcastStatus
 }{
-	"pause":  {[]string{"scheduled", "running"}, "paused"},
-	"cancel": {[]string{"draft", "scheduled", "running", "paused"}, "cancelled"},
+	"pause": {[]queries.BroadcastStatus{queries.BroadcastStatusScheduled, queries.BroadcastStatusRunning}, queries.BroadcastStatusPaused},
+	"cancel": {[]queries.BroadcastStatus{queries.BroadcastStatusDraft, queries.BroadcastStatusScheduled, queries.BroadcastStatusRunning,
+		queries.BroadcastStatusPaused}, queries.BroadcastStatusCancelled},
 }
 
 func (s *Server) pauseBroadcast(w http.ResponseWriter, r *http.Request) error {
@@ -262,11 +263,11 @@ func (s *Server) resumeBroadcast(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	to := "scheduled"
+	to := queries.BroadcastStatusScheduled
 	if b.StartedAt != nil {
-		to = "running"
+		to = queries.BroadcastStatusRunning
 	}
-	return s.move(w, r, b, "resume", []string{"paused"}, to)
+	return s.move(w, r, b, "resume", []queries.BroadcastStatus{queries.BroadcastStatusPaused}, to)
 }
 
 func (s *Server) transition(w http.ResponseWriter, r *http.Request, action string) error {
@@ -278,11 +279,11 @@ func (s *Server) transition(w http.ResponseWriter, r *http.Request, action strin
 	return s.move(w, r, b, action, t.from, t.to)
 }
 
-func (s *Server) move(w http.ResponseWriter, r *http.Request, before queries.Broadcast, action string, from []string, to string) error {
+func (s *Server) move(w http.ResponseWriter, r *http.Request, before queries.Broadcast, action string, from []queries.BroadcastStatus, to queries.BroadcastStatus) error {
 	ctx, p := r.Context(), caller(r.Context())
 	reason := ""
-	if to == "paused" || to == "cancelled" {
-		reason = to + " by " + p.KeyName
+	if to == queries.BroadcastStatusPaused || to == queries.BroadcastStatusCancelled {
+		reason = string(to) + " by " + p.KeyName
 	}
 	var b queries.Broadcast
 	err := s.inTx(ctx, func(q *queries.Queries) error {
@@ -295,12 +296,12 @@ func (s *Server) move(w http.ResponseWriter, r *http.Request, before queries.Bro
 		if err != nil {
 			return err
 		}
-		if to == "cancelled" {
+		if to == queries.BroadcastStatusCancelled {
 			if _, err := q.CancelUnsent(ctx, queries.CancelUnsentParams{AccountID: p.AccountID, BroadcastID: &b.ID}); err != nil {
 				return err
 			}
 		}
-		return s.audit(ctx, q, "broadcast."+action, "broadcast", b.ID, map[string]string{"status": before.Status}, map[string]string{"status": b.Status})
+		return s.audit(ctx, q, "broadcast."+action, "broadcast", b.ID, map[string]any{"status": before.Status}, map[string]any{"status": b.Status})
 	})
 	if err != nil {
 		return err

@@ -13,29 +13,29 @@ import (
 )
 
 type enrollmentView struct {
-	ID         int64           `json:"id"`
-	SequenceID int64           `json:"sequence_id"`
-	Version    int32           `json:"version"`
-	ContactID  int64           `json:"contact_id"`
-	Phone      string          `json:"phone,omitempty"`
-	Status     string          `json:"status"`
-	ExitReason string          `json:"exit_reason"`
-	ExitDetail string          `json:"exit_detail"`
-	NextStep   int16           `json:"next_step"`
-	NextRunAt  *time.Time      `json:"next_run_at"`
-	Properties json.RawMessage `json:"properties"`
-	EventID    *int64          `json:"event_id"`
-	EnrolledAt time.Time       `json:"enrolled_at"`
-	FinishedAt *time.Time      `json:"finished_at"`
-	LastStepAt *time.Time      `json:"last_step_at"`
-	Steps      []journeyStep   `json:"steps,omitempty"`
+	ID         int64                    `json:"id"`
+	SequenceID int64                    `json:"sequence_id"`
+	Version    int32                    `json:"version"`
+	ContactID  int64                    `json:"contact_id"`
+	Phone      string                   `json:"phone,omitempty"`
+	Status     queries.EnrollmentStatus `json:"status"`
+	ExitReason string                   `json:"exit_reason"`
+	ExitDetail string                   `json:"exit_detail"`
+	NextStep   int16                    `json:"next_step"`
+	NextRunAt  *time.Time               `json:"next_run_at"`
+	Properties json.RawMessage          `json:"properties"`
+	EventID    *int64                   `json:"event_id"`
+	EnrolledAt time.Time                `json:"enrolled_at"`
+	FinishedAt *time.Time               `json:"finished_at"`
+	LastStepAt *time.Time               `json:"last_step_at"`
+	Steps      []journeyStep            `json:"steps,omitempty"`
 }
 
 func viewEnrollment(e queries.Enrollment) enrollmentView {
 	v := enrollmentView{ID: e.ID, SequenceID: e.SequenceID, Version: e.Version, ContactID: e.ContactID, Status: e.Status,
 		ExitReason: e.ExitReason, ExitDetail: e.ExitDetail, NextStep: e.NextStep, NextRunAt: e.NextRunAt,
 		Properties: e.Properties, EventID: e.EventID, EnrolledAt: e.EnrolledAt, FinishedAt: e.FinishedAt, LastStepAt: e.LastStepAt}
-	if e.Status != "active" && e.Status != "paused" {
+	if e.Status != queries.EnrollmentStatusActive && e.Status != queries.EnrollmentStatusPaused {
 		v.NextRunAt = nil
 	}
 	return v
@@ -86,8 +86,8 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return notFoundAs(err, "sequence")
 	}
-	if seq.Status != "active" {
-		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "the sequence is " + seq.Status + "; only an active sequence enrolls"}
+	if seq.Status != queries.SequenceStatusActive {
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "the sequence is " + string(seq.Status) + "; only an active sequence enrolls"}
 	}
 	def, err := drip.Parse(seq.Definition)
 	if err != nil {
@@ -145,14 +145,12 @@ func (s *Server) listEnrollments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var status *string
-	if v := r.URL.Query().Get("status"); v != "" {
-		switch v {
-		case "active", "paused", "completed", "exited":
-			status = &v
-		default:
+	var status *queries.EnrollmentStatus
+	if v := queries.EnrollmentStatus(r.URL.Query().Get("status")); v != "" {
+		if !v.Valid() {
 			return errValidation("status", "status is active, paused, completed or exited")
 		}
+		status = &v
 	}
 	return listPage(w, r, func(account, after int64, lim int32) ([]queries.ListEnrollmentsRow, error) {
 		return s.q.ListEnrollments(r.Context(), queries.ListEnrollmentsParams{AccountID: account, SequenceID: seq.ID,
@@ -212,7 +210,7 @@ func journey(def *drip.Definition, e enrollmentView, msgs []queries.EnrollmentSt
 			j.ScheduledAt = &due
 		case e.NextRunAt != nil && i == int(e.NextStep):
 			j.State, j.ScheduledAt = "next", e.NextRunAt
-		case e.Status == "active" || e.Status == "paused":
+		case e.Status == queries.EnrollmentStatusActive || e.Status == queries.EnrollmentStatusPaused:
 			j.State = "upcoming"
 		default:
 			j.State = "not_reached"
@@ -236,7 +234,7 @@ func (s *Server) exitEnrollment(w http.ResponseWriter, r *http.Request) error {
 	return s.mutate(w, r, http.StatusOK, "enrollment.exit", "enrollment", func(q *queries.Queries) (change, error) {
 		e, err := q.ExitEnrollment(ctx, queries.ExitEnrollmentParams{Reason: "manual", Detail: "by " + p.KeyName, AccountID: p.AccountID, ID: id})
 		if isNoRows(err) {
-			return change{}, &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "the enrollment is " + before.Status}
+			return change{}, &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "the enrollment is " + string(before.Status)}
 		}
 		if err != nil {
 			return change{}, err

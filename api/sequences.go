@@ -22,15 +22,15 @@ type sequenceInput struct {
 }
 
 type sequenceView struct {
-	ID           int64     `json:"id"`
-	Name         string    `json:"name"`
-	ChannelID    int64     `json:"channel_id"`
-	Status       string    `json:"status"`
-	StatusReason string    `json:"status_reason"`
-	PauseCause   *string   `json:"pause_cause"`
-	Version      int32     `json:"version"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           int64                  `json:"id"`
+	Name         string                 `json:"name"`
+	ChannelID    int64                  `json:"channel_id"`
+	Status       queries.SequenceStatus `json:"status"`
+	StatusReason string                 `json:"status_reason"`
+	PauseCause   *string                `json:"pause_cause"`
+	Version      int32                  `json:"version"`
+	CreatedAt    time.Time              `json:"created_at"`
+	UpdatedAt    time.Time              `json:"updated_at"`
 	drip.Definition
 }
 
@@ -153,14 +153,14 @@ func (s *Server) updateSequence(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if before.Status == "archived" {
+	if before.Status == queries.SequenceStatusArchived {
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "an archived sequence cannot be edited"}
 	}
 	ctx, p := r.Context(), caller(r.Context())
 	return s.mutate(w, r, http.StatusOK, "sequence.update", "sequence", func(q *queries.Queries) (change, error) {
 		version := before.Version
 		var err error
-		if before.Status == "draft" {
+		if before.Status == queries.SequenceStatusDraft {
 			err = q.ReplaceSequenceVersion(ctx, queries.ReplaceSequenceVersionParams{Definition: def, AccountID: p.AccountID,
 				SequenceID: before.ID, Version: version})
 		} else {
@@ -208,17 +208,18 @@ func (s *Server) moveSequence(w http.ResponseWriter, r *http.Request, action str
 		case "resume":
 			_, err = q.ResumeSequence(ctx, queries.ResumeSequenceParams{AccountID: p.AccountID, ID: before.ID})
 		case "activate":
-			_, err = q.SetSequenceStatus(ctx, queries.SetSequenceStatusParams{Status: "active", AccountID: p.AccountID, ID: before.ID,
-				FromStatuses: []string{"draft"}})
+			_, err = q.SetSequenceStatus(ctx, queries.SetSequenceStatusParams{Status: queries.SequenceStatusActive, AccountID: p.AccountID,
+				ID: before.ID, FromStatuses: []queries.SequenceStatus{queries.SequenceStatusDraft}})
 		case "archive":
-			if _, err = q.SetSequenceStatus(ctx, queries.SetSequenceStatusParams{Status: "archived", AccountID: p.AccountID,
-				ID: before.ID, FromStatuses: []string{"draft", "active", "paused"}}); err == nil {
+			if _, err = q.SetSequenceStatus(ctx, queries.SetSequenceStatusParams{Status: queries.SequenceStatusArchived, AccountID: p.AccountID,
+				ID: before.ID, FromStatuses: []queries.SequenceStatus{queries.SequenceStatusDraft, queries.SequenceStatusActive,
+					queries.SequenceStatusPaused}}); err == nil {
 				err = s.archiveEnrollments(r, q, before.ID)
 			}
 		}
 		if isNoRows(err) {
 			return change{}, &Error{Status: http.StatusConflict, Code: CodeConflict,
-				Message: "cannot " + action + " a sequence that is " + before.Status}
+				Message: "cannot " + action + " a sequence that is " + string(before.Status)}
 		}
 		if err != nil {
 			return change{}, err
@@ -265,11 +266,11 @@ func (s *Server) sequenceReport(w http.ResponseWriter, r *http.Request) error {
 	for _, c := range counts {
 		rep.Enrolled += c.N
 		switch c.Status {
-		case "active", "paused":
+		case queries.EnrollmentStatusActive, queries.EnrollmentStatusPaused:
 			rep.InProgress += c.N
-		case "completed":
+		case queries.EnrollmentStatusCompleted:
 			rep.Completed += c.N
-		case "exited":
+		case queries.EnrollmentStatusExited:
 			rep.Exited[c.ExitReason] += c.N
 		}
 	}

@@ -40,22 +40,22 @@ func NewReport(rows []queries.BroadcastFunnelRow, sentLastMinute int64) Report {
 		r.Audience += row.N
 		r.Replied += row.Replied
 		switch row.Status {
-		case "skipped":
+		case queries.MessageStatusSkipped:
 			r.Skipped[row.Reason] += row.N
-		case "pending":
+		case queries.MessageStatusPending:
 			r.Waiting += row.N
-		case "queued":
+		case queries.MessageStatusQueued:
 			r.Queued += row.N
-		case "sending":
+		case queries.MessageStatusSending:
 			r.Sending += row.N
-		case "unknown":
+		case queries.MessageStatusUnknown:
 			r.Unknown += row.N
-		case "read":
+		case queries.MessageStatusRead:
 			r.Read += row.N
 			r.Delivered += row.N
-		case "delivered":
+		case queries.MessageStatusDelivered:
 			r.Delivered += row.N
-		case "failed":
+		case queries.MessageStatusFailed:
 			key := row.Reason
 			if row.ErrorCode != 0 {
 				key = strconv.Itoa(int(row.ErrorCode))
@@ -65,9 +65,9 @@ func NewReport(rows []queries.BroadcastFunnelRow, sentLastMinute int64) Report {
 				notOnWA += row.N
 			}
 		}
-		if row.Status == "sent" || row.Status == "delivered" || row.Status == "read" {
+		if row.Status == queries.MessageStatusSent || row.Status == queries.MessageStatusDelivered || row.Status == queries.MessageStatusRead {
 			r.Sent += row.N
-		} else if row.Status == "failed" {
+		} else if row.Status == queries.MessageStatusFailed {
 			r.Sent += row.WithSent
 		}
 	}

@@ -24,6 +24,7 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
+	cfg.AfterConnect = loadEnums
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -33,6 +34,27 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 		return nil, fmt.Errorf("reach database: %w", err)
 	}
 	return pool, nil
+}
+
+// enumArrays are the arrays of the schema's enums (statuses). A query that takes a set of states
+// ("pause what is scheduled or running") takes one, and pgx encodes an array only of a type it
+// has loaded.
+var enumArrays = []string{"_broadcast_status", "_sequence_status", "_enrollment_status", "_message_status"}
+
+// loadEnums registers the enum arrays the database has on a new connection. A database not yet
+// migrated has none: its connections load them when the pool next replaces them.
+func loadEnums(ctx context.Context, conn *pgx.Conn) error {
+	var present []string
+	err := conn.QueryRow(ctx, "SELECT COALESCE(array_agg(typname::text), '{}') FROM pg_type WHERE typname = ANY($1)", enumArrays).Scan(&present)
+	if err != nil || len(present) == 0 {
+		return err
+	}
+	types, err := conn.LoadTypes(ctx, present)
+	if err != nil {
+		return fmt.Errorf("load enum types: %w", err)
+	}
+	conn.TypeMap().RegisterTypes(types)
+	return nil
 }
 
 // Migrate applies every pending migration. A session advisory lock lets several processes start

@@ -71,7 +71,7 @@ func (e *Engine) Enroll(ctx context.Context, db queries.DBTX, s Sequence, contac
 	case errors.Is(err, pgx.ErrNoRows):
 	case err != nil:
 		return 0, "", err
-	case s.Def.Once() || last.Status == "active" || last.Status == "paused":
+	case s.Def.Once() || last.Status == queries.EnrollmentStatusActive || last.Status == queries.EnrollmentStatusPaused:
 		return 0, NotAgain, nil
 	case s.Def.ReentryAfter != nil && s.Def.ReentryAfter.After(last.EnrolledAt, time.UTC).After(now):
 		return 0, NotCooling, nil
@@ -209,7 +209,7 @@ func (e *Engine) advanceBatch(ctx context.Context) (written int, more bool, err 
 			if msg != nil {
 				msgs = append(msgs, *msg)
 			}
-			if adv.Status == "exited" && !adv.keepUnsent {
+			if adv.Status == queries.EnrollmentStatusExited && !adv.keepUnsent {
 				exited = append(exited, adv.ID)
 			}
 			advances = append(advances, adv)
@@ -255,25 +255,25 @@ func (e *Engine) write(ctx context.Context, q *queries.Queries, now time.Time, m
 // outcome names a decision for the steps metric.
 func outcome(msg *stepMessage, adv advance) string {
 	switch {
-	case msg != nil && msg.Status == "skipped":
+	case msg != nil && msg.Status == queries.MessageStatusSkipped:
 		return "skipped"
 	case msg != nil:
 		return "sent"
-	case adv.Status == "active":
+	case adv.Status == queries.EnrollmentStatusActive:
 		return "waiting"
 	}
-	return adv.Status // exited, completed
+	return string(adv.Status) // exited, completed
 }
 
 // item is a due enrollment with what its decision needs.
 type item struct {
 	row       queries.DueEnrollmentsRow
 	def       *Definition
-	success   bool   // the success stop rules match the contact
-	failure   bool   // the failure stop rules match
-	condition bool   // the step's condition matches (true when it has none)
-	last      string // status of the latest step message that was not skipped by its condition
-	marketing bool   // the step sends a marketing template
+	success   bool                  // the success stop rules match the contact
+	failure   bool                  // the failure stop rules match
+	condition bool                  // the step's condition matches (true when it has none)
+	last      queries.MessageStatus // status of the latest step message that was not skipped by its condition
+	marketing bool                  // the step sends a marketing template
 }
 
 // prepare parses each definition once and evaluates the batch's rules with one query per rule.
@@ -311,9 +311,9 @@ func (e *Engine) prepare(ctx context.Context, q *queries.Queries, db segment.Que
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[int64]string, len(last))
+	byID := make(map[int64]queries.MessageStatus, len(last))
 	for _, l := range last {
-		byID[l.EnrollmentID] = string(l.Status)
+		byID[l.EnrollmentID] = l.Status
 	}
 	for _, it := range items {
 		it.last = byID[it.row.ID]
@@ -347,15 +347,15 @@ func markMarketing(ctx context.Context, q *queries.Queries, items []*item) error
 
 // stepMessage is a message row InsertStepMessages writes.
 type stepMessage struct {
-	AccountID    int64       `json:"account_id"`
-	ChannelID    int64       `json:"channel_id"`
-	ContactID    int64       `json:"contact_id"`
-	TemplateID   int64       `json:"template_id"`
-	EnrollmentID int64       `json:"enrollment_id"`
-	Step         int         `json:"step"`
-	Status       string      `json:"status"`
-	Reason       string      `json:"reason,omitempty"`
-	Context      stepContext `json:"context"`
+	AccountID    int64                 `json:"account_id"`
+	ChannelID    int64                 `json:"channel_id"`
+	ContactID    int64                 `json:"contact_id"`
+	TemplateID   int64                 `json:"template_id"`
+	EnrollmentID int64                 `json:"enrollment_id"`
+	Step         int                   `json:"step"`
+	Status       queries.MessageStatus `json:"status"`
+	Reason       string                `json:"reason,omitempty"`
+	Context      stepContext           `json:"context"`
 }
 
 // stepContext is what the worker reads besides the template: the step's parameter overrides
@@ -369,23 +369,23 @@ type stepContext struct {
 
 // advance is an enrollment row AdvanceEnrollments writes.
 type advance struct {
-	ID         int64      `json:"id"`
-	Status     string     `json:"status"`
-	NextStep   int16      `json:"next_step"`
-	NextRunAt  *time.Time `json:"next_run_at"`
-	LastStepAt *time.Time `json:"last_step_at"`
-	ExitReason string     `json:"exit_reason,omitempty"`
-	ExitDetail string     `json:"exit_detail,omitempty"`
-	keepUnsent bool       // an exit that lets the steps already written go out
+	ID         int64                    `json:"id"`
+	Status     queries.EnrollmentStatus `json:"status"`
+	NextStep   int16                    `json:"next_step"`
+	NextRunAt  *time.Time               `json:"next_run_at"`
+	LastStepAt *time.Time               `json:"last_step_at"`
+	ExitReason string                   `json:"exit_reason,omitempty"`
+	ExitDetail string                   `json:"exit_detail,omitempty"`
+	keepUnsent bool                     // an exit that lets the steps already written go out
 }
 
 // decide is what happens to a due enrollment now: it exits, waits, or runs its step (a message
 // to send, or one skipped by the step's condition) and moves on to the next.
 func (it *item) decide(now time.Time) (*stepMessage, advance) {
 	r, def := it.row, it.def
-	adv := advance{ID: r.ID, Status: "active", NextStep: r.NextStep, NextRunAt: r.NextRunAt, LastStepAt: r.LastStepAt}
+	adv := advance{ID: r.ID, Status: queries.EnrollmentStatusActive, NextStep: r.NextStep, NextRunAt: r.NextRunAt, LastStepAt: r.LastStepAt}
 	exit := func(reason, detail string) (*stepMessage, advance) {
-		adv.Status, adv.ExitReason, adv.ExitDetail, adv.NextRunAt = "exited", reason, detail, nil
+		adv.Status, adv.ExitReason, adv.ExitDetail, adv.NextRunAt = queries.EnrollmentStatusExited, reason, detail, nil
 		return nil, adv
 	}
 	step := int(r.NextStep)
@@ -398,7 +398,7 @@ func (it *item) decide(now time.Time) (*stepMessage, advance) {
 	case it.failure:
 		return exit("failure", "condition")
 	case step >= len(def.Steps):
-		adv.Status, adv.NextRunAt = "completed", nil
+		adv.Status, adv.NextRunAt = queries.EnrollmentStatusCompleted, nil
 		return nil, adv
 	}
 	loc := def.Location(r.TimeZone)
@@ -409,9 +409,9 @@ func (it *item) decide(now time.Time) (*stepMessage, advance) {
 	}
 	if def.RequireDelivered && it.last != "" {
 		switch it.last {
-		case "delivered", "read":
-		case "failed", "skipped", "unknown":
-			return exit("error", "previous step "+it.last)
+		case queries.MessageStatusDelivered, queries.MessageStatusRead:
+		case queries.MessageStatusFailed, queries.MessageStatusSkipped, queries.MessageStatusUnknown:
+			return exit("error", "previous step "+string(it.last))
 		default: // still on its way: look again in a minute, for a while
 			if r.LastStepAt != nil && now.Sub(*r.LastStepAt) > DeliveryWait {
 				return exit("error", "previous step not delivered")
@@ -428,20 +428,20 @@ func (it *item) decide(now time.Time) (*stepMessage, advance) {
 	}
 	s := def.Steps[step]
 	msg := &stepMessage{AccountID: r.AccountID, ChannelID: r.ChannelID, ContactID: r.ContactID, TemplateID: s.TemplateID,
-		EnrollmentID: r.ID, Step: step, Status: "pending",
+		EnrollmentID: r.ID, Step: step, Status: queries.MessageStatusPending,
 		Context: stepContext{Event: r.Properties, ScheduledAt: now}}
 	if len(s.Parameters) > 0 {
 		msg.Context.Parameters, _ = json.Marshal(s.Parameters)
 	}
 	if !it.condition {
-		msg.Status, msg.Reason = "skipped", "condition"
+		msg.Status, msg.Reason = queries.MessageStatusSkipped, "condition"
 	}
 	adv.NextStep, adv.LastStepAt = int16(step+1), &now
 	if step+1 < len(def.Steps) {
 		next := def.RunAt(step+1, now, r.EnrolledAt, loc)
 		adv.NextRunAt = &next
 	} else {
-		adv.Status, adv.NextRunAt = "completed", nil
+		adv.Status, adv.NextRunAt = queries.EnrollmentStatusCompleted, nil
 	}
 	return msg, adv
 }

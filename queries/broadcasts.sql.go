@@ -123,7 +123,7 @@ type CreateBroadcastParams struct {
 	ChannelID     int64
 	TemplateID    int64
 	Name          string
-	Status        string
+	Status        BroadcastStatus
 	Audience      json.RawMessage
 	Parameters    json.RawMessage
 	SendAt        *time.Time
@@ -704,20 +704,20 @@ func (q *Queries) SentInLastMinute(ctx context.Context, arg SentInLastMinutePara
 }
 
 const setBroadcastStatus = `-- name: SetBroadcastStatus :one
-UPDATE broadcasts SET status = $1, status_reason = $2, updated_at = now(),
-    pause_cause = CASE WHEN $1 = 'paused' THEN $3::text END,
-    finished_at = CASE WHEN $1 IN ('completed', 'cancelled') THEN now() ELSE finished_at END
-WHERE account_id = $4 AND id = $5 AND status = ANY($6::text[])
+UPDATE broadcasts SET status = $1::broadcast_status, status_reason = $2, updated_at = now(),
+    pause_cause = CASE WHEN $1::broadcast_status = 'paused' THEN $3::text END,
+    finished_at = CASE WHEN $1::broadcast_status IN ('completed', 'cancelled') THEN now() ELSE finished_at END
+WHERE account_id = $4 AND id = $5 AND status = ANY($6::broadcast_status[])
 RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause
 `
 
 type SetBroadcastStatusParams struct {
-	Status       string
+	Status       BroadcastStatus
 	Reason       string
 	PauseCause   *string
 	AccountID    int64
 	ID           int64
-	FromStatuses []string
+	FromStatuses []BroadcastStatus
 }
 
 // Moves a broadcast from one of the given states to another; no row when it is in none of them.
@@ -890,7 +890,7 @@ RETURNING id, account_id, channel_id, template_id, name, status, status_reason, 
 `
 
 type UpdateScheduledBroadcastParams struct {
-	Status        string
+	Status        BroadcastStatus
 	Name          string
 	ChannelID     int64
 	TemplateID    int64

@@ -46,7 +46,7 @@ func (q *Queries) ActiveSequencesOfTemplate(ctx context.Context, templateID int6
 
 const advanceEnrollments = `-- name: AdvanceEnrollments :execrows
 WITH s AS (
-    SELECT (e ->> 'id')::bigint AS id, e ->> 'status' AS status, (e ->> 'next_step')::smallint AS next_step,
+    SELECT (e ->> 'id')::bigint AS id, (e ->> 'status')::enrollment_status AS status, (e ->> 'next_step')::smallint AS next_step,
            (e ->> 'next_run_at')::timestamptz AS next_run_at, (e ->> 'last_step_at')::timestamptz AS last_step_at,
            COALESCE(e ->> 'exit_reason', '') AS exit_reason, COALESCE(e ->> 'exit_detail', '') AS exit_detail
     FROM jsonb_array_elements($2::jsonb) AS e
@@ -526,7 +526,7 @@ type GetSequenceRow struct {
 	AccountID    int64
 	ChannelID    int64
 	Name         string
-	Status       string
+	Status       SequenceStatus
 	Version      int32
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
@@ -573,7 +573,7 @@ type GetSequenceForEnrollmentRow struct {
 	ID         int64
 	ChannelID  int64
 	Version    int32
-	Status     string
+	Status     SequenceStatus
 	Definition json.RawMessage
 }
 
@@ -692,7 +692,7 @@ type LastEnrollmentParams struct {
 
 type LastEnrollmentRow struct {
 	ID         int64
-	Status     string
+	Status     EnrollmentStatus
 	EnrolledAt time.Time
 }
 
@@ -740,7 +740,7 @@ func (q *Queries) LastStepMessages(ctx context.Context, enrollmentIds []int64) (
 const listEnrollments = `-- name: ListEnrollments :many
 SELECT e.id, e.account_id, e.sequence_id, e.version, e.contact_id, e.status, e.exit_reason, e.next_step, e.next_run_at, e.properties, e.enrolled_at, e.finished_at, e.exit_detail, e.last_step_at, e.event_id, c.phone FROM enrollments e JOIN contacts c ON c.id = e.contact_id
 WHERE e.account_id = $1 AND e.sequence_id = $2 AND e.id > $3
-  AND ($4::text IS NULL OR e.status = $4::text)
+  AND ($4::enrollment_status IS NULL OR e.status = $4::enrollment_status)
 ORDER BY e.id LIMIT $5
 `
 
@@ -748,7 +748,7 @@ type ListEnrollmentsParams struct {
 	AccountID  int64
 	SequenceID int64
 	After      int64
-	Status     *string
+	Status     *EnrollmentStatus
 	Lim        int32
 }
 
@@ -818,7 +818,7 @@ type ListSequencesRow struct {
 	AccountID    int64
 	ChannelID    int64
 	Name         string
-	Status       string
+	Status       SequenceStatus
 	Version      int32
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
@@ -1033,7 +1033,7 @@ type SequenceEnrollmentCountsParams struct {
 }
 
 type SequenceEnrollmentCountsRow struct {
-	Status     string
+	Status     EnrollmentStatus
 	ExitReason string
 	N          int64
 }
@@ -1175,15 +1175,15 @@ func (q *Queries) SequencesListenFor(ctx context.Context, arg SequencesListenFor
 
 const setSequenceStatus = `-- name: SetSequenceStatus :one
 UPDATE sequences SET status = $1, status_reason = '', pause_cause = NULL, updated_at = now(), paused_at = NULL
-WHERE account_id = $2 AND id = $3 AND status = ANY($4::text[])
+WHERE account_id = $2 AND id = $3 AND status = ANY($4::sequence_status[])
 RETURNING id, account_id, channel_id, name, status, version, created_at, updated_at, trigger_event, status_reason, paused_at, pause_cause
 `
 
 type SetSequenceStatusParams struct {
-	Status       string
+	Status       SequenceStatus
 	AccountID    int64
 	ID           int64
-	FromStatuses []string
+	FromStatuses []SequenceStatus
 }
 
 // Moves a sequence between states (not pause and resume); no row when it is in none of the given ones.

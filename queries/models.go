@@ -14,6 +14,143 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type BroadcastStatus string
+
+const (
+	BroadcastStatusDraft     BroadcastStatus = "draft"
+	BroadcastStatusScheduled BroadcastStatus = "scheduled"
+	BroadcastStatusExpanding BroadcastStatus = "expanding"
+	BroadcastStatusRunning   BroadcastStatus = "running"
+	BroadcastStatusPaused    BroadcastStatus = "paused"
+	BroadcastStatusCompleted BroadcastStatus = "completed"
+	BroadcastStatusCancelled BroadcastStatus = "cancelled"
+)
+
+func (e *BroadcastStatus) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = BroadcastStatus(s)
+	case string:
+		*e = BroadcastStatus(s)
+	default:
+		return fmt.Errorf("unsupported scan type for BroadcastStatus: %T", src)
+	}
+	return nil
+}
+
+type NullBroadcastStatus struct {
+	BroadcastStatus BroadcastStatus
+	Valid           bool // Valid is true if BroadcastStatus is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullBroadcastStatus) Scan(value interface{}) error {
+	if value == nil {
+		ns.BroadcastStatus, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.BroadcastStatus.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullBroadcastStatus) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.BroadcastStatus), nil
+}
+
+func (e BroadcastStatus) Valid() bool {
+	switch e {
+	case BroadcastStatusDraft,
+		BroadcastStatusScheduled,
+		BroadcastStatusExpanding,
+		BroadcastStatusRunning,
+		BroadcastStatusPaused,
+		BroadcastStatusCompleted,
+		BroadcastStatusCancelled:
+		return true
+	}
+	return false
+}
+
+func AllBroadcastStatusValues() []BroadcastStatus {
+	return []BroadcastStatus{
+		BroadcastStatusDraft,
+		BroadcastStatusScheduled,
+		BroadcastStatusExpanding,
+		BroadcastStatusRunning,
+		BroadcastStatusPaused,
+		BroadcastStatusCompleted,
+		BroadcastStatusCancelled,
+	}
+}
+
+type EnrollmentStatus string
+
+const (
+	EnrollmentStatusActive    EnrollmentStatus = "active"
+	EnrollmentStatusPaused    EnrollmentStatus = "paused"
+	EnrollmentStatusCompleted EnrollmentStatus = "completed"
+	EnrollmentStatusExited    EnrollmentStatus = "exited"
+)
+
+func (e *EnrollmentStatus) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = EnrollmentStatus(s)
+	case string:
+		*e = EnrollmentStatus(s)
+	default:
+		return fmt.Errorf("unsupported scan type for EnrollmentStatus: %T", src)
+	}
+	return nil
+}
+
+type NullEnrollmentStatus struct {
+	EnrollmentStatus EnrollmentStatus
+	Valid            bool // Valid is true if EnrollmentStatus is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullEnrollmentStatus) Scan(value interface{}) error {
+	if value == nil {
+		ns.EnrollmentStatus, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.EnrollmentStatus.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullEnrollmentStatus) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.EnrollmentStatus), nil
+}
+
+func (e EnrollmentStatus) Valid() bool {
+	switch e {
+	case EnrollmentStatusActive,
+		EnrollmentStatusPaused,
+		EnrollmentStatusCompleted,
+		EnrollmentStatusExited:
+		return true
+	}
+	return false
+}
+
+func AllEnrollmentStatusValues() []EnrollmentStatus {
+	return []EnrollmentStatus{
+		EnrollmentStatusActive,
+		EnrollmentStatusPaused,
+		EnrollmentStatusCompleted,
+		EnrollmentStatusExited,
+	}
+}
+
 type MessageStatus string
 
 const (
@@ -63,6 +200,100 @@ func (ns NullMessageStatus) Value() (driver.Value, error) {
 	return string(ns.MessageStatus), nil
 }
 
+func (e MessageStatus) Valid() bool {
+	switch e {
+	case MessageStatusPending,
+		MessageStatusQueued,
+		MessageStatusSending,
+		MessageStatusSent,
+		MessageStatusDelivered,
+		MessageStatusRead,
+		MessageStatusFailed,
+		MessageStatusSkipped,
+		MessageStatusUnknown:
+		return true
+	}
+	return false
+}
+
+func AllMessageStatusValues() []MessageStatus {
+	return []MessageStatus{
+		MessageStatusPending,
+		MessageStatusQueued,
+		MessageStatusSending,
+		MessageStatusSent,
+		MessageStatusDelivered,
+		MessageStatusRead,
+		MessageStatusFailed,
+		MessageStatusSkipped,
+		MessageStatusUnknown,
+	}
+}
+
+type SequenceStatus string
+
+const (
+	SequenceStatusDraft    SequenceStatus = "draft"
+	SequenceStatusActive   SequenceStatus = "active"
+	SequenceStatusPaused   SequenceStatus = "paused"
+	SequenceStatusArchived SequenceStatus = "archived"
+)
+
+func (e *SequenceStatus) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = SequenceStatus(s)
+	case string:
+		*e = SequenceStatus(s)
+	default:
+		return fmt.Errorf("unsupported scan type for SequenceStatus: %T", src)
+	}
+	return nil
+}
+
+type NullSequenceStatus struct {
+	SequenceStatus SequenceStatus
+	Valid          bool // Valid is true if SequenceStatus is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullSequenceStatus) Scan(value interface{}) error {
+	if value == nil {
+		ns.SequenceStatus, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.SequenceStatus.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullSequenceStatus) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.SequenceStatus), nil
+}
+
+func (e SequenceStatus) Valid() bool {
+	switch e {
+	case SequenceStatusDraft,
+		SequenceStatusActive,
+		SequenceStatusPaused,
+		SequenceStatusArchived:
+		return true
+	}
+	return false
+}
+
+func AllSequenceStatusValues() []SequenceStatus {
+	return []SequenceStatus{
+		SequenceStatusDraft,
+		SequenceStatusActive,
+		SequenceStatusPaused,
+		SequenceStatusArchived,
+	}
+}
+
 type Account struct {
 	ID         int64
 	Name       string
@@ -104,7 +335,7 @@ type Broadcast struct {
 	ChannelID     int64
 	TemplateID    int64
 	Name          string
-	Status        string
+	Status        BroadcastStatus
 	StatusReason  string
 	Audience      json.RawMessage
 	Parameters    json.RawMessage
@@ -178,7 +409,7 @@ type Enrollment struct {
 	SequenceID int64
 	Version    int32
 	ContactID  int64
-	Status     string
+	Status     EnrollmentStatus
 	ExitReason string
 	NextStep   int16
 	NextRunAt  *time.Time
@@ -282,7 +513,7 @@ type Sequence struct {
 	AccountID    int64
 	ChannelID    int64
 	Name         string
-	Status       string
+	Status       SequenceStatus
 	Version      int32
 	CreatedAt    time.Time
 	UpdatedAt    time.Time

@@ -28,8 +28,8 @@ func (j *Jobs) Guard(ctx context.Context) error {
 		if !pause {
 			continue
 		}
-		if _, err := j.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: "paused", Reason: p.Reason, PauseCause: p.Cause.Column(),
-			AccountID: o.AccountID, ID: o.ID, FromStatuses: []string{"running"}}); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		if _, err := j.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: queries.BroadcastStatusPaused, Reason: p.Reason, PauseCause: p.Cause.Column(),
+			AccountID: o.AccountID, ID: o.ID, FromStatuses: []queries.BroadcastStatus{queries.BroadcastStatusRunning}}); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
 		j.log.Warn("broadcast paused", "broadcast", o.ID, "reason", p.Reason)

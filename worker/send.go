@@ -332,8 +332,8 @@ func (s *Sender) pauseCampaign(ctx context.Context, m message, p policy.Pause) e
 	if m.BroadcastID == nil {
 		return nil
 	}
-	_, err := s.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: "paused", Reason: p.Reason, PauseCause: p.Cause.Column(),
-		AccountID: m.AccountID, ID: *m.BroadcastID, FromStatuses: []string{"running"}})
+	_, err := s.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: queries.BroadcastStatusPaused, Reason: p.Reason, PauseCause: p.Cause.Column(),
+		AccountID: m.AccountID, ID: *m.BroadcastID, FromStatuses: []queries.BroadcastStatus{queries.BroadcastStatusRunning}})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}

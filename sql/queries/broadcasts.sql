@@ -15,10 +15,10 @@ SELECT * FROM broadcasts WHERE account_id = @account_id AND id > @after ORDER BY
 -- Moves a broadcast from one of the given states to another; no row when it is in none of them.
 -- A pause records its cause; any other move clears it.
 -- name: SetBroadcastStatus :one
-UPDATE broadcasts SET status = @status, status_reason = @reason, updated_at = now(),
-    pause_cause = CASE WHEN @status = 'paused' THEN sqlc.narg(pause_cause)::text END,
-    finished_at = CASE WHEN @status IN ('completed', 'cancelled') THEN now() ELSE finished_at END
-WHERE account_id = @account_id AND id = @id AND status = ANY(@from_statuses::text[])
+UPDATE broadcasts SET status = @status::broadcast_status, status_reason = @reason, updated_at = now(),
+    pause_cause = CASE WHEN @status::broadcast_status = 'paused' THEN sqlc.narg(pause_cause)::text END,
+    finished_at = CASE WHEN @status::broadcast_status IN ('completed', 'cancelled') THEN now() ELSE finished_at END
+WHERE account_id = @account_id AND id = @id AND status = ANY(@from_statuses::broadcast_status[])
 RETURNING *;
 
 -- name: UpdateScheduledBroadcast :one

@@ -32,7 +32,7 @@ ORDER BY s.id LIMIT @lim;
 -- Moves a sequence between states (not pause and resume); no row when it is in none of the given ones.
 -- name: SetSequenceStatus :one
 UPDATE sequences SET status = @status, status_reason = '', pause_cause = NULL, updated_at = now(), paused_at = NULL
-WHERE account_id = @account_id AND id = @id AND status = ANY(@from_statuses::text[])
+WHERE account_id = @account_id AND id = @id AND status = ANY(@from_statuses::sequence_status[])
 RETURNING *;
 
 -- Pausing holds every waiting contact where it is, out of the due index.
@@ -166,7 +166,7 @@ ON CONFLICT (enrollment_id, step) WHERE enrollment_id IS NOT NULL DO NOTHING;
 -- next_run_at, last_step_at, exit_reason and exit_detail.
 -- name: AdvanceEnrollments :execrows
 WITH s AS (
-    SELECT (e ->> 'id')::bigint AS id, e ->> 'status' AS status, (e ->> 'next_step')::smallint AS next_step,
+    SELECT (e ->> 'id')::bigint AS id, (e ->> 'status')::enrollment_status AS status, (e ->> 'next_step')::smallint AS next_step,
            (e ->> 'next_run_at')::timestamptz AS next_run_at, (e ->> 'last_step_at')::timestamptz AS last_step_at,
            COALESCE(e ->> 'exit_reason', '') AS exit_reason, COALESCE(e ->> 'exit_detail', '') AS exit_detail
     FROM jsonb_array_elements(@rows::jsonb) AS e
@@ -208,7 +208,7 @@ SELECT * FROM enrollments WHERE account_id = @account_id AND id = @id;
 -- name: ListEnrollments :many
 SELECT sqlc.embed(e), c.phone FROM enrollments e JOIN contacts c ON c.id = e.contact_id
 WHERE e.account_id = @account_id AND e.sequence_id = @sequence_id AND e.id > @after
-  AND (sqlc.narg(status)::text IS NULL OR e.status = sqlc.narg(status)::text)
+  AND (sqlc.narg(status)::enrollment_status IS NULL OR e.status = sqlc.narg(status)::enrollment_status)
 ORDER BY e.id LIMIT @lim;
 
 -- name: EnrollmentSteps :many
