@@ -58,12 +58,12 @@ generate: ## regenerate queries/ from sql/ with sqlc
 	$(SQLC) generate
 
 .PHONY: verify
-verify: ## gofmt, go vet, sqlc output fresh, the OpenAPI document valid, migrations apply and roll back cleanly
+verify: ## gofmt, go vet, sqlc output fresh, the tools module's checks (OpenAPI, compose file, PromQL), migrations up and down
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^queries/')); \
 	  if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	$(SQLC) diff
-	cd tools && go test -count=1 ./openapicheck
+	cd tools && go test -count=1 ./...
 	@$(SERVICES) && go test -count=1 -run '^TestMigrations' ./db
 
 # The Go vulnerability database, as a module the proxy serves (vuln.go.dev is not reachable here).

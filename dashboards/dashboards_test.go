@@ -1,5 +1,6 @@
 // Package dashboards holds Dripcast's Grafana dashboards and their provisioning; this test keeps
-// them true to the schema and the metrics the code exports.
+// them true to the schema (tools/dashcheck checks their PromQL against the metrics the code
+// exports).
 package dashboards
 
 import (
@@ -14,7 +15,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
 
 	"github.com/dripcast/dripcast/testenv"
@@ -212,72 +212,6 @@ func TestSQLQueriesRunAsTheReadOnlyRole(t *testing.T) {
 	}
 	if n < 10 {
 		t.Fatalf("only %d SQL queries", n)
-	}
-}
-
-// exported lists the metric names the code registers: every "dripcast_…" string in its Go files.
-func exported(t *testing.T) map[string]bool {
-	t.Helper()
-	names := map[string]bool{}
-	re := regexp.MustCompile(`"(dripcast_[a-z0-9_]+)"`)
-	err := filepath.WalkDir("..", func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		// Hidden folders hold no code, and .services/ holds the running Postgres's data, whose
-		// files come and go while other packages' tests create and drop databases.
-		if d.IsDir() && path != ".." && strings.HasPrefix(d.Name(), ".") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		raw, err := os.ReadFile(path)
-		for _, m := range re.FindAllSubmatch(raw, -1) {
-			names[string(m[1])] = true
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return names
-}
-
-// Every PromQL expression parses, and each metric it reads is one the code exports (histograms
-// with their _bucket, _sum and _count series).
-func TestPromQLUsesExportedMetrics(t *testing.T) {
-	names := exported(t)
-	promql := parser.NewParser(parser.Options{})
-	n := 0
-	for file, d := range load(t) {
-		for _, p := range d.Panels {
-			for _, tg := range p.Targets {
-				if tg.Expr == "" {
-					continue
-				}
-				n++
-				expr, err := promql.ParseExpr(strings.ReplaceAll(tg.Expr, "$__rate_interval", "1m"))
-				if err != nil {
-					t.Errorf("%s panel %q: %v", file, p.Title, err)
-					continue
-				}
-				parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
-					vs, ok := node.(*parser.VectorSelector)
-					if !ok {
-						return nil
-					}
-					base := regexp.MustCompile(`_(bucket|sum|count)$`).ReplaceAllString(vs.Name, "")
-					if !names[vs.Name] && !names[base] {
-						t.Errorf("%s panel %q reads %s, which the code does not export", file, p.Title, vs.Name)
-					}
-					return nil
-				})
-			}
-		}
-	}
-	if n < 10 {
-		t.Fatalf("only %d PromQL expressions", n)
 	}
 }
 
