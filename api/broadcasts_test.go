@@ -133,17 +133,8 @@ func TestRecipientsCSVNeutralizesFormulas(t *testing.T) {
 	}
 	req, _ := http.NewRequest("GET", e.srv.URL+fmt.Sprintf("/v1/broadcasts/%d/recipients?format=csv", id), nil)
 	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	n, _ := res.Body.Read(buf)
-	b.Write(buf[:n])
-	if !strings.Contains(b.String(), `"'=HYPERLINK(""x"")"`) || strings.Count(b.String(), "\n") != 4 {
-		t.Fatalf("csv:\n%s", b.String())
+	if csv := string(e.do(req).Raw); !strings.Contains(csv, `"'=HYPERLINK(""x"")"`) || strings.Count(csv, "\n") != 4 {
+		t.Fatalf("csv:\n%s", csv)
 	}
 	r := e.call(key, "GET", fmt.Sprintf("/v1/broadcasts/%d/recipients?status=pending&limit=2", id), nil).want(t, 200)
 	if len(r.Body["data"].([]any)) != 2 || r.Body["next_cursor"] == nil {
@@ -168,13 +159,7 @@ func TestWebhookSignatureAndHandshake(t *testing.T) {
 		if sig != "" {
 			req.Header.Set(whatsapp.SignatureHeader, sig)
 		}
-		res, err := e.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		seen.record("POST", "/webhooks/whatsapp", res.StatusCode)
-		return response{Status: res.StatusCode}
+		return e.do(req)
 	}
 	if r := post(whatsapp.Sign([]byte(body), "app-secret-123")); r.Status != 200 {
 		t.Fatalf("good signature: %d", r.Status)

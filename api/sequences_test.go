@@ -196,17 +196,7 @@ func (e *env) hook(url string, headers map[string]string, body []byte) response 
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	res, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out := response{Status: res.StatusCode}
-	buf := new(bytes.Buffer)
-	_, _ = buf.ReadFrom(res.Body)
-	out.Raw = buf.Bytes()
-	seen.record("POST", "/hooks/{token}", res.StatusCode)
-	return out
+	return e.do(req)
 }
 
 func TestIntegrationsAndHooks(t *testing.T) {
