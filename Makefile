@@ -4,6 +4,10 @@ SHELL := /bin/bash
 SERVICES := eval "$$(scripts/services.sh up)"
 SQLC := cd tools && go tool sqlc -f ../sqlc.yaml
 GO_TEST_FLAGS ?= -count=1 -race -timeout=30m
+# End-to-end tests that count no sends per second mostly wait (for paces, delays, webhooks): they
+# run this many at a time (4 made one wait 20 s for a step here), after the ones that count and the
+# chaos scenarios have run alone.
+E2E_PARALLEL ?= 3
 BENCH := go test -run '^$$' -bench . -benchtime 1x -timeout 90m
 # Go 1.26.8, this machine's, has known vulnerabilities in net/http, crypto/tls and crypto/x509
 # (make lint names them); the go command fetches this patched release from the module proxy.
@@ -21,7 +25,7 @@ demo: build ## start Postgres and Redis, run Dripcast and show it at work
 test: verify ## the whole test suite against real Postgres and Redis, and each fuzz target briefly
 	@$(SERVICES) && go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /e2e)
 	@$(MAKE) --no-print-directory fuzz
-	@$(SERVICES) && echo "end-to-end tests, alone: they measure rates per second" && go test $(GO_TEST_FLAGS) ./e2e
+	@$(SERVICES) && echo "end-to-end tests, alone: some count sends per second" && go test $(GO_TEST_FLAGS) -parallel $(E2E_PARALLEL) ./e2e
 
 # Parsers and compilers of untrusted input, each fuzzed for FUZZTIME by `make test`. Go's fuzzer
 # now and then fails without a finding when its time runs out under load: a failed target runs

@@ -8,6 +8,7 @@ import (
 )
 
 func TestSegmentsAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	for i, tag := range []string{"vip", "vip", "new"} {
@@ -76,6 +77,7 @@ func welcomeTemplate() map[string]any {
 }
 
 func TestTemplatesAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	r := e.call(key, "POST", "/v1/templates", welcomeTemplate()).want(t, http.StatusCreated)

@@ -25,6 +25,7 @@ func broadcastFixture(t *testing.T, e *env, key string) (int64, int64) {
 }
 
 func TestBroadcastLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	channel, tpl := broadcastFixture(t, e, key)
@@ -79,6 +80,7 @@ func TestBroadcastLifecycle(t *testing.T) {
 }
 
 func TestBroadcastValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	channel, tpl := broadcastFixture(t, e, key)
@@ -122,6 +124,7 @@ func TestBroadcastValidation(t *testing.T) {
 }
 
 func TestRecipientsCSVNeutralizesFormulas(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	channel, tpl := broadcastFixture(t, e, key)
@@ -143,6 +146,7 @@ func TestRecipientsCSVNeutralizesFormulas(t *testing.T) {
 }
 
 func TestWebhookSignatureAndHandshake(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{WebhookVerifyToken: "verify-me"})
 	_, key := e.account("acme")
 	channelFixture(t, e, key, "100000000000001")
@@ -172,6 +176,7 @@ func TestWebhookSignatureAndHandshake(t *testing.T) {
 }
 
 func TestAccountSettings(t *testing.T) {
+	t.Parallel()
 	e := newEnvWithoutMeta(t, Options{})
 	_, key := e.account("acme")
 	if r := e.call(key, "GET", "/v1/account/settings", nil).want(t, 200); string(r.Raw) != "{}\n" {

@@ -28,6 +28,7 @@ func channelFixture(t *testing.T, e *env, key, phoneNumberID string) (int64, int
 }
 
 func TestPortfoliosAndChannels(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	portfolio, channel := channelFixture(t, e, key, "100000000000001")
@@ -100,6 +101,7 @@ func TestPortfoliosAndChannels(t *testing.T) {
 
 // Meta out of reach: the channel cannot be verified now, and the answer says to try again.
 func TestChannelVerificationWithMetaDown(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{Meta: whatsapp.NewClient("http://"+testenv.FreeAddr(t), "v23.0", time.Second)})
 	_, key := e.account("acme")
 	p := e.call(key, "POST", "/v1/portfolios", map[string]any{"name": "Main"}).want(t, http.StatusCreated)

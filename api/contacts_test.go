@@ -12,6 +12,7 @@ import (
 )
 
 func TestContactLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 
@@ -69,6 +70,7 @@ func TestContactLifecycle(t *testing.T) {
 }
 
 func TestContactValidation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{MaxBodyBytes: 4096})
 	_, key := e.account("acme")
 	cases := []struct {
@@ -119,6 +121,7 @@ func TestContactValidation(t *testing.T) {
 }
 
 func TestListContacts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	for i := range 7 {
@@ -161,6 +164,7 @@ func TestListContacts(t *testing.T) {
 }
 
 func TestAuthentication(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	accountID, key := e.account("acme")
 	e.call(key, "GET", "/v1/account", nil).want(t, http.StatusOK)
@@ -181,6 +185,7 @@ func TestAuthentication(t *testing.T) {
 }
 
 func TestUnknownRouteAndMethod(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	if r := e.call(key, "GET", "/v1/nothing", nil); r.Status != 404 || r.errCode() != CodeNotFound {

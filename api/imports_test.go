@@ -12,6 +12,7 @@ import (
 )
 
 func TestImportCSVKeepsGoodRowsAndReportsBadOnes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	accountID, key := e.account("acme")
 	e.call(key, "POST", "/v1/contacts", map[string]any{"phone": "+14155550100", "name": "Old name", "tags": []string{"old"}}).want(t, 201)
@@ -64,6 +65,7 @@ func contactByPhone(t *testing.T, e *env, accountID int64, phone string) map[str
 }
 
 func TestImportNDJSON(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	accountID, key := e.account("acme")
 	body := `{"phone":"+14155550100","name":"Bob","tags":["a"],"attributes":{"score":3},"opted_in":true}
@@ -86,6 +88,7 @@ not json
 }
 
 func TestImportRefusesBadFiles(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{ImportMaxBytes: 1 << 20, ImportMaxRows: 5})
 	_, key := e.account("acme")
 	cases := []struct {
@@ -117,6 +120,7 @@ func TestImportRefusesBadFiles(t *testing.T) {
 }
 
 func TestImportOverTheSizeLimitKeepsWhatCame(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{ImportMaxBytes: 64 << 10})
 	_, key := e.account("acme")
 	r := e.send(key, "POST", "/v1/contacts/import", "text/csv", csvRows(10000, 0)).want(t, http.StatusRequestEntityTooLarge)
@@ -142,6 +146,7 @@ func csvRows(n, offset int) io.Reader {
 }
 
 func TestImport100kRows(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("100k-row import in -short mode")
 	}
@@ -161,6 +166,7 @@ func TestImport100kRows(t *testing.T) {
 // A NUL character (which Postgres cannot store) in one row: that row is reported with its line,
 // every other row is imported.
 func TestImportRowWithNULLosesNothingElse(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	var csv strings.Builder
@@ -189,6 +195,7 @@ func TestImportRowWithNULLosesNothingElse(t *testing.T) {
 // No input anywhere answers 500 for a NUL character or a key given twice: each gets a 400 that
 // names the field.
 func TestNULAndDuplicateKeysAreRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	for _, c := range []struct {

@@ -46,6 +46,7 @@ func hasNUL(v any) bool {
 }
 
 func TestCheckJSON(t *testing.T) {
+	t.Parallel()
 	for body, field := range map[string]string{
 		`{"phone":"A","PHONE":"C"}`:             "PHONE",
 		`{"a":{"x":1,"x":2}}`:                   "a.x",

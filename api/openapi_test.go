@@ -38,6 +38,7 @@ func loadOpenAPI() (openAPIDoc, error) {
 
 // The document and the router list the same operations.
 func TestOpenAPIListsEveryRoute(t *testing.T) {
+	t.Parallel()
 	doc, err := loadOpenAPI()
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,7 @@ func (e *env) key(account int64, role string) string {
 // Every route that takes a key, called with a key of every role: a role the route does not list
 // gets 403 before the handler runs; the others reach it. Ids name nothing, so no call changes data.
 func TestEveryRouteChecksRoles(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	account, _ := e.account("acme")
 	keys := map[string]string{}
@@ -60,6 +61,7 @@ func TestEveryRouteChecksRoles(t *testing.T) {
 
 // An analyst reads everything a marketer reads, with every phone number masked, in JSON and CSV.
 func TestAnalystSeesMaskedPhones(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	account, owner := e.account("acme")
 	analyst := e.key(account, "analyst")
@@ -120,6 +122,7 @@ func TestAnalystSeesMaskedPhones(t *testing.T) {
 }
 
 func TestAPIKeys(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, owner := e.account("acme")
 	e.call(owner, "POST", "/v1/api-keys", map[string]any{"name": "x", "role": "root"}).want(t, http.StatusBadRequest)
@@ -175,6 +178,7 @@ func (e *env) callFrom(forwarded, key, method, path string, body any) response {
 }
 
 func TestAllowedIPs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	_, owner := e.account("acme")
 	const office = "198.51.100.7"
@@ -203,6 +207,7 @@ func TestAllowedIPs(t *testing.T) {
 }
 
 func TestKeyRateLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{KeyRate: 1, KeyBurst: 2})
 	_, key := e.account("acme")
 	e.call(key, "GET", "/v1/account", nil).want(t, http.StatusOK)
@@ -215,6 +220,7 @@ func TestKeyRateLimit(t *testing.T) {
 }
 
 func TestAuditLog(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	account, owner := e.account("acme")
 	admin := e.key(account, "admin")
@@ -250,6 +256,7 @@ func TestAuditLog(t *testing.T) {
 // called here once, successfully, and must add exactly one entry naming the caller. The walk
 // fails when a new mutation route is missing from it.
 func TestEveryMutationIsAudited(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	e.sim.AddNumber(metasim.Number{PhoneNumberID: "100000000000001", WABAID: "200000000000001", DisplayNumber: "+14155550199", Token: "EAAG-secret-token"})
 	e.sim.AddNumber(metasim.Number{PhoneNumberID: "100000000000002", WABAID: "200000000000001", DisplayNumber: "+14155550198", Token: "EAAG-second"})
@@ -348,6 +355,7 @@ func TestEveryMutationIsAudited(t *testing.T) {
 
 // Two owner keys revoking each other at once: one wins, the account always keeps an owner.
 func TestOwnersRevokingEachOtherKeepOne(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	for i := range 50 {
 		account, first := e.account(fmt.Sprint("race-", i))

@@ -27,6 +27,7 @@ func cartSequence(channel, tpl int64) map[string]any {
 }
 
 func TestSequencesAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	_, channel := channelFixture(t, e, key, "100000000000001")
@@ -129,6 +130,7 @@ func TestSequencesAPI(t *testing.T) {
 
 // Contact changes become events only while an active sequence starts on them.
 func TestContactEvents(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	_, channel := channelFixture(t, e, key, "100000000000001")
@@ -166,6 +168,7 @@ func TestContactEvents(t *testing.T) {
 }
 
 func TestEventsAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	ev := func(body map[string]any) response { return e.call(key, "POST", "/v1/events", body) }
@@ -200,6 +203,7 @@ func (e *env) hook(url string, headers map[string]string, body []byte) response 
 }
 
 func TestIntegrationsAndHooks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	e.call(key, "POST", "/v1/integrations", map[string]any{"name": "x", "kind": "zapier"}).want(t, http.StatusBadRequest)
@@ -275,6 +279,7 @@ func TestIntegrationsAndHooks(t *testing.T) {
 // A Shopify delivery replayed (same body, new webhook id or topic), a stale one, and the same
 // order sent again in another body: each refused or a duplicate, one event in the end.
 func TestShopifyReplays(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	secret := "shpss_0123456789abcdef"
@@ -313,6 +318,7 @@ func TestShopifyReplays(t *testing.T) {
 // change their email or consent; each contact change it makes is audited as one. Consent sources
 // are a fixed set, and each consent change records the key that set it.
 func TestEventsCannotRewriteContacts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	account, owner := e.account("acme")
 	integration := e.key(account, "integration")
@@ -360,6 +366,7 @@ func TestEventsCannotRewriteContacts(t *testing.T) {
 
 // An integration's deliveries only fill contacts, unless it is configured to overwrite them.
 func TestIntegrationOverwriteContacts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, key := e.account("acme")
 	e.call(key, "POST", "/v1/contacts", map[string]any{"phone": "+14155550123", "name": "Lee", "opted_in": true}).want(t, http.StatusCreated)

@@ -18,6 +18,7 @@ func keyOf(t *testing.T, e *env, token string) int64 {
 // Walks every route with account B's key against account A's resources: each route that names an
 // id answers 404, and no list shows A's data.
 func TestEveryRouteIsolatesAccounts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	_, keyA := e.account("a")
 	_, keyB := e.account("b")

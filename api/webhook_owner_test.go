@@ -88,6 +88,7 @@ func snapshot(t *testing.T, e *env, account int64) string {
 // WABA (the outside probe's six forgeries). Each is refused and leaves every row of B unchanged;
 // B's own genuine multi-entry delivery still applies.
 func TestWebhookForgeriesAcrossAccounts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	a := newTenant(t, e, "a", "100000000000001", "200000000000001", "+14155550188")
 	b := newTenant(t, e, "b", "100000000000002", "200000000000002", "+14155550199")
@@ -169,6 +170,7 @@ func TestWebhookForgeriesAcrossAccounts(t *testing.T) {
 
 // An address whose deliveries keep failing their signature is refused for a while.
 func TestForgedWebhooksAreCheapAndLimited(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{HookFailureRate: 0.001, HookFailureBurst: 5})
 	a := newTenant(t, e, "a", "100000000000001", "200000000000001", "+14155550188")
 	body := delivery(t, [3]any{a.waba, "messages", map[string]any{"metadata": meta(a.number)}})
@@ -186,6 +188,7 @@ func TestForgedWebhooksAreCheapAndLimited(t *testing.T) {
 // A caller that sends its body slowly is cut off at the read deadline of the unauthenticated
 // routes, not after the 10 minutes imports may take.
 func TestSlowWebhookBodyIsCutOff(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{HookReadTimeout: 300 * time.Millisecond})
 	conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
 	if err != nil {
@@ -204,6 +207,7 @@ func TestSlowWebhookBodyIsCutOff(t *testing.T) {
 // A tenant cannot register another tenant's number or WABA: Meta, asked with the token given,
 // does not confirm them, and the answer is the one a number registered already gets.
 func TestChannelOfAnotherTenantIsRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, Options{})
 	a := newTenant(t, e, "a", "100000000000001", "200000000000001", "+14155550188")
 	b := newTenant(t, e, "b", "100000000000002", "200000000000002", "+14155550199")

@@ -12,6 +12,7 @@ import (
 // Two expansions of one broadcast at once, and one started from a stale copy of the broadcast
 // (its cursor behind the committed one), write each contact's row once and both succeed.
 func TestExpandTwiceWritesOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pool := testenv.DB(t)
 	n := 2*ExpandChunk + 500

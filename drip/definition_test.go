@@ -21,6 +21,7 @@ func mustLoad(t *testing.T, zone string) *time.Location {
 // A day is a calendar day in the zone: 09:00 stays 09:00 across New York's spring-forward
 // (Sunday 2030-03-10), while 24 hours is 24 hours.
 func TestDelayAcrossDST(t *testing.T) {
+	t.Parallel()
 	ny := mustLoad(t, "America/New_York")
 	at := time.Date(2030, 3, 9, 9, 0, 0, 0, ny)
 	if got := (Delay{1, "days"}).After(at, ny); got.In(ny).Hour() != 9 || got.Sub(at) != 23*time.Hour {
@@ -42,6 +43,7 @@ func TestDelayAcrossDST(t *testing.T) {
 // Each step runs after its delay, moved into its window; delays count from the previous step or
 // from enrollment.
 func TestRunAt(t *testing.T) {
+	t.Parallel()
 	kolkata := mustLoad(t, "Asia/Kolkata")
 	d := &Definition{SendWindow: &policy.Window{Start: "09:00", End: "21:00"}, Steps: []Step{
 		{Delay: Delay{0, "minutes"}},
@@ -62,6 +64,7 @@ func TestRunAt(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
+	t.Parallel()
 	category := func(id int64) string { return map[int64]string{1: "utility", 2: "marketing"}[id] }
 	no := false
 	cases := map[string]struct {
@@ -99,6 +102,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestFilters(t *testing.T) {
+	t.Parallel()
 	props := map[string]any{"total": "149.90", "items": []any{"shoe", "sock"}, "customer": map[string]any{"city": "Pune"}, "vip": true}
 	f := func(prop, op, value string) Filter {
 		return Filter{Property: prop, Op: op, Value: json.RawMessage(value)}

@@ -132,6 +132,7 @@ func rule(t *testing.T, s string) *Definition {
 // One sequence through its branches: stop rules, step conditions, "only if the previous step was
 // delivered", windows, completion.
 func TestAdvance(t *testing.T) {
+	t.Parallel()
 	monday := time.Date(2030, 6, 3, 8, 0, 0, 0, time.UTC)
 	f := newFixture(t, monday)
 	seq := f.sequence(t, rule(t, `{
@@ -194,6 +195,7 @@ func TestAdvance(t *testing.T) {
 
 // Events enroll into the sequences they trigger (with the filter) and end the ones they stop.
 func TestProcessEvents(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, time.Now())
 	f.sequence(t, rule(t, `{"trigger": {"event": "cart.abandoned", "filter": [{"property": "total", "op": "gt", "value": 10}]},
 		"exit": {"failure": {"events": ["cart.emptied"]}}, "steps": [{"delay": {"amount": 1, "unit": "hours"}}]}`))
@@ -226,6 +228,7 @@ func TestProcessEvents(t *testing.T) {
 // The tick's query walks the partial index of due enrollments: however many contacts wait, it
 // reads only the due ones.
 func TestDueEnrollmentsUseTheIndex(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, time.Now())
 	f.sequence(t, rule(t, `{"steps": [{}]}`))
 	f.exec(t, `INSERT INTO contacts (account_id, phone) SELECT $1, '+1415' || lpad(i::text, 7, '0') FROM generate_series(1, 100000) i`, f.account)
@@ -262,6 +265,7 @@ func TestDueEnrollmentsUseTheIndex(t *testing.T) {
 
 // Contacts keep the version they enrolled in; an edit applies to new enrollments.
 func TestEnrollmentKeepsItsVersion(t *testing.T) {
+	t.Parallel()
 	start := time.Date(2030, 6, 3, 8, 0, 0, 0, time.UTC)
 	f := newFixture(t, start)
 	v1 := f.sequence(t, rule(t, `{"steps": [{}, {"delay": {"amount": 1, "unit": "hours"}}]}`))
@@ -291,6 +295,7 @@ func TestEnrollmentKeepsItsVersion(t *testing.T) {
 // Utility steps go to everyone; a marketing step needs consent, and an opt-out after enrollment
 // ends the journey when the sequence exits on opt-out.
 func TestMarketingStepNeedsConsent(t *testing.T) {
+	t.Parallel()
 	start := time.Now().Add(-time.Minute)
 	f := newFixture(t, start)
 	marketing := f.id(t, `INSERT INTO templates (account_id, name, language, category, components)

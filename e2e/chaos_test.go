@@ -67,6 +67,10 @@ func (c *cluster) settle(audience, held int, fault time.Time, within time.Durati
 	}
 	o.duplicates = duplicates(took)
 	o.breaches = n.RefusedByCode[130429] + n.RefusedByCode[131056] + n.TierBreaches
+	if o.breaches > 0 {
+		c.t.Logf("breaches: throughput %d, pair rate %d, tier %d; per number %+v", n.RefusedByCode[130429], n.RefusedByCode[131056],
+			n.TierBreaches, n.PerNumber)
+	}
 	var final int
 	_ = c.pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE status IN ('sent', 'delivered', 'read', 'failed', 'skipped', 'unknown')`).Scan(&final)
 	o.lost = audience - held - final

@@ -129,7 +129,7 @@ func newStackAt(t testing.TB, simCfg metasim.Config, mps int, clk clock.Clock) *
 	return s
 }
 
-// tick runs the scheduler's jobs as its leader would, a little faster than its tickers.
+// tick runs the scheduler's jobs as its leader would, a little faster than its timers.
 func (s *stack) tick(ctx context.Context) {
 	for ctx.Err() == nil {
 		for _, job := range []func(context.Context) error{s.jobs.Start, s.jobs.Expand, s.jobs.Drip, s.jobs.Feed, s.jobs.Complete, s.jobs.Recover, s.jobs.Guard} {

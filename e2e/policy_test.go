@@ -25,6 +25,7 @@ func (s *stack) finish(id int64) map[string]any {
 // The frequency cap skips contacts who had their share of marketing, across broadcasts; Meta's
 // own per-user cap (131049) fails a send, and "retry failed" makes a broadcast of exactly those.
 func TestFrequencyCapAndRetryFailed(t *testing.T) {
+	t.Parallel() // counts no sends per second
 	s := newStack(t, metasim.Config{TimeScale: 1000, MarketingCap: 1}, 1000)
 	channel, template := s.setup("unlimited")
 	importContacts(t, s, 50, utc)
@@ -58,6 +59,7 @@ func TestFrequencyCapAndRetryFailed(t *testing.T) {
 
 // A broadcast whose sends mostly fail pauses itself, with the reason.
 func TestFailingBroadcastPausesItself(t *testing.T) {
+	t.Parallel() // counts no sends per second
 	var missing []string
 	for i := range 400 {
 		if i%5 != 0 {
@@ -81,6 +83,7 @@ func TestFailingBroadcastPausesItself(t *testing.T) {
 }
 
 func TestTestSend(t *testing.T) {
+	t.Parallel() // counts no sends per second
 	s := newStack(t, metasim.Config{}, 1000)
 	channel, template := s.setup("unlimited")
 	importContacts(t, s, 1, utc)

@@ -17,6 +17,7 @@ import (
 // Redis wiped mid-broadcast: the tasks of queued messages are gone, Postgres still has the rows,
 // and recovery feeds them again. Nothing is lost and nothing is sent twice.
 func TestRedisWipedMidBroadcast(t *testing.T) {
+	t.Parallel() // counts no sends per second
 	s := newStack(t, metasim.Config{TimeScale: 100}, 1000)
 	s.jobs.LostAfter = 2 * time.Second
 	channel, template := s.setup("unlimited")
@@ -38,6 +39,7 @@ func TestRedisWipedMidBroadcast(t *testing.T) {
 // A worker that died mid-send leaves its message in sending: it becomes unknown, is never sent
 // again, and the status webhook that carries its id settles it.
 func TestStuckSendingBecomesUnknownThenSettles(t *testing.T) {
+	t.Parallel() // counts no sends per second
 	s := newStack(t, metasim.Config{}, 1000)
 	s.jobs.SendingTimeout = time.Second
 	channel, template := s.setup("unlimited")
@@ -87,6 +89,7 @@ func TestStuckSendingBecomesUnknownThenSettles(t *testing.T) {
 
 // The periodic refresh reads quality, throughput level and messaging limit from Meta.
 func TestRefreshFromMeta(t *testing.T) {
+	t.Parallel() // counts no sends per second
 	s := newStack(t, metasim.Config{DefaultTier: 10000}, 1000)
 	channel, _ := s.setup(250)
 	if err := s.sim.Quality(metasim.QualityChange{PhoneNumberID: phoneNumberID, Event: "DOWNGRADE", Rating: "YELLOW"}); err != nil {

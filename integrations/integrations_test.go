@@ -10,6 +10,7 @@ import (
 )
 
 func TestVerifyGeneric(t *testing.T) {
+	t.Parallel()
 	body := []byte(`{"event":"order.placed"}`)
 	now := time.Unix(1_900_000_000, 0)
 	headers := func(sig string, ts time.Time, id string) http.Header {
@@ -61,6 +62,7 @@ func TestVerifyGeneric(t *testing.T) {
 }
 
 func TestVerifyShopify(t *testing.T) {
+	t.Parallel()
 	body := []byte(`{"id":1}`)
 	now := time.Now()
 	h := http.Header{}
@@ -103,6 +105,7 @@ func payload(t *testing.T, s string) map[string]any {
 }
 
 func TestShopifyApply(t *testing.T) {
+	t.Parallel()
 	checkout := payload(t, `{"token": "ck1", "cart_token": "ct1", "abandoned_checkout_url": "https://shop/ck1", "total_price": "49.90",
 		"currency": "INR", "email": "a@b.in", "billing_address": {"phone": "+91 98200 00001", "first_name": "Asha"}}`)
 	m, err := ShopifyApply("checkouts/update", checkout)
@@ -124,6 +127,7 @@ func TestShopifyApply(t *testing.T) {
 }
 
 func TestGenericMapping(t *testing.T) {
+	t.Parallel()
 	m := Mapping{Phone: "lead.phone", Name: "lead.name", Event: "kind", Attributes: map[string]string{"plan": "lead.plan"}, Properties: "data"}
 	if err := m.Check(); err != nil {
 		t.Fatal(err)

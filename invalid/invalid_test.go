@@ -7,6 +7,7 @@ import (
 )
 
 func TestWithinPlacesTheField(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		parent string
 		err    error

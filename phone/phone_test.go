@@ -7,6 +7,7 @@ import (
 )
 
 func TestNormalize(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in, region, want, country string
 	}{
@@ -39,6 +40,7 @@ func TestNormalize(t *testing.T) {
 }
 
 func TestNormalizeTimeZoneFollowsArea(t *testing.T) {
+	t.Parallel()
 	for in, zone := range map[string]string{
 		"+1 212 555 0100": "America/New_York",
 		"+1 415 555 0100": "America/Los_Angeles",
@@ -52,6 +54,7 @@ func TestNormalizeTimeZoneFollowsArea(t *testing.T) {
 }
 
 func TestNormalizeRejects(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ in, region, why string }{
 		{"", "", "empty"},
 		{"   ", "", "empty"},
@@ -77,6 +80,7 @@ func TestNormalizeRejects(t *testing.T) {
 }
 
 func TestErrorsDoNotLeakTheNumber(t *testing.T) {
+	t.Parallel()
 	_, err := Normalize("9876543210", "")
 	if err == nil || strings.Contains(err.Error(), "9876543210") {
 		t.Fatalf("error %v shows the whole number", err)
@@ -84,6 +88,7 @@ func TestErrorsDoNotLeakTheNumber(t *testing.T) {
 }
 
 func TestMask(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"+919876543210": "+91******3210",
 		"+14155550100":  "+14*****0100",

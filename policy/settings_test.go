@@ -3,6 +3,7 @@ package policy
 import "testing"
 
 func TestShouldPause(t *testing.T) {
+	t.Parallel()
 	var def Settings
 	cases := []struct {
 		s                          Settings
@@ -33,6 +34,7 @@ func TestShouldPause(t *testing.T) {
 }
 
 func TestRateFactor(t *testing.T) {
+	t.Parallel()
 	var def Settings
 	if def.RateFactor("YELLOW", "marketing") != 0.5 || def.RateFactor("YELLOW", "utility") != 1 || def.RateFactor("GREEN", "marketing") != 1 {
 		t.Fatal("default quality policy")

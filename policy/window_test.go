@@ -10,6 +10,7 @@ import (
 )
 
 func TestWindowEncode(t *testing.T) {
+	t.Parallel()
 	raw, err := Window{Days: []string{"Mon", "fri"}, Start: "09:00", End: "21:00"}.Encode()
 	if err != nil || string(raw) != `{"days":[1,5],"start":"09:00","end":"21:00"}` {
 		t.Fatalf("%s %v", raw, err)
@@ -27,6 +28,7 @@ func TestWindowEncode(t *testing.T) {
 // The window functions, in SQL and in Go, in the contact's zone and across New York's change to
 // standard time on Sunday 2030-11-03.
 func TestNextSendWindow(t *testing.T) {
+	t.Parallel()
 	pool := testenv.DB(t)
 	w := Window{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "09:00", End: "17:00"}
 	weekdays, _ := w.Encode()
@@ -58,6 +60,7 @@ func TestNextSendWindow(t *testing.T) {
 
 // The drip engine computes windows in Go, the feeder in SQL: they must agree everywhere.
 func TestWindowGoAgreesWithSQL(t *testing.T) {
+	t.Parallel()
 	pool := testenv.DB(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	zones := []string{"America/New_York", "Asia/Kolkata", "Europe/London", "Australia/Lord_Howe", "UTC"}

@@ -11,7 +11,7 @@ import (
 )
 
 // Scheduler runs jobs at fixed intervals while its Elector is leader. Every job has its own
-// ticker, so a slow job delays only itself, and runs one at a time: a tick that comes while the
+// timer, so a slow job delays only itself, and runs one at a time: a tick that comes while the
 // job still runs is dropped, not queued.
 type Scheduler struct {
 	elector *Elector
@@ -56,8 +56,11 @@ func (s *Scheduler) Run(ctx context.Context) {
 	wg.Wait()
 }
 
+// tick runs a job at each multiple of its interval on the wall clock (a one-second job at every
+// whole second, as cron ran it): jobs run in step with each other and with the seconds the
+// limits count in. Ticks missed while the job ran are skipped.
 func (s *Scheduler) tick(ctx context.Context, j job) {
-	t := time.NewTicker(j.interval)
+	t := time.NewTimer(untilNext(time.Now(), j.interval))
 	defer t.Stop()
 	for {
 		select {
@@ -65,16 +68,21 @@ func (s *Scheduler) tick(ctx context.Context, j job) {
 			return
 		case <-t.C:
 		}
-		if !s.elector.IsLeader() {
-			continue
+		if s.elector.IsLeader() {
+			if err := s.runOnce(ctx, j); err != nil && ctx.Err() == nil {
+				s.log.Error("scheduler job failed", "job", j.name, "err", err)
+			}
 		}
-		if err := s.runOnce(ctx, j); err != nil && ctx.Err() == nil {
-			s.log.Error("scheduler job failed", "job", j.name, "err", err)
-		}
+		t.Reset(untilNext(time.Now(), j.interval))
 	}
 }
 
-// runOnce runs a job, turning a panic into its error: one bad row must not stop the ticker that
+// untilNext is the time from now to the next multiple of interval.
+func untilNext(now time.Time, interval time.Duration) time.Duration {
+	return now.Truncate(interval).Add(interval).Sub(now)
+}
+
+// runOnce runs a job, turning a panic into its error: one bad row must not stop the timer that
 // all later work of the job depends on.
 func (s *Scheduler) runOnce(ctx context.Context, j job) (err error) {
 	defer func() {

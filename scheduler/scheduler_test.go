@@ -92,3 +92,15 @@ func TestPanickingJobRunsAgain(t *testing.T) {
 	})
 	testenv.Eventually(t, "the job ran after panicking", 10*time.Second, func() bool { return ranA.Load()+ranB.Load() >= 3 })
 }
+
+// A job's ticks fall on multiples of its interval, as cron's did.
+func TestUntilNextIsAMultipleOfTheInterval(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 6, 10, 0, 7, 300_000_000, time.UTC)
+	for interval, want := range map[time.Duration]time.Duration{time.Second: 700 * time.Millisecond,
+		10 * time.Second: 2700 * time.Millisecond, 250 * time.Millisecond: 200 * time.Millisecond} {
+		if got := untilNext(now, interval); got != want {
+			t.Errorf("every %s from %s: next in %s, want %s", interval, now.Format("15:04:05.000"), got, want)
+		}
+	}
+}

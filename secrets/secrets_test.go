@@ -7,6 +7,7 @@ import (
 )
 
 func TestSealOpenRotate(t *testing.T) {
+	t.Parallel()
 	k1, k2 := NewKey("k1"), NewKey("k2")
 	old, err := New(k1)
 	if err != nil {
@@ -50,6 +51,7 @@ func TestSealOpenRotate(t *testing.T) {
 }
 
 func TestNewRejects(t *testing.T) {
+	t.Parallel()
 	for _, spec := range []string{"", "nokey", "k1:short", "k 1:" + strings.Repeat("A", 44), NewKey("a") + "," + NewKey("a")} {
 		if _, err := New(spec); err == nil {
 			t.Errorf("%q accepted", spec)
@@ -60,6 +62,7 @@ func TestNewRejects(t *testing.T) {
 // A secret bound to its row does not open in another row (a ciphertext copied there); one sealed
 // before rows were bound still opens in any row, until rotate-key binds it.
 func TestSecretsAreBoundToTheirRow(t *testing.T) {
+	t.Parallel()
 	b, _ := New(NewKey("k1"))
 	sealed := b.Seal("EAAG-a", ChannelToken("1001"))
 	if got, err := b.Open(sealed, ChannelToken("1001")); err != nil || got != "EAAG-a" {

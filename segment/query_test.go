@@ -41,6 +41,7 @@ func seed(t *testing.T, pool *pgxpool.Pool) int64 {
 }
 
 func TestRulesAgainstContacts(t *testing.T) {
+	t.Parallel()
 	pool := testenv.DB(t)
 	account := seed(t, pool)
 	ctx := context.Background()
@@ -94,6 +95,7 @@ func TestRulesAgainstContacts(t *testing.T) {
 }
 
 func TestContactsPaginates(t *testing.T) {
+	t.Parallel()
 	pool := testenv.DB(t)
 	account := seed(t, pool)
 	ctx := context.Background()

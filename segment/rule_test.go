@@ -18,6 +18,7 @@ func mustRule(t *testing.T, s string) Rule {
 }
 
 func TestCompile(t *testing.T) {
+	t.Parallel()
 	r := mustRule(t, `{"all":[
 		{"field":"opted_in","op":"eq","value":true},
 		{"any":[{"field":"tags","op":"contains","value":"vip"},{"field":"attributes.city","op":"in","value":["Pune",42]}]},
@@ -40,6 +41,7 @@ func TestCompile(t *testing.T) {
 }
 
 func TestCompileRejects(t *testing.T) {
+	t.Parallel()
 	deep := `{"field":"name","op":"exists"}`
 	for range MaxDepth {
 		deep = `{"not":` + deep + `}`
@@ -79,12 +81,14 @@ func TestCompileRejects(t *testing.T) {
 }
 
 func TestParseRejectsUnknownKeys(t *testing.T) {
+	t.Parallel()
 	if _, err := Parse([]byte(`{"field":"name","op":"exists","sql":"1=1"}`)); err == nil {
 		t.Fatal("a rule with an unknown key was accepted")
 	}
 }
 
 func TestErrorNamesThePath(t *testing.T) {
+	t.Parallel()
 	err := Check(mustRule(t, `{"all":[{"field":"name","op":"exists"},{"any":[{"field":"nope","op":"eq","value":1}]}]}`))
 	if err == nil || !strings.HasPrefix(err.Error(), "all[1].any[0]: ") {
 		t.Fatalf("error %v does not point at all[1].any[0]", err)
@@ -93,6 +97,7 @@ func TestErrorNamesThePath(t *testing.T) {
 
 // Injection attempts in values: they become bind parameters, never SQL text.
 func TestValuesNeverReachSQL(t *testing.T) {
+	t.Parallel()
 	evil := []string{`x' OR '1'='1`, `"; DROP TABLE contacts; --`, `$99`, `%_%`, `\`, "\x00"}
 	for _, v := range evil {
 		b, _ := json.Marshal(v)

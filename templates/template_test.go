@@ -29,6 +29,7 @@ func orderTemplate() Template {
 }
 
 func TestRender(t *testing.T) {
+	t.Parallel()
 	tpl := orderTemplate()
 	if err := tpl.Validate(); err != nil {
 		t.Fatal(err)
@@ -52,6 +53,7 @@ func TestRender(t *testing.T) {
 }
 
 func TestRenderFallbackAndMissing(t *testing.T) {
+	t.Parallel()
 	tpl := orderTemplate()
 	out, err := tpl.Render(Recipient{}, map[string]any{"order_id": 77, "total": "10"})
 	if err != nil {
@@ -69,6 +71,7 @@ func TestRenderFallbackAndMissing(t *testing.T) {
 }
 
 func TestValidateRejects(t *testing.T) {
+	t.Parallel()
 	cases := map[string]func(*Template){
 		"name":                       func(t *Template) { t.Name = "Order Update" },
 		"language":                   func(t *Template) { t.Language = "english" },

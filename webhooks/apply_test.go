@@ -82,6 +82,7 @@ func apply(t *testing.T, pool *pgxpool.Pool, n whatsapp.Notification) Result {
 
 // Timestamps far from now are not stored as they come.
 func TestBelievableTimes(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	for _, c := range []struct {
 		at, want time.Time
@@ -118,6 +119,7 @@ func messageState(t *testing.T, pool *pgxpool.Pool, id int64) string {
 // Statuses arrive out of order and twice; a message only moves forward, and a status webhook
 // that beats the send's answer (the row still in sending) settles it by the callback id.
 func TestStatusesOnlyMoveForward(t *testing.T) {
+	t.Parallel()
 	pool, msg := fixture(t)
 	apply(t, pool, statuses(msg, [2]string{"read", ""}))
 	apply(t, pool, statuses(msg, [2]string{"delivered", ""}, [2]string{"sent", ""}, [2]string{"sent", ""}))
@@ -128,6 +130,7 @@ func TestStatusesOnlyMoveForward(t *testing.T) {
 }
 
 func TestFailedAfterSentAndDeliveredAfterFailed(t *testing.T) {
+	t.Parallel()
 	pool, msg := fixture(t)
 	apply(t, pool, statuses(msg, [2]string{"sent", ""}, [2]string{"failed", "131047"}))
 	if got := messageState(t, pool, msg); got != "failed wamid=wamid.A sent=true delivered=false read=false code=131047" {
@@ -140,6 +143,7 @@ func TestFailedAfterSentAndDeliveredAfterFailed(t *testing.T) {
 }
 
 func TestStatusOfAnotherNumberIsIgnored(t *testing.T) {
+	t.Parallel()
 	pool, msg := fixture(t)
 	n := statuses(msg, [2]string{"read", ""})
 	var v whatsapp.MessagesValue
@@ -154,6 +158,7 @@ func TestStatusOfAnotherNumberIsIgnored(t *testing.T) {
 }
 
 func TestStopReplyOptsOutAndCountsAsReply(t *testing.T) {
+	t.Parallel()
 	pool, msg := fixture(t)
 	apply(t, pool, statuses(msg, [2]string{"sent", ""}))
 	inbound := func(text, context string) whatsapp.Notification {
@@ -204,6 +209,7 @@ func TestStopReplyOptsOutAndCountsAsReply(t *testing.T) {
 }
 
 func TestTemplatePauseAndQuality(t *testing.T) {
+	t.Parallel()
 	pool, _ := fixture(t)
 	ctx := context.Background()
 	status := func() (string, string) {
@@ -232,6 +238,7 @@ func TestTemplatePauseAndQuality(t *testing.T) {
 // approves it again; a reply ends the enrollments of sequences that exit on reply and drops
 // their unsent step.
 func TestSequencesFollowTemplatesAndReplies(t *testing.T) {
+	t.Parallel()
 	pool, _ := fixture(t)
 	ctx := context.Background()
 	var enrollment, step int64
@@ -276,6 +283,7 @@ func TestSequencesFollowTemplatesAndReplies(t *testing.T) {
 // Refusing a forged delivery opens the secrets of the channels it names only, whatever the
 // number of channels: the cost of a forgery does not grow with the tenants.
 func TestForgeryCostDoesNotGrowWithChannels(t *testing.T) {
+	t.Parallel()
 	pool, _ := fixture(t)
 	if _, err := pool.Exec(context.Background(), `
 		INSERT INTO channels (account_id, portfolio_id, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc)
@@ -296,6 +304,7 @@ func TestForgeryCostDoesNotGrowWithChannels(t *testing.T) {
 // Resuming matches on the pause's cause, not on its wording: Meta approving a template resumes
 // what that template's pause paused, never a broadcast paused by hand.
 func TestApprovalResumesOnlyWhatTheTemplatePaused(t *testing.T) {
+	t.Parallel()
 	pool, _ := fixture(t)
 	ctx := context.Background()
 	state := func() string {

@@ -50,6 +50,7 @@ func classOf(t *testing.T, err error) whatsapp.Class {
 }
 
 func TestSendTemplate(t *testing.T) {
+	t.Parallel()
 	sim, c := newSim(t, metasim.Config{PairInterval: 6 * time.Second})
 	ctx := context.Background()
 	res, err := c.SendTemplate(ctx, token, numberID, "+1 415 555 0100", orderTemplate(2), "msg-1")
@@ -101,6 +102,7 @@ func TestSendTemplate(t *testing.T) {
 }
 
 func TestThroughputLimit(t *testing.T) {
+	t.Parallel()
 	sim, c := newSim(t, metasim.Config{})
 	ctx := context.Background()
 	limited := 0
@@ -120,6 +122,7 @@ func TestThroughputLimit(t *testing.T) {
 }
 
 func TestGetPhoneNumber(t *testing.T) {
+	t.Parallel()
 	_, c := newSim(t, metasim.Config{DefaultTier: 2000})
 	p, err := c.GetPhoneNumber(context.Background(), token, numberID)
 	if err != nil || p.QualityRating != "GREEN" || p.Throughput.Level != "STANDARD" || p.MessagingLimit != "TIER_2K" || p.ID != numberID {
@@ -132,6 +135,7 @@ func TestGetPhoneNumber(t *testing.T) {
 
 // A send that went out but got no answer is ambiguous; one that never left is safe to retry.
 func TestTransportFailures(t *testing.T) {
+	t.Parallel()
 	sim, c := newSim(t, metasim.Config{Faults: metasim.Faults{Timeout: 1}})
 	_, err := c.SendTemplate(context.Background(), token, numberID, "+14155550100", orderTemplate(2), "m")
 	var tr *whatsapp.TransportError

@@ -9,6 +9,7 @@ import (
 
 // Every code of the table, one by one, as the issue and Meta's reference list them.
 func TestClassifyCode(t *testing.T) {
+	t.Parallel()
 	want := map[int]Class{
 		0: StopChannel, 3: StopChannel, 10: StopChannel, 190: StopChannel, 200: StopChannel, 250: StopChannel, 299: StopChannel,
 		368: StopChannel, 131005: StopChannel, 131031: StopChannel, 131042: StopChannel, 131045: StopChannel, 133010: StopChannel,
@@ -44,6 +45,7 @@ func TestClassifyCode(t *testing.T) {
 }
 
 func TestClassifyErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		err  error
 		want Class

@@ -34,6 +34,7 @@ func onlyValue(t *testing.T, n Notification) any {
 }
 
 func TestParseMetaExamples(t *testing.T) {
+	t.Parallel()
 	v := onlyValue(t, parseFile(t, "status_delivered.json")).(*MessagesValue)
 	s := v.Statuses[0]
 	if v.Metadata.PhoneNumberID != "106540352242922" || s.Status != "delivered" || s.RecipientID != "16505551234" ||
@@ -77,6 +78,7 @@ func TestParseMetaExamples(t *testing.T) {
 }
 
 func TestParseRejectsNonsense(t *testing.T) {
+	t.Parallel()
 	for _, body := range []string{"", "[]", "{", `{"entry":"x"}`} {
 		if _, err := ParseNotification([]byte(body)); err == nil {
 			t.Errorf("%q parsed", body)
@@ -89,6 +91,7 @@ func TestParseRejectsNonsense(t *testing.T) {
 }
 
 func TestSignature(t *testing.T) {
+	t.Parallel()
 	body := []byte(`{"object":"whatsapp_business_account"}`)
 	good := Sign(body, "s3cret")
 	cases := map[string]struct {
@@ -116,6 +119,7 @@ func TestSignature(t *testing.T) {
 }
 
 func TestHandshake(t *testing.T) {
+	t.Parallel()
 	q := url.Values{"hub.mode": {"subscribe"}, "hub.verify_token": {"tok"}, "hub.challenge": {"1158201444"}}
 	if c, ok := VerifyHandshake(q, "tok"); !ok || c != "1158201444" {
 		t.Fatalf("good handshake: %q %v", c, ok)
