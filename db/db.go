@@ -25,6 +25,12 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 		cfg.MaxConns = maxConns
 	}
 	cfg.AfterConnect = loadEnums
+	// A connection made before the migrations lacks the enums: the pool drops it after use, so
+	// one made after them takes its place (instead of after its hour-long lifetime).
+	cfg.AfterRelease = func(c *pgx.Conn) bool {
+		_, ok := c.TypeMap().TypeForName(enumArrays[0])
+		return ok
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -42,7 +48,7 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 var enumArrays = []string{"_broadcast_status", "_sequence_status", "_enrollment_status", "_message_status"}
 
 // loadEnums registers the enum arrays the database has on a new connection. A database not yet
-// migrated has none: its connections load them when the pool next replaces them.
+// migrated has none.
 func loadEnums(ctx context.Context, conn *pgx.Conn) error {
 	var present []string
 	err := conn.QueryRow(ctx, "SELECT COALESCE(array_agg(typname::text), '{}') FROM pg_type WHERE typname = ANY($1)", enumArrays).Scan(&present)

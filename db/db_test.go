@@ -11,6 +11,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/dripcast/dripcast/db"
+	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/sql/migrations"
 	"github.com/dripcast/dripcast/testenv"
 )
@@ -75,5 +76,33 @@ func TestEveryTenantTableHasAccountID(t *testing.T) {
 		var name string
 		_ = rows.Scan(&name)
 		t.Errorf("table %s has no account_id", name)
+	}
+}
+
+// A pool opened before the migrations (a role started before `dripcast migrate`) can pass a set
+// of statuses once they ran: its connections without the enums are not kept.
+func TestPoolOpenedBeforeMigrationsLoadsTheEnums(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.DatabaseURL(t)
+	empty, err := db.Open(ctx, url, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := empty.Exec(ctx, "DROP SCHEMA public CASCADE; CREATE SCHEMA public"); err != nil {
+		t.Fatal(err)
+	}
+	empty.Close()
+	pool, err := db.Open(ctx, url, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, url, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	states := []queries.BroadcastStatus{queries.BroadcastStatusScheduled, queries.BroadcastStatusRunning}
+	if err := pool.QueryRow(ctx, "SELECT cardinality($1::broadcast_status[])", states).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("a set of statuses after the migrations: %d, %v", n, err)
 	}
 }
