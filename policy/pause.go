@@ -2,6 +2,9 @@ package policy
 
 import (
 	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/dripcast/dripcast/queries"
 )
@@ -53,4 +56,64 @@ func PauseMarketingOnRed(ctx context.Context, q *queries.Queries, channelID int6
 	p := Automatic(PausedForQuality, "quality rating RED")
 	return q.PauseMarketingOfChannel(ctx, queries.PauseMarketingOfChannelParams{ChannelID: channelID, Reason: p.Reason,
 		PauseCause: p.Cause.Column()})
+}
+
+// PauseBroadcast pauses a running broadcast; one that is no longer running is left as it is.
+func PauseBroadcast(ctx context.Context, q *queries.Queries, accountID, id int64, p Pause) error {
+	_, err := q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: queries.BroadcastStatusPaused, Reason: p.Reason,
+		PauseCause: p.Cause.Column(), AccountID: accountID, ID: id, FromStatuses: []queries.BroadcastStatus{queries.BroadcastStatusRunning}})
+	return ignoreNoRows(err)
+}
+
+// PauseSequence pauses an active sequence; one that is no longer active is left as it is.
+func PauseSequence(ctx context.Context, q *queries.Queries, accountID, id int64, p Pause) error {
+	_, err := q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: accountID, ID: id, Reason: p.Reason, PauseCause: p.Cause.Column()})
+	return ignoreNoRows(err)
+}
+
+// PauseForTemplate pauses the running broadcasts and the active sequences that send a template
+// Meta paused, disabled or rejected (its status): every send of it would fail.
+func PauseForTemplate(ctx context.Context, q *queries.Queries, template int64, status string) error {
+	p := Automatic(PausedForTemplate(status), "template "+status+" by Meta")
+	if err := q.PauseBroadcastsOfTemplate(ctx, queries.PauseBroadcastsOfTemplateParams{TemplateID: template, Reason: p.Reason,
+		PauseCause: p.Cause.Column()}); err != nil {
+		return err
+	}
+	seqs, err := q.ActiveSequencesOfTemplate(ctx, template)
+	if err != nil {
+		return err
+	}
+	for _, s := range seqs {
+		if err := PauseSequence(ctx, q, s.AccountID, s.ID, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ResumeForTemplate resumes what a template's pause paused (TemplateCauses), once Meta approved
+// it again; campaigns paused by hand or for another cause stay paused.
+func ResumeForTemplate(ctx context.Context, q *queries.Queries, template int64) error {
+	if err := q.ResumeBroadcastsOfTemplate(ctx, queries.ResumeBroadcastsOfTemplateParams{TemplateID: template,
+		Causes: TemplateCauses}); err != nil {
+		return err
+	}
+	seqs, err := q.PausedSequencesOfTemplate(ctx, queries.PausedSequencesOfTemplateParams{TemplateID: template, Causes: TemplateCauses})
+	if err != nil {
+		return err
+	}
+	for _, s := range seqs {
+		if _, err := q.ResumeSequence(ctx, queries.ResumeSequenceParams{AccountID: s.AccountID, ID: s.ID}); ignoreNoRows(err) != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ignoreNoRows: a campaign that changed state since it was read needs nothing more.
+func ignoreNoRows(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	return err
 }

@@ -4,12 +4,8 @@ package scheduler
 
 import (
 	"context"
-	"errors"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/dripcast/dripcast/policy"
-	"github.com/dripcast/dripcast/queries"
 )
 
 // Guard pauses running broadcasts whose failures or opt-outs pass their account's thresholds.
@@ -28,8 +24,7 @@ func (j *Jobs) Guard(ctx context.Context) error {
 		if !pause {
 			continue
 		}
-		if _, err := j.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: queries.BroadcastStatusPaused, Reason: p.Reason, PauseCause: p.Cause.Column(),
-			AccountID: o.AccountID, ID: o.ID, FromStatuses: []queries.BroadcastStatus{queries.BroadcastStatusRunning}}); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		if err := policy.PauseBroadcast(ctx, j.q, o.AccountID, o.ID, p); err != nil {
 			return err
 		}
 		j.log.Warn("broadcast paused", "broadcast", o.ID, "reason", p.Reason)

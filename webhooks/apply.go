@@ -341,9 +341,9 @@ func applyTemplate(ctx context.Context, q *queries.Queries, wabaChannels []Chann
 		for _, id := range ids {
 			switch status {
 			case "paused", "disabled", "rejected":
-				err = pauseForTemplate(ctx, q, id, status)
+				err = policy.PauseForTemplate(ctx, q, id, status)
 			case "approved":
-				err = resumeForTemplate(ctx, q, id)
+				err = policy.ResumeForTemplate(ctx, q, id)
 			}
 			if err != nil {
 				return err
@@ -351,49 +351,4 @@ func applyTemplate(ctx context.Context, q *queries.Queries, wabaChannels []Chann
 		}
 	}
 	return nil
-}
-
-func pauseForTemplate(ctx context.Context, q *queries.Queries, template int64, status string) error {
-	p := policy.Automatic(policy.PausedForTemplate(status), "template "+status+" by Meta")
-	if err := q.PauseBroadcastsOfTemplate(ctx, queries.PauseBroadcastsOfTemplateParams{TemplateID: template, Reason: p.Reason,
-		PauseCause: p.Cause.Column()}); err != nil {
-		return err
-	}
-	seqs, err := q.ActiveSequencesOfTemplate(ctx, template)
-	if err != nil {
-		return err
-	}
-	for _, s := range seqs {
-		if _, err := q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: s.AccountID, ID: s.ID, Reason: p.Reason,
-			PauseCause: p.Cause.Column()}); ignoreNoRows(err) != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func resumeForTemplate(ctx context.Context, q *queries.Queries, template int64) error {
-	if err := q.ResumeBroadcastsOfTemplate(ctx, queries.ResumeBroadcastsOfTemplateParams{TemplateID: template,
-		Causes: policy.TemplateCauses}); err != nil {
-		return err
-	}
-	seqs, err := q.PausedSequencesOfTemplate(ctx, queries.PausedSequencesOfTemplateParams{TemplateID: template,
-		Causes: policy.TemplateCauses})
-	if err != nil {
-		return err
-	}
-	for _, s := range seqs {
-		if _, err := q.ResumeSequence(ctx, queries.ResumeSequenceParams{AccountID: s.AccountID, ID: s.ID}); ignoreNoRows(err) != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// ignoreNoRows: a sequence that changed state since it was listed needs nothing more.
-func ignoreNoRows(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
-	return err
 }

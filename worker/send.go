@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -321,23 +320,13 @@ func (s *Sender) holdForTemplate(ctx context.Context, m message, status string) 
 
 // pauseCampaign pauses the message's broadcast or sequence.
 func (s *Sender) pauseCampaign(ctx context.Context, m message, p policy.Pause) error {
-	if m.SequenceID != nil {
-		_, err := s.q.PauseSequence(ctx, queries.PauseSequenceParams{AccountID: m.AccountID, ID: *m.SequenceID,
-			Reason: p.Reason, PauseCause: p.Cause.Column()})
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		return err
+	switch {
+	case m.SequenceID != nil:
+		return policy.PauseSequence(ctx, s.q, m.AccountID, *m.SequenceID, p)
+	case m.BroadcastID != nil:
+		return policy.PauseBroadcast(ctx, s.q, m.AccountID, *m.BroadcastID, p)
 	}
-	if m.BroadcastID == nil {
-		return nil
-	}
-	_, err := s.q.SetBroadcastStatus(ctx, queries.SetBroadcastStatusParams{Status: queries.BroadcastStatusPaused, Reason: p.Reason, PauseCause: p.Cause.Column(),
-		AccountID: m.AccountID, ID: *m.BroadcastID, FromStatuses: []queries.BroadcastStatus{queries.BroadcastStatusRunning}})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
-	return err
+	return nil
 }
 
 // stopChannel pauses the number and its broadcasts; the message waits for them to resume.
