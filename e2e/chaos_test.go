@@ -233,9 +233,10 @@ func (o outcome) check(t testing.TB) {
 }
 
 // chaos is a cluster set up for a fault scenario: one number metasim limits to mps, of which
-// Dripcast is told 90 % (the tests run under the race detector beside other processes on two
-// cores, where metasim stamps sends with more jitter than the limiter's margin allows;
-// BenchmarkRateAccuracy measures that margin on its own), and contacts in groups g0, g1, … of
+// Dripcast is told 85 % (the tests run under the race detector beside other processes on two
+// cores, where metasim stamps sends with more jitter than the limiter's margin allows: at 90 %, a
+// stall of a tenth of a second now and then pushed 18 sends into the next second;
+// BenchmarkRateAccuracy measures the limiter's own margin), and contacts in groups g0, g1, … of
 // which every 25th has opted out.
 type chaos struct {
 	*cluster
@@ -279,7 +280,7 @@ func (c *chaos) drip(tag string) {
 func (c *chaos) number() {
 	channels, template := c.setupNumbers(c.mps)
 	c.channel, c.template = channels[0], template
-	c.call("PATCH", fmt.Sprintf("/v1/channels/%d", c.channel), map[string]any{"throughput_mps": c.mps * 9 / 10}, 200)
+	c.call("PATCH", fmt.Sprintf("/v1/channels/%d", c.channel), map[string]any{"throughput_mps": c.mps * 85 / 100}, 200)
 	if c.tier > 0 {
 		var portfolio int64
 		_ = c.pool.QueryRow(context.Background(), `SELECT portfolio_id FROM channels WHERE id = $1`, c.channel).Scan(&portfolio)

@@ -107,8 +107,10 @@ func (w Window) Next(t time.Time, loc *time.Location) time.Time {
 		return t
 	}
 	l := t.In(loc)
-	var hh, mm int
-	fmt.Sscanf(w.Start, "%d:%d", &hh, &mm)
+	start, _ := ParseClock(w.Start)
+	// The wall-clock hour and minute, not midnight plus a duration: a day that changes to or from
+	// daylight time opens at its own 09:00.
+	hh, mm := int(start/time.Hour), int(start%time.Hour/time.Minute)
 	for i := 0; i <= 7; i++ {
 		opens := time.Date(l.Year(), l.Month(), l.Day()+i, hh, mm, 0, 0, loc)
 		if !opens.Before(t) && w.Open(opens, loc) {
