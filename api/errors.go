@@ -28,7 +28,7 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 // The stable error codes.
 const (
 	CodeInvalidJSON      = "invalid_json"
-	CodeValidation       = "validation_failed"
+	CodeValidation       = invalid.Code // the domain packages' invalid input answers with it too
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnauthorized     = "unauthorized"
