@@ -41,7 +41,6 @@ func (c *cluster) settle(audience, held int, fault time.Time, within time.Durati
 	c.t.Helper()
 	ctx := context.Background()
 	var o outcome
-	var state string
 	deadline := time.Now().Add(within)
 	for {
 		var open, pending int
@@ -51,8 +50,7 @@ func (c *cluster) settle(audience, held int, fault time.Time, within time.Durati
 			break
 		}
 		if time.Now().After(deadline) {
-			_ = c.pool.QueryRow(ctx, `SELECT string_agg(status || ' ' || n, ', ') FROM (SELECT status::text, count(*) AS n FROM messages GROUP BY 1) s`).Scan(&state)
-			c.t.Fatalf("messages not final within %s: %s; metasim %+v", within, state, c.sim.Counters())
+			c.t.Fatalf("messages not final within %s: %s; metasim %+v", within, c.states(), c.sim.Counters())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -85,6 +83,15 @@ func (c *cluster) settle(audience, held int, fault time.Time, within time.Durati
 	o.wrong = c.wrongStatuses(took) + c.wrongReports()
 	o.optedOut = c.optedOutSends(took)
 	return o
+}
+
+// states counts the messages by status, with how long the oldest queued one has waited.
+func (c *cluster) states() string {
+	var s string
+	_ = c.pool.QueryRow(context.Background(), `SELECT string_agg(status || ' ' || n, ', ') || ', oldest queued ' ||
+		COALESCE((SELECT now() - min(queued_at) FROM messages WHERE status = 'queued')::text, '-')
+		FROM (SELECT status::text, count(*) AS n FROM messages GROUP BY 1) s`).Scan(&s)
+	return s
 }
 
 // duplicates counts the message rows metasim took more than once (by the message id each send
@@ -414,6 +421,11 @@ func TestChaosRedisWiped(t *testing.T) {
 		t.Fatal(err)
 	}
 	fault := time.Now()
+	defer func() {
+		if t.Failed() {
+			t.Logf("messages: %s", c.states())
+		}
+	}()
 	testenv.Eventually(t, "the first broadcast sent", time.Minute, func() bool { return c.sim.Counters().Accepted >= 1440 })
 	c.broadcast("g1")
 	var eligible int

@@ -20,17 +20,28 @@ const redisMark = "dripcast:redis-mark"
 // Recover re-enqueues messages queued long ago whose task was lost, and marks messages stuck in
 // sending (a worker died mid-send) unknown: never sent again blindly.
 //
-// It looks at every queued message, however recent, on its first run in a process and when Redis
-// lost its data: the first run is on a new leader, and a leader killed between marking messages
-// queued and enqueueing them would otherwise hold them up for LostAfter; after a loss every task
-// is gone. Enqueueing is idempotent (the task id is the message's), and the claim guards the rest.
+// It looks at every queued message, however recent, on its first run in a process, and on every
+// run for LostAfter after Redis lost its data. The first run is on a new leader, and a leader
+// killed between marking messages queued and enqueueing them would otherwise hold them up for
+// LostAfter. After a loss every task is gone, and a worker busy with a task then hands its
+// message back to the queue later, when the retry of that task fails (Asynq no longer knows it):
+// sweeping for a while finds those too. Enqueueing is idempotent (the task id is the message's),
+// and the claim guards the rest.
 func (j *Jobs) Recover(ctx context.Context) error {
 	marked, err := j.rdb.Exists(ctx, redisMark).Result()
 	if err != nil {
 		return err
 	}
+	now := time.Now()
+	switch {
+	case marked == 0: // Redis lost its data (or this is its first use)
+		j.sweepUntil = now.Add(j.LostAfter)
+	case !j.started: // a new leader
+		j.sweepUntil = now
+	}
+	j.started = true
 	lostAfter := j.LostAfter
-	if !j.recovered.Swap(true) || marked == 0 {
+	if !now.After(j.sweepUntil) {
 		lostAfter = 0
 	}
 	stuck, err := j.q.StuckQueued(ctx, int32(lostAfter.Seconds()))

@@ -4,13 +4,16 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dripcast/dripcast/metrics"
+	"github.com/dripcast/dripcast/sendtask"
 	"github.com/dripcast/dripcast/testenv"
 )
 
@@ -103,4 +106,61 @@ func TestUntilNextIsAMultipleOfTheInterval(t *testing.T) {
 			t.Errorf("every %s from %s: next in %s, want %s", interval, now.Format("15:04:05.000"), got, want)
 		}
 	}
+}
+
+// After Redis lost its data, a message handed back to the queue later (the retry of its task
+// failed: Asynq no longer knew the task) is enqueued on the next run, not LostAfter later; without
+// a loss, a message queued just now is left to the task being enqueued for it.
+func TestRecoverSweepsForAWhileAfterALoss(t *testing.T) {
+	pool, rdb := testenv.DB(t), testenv.Redis(t)
+	ctx := context.Background()
+	// Redis's first use looks like a loss: a first leader sets the mark.
+	if err := NewJobs(pool, rdb, nil, quiet, metrics.New(prometheus.NewRegistry())).Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	jobs := NewJobs(pool, rdb, nil, quiet, metrics.New(prometheus.NewRegistry()))
+	recoverAndCheck := func(id int64, wantTask bool) {
+		t.Helper()
+		if err := jobs.Recover(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_, err := jobs.tasks.GetTaskInfo(sendtask.Queue, "send:"+strconv.FormatInt(id, 10))
+		if hasTask := err == nil; hasTask != wantTask {
+			t.Fatalf("message %d has a task: %v, want %v (%v)", id, hasTask, wantTask, err)
+		}
+	}
+	recoverAndCheck(0, false) // the first run of a new leader
+	for range 2 {
+		recoverAndCheck(queuedMessage(t, pool), false)
+	}
+	if err := rdb.FlushDB(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	recoverAndCheck(0, false) // sees the loss
+	for range 2 {
+		recoverAndCheck(queuedMessage(t, pool), true)
+	}
+}
+
+// queuedMessage inserts a message queued now (with its account, number, template, broadcast and
+// contact), and no task.
+func queuedMessage(t *testing.T, pool *pgxpool.Pool) int64 {
+	t.Helper()
+	var id int64
+	err := pool.QueryRow(context.Background(), `
+		WITH a AS (INSERT INTO accounts (name) VALUES ('a') RETURNING id),
+		p AS (INSERT INTO portfolios (account_id, name) SELECT id, 'p' FROM a RETURNING id, account_id),
+		ch AS (INSERT INTO channels (account_id, portfolio_id, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps)
+		       SELECT account_id, id, gen_random_uuid()::text, '2001', '+14155550199', '\x00', '\x00', 80 FROM p RETURNING id, account_id),
+		t AS (INSERT INTO templates (account_id, name, language, category, components)
+		      SELECT account_id, 'promo', 'en', 'marketing', '{}' FROM ch RETURNING id),
+		b AS (INSERT INTO broadcasts (account_id, channel_id, template_id, name, status, audience)
+		      SELECT ch.account_id, ch.id, t.id, 'b', 'running', '{}' FROM ch, t RETURNING id, account_id, channel_id, template_id),
+		c AS (INSERT INTO contacts (account_id, phone) SELECT account_id, '+14155550100' FROM b RETURNING id)
+		INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at, queued_at)
+		SELECT b.account_id, b.channel_id, c.id, b.template_id, b.id, 'queued', now(), now() FROM b, c RETURNING id`).Scan(&id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
