@@ -101,9 +101,10 @@ func (s *stack) shopify(url, secret, topic, id string, payload map[string]any) i
 	return res.StatusCode
 }
 
-// late says got is want, or later by at most slack: a step never runs early, and a tick of the
-// scaled clock is long.
-func late(got, want, slack time.Duration) bool { return got >= want && got <= want+slack }
+// late says a step's delay got is want, or later by at most 3 s of real time (6 hours on the
+// scaled clock): a step never runs early, the drip job ticks every half second, and the tests run
+// beside others on two cores (a step came 1.7 s late there).
+func late(got, want time.Duration) bool { return got >= want && got <= want+3*time.Second*dripScale }
 
 // The abandoned-cart sequence from Shopify: a checkout enrolls the buyer; step 1 goes an hour
 // later with the cart's link, step 2 a day after that; an order ends the sequence. Deliveries are
@@ -173,7 +174,7 @@ func TestAbandonedCartSequence(t *testing.T) {
 	}
 	times := s.stepTimes(seq, abandons)
 	enrolled, _ := time.Parse(time.RFC3339Nano, e[abandons]["enrolled_at"].(string))
-	if len(times) != 2 || !late(times[0].Sub(enrolled), time.Hour, time.Hour) || !late(times[1].Sub(times[0]), 24*time.Hour, time.Hour) {
+	if len(times) != 2 || !late(times[0].Sub(enrolled), time.Hour) || !late(times[1].Sub(times[0]), 24*time.Hour) {
 		t.Errorf("step times on the engine's clock: enrolled %s, steps %v", enrolled, times)
 	}
 	var deliveries, stored int

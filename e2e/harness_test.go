@@ -125,7 +125,13 @@ func newStackAt(t testing.TB, simCfg metasim.Config, mps int, clk clock.Clock) *
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.tick(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done }) // runs first: the jobs stop before the pool closes
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("messages: %s", s.states())
+		}
+	}) // runs first: the jobs stop before the pool closes
 	return s
 }
 

@@ -14,14 +14,17 @@ import (
 // nothing is the usage of portfolios that never sent.
 func nothing(context.Context, int64) (Usage, error) { return Usage{}, nil }
 
-// Two limiters (two worker processes) on one Redis share a number's throughput.
+// Two limiters (two worker processes) on one Redis share a number's throughput: together they
+// are never ahead of 98.5 sends a second (Safety), and they keep sending. On a loaded machine,
+// where these goroutines wait for the CPU, sends only come later, so the test holds there too.
 func TestThroughputIsShared(t *testing.T) {
 	rdb := testenv.Redis(t)
 	a, b := New(rdb, nothing, 0, 50*time.Millisecond), New(rdb, nothing, 0, 50*time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	const sends = 200
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var allowed atomic.Int64
-	var perSecond sync.Map
+	start := time.Now()
+	var allowed, ahead atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 8 {
 		l := a
@@ -29,39 +32,36 @@ func TestThroughputIsShared(t *testing.T) {
 			l = b
 		}
 		wg.Go(func() {
-			for n := 0; ctx.Err() == nil; n++ {
+			for n := 0; ctx.Err() == nil && allowed.Load() < sends; n++ {
 				d, err := l.Acquire(ctx, Send{PhoneNumberID: "n1", Portfolio: 1, MPS: 100, Recipient: fmt.Sprint(i, "-", n)})
 				if err != nil || !d.Allowed {
 					continue
 				}
-				allowed.Add(1)
-				c, _ := perSecond.LoadOrStore(time.Now().Unix(), new(atomic.Int64))
-				c.(*atomic.Int64).Add(1)
+				// The k-th send's slot is (k-1)/98.5 s after the first: Acquire returns no sooner.
+				if k := allowed.Add(1); float64(k-1) > 100*Safety*time.Since(start).Seconds()+1 {
+					ahead.Add(1)
+				}
 			}
 		})
 	}
 	wg.Wait()
-	got := allowed.Load()
-	if got < 190 || got > 202 { // 98 a second for 2 s, and the burst
-		t.Fatalf("%d sends in 2 s at 100 mps", got)
+	if got := allowed.Load(); got < sends {
+		t.Fatalf("%d sends in 20 s at 100 mps", got)
 	}
-	perSecond.Range(func(k, v any) bool {
-		if n := v.(*atomic.Int64).Load(); n > 100 {
-			t.Errorf("second %v: %d sends", k, n)
-		}
-		return true
-	})
+	if n := ahead.Load(); n > 0 {
+		t.Fatalf("%d sends ahead of the rate (in %s)", n, time.Since(start))
+	}
 }
 
 func TestPairRate(t *testing.T) {
-	l := New(testenv.Redis(t), nothing, 300*time.Millisecond, time.Second)
+	l := New(testenv.Redis(t), nothing, time.Second, time.Second) // long enough for a loaded machine
 	ctx := context.Background()
 	s := Send{PhoneNumberID: "n1", Portfolio: 1, MPS: 1000, Recipient: "14155550100"}
 	if d, _ := l.Acquire(ctx, s); !d.Allowed {
 		t.Fatal("first send refused")
 	}
 	d, err := l.Acquire(ctx, s)
-	if err != nil || d.Allowed || d.Reason != ReasonPair || d.RetryAfter <= 0 || d.RetryAfter > 300*time.Millisecond {
+	if err != nil || d.Allowed || d.Reason != ReasonPair || d.RetryAfter <= 0 || d.RetryAfter > time.Second {
 		t.Fatalf("second send at once: %+v %v", d, err)
 	}
 	other := s
@@ -121,7 +121,7 @@ func TestRebuiltAfterRedisLoss(t *testing.T) {
 			return Usage{}, nil
 		}
 		return reached, nil
-	}, 0, 300*time.Millisecond)
+	}, 0, 2*time.Second) // held back 2 s: far from the quick sends, on a loaded machine too
 	ctx := context.Background()
 	send := func(to string) (Decision, time.Duration) {
 		start := time.Now()
@@ -135,10 +135,10 @@ func TestRebuiltAfterRedisLoss(t *testing.T) {
 		if err := rdb.FlushDB(ctx).Err(); err != nil { // as a restart without persistence
 			t.Fatal(err)
 		}
-		if d, took := send("c"); !d.Allowed || took < 250*time.Millisecond {
+		if d, took := send("c"); !d.Allowed || took < 1900*time.Millisecond {
 			t.Fatalf("round %d: first send after the loss: %+v after %s (slots handed out before may be ahead)", round, d, took)
 		}
-		if d, took := send("a"); !d.Allowed || took > 100*time.Millisecond {
+		if d, took := send("a"); !d.Allowed || took > time.Second {
 			t.Fatalf("round %d: a counted recipient: %+v after %s", round, d, took)
 		}
 		if d, _ := send("d"); d.Allowed || d.Reason != ReasonTier {

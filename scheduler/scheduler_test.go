@@ -66,10 +66,8 @@ func TestJobsRunOnTheLeaderOnly(t *testing.T) {
 	})
 	testenv.Eventually(t, "the fast job ran", 10*time.Second, func() bool { return ranA.Load()+ranB.Load() >= 1 })
 	first := ranA.Load() + ranB.Load()
-	time.Sleep(time.Second)
-	if n := ranA.Load() + ranB.Load() - first; n < 10 {
-		t.Fatalf("ran %d times in a second at 50 ms", n)
-	}
+	// 20 runs a second; on a loaded machine fewer, so only a stopped ticker fails this.
+	testenv.Eventually(t, "ten more runs at 50 ms", 10*time.Second, func() bool { return ranA.Load()+ranB.Load()-first >= 10 })
 	if ranA.Load() > 0 && ranB.Load() > 0 {
 		t.Fatalf("both replicas ran the job: %d and %d times", ranA.Load(), ranB.Load())
 	}
