@@ -3,11 +3,6 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 SERVICES := eval "$$(scripts/services.sh up)"
 SQLC := cd tools && go tool sqlc -f ../sqlc.yaml
-GO_TEST_FLAGS ?= -count=1 -race -timeout=30m
-# End-to-end tests that count no sends per second mostly wait (for paces, delays, webhooks): they
-# run this many at a time (4 made one wait 20 s for a step here), after the ones that count and the
-# chaos scenarios have run alone.
-E2E_PARALLEL ?= 3
 BENCH := go test -run '^$$' -bench . -benchtime 1x -timeout 90m
 # Go 1.26.8, this machine's, has known vulnerabilities in net/http, crypto/tls and crypto/x509
 # (make lint names them); the go command fetches this patched release from the module proxy.
@@ -22,24 +17,18 @@ demo: build ## start Postgres and Redis, run Dripcast and show it at work
 	@$(SERVICES) && go run ./cmd/demo
 
 .PHONY: test
-test: verify ## the whole test suite against real Postgres and Redis, and each fuzz target briefly
-	@$(SERVICES) && go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /e2e)
-	@$(MAKE) --no-print-directory fuzz
-	@$(SERVICES) && echo "end-to-end tests, alone: some count sends per second" && go test $(GO_TEST_FLAGS) -parallel $(E2E_PARALLEL) ./e2e
+test: verify ## the whole test suite against real Postgres and Redis, and each fuzz target briefly (scripts/test.sh)
+	@$(SERVICES) && scripts/test.sh
 
-# Parsers and compilers of untrusted input, each fuzzed for FUZZTIME by `make test`. Go's fuzzer
-# now and then fails without a finding when its time runs out under load: a failed target runs
-# once more, and fails for good only if it fails again.
+# Parsers and compilers of untrusted input, each fuzzed for FUZZTIME by `make test`, two at a
+# time (scripts/fuzz.sh: a target that fails without a finding runs once more).
 FUZZTIME ?= 4s
 FUZZ_TARGETS := segment:FuzzCompile templates:FuzzRender importer:FuzzCSVRows importer:FuzzNDJSONLine phone:FuzzNormalize \
 	whatsapp:FuzzParseNotification whatsapp:FuzzVerifySignature integrations:FuzzVerify api:FuzzCheckJSON
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME (4s; longer with FUZZTIME=10m)
-	@for t in $(FUZZ_TARGETS); do \
-	  fuzz() { go test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*} > .cache/fuzz.out 2>&1; }; \
-	  mkdir -p .cache; if fuzz || { tail -30 .cache/fuzz.out; echo "$$t failed: once more (a real finding is saved in testdata/fuzz and fails again)"; fuzz; }; \
-	  then tail -1 .cache/fuzz.out; else tail -30 .cache/fuzz.out; exit 1; fi; done
+	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh $(FUZZ_TARGETS)
 
 CHAOS_RUNS ?= 5
 

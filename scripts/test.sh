@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test suite after `make verify` (make test runs both), on the Postgres and Redis named by
+# DRIPCAST_DATABASE_URL and DRIPCAST_REDIS_URL.
+#
+# The end-to-end tests mostly wait, for paces, delays and faults to play out (they use a fifth of
+# the machine), and some count sends per wall-clock second: they run at normal priority, those
+# that count and the fault scenarios one at a time, then the others (t.Parallel) three at a time
+# (4 made a drip step wait 20 s on two cores). Every other package's tests, then the fuzz targets,
+# run beside them at the lowest CPU priority (nice 19), so the processes under test get the CPU
+# when they want it.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .cache
+
+(
+	nice -n 19 go test -count=1 -race -timeout=30m $(go list ./... | grep -v /e2e)
+	tests=$?
+	nice -n 19 make --no-print-directory fuzz
+	fuzz=$?
+	echo "(done after $SECONDS s)"
+	[ $tests$fuzz = 00 ]
+) > .cache/test-packages.out 2>&1 &
+packages=$!
+
+echo "end-to-end tests; the other packages' tests and the fuzz targets beside them (in .cache/test-packages.out)"
+failed=0
+go test -count=1 -race -timeout=30m -parallel 3 ./e2e || failed=1
+echo "(done after $SECONDS s)"
+wait $packages || failed=1
+cat .cache/test-packages.out
+if [ $failed = 0 ]; then echo "make test: every test passed in $SECONDS s"; else echo "make test: FAILED (after $SECONDS s)"; fi
+exit $failed
