@@ -5,28 +5,36 @@
 # The end-to-end tests mostly wait, for paces, delays and faults to play out (they use a fifth of
 # the machine), and some count sends per wall-clock second: they run at normal priority, those
 # that count and the fault scenarios one at a time, then the others (t.Parallel) three at a time
-# (4 made a drip step wait 20 s on two cores). Every other package's tests, then the fuzz targets,
+# (4 made a drip step wait 20 s on two cores). Every other package's tests, and the fuzz targets,
 # run beside them at the lowest CPU priority (nice 19), so the processes under test get the CPU
-# when they want it.
+# when they want it; the fuzz targets take what CPU the package tests leave while they wait.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .cache
 
-(
-	nice -n 19 go test -count=1 -race -timeout=30m $(go list ./... | grep -v /e2e)
-	tests=$?
-	nice -n 19 make --no-print-directory fuzz
-	fuzz=$?
-	echo "(done after $SECONDS s)"
-	[ $tests$fuzz = 00 ]
-) > .cache/test-packages.out 2>&1 &
+# lane runs a command at nice 19 in the background, its output in .cache/test-NAME.out.
+lane() {
+	local name=$1
+	shift
+	(
+		nice -n 19 "$@"
+		status=$?
+		echo "($name: done after $SECONDS s)"
+		exit $status
+	) > ".cache/test-$name.out" 2>&1 &
+}
+lane packages go test -count=1 -race -timeout=30m $(go list ./... | grep -v /e2e)
 packages=$!
+lane fuzz make --no-print-directory fuzz
+fuzz=$!
 
-echo "end-to-end tests; the other packages' tests and the fuzz targets beside them (in .cache/test-packages.out)"
+echo "end-to-end tests; the other packages' tests and the fuzz targets beside them (.cache/test-packages.out, .cache/test-fuzz.out)"
 failed=0
 go test -count=1 -race -timeout=30m -parallel 3 ./e2e || failed=1
-echo "(done after $SECONDS s)"
-wait $packages || failed=1
-cat .cache/test-packages.out
+echo "(e2e: done after $SECONDS s)"
+for lane in packages fuzz; do
+	wait "${!lane}" || failed=1
+	cat ".cache/test-$lane.out"
+done
 if [ $failed = 0 ]; then echo "make test: every test passed in $SECONDS s"; else echo "make test: FAILED (after $SECONDS s)"; fi
 exit $failed
