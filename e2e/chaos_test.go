@@ -85,15 +85,6 @@ func (c *cluster) settle(audience, held int, fault time.Time, within time.Durati
 	return o
 }
 
-// states counts the messages by status, with how long the oldest queued one has waited.
-func (s *stack) states() string {
-	var out string
-	_ = s.pool.QueryRow(context.Background(), `SELECT string_agg(status || ' ' || n, ', ') || ', oldest queued ' ||
-		COALESCE((SELECT now() - min(queued_at) FROM messages WHERE status = 'queued')::text, '-')
-		FROM (SELECT status::text, count(*) AS n FROM messages GROUP BY 1) s`).Scan(&out)
-	return out
-}
-
 // duplicates counts the message rows metasim took more than once (by the message id each send
 // carries as its callback data).
 func duplicates(took []metasim.Record) int {

@@ -161,6 +161,15 @@ func (s *stack) account() string {
 	return k.Token
 }
 
+// states counts the messages by status, with how long the oldest queued one has waited.
+func (s *stack) states() string {
+	var out string
+	_ = s.pool.QueryRow(context.Background(), `SELECT string_agg(status || ' ' || n, ', ') || ', oldest queued ' ||
+		COALESCE((SELECT now() - min(queued_at) FROM messages WHERE status = 'queued')::text, '-')
+		FROM (SELECT status::text, count(*) AS n FROM messages GROUP BY 1) s`).Scan(&out)
+	return out
+}
+
 // call sends a JSON request to the API and decodes the answer, failing on an unexpected status.
 func (s *stack) call(method, path string, body any, want int) map[string]any {
 	s.t.Helper()

@@ -36,10 +36,9 @@ func (j *Jobs) Recover(ctx context.Context) error {
 	switch {
 	case marked == 0: // Redis lost its data (or this is its first use)
 		j.sweepUntil = now.Add(j.LostAfter)
-	case !j.started: // a new leader
+	case j.sweepUntil.IsZero(): // a new leader
 		j.sweepUntil = now
 	}
-	j.started = true
 	lostAfter := j.LostAfter
 	if !now.After(j.sweepUntil) {
 		lostAfter = 0
