@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dripcast/dripcast/apikey"
+	"github.com/dripcast/dripcast/audit"
 	"github.com/dripcast/dripcast/contacts"
 	"github.com/dripcast/dripcast/iprange"
 )
@@ -53,6 +54,11 @@ type principal struct {
 // author is the caller as the writer of contacts: consent changes record its key.
 func (p principal) author() contacts.Author {
 	return contacts.Author{By: fmt.Sprintf("key:%d", p.KeyID)}
+}
+
+// actor is the caller as the author of audit entries.
+func (p principal) actor() audit.Actor {
+	return audit.Actor{AccountID: p.AccountID, KeyID: p.KeyID, Name: p.KeyName, IP: p.IP}
 }
 
 type principalKey struct{}

@@ -2,12 +2,12 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/dripcast/dripcast/audit"
 	"github.com/dripcast/dripcast/queries"
 )
 
@@ -71,29 +71,7 @@ func (s *Server) inTx(ctx context.Context, fn func(q *queries.Queries) error) er
 
 // audit appends who changed what, from where, to the account's audit log.
 func (s *Server) audit(ctx context.Context, q *queries.Queries, action, targetType string, targetID int64, before, after any) error {
-	p := caller(ctx)
-	entry := queries.InsertAuditParams{
-		AccountID: p.AccountID, ActorKeyID: &p.KeyID, ActorName: p.KeyName,
-		Action: action, TargetType: targetType, Before: jsonOrNil(before), After: jsonOrNil(after),
-	}
-	if targetID != 0 {
-		entry.TargetID = &targetID
-	}
-	if p.IP.IsValid() {
-		entry.Ip = &p.IP
-	}
-	return q.InsertAudit(ctx, entry)
-}
-
-func jsonOrNil(v any) json.RawMessage {
-	if v == nil {
-		return nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil
-	}
-	return b
+	return audit.Record(ctx, q, caller(ctx).actor(), action, targetType, targetID, before, after)
 }
 
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) error {

@@ -29,14 +29,14 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 const (
 	CodeInvalidJSON      = "invalid_json"
 	CodeValidation       = invalid.Code // the domain packages' invalid input answers with it too
-	CodeNotFound         = "not_found"
+	CodeNotFound         = invalid.CodeNotFound
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeUnauthorized     = "unauthorized"
 	CodeForbidden        = "forbidden"
 	CodeRateLimited      = "rate_limited"
 	CodeTooLarge         = "payload_too_large"
 	CodeUnsupportedMedia = "unsupported_media_type"
-	CodeConflict         = "conflict"
+	CodeConflict         = invalid.CodeConflict
 	CodeUnavailable      = "unavailable"
 	CodeNotVerified      = "meta_verification_failed"
 	CodeInternal         = "internal_error"
@@ -48,7 +48,14 @@ func errValidation(field, format string, args ...any) *Error {
 
 // errInvalid is the one translation of the domain packages' invalid input into the API's error.
 func errInvalid(e *invalid.Error) *Error {
-	return &Error{Status: http.StatusBadRequest, Code: e.Code, Field: e.Field, Message: e.Error()}
+	status := http.StatusBadRequest
+	switch e.Code {
+	case invalid.CodeNotFound:
+		status = http.StatusNotFound
+	case invalid.CodeConflict:
+		status = http.StatusConflict
+	}
+	return &Error{Status: status, Code: e.Code, Field: e.Field, Message: e.Error(), Details: e.Details}
 }
 
 func errNotFound(what string) *Error {

@@ -28,7 +28,7 @@ func (s *Server) broadcastReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"broadcast": viewBroadcast(b), "report": broadcast.NewReport(rows, pace)})
+	writeJSON(w, http.StatusOK, map[string]any{"broadcast": broadcast.ViewOf(b), "report": broadcast.NewReport(rows, pace)})
 	return nil
 }
 

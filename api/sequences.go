@@ -68,7 +68,7 @@ func (s *Server) checkSequence(r *http.Request, in *sequenceInput) ([]byte, erro
 		if err != nil {
 			return nil, err
 		}
-		if err := checkOverrides(tpl, step.Parameters); err != nil {
+		if _, err := broadcast.MergedTemplate(tpl, step.Parameters); err != nil {
 			return nil, invalid.Within(fmt.Sprintf("steps[%d]", i), err)
 		}
 		categories[tpl.ID] = tpl.Category

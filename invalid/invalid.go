@@ -1,6 +1,7 @@
-// Package invalid is the one error type for input a person must fix. The domain packages
-// (segment, templates, importer, drip, broadcast, policy) return it; the API maps it to a 400 in
-// one place, naming the field.
+// Package invalid is the one error type for a request a person must change. The domain packages
+// (segment, templates, importer, drip, broadcast, policy) return it; the API maps it to a status
+// in one place by its code (400 for invalid input, 404 for a missing resource, 409 for a state that
+// forbids the action), and the console shows its message beside the field.
 package invalid
 
 import (
@@ -8,8 +9,12 @@ import (
 	"fmt"
 )
 
-// Code is the stable code of every invalid input, as the API answers it.
-const Code = "validation_failed"
+// The stable codes, as the API answers them.
+const (
+	Code         = "validation_failed" // input a person must fix
+	CodeNotFound = "not_found"         // a resource of the account that does not exist
+	CodeConflict = "conflict"          // the resource's state forbids the action
+)
 
 // Error names what is wrong: Field is a path into what was sent ("steps[2].delay", "" for the
 // whole input), Code a stable code clients can switch on, Message the explanation for people.
@@ -17,6 +22,7 @@ type Error struct {
 	Field   string
 	Code    string
 	Message string
+	Details any // what the message counts, when a client needs it (the phones that are not valid)
 }
 
 func (e *Error) Error() string {
@@ -33,6 +39,17 @@ func Field(field, format string, args ...any) *Error {
 
 // Input is an error in the input as a whole.
 func Input(format string, args ...any) *Error { return Field("", format, args...) }
+
+// NotFound is a resource the caller's account does not have (or that does not exist: the two are
+// told apart to nobody).
+func NotFound(what string) *Error {
+	return &Error{Code: CodeNotFound, Message: what + " not found"}
+}
+
+// Conflict is an action the resource's current state forbids.
+func Conflict(format string, args ...any) *Error {
+	return &Error{Code: CodeConflict, Message: fmt.Sprintf(format, args...)}
+}
 
 // As finds the invalid-input error in err's chain.
 func As(err error) (*Error, bool) {
@@ -56,5 +73,5 @@ func Within(parent string, err error) error {
 	default:
 		field += "." + e.Field
 	}
-	return &Error{Field: field, Code: e.Code, Message: e.Message}
+	return &Error{Field: field, Code: e.Code, Message: e.Message, Details: e.Details}
 }

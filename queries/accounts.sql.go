@@ -73,7 +73,7 @@ func (q *Queries) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (Cre
 }
 
 const createAccount = `-- name: CreateAccount :one
-INSERT INTO accounts (name) VALUES ($1) RETURNING id, name, settings, created_at, allowed_ips
+INSERT INTO accounts (name) VALUES ($1) RETURNING id, name, settings, created_at, allowed_ips, time_zone, locale, require_mfa
 `
 
 func (q *Queries) CreateAccount(ctx context.Context, name string) (Account, error) {
@@ -85,6 +85,9 @@ func (q *Queries) CreateAccount(ctx context.Context, name string) (Account, erro
 		&i.Settings,
 		&i.CreatedAt,
 		&i.AllowedIps,
+		&i.TimeZone,
+		&i.Locale,
+		&i.RequireMfa,
 	)
 	return i, err
 }
@@ -161,7 +164,7 @@ func (q *Queries) GetAPIKeyByPrefix(ctx context.Context, prefix string) (GetAPIK
 }
 
 const getAccount = `-- name: GetAccount :one
-SELECT id, name, settings, created_at, allowed_ips FROM accounts WHERE id = $1
+SELECT id, name, settings, created_at, allowed_ips, time_zone, locale, require_mfa FROM accounts WHERE id = $1
 `
 
 func (q *Queries) GetAccount(ctx context.Context, id int64) (Account, error) {
@@ -173,32 +176,37 @@ func (q *Queries) GetAccount(ctx context.Context, id int64) (Account, error) {
 		&i.Settings,
 		&i.CreatedAt,
 		&i.AllowedIps,
+		&i.TimeZone,
+		&i.Locale,
+		&i.RequireMfa,
 	)
 	return i, err
 }
 
 const insertAudit = `-- name: InsertAudit :exec
-INSERT INTO audit_log (account_id, actor_key_id, actor_name, ip, action, target_type, target_id, before, after)
-VALUES ($1, $2, $3, $4, $5, $6,
-        $7, $8, $9)
+INSERT INTO audit_log (account_id, actor_key_id, actor_user_id, actor_name, ip, action, target_type, target_id, before, after)
+VALUES ($1, $2, $3, $4, $5, $6, $7,
+        $8, $9, $10)
 `
 
 type InsertAuditParams struct {
-	AccountID  int64
-	ActorKeyID *int64
-	ActorName  string
-	Ip         *netip.Addr
-	Action     string
-	TargetType string
-	TargetID   *int64
-	Before     json.RawMessage
-	After      json.RawMessage
+	AccountID   int64
+	ActorKeyID  *int64
+	ActorUserID *int64
+	ActorName   string
+	Ip          *netip.Addr
+	Action      string
+	TargetType  string
+	TargetID    *int64
+	Before      json.RawMessage
+	After       json.RawMessage
 }
 
 func (q *Queries) InsertAudit(ctx context.Context, arg InsertAuditParams) error {
 	_, err := q.db.Exec(ctx, insertAudit,
 		arg.AccountID,
 		arg.ActorKeyID,
+		arg.ActorUserID,
 		arg.ActorName,
 		arg.Ip,
 		arg.Action,
@@ -262,7 +270,7 @@ func (q *Queries) ListAPIKeys(ctx context.Context, arg ListAPIKeysParams) ([]Lis
 }
 
 const listAudit = `-- name: ListAudit :many
-SELECT id, account_id, at, actor_key_id, actor_name, ip, action, target_type, target_id, before, after FROM audit_log
+SELECT id, account_id, at, actor_key_id, actor_name, ip, action, target_type, target_id, before, after, actor_user_id FROM audit_log
 WHERE account_id = $1 AND ($2::bigint = 0 OR id < $2::bigint)
   AND ($3::text IS NULL OR action = $3::text)
   AND ($4::text IS NULL OR target_type = $4::text)
@@ -317,6 +325,7 @@ func (q *Queries) ListAudit(ctx context.Context, arg ListAuditParams) ([]AuditLo
 			&i.TargetID,
 			&i.Before,
 			&i.After,
+			&i.ActorUserID,
 		); err != nil {
 			return nil, err
 		}
@@ -405,7 +414,7 @@ func (q *Queries) TouchAPIKey(ctx context.Context, id int64) error {
 }
 
 const updateAccountSettings = `-- name: UpdateAccountSettings :one
-UPDATE accounts SET settings = $1 WHERE id = $2 RETURNING id, name, settings, created_at, allowed_ips
+UPDATE accounts SET settings = $1 WHERE id = $2 RETURNING id, name, settings, created_at, allowed_ips, time_zone, locale, require_mfa
 `
 
 type UpdateAccountSettingsParams struct {
@@ -422,6 +431,9 @@ func (q *Queries) UpdateAccountSettings(ctx context.Context, arg UpdateAccountSe
 		&i.Settings,
 		&i.CreatedAt,
 		&i.AllowedIps,
+		&i.TimeZone,
+		&i.Locale,
+		&i.RequireMfa,
 	)
 	return i, err
 }

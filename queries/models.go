@@ -300,6 +300,9 @@ type Account struct {
 	Settings   json.RawMessage
 	CreatedAt  time.Time
 	AllowedIps []netip.Prefix
+	TimeZone   string
+	Locale     string
+	RequireMfa bool
 }
 
 type ApiKey struct {
@@ -316,17 +319,18 @@ type ApiKey struct {
 }
 
 type AuditLog struct {
-	ID         int64
-	AccountID  int64
-	At         time.Time
-	ActorKeyID *int64
-	ActorName  string
-	Ip         *netip.Addr
-	Action     string
-	TargetType string
-	TargetID   *int64
-	Before     json.RawMessage
-	After      json.RawMessage
+	ID          int64
+	AccountID   int64
+	At          time.Time
+	ActorKeyID  *int64
+	ActorName   string
+	Ip          *netip.Addr
+	Action      string
+	TargetType  string
+	TargetID    *int64
+	Before      json.RawMessage
+	After       json.RawMessage
+	ActorUserID *int64
 }
 
 type Broadcast struct {
@@ -499,6 +503,12 @@ type Portfolio struct {
 	UpdatedAt time.Time
 }
 
+type RecoveryCode struct {
+	UserID   int64
+	CodeHash []byte
+	UsedAt   *time.Time
+}
+
 type Segment struct {
 	ID        int64
 	AccountID int64
@@ -531,6 +541,25 @@ type SequenceVersion struct {
 	CreatedAt  time.Time
 }
 
+type Session struct {
+	TokenHash  []byte
+	UserID     int64
+	AccountID  int64
+	Stage      string
+	CsrfToken  string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+	Ip         *netip.Addr
+}
+
+type SigninThrottle struct {
+	Key         string
+	Failures    int32
+	LockedUntil time.Time
+	UpdatedAt   time.Time
+}
+
 type Template struct {
 	ID         int64
 	AccountID  int64
@@ -542,4 +571,26 @@ type Template struct {
 	Parameters json.RawMessage
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+}
+
+type User struct {
+	ID                int64
+	AccountID         int64
+	Email             string
+	Role              string
+	PasswordHash      *string
+	PasswordChangedAt *time.Time
+	TotpSecretEnc     []byte
+	TotpConfirmedAt   *time.Time
+	TotpLastStep      int64
+	InvitedBy         *int64
+	CreatedAt         time.Time
+}
+
+type UserLink struct {
+	TokenHash []byte
+	UserID    int64
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	CreatedAt time.Time
 }

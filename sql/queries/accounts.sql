@@ -18,8 +18,8 @@ UPDATE api_keys SET last_used_at = now()
 WHERE id = @id AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
 
 -- name: InsertAudit :exec
-INSERT INTO audit_log (account_id, actor_key_id, actor_name, ip, action, target_type, target_id, before, after)
-VALUES (@account_id, sqlc.narg(actor_key_id), @actor_name, sqlc.narg(ip), @action, @target_type,
+INSERT INTO audit_log (account_id, actor_key_id, actor_user_id, actor_name, ip, action, target_type, target_id, before, after)
+VALUES (@account_id, sqlc.narg(actor_key_id), sqlc.narg(actor_user_id), @actor_name, sqlc.narg(ip), @action, @target_type,
         sqlc.narg(target_id), sqlc.narg(before), sqlc.narg(after));
 
 -- The account's audit log, newest first, before a cursor (an id; 0 starts at the newest).
