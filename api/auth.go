@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -16,31 +15,8 @@ import (
 	"github.com/dripcast/dripcast/audit"
 	"github.com/dripcast/dripcast/contacts"
 	"github.com/dripcast/dripcast/iprange"
+	"github.com/dripcast/dripcast/role"
 )
-
-// roles is a set of key roles; every route that takes an API key declares the roles it allows.
-type roles uint8
-
-const (
-	roleOwner       roles = 1 << iota // everything, key management included
-	roleAdmin                         // everything but keys
-	roleMarketer                      // audience, templates, broadcasts, sequences
-	roleAnalyst                       // reads, with phone numbers masked
-	roleIntegration                   // events only (and integration webhooks, which are signed)
-)
-
-// The role sets routes use.
-const (
-	admins  = roleOwner | roleAdmin
-	editors = admins | roleMarketer
-	readers = editors | roleAnalyst
-	ingest  = editors | roleIntegration
-	anyRole = readers | roleIntegration
-)
-
-// roleNames are the roles as keys store them.
-var roleNames = map[string]roles{"owner": roleOwner, "admin": roleAdmin, "marketer": roleMarketer,
-	"analyst": roleAnalyst, "integration": roleIntegration}
 
 // principal is who is calling: an API key of one account, from an address.
 type principal struct {
@@ -80,7 +56,7 @@ var (
 // authenticate checks the bearer key, the caller's address and the key's request rate, then the
 // route's roles, and puts the caller in the request context. Every key failure gets the same
 // answer, so a caller cannot tell an unknown key from a revoked one.
-func (s *Server) authenticate(allowed roles, next handlerFunc) handlerFunc {
+func (s *Server) authenticate(allowed role.Set, next handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
@@ -108,14 +84,14 @@ func (s *Server) authenticate(allowed roles, next handlerFunc) handlerFunc {
 		if err := s.limits.allow(w, key.ID, "for this key"); err != nil {
 			return err
 		}
-		if roleNames[key.Role]&allowed == 0 {
+		if !allowed.Allows(key.Role) {
 			return errForbiddenRole
 		}
 		if err := s.q.TouchAPIKey(r.Context(), key.ID); err != nil {
 			return err
 		}
 		p := principal{AccountID: key.AccountID, KeyID: key.ID, KeyName: key.Name, Role: key.Role, IP: ip}
-		if key.Role == "analyst" {
+		if !role.SeesPhones(key.Role) {
 			w = newMaskingWriter(w)
 			defer w.(*maskingWriter).flush()
 		}
@@ -123,35 +99,9 @@ func (s *Server) authenticate(allowed roles, next handlerFunc) handlerFunc {
 	}
 }
 
-// clientIP is the connection's address, or, when that is a trusted proxy, the last address in
-// X-Forwarded-For that is not one: earlier entries can be forged by the client.
+// clientIP is the caller's address (iprange.ClientIP: forwarded only by a trusted proxy).
 func (s *Server) clientIP(r *http.Request) netip.Addr {
-	ip := remoteIP(r)
-	if !s.trusted(ip) {
-		return ip
-	}
-	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			return ip
-		}
-		if ip = hop.Unmap(); !s.trusted(ip) {
-			return ip
-		}
-	}
-	return ip
-}
-
-func (s *Server) trusted(ip netip.Addr) bool { return iprange.Contains(s.opts.TrustedProxies, ip) }
-
-func remoteIP(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, _ := netip.ParseAddr(host)
-	return ip.Unmap()
+	return iprange.ClientIP(r, s.opts.TrustedProxies)
 }
 
 // ipAllowed: an empty list accepts every address.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dripcast/dripcast/phone"
+	"github.com/dripcast/dripcast/role"
 )
 
 // maskedFields hold a contact's phone number in any answer: analysts see them masked
@@ -21,7 +22,7 @@ var errMaskedPhone = &Error{Status: http.StatusForbidden, Code: CodeForbidden,
 	Message: "this key's role sees phone numbers masked, so it cannot search, filter or render by phone"}
 
 // seesPhones tells whether the caller sees phone numbers in clear.
-func seesPhones(p principal) bool { return p.Role != "analyst" }
+func seesPhones(p principal) bool { return role.SeesPhones(p.Role) }
 
 // phoneLike is a search made of a phone number's characters.
 func phoneLike(q string) bool {

@@ -11,6 +11,7 @@ import (
 	"github.com/dripcast/dripcast/apikey"
 	"github.com/dripcast/dripcast/iprange"
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/role"
 )
 
 // keyView is an API key as the API shows it: never its secret, except once, when it is made.
@@ -45,7 +46,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case in.Name == "" || len(in.Name) > 200:
 		return errValidation("name", "name is required, at most 200 characters")
-	case roleNames[in.Role] == 0:
+	case role.Names[in.Role] == 0:
 		return errValidation("role", "role is owner, admin, marketer, analyst or integration")
 	case in.ExpiresAt != nil && !in.ExpiresAt.After(time.Now()):
 		return errValidation("expires_at", "expires_at must be in the future")

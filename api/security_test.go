@@ -13,6 +13,7 @@ import (
 	"github.com/dripcast/dripcast/apikey"
 	"github.com/dripcast/dripcast/metasim"
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/role"
 )
 
 // key adds a key with the role to the account.
@@ -33,7 +34,7 @@ func TestEveryRouteChecksRoles(t *testing.T) {
 	e := newEnv(t, Options{})
 	account, _ := e.account("acme")
 	keys := map[string]string{}
-	for name := range roleNames {
+	for name := range role.Names {
 		keys[name] = e.key(account, name)
 	}
 	walked := 0
@@ -45,10 +46,10 @@ func TestEveryRouteChecksRoles(t *testing.T) {
 			t.Errorf("%s %s declares no roles", rt.method, rt.path)
 		}
 		path := strings.ReplaceAll(rt.path, "{id}", "999999")
-		for name, role := range roleNames {
+		for name, set := range role.Names {
 			r := e.call(keys[name], rt.method, path, nil)
 			forbidden := r.Status == http.StatusForbidden && r.errCode() == CodeForbidden
-			if allowed := rt.roles&role != 0; forbidden == allowed {
+			if allowed := rt.roles&set != 0; forbidden == allowed {
 				t.Errorf("%s %s as %s: %d %s (allowed: %v)", rt.method, rt.path, name, r.Status, r.Raw, allowed)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,8 +21,10 @@ import (
 	"github.com/dripcast/dripcast/clock"
 	"github.com/dripcast/dripcast/drip"
 	"github.com/dripcast/dripcast/invalid"
+	"github.com/dripcast/dripcast/iprange"
 	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/role"
 	"github.com/dripcast/dripcast/secrets"
 	"github.com/dripcast/dripcast/whatsapp"
 )
@@ -54,6 +57,9 @@ type Options struct {
 	HookFailureBurst int
 	// HookReadTimeout bounds the time to receive an unauthenticated request's body (15 s when 0).
 	HookReadTimeout time.Duration
+	// Console serves the web console on every path the API does not own (/v1/, webhooks,
+	// hooks and the operational routes); nil answers those with JSON 404s.
+	Console http.Handler
 }
 
 // Server holds what the handlers share.
@@ -118,7 +124,7 @@ const (
 type route struct {
 	method, path string
 	access       access
-	roles        roles
+	roles        role.Set
 	h            handlerFunc
 }
 
@@ -130,78 +136,78 @@ func (s *Server) routes() []route {
 		{"GET", "/openapi.yaml", ops, 0, serveOpenAPI},
 		{"GET", "/webhooks/whatsapp", bySignature, 0, s.webhookHandshake},
 		{"POST", "/webhooks/whatsapp", bySignature, 0, s.webhookReceive},
-		{"GET", "/v1/account", byKey, anyRole, s.getAccount},
-		{"GET", "/v1/account/settings", byKey, readers, s.getSettings},
-		{"PUT", "/v1/account/settings", byKey, admins, s.putSettings},
-		{"POST", "/v1/contacts", byKey, editors, s.createContact},
-		{"GET", "/v1/contacts", byKey, readers, s.listContacts},
-		{"POST", "/v1/contacts/import", byKey, editors, s.importContacts},
-		{"GET", "/v1/contacts/{id}", byKey, readers, s.getContact},
-		{"PATCH", "/v1/contacts/{id}", byKey, editors, s.updateContact},
-		{"DELETE", "/v1/contacts/{id}", byKey, editors, s.deleteContact},
-		{"POST", "/v1/contacts/{id}/opt-in", byKey, editors, s.optIn},
-		{"POST", "/v1/contacts/{id}/opt-out", byKey, editors, s.optOut},
-		{"GET", "/v1/contacts/{id}/consent", byKey, readers, s.listConsent},
-		{"POST", "/v1/segments", byKey, editors, s.createSegment},
-		{"GET", "/v1/segments", byKey, readers, s.listSegments},
-		{"POST", "/v1/segments/preview", byKey, readers, s.previewRules},
-		{"GET", "/v1/segments/{id}", byKey, readers, s.getSegment},
-		{"PUT", "/v1/segments/{id}", byKey, editors, s.updateSegment},
-		{"DELETE", "/v1/segments/{id}", byKey, editors, s.deleteSegment},
-		{"GET", "/v1/segments/{id}/preview", byKey, readers, s.previewSegment},
-		{"POST", "/v1/portfolios", byKey, admins, s.createPortfolio},
-		{"GET", "/v1/portfolios", byKey, readers, s.listPortfolios},
-		{"GET", "/v1/portfolios/{id}", byKey, readers, s.getPortfolio},
-		{"PUT", "/v1/portfolios/{id}", byKey, admins, s.updatePortfolio},
-		{"POST", "/v1/channels", byKey, admins, s.createChannel},
-		{"GET", "/v1/channels", byKey, readers, s.listChannels},
-		{"GET", "/v1/channels/{id}", byKey, readers, s.getChannel},
-		{"PATCH", "/v1/channels/{id}", byKey, admins, s.updateChannel},
-		{"DELETE", "/v1/channels/{id}", byKey, admins, s.deleteChannel},
-		{"POST", "/v1/broadcasts", byKey, editors, s.createBroadcast},
-		{"GET", "/v1/broadcasts", byKey, readers, s.listBroadcasts},
-		{"POST", "/v1/broadcasts/test-send", byKey, editors, s.testSend},
-		{"GET", "/v1/broadcasts/{id}", byKey, readers, s.getBroadcast},
-		{"PUT", "/v1/broadcasts/{id}", byKey, editors, s.updateBroadcast},
-		{"POST", "/v1/broadcasts/{id}/pause", byKey, editors, s.pauseBroadcast},
-		{"POST", "/v1/broadcasts/{id}/resume", byKey, editors, s.resumeBroadcast},
-		{"POST", "/v1/broadcasts/{id}/cancel", byKey, editors, s.cancelBroadcast},
-		{"GET", "/v1/broadcasts/{id}/report", byKey, readers, s.broadcastReport},
-		{"GET", "/v1/broadcasts/{id}/recipients", byKey, readers, s.broadcastRecipients},
-		{"POST", "/v1/broadcasts/{id}/retry-failed", byKey, editors, s.retryFailed},
-		{"POST", "/v1/sequences", byKey, editors, s.createSequence},
-		{"GET", "/v1/sequences", byKey, readers, s.listSequences},
-		{"GET", "/v1/sequences/{id}", byKey, readers, s.getSequence},
-		{"PUT", "/v1/sequences/{id}", byKey, editors, s.updateSequence},
-		{"POST", "/v1/sequences/{id}/activate", byKey, editors, s.activateSequence},
-		{"POST", "/v1/sequences/{id}/pause", byKey, editors, s.pauseSequence},
-		{"POST", "/v1/sequences/{id}/resume", byKey, editors, s.resumeSequence},
-		{"POST", "/v1/sequences/{id}/archive", byKey, editors, s.archiveSequence},
-		{"GET", "/v1/sequences/{id}/report", byKey, readers, s.sequenceReport},
-		{"GET", "/v1/sequences/{id}/enrollments", byKey, readers, s.listEnrollments},
-		{"POST", "/v1/sequences/{id}/enrollments", byKey, editors, s.enroll},
-		{"GET", "/v1/enrollments/{id}", byKey, readers, s.getEnrollment},
-		{"POST", "/v1/enrollments/{id}/exit", byKey, editors, s.exitEnrollment},
-		{"POST", "/v1/events", byKey, ingest, s.createEvent},
-		{"POST", "/v1/integrations", byKey, admins, s.createIntegration},
-		{"GET", "/v1/integrations", byKey, readers, s.listIntegrations},
-		{"GET", "/v1/integrations/{id}", byKey, readers, s.getIntegration},
-		{"PATCH", "/v1/integrations/{id}", byKey, admins, s.updateIntegration},
-		{"DELETE", "/v1/integrations/{id}", byKey, admins, s.deleteIntegration},
-		{"GET", "/v1/integrations/{id}/deliveries", byKey, readers, s.listDeliveries},
+		{"GET", "/v1/account", byKey, role.Any, s.getAccount},
+		{"GET", "/v1/account/settings", byKey, role.Readers, s.getSettings},
+		{"PUT", "/v1/account/settings", byKey, role.Admins, s.putSettings},
+		{"POST", "/v1/contacts", byKey, role.Editors, s.createContact},
+		{"GET", "/v1/contacts", byKey, role.Readers, s.listContacts},
+		{"POST", "/v1/contacts/import", byKey, role.Editors, s.importContacts},
+		{"GET", "/v1/contacts/{id}", byKey, role.Readers, s.getContact},
+		{"PATCH", "/v1/contacts/{id}", byKey, role.Editors, s.updateContact},
+		{"DELETE", "/v1/contacts/{id}", byKey, role.Editors, s.deleteContact},
+		{"POST", "/v1/contacts/{id}/opt-in", byKey, role.Editors, s.optIn},
+		{"POST", "/v1/contacts/{id}/opt-out", byKey, role.Editors, s.optOut},
+		{"GET", "/v1/contacts/{id}/consent", byKey, role.Readers, s.listConsent},
+		{"POST", "/v1/segments", byKey, role.Editors, s.createSegment},
+		{"GET", "/v1/segments", byKey, role.Readers, s.listSegments},
+		{"POST", "/v1/segments/preview", byKey, role.Readers, s.previewRules},
+		{"GET", "/v1/segments/{id}", byKey, role.Readers, s.getSegment},
+		{"PUT", "/v1/segments/{id}", byKey, role.Editors, s.updateSegment},
+		{"DELETE", "/v1/segments/{id}", byKey, role.Editors, s.deleteSegment},
+		{"GET", "/v1/segments/{id}/preview", byKey, role.Readers, s.previewSegment},
+		{"POST", "/v1/portfolios", byKey, role.Admins, s.createPortfolio},
+		{"GET", "/v1/portfolios", byKey, role.Readers, s.listPortfolios},
+		{"GET", "/v1/portfolios/{id}", byKey, role.Readers, s.getPortfolio},
+		{"PUT", "/v1/portfolios/{id}", byKey, role.Admins, s.updatePortfolio},
+		{"POST", "/v1/channels", byKey, role.Admins, s.createChannel},
+		{"GET", "/v1/channels", byKey, role.Readers, s.listChannels},
+		{"GET", "/v1/channels/{id}", byKey, role.Readers, s.getChannel},
+		{"PATCH", "/v1/channels/{id}", byKey, role.Admins, s.updateChannel},
+		{"DELETE", "/v1/channels/{id}", byKey, role.Admins, s.deleteChannel},
+		{"POST", "/v1/broadcasts", byKey, role.Editors, s.createBroadcast},
+		{"GET", "/v1/broadcasts", byKey, role.Readers, s.listBroadcasts},
+		{"POST", "/v1/broadcasts/test-send", byKey, role.Editors, s.testSend},
+		{"GET", "/v1/broadcasts/{id}", byKey, role.Readers, s.getBroadcast},
+		{"PUT", "/v1/broadcasts/{id}", byKey, role.Editors, s.updateBroadcast},
+		{"POST", "/v1/broadcasts/{id}/pause", byKey, role.Editors, s.pauseBroadcast},
+		{"POST", "/v1/broadcasts/{id}/resume", byKey, role.Editors, s.resumeBroadcast},
+		{"POST", "/v1/broadcasts/{id}/cancel", byKey, role.Editors, s.cancelBroadcast},
+		{"GET", "/v1/broadcasts/{id}/report", byKey, role.Readers, s.broadcastReport},
+		{"GET", "/v1/broadcasts/{id}/recipients", byKey, role.Readers, s.broadcastRecipients},
+		{"POST", "/v1/broadcasts/{id}/retry-failed", byKey, role.Editors, s.retryFailed},
+		{"POST", "/v1/sequences", byKey, role.Editors, s.createSequence},
+		{"GET", "/v1/sequences", byKey, role.Readers, s.listSequences},
+		{"GET", "/v1/sequences/{id}", byKey, role.Readers, s.getSequence},
+		{"PUT", "/v1/sequences/{id}", byKey, role.Editors, s.updateSequence},
+		{"POST", "/v1/sequences/{id}/activate", byKey, role.Editors, s.activateSequence},
+		{"POST", "/v1/sequences/{id}/pause", byKey, role.Editors, s.pauseSequence},
+		{"POST", "/v1/sequences/{id}/resume", byKey, role.Editors, s.resumeSequence},
+		{"POST", "/v1/sequences/{id}/archive", byKey, role.Editors, s.archiveSequence},
+		{"GET", "/v1/sequences/{id}/report", byKey, role.Readers, s.sequenceReport},
+		{"GET", "/v1/sequences/{id}/enrollments", byKey, role.Readers, s.listEnrollments},
+		{"POST", "/v1/sequences/{id}/enrollments", byKey, role.Editors, s.enroll},
+		{"GET", "/v1/enrollments/{id}", byKey, role.Readers, s.getEnrollment},
+		{"POST", "/v1/enrollments/{id}/exit", byKey, role.Editors, s.exitEnrollment},
+		{"POST", "/v1/events", byKey, role.Ingest, s.createEvent},
+		{"POST", "/v1/integrations", byKey, role.Admins, s.createIntegration},
+		{"GET", "/v1/integrations", byKey, role.Readers, s.listIntegrations},
+		{"GET", "/v1/integrations/{id}", byKey, role.Readers, s.getIntegration},
+		{"PATCH", "/v1/integrations/{id}", byKey, role.Admins, s.updateIntegration},
+		{"DELETE", "/v1/integrations/{id}", byKey, role.Admins, s.deleteIntegration},
+		{"GET", "/v1/integrations/{id}/deliveries", byKey, role.Readers, s.listDeliveries},
 		{"POST", "/hooks/{token}", bySignature, 0, s.receiveHook},
-		{"GET", "/v1/account/allowed-ips", byKey, admins, s.getAllowedIPs},
-		{"PUT", "/v1/account/allowed-ips", byKey, roleOwner, s.putAllowedIPs},
-		{"POST", "/v1/api-keys", byKey, roleOwner, s.createKey},
-		{"GET", "/v1/api-keys", byKey, roleOwner, s.listKeys},
-		{"DELETE", "/v1/api-keys/{id}", byKey, roleOwner, s.revokeKey},
-		{"GET", "/v1/audit-log", byKey, admins, s.auditLog},
-		{"POST", "/v1/templates", byKey, editors, s.createTemplate},
-		{"GET", "/v1/templates", byKey, readers, s.listTemplates},
-		{"GET", "/v1/templates/{id}", byKey, readers, s.getTemplate},
-		{"PUT", "/v1/templates/{id}", byKey, editors, s.updateTemplate},
-		{"DELETE", "/v1/templates/{id}", byKey, editors, s.deleteTemplate},
-		{"POST", "/v1/templates/{id}/preview", byKey, readers, s.previewTemplate},
+		{"GET", "/v1/account/allowed-ips", byKey, role.Admins, s.getAllowedIPs},
+		{"PUT", "/v1/account/allowed-ips", byKey, role.Owner, s.putAllowedIPs},
+		{"POST", "/v1/api-keys", byKey, role.Owner, s.createKey},
+		{"GET", "/v1/api-keys", byKey, role.Owner, s.listKeys},
+		{"DELETE", "/v1/api-keys/{id}", byKey, role.Owner, s.revokeKey},
+		{"GET", "/v1/audit-log", byKey, role.Admins, s.auditLog},
+		{"POST", "/v1/templates", byKey, role.Editors, s.createTemplate},
+		{"GET", "/v1/templates", byKey, role.Readers, s.listTemplates},
+		{"GET", "/v1/templates/{id}", byKey, role.Readers, s.getTemplate},
+		{"PUT", "/v1/templates/{id}", byKey, role.Editors, s.updateTemplate},
+		{"DELETE", "/v1/templates/{id}", byKey, role.Editors, s.deleteTemplate},
+		{"POST", "/v1/templates/{id}/preview", byKey, role.Readers, s.previewTemplate},
 	}
 }
 
@@ -252,9 +258,17 @@ func (s *Server) mux(include func(route) bool) http.Handler {
 	notAllowed := s.wrap("unmatched", func(http.ResponseWriter, *http.Request) error {
 		return &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Message: "this path does not take that method"}
 	})
+	console := s.opts.Console
+	if !include(route{access: byKey}) {
+		console = nil // the operational handler serves no pages
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern != "" {
 			mux.ServeHTTP(w, r)
+			return
+		}
+		if console != nil && !apiPath(r.URL.Path) {
+			console.ServeHTTP(w, r)
 			return
 		}
 		// No route: 405 if the path is served with another method, else 404, both as JSON.
@@ -268,6 +282,16 @@ func (s *Server) mux(include func(route) bool) http.Handler {
 		}
 		notFound.ServeHTTP(w, r)
 	})
+}
+
+// apiPath tells whether a path belongs to the API (JSON answers) rather than the console.
+func apiPath(p string) bool {
+	for _, prefix := range []string{"/v1/", "/webhooks/", "/hooks/"} {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return p == "/v1" || p == "/healthz" || p == "/readyz" || p == "/metrics" || p == "/openapi.yaml"
 }
 
 // wrap turns a handlerFunc into an http.Handler that writes errors as JSON, recovers panics and
@@ -365,7 +389,7 @@ func (m *httpMetrics) observe(route string, status int, d time.Duration) {
 // metricsHandler shows every tenant's counts, so on the API's address it answers only callers on
 // this machine (by the connection's address: a forwarded header proves nothing here).
 func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) error {
-	if !remoteIP(r).IsLoopback() {
+	if !iprange.Remote(r).IsLoopback() {
 		return &Error{Status: http.StatusForbidden, Code: CodeForbidden,
 			Message: "metrics are served to this machine only; set DRIPCAST_METRICS_ADDR to serve them on an address of their own"}
 	}

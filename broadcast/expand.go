@@ -44,13 +44,9 @@ func Expand(ctx context.Context, pool *pgxpool.Pool, b queries.Broadcast) error 
 	if err != nil {
 		return err
 	}
-	settings, err := policy.ParseSettings(acct.Settings)
+	freqCap, err := marketingCap(acct, tpl)
 	if err != nil {
 		return fmt.Errorf("account %d settings: %w", b.AccountID, err)
-	}
-	var freqCap *policy.FrequencyCap
-	if tpl.Category == "marketing" {
-		freqCap = settings.FrequencyCap
 	}
 	sql, cursorAt := expandSQL(where, &p, b, tpl.Category == "marketing", freqCap)
 	cursor := b.ExpandCursor
@@ -107,14 +103,8 @@ func expandSQL(where string, p *segment.Params, b queries.Broadcast, marketing b
 	if b.SendWindow != nil {
 		due = `next_send_window(` + due + `, chunk.time_zone, (SELECT send_window FROM broadcasts WHERE id = ` + broadcastID + `))`
 	}
-	capExpr := "false"
-	if freqCap != nil {
-		capExpr = `(SELECT count(*) FROM messages m2 JOIN templates t2 ON t2.id = m2.template_id
-			WHERE m2.contact_id = c.id AND t2.category = 'marketing'
-			  AND m2.sent_at > now() - make_interval(days => ` + p.Add(freqCap.Days) + `::int)) >= ` + p.Add(freqCap.Max) + `::int`
-	}
 	return `WITH chunk AS (
-	SELECT c.id, c.opted_in, c.time_zone, ` + capExpr + ` AS capped
+	SELECT c.id, c.opted_in, c.time_zone, ` + cappedSQL(p, freqCap) + ` AS capped
 	FROM contacts c
 	WHERE ` + where + ` AND c.id > ` + cursor + `
 	ORDER BY c.id LIMIT ` + p.Add(ExpandChunk) + `
@@ -128,6 +118,26 @@ func expandSQL(where string, p *segment.Params, b queries.Broadcast, marketing b
 	FROM chunk
 )
 SELECT count(*), COALESCE(max(id), ` + cursor + `) FROM chunk`, cursorAt
+}
+
+// marketingCap is the account's frequency cap when the template is marketing (nil otherwise).
+func marketingCap(acct queries.Account, tpl queries.Template) (*policy.FrequencyCap, error) {
+	if tpl.Category != "marketing" {
+		return nil, nil
+	}
+	settings, err := policy.ParseSettings(acct.Settings)
+	return settings.FrequencyCap, err
+}
+
+// cappedSQL tells whether contact c reached the frequency cap (false without one): without a cap
+// no contact's messages are looked up.
+func cappedSQL(p *segment.Params, freqCap *policy.FrequencyCap) string {
+	if freqCap == nil {
+		return "false"
+	}
+	return `(SELECT count(*) FROM messages m2 JOIN templates t2 ON t2.id = m2.template_id
+			WHERE m2.contact_id = c.id AND t2.category = 'marketing'
+			  AND m2.sent_at > now() - make_interval(days => ` + p.Add(freqCap.Days) + `::int)) >= ` + p.Add(freqCap.Max) + `::int`
 }
 
 func localDate(b queries.Broadcast) any {

@@ -56,7 +56,7 @@ func Check(ctx context.Context, db *pgxpool.Pool, account int64, in Input, now t
 		return Checked{}, invalid.Field("template_id", "the template is %s; only approved templates can be sent", tpl.Status)
 	}
 	if _, err := MergedTemplate(tpl, in.Parameters); err != nil {
-		return Checked{}, invalid.Within("parameters", err)
+		return Checked{}, err
 	}
 	unreadable, err := in.Audience.Normalize(in.DefaultCountry)
 	if err != nil {

@@ -1,6 +1,7 @@
 package broadcast
 
 import (
+	"context"
 	"strconv"
 
 	"github.com/dripcast/dripcast/queries"
@@ -95,4 +96,17 @@ func NewReport(rows []queries.BroadcastFunnelRow, sentLastMinute int64) Report {
 func rate(n, of int64) *float64 {
 	v := float64(n) / float64(of)
 	return &v
+}
+
+// LoadReport counts b's funnel from its messages (so it is always exact).
+func LoadReport(ctx context.Context, q *queries.Queries, b queries.Broadcast) (Report, error) {
+	rows, err := q.BroadcastFunnel(ctx, queries.BroadcastFunnelParams{AccountID: b.AccountID, BroadcastID: &b.ID})
+	if err != nil {
+		return Report{}, err
+	}
+	pace, err := q.SentInLastMinute(ctx, queries.SentInLastMinuteParams{AccountID: b.AccountID, BroadcastID: &b.ID})
+	if err != nil {
+		return Report{}, err
+	}
+	return NewReport(rows, pace), nil
 }

@@ -70,7 +70,7 @@ func (s Sender) TestSend(ctx context.Context, db *pgxpool.Pool, by audit.Actor, 
 	}
 	t, err := MergedTemplate(tpl, in.Parameters)
 	if err != nil {
-		return nil, invalid.Within("parameters", err)
+		return nil, err
 	}
 	token, err := s.Secrets.Open(ch.AccessTokenEnc, secrets.ChannelToken(ch.PhoneNumberID))
 	if err != nil {

@@ -48,6 +48,9 @@ type Config struct {
 	// MetricsAddr serves /metrics to anyone who reaches it; empty (the default) serves it on
 	// HTTPAddr to loopback callers only, since it shows every tenant's counts.
 	MetricsAddr string // DRIPCAST_METRICS_ADDR
+	// PublicURL is where people reach the console (one-time sign-in links point there); the
+	// default is http:// and HTTPAddr.
+	PublicURL string // DRIPCAST_PUBLIC_URL
 }
 
 // Load reads the environment; a malformed value is an error naming the variable.
@@ -80,6 +83,7 @@ func Load() (Config, error) {
 		PprofAddr:          p.str("DRIPCAST_PPROF_ADDR", ""),
 		MetricsAddr:        p.str("DRIPCAST_METRICS_ADDR", ""),
 	}
+	c.PublicURL = strings.TrimRight(p.str("DRIPCAST_PUBLIC_URL", "http://"+c.HTTPAddr), "/")
 	if p.err == nil && c.DatabaseURL == "" {
 		p.err = fmt.Errorf("DRIPCAST_DATABASE_URL is required (for example postgres://user@127.0.0.1:5432/dripcast)")
 	}

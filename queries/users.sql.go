@@ -137,6 +137,19 @@ func (q *Queries) DeleteExpiredSessions(ctx context.Context) (int64, error) {
 	return result.RowsAffected(), nil
 }
 
+const deleteOldThrottles = `-- name: DeleteOldThrottles :execrows
+DELETE FROM signin_throttle WHERE updated_at < now() - interval '1 day'
+`
+
+// Forgets keys that have not failed for a day.
+func (q *Queries) DeleteOldThrottles(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteOldThrottles)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const deleteRecoveryCodes = `-- name: DeleteRecoveryCodes :exec
 DELETE FROM recovery_codes WHERE user_id = $1
 `
@@ -174,18 +187,25 @@ const failThrottle = `-- name: FailThrottle :one
 INSERT INTO signin_throttle AS t (key, failures, locked_until, updated_at) VALUES ($1, 1, now(), now())
 ON CONFLICT (key) DO UPDATE SET failures = t.failures + 1, updated_at = now(),
     locked_until = now() + least(interval '15 minutes',
-        CASE WHEN t.failures + 1 >= 5 THEN interval '1 second' * power(2, t.failures + 1 - 5) ELSE interval '0' END)
+        CASE WHEN t.failures + 1 >= $2::int THEN interval '1 second' * power(2, t.failures + 1 - $2::int)
+             ELSE interval '0' END)
 RETURNING failures, locked_until
 `
+
+type FailThrottleParams struct {
+	Key  string
+	Free int32
+}
 
 type FailThrottleRow struct {
 	Failures    int32
 	LockedUntil time.Time
 }
 
-// Counts a failure: from the fifth on, the key waits 2^(failures-5) seconds, at most 15 minutes.
-func (q *Queries) FailThrottle(ctx context.Context, key string) (FailThrottleRow, error) {
-	row := q.db.QueryRow(ctx, failThrottle, key)
+// Counts a failure: from the free-th on, the key waits 2^(failures-free) seconds, at most 15
+// minutes, before its next attempt is even checked.
+func (q *Queries) FailThrottle(ctx context.Context, arg FailThrottleParams) (FailThrottleRow, error) {
+	row := q.db.QueryRow(ctx, failThrottle, arg.Key, arg.Free)
 	var i FailThrottleRow
 	err := row.Scan(&i.Failures, &i.LockedUntil)
 	return i, err
@@ -396,6 +416,53 @@ func (q *Queries) PeekUserLink(ctx context.Context, tokenHash []byte) (PeekUserL
 	return i, err
 }
 
+const resealTOTP = `-- name: ResealTOTP :execrows
+UPDATE users SET totp_secret_enc = $1 WHERE id = $2 AND totp_secret_enc = $3
+`
+
+type ResealTOTPParams struct {
+	TotpSecretEnc    []byte
+	ID               int64
+	OldTotpSecretEnc []byte
+}
+
+func (q *Queries) ResealTOTP(ctx context.Context, arg ResealTOTPParams) (int64, error) {
+	result, err := q.db.Exec(ctx, resealTOTP, arg.TotpSecretEnc, arg.ID, arg.OldTotpSecretEnc)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const sealedTOTPSecrets = `-- name: SealedTOTPSecrets :many
+SELECT id, totp_secret_enc FROM users WHERE totp_secret_enc IS NOT NULL ORDER BY id
+`
+
+type SealedTOTPSecretsRow struct {
+	ID            int64
+	TotpSecretEnc []byte
+}
+
+func (q *Queries) SealedTOTPSecrets(ctx context.Context) ([]SealedTOTPSecretsRow, error) {
+	rows, err := q.db.Query(ctx, sealedTOTPSecrets)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SealedTOTPSecretsRow
+	for rows.Next() {
+		var i SealedTOTPSecretsRow
+		if err := rows.Scan(&i.ID, &i.TotpSecretEnc); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const setPassword = `-- name: SetPassword :exec
 UPDATE users SET password_hash = $1, password_changed_at = now()
 WHERE account_id = $2 AND id = $3
@@ -409,6 +476,20 @@ type SetPasswordParams struct {
 
 func (q *Queries) SetPassword(ctx context.Context, arg SetPasswordParams) error {
 	_, err := q.db.Exec(ctx, setPassword, arg.PasswordHash, arg.AccountID, arg.ID)
+	return err
+}
+
+const setRequireMFA = `-- name: SetRequireMFA :exec
+UPDATE accounts SET require_mfa = $1 WHERE id = $2
+`
+
+type SetRequireMFAParams struct {
+	RequireMfa bool
+	ID         int64
+}
+
+func (q *Queries) SetRequireMFA(ctx context.Context, arg SetRequireMFAParams) error {
+	_, err := q.db.Exec(ctx, setRequireMFA, arg.RequireMfa, arg.ID)
 	return err
 }
 

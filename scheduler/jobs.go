@@ -11,6 +11,7 @@ import (
 
 	"github.com/dripcast/dripcast/drip"
 	"github.com/dripcast/dripcast/metrics"
+	"github.com/dripcast/dripcast/people"
 	"github.com/dripcast/dripcast/queries"
 )
 
@@ -62,4 +63,5 @@ func (j *Jobs) Register(s *Scheduler) {
 	s.Add(2*time.Second, "complete", j.Complete)
 	s.Add(5*time.Second, "guard", j.Guard)
 	s.Add(10*time.Second, "recover", j.Recover)
+	s.Add(10*time.Minute, "sessions", people.New(j.pool, nil).Sweep) // expired console sessions, old sign-in throttles
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -20,6 +21,7 @@ const (
 	PurposeAccessToken = "channel.access_token"
 	PurposeAppSecret   = "channel.app_secret"
 	PurposeIntegration = "integration.secret"
+	PurposeTOTP        = "user.totp_secret"
 )
 
 // bind ties a purpose to the row a secret lives in (a table and the row's unchanging natural key,
@@ -39,6 +41,9 @@ func ChannelAppSecret(phoneNumberID string) string {
 
 // IntegrationSecret: see ChannelToken; an integration is known by its URL token.
 func IntegrationSecret(token string) string { return bind(PurposeIntegration, "integration:"+token) }
+
+// UserTOTP: see ChannelToken; a console user's TOTP secret, known by the user's id.
+func UserTOTP(userID int64) string { return bind(PurposeTOTP, "user:"+strconv.FormatInt(userID, 10)) }
 
 // Box seals and opens secrets.
 type Box struct {

@@ -283,3 +283,18 @@ func (s Source) check(field string, media bool) error {
 	}
 	return nil
 }
+
+// Slots are the parameters a send fills ("header.1", "body.2", "button.0", …), sorted; nil when
+// the components are not valid.
+func (t *Template) Slots() []string {
+	s, err := t.Components.slots()
+	if err != nil {
+		return nil
+	}
+	keys := make([]string, 0, len(s))
+	for k := range s {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

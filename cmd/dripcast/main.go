@@ -26,6 +26,8 @@ Usage:
   dripcast worker                       the Asynq workers
   dripcast admin create-account --name NAME [--key-name NAME]
                                         create an account and print its first API key
+  dripcast admin create-user --account N --email E --role owner
+                                        a console user, and a one-time link (72 h) to sign in
   dripcast admin rotate-key             re-encrypt every secret at rest under the first key
                                         of DRIPCAST_SECRET_KEYS
 
@@ -77,8 +79,12 @@ func admin(ctx context.Context, cfg config.Config, args []string, stdout io.Writ
 	if len(args) == 1 && args[0] == "rotate-key" {
 		return rotateKey(ctx, cfg, stdout)
 	}
+	if len(args) > 0 && args[0] == "create-user" {
+		return createUser(ctx, cfg, args[1:], stdout)
+	}
 	if len(args) == 0 || args[0] != "create-account" {
-		return errors.New("usage: dripcast admin create-account --name NAME [--key-name NAME] | dripcast admin rotate-key")
+		return errors.New("usage: dripcast admin create-account --name NAME [--key-name NAME] | " +
+			"dripcast admin create-user --account N --email E --role R | dripcast admin rotate-key")
 	}
 	fs := flag.NewFlagSet("create-account", flag.ContinueOnError)
 	name := fs.String("name", "", "the account's name")

@@ -71,6 +71,12 @@ func TestServeAndShutdown(t *testing.T) {
 		t.Fatalf("create-account printed no key: %s", out)
 	}
 	key := string(m[1])
+	account := regexp.MustCompile(`account_id=(\d+)`).FindSubmatch(out)
+	out, err = command(env, "admin", "create-user", "--account", string(account[1]), "--email", "Ana@Example.com", "--role", "owner").Output()
+	link := regexp.MustCompile(`sign_in_link=(http://\S+/welcome/\S+)`).FindSubmatch(out)
+	if err != nil || link == nil {
+		t.Fatalf("create-user: %v %s", err, out)
+	}
 
 	var logs bytes.Buffer
 	serve := command(env, "serve")
@@ -90,7 +96,11 @@ func TestServeAndShutdown(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	for path, want := range map[string]int{"/v1/account": 200, "/metrics": 200, "/openapi.yaml": 200} {
+	// The console is served too: the one-time link opens the page that sets a password.
+	if code, err := get(string(link[1]), ""); err != nil || code != 200 {
+		t.Errorf("GET the sign-in link: %d %v", code, err)
+	}
+	for path, want := range map[string]int{"/v1/account": 200, "/metrics": 200, "/openapi.yaml": 200, "/signin": 200} {
 		if code, err := get(base+path, key); err != nil || code != want {
 			t.Errorf("GET %s: %d %v", path, code, err)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,10 +21,13 @@ import (
 
 	"github.com/dripcast/dripcast/api"
 	"github.com/dripcast/dripcast/apikey"
+	"github.com/dripcast/dripcast/audit"
 	"github.com/dripcast/dripcast/config"
+	"github.com/dripcast/dripcast/console"
 	"github.com/dripcast/dripcast/db"
 	"github.com/dripcast/dripcast/drip"
 	"github.com/dripcast/dripcast/metrics"
+	"github.com/dripcast/dripcast/people"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/ratelimit"
 	"github.com/dripcast/dripcast/scheduler"
@@ -70,11 +74,13 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sending := metrics.New(reg)
 	drips := drip.New(pool, cfg.DripClock(), log, sending) // one clock for the API and the scheduler of this process
+	meta := whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout)
+	pages := console.New(pool, log, console.Options{Secrets: box, Meta: meta, TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL})
 	srv := api.New(pool, rdb, log, api.Options{MaxBodyBytes: cfg.MaxBodyBytes, ImportMaxBytes: cfg.ImportMaxBytes,
 		ImportMaxRows: cfg.ImportMaxRows, Secrets: box, WebhookVerifyToken: cfg.WebhookVerifyToken,
-		Meta: whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout), Metrics: sending, Drips: drips,
+		Meta: meta, Metrics: sending, Drips: drips,
 		TrustedProxies: cfg.TrustedProxies, KeyRate: float64(cfg.KeyRateLimit), KeyBurst: cfg.KeyBurst,
-		MetricsElsewhere: cfg.MetricsAddr != ""}, reg, reg)
+		MetricsElsewhere: cfg.MetricsAddr != "", Console: pages.Handler()}, reg, reg)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
@@ -222,5 +228,34 @@ func createAccount(ctx context.Context, cfg config.Config, name, keyName string,
 		return fmt.Errorf("create account (has `dripcast migrate` run?): %w", err)
 	}
 	fmt.Fprintf(stdout, "account_id=%d\napi_key=%s\n", acct.ID, key.Token)
+	return nil
+}
+
+// createUser makes a console user of an account and prints the one-time link with which the
+// person sets a password and signs in (the first owner of an account starts here).
+func createUser(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("create-user", flag.ContinueOnError)
+	account := fs.Int64("account", 0, "the account's id")
+	email := fs.String("email", "", "the person's email address")
+	roleName := fs.String("role", "owner", "owner, admin, marketer or analyst")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *account <= 0 || *email == "" {
+		return errors.New("create-user needs --account and --email")
+	}
+	pool, err := db.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := queries.New(pool).GetAccount(ctx, *account); err != nil {
+		return fmt.Errorf("account %d: %w", *account, err)
+	}
+	u, token, err := people.New(pool, nil).Invite(ctx, audit.Actor{AccountID: *account, Name: "dripcast admin"}, *email, *roleName)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "user_id=%d\nsign_in_link=%s\n", u.ID, console.LinkURL(cfg.PublicURL, token))
 	return nil
 }

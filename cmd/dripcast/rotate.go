@@ -81,6 +81,25 @@ func rotateKey(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 		}
 		nIntegrations += n
 	}
-	fmt.Fprintf(stdout, "re-encrypted under key %q: %d channels, %d integrations\n", box.Active(), nChannels, nIntegrations)
+	users, err := q.SealedTOTPSecrets(ctx)
+	if err != nil {
+		return err
+	}
+	var nUsers int64
+	for _, u := range users {
+		secret, changed, err := reseal(u.TotpSecretEnc, secrets.UserTOTP(u.ID))
+		if err != nil {
+			return fmt.Errorf("user %d: %w", u.ID, err)
+		}
+		if !changed {
+			continue
+		}
+		n, err := q.ResealTOTP(ctx, queries.ResealTOTPParams{ID: u.ID, TotpSecretEnc: secret, OldTotpSecretEnc: u.TotpSecretEnc})
+		if err != nil {
+			return err
+		}
+		nUsers += n
+	}
+	fmt.Fprintf(stdout, "re-encrypted under key %q: %d channels, %d integrations, %d users' TOTP secrets\n", box.Active(), nChannels, nIntegrations, nUsers)
 	return nil
 }

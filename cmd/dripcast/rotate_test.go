@@ -36,26 +36,34 @@ func TestRotateKey(t *testing.T) {
 		SELECT id, 'i', 'generic', 'tok', $1 FROM accounts`, oldBox.Seal("whsec_x", secrets.PurposeIntegration)); err != nil {
 		t.Fatal(err)
 	}
+	var userID int64
+	if err := pool.QueryRow(ctx, `INSERT INTO users (account_id, email, role) SELECT id, 'ana@example.com', 'owner' FROM accounts RETURNING id`).Scan(&userID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE users SET totp_secret_enc = $1`, oldBox.Seal("JBSWY3DPEHPK3PXP", secrets.UserTOTP(userID))); err != nil {
+		t.Fatal(err)
+	}
 	env := []string{"DRIPCAST_DATABASE_URL=" + dbURL, "DRIPCAST_SECRET_KEYS=" + next + "," + old}
 	out, err := command(env, "admin", "rotate-key").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), `key "k2": 1 channels, 1 integrations`) {
+	if err != nil || !strings.Contains(string(out), `key "k2": 1 channels, 1 integrations, 1 users' TOTP secrets`) {
 		t.Fatalf("rotate: %v %s", err, out)
 	}
 	newOnly, _ := secrets.New(next)
-	var token, appSecret, hook []byte
-	if err := pool.QueryRow(ctx, `SELECT c.access_token_enc, c.app_secret_enc, i.secret_enc FROM channels c, integrations i`).Scan(&token, &appSecret, &hook); err != nil {
+	var token, appSecret, hook, totp []byte
+	if err := pool.QueryRow(ctx, `SELECT c.access_token_enc, c.app_secret_enc, i.secret_enc, u.totp_secret_enc FROM channels c, integrations i, users u`).
+		Scan(&token, &appSecret, &hook, &totp); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		sealed         []byte
 		purpose, plain string
 	}{{token, secrets.ChannelToken("1001"), "EAAG-token"}, {appSecret, secrets.ChannelAppSecret("1001"), "app-secret"},
-		{hook, secrets.IntegrationSecret("tok"), "whsec_x"}} {
+		{hook, secrets.IntegrationSecret("tok"), "whsec_x"}, {totp, secrets.UserTOTP(userID), "JBSWY3DPEHPK3PXP"}} {
 		if got, err := newOnly.OpenBound(c.sealed, c.purpose); err != nil || got != c.plain {
 			t.Errorf("%s after rotation: %q %v", c.purpose, got, err)
 		}
 	}
-	if out, err := command(env, "admin", "rotate-key").CombinedOutput(); err != nil || !strings.Contains(string(out), "0 channels, 0 integrations") {
+	if out, err := command(env, "admin", "rotate-key").CombinedOutput(); err != nil || !strings.Contains(string(out), "0 channels, 0 integrations, 0 users") {
 		t.Errorf("second run: %v %s", err, out)
 	}
 	if _, err := pool.Exec(ctx, `UPDATE integrations SET secret_enc = $1`, oldBox.Seal("x", secrets.PurposeIntegration)); err != nil {

@@ -89,13 +89,28 @@ DELETE FROM sessions WHERE expires_at < now();
 -- name: GetThrottle :one
 SELECT locked_until FROM signin_throttle WHERE key = @key;
 
--- Counts a failure: from the fifth on, the key waits 2^(failures-5) seconds, at most 15 minutes.
+-- Counts a failure: from the free-th on, the key waits 2^(failures-free) seconds, at most 15
+-- minutes, before its next attempt is even checked.
 -- name: FailThrottle :one
 INSERT INTO signin_throttle AS t (key, failures, locked_until, updated_at) VALUES (@key, 1, now(), now())
 ON CONFLICT (key) DO UPDATE SET failures = t.failures + 1, updated_at = now(),
     locked_until = now() + least(interval '15 minutes',
-        CASE WHEN t.failures + 1 >= 5 THEN interval '1 second' * power(2, t.failures + 1 - 5) ELSE interval '0' END)
+        CASE WHEN t.failures + 1 >= @free::int THEN interval '1 second' * power(2, t.failures + 1 - @free::int)
+             ELSE interval '0' END)
 RETURNING failures, locked_until;
+
+-- Forgets keys that have not failed for a day.
+-- name: DeleteOldThrottles :execrows
+DELETE FROM signin_throttle WHERE updated_at < now() - interval '1 day';
 
 -- name: ClearThrottle :exec
 DELETE FROM signin_throttle WHERE key = @key;
+
+-- name: SealedTOTPSecrets :many
+SELECT id, totp_secret_enc FROM users WHERE totp_secret_enc IS NOT NULL ORDER BY id;
+
+-- name: ResealTOTP :execrows
+UPDATE users SET totp_secret_enc = @totp_secret_enc WHERE id = @id AND totp_secret_enc = @old_totp_secret_enc;
+
+-- name: SetRequireMFA :exec
+UPDATE accounts SET require_mfa = @require_mfa WHERE id = @id;

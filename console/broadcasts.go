@@ -1,0 +1,507 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/policy"
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/templates"
+	"github.com/dripcast/dripcast/whatsapp"
+)
+
+// listLimit bounds the choices a form lists (channels, templates, segments).
+const listLimit = 200
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ctx, account := r.Context(), v.sess.AccountID
+	active, err := c.q.ActiveBroadcasts(ctx, account)
+	if err != nil {
+		return err
+	}
+	health, err := c.q.ChannelHealth(ctx, account)
+	if err != nil {
+		return err
+	}
+	day, err := c.q.DayTotals(ctx, account)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, v, http.StatusOK, "home", "Home", map[string]any{"Active": active, "Channels": health, "Day": day})
+	return nil
+}
+
+// progress is done as a share of of, from 0 to 100, for progress bars.
+func progress[D, O int64 | int32](done D, of O) int {
+	if of <= 0 {
+		return 0
+	}
+	return int(min(100, int64(done)*100/int64(of)))
+}
+
+func (c *Console) broadcastList(w http.ResponseWriter, r *http.Request, v *visit) error {
+	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	rows, err := c.q.RecentBroadcasts(r.Context(), queries.RecentBroadcastsParams{AccountID: v.sess.AccountID, Before: before, Lim: 51})
+	if err != nil {
+		return err
+	}
+	next := ""
+	if len(rows) > 50 {
+		rows, next = rows[:50], strconv.FormatInt(rows[49].ID, 10)
+	}
+	c.render(w, r, v, http.StatusOK, "broadcasts", "Broadcasts", map[string]any{"Rows": rows, "Next": next})
+	return nil
+}
+
+// composer is the new-broadcast page's data.
+type composer struct {
+	Form      *form
+	Channels  []queries.Channel
+	Templates []queries.Template
+	Segments  []queries.Segment
+	Template  *templatePart
+	Review    *broadcast.Review
+	Tests     []broadcast.TestResult
+}
+
+// templatePart is the chosen template: its preview and a parameter row per slot.
+type templatePart struct {
+	ID      int64
+	Preview templates.Preview
+	Params  []paramRow
+}
+
+type paramRow struct {
+	Slot, Source, Value, Fallback, Error string
+}
+
+// contactFields are the contact fields a parameter can come from.
+var contactFields = []string{"name", "first_name", "email", "phone", "country"}
+
+func (c *Console) choices(ctx context.Context, account int64) (*composer, error) {
+	var err error
+	p := &composer{}
+	if p.Channels, err = c.q.ListChannels(ctx, queries.ListChannelsParams{AccountID: account, Lim: listLimit}); err != nil {
+		return nil, err
+	}
+	all, err := c.q.ListTemplates(ctx, queries.ListTemplatesParams{AccountID: account, Lim: listLimit})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range all {
+		if t.Status == "approved" {
+			p.Templates = append(p.Templates, t)
+		}
+	}
+	if p.Segments, err = c.q.ListSegments(ctx, queries.ListSegmentsParams{AccountID: account, Lim: listLimit}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (c *Console) newBroadcast(w http.ResponseWriter, r *http.Request, v *visit) error {
+	p, err := c.choices(r.Context(), v.sess.AccountID)
+	if err != nil {
+		return err
+	}
+	p.Form = &form{Values: url.Values{"when": {"now"}, "audience": {"segment"}}, Errors: map[string]string{}}
+	if len(p.Templates) > 0 {
+		if p.Template, err = c.templateRows(r.Context(), v.sess.AccountID, p.Templates[0].ID, nil, p.Form); err != nil {
+			return err
+		}
+	}
+	c.render(w, r, v, http.StatusOK, "compose", "New broadcast", p)
+	return nil
+}
+
+// templateRows is a template's preview and its parameter rows: as the form typed them (values),
+// or else as the template maps them.
+func (c *Console) templateRows(ctx context.Context, account, id int64, values url.Values, f *form) (*templatePart, error) {
+	row, err := c.q.GetTemplate(ctx, queries.GetTemplateParams{AccountID: account, ID: id})
+	if err != nil {
+		return nil, nil // a template of no use here: the form says so beside its field
+	}
+	t, _ := broadcast.MergedTemplate(row, nil)
+	part := &templatePart{ID: row.ID, Preview: preview(t)}
+	for _, slot := range t.Slots() {
+		pr := paramRow{Slot: slot}
+		if values != nil && values.Has("src."+slot) {
+			pr.Source, pr.Value, pr.Fallback = values.Get("src."+slot), values.Get("val."+slot), values.Get("fb."+slot)
+		} else if src, ok := t.Parameters[slot]; ok {
+			pr.Source, pr.Value, pr.Fallback = src.Source, src.Field+src.Key+src.Value, src.Fallback
+		}
+		for field, msg := range f.Errors {
+			if field == "parameters."+slot || strings.HasPrefix(field, "parameters."+slot+".") {
+				pr.Error = msg
+			}
+		}
+		part.Params = append(part.Params, pr)
+	}
+	return part, nil
+}
+
+// preview is the template as a sample contact reads it; a parameter without a value shows its
+// slot.
+func preview(t templates.Template) templates.Preview {
+	out, err := t.Render(templates.Recipient{Name: "Ana Silva", Email: "ana@example.com", Phone: "+14155550100", Country: "US"}, nil)
+	if err == nil {
+		return out.Preview
+	}
+	p := templates.Preview{Body: t.Components.Body.Text}
+	if h := t.Components.Header; h != nil {
+		p.Header = h.Text
+	}
+	if ft := t.Components.Footer; ft != nil {
+		p.Footer = ft.Text
+	}
+	for _, b := range t.Components.Buttons {
+		p.Buttons = append(p.Buttons, b.Text)
+	}
+	return p
+}
+
+// templatePart answers the template section for another choice of template (the page's script
+// swaps it in).
+func (c *Console) templatePart(w http.ResponseWriter, r *http.Request, v *visit) error {
+	id, _ := strconv.ParseInt(r.URL.Query().Get("template_id"), 10, 64)
+	part, err := c.templateRows(r.Context(), v.sess.AccountID, id, nil, &form{Errors: map[string]string{}})
+	if err != nil {
+		return err
+	}
+	c.render(w, r, v, http.StatusOK, "template-part", "", part)
+	return nil
+}
+
+// audiencePart answers the live count of an audience as the form has it.
+func (c *Console) audiencePart(w http.ResponseWriter, r *http.Request, v *visit) error {
+	in, f := readBroadcast(r.URL.Query(), v)
+	var review *broadcast.Review
+	if f.ok() {
+		checked, err := broadcast.Check(r.Context(), c.db, v.sess.AccountID, in, time.Now())
+		if err = f.take(err); err != nil {
+			return err
+		}
+		if f.ok() {
+			rv, err := broadcast.ReviewOf(r.Context(), c.db, checked)
+			if err = f.take(err); err != nil {
+				return err
+			}
+			review = &rv
+		}
+	}
+	c.render(w, r, v, http.StatusOK, "audience-part", "", map[string]any{"Review": review, "Form": f})
+	return nil
+}
+
+// composeBroadcast handles the new-broadcast form's buttons: review, test send, schedule.
+func (c *Console) composeBroadcast(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ctx := r.Context()
+	p, err := c.choices(ctx, v.sess.AccountID)
+	if err != nil {
+		return err
+	}
+	in, f := readBroadcast(r.PostForm, v)
+	p.Form = f
+	status := http.StatusOK
+	switch r.PostForm.Get("do") {
+	case "test":
+		err = c.testSend(r, v, in, p)
+	case "schedule":
+		if f.ok() {
+			var b queries.Broadcast
+			b, _, err = broadcast.Create(ctx, c.db, v.sess.Actor(v.ip), in, time.Now())
+			if err == nil {
+				http.Redirect(w, r, fmt.Sprintf("/broadcasts/%d", b.ID), http.StatusSeeOther)
+				return nil
+			}
+		}
+	default:
+		if f.ok() {
+			var checked broadcast.Checked
+			if checked, err = broadcast.Check(ctx, c.db, v.sess.AccountID, in, time.Now()); err == nil {
+				var rv broadcast.Review
+				rv, err = broadcast.ReviewOf(ctx, c.db, checked)
+				p.Review = &rv
+			}
+		}
+	}
+	if err = f.take(err); err != nil {
+		return err
+	}
+	if !f.ok() {
+		status = http.StatusBadRequest
+	}
+	if p.Template, err = c.templateRows(ctx, v.sess.AccountID, in.TemplateID, r.PostForm, f); err != nil {
+		return err
+	}
+	c.render(w, r, v, status, "compose", "New broadcast", p)
+	return nil
+}
+
+// testSend sends the composed template to the numbers of the test field.
+func (c *Console) testSend(r *http.Request, v *visit, in broadcast.Input, p *composer) error {
+	phones := splitList(r.PostForm.Get("test_phones"))
+	results, err := c.sender.TestSend(r.Context(), c.db, v.sess.Actor(v.ip), broadcast.TestInput{ChannelID: in.ChannelID,
+		TemplateID: in.TemplateID, Parameters: in.Parameters, Phones: phones, DefaultCountry: in.DefaultCountry})
+	if errors.Is(err, broadcast.ErrNoMeta) {
+		p.Form.Errors["phones"] = err.Error()
+		return nil
+	}
+	p.Tests = results
+	return err
+}
+
+// readBroadcast reads the form into the domain's input; what cannot even be read (a number that
+// is not one) is filed beside its field.
+func readBroadcast(vals url.Values, v *visit) (broadcast.Input, *form) {
+	f := &form{Values: vals, Errors: map[string]string{}}
+	in := broadcast.Input{Name: vals.Get("name"), DefaultCountry: strings.ToUpper(strings.TrimSpace(vals.Get("default_country")))}
+	in.ChannelID = formID(f, "channel_id", "channel_id", "choose a channel")
+	in.TemplateID = formID(f, "template_id", "template_id", "choose a template")
+	in.Parameters = templates.Mapping{}
+	for key := range vals {
+		slot, ok := strings.CutPrefix(key, "src.")
+		if !ok {
+			continue
+		}
+		src := templates.Source{Source: vals.Get(key), Fallback: vals.Get("fb." + slot)}
+		val := strings.TrimSpace(vals.Get("val." + slot))
+		switch src.Source {
+		case "contact":
+			src.Field = val
+		case "attribute", "event":
+			src.Key = val
+		default:
+			src.Value = val
+		}
+		in.Parameters[slot] = src
+	}
+	switch vals.Get("audience") {
+	case "segment":
+		in.Audience.SegmentID = formID(f, "segment_id", "audience", "choose a segment")
+	case "tag":
+		in.Audience.Tag = strings.TrimSpace(vals.Get("tag"))
+	case "phones":
+		in.Audience.Phones = splitList(vals.Get("phones"))
+	}
+	readTiming(f, vals, v, &in)
+	return in, f
+}
+
+// readTiming reads when and how fast: now, at a time in the account's zone, or at a local time
+// in each contact's zone; a send window and a rate cap.
+func readTiming(f *form, vals url.Values, v *visit, in *broadcast.Input) {
+	switch vals.Get("when") {
+	case "at":
+		t, err := time.ParseInLocation("2006-01-02T15:04", vals.Get("send_at"), newFormat(v.sess).loc)
+		if err != nil {
+			f.Errors["send_at"] = "give a date and time"
+		} else {
+			in.SendAt = &t
+		}
+	case "local":
+		in.LocalDate, in.LocalTime = vals.Get("local_date"), vals.Get("local_time")
+	}
+	if start, end := vals.Get("window_start"), vals.Get("window_end"); start != "" || end != "" {
+		in.SendWindow = &policy.Window{Start: start, End: end, Days: vals["window_days"]}
+	}
+	if rc := strings.TrimSpace(vals.Get("rate_cap")); rc != "" {
+		n, err := strconv.ParseInt(rc, 10, 32)
+		if err != nil {
+			f.Errors["rate_cap"] = "give a whole number of messages a second"
+		} else {
+			in.RateCap = new(int32(n))
+		}
+	}
+}
+
+// formID reads the id chosen in input; a missing one is filed as missing beside errField.
+func formID(f *form, input, errField, missing string) int64 {
+	id, err := strconv.ParseInt(f.Values.Get(input), 10, 64)
+	if err != nil || id <= 0 {
+		f.Errors[errField] = missing
+	}
+	return id
+}
+
+// splitList reads numbers typed one per line or separated by commas.
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == ',' || r == ';' || r == '\r' }) {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// live is a running broadcast's state, redrawn every 2 seconds.
+type live struct {
+	B        queries.Broadcast
+	Report   broadcast.Report
+	Held     queries.BroadcastHeldRow
+	Chart    chart
+	Progress int
+}
+
+func (c *Console) liveOf(r *http.Request, v *visit) (live, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return live{}, errPage(http.StatusNotFound, "There is no such page.")
+	}
+	ctx, account := r.Context(), v.sess.AccountID
+	b, err := broadcast.Get(ctx, c.db, account, id)
+	if err != nil {
+		return live{}, err
+	}
+	l := live{B: b}
+	if l.Report, err = broadcast.LoadReport(ctx, c.q, b); err != nil {
+		return l, err
+	}
+	if l.Held, err = c.q.BroadcastHeld(ctx, queries.BroadcastHeldParams{AccountID: account, BroadcastID: &b.ID}); err != nil {
+		return l, err
+	}
+	secs, err := c.q.SendsPerSecond(ctx, queries.SendsPerSecondParams{AccountID: account, BroadcastID: &b.ID})
+	if err != nil {
+		return l, err
+	}
+	ch, err := c.q.GetChannel(ctx, queries.GetChannelParams{AccountID: account, ID: b.ChannelID})
+	if err != nil {
+		return l, err
+	}
+	limit := ch.ThroughputMps
+	if b.RateCap != nil && *b.RateCap < limit {
+		limit = *b.RateCap
+	}
+	l.Chart = newChart(secs, limit, time.Now())
+	l.Progress = int(l.Report.Progress * 100)
+	return l, nil
+}
+
+func (c *Console) broadcastPage(w http.ResponseWriter, r *http.Request, v *visit) error {
+	l, err := c.liveOf(r, v)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, v, http.StatusOK, "broadcast", l.B.Name, l)
+	return nil
+}
+
+func (c *Console) livePart(w http.ResponseWriter, r *http.Request, v *visit) error {
+	l, err := c.liveOf(r, v)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, v, http.StatusOK, "live-part", "", l)
+	return nil
+}
+
+// broadcastAction pauses, resumes, cancels or retries the failed of a broadcast.
+func (c *Console) broadcastAction(w http.ResponseWriter, r *http.Request, v *visit) error {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return errPage(http.StatusNotFound, "There is no such page.")
+	}
+	by := v.sess.Actor(v.ip)
+	switch action := r.PathValue("action"); action {
+	case broadcast.ActionPause, broadcast.ActionResume, broadcast.ActionCancel:
+		if _, err := broadcast.Act(r.Context(), c.db, by, id, action); err != nil {
+			return err
+		}
+	case "retry-failed":
+		b, err := broadcast.RetryFailed(r.Context(), c.db, by, id, time.Now())
+		if err != nil {
+			return err
+		}
+		id = b.ID
+	default:
+		return errPage(http.StatusNotFound, "There is no such page.")
+	}
+	if r.Header.Get("X-CSRF-Token") != "" { // the page's script: it redraws by itself
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	http.Redirect(w, r, fmt.Sprintf("/broadcasts/%d", id), http.StatusSeeOther)
+	return nil
+}
+
+// failure is one row of the report's failures: a Meta error code (or a reason), its count, what
+// it means and what to do.
+type failure struct {
+	Key   string
+	N     int64
+	Why   whatsapp.Explanation
+	Label string
+}
+
+// recipientsPage is the report's table: one page of recipients, filtered by status.
+const recipientsPage = 50
+
+func (c *Console) reportPage(w http.ResponseWriter, r *http.Request, v *visit) error {
+	l, err := c.liveOf(r, v)
+	if err != nil {
+		return err
+	}
+	status, err := broadcast.StatusFilter(r.URL.Query().Get("status"))
+	if err != nil {
+		return errPage(http.StatusBadRequest, err.Error())
+	}
+	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	rows, err := c.q.ListRecipients(r.Context(), queries.ListRecipientsParams{AccountID: v.sess.AccountID, BroadcastID: &l.B.ID,
+		Status: status, After: after, Lim: recipientsPage + 1})
+	if err != nil {
+		return err
+	}
+	next := ""
+	if len(rows) > recipientsPage {
+		rows, next = rows[:recipientsPage], strconv.FormatInt(rows[recipientsPage-1].ID, 10)
+	}
+	var failures []failure
+	for key, n := range l.Report.Failed {
+		code, _ := strconv.Atoi(key)
+		failures = append(failures, failure{Key: key, N: n, Why: whatsapp.Explain(code)})
+	}
+	c.render(w, r, v, http.StatusOK, "report", l.B.Name+" – report", map[string]any{"L": l, "Failures": failures, "Rows": rows,
+		"Next": next, "Status": r.URL.Query().Get("status"), "Statuses": broadcast.MessageStatuses, "Bars": funnelBars(l.Report)})
+	return nil
+}
+
+// recipientsCSV downloads the recipients (masked for an analyst), audited.
+func (c *Console) recipientsCSV(w http.ResponseWriter, r *http.Request, v *visit) error {
+	l, err := c.liveOf(r, v)
+	if err != nil {
+		return err
+	}
+	status, err := broadcast.StatusFilter(r.URL.Query().Get("status"))
+	if err != nil {
+		return errPage(http.StatusBadRequest, err.Error())
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="broadcast-%d-recipients.csv"`, l.B.ID))
+	return broadcast.ExportRecipients(r.Context(), c.db, v.sess.Actor(v.ip), w, l.B, status, newFormat(v.sess).masked)
+}
+
+// audienceOf describes a stored audience for people.
+func audienceOf(raw []byte) string {
+	var a broadcast.Audience
+	if json.Unmarshal(raw, &a) != nil {
+		return ""
+	}
+	switch {
+	case a.SegmentID != 0:
+		return fmt.Sprintf("segment #%d", a.SegmentID)
+	case a.Tag != "":
+		return "tag " + a.Tag
+	case len(a.ContactIDs) > 0:
+		return fmt.Sprintf("%d listed contacts", len(a.ContactIDs))
+	}
+	return fmt.Sprintf("%d listed numbers", len(a.Phones))
+}

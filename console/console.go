@@ -1,0 +1,311 @@
+// Package console serves the marketer's web console from the api role: server-rendered pages
+// (html/template), assets embedded in the binary, people signed in with sessions kept in Postgres
+// (the people package), a CSRF token on every change and a strict Content-Security-Policy. Pages
+// call the same domain packages as the JSON API, so a rule lives in one place.
+package console
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/invalid"
+	"github.com/dripcast/dripcast/iprange"
+	"github.com/dripcast/dripcast/people"
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/role"
+	"github.com/dripcast/dripcast/secrets"
+	"github.com/dripcast/dripcast/whatsapp"
+)
+
+// Options of the console.
+type Options struct {
+	Secrets *secrets.Box     // opens channel tokens (test sends) and seals TOTP secrets
+	Meta    *whatsapp.Client // test sends; nil refuses them
+	// TrustedProxies may set X-Forwarded-For and X-Forwarded-Proto.
+	TrustedProxies []netip.Prefix
+	// MaxFormBytes bounds a form's body (64 KiB when 0).
+	MaxFormBytes int64
+	// PublicURL is where people reach the console, for invite links; empty uses the request's
+	// host.
+	PublicURL string
+}
+
+// Console holds what the pages share.
+type Console struct {
+	db     *pgxpool.Pool
+	q      *queries.Queries
+	people *people.Service
+	sender broadcast.Sender
+	log    *slog.Logger
+	opts   Options
+}
+
+// New builds the console.
+func New(db *pgxpool.Pool, log *slog.Logger, opts Options) *Console {
+	if opts.MaxFormBytes <= 0 {
+		opts.MaxFormBytes = 64 << 10
+	}
+	return &Console{db: db, q: queries.New(db), people: people.New(db, opts.Secrets),
+		sender: broadcast.Sender{Meta: opts.Meta, Secrets: opts.Secrets}, log: log, opts: opts}
+}
+
+// LinkURL is the address of a one-time link (first sign-in, invite) on a console at base.
+func LinkURL(base, token string) string {
+	return strings.TrimRight(base, "/") + "/welcome/" + url.PathEscape(token)
+}
+
+// access says who may open a page.
+type access int
+
+const (
+	public  access = iota // anyone: sign-in, one-time links, assets
+	pending               // a session in any stage (entering a code, setting up MFA)
+	member                // an active session, of a role the page allows
+)
+
+// visit is one request's caller.
+type visit struct {
+	sess  people.Session
+	token string
+	ip    netip.Addr
+	csrf  string // the token forms carry: the session's, or the pre-session cookie's
+}
+
+// handler serves a page; an error is shown as an error page.
+type handler func(w http.ResponseWriter, r *http.Request, v *visit) error
+
+// page is one route of the console.
+type page struct {
+	method, path string
+	access       access
+	roles        role.Set
+	h            handler
+}
+
+func (c *Console) pages() []page {
+	return []page{
+		{"GET", "/signin", public, 0, c.signInPage},
+		{"POST", "/signin", public, 0, c.signIn},
+		{"GET", "/welcome/{token}", public, 0, c.welcomePage},
+		{"POST", "/welcome/{token}", public, 0, c.welcome},
+		{"GET", "/signin/code", pending, 0, c.codePage},
+		{"POST", "/signin/code", pending, 0, c.code},
+		{"GET", "/account/mfa", pending, 0, c.mfaPage},
+		{"POST", "/account/mfa", pending, 0, c.mfaConfirm},
+		{"POST", "/signout", pending, 0, c.signOut},
+		{"GET", "/account/password", member, role.Readers, c.passwordPage},
+		{"POST", "/account/password", member, role.Readers, c.changePassword},
+		{"GET", "/{$}", member, role.Readers, c.home},
+		{"GET", "/broadcasts", member, role.Readers, c.broadcastList},
+		{"GET", "/broadcasts/new", member, role.Editors, c.newBroadcast},
+		{"POST", "/broadcasts/new", member, role.Editors, c.composeBroadcast},
+		{"GET", "/broadcasts/new/template", member, role.Editors, c.templatePart},
+		{"GET", "/broadcasts/new/audience", member, role.Editors, c.audiencePart},
+		{"GET", "/broadcasts/{id}", member, role.Readers, c.broadcastPage},
+		{"GET", "/broadcasts/{id}/live", member, role.Readers, c.livePart},
+		{"POST", "/broadcasts/{id}/{action}", member, role.Editors, c.broadcastAction},
+		{"GET", "/broadcasts/{id}/report", member, role.Readers, c.reportPage},
+		{"GET", "/broadcasts/{id}/recipients.csv", member, role.Readers, c.recipientsCSV},
+		{"GET", "/users", member, role.Owner, c.usersPage},
+		{"POST", "/users", member, role.Owner, c.invite},
+		{"POST", "/users/require-mfa", member, role.Owner, c.requireMFA},
+	}
+}
+
+// Handler serves every page and the assets.
+func (c *Console) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, p := range c.pages() {
+		mux.Handle(p.method+" "+p.path, c.serve(p))
+	}
+	mux.Handle("GET /assets/{name}", http.HandlerFunc(serveAsset))
+	mux.Handle("/", c.serve(page{access: public, h: func(http.ResponseWriter, *http.Request, *visit) error {
+		return errPage(http.StatusNotFound, "There is no such page.")
+	}}))
+	return mux
+}
+
+// serve wraps a page: security headers, the session, the CSRF check, the roles, errors.
+func (c *Console) serve(p page) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secureHeaders(w)
+		v := &visit{ip: iprange.ClientIP(r, c.opts.TrustedProxies)}
+		err := c.admit(w, r, p, v)
+		if err == nil {
+			err = p.h(w, r, v)
+		}
+		if err != nil {
+			c.fail(w, r, v, err)
+		}
+	})
+}
+
+// secureHeaders: no inline script or style, no framing, no sniffing, and pages (all of which show
+// an account's data or a form) are never cached.
+func secureHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+}
+
+// Cookie names.
+const (
+	sessionCookie = "dc_session"
+	preCookie     = "dc_pre" // the CSRF token of forms shown before sign-in
+)
+
+// redirect is an error that sends the browser elsewhere (to sign in, to finish MFA).
+type redirect string
+
+func (r redirect) Error() string { return "redirect to " + string(r) }
+
+// admit loads the session the page needs and checks the caller may do what the request does.
+func (c *Console) admit(w http.ResponseWriter, r *http.Request, p page, v *visit) error {
+	if cookie, err := r.Cookie(sessionCookie); err == nil {
+		v.token = cookie.Value
+	}
+	if p.access != public {
+		sess, err := c.people.Load(r.Context(), v.token)
+		if errors.Is(err, people.ErrNoSession) {
+			return redirect("/signin?next=" + url.QueryEscape(r.URL.RequestURI()))
+		}
+		if err != nil {
+			return err
+		}
+		if !sess.Allows(v.ip) {
+			return errPage(http.StatusForbidden, people.ErrAddress.Error())
+		}
+		v.sess, v.csrf = sess, sess.CSRF
+		if p.access == member {
+			switch {
+			case sess.Stage == people.StageMFA:
+				return redirect("/signin/code")
+			case sess.Stage == people.StageEnrol:
+				return redirect("/account/mfa")
+			case !p.roles.Allows(sess.Role):
+				return errPage(http.StatusForbidden, "Your role ("+sess.Role+") may not do this. Ask an owner of the account.")
+			}
+		}
+	} else {
+		v.csrf = c.preToken(w, r)
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil
+	}
+	return checkForm(w, r, v.csrf, c.opts.MaxFormBytes)
+}
+
+// preToken is the CSRF token of a form shown before sign-in: a random value in a cookie that the
+// form repeats (a cross-site page can neither read the cookie nor set it).
+func (c *Console) preToken(w http.ResponseWriter, r *http.Request) string {
+	if cookie, err := r.Cookie(preCookie); err == nil && len(cookie.Value) >= 32 {
+		return cookie.Value
+	}
+	token := newToken()
+	http.SetCookie(w, &http.Cookie{Name: preCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: c.secure(r)})
+	return token
+}
+
+// errCSRF refuses a change that does not carry the page's token.
+var errCSRF = errPage(http.StatusForbidden, "This form expired or did not come from Dripcast. Go back, reload the page and try again.")
+
+// checkForm bounds the body, parses it, and compares its CSRF token (form field "csrf" or header
+// X-CSRF-Token) with want, in constant time.
+func checkForm(w http.ResponseWriter, r *http.Request, want string, limit int64) error {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if err := r.ParseForm(); err != nil {
+		return errPage(http.StatusRequestEntityTooLarge, "The form is too large or malformed.")
+	}
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" {
+		got = r.PostForm.Get("csrf")
+	}
+	if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return errCSRF
+	}
+	return nil
+}
+
+// secure tells whether cookies must be Secure: the request came over TLS, or a trusted proxy says
+// it did.
+func (c *Console) secure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	return iprange.Contains(c.opts.TrustedProxies, iprange.Remote(r)) && r.Header.Get("X-Forwarded-Proto") == "https"
+}
+
+// base is the console's address for links people open elsewhere.
+func (c *Console) base(r *http.Request) string {
+	if c.opts.PublicURL != "" {
+		return c.opts.PublicURL
+	}
+	scheme := "http"
+	if c.secure(r) {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// setSession puts a new session's token in the cookie (HttpOnly, SameSite=Lax, Secure over TLS).
+func (c *Console) setSession(w http.ResponseWriter, r *http.Request, sess people.Session) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: c.secure(r), Expires: sess.ExpiresAt})
+}
+
+func (c *Console) clearSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: c.secure(r), MaxAge: -1})
+}
+
+// pageError is an error shown as a page with a status.
+type pageError struct {
+	status  int
+	message string
+}
+
+func (e *pageError) Error() string { return e.message }
+
+func errPage(status int, message string) *pageError { return &pageError{status, message} }
+
+// fail shows err: a redirect, a page error, the domain's not-found and conflict, or an internal
+// error (logged, never shown).
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, v *visit, err error) {
+	var to redirect
+	if errors.As(err, &to) {
+		http.Redirect(w, r, string(to), http.StatusSeeOther)
+		return
+	}
+	pe := &pageError{}
+	if !errors.As(err, &pe) {
+		in, ok := invalid.As(err)
+		switch {
+		case ok && in.Code == invalid.CodeNotFound:
+			pe = errPage(http.StatusNotFound, "There is no such page.")
+		case ok && in.Code == invalid.CodeConflict:
+			pe = errPage(http.StatusConflict, in.Message)
+		case ok:
+			pe = errPage(http.StatusBadRequest, in.Error())
+		case errors.Is(err, context.Canceled):
+			return
+		default:
+			c.log.Error("console page failed", "path", r.URL.Path, "err", err)
+			pe = errPage(http.StatusInternalServerError, "Something went wrong on our side; it was logged.")
+		}
+	}
+	c.render(w, r, v, pe.status, "error", "Error", pe.message)
+}

@@ -1,0 +1,306 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dripcast/dripcast/audit"
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/role"
+	"github.com/dripcast/dripcast/testenv"
+)
+
+// env is a console on a fresh database.
+type env struct {
+	t    *testing.T
+	pool *pgxpool.Pool
+	c    *Console
+	srv  *httptest.Server
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	pool := testenv.DB(t)
+	c := New(pool, slog.New(slog.NewTextHandler(testLog{t}, nil)), Options{Secrets: testenv.Secrets(t)})
+	srv := httptest.NewServer(c.Handler())
+	t.Cleanup(srv.Close)
+	return &env{t: t, pool: pool, c: c, srv: srv}
+}
+
+// testLog shows the console's log in the test's output.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(b []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+func (e *env) account(name string) int64 {
+	a, err := queries.New(e.pool).CreateAccount(context.Background(), name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a.ID
+}
+
+// browser is a signed-in cookie jar of one user.
+type browser struct {
+	e    *env
+	http *http.Client
+	csrf string
+}
+
+// signIn creates a user of the account with the role and signs in as that user.
+func (e *env) signIn(account int64, roleName string) *browser {
+	e.t.Helper()
+	ctx := context.Background()
+	email := fmt.Sprintf("%s-%d@example.com", roleName, account)
+	_, token, err := e.c.people.Invite(ctx, audit.Actor{AccountID: account}, email, roleName)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sess, err := e.c.people.SetPasswordByLink(ctx, token, "plum tree by the harbour", netip.MustParseAddr("127.0.0.1"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(e.srv.URL)
+	jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: sess.Token, Path: "/"}})
+	return &browser{e: e, csrf: sess.CSRF, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+// do sends a request (a form with the CSRF token for POST) and returns the status and body.
+func (b *browser) do(method, path string, form url.Values) (int, string) {
+	b.e.t.Helper()
+	var body io.Reader
+	if method == "POST" {
+		if form == nil {
+			form = url.Values{}
+		}
+		if !form.Has("csrf") {
+			form.Set("csrf", b.csrf)
+		}
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, b.e.srv.URL+path, body)
+	if method == "POST" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	res, err := b.http.Do(req)
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(raw)
+}
+
+// broadcastOf makes a channel, a template and a broadcast in the account, in the database.
+func (e *env) broadcastOf(account int64) int64 {
+	e.t.Helper()
+	ctx := context.Background()
+	q := queries.New(e.pool)
+	p, err := q.CreatePortfolio(ctx, queries.CreatePortfolioParams{AccountID: account, Name: "p"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ch, err := q.CreateChannel(ctx, queries.CreateChannelParams{AccountID: account, PortfolioID: p.ID, PhoneNumberID: fmt.Sprint(1000 + account),
+		WabaID: "w", DisplayNumber: "+14155550100", AccessTokenEnc: []byte("x"), AppSecretEnc: []byte("x"), ThroughputMps: 80, QualityRating: "GREEN"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tpl, err := q.CreateTemplate(ctx, queries.CreateTemplateParams{AccountID: account, Name: "promo", Language: "en", Category: "marketing",
+		Status: "approved", Components: []byte(`{"body":{"text":"Hi there"}}`), Parameters: []byte(`{}`)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b, err := q.CreateBroadcast(ctx, queries.CreateBroadcastParams{AccountID: account, ChannelID: ch.ID, TemplateID: tpl.ID, Name: "Sale",
+		Status: queries.BroadcastStatusScheduled, Audience: []byte(`{"tag":"vip"}`), Parameters: []byte(`{}`)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return b.ID
+}
+
+// Every page that needs a session, opened by every role: a role the page does not list gets 403
+// before the page runs; the others reach it.
+func TestEveryPageChecksRoles(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	account := e.account("acme")
+	browsers := map[string]*browser{}
+	for _, name := range role.People {
+		browsers[name] = e.signIn(account, name)
+	}
+	walked := 0
+	for _, p := range e.c.pages() {
+		if p.access != member {
+			continue
+		}
+		if p.roles == 0 {
+			t.Errorf("%s %s declares no roles", p.method, p.path)
+		}
+		path := strings.NewReplacer("{id}", "999999", "{action}", "pause", "{$}", "").Replace(p.path)
+		for name, b := range browsers {
+			status, _ := b.do(p.method, path, nil)
+			if forbidden := status == http.StatusForbidden; forbidden == p.roles.Allows(name) {
+				t.Errorf("%s %s as %s: %d (allowed: %v)", p.method, p.path, name, status, p.roles.Allows(name))
+			}
+		}
+		walked++
+	}
+	if walked < 15 {
+		t.Fatalf("walked %d pages", walked)
+	}
+}
+
+// A user of another account sees 404 for every page of this account's broadcast, and changes
+// nothing.
+func TestAnotherAccountSeesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mine := e.account("acme")
+	id := e.broadcastOf(mine)
+	other := e.signIn(e.account("globex"), "owner")
+	for _, p := range e.c.pages() {
+		if !strings.Contains(p.path, "{id}") {
+			continue
+		}
+		for _, action := range []string{"pause", "cancel", "retry-failed"} {
+			path := strings.NewReplacer("{id}", fmt.Sprint(id), "{action}", action).Replace(p.path)
+			if status, _ := other.do(p.method, path, nil); status != http.StatusNotFound {
+				t.Errorf("%s %s from another account: %d", p.method, path, status)
+			}
+		}
+	}
+	b, err := queries.New(e.pool).GetBroadcast(context.Background(), queries.GetBroadcastParams{AccountID: mine, ID: id})
+	if err != nil || b.Status != queries.BroadcastStatusScheduled {
+		t.Fatalf("the broadcast changed: %s %v", b.Status, err)
+	}
+	if status, _ := e.signIn(mine, "marketer").do("GET", fmt.Sprintf("/broadcasts/%d", id), nil); status != http.StatusOK {
+		t.Fatalf("its own account: %d", status)
+	}
+}
+
+// A change without the page's CSRF token is refused and changes nothing; pages carry a strict
+// Content-Security-Policy and are not cached.
+func TestChangesNeedTheCSRFToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	account := e.account("acme")
+	id := e.broadcastOf(account)
+	b := e.signIn(account, "owner")
+	for _, token := range []string{"", "forged"} {
+		status, _ := b.do("POST", fmt.Sprintf("/broadcasts/%d/pause", id), url.Values{"csrf": {token}})
+		if status != http.StatusForbidden {
+			t.Errorf("csrf %q: %d", token, status)
+		}
+	}
+	bc, _ := queries.New(e.pool).GetBroadcast(context.Background(), queries.GetBroadcastParams{AccountID: account, ID: id})
+	if bc.Status != queries.BroadcastStatusScheduled {
+		t.Fatalf("paused without the token: %s", bc.Status)
+	}
+	if status, _ := b.do("POST", fmt.Sprintf("/broadcasts/%d/pause", id), nil); status != http.StatusSeeOther {
+		t.Fatalf("with the token: %d", status)
+	}
+	res, err := http.Get(e.srv.URL + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	csp := res.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"script-src 'self'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") || res.Header.Get("Cache-Control") != "no-store" || res.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("headers %v", res.Header)
+	}
+}
+
+// Signing in by the form: a wrong password gets the form again; the right one a session cookie;
+// a page asked for before sign-in is where the browser lands.
+func TestSignInForm(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	account := e.account("acme")
+	e.signIn(account, "marketer") // sets the password
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := client.Get(e.srv.URL + "/broadcasts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/signin?next=") {
+		t.Fatalf("signed out: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+	res, _ = client.Get(e.srv.URL + res.Header.Get("Location"))
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(page))
+	if csrf == nil {
+		t.Fatalf("no CSRF token on the sign-in form: %s", page)
+	}
+	post := func(password string) *http.Response {
+		res, err := client.PostForm(e.srv.URL+"/signin?next=%2Fbroadcasts", url.Values{"csrf": {csrf[1]},
+			"email": {fmt.Sprintf("marketer-%d@example.com", account)}, "password": {password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	if res := post("not the password"); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", res.StatusCode)
+	}
+	res = post("plum tree by the harbour")
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/broadcasts" {
+		t.Fatalf("right password: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
+	var session *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == sessionCookie {
+			session = c
+		}
+	}
+	if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("session cookie %+v", session)
+	}
+	if res, _ := client.Get(e.srv.URL + "/broadcasts"); res.StatusCode != http.StatusOK {
+		t.Fatalf("signed in: %d", res.StatusCode)
+	}
+}
+
+// Pages render for every role without a template error (an error page would be 500).
+func TestPagesRender(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	account := e.account("acme")
+	id := e.broadcastOf(account)
+	for _, name := range role.People {
+		b := e.signIn(account, name)
+		for _, path := range []string{"/", "/broadcasts", "/broadcasts/new", fmt.Sprintf("/broadcasts/%d", id),
+			fmt.Sprintf("/broadcasts/%d/live", id), fmt.Sprintf("/broadcasts/%d/report", id), "/users", "/account/mfa", "/account/password"} {
+			status, body := b.do("GET", path, nil)
+			if status != http.StatusOK && status != http.StatusForbidden {
+				t.Errorf("%s as %s: %d %.300s", path, name, status, body)
+			}
+		}
+	}
+}

@@ -1,0 +1,70 @@
+// Dripcast console: progressive enhancement only (every page works without it). No inline
+// script anywhere: the Content-Security-Policy allows this file alone.
+"use strict";
+
+function csrf() {
+  const main = document.getElementById("main");
+  return main ? main.dataset.csrf : "";
+}
+
+// A running broadcast redraws its live part every 2 seconds.
+function pollLive(box) {
+  const tick = async () => {
+    try {
+      const res = await fetch(box.dataset.live, { credentials: "same-origin" });
+      if (res.ok) {
+        box.innerHTML = await res.text();
+        bindActions(box);
+      }
+    } catch (e) { /* the next tick tries again */ }
+  };
+  setInterval(tick, 2000);
+  bindActions(box);
+  box.refresh = tick;
+}
+
+// Pause, resume and cancel take effect at once and redraw without a reload.
+function bindActions(box) {
+  box.querySelectorAll("#broadcast-actions form").forEach((form) => {
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      await fetch(form.action, { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() } });
+      if (box.refresh) { box.refresh(); }
+    });
+  });
+}
+
+// The composer swaps the template section when another template is chosen, and counts the
+// audience as it changes.
+function bindComposer(form) {
+  const tpl = form.querySelector("#template_id");
+  if (tpl) {
+    tpl.addEventListener("change", async () => {
+      const res = await fetch(tpl.dataset.part + "?template_id=" + encodeURIComponent(tpl.value), { credentials: "same-origin" });
+      if (res.ok) { document.getElementById(tpl.dataset.target).innerHTML = await res.text(); }
+    });
+  }
+  const count = form.querySelector("#audience-part");
+  if (!count) { return; }
+  let timer = null;
+  const recount = () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const params = new URLSearchParams(new FormData(form));
+      params.delete("csrf");
+      const res = await fetch(count.dataset.part + "?" + params.toString(), { credentials: "same-origin" });
+      if (res.ok) { count.innerHTML = await res.text(); }
+    }, 400);
+  };
+  form.querySelectorAll("#audience-fields input, #audience-fields select, #audience-fields textarea, #template_id")
+    .forEach((el) => { el.addEventListener("change", recount); el.addEventListener("input", recount); });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const live = document.getElementById("live");
+  if (live) { pollLive(live); }
+  const compose = document.getElementById("compose");
+  if (compose) { bindComposer(compose); }
+  const link = document.getElementById("invite-link");
+  if (link) { link.addEventListener("focus", () => link.select()); }
+});
