@@ -20,6 +20,11 @@ demo: build ## start Postgres and Redis, run Dripcast and show it at work
 test: verify ## the whole test suite against real Postgres and Redis, and each fuzz target briefly (scripts/test.sh)
 	@$(SERVICES) && scripts/test.sh
 
+.PHONY: screenshots
+screenshots: ## the console's screenshots in docs/console, taken by its browser test
+	@$(SERVICES) && scripts/chromium.sh && DRIPCAST_SCREENSHOTS=$(CURDIR)/docs/console \
+	  go test -count=1 -run '^TestConsoleBroadcastPath$$' ./e2e
+
 # Parsers and compilers of untrusted input, each fuzzed for FUZZTIME by `make test`, two at a
 # time (scripts/fuzz.sh: a target that fails without a finding runs once more).
 FUZZTIME ?= 4s

@@ -151,8 +151,30 @@ func newFormat(s people.Session) format {
 	return format{p: message.NewPrinter(tag), loc: loc, masked: s.Role != "" && !role.SeesPhones(s.Role)}
 }
 
-// Num is a count with the locale's digit grouping.
-func (f format) Num(n any) string { return f.p.Sprintf("%d", n) }
+// Num is a count with the locale's digit grouping ("–" for a nil pointer).
+func (f format) Num(n any) string {
+	switch x := n.(type) {
+	case *int32:
+		if x == nil {
+			return "–"
+		}
+		n = *x
+	case *int64:
+		if x == nil {
+			return "–"
+		}
+		n = *x
+	}
+	return f.p.Sprintf("%d", n)
+}
+
+// Seconds is a number of seconds as a duration ("–" for a nil pointer).
+func (f format) Seconds(s *int64) string {
+	if s == nil {
+		return "–"
+	}
+	return f.Duration(time.Duration(*s) * time.Second)
+}
 
 // Pct is a share as a percentage with one decimal ("–" when there is none).
 func (f format) Pct(v any) string {

@@ -21,7 +21,7 @@ func (c *Console) showUsers(w http.ResponseWriter, r *http.Request, v *visit, st
 		return err
 	}
 	c.render(w, r, v, status, "users", "People", map[string]any{"Users": users, "Form": f, "Link": link,
-		"Roles": role.People, "RequireMFA": required})
+		"Roles": role.People, "RequireMFA": required, "Saved": r.URL.Query().Get("saved") == "mfa"})
 	return nil
 }
 
@@ -42,6 +42,6 @@ func (c *Console) requireMFA(w http.ResponseWriter, r *http.Request, v *visit) e
 	if err := c.people.RequireMFA(r.Context(), v.sess.Actor(v.ip), r.PostForm.Get("require_mfa") == "on"); err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/users", http.StatusSeeOther)
+	http.Redirect(w, r, "/users?saved=mfa", http.StatusSeeOther)
 	return nil
 }

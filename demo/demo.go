@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -35,6 +36,8 @@ type Config struct {
 	RedisURL    string
 	Contacts    int
 	Out         io.Writer
+	// Stay keeps Dripcast running after the demo, for its console, until ctx ends (Ctrl-C).
+	Stay bool
 }
 
 // Run plays the demo from start to end.
@@ -129,8 +132,64 @@ func (d *demo) run(ctx context.Context) error {
 	if err := d.dripSummary(ctx, seq); err != nil {
 		return err
 	}
+	account := regexp.MustCompile(`account_id=(\d+)`).FindSubmatch(out)
+	if account == nil {
+		return fmt.Errorf("create-account printed no account id: %s", out)
+	}
+	if err := d.consoleUser(env, string(account[1])); err != nil {
+		return err
+	}
 	d.step("Done")
 	fmt.Fprint(d.out, dashboardsHelp)
+	d.step("The console: %s", d.base)
+	fmt.Fprintf(d.out, "  Sign in as %s with the password %q: the broadcast and the drip above are there to look at.\n",
+		demoEmail, demoPassword)
+	if !d.cfg.Stay {
+		return nil
+	}
+	fmt.Fprintln(d.out, "  Dripcast keeps running for the console; Ctrl-C stops it.")
+	<-ctx.Done()
+	return nil
+}
+
+// The demo's console user.
+const (
+	demoEmail    = "demo@example.com"
+	demoPassword = "winter sale in pune"
+)
+
+// consoleUser makes the demo's owner with `dripcast admin create-user` and sets its password
+// through the one-time link's page, as a person would.
+func (d *demo) consoleUser(env []string, account string) error {
+	out, err := d.dripcast(append(env, "DRIPCAST_PUBLIC_URL="+d.base), "admin", "create-user", "--account", account,
+		"--email", demoEmail, "--role", "owner")
+	if err != nil {
+		return fmt.Errorf("create-user: %w\n%s", err, out)
+	}
+	link := regexp.MustCompile(`sign_in_link=(\S+)`).FindSubmatch(out)
+	if link == nil {
+		return fmt.Errorf("create-user printed no link: %s", out)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	res, err := browser.Get(string(link[1]))
+	if err != nil {
+		return err
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if res.StatusCode != http.StatusOK || csrf == nil {
+		return fmt.Errorf("the sign-in link answered %d", res.StatusCode)
+	}
+	res, err = browser.PostForm(string(link[1]), url.Values{"csrf": {string(csrf[1])}, "password": {demoPassword}, "confirm": {demoPassword}})
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Request.URL.Path != "/" {
+		return fmt.Errorf("setting the demo password answered %d at %s", res.StatusCode, res.Request.URL.Path)
+	}
 	return nil
 }
 

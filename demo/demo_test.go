@@ -32,7 +32,7 @@ func TestDemoRuns(t *testing.T) {
 	}
 	for _, want := range []string{`1998 created, 2 rejected`, `299 contacts match`, `"Hi Asha! Our Diwali sale in Pune`,
 		`skipped (not opted in)   200`, `sent                     599`,
-		`enrolled                 100`, `exited                   10 replied, 23 opted_out`} {
+		`enrolled                 100`, `exited                   10 replied, 23 opted_out`, `Sign in as demo@example.com`} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}

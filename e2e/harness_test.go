@@ -24,6 +24,7 @@ import (
 	"github.com/dripcast/dripcast/api"
 	"github.com/dripcast/dripcast/apikey"
 	"github.com/dripcast/dripcast/clock"
+	"github.com/dripcast/dripcast/console"
 	"github.com/dripcast/dripcast/drip"
 	"github.com/dripcast/dripcast/metasim"
 	"github.com/dripcast/dripcast/metrics"
@@ -89,7 +90,9 @@ func newStackAt(t testing.TB, simCfg metasim.Config, mps int, clk clock.Clock) *
 	reg := prometheus.NewRegistry()
 	sending := metrics.New(reg)
 	drips := drip.New(pool, clk, log, sending)
-	apiSrv := httptest.NewServer(api.New(pool, rdb, log, api.Options{Secrets: box, Meta: client, Metrics: sending, Drips: drips}, reg, reg).Handler())
+	pages := console.New(pool, log, console.Options{Secrets: box, Meta: client}).Handler()
+	apiSrv := httptest.NewServer(api.New(pool, rdb, log, api.Options{Secrets: box, Meta: client, Metrics: sending, Drips: drips, Console: pages},
+		reg, reg).Handler())
 	t.Cleanup(apiSrv.Close)
 
 	simCfg.WebhookURL = apiSrv.URL + "/webhooks/whatsapp"

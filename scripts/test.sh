@@ -11,6 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .cache
+scripts/chromium.sh || exit 1
 
 # lane runs a command at nice 19 in the background, its output in .cache/test-NAME.out.
 lane() {
