@@ -183,6 +183,9 @@ func (c *Console) templatePart(w http.ResponseWriter, r *http.Request, v *visit)
 // audiencePart answers the live count of an audience as the form has it.
 func (c *Console) audiencePart(w http.ResponseWriter, r *http.Request, v *visit) error {
 	in, f := readBroadcast(r.URL.Query(), v)
+	if strings.TrimSpace(in.Name) == "" {
+		in.Name = "count" // the count does not depend on the name, which may come last
+	}
 	var review *broadcast.Review
 	if f.ok() {
 		checked, err := broadcast.Check(r.Context(), c.db, v.sess.AccountID, in, time.Now())

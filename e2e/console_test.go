@@ -209,10 +209,16 @@ func TestConsoleBroadcastPath(t *testing.T) {
 	b.screenshot("mfa")
 	b.enrol()
 
-	// Compose: no name first, so the field error shows beside the field.
+	// Compose: the audience is counted as it changes (the page's script); no name first, so the
+	// field error shows beside the field.
 	b.run(b.open("/broadcasts/new"), chromedp.WaitVisible(chromedp.CSS("#compose")),
 		chromedp.SetValue(chromedp.CSS("#segment_id"), fmt.Sprint(seg["id"])),
-		chromedp.Click(chromedp.CSS(`button[value=review]`)), chromedp.WaitVisible(chromedp.CSS(".field-error")))
+		chromedp.Click(chromedp.CSS(`input[name=audience][value=tag]`)), chromedp.Click(chromedp.CSS(`input[name=audience][value=segment]`)),
+		chromedp.WaitVisible(chromedp.CSS("#audience-count")))
+	if n := b.text("#audience-count"); !strings.HasPrefix(n, "2,000 will receive it") {
+		t.Fatalf("live count: %q", n)
+	}
+	b.run(chromedp.Click(chromedp.CSS(`button[value=review]`)), chromedp.WaitVisible(chromedp.CSS(".field-error")))
 	if e := b.text("#name ~ .field-error"); !strings.Contains(e, "name is required") {
 		t.Fatalf("the name's error: %q", e)
 	}
