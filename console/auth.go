@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"html/template"
@@ -162,11 +163,7 @@ func (c *Console) mfaPage(w http.ResponseWriter, r *http.Request, v *visit) erro
 		c.render(w, r, v, http.StatusOK, "mfa", "Two-step sign-in", enrolment{})
 		return nil
 	}
-	e, err := c.people.StartEnrol(r.Context(), v.sess)
-	if err != nil {
-		return err
-	}
-	data, err := enrolmentView(e)
+	data, err := c.offer(r.Context(), v.sess)
 	if err != nil {
 		return err
 	}
@@ -174,7 +171,12 @@ func (c *Console) mfaPage(w http.ResponseWriter, r *http.Request, v *visit) erro
 	return nil
 }
 
-func enrolmentView(e people.Enrolment) (enrolment, error) {
+// offer makes a new TOTP key for the user and shows it as a key to type and a QR code.
+func (c *Console) offer(ctx context.Context, sess people.Session) (enrolment, error) {
+	e, err := c.people.StartEnrol(ctx, sess)
+	if err != nil {
+		return enrolment{}, err
+	}
 	key, err := otp.NewKeyFromURL(e.URL)
 	if err != nil {
 		return enrolment{}, err
@@ -198,12 +200,8 @@ func (c *Console) mfaConfirm(w http.ResponseWriter, r *http.Request, v *visit) e
 		return err
 	}
 	if !f.ok() {
-		// A new secret: the page shows it again, and the person scans it again.
-		e, err := c.people.StartEnrol(r.Context(), v.sess)
-		if err != nil {
-			return err
-		}
-		data, err := enrolmentView(e)
+		// A new key: the page shows it, and the person scans it again.
+		data, err := c.offer(r.Context(), v.sess)
 		if err != nil {
 			return err
 		}

@@ -355,16 +355,30 @@ type live struct {
 	Progress int
 }
 
-func (c *Console) liveOf(r *http.Request, v *visit) (live, error) {
+// broadcastOf is the broadcast of the path's {id}, if the account has it.
+func (c *Console) broadcastOf(r *http.Request, v *visit) (queries.Broadcast, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		return live{}, errPage(http.StatusNotFound, "There is no such page.")
+		return queries.Broadcast{}, errPage(http.StatusNotFound, "There is no such page.")
 	}
-	ctx, account := r.Context(), v.sess.AccountID
-	b, err := broadcast.Get(ctx, c.db, account, id)
+	return broadcast.Get(r.Context(), c.db, v.sess.AccountID, id)
+}
+
+// statusParam is the ?status= filter of recipients.
+func statusParam(r *http.Request) (*queries.MessageStatus, error) {
+	status, err := broadcast.StatusFilter(r.URL.Query().Get("status"))
+	if err != nil {
+		return nil, errPage(http.StatusBadRequest, err.Error())
+	}
+	return status, nil
+}
+
+func (c *Console) liveOf(r *http.Request, v *visit) (live, error) {
+	b, err := c.broadcastOf(r, v)
 	if err != nil {
 		return live{}, err
 	}
+	ctx, account := r.Context(), v.sess.AccountID
 	l := live{B: b}
 	if l.Report, err = broadcast.LoadReport(ctx, c.q, b); err != nil {
 		return l, err
@@ -453,9 +467,9 @@ func (c *Console) reportPage(w http.ResponseWriter, r *http.Request, v *visit) e
 	if err != nil {
 		return err
 	}
-	status, err := broadcast.StatusFilter(r.URL.Query().Get("status"))
+	status, err := statusParam(r)
 	if err != nil {
-		return errPage(http.StatusBadRequest, err.Error())
+		return err
 	}
 	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
 	rows, err := c.q.ListRecipients(r.Context(), queries.ListRecipientsParams{AccountID: v.sess.AccountID, BroadcastID: &l.B.ID,
@@ -479,17 +493,17 @@ func (c *Console) reportPage(w http.ResponseWriter, r *http.Request, v *visit) e
 
 // recipientsCSV downloads the recipients (masked for an analyst), audited.
 func (c *Console) recipientsCSV(w http.ResponseWriter, r *http.Request, v *visit) error {
-	l, err := c.liveOf(r, v)
+	b, err := c.broadcastOf(r, v)
 	if err != nil {
 		return err
 	}
-	status, err := broadcast.StatusFilter(r.URL.Query().Get("status"))
+	status, err := statusParam(r)
 	if err != nil {
-		return errPage(http.StatusBadRequest, err.Error())
+		return err
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="broadcast-%d-recipients.csv"`, l.B.ID))
-	return broadcast.ExportRecipients(r.Context(), c.db, v.sess.Actor(v.ip), w, l.B, status, newFormat(v.sess).masked)
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="broadcast-%d-recipients.csv"`, b.ID))
+	return broadcast.ExportRecipients(r.Context(), c.db, v.sess.Actor(v.ip), w, b, status, newFormat(v.sess).masked)
 }
 
 // audienceOf describes a stored audience for people.

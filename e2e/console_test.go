@@ -16,6 +16,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/dripcast/dripcast/metasim"
+	"github.com/dripcast/dripcast/testenv"
 )
 
 // chromium is Debian's browser, which scripts/chromium.sh installs for make test.
@@ -124,7 +125,7 @@ func (b *browser) welcome(link string) {
 		chromedp.SendKeys(chromedp.CSS("#password"), "plum tree by the harbour"),
 		chromedp.SendKeys(chromedp.CSS("#confirm"), "plum tree by the harbour"),
 		chromedp.Submit(chromedp.CSS("#confirm")))
-	eventually(b.t, 10*time.Second, func() bool { return !strings.Contains(get(b, chromedp.Location()), "/welcome/") }, "the welcome page to go")
+	testenv.Eventually(b.t, "the welcome page to go", 10*time.Second, func() bool { return !strings.Contains(get(b, chromedp.Location()), "/welcome/") })
 	b.run(chromedp.WaitReady(chromedp.CSS("footer")))
 }
 
@@ -245,7 +246,7 @@ func TestConsoleBroadcastPath(t *testing.T) {
 		n, _ := strconv.ParseInt(strings.ReplaceAll(b.text("#funnel-sent"), ",", ""), 10, 64)
 		return n
 	}
-	eventually(t, 30*time.Second, func() bool { return sentOnPage() > 0 }, "the page's sent count to move")
+	testenv.Eventually(t, "the page's sent count to move", 30*time.Second, func() bool { return sentOnPage() > 0 })
 	b.screenshot("broadcast")
 	b.run(b.open("/"), chromedp.WaitVisible(chromedp.CSS("#day-h")))
 	b.screenshot("home")
@@ -253,11 +254,12 @@ func TestConsoleBroadcastPath(t *testing.T) {
 	b.screenshot("home-phone")
 	b.run(chromedp.EmulateViewport(1280, 800), b.open(fmt.Sprintf("/broadcasts/%d", id)), chromedp.WaitVisible(chromedp.CSS("#pause")))
 	b.run(chromedp.Click(chromedp.CSS("#pause")))
-	eventually(t, time.Second, func() bool { return s.status(id) == "paused" }, "the broadcast to pause")
-	eventually(t, 5*time.Second, func() bool { return b.text("#broadcast-status") == "paused" }, "the page to show paused")
+	// One transaction behind the click: a second, with slack for a browser on a loaded test machine.
+	testenv.Eventually(t, "the broadcast to pause", 2*time.Second, func() bool { return s.status(id) == "paused" })
+	testenv.Eventually(t, "the page to show paused", 5*time.Second, func() bool { return b.text("#broadcast-status") == "paused" })
 	b.run(chromedp.Click(chromedp.CSS("#resume")))
-	eventually(t, time.Second, func() bool { return s.status(id) == "running" }, "the broadcast to resume")
-	eventually(t, 90*time.Second, func() bool { return s.status(id) == "completed" }, "the broadcast to complete")
+	testenv.Eventually(t, "the broadcast to resume", 2*time.Second, func() bool { return s.status(id) == "running" })
+	testenv.Eventually(t, "the broadcast to complete", 90*time.Second, func() bool { return s.status(id) == "completed" })
 
 	status, csv := b.fetch("GET", fmt.Sprintf("/broadcasts/%d/recipients.csv", id), nil)
 	if lines := strings.Count(csv, "\n"); status != 200 || lines != 2001 || !strings.Contains(csv, "+12122000000") {
@@ -300,17 +302,5 @@ func TestConsoleBroadcastPath(t *testing.T) {
 	_ = s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE account_id = $1 AND action = 'broadcast.export_recipients'`, account).Scan(&audited)
 	if audited != 2 {
 		t.Errorf("%d CSV downloads audited, want 2", audited)
-	}
-}
-
-// eventually polls cond every 100 ms until it holds or within passes.
-func eventually(t *testing.T, within time.Duration, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", within, what)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
