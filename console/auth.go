@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/pquerna/otp"
@@ -53,11 +54,15 @@ func after(next string, sess people.Session) string {
 		return "/signin/code"
 	case sess.Stage == people.StageEnrol:
 		return "/account/mfa"
-	case strings.HasPrefix(next, "/") && !strings.HasPrefix(next, "//") && !strings.HasPrefix(next, "/\\"):
+	case localPath.MatchString(next) && !strings.HasPrefix(next, "//"):
 		return next
 	}
 	return "/"
 }
+
+// localPath is a path of this site as the console makes them: no scheme, no host, no backslash,
+// no control character a browser would drop to read "//host".
+var localPath = regexp.MustCompile(`^/[A-Za-z0-9/_.~%=&?-]*$`)
 
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request, v *visit) error {
 	c.render(w, r, v, http.StatusOK, "signin", "Sign in", &form{Values: r.URL.Query(), Errors: map[string]string{}})

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dripcast/dripcast/audit"
+	"github.com/dripcast/dripcast/people"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/role"
 	"github.com/dripcast/dripcast/testenv"
@@ -302,5 +303,20 @@ func TestPagesRender(t *testing.T) {
 				t.Errorf("%s as %s: %d %.300s", path, name, status, body)
 			}
 		}
+	}
+}
+
+// After sign-in the browser goes where it was asked to, but only to a page of this site.
+func TestAfterSignInStaysHere(t *testing.T) {
+	t.Parallel()
+	active := people.Session{Stage: people.StageActive}
+	for next, want := range map[string]string{"/broadcasts/7?status=failed": "/broadcasts/7?status=failed", "//evil.example": "/",
+		"/\\evil.example": "/", "/\t/evil.example": "/", "https://evil.example": "/", "": "/"} {
+		if got := after(next, active); got != want {
+			t.Errorf("after(%q) = %q, want %q", next, got, want)
+		}
+	}
+	if got := after("/broadcasts", people.Session{Stage: people.StageMFA}); got != "/signin/code" {
+		t.Errorf("a session waiting for its code goes to %q", got)
 	}
 }

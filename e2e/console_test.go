@@ -168,7 +168,7 @@ func (s *stack) createUser(account int64, email, role string) string {
 // masked numbers; a change without the CSRF token is refused; another account's user gets 404.
 func TestConsoleBroadcastPath(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, metasim.Config{}, 100)
+	s := newStack(t, metasim.Config{}, 200) // Dripcast sends at the channel's 100 a second
 	ctx := context.Background()
 	var account int64
 	if err := s.pool.QueryRow(ctx, `SELECT id FROM accounts`).Scan(&account); err != nil {
@@ -176,7 +176,7 @@ func TestConsoleBroadcastPath(t *testing.T) {
 	}
 	p := s.call("POST", "/v1/portfolios", map[string]any{"name": "Main", "tier": 10000}, 201)
 	s.call("POST", "/v1/channels", map[string]any{"portfolio_id": p["id"], "phone_number_id": phoneNumberID, "waba_id": wabaID,
-		"name": "Store", "display_number": "+14155550199", "access_token": token, "app_secret": appSecret, "throughput_mps": 50}, 201)
+		"name": "Store", "display_number": "+14155550199", "access_token": token, "app_secret": appSecret, "throughput_mps": 100}, 201)
 	s.call("POST", "/v1/templates", map[string]any{"name": "promo", "language": "en", "category": "marketing",
 		"components": map[string]any{"body": map[string]any{"text": "Hi {{1}}, our winter sale starts today."}},
 		"parameters": map[string]any{"body.1": map[string]any{"source": "contact", "field": "first_name", "fallback": "there"}}}, 201)
@@ -225,7 +225,7 @@ func TestConsoleBroadcastPath(t *testing.T) {
 	}
 	b.run(chromedp.SendKeys(chromedp.CSS("#name"), "Winter sale"), chromedp.Click(chromedp.CSS(`button[value=review]`)),
 		chromedp.WaitVisible(chromedp.CSS("#review-facts")))
-	if facts := b.text("#review-facts"); !strings.Contains(facts, "2,000 recipients") || !strings.Contains(facts, "40 s at 50 messages a second") {
+	if facts := b.text("#review-facts"); !strings.Contains(facts, "2,000 recipients") || !strings.Contains(facts, "20 s at 100 messages a second") {
 		t.Fatalf("review: %q", facts)
 	}
 	b.screenshot("compose", true)
@@ -259,7 +259,7 @@ func TestConsoleBroadcastPath(t *testing.T) {
 	testenv.Eventually(t, "the page to show paused", 5*time.Second, func() bool { return b.text("#broadcast-status") == "paused" })
 	b.run(chromedp.Click(chromedp.CSS("#resume")))
 	testenv.Eventually(t, "the broadcast to resume", 2*time.Second, func() bool { return s.status(id) == "running" })
-	testenv.Eventually(t, "the broadcast to complete", 90*time.Second, func() bool { return s.status(id) == "completed" })
+	testenv.Eventually(t, "the broadcast to complete", 60*time.Second, func() bool { return s.status(id) == "completed" })
 
 	status, csv := b.fetch("GET", fmt.Sprintf("/broadcasts/%d/recipients.csv", id), nil)
 	if lines := strings.Count(csv, "\n"); status != 200 || lines != 2001 || !strings.Contains(csv, "+12122000000") {

@@ -158,9 +158,12 @@ func TestAbandonedCartSequence(t *testing.T) {
 		t.Fatalf("order: %d", got)
 	}
 	testenv.Eventually(t, "step 2", 30*time.Second, func() bool { return len(s.sends(abandons)) == 2 })
-	testenv.Eventually(t, "enrollments settle", 10*time.Second, func() bool {
+	// metasim counts a send when the request arrives; the worker records it after the answer.
+	testenv.Eventually(t, "enrollments and sends settle", 10*time.Second, func() bool {
 		e := s.enrollments(seq)
-		return e[abandons]["status"] == "completed" && e[buysLater]["status"] == "exited" && e[buysAtOnce]["status"] == "exited"
+		var inFlight int
+		_ = s.pool.QueryRow(context.Background(), `SELECT count(*) FROM messages WHERE status IN ('queued', 'sending')`).Scan(&inFlight)
+		return e[abandons]["status"] == "completed" && e[buysLater]["status"] == "exited" && e[buysAtOnce]["status"] == "exited" && inFlight == 0
 	})
 	e := s.enrollments(seq)
 	if len(e) != 3 || e[buysLater]["exit_reason"] != "success" || e[buysAtOnce]["exit_reason"] != "success" {

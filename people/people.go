@@ -133,7 +133,7 @@ func (s *Service) Invite(ctx context.Context, by audit.Actor, email, roleName st
 			}
 			return err
 		}
-		if err := q.CreateUserLink(ctx, queries.CreateUserLinkParams{TokenHash: hash(token), UserID: u.ID,
+		if err := q.CreateUserLink(ctx, queries.CreateUserLinkParams{TokenHash: hash(token), AccountID: u.AccountID, UserID: u.ID,
 			ExpiresAt: time.Now().Add(LinkLifetime)}); err != nil {
 			return err
 		}
@@ -357,7 +357,8 @@ func (s *Service) checkCode(ctx context.Context, sess Session, code string) (boo
 		n, err := s.q.UseTOTPStep(ctx, queries.UseTOTPStepParams{Step: step, AccountID: sess.AccountID, ID: sess.UserID})
 		return n == 1, err
 	}
-	n, err := s.q.UseRecoveryCode(ctx, queries.UseRecoveryCodeParams{UserID: sess.UserID, CodeHash: hash(normalRecovery(code))})
+	n, err := s.q.UseRecoveryCode(ctx, queries.UseRecoveryCodeParams{AccountID: sess.AccountID, UserID: sess.UserID,
+		CodeHash: hash(normalRecovery(code))})
 	return n == 1, err
 }
 
@@ -415,12 +416,13 @@ func (s *Service) ConfirmEnrol(ctx context.Context, token, code string, ip netip
 		if err := q.ConfirmTOTP(ctx, queries.ConfirmTOTPParams{AccountID: sess.AccountID, ID: sess.UserID}); err != nil {
 			return err
 		}
-		if err := q.DeleteRecoveryCodes(ctx, sess.UserID); err != nil {
+		if err := q.DeleteRecoveryCodes(ctx, queries.DeleteRecoveryCodesParams{AccountID: sess.AccountID, UserID: sess.UserID}); err != nil {
 			return err
 		}
 		for i := range codes {
 			codes[i] = newRecoveryCode()
-			if err := q.InsertRecoveryCode(ctx, queries.InsertRecoveryCodeParams{UserID: sess.UserID, CodeHash: hash(codes[i])}); err != nil {
+			if err := q.InsertRecoveryCode(ctx, queries.InsertRecoveryCodeParams{AccountID: sess.AccountID, UserID: sess.UserID,
+				CodeHash: hash(codes[i])}); err != nil {
 				return err
 			}
 		}

@@ -504,9 +504,10 @@ type Portfolio struct {
 }
 
 type RecoveryCode struct {
-	UserID   int64
-	CodeHash []byte
-	UsedAt   *time.Time
+	AccountID int64
+	UserID    int64
+	CodeHash  []byte
+	UsedAt    *time.Time
 }
 
 type Segment struct {
@@ -589,6 +590,7 @@ type User struct {
 
 type UserLink struct {
 	TokenHash []byte
+	AccountID int64
 	UserID    int64
 	ExpiresAt time.Time
 	UsedAt    *time.Time

@@ -34,17 +34,6 @@ func (q *Queries) ConfirmTOTP(ctx context.Context, arg ConfirmTOTPParams) error 
 	return err
 }
 
-const countRecoveryCodes = `-- name: CountRecoveryCodes :one
-SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL
-`
-
-func (q *Queries) CountRecoveryCodes(ctx context.Context, userID int64) (int64, error) {
-	row := q.db.QueryRow(ctx, countRecoveryCodes, userID)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
-
 const createSession = `-- name: CreateSession :exec
 INSERT INTO sessions (token_hash, user_id, account_id, stage, csrf_token, expires_at, ip)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -111,17 +100,23 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 }
 
 const createUserLink = `-- name: CreateUserLink :exec
-INSERT INTO user_links (token_hash, user_id, expires_at) VALUES ($1, $2, $3)
+INSERT INTO user_links (token_hash, account_id, user_id, expires_at) VALUES ($1, $2, $3, $4)
 `
 
 type CreateUserLinkParams struct {
 	TokenHash []byte
+	AccountID int64
 	UserID    int64
 	ExpiresAt time.Time
 }
 
 func (q *Queries) CreateUserLink(ctx context.Context, arg CreateUserLinkParams) error {
-	_, err := q.db.Exec(ctx, createUserLink, arg.TokenHash, arg.UserID, arg.ExpiresAt)
+	_, err := q.db.Exec(ctx, createUserLink,
+		arg.TokenHash,
+		arg.AccountID,
+		arg.UserID,
+		arg.ExpiresAt,
+	)
 	return err
 }
 
@@ -151,11 +146,16 @@ func (q *Queries) DeleteOldThrottles(ctx context.Context) (int64, error) {
 }
 
 const deleteRecoveryCodes = `-- name: DeleteRecoveryCodes :exec
-DELETE FROM recovery_codes WHERE user_id = $1
+DELETE FROM recovery_codes WHERE account_id = $1 AND user_id = $2
 `
 
-func (q *Queries) DeleteRecoveryCodes(ctx context.Context, userID int64) error {
-	_, err := q.db.Exec(ctx, deleteRecoveryCodes, userID)
+type DeleteRecoveryCodesParams struct {
+	AccountID int64
+	UserID    int64
+}
+
+func (q *Queries) DeleteRecoveryCodes(ctx context.Context, arg DeleteRecoveryCodesParams) error {
+	_, err := q.db.Exec(ctx, deleteRecoveryCodes, arg.AccountID, arg.UserID)
 	return err
 }
 
@@ -349,16 +349,17 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (GetUserByEm
 }
 
 const insertRecoveryCode = `-- name: InsertRecoveryCode :exec
-INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)
+INSERT INTO recovery_codes (account_id, user_id, code_hash) VALUES ($1, $2, $3)
 `
 
 type InsertRecoveryCodeParams struct {
-	UserID   int64
-	CodeHash []byte
+	AccountID int64
+	UserID    int64
+	CodeHash  []byte
 }
 
 func (q *Queries) InsertRecoveryCode(ctx context.Context, arg InsertRecoveryCodeParams) error {
-	_, err := q.db.Exec(ctx, insertRecoveryCode, arg.UserID, arg.CodeHash)
+	_, err := q.db.Exec(ctx, insertRecoveryCode, arg.AccountID, arg.UserID, arg.CodeHash)
 	return err
 }
 
@@ -536,16 +537,17 @@ func (q *Queries) TouchSession(ctx context.Context, tokenHash []byte) error {
 
 const useRecoveryCode = `-- name: UseRecoveryCode :execrows
 UPDATE recovery_codes SET used_at = now()
-WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL
+WHERE account_id = $1 AND user_id = $2 AND code_hash = $3 AND used_at IS NULL
 `
 
 type UseRecoveryCodeParams struct {
-	UserID   int64
-	CodeHash []byte
+	AccountID int64
+	UserID    int64
+	CodeHash  []byte
 }
 
 func (q *Queries) UseRecoveryCode(ctx context.Context, arg UseRecoveryCodeParams) (int64, error) {
-	result, err := q.db.Exec(ctx, useRecoveryCode, arg.UserID, arg.CodeHash)
+	result, err := q.db.Exec(ctx, useRecoveryCode, arg.AccountID, arg.UserID, arg.CodeHash)
 	if err != nil {
 		return 0, err
 	}

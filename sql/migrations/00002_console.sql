@@ -29,6 +29,7 @@ CREATE INDEX users_account ON users (account_id, id);
 
 -- Ten one-time recovery codes per user with MFA; only a SHA-256 is kept (the codes are random).
 CREATE TABLE recovery_codes (
+    account_id bigint     NOT NULL REFERENCES accounts ON DELETE CASCADE,
     user_id   bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
     code_hash bytea       NOT NULL,
     used_at   timestamptz,
@@ -38,6 +39,7 @@ CREATE TABLE recovery_codes (
 -- One-time links that set a password: the first from `dripcast admin create-user`, then invites.
 CREATE TABLE user_links (
     token_hash bytea PRIMARY KEY,
+    account_id bigint      NOT NULL REFERENCES accounts ON DELETE CASCADE,
     user_id    bigint      NOT NULL REFERENCES users ON DELETE CASCADE,
     expires_at timestamptz NOT NULL,
     used_at    timestamptz,
@@ -63,7 +65,8 @@ CREATE INDEX sessions_user ON sessions (user_id);
 CREATE INDEX sessions_expires ON sessions (expires_at);
 
 -- Failed sign-ins, per user ('user:<id>') and per address ('ip:<addr>'): each failure past a few
--- doubles the wait before the next attempt is even checked.
+-- doubles the wait before the next attempt is even checked. Not tenant data: an address is
+-- throttled whichever accounts its attempts were aimed at.
 CREATE TABLE signin_throttle (
     key          text PRIMARY KEY,
     failures     int         NOT NULL DEFAULT 0,

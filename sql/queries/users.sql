@@ -31,20 +31,17 @@ UPDATE users SET totp_last_step = @step
 WHERE account_id = @account_id AND id = @id AND totp_last_step < @step;
 
 -- name: DeleteRecoveryCodes :exec
-DELETE FROM recovery_codes WHERE user_id = @user_id;
+DELETE FROM recovery_codes WHERE account_id = @account_id AND user_id = @user_id;
 
 -- name: InsertRecoveryCode :exec
-INSERT INTO recovery_codes (user_id, code_hash) VALUES (@user_id, @code_hash);
+INSERT INTO recovery_codes (account_id, user_id, code_hash) VALUES (@account_id, @user_id, @code_hash);
 
 -- name: UseRecoveryCode :execrows
 UPDATE recovery_codes SET used_at = now()
-WHERE user_id = @user_id AND code_hash = @code_hash AND used_at IS NULL;
-
--- name: CountRecoveryCodes :one
-SELECT count(*) FROM recovery_codes WHERE user_id = @user_id AND used_at IS NULL;
+WHERE account_id = @account_id AND user_id = @user_id AND code_hash = @code_hash AND used_at IS NULL;
 
 -- name: CreateUserLink :exec
-INSERT INTO user_links (token_hash, user_id, expires_at) VALUES (@token_hash, @user_id, @expires_at);
+INSERT INTO user_links (token_hash, account_id, user_id, expires_at) VALUES (@token_hash, @account_id, @user_id, @expires_at);
 
 -- A one-time link is spent by the first use that finds it unexpired.
 -- name: UseUserLink :one
