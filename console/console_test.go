@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -318,5 +319,26 @@ func TestAfterSignInStaysHere(t *testing.T) {
 	}
 	if got := after("/broadcasts", people.Session{Stage: people.StageMFA}); got != "/signin/code" {
 		t.Errorf("a session waiting for its code goes to %q", got)
+	}
+}
+
+// Numbers follow the account's locale; times its zone, named; an analyst's phone numbers are
+// masked.
+func TestFormatFollowsTheAccount(t *testing.T) {
+	t.Parallel()
+	f := newFormat(people.Session{Locale: "de-DE", TimeZone: "Asia/Kolkata", Role: "marketer"})
+	at := time.Date(2026, 12, 6, 23, 30, 0, 0, time.UTC)
+	if got := f.Num(int64(1234567)); got != "1.234.567" {
+		t.Errorf("de-DE number: %q", got)
+	}
+	if got := f.Time(at); got != "7 Dec 2026 05:00 IST" {
+		t.Errorf("Kolkata time: %q", got)
+	}
+	if got := f.Phone("+919876543210"); got != "+919876543210" {
+		t.Errorf("a marketer sees %q", got)
+	}
+	analyst := newFormat(people.Session{Role: "analyst"})
+	if got := analyst.Phone("+919876543210"); !strings.Contains(got, "*") || analyst.Num(int64(2000)) != "2,000" || analyst.Zone() != "UTC" {
+		t.Errorf("analyst in an account with no settings: %q %q %q", got, analyst.Num(int64(2000)), analyst.Zone())
 	}
 }
