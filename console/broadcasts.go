@@ -231,8 +231,9 @@ func (c *Console) composeBroadcast(w http.ResponseWriter, r *http.Request, v *vi
 			var checked broadcast.Checked
 			if checked, err = broadcast.Check(ctx, c.db, v.sess.AccountID, in, time.Now()); err == nil {
 				var rv broadcast.Review
-				rv, err = broadcast.ReviewOf(ctx, c.db, checked)
-				p.Review = &rv
+				if rv, err = broadcast.ReviewOf(ctx, c.db, checked); err == nil {
+					p.Review = &rv
+				}
 			}
 		}
 	}

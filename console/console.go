@@ -32,7 +32,7 @@ type Options struct {
 	Meta    *whatsapp.Client // test sends; nil refuses them
 	// TrustedProxies may set X-Forwarded-For and X-Forwarded-Proto.
 	TrustedProxies []netip.Prefix
-	// MaxFormBytes bounds a form's body (64 KiB when 0).
+	// MaxFormBytes bounds a form's body (1 MiB when 0: room for 10,000 pasted numbers).
 	MaxFormBytes int64
 	// PublicURL is where people reach the console, for invite links; empty uses the request's
 	// host.
@@ -52,7 +52,7 @@ type Console struct {
 // New builds the console.
 func New(db *pgxpool.Pool, log *slog.Logger, opts Options) *Console {
 	if opts.MaxFormBytes <= 0 {
-		opts.MaxFormBytes = 64 << 10
+		opts.MaxFormBytes = 1 << 20
 	}
 	return &Console{db: db, q: queries.New(db), people: people.New(db, opts.Secrets),
 		sender: broadcast.Sender{Meta: opts.Meta, Secrets: opts.Secrets}, log: log, opts: opts}
@@ -118,6 +118,7 @@ func (c *Console) pages() []page {
 		{"GET", "/users", member, role.Owner, c.usersPage},
 		{"POST", "/users", member, role.Owner, c.invite},
 		{"POST", "/users/require-mfa", member, role.Owner, c.requireMFA},
+		{"POST", "/users/display", member, role.Owner, c.display},
 	}
 }
 

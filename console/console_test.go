@@ -342,3 +342,21 @@ func TestFormatFollowsTheAccount(t *testing.T) {
 		t.Errorf("analyst in an account with no settings: %q %q %q", got, analyst.Num(int64(2000)), analyst.Zone())
 	}
 }
+
+// An owner sets the account's time zone and locale; a zone that is not one is refused beside its
+// field; every page then shows times in the new zone, named.
+func TestOwnerSetsZoneAndLocale(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.signIn(e.account("acme"), "owner")
+	if status, body := b.do("POST", "/users/display", url.Values{"time_zone": {"Mars/Olympus"}, "locale": {"en-IN"}}); status != http.StatusBadRequest ||
+		!strings.Contains(body, "IANA name") {
+		t.Fatalf("a made-up zone: %d", status)
+	}
+	if status, _ := b.do("POST", "/users/display", url.Values{"time_zone": {"Asia/Kolkata"}, "locale": {"de-DE"}}); status != http.StatusSeeOther {
+		t.Fatalf("save: %d", status)
+	}
+	if _, body := b.do("GET", "/", nil); !strings.Contains(body, "Times in Asia/Kolkata") {
+		t.Fatal("the home page does not name the account's zone")
+	}
+}

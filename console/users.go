@@ -21,7 +21,7 @@ func (c *Console) showUsers(w http.ResponseWriter, r *http.Request, v *visit, st
 		return err
 	}
 	c.render(w, r, v, status, "users", "People", map[string]any{"Users": users, "Form": f, "Link": link,
-		"Roles": role.People, "RequireMFA": required, "Saved": r.URL.Query().Get("saved") == "mfa"})
+		"Roles": role.People, "RequireMFA": required, "Saved": r.URL.Query().Get("saved")})
 	return nil
 }
 
@@ -36,6 +36,19 @@ func (c *Console) invite(w http.ResponseWriter, r *http.Request, v *visit) error
 		return c.showUsers(w, r, v, http.StatusBadRequest, f, "")
 	}
 	return c.showUsers(w, r, v, http.StatusOK, &form{Errors: map[string]string{}}, LinkURL(c.base(r), token))
+}
+
+// display sets the account's time zone and locale (how every page shows times and numbers).
+func (c *Console) display(w http.ResponseWriter, r *http.Request, v *visit) error {
+	f := newForm(r)
+	if err := f.take(c.people.SetDisplay(r.Context(), v.sess.Actor(v.ip), f.Get("time_zone"), f.Get("locale"))); err != nil {
+		return err
+	}
+	if !f.ok() {
+		return c.showUsers(w, r, v, http.StatusBadRequest, f, "")
+	}
+	http.Redirect(w, r, "/users?saved=display", http.StatusSeeOther)
+	return nil
 }
 
 func (c *Console) requireMFA(w http.ResponseWriter, r *http.Request, v *visit) error {

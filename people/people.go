@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/text/language"
 
 	"github.com/dripcast/dripcast/audit"
 	"github.com/dripcast/dripcast/invalid"
@@ -543,4 +544,23 @@ func (s *Service) RequireMFA(ctx context.Context, by audit.Actor, on bool) error
 func (s *Service) RequiresMFA(ctx context.Context, account int64) (bool, error) {
 	a, err := s.q.GetAccount(ctx, account)
 	return a.RequireMfa, err
+}
+
+// SetDisplay sets how the console shows by's account: its time zone (an IANA name such as
+// Asia/Kolkata) and its locale (a BCP 47 tag such as en-IN).
+func (s *Service) SetDisplay(ctx context.Context, by audit.Actor, zone, locale string) error {
+	zone, locale = strings.TrimSpace(zone), strings.TrimSpace(locale)
+	if _, err := time.LoadLocation(zone); err != nil || zone == "" || strings.EqualFold(zone, "local") {
+		return invalid.Field("time_zone", "give a time zone by its IANA name, such as Asia/Kolkata or Europe/Berlin")
+	}
+	if _, err := language.Parse(locale); err != nil || len(locale) > 35 {
+		return invalid.Field("locale", "give a locale such as en-US, en-IN or de-DE")
+	}
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		if err := q.SetAccountDisplay(ctx, queries.SetAccountDisplayParams{TimeZone: zone, Locale: locale, ID: by.AccountID}); err != nil {
+			return err
+		}
+		return audit.Record(ctx, q, by, "account.display", "account", by.AccountID, nil, map[string]any{"time_zone": zone, "locale": locale})
+	})
 }

@@ -464,6 +464,21 @@ func (q *Queries) SealedTOTPSecrets(ctx context.Context) ([]SealedTOTPSecretsRow
 	return items, nil
 }
 
+const setAccountDisplay = `-- name: SetAccountDisplay :exec
+UPDATE accounts SET time_zone = $1, locale = $2 WHERE id = $3
+`
+
+type SetAccountDisplayParams struct {
+	TimeZone string
+	Locale   string
+	ID       int64
+}
+
+func (q *Queries) SetAccountDisplay(ctx context.Context, arg SetAccountDisplayParams) error {
+	_, err := q.db.Exec(ctx, setAccountDisplay, arg.TimeZone, arg.Locale, arg.ID)
+	return err
+}
+
 const setPassword = `-- name: SetPassword :exec
 UPDATE users SET password_hash = $1, password_changed_at = now()
 WHERE account_id = $2 AND id = $3

@@ -111,3 +111,6 @@ UPDATE users SET totp_secret_enc = @totp_secret_enc WHERE id = @id AND totp_secr
 
 -- name: SetRequireMFA :exec
 UPDATE accounts SET require_mfa = @require_mfa WHERE id = @id;
+
+-- name: SetAccountDisplay :exec
+UPDATE accounts SET time_zone = @time_zone, locale = @locale WHERE id = @id;
