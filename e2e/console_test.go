@@ -100,6 +100,19 @@ func (b *browser) screenshot(name string, full ...bool) {
 // text reads an element's text.
 func (b *browser) text(sel string) string { return get(b, chromedp.Text(chromedp.CSS(sel))) }
 
+// The live part of a broadcast's page is redrawn every 2 s, so a node found by one protocol call
+// may be gone by the next: liveText and liveClick find and use an element in one script.
+
+// liveText is an element's text now ("" when there is none).
+func (b *browser) liveText(sel string) string {
+	return get(b, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q)?.textContent.trim() ?? ""`, sel)))
+}
+
+// liveClick clicks an element now, and tells whether there was one.
+func (b *browser) liveClick(sel string) bool {
+	return get(b, chromedp.Evaluate[bool](fmt.Sprintf(`(e => { if (e) { e.click(); } return !!e; })(document.querySelector(%q))`, sel)))
+}
+
 // fetch runs fetch() in the page (with its cookies) and returns the status and body.
 func (b *browser) fetch(method, path string, headers map[string]string) (int, string) {
 	b.t.Helper()
@@ -234,8 +247,12 @@ func TestConsoleBroadcastPath(t *testing.T) {
 	if r := b.text("#test-results"); !strings.Contains(r, "sent") || len(s.sends("14155550123")) != 1 {
 		t.Fatalf("test send: %q, metasim got %d", r, len(s.sends("14155550123")))
 	}
-	b.run(chromedp.Click(chromedp.CSS("#schedule")), chromedp.WaitVisible(chromedp.CSS("#funnel")))
-	loc := get(b, chromedp.Location())
+	b.run(chromedp.Click(chromedp.CSS("#schedule")))
+	var loc string
+	testenv.Eventually(t, "the broadcast's page", 10*time.Second, func() bool {
+		loc = get(b, chromedp.Location())
+		return regexp.MustCompile(`/broadcasts/\d+$`).MatchString(loc) && b.liveText("#funnel") != ""
+	})
 	id, err := strconv.ParseInt(loc[strings.LastIndex(loc, "/")+1:], 10, 64)
 	if err != nil {
 		t.Fatalf("scheduled to %s", loc)
@@ -243,7 +260,7 @@ func TestConsoleBroadcastPath(t *testing.T) {
 
 	// The funnel moves without a reload; pause and resume take effect within a second.
 	sentOnPage := func() int64 {
-		n, _ := strconv.ParseInt(strings.ReplaceAll(b.text("#funnel-sent"), ",", ""), 10, 64)
+		n, _ := strconv.ParseInt(strings.ReplaceAll(b.liveText("#funnel-sent"), ",", ""), 10, 64)
 		return n
 	}
 	testenv.Eventually(t, "the page's sent count to move", 30*time.Second, func() bool { return sentOnPage() > 0 })
@@ -252,12 +269,12 @@ func TestConsoleBroadcastPath(t *testing.T) {
 	b.screenshot("home")
 	b.run(chromedp.EmulateViewport(390, 844))
 	b.screenshot("home-phone")
-	b.run(chromedp.EmulateViewport(1280, 800), b.open(fmt.Sprintf("/broadcasts/%d", id)), chromedp.WaitVisible(chromedp.CSS("#pause")))
-	b.run(chromedp.Click(chromedp.CSS("#pause")))
+	b.run(chromedp.EmulateViewport(1280, 800), b.open(fmt.Sprintf("/broadcasts/%d", id)))
+	testenv.Eventually(t, "the pause button", 5*time.Second, func() bool { return b.liveClick("#pause") })
 	// One transaction behind the click: a second, with slack for a browser on a loaded test machine.
 	testenv.Eventually(t, "the broadcast to pause", 2*time.Second, func() bool { return s.status(id) == "paused" })
-	testenv.Eventually(t, "the page to show paused", 5*time.Second, func() bool { return b.text("#broadcast-status") == "paused" })
-	b.run(chromedp.Click(chromedp.CSS("#resume")))
+	testenv.Eventually(t, "the page to show paused", 5*time.Second, func() bool { return b.liveText("#broadcast-status") == "paused" })
+	testenv.Eventually(t, "the resume button", 5*time.Second, func() bool { return b.liveClick("#resume") })
 	testenv.Eventually(t, "the broadcast to resume", 2*time.Second, func() bool { return s.status(id) == "running" })
 	testenv.Eventually(t, "the broadcast to complete", 60*time.Second, func() bool { return s.status(id) == "completed" })
 
