@@ -38,11 +38,9 @@ type Jobs struct {
 	// LostAfter: a message queued this long ago whose task is gone is enqueued again.
 	LostAfter time.Duration
 	// sweepUntil: until then, Recover enqueues every queued message, however recent (set on its
-	// first run in a process, zero before it, and when Redis lost its data). markSeen: Recover
-	// saw or set its mark in Redis, so a missing mark is a loss, not Redis's first use. Only
-	// Recover uses them, one run at a time.
+	// first run in a process, zero before it, and when Redis lost its data). Only Recover uses
+	// it, one run at a time.
 	sweepUntil time.Time
-	markSeen   bool
 	// SendingTimeout: a message this long in sending lost its worker; its outcome is unknown.
 	SendingTimeout time.Duration
 }
