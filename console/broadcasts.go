@@ -83,9 +83,6 @@ type paramRow struct {
 	Slot, Source, Value, Fallback, Error string
 }
 
-// contactFields are the contact fields a parameter can come from.
-var contactFields = []string{"name", "first_name", "email", "phone", "country"}
-
 func (c *Console) choices(ctx context.Context, account int64) (*composer, error) {
 	var err error
 	p := &composer{}
@@ -454,10 +451,9 @@ func (c *Console) broadcastAction(w http.ResponseWriter, r *http.Request, v *vis
 // failure is one row of the report's failures: a Meta error code (or a reason), its count, what
 // it means and what to do.
 type failure struct {
-	Key   string
-	N     int64
-	Why   whatsapp.Explanation
-	Label string
+	Key string
+	N   int64
+	Why whatsapp.Explanation
 }
 
 // recipientsPage is the report's table: one page of recipients, filtered by status.

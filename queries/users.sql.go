@@ -509,20 +509,6 @@ func (q *Queries) SetRequireMFA(ctx context.Context, arg SetRequireMFAParams) er
 	return err
 }
 
-const setSessionStage = `-- name: SetSessionStage :exec
-UPDATE sessions SET stage = $1 WHERE token_hash = $2
-`
-
-type SetSessionStageParams struct {
-	Stage     string
-	TokenHash []byte
-}
-
-func (q *Queries) SetSessionStage(ctx context.Context, arg SetSessionStageParams) error {
-	_, err := q.db.Exec(ctx, setSessionStage, arg.Stage, arg.TokenHash)
-	return err
-}
-
 const setTOTPSecret = `-- name: SetTOTPSecret :exec
 UPDATE users SET totp_secret_enc = $1, totp_confirmed_at = NULL, totp_last_step = 0
 WHERE account_id = $2 AND id = $3 AND totp_confirmed_at IS NULL

@@ -70,9 +70,6 @@ WHERE s.token_hash = @token_hash AND s.expires_at > now() AND s.last_seen_at > @
 UPDATE sessions SET last_seen_at = now()
 WHERE token_hash = @token_hash AND last_seen_at < now() - interval '1 minute';
 
--- name: SetSessionStage :exec
-UPDATE sessions SET stage = @stage WHERE token_hash = @token_hash;
-
 -- name: DeleteSession :exec
 DELETE FROM sessions WHERE token_hash = @token_hash;
 
