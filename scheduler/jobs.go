@@ -38,9 +38,11 @@ type Jobs struct {
 	// LostAfter: a message queued this long ago whose task is gone is enqueued again.
 	LostAfter time.Duration
 	// sweepUntil: until then, Recover enqueues every queued message, however recent (set on its
-	// first run in a process, zero before it, and when Redis lost its data). Only Recover uses
-	// it, one run at a time.
+	// first run in a process, zero before it, and when Redis lost its data). markSeen: Recover
+	// saw or set its mark in Redis, so a missing mark is a loss, not Redis's first use. Only
+	// Recover uses them, one run at a time.
 	sweepUntil time.Time
+	markSeen   bool
 	// SendingTimeout: a message this long in sending lost its worker; its outcome is unknown.
 	SendingTimeout time.Duration
 }
@@ -62,6 +64,6 @@ func (j *Jobs) Register(s *Scheduler) {
 	s.Add(time.Second, "feed", j.Feed)
 	s.Add(2*time.Second, "complete", j.Complete)
 	s.Add(5*time.Second, "guard", j.Guard)
-	s.Add(10*time.Second, "recover", j.Recover)
+	s.AddEager(10*time.Second, "recover", j.Recover)                 // at election too: see Recover
 	s.Add(10*time.Minute, "sessions", people.New(j.pool, nil).Sweep) // expired console sessions, old sign-in throttles
 }

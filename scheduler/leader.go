@@ -33,10 +33,11 @@ func NewElector(url string, log *slog.Logger, interval time.Duration) *Elector {
 // IsLeader tells whether this replica holds the lock now.
 func (e *Elector) IsLeader() bool { return e.leader.Load() }
 
-// Run campaigns until ctx ends, then releases the lock.
-func (e *Elector) Run(ctx context.Context) {
+// Run campaigns until ctx ends, then releases the lock. elected runs each time this replica
+// becomes leader.
+func (e *Elector) Run(ctx context.Context, elected func()) {
 	for ctx.Err() == nil {
-		e.term(ctx)
+		e.term(ctx, elected)
 		select {
 		case <-ctx.Done():
 		case <-time.After(e.interval):
@@ -46,7 +47,7 @@ func (e *Elector) Run(ctx context.Context) {
 
 // term connects, tries for the lock, and while it holds the lock checks the connection every
 // interval. It returns when the lock is not won or is lost.
-func (e *Elector) term(ctx context.Context) {
+func (e *Elector) term(ctx context.Context, elected func()) {
 	conn, err := pgx.Connect(ctx, e.url)
 	if err != nil {
 		e.log.Warn("scheduler election: connect failed", "err", err)
@@ -59,6 +60,7 @@ func (e *Elector) term(ctx context.Context) {
 	}
 	e.leader.Store(true)
 	e.log.Info("scheduler: this replica is the leader")
+	elected()
 	defer func() {
 		e.leader.Store(false)
 		e.log.Info("scheduler: leadership released")

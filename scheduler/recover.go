@@ -21,12 +21,17 @@ const redisMark = "dripcast:redis-mark"
 // sending (a worker died mid-send) unknown: never sent again blindly.
 //
 // It looks at every queued message, however recent, on its first run in a process, and on every
-// run for LostAfter after Redis lost its data. The first run is on a new leader, and a leader
-// killed between marking messages queued and enqueueing them would otherwise hold them up for
-// LostAfter. After a loss every task is gone, and a worker busy with a task then hands its
-// message back to the queue later, when the retry of that task fails (Asynq no longer knows it):
-// sweeping for a while finds those too. Enqueueing is idempotent (the task id is the message's),
-// and the claim guards the rest.
+// run for LostAfter after Redis lost its data while this process led. The first run is on a new
+// leader, and a leader killed between marking messages queued and enqueueing them would otherwise
+// hold them up for LostAfter. After a loss every task is gone, and a worker busy with a task then
+// hands its message back to the queue later, when the retry of that task fails (Asynq no longer
+// knows it): sweeping for a while finds those too. A mark missing at a leader's first run may be
+// Redis's first use, so it gets the one sweep of a new leader, not the while: each sweep enqueues
+// every queued message again (a few seconds of every number's sending), and taking every fresh
+// Redis for a lost one made sends dearer for a minute (BenchmarkSends). The first run comes as the
+// leader is elected (an eager job), not up to 10 s later, so a loss in a leader's first seconds is
+// told as one too. Enqueueing is idempotent (the task id is the message's), and the
+// claim guards the rest.
 func (j *Jobs) Recover(ctx context.Context) error {
 	marked, err := j.rdb.Exists(ctx, redisMark).Result()
 	if err != nil {
@@ -34,7 +39,7 @@ func (j *Jobs) Recover(ctx context.Context) error {
 	}
 	now := time.Now()
 	switch {
-	case marked == 0: // Redis lost its data (or this is its first use)
+	case marked == 0 && j.markSeen: // Redis lost its data
 		j.sweepUntil = now.Add(j.LostAfter)
 	case j.sweepUntil.IsZero(): // a new leader
 		j.sweepUntil = now
@@ -58,6 +63,7 @@ func (j *Jobs) Recover(ctx context.Context) error {
 			j.log.Warn("Redis had lost its data (or this is its first use): queued messages enqueued again", "count", len(stuck))
 		}
 	}
+	j.markSeen = true
 	if err := j.requeueOrphans(ctx); err != nil {
 		return err
 	}

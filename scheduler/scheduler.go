@@ -12,7 +12,8 @@ import (
 
 // Scheduler runs jobs at fixed intervals while its Elector is leader. Every job has its own
 // timer, so a slow job delays only itself, and runs one at a time: a tick that comes while the
-// job still runs is dropped, not queued.
+// job still runs is dropped, not queued. A job added with AddEager also runs as soon as this
+// replica becomes leader.
 type Scheduler struct {
 	elector *Elector
 	log     *slog.Logger
@@ -24,6 +25,7 @@ type job struct {
 	interval time.Duration
 	name     string
 	run      func(ctx context.Context) error
+	elected  chan struct{} // eager jobs: signalled when this replica becomes leader; else nil
 }
 
 // New makes a scheduler whose jobs run only on the leader.
@@ -43,7 +45,13 @@ func New(databaseURL string, log *slog.Logger, reg prometheus.Registerer) *Sched
 
 // Add registers a job that runs every interval on the leader. Add jobs before Run.
 func (s *Scheduler) Add(interval time.Duration, name string, run func(ctx context.Context) error) {
-	s.jobs = append(s.jobs, job{interval, name, run})
+	s.jobs = append(s.jobs, job{interval: interval, name: name, run: run})
+}
+
+// AddEager registers a job like Add that also runs at once when this replica becomes leader,
+// not up to interval later.
+func (s *Scheduler) AddEager(interval time.Duration, name string, run func(ctx context.Context) error) {
+	s.jobs = append(s.jobs, job{interval: interval, name: name, run: run, elected: make(chan struct{}, 1)})
 }
 
 // Run elects and ticks until ctx ends, then waits for running jobs.
@@ -52,7 +60,16 @@ func (s *Scheduler) Run(ctx context.Context) {
 	for _, j := range s.jobs {
 		wg.Go(func() { s.tick(ctx, j) })
 	}
-	s.elector.Run(ctx)
+	s.elector.Run(ctx, func() {
+		for _, j := range s.jobs {
+			if j.elected != nil {
+				select {
+				case j.elected <- struct{}{}:
+				default: // a run is already signalled
+				}
+			}
+		}
+	})
 	wg.Wait()
 }
 
@@ -67,6 +84,7 @@ func (s *Scheduler) tick(ctx context.Context, j job) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-j.elected: // nil, never ready, for a job that is not eager
 		}
 		if s.elector.IsLeader() {
 			if err := s.runOnce(ctx, j); err != nil && ctx.Err() == nil {

@@ -28,9 +28,10 @@ func TestOneLeaderAndTakeover(t *testing.T) {
 	ctxB, stopB := context.WithCancel(context.Background())
 	defer stopB()
 	doneA := make(chan struct{})
-	go func() { a.Run(ctxA); close(doneA) }()
+	var electedA, electedB atomic.Int32
+	go func() { a.Run(ctxA, func() { electedA.Add(1) }); close(doneA) }()
 	testenv.Eventually(t, "a leads", 5*time.Second, a.IsLeader)
-	go b.Run(ctxB)
+	go b.Run(ctxB, func() { electedB.Add(1) })
 	for range 10 {
 		time.Sleep(50 * time.Millisecond)
 		if a.IsLeader() == b.IsLeader() {
@@ -42,6 +43,9 @@ func TestOneLeaderAndTakeover(t *testing.T) {
 	start := time.Now()
 	testenv.Eventually(t, "b takes over", 5*time.Second, b.IsLeader)
 	t.Logf("takeover in %s", time.Since(start))
+	if electedA.Load() != 1 || electedB.Load() != 1 {
+		t.Fatalf("elected: a %d times, b %d times; want once each", electedA.Load(), electedB.Load())
+	}
 }
 
 // twoReplicas runs two schedulers on one database, each with a job that counts its runs, added
@@ -106,16 +110,24 @@ func TestUntilNextIsAMultipleOfTheInterval(t *testing.T) {
 	}
 }
 
+// An eager job runs as soon as its replica leads, not an interval later; on the leader only.
+func TestEagerJobRunsOnElection(t *testing.T) {
+	ranA, ranB := twoReplicas(t, func(s *Scheduler, job func(context.Context) error) {
+		s.AddEager(time.Hour, "count", job)
+	})
+	testenv.Eventually(t, "the eager job ran", 10*time.Second, func() bool { return ranA.Load()+ranB.Load() >= 1 })
+	time.Sleep(500 * time.Millisecond)
+	if n := ranA.Load() + ranB.Load(); n != 1 {
+		t.Fatalf("the eager job ran %d times (%d and %d), want once", n, ranA.Load(), ranB.Load())
+	}
+}
+
 // After Redis lost its data, a message handed back to the queue later (the retry of its task
 // failed: Asynq no longer knew the task) is enqueued on the next run, not LostAfter later; without
 // a loss, a message queued just now is left to the task being enqueued for it.
 func TestRecoverSweepsForAWhileAfterALoss(t *testing.T) {
 	pool, rdb := testenv.DB(t), testenv.Redis(t)
 	ctx := context.Background()
-	// Redis's first use looks like a loss: a first leader sets the mark.
-	if err := NewJobs(pool, rdb, nil, quiet, metrics.New(prometheus.NewRegistry())).Recover(ctx); err != nil {
-		t.Fatal(err)
-	}
 	jobs := NewJobs(pool, rdb, nil, quiet, metrics.New(prometheus.NewRegistry()))
 	recoverAndCheck := func(id int64, wantTask bool) {
 		t.Helper()
@@ -138,6 +150,15 @@ func TestRecoverSweepsForAWhileAfterALoss(t *testing.T) {
 	for range 2 {
 		recoverAndCheck(queuedMessage(t, pool), true)
 	}
+
+	// A new leader that finds no mark cannot tell a loss from Redis's first use: it sweeps once,
+	// as every new leader does, and not for a while (each sweep enqueues every queued message).
+	if err := rdb.FlushDB(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	jobs = NewJobs(pool, rdb, nil, quiet, metrics.New(prometheus.NewRegistry()))
+	recoverAndCheck(queuedMessage(t, pool), true)
+	recoverAndCheck(queuedMessage(t, pool), false)
 }
 
 // queuedMessage inserts a message queued now (with its account, number, template, broadcast and
