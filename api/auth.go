@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -11,9 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/dripcast/dripcast/account"
 	"github.com/dripcast/dripcast/apikey"
 	"github.com/dripcast/dripcast/audit"
-	"github.com/dripcast/dripcast/contacts"
 	"github.com/dripcast/dripcast/iprange"
 	"github.com/dripcast/dripcast/role"
 )
@@ -25,11 +24,6 @@ type principal struct {
 	KeyName   string
 	Role      string
 	IP        netip.Addr
-}
-
-// author is the caller as the writer of contacts: consent changes record its key.
-func (p principal) author() contacts.Author {
-	return contacts.Author{By: fmt.Sprintf("key:%d", p.KeyID)}
 }
 
 // actor is the caller as the author of audit entries.
@@ -78,7 +72,7 @@ func (s *Server) authenticate(allowed role.Set, next handlerFunc) handlerFunc {
 			return errUnauthorized
 		}
 		ip := s.clientIP(r)
-		if !ipAllowed(key.AllowedIps, ip) {
+		if !account.Allowed(key.AllowedIps, ip) {
 			return errForbiddenIP
 		}
 		if err := s.limits.allow(w, key.ID, "for this key"); err != nil {
@@ -102,9 +96,4 @@ func (s *Server) authenticate(allowed role.Set, next handlerFunc) handlerFunc {
 // clientIP is the caller's address (iprange.ClientIP: forwarded only by a trusted proxy).
 func (s *Server) clientIP(r *http.Request) netip.Addr {
 	return iprange.ClientIP(r, s.opts.TrustedProxies)
-}
-
-// ipAllowed: an empty list accepts every address.
-func ipAllowed(allowed []netip.Prefix, ip netip.Addr) bool {
-	return len(allowed) == 0 || iprange.Contains(allowed, ip)
 }

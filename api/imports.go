@@ -22,7 +22,7 @@ func (s *Server) importContacts(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	opts := importer.Options{DefaultCountry: q.Get("default_country"), OptInSource: q.Get("opt_in_source"), MaxRows: s.opts.ImportMaxRows,
-		Author: caller(r.Context()).author()}
+		Author: contacts.AuthorOf(caller(r.Context()).actor())}
 	if opts.OptInSource == "" {
 		opts.OptInSource = "import"
 	}

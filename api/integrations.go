@@ -12,6 +12,7 @@ import (
 	"github.com/dripcast/dripcast/contacts"
 	"github.com/dripcast/dripcast/drip"
 	"github.com/dripcast/dripcast/integrations"
+	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/phone"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/secrets"
@@ -49,15 +50,13 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 	}
 	row, err := in.Contact.Normalize(in.DefaultCountry)
 	if err != nil {
-		e := contactError(err).(*Error)
-		e.Field = "contact." + e.Field
-		return e
+		return invalid.Within("contact", contacts.FieldError(err))
 	}
 	ctx, p := r.Context(), caller(r.Context())
 	var rec drip.Recorded
 	err = s.inTx(ctx, func(q *queries.Queries) error {
 		var err error
-		author := p.author()
+		author := contacts.AuthorOf(p.actor())
 		author.Fill = p.Role == "integration"
 		incoming := drip.Incoming{Contact: row, Name: in.Name, Properties: in.Properties, Source: "api", ExternalID: in.ID, Author: author}
 		rec, err = drip.RecordEvent(ctx, q, p.AccountID, incoming)

@@ -24,11 +24,6 @@ var errMaskedPhone = &Error{Status: http.StatusForbidden, Code: CodeForbidden,
 // seesPhones tells whether the caller sees phone numbers in clear.
 func seesPhones(p principal) bool { return role.SeesPhones(p.Role) }
 
-// phoneLike is a search made of a phone number's characters.
-func phoneLike(q string) bool {
-	return strings.ContainsAny(q, "0123456789") && strings.Trim(q, "0123456789+-() .") == ""
-}
-
 // maskingWriter buffers an answer for an analyst key and masks the phone numbers in it before it
 // leaves: one place, so a new route cannot forget to.
 type maskingWriter struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/dripcast/dripcast/contacts"
 	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/segment"
@@ -132,8 +133,8 @@ func (s *Server) deleteSegment(w http.ResponseWriter, r *http.Request) error {
 }
 
 type previewView struct {
-	Count  int64         `json:"count"`
-	Sample []contactView `json:"sample"`
+	Count  int64           `json:"count"`
+	Sample []contacts.View `json:"sample"`
 }
 
 func (s *Server) previewSegment(w http.ResponseWriter, r *http.Request) error {
@@ -177,9 +178,9 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, rules json.RawM
 	if err != nil {
 		return err
 	}
-	out := previewView{Count: n, Sample: make([]contactView, len(sample))}
+	out := previewView{Count: n, Sample: make([]contacts.View, len(sample))}
 	for i, c := range sample {
-		out.Sample[i] = viewContact(c)
+		out.Sample[i] = contacts.ViewOf(c)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

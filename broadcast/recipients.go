@@ -15,6 +15,7 @@ import (
 	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/phone"
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/spreadsheet"
 )
 
 // MessageStatuses are the statuses recipients can be filtered by.
@@ -60,7 +61,7 @@ func ExportRecipients(ctx context.Context, db *pgxpool.Pool, by audit.Actor, w i
 			if masked {
 				number = phone.Mask(number)
 			}
-			_ = cw.Write([]string{SafeCell(number), SafeCell(row.Name), string(row.Status), row.Reason, code, stamp(row.SentAt),
+			_ = cw.Write([]string{spreadsheet.SafeCell(number), spreadsheet.SafeCell(row.Name), string(row.Status), row.Reason, code, stamp(row.SentAt),
 				stamp(row.DeliveredAt), stamp(row.ReadAt), stamp(row.FailedAt), stamp(row.RepliedAt)})
 			params.After = row.ID
 		}
@@ -70,14 +71,6 @@ func ExportRecipients(ctx context.Context, db *pgxpool.Pool, by audit.Actor, w i
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// SafeCell keeps a spreadsheet from running a cell as a formula.
-func SafeCell(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
 }
 
 func stamp(t *time.Time) string {

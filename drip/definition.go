@@ -24,13 +24,6 @@ const (
 	DeliveryWait = 72 * time.Hour
 )
 
-// Contact events the API records when a sequence may start on them.
-const (
-	EventContactCreated = "contact.created"
-	EventContactUpdated = "contact.updated"
-	EventTagAdded       = "tag.added"
-)
-
 // Definition is what a sequence does, stored per version.
 type Definition struct {
 	Trigger          *Trigger       `json:"trigger"`         // nil: enrolled by the API only

@@ -82,7 +82,7 @@ func RecordEvent(ctx context.Context, q *queries.Queries, accountID int64, in In
 		change = "contact.update"
 	}
 	if out.Created == 1 {
-		if err := RecordContactEvents(ctx, q, accountID, contact, ContactEvent{Name: EventContactCreated}); err != nil {
+		if err := contacts.RecordEvents(ctx, q, accountID, contact, contacts.Event{Name: contacts.EventCreated}); err != nil {
 			return Recorded{}, err
 		}
 	}
@@ -99,40 +99,4 @@ func RecordEvent(ctx context.Context, q *queries.Queries, accountID int64, in In
 		return Recorded{ContactID: contact, Duplicate: true, ContactChange: change}, nil
 	}
 	return Recorded{EventID: id, ContactID: contact, ContactChange: change}, err
-}
-
-// ContactEvent is a change of a contact that may start a sequence.
-type ContactEvent struct {
-	Name       string
-	Properties map[string]any
-}
-
-// RecordContactEvents stores contact events, only when an active sequence of the account starts
-// on one of them: contact writes stay cheap for accounts that do not use such triggers.
-func RecordContactEvents(ctx context.Context, q *queries.Queries, accountID, contactID int64, evs ...ContactEvent) error {
-	if len(evs) == 0 {
-		return nil
-	}
-	names := make([]string, len(evs))
-	for i, e := range evs {
-		names[i] = e.Name
-	}
-	listening, err := q.SequencesListenFor(ctx, queries.SequencesListenForParams{AccountID: accountID, Events: names})
-	if err != nil || !listening {
-		return err
-	}
-	for _, e := range evs {
-		props, err := json.Marshal(e.Properties)
-		if err != nil {
-			return err
-		}
-		if e.Properties == nil {
-			props = []byte("{}")
-		}
-		if _, err := q.InsertEvent(ctx, queries.InsertEventParams{AccountID: accountID, ContactID: &contactID, Name: e.Name,
-			Properties: props, Source: "contact"}); err != nil {
-			return err
-		}
-	}
-	return nil
 }

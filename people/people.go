@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/text/language"
 
+	"github.com/dripcast/dripcast/account"
 	"github.com/dripcast/dripcast/audit"
 	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/iprange"
@@ -107,7 +108,7 @@ func (s Session) Actor(ip netip.Addr) audit.Actor {
 
 // Allows tells whether the account accepts this address (an empty list accepts any).
 func (s Session) Allows(ip netip.Addr) bool {
-	return len(s.AllowedIPs) == 0 || iprange.Contains(s.AllowedIPs, ip)
+	return account.Allowed(s.AllowedIPs, ip)
 }
 
 // Invite creates a user of by's account and a one-time link token (valid LinkLifetime) with which

@@ -276,9 +276,10 @@ WHERE account_id = $1 AND ($2::bigint = 0 OR id < $2::bigint)
   AND ($4::text IS NULL OR target_type = $4::text)
   AND ($5::bigint IS NULL OR target_id = $5::bigint)
   AND ($6::bigint IS NULL OR actor_key_id = $6::bigint)
-  AND ($7::timestamptz IS NULL OR at >= $7::timestamptz)
-  AND ($8::timestamptz IS NULL OR at < $8::timestamptz)
-ORDER BY id DESC LIMIT $9
+  AND ($7::bigint IS NULL OR actor_user_id = $7::bigint)
+  AND ($8::timestamptz IS NULL OR at >= $8::timestamptz)
+  AND ($9::timestamptz IS NULL OR at < $9::timestamptz)
+ORDER BY id DESC LIMIT $10
 `
 
 type ListAuditParams struct {
@@ -288,6 +289,7 @@ type ListAuditParams struct {
 	TargetType *string
 	TargetID   *int64
 	KeyID      *int64
+	UserID     *int64
 	Since      *time.Time
 	Until      *time.Time
 	Lim        int32
@@ -302,6 +304,7 @@ func (q *Queries) ListAudit(ctx context.Context, arg ListAuditParams) ([]AuditLo
 		arg.TargetType,
 		arg.TargetID,
 		arg.KeyID,
+		arg.UserID,
 		arg.Since,
 		arg.Until,
 		arg.Lim,

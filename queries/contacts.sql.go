@@ -11,6 +11,144 @@ import (
 	"time"
 )
 
+const contactEnrollments = `-- name: ContactEnrollments :many
+SELECT e.id, e.sequence_id, s.name AS sequence_name, e.status, e.exit_reason, e.next_step, e.next_run_at, e.enrolled_at, e.finished_at
+FROM enrollments e JOIN sequences s ON s.id = e.sequence_id
+WHERE e.account_id = $1 AND e.contact_id = $2
+ORDER BY e.id DESC
+LIMIT 50
+`
+
+type ContactEnrollmentsParams struct {
+	AccountID int64
+	ContactID int64
+}
+
+type ContactEnrollmentsRow struct {
+	ID           int64
+	SequenceID   int64
+	SequenceName string
+	Status       EnrollmentStatus
+	ExitReason   string
+	NextStep     int16
+	NextRunAt    *time.Time
+	EnrolledAt   time.Time
+	FinishedAt   *time.Time
+}
+
+func (q *Queries) ContactEnrollments(ctx context.Context, arg ContactEnrollmentsParams) ([]ContactEnrollmentsRow, error) {
+	rows, err := q.db.Query(ctx, contactEnrollments, arg.AccountID, arg.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ContactEnrollmentsRow
+	for rows.Next() {
+		var i ContactEnrollmentsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.SequenceID,
+			&i.SequenceName,
+			&i.Status,
+			&i.ExitReason,
+			&i.NextStep,
+			&i.NextRunAt,
+			&i.EnrolledAt,
+			&i.FinishedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const contactMessages = `-- name: ContactMessages :many
+SELECT m.id, m.status, COALESCE(m.reason, '') AS reason, COALESCE(m.error_code, 0)::int AS error_code, m.due_at,
+       m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.replied_at, t.name AS template_name,
+       m.broadcast_id, e.sequence_id, COALESCE(b.name, s.name, '')::text AS campaign
+FROM (
+    SELECT mb.id, mb.status, mb.reason, mb.error_code, mb.due_at, mb.sent_at, mb.delivered_at, mb.read_at, mb.failed_at,
+           mb.replied_at, mb.template_id, mb.broadcast_id, mb.enrollment_id
+    FROM broadcasts bb JOIN messages mb ON mb.broadcast_id = bb.id AND mb.contact_id = $1
+    WHERE bb.account_id = $2
+    UNION ALL
+    SELECT me.id, me.status, me.reason, me.error_code, me.due_at, me.sent_at, me.delivered_at, me.read_at, me.failed_at,
+           me.replied_at, me.template_id, me.broadcast_id, me.enrollment_id
+    FROM enrollments ee JOIN messages me ON me.enrollment_id = ee.id
+    WHERE ee.account_id = $2 AND ee.contact_id = $1
+) m
+JOIN templates t ON t.id = m.template_id
+LEFT JOIN broadcasts b ON b.id = m.broadcast_id
+LEFT JOIN enrollments e ON e.id = m.enrollment_id
+LEFT JOIN sequences s ON s.id = e.sequence_id
+ORDER BY m.id DESC
+LIMIT 50
+`
+
+type ContactMessagesParams struct {
+	ContactID int64
+	AccountID int64
+}
+
+type ContactMessagesRow struct {
+	ID           int64
+	Status       MessageStatus
+	Reason       string
+	ErrorCode    int32
+	DueAt        time.Time
+	SentAt       *time.Time
+	DeliveredAt  *time.Time
+	ReadAt       *time.Time
+	FailedAt     *time.Time
+	RepliedAt    *time.Time
+	TemplateName string
+	BroadcastID  *int64
+	SequenceID   *int64
+	Campaign     string
+}
+
+// A contact's latest messages with their campaign. Found through the account's broadcasts and the
+// contact's enrollments, whose indexes lead to the contact's messages (messages has no index by
+// contact alone: every send would pay for one).
+func (q *Queries) ContactMessages(ctx context.Context, arg ContactMessagesParams) ([]ContactMessagesRow, error) {
+	rows, err := q.db.Query(ctx, contactMessages, arg.ContactID, arg.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ContactMessagesRow
+	for rows.Next() {
+		var i ContactMessagesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Status,
+			&i.Reason,
+			&i.ErrorCode,
+			&i.DueAt,
+			&i.SentAt,
+			&i.DeliveredAt,
+			&i.ReadAt,
+			&i.FailedAt,
+			&i.RepliedAt,
+			&i.TemplateName,
+			&i.BroadcastID,
+			&i.SequenceID,
+			&i.Campaign,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const deleteContact = `-- name: DeleteContact :execrows
 DELETE FROM contacts WHERE account_id = $1 AND id = $2
 `

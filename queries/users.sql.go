@@ -34,6 +34,17 @@ func (q *Queries) ConfirmTOTP(ctx context.Context, arg ConfirmTOTPParams) error 
 	return err
 }
 
+const countOwners = `-- name: CountOwners :one
+SELECT count(*) FROM users WHERE account_id = $1 AND role = 'owner'
+`
+
+func (q *Queries) CountOwners(ctx context.Context, accountID int64) (int64, error) {
+	row := q.db.QueryRow(ctx, countOwners, accountID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const createSession = `-- name: CreateSession :exec
 INSERT INTO sessions (token_hash, user_id, account_id, stage, csrf_token, expires_at, ip)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -165,6 +176,22 @@ DELETE FROM sessions WHERE token_hash = $1
 
 func (q *Queries) DeleteSession(ctx context.Context, tokenHash []byte) error {
 	_, err := q.db.Exec(ctx, deleteSession, tokenHash)
+	return err
+}
+
+const deleteUser = `-- name: DeleteUser :exec
+DELETE FROM users WHERE account_id = $1 AND id = $2
+`
+
+type DeleteUserParams struct {
+	AccountID int64
+	ID        int64
+}
+
+// Removes a user: their sessions, links and recovery codes go with them; audit entries keep
+// their id and email.
+func (q *Queries) DeleteUser(ctx context.Context, arg DeleteUserParams) error {
+	_, err := q.db.Exec(ctx, deleteUser, arg.AccountID, arg.ID)
 	return err
 }
 
@@ -399,6 +426,34 @@ func (q *Queries) ListUsers(ctx context.Context, accountID int64) ([]User, error
 	return items, nil
 }
 
+const lockUser = `-- name: LockUser :one
+SELECT id, account_id, email, role, password_hash, password_changed_at, totp_secret_enc, totp_confirmed_at, totp_last_step, invited_by, created_at FROM users WHERE account_id = $1 AND id = $2 FOR UPDATE
+`
+
+type LockUserParams struct {
+	AccountID int64
+	ID        int64
+}
+
+func (q *Queries) LockUser(ctx context.Context, arg LockUserParams) (User, error) {
+	row := q.db.QueryRow(ctx, lockUser, arg.AccountID, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.AccountID,
+		&i.Email,
+		&i.Role,
+		&i.PasswordHash,
+		&i.PasswordChangedAt,
+		&i.TotpSecretEnc,
+		&i.TotpConfirmedAt,
+		&i.TotpLastStep,
+		&i.InvitedBy,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const peekUserLink = `-- name: PeekUserLink :one
 SELECT u.id, u.account_id, u.email FROM user_links l JOIN users u ON u.id = l.user_id
 WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > now()
@@ -433,6 +488,21 @@ func (q *Queries) ResealTOTP(ctx context.Context, arg ResealTOTPParams) (int64, 
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const resetTOTP = `-- name: ResetTOTP :exec
+UPDATE users SET totp_secret_enc = NULL, totp_confirmed_at = NULL, totp_last_step = 0
+WHERE account_id = $1 AND id = $2
+`
+
+type ResetTOTPParams struct {
+	AccountID int64
+	ID        int64
+}
+
+func (q *Queries) ResetTOTP(ctx context.Context, arg ResetTOTPParams) error {
+	_, err := q.db.Exec(ctx, resetTOTP, arg.AccountID, arg.ID)
+	return err
 }
 
 const sealedTOTPSecrets = `-- name: SealedTOTPSecrets :many
@@ -522,6 +592,21 @@ type SetTOTPSecretParams struct {
 
 func (q *Queries) SetTOTPSecret(ctx context.Context, arg SetTOTPSecretParams) error {
 	_, err := q.db.Exec(ctx, setTOTPSecret, arg.TotpSecretEnc, arg.AccountID, arg.ID)
+	return err
+}
+
+const setUserRole = `-- name: SetUserRole :exec
+UPDATE users SET role = $1 WHERE account_id = $2 AND id = $3
+`
+
+type SetUserRoleParams struct {
+	Role      string
+	AccountID int64
+	ID        int64
+}
+
+func (q *Queries) SetUserRole(ctx context.Context, arg SetUserRoleParams) error {
+	_, err := q.db.Exec(ctx, setUserRole, arg.Role, arg.AccountID, arg.ID)
 	return err
 }
 

@@ -30,6 +30,7 @@ WHERE account_id = @account_id AND (@before::bigint = 0 OR id < @before::bigint)
   AND (sqlc.narg(target_type)::text IS NULL OR target_type = sqlc.narg(target_type)::text)
   AND (sqlc.narg(target_id)::bigint IS NULL OR target_id = sqlc.narg(target_id)::bigint)
   AND (sqlc.narg(key_id)::bigint IS NULL OR actor_key_id = sqlc.narg(key_id)::bigint)
+  AND (sqlc.narg(user_id)::bigint IS NULL OR actor_user_id = sqlc.narg(user_id)::bigint)
   AND (sqlc.narg(since)::timestamptz IS NULL OR at >= sqlc.narg(since)::timestamptz)
   AND (sqlc.narg(until)::timestamptz IS NULL OR at < sqlc.narg(until)::timestamptz)
 ORDER BY id DESC LIMIT @lim;

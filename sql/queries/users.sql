@@ -111,3 +111,21 @@ UPDATE accounts SET require_mfa = @require_mfa WHERE id = @id;
 
 -- name: SetAccountDisplay :exec
 UPDATE accounts SET time_zone = @time_zone, locale = @locale WHERE id = @id;
+
+-- name: LockUser :one
+SELECT * FROM users WHERE account_id = @account_id AND id = @id FOR UPDATE;
+
+-- name: SetUserRole :exec
+UPDATE users SET role = @role WHERE account_id = @account_id AND id = @id;
+
+-- Removes a user: their sessions, links and recovery codes go with them; audit entries keep
+-- their id and email.
+-- name: DeleteUser :exec
+DELETE FROM users WHERE account_id = @account_id AND id = @id;
+
+-- name: ResetTOTP :exec
+UPDATE users SET totp_secret_enc = NULL, totp_confirmed_at = NULL, totp_last_step = 0
+WHERE account_id = @account_id AND id = @id;
+
+-- name: CountOwners :one
+SELECT count(*) FROM users WHERE account_id = @account_id AND role = 'owner';
