@@ -21,9 +21,9 @@ test: verify ## the whole test suite against real Postgres and Redis, and each f
 	@$(SERVICES) && scripts/test.sh
 
 .PHONY: screenshots
-screenshots: ## the console's screenshots in docs/console, taken by its browser test
+screenshots: ## the console's screenshots in docs/console, taken by its browser tests
 	@$(SERVICES) && scripts/chromium.sh && DRIPCAST_SCREENSHOTS=$(CURDIR)/docs/console \
-	  go test -count=1 -run '^TestConsoleBroadcastPath$$' ./e2e
+	  go test -count=1 -run '^TestConsole' ./e2e
 
 # Parsers and compilers of untrusted input, each fuzzed for FUZZTIME by `make test`, two at a
 # time (scripts/fuzz.sh: a target that fails without a finding runs once more).

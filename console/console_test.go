@@ -17,7 +17,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/dripcast/dripcast/apikey"
 	"github.com/dripcast/dripcast/audit"
+	"github.com/dripcast/dripcast/contacts"
 	"github.com/dripcast/dripcast/people"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/role"
@@ -156,7 +158,7 @@ func TestEveryPageChecksRoles(t *testing.T) {
 		if p.roles == 0 {
 			t.Errorf("%s %s declares no roles", p.method, p.path)
 		}
-		path := strings.NewReplacer("{id}", "999999", "{action}", "pause", "{$}", "").Replace(p.path)
+		path := strings.NewReplacer("{id}", "999999", "{action}", "pause", "{choice}", "opt-out", "{$}", "").Replace(p.path)
 		for name, b := range browsers {
 			status, _ := b.do(p.method, path, nil)
 			if forbidden := status == http.StatusForbidden; forbidden == p.roles.Allows(name) {
@@ -170,28 +172,68 @@ func TestEveryPageChecksRoles(t *testing.T) {
 	}
 }
 
-// A user of another account sees 404 for every page of this account's broadcast, and changes
-// nothing.
+// A user of another account sees 404 for every page of this account's broadcast, person and key,
+// and changes nothing.
 func TestAnotherAccountSeesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	mine := e.account("acme")
 	id := e.broadcastOf(mine)
+	person, _, err := e.c.people.Invite(context.Background(), audit.Actor{AccountID: mine}, "bo@example.com", "marketer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := apikey.Create(context.Background(), e.pool, audit.Actor{AccountID: mine}, apikey.Input{Name: "shop", Role: "owner"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	contact, _, err := contacts.Save(context.Background(), e.pool, audit.Actor{AccountID: mine}, contacts.Input{Phone: "+14155550111",
+		Name: ptr("Ana"), OptedIn: ptr(true), OptInSource: "website_form"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int64{"/broadcasts/": id, "/users/": person.ID, "/keys/": key.ID, "/contacts/": contact.ID}
 	other := e.signIn(e.account("globex"), "owner")
+	walked := 0
 	for _, p := range e.c.pages() {
 		if !strings.Contains(p.path, "{id}") {
 			continue
 		}
-		for _, action := range []string{"pause", "cancel", "retry-failed"} {
-			path := strings.NewReplacer("{id}", fmt.Sprint(id), "{action}", action).Replace(p.path)
-			if status, _ := other.do(p.method, path, nil); status != http.StatusNotFound {
+		var target int64
+		for prefix, n := range ids {
+			if strings.HasPrefix(p.path, prefix) {
+				target = n
+			}
+		}
+		if target == 0 {
+			t.Errorf("%s %s: the walk has no row of this kind", p.method, p.path)
+			continue
+		}
+		for _, action := range []string{"pause", "cancel", "retry-failed", "role", "reset-mfa", "remove"} {
+			path := strings.NewReplacer("{id}", fmt.Sprint(target), "{action}", action, "{choice}", "opt-out").Replace(p.path)
+			if status, _ := other.do(p.method, path, url.Values{"role": {"owner"}, "name": {"Mallory"}, "source": {"customer_request"}}); status != http.StatusNotFound {
 				t.Errorf("%s %s from another account: %d", p.method, path, status)
 			}
 		}
+		walked++
 	}
-	b, err := queries.New(e.pool).GetBroadcast(context.Background(), queries.GetBroadcastParams{AccountID: mine, ID: id})
+	if walked < 8 {
+		t.Fatalf("walked %d pages", walked)
+	}
+	q := queries.New(e.pool)
+	b, err := q.GetBroadcast(context.Background(), queries.GetBroadcastParams{AccountID: mine, ID: id})
 	if err != nil || b.Status != queries.BroadcastStatusScheduled {
 		t.Fatalf("the broadcast changed: %s %v", b.Status, err)
+	}
+	if u, err := q.GetUser(context.Background(), queries.GetUserParams{AccountID: mine, ID: person.ID}); err != nil || u.Role != "marketer" {
+		t.Fatalf("the person changed: %q %v", u.Role, err)
+	}
+	if k, err := q.GetAPIKey(context.Background(), queries.GetAPIKeyParams{AccountID: mine, ID: key.ID}); err != nil || k.RevokedAt != nil {
+		t.Fatalf("the key changed: %v %v", k.RevokedAt, err)
+	}
+	if c, err := q.GetContact(context.Background(), queries.GetContactParams{AccountID: mine, ID: contact.ID}); err != nil ||
+		c.Name != "Ana" || !c.OptedIn {
+		t.Fatalf("the contact changed: %+v %v", c, err)
 	}
 	if status, _ := e.signIn(mine, "marketer").do("GET", fmt.Sprintf("/broadcasts/%d", id), nil); status != http.StatusOK {
 		t.Fatalf("its own account: %d", status)
@@ -298,7 +340,8 @@ func TestPagesRender(t *testing.T) {
 	for _, name := range role.People {
 		b := e.signIn(account, name)
 		for _, path := range []string{"/", "/broadcasts", "/broadcasts/new", fmt.Sprintf("/broadcasts/%d", id),
-			fmt.Sprintf("/broadcasts/%d/live", id), fmt.Sprintf("/broadcasts/%d/report", id), "/users", "/account/mfa", "/account/password"} {
+			fmt.Sprintf("/broadcasts/%d/live", id), fmt.Sprintf("/broadcasts/%d/report", id), "/users", "/keys", "/audit", "/settings", "/contacts", "/contacts?q=ana&tag=vip&consent=in&attr=city&value=Pune",
+			"/audit?who=user:1&what=user&from=2026-01-01&to=2026-12-31", "/account/mfa", "/account/password"} {
 			status, body := b.do("GET", path, nil)
 			if status != http.StatusOK && status != http.StatusForbidden {
 				t.Errorf("%s as %s: %d %.300s", path, name, status, body)

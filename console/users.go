@@ -2,16 +2,25 @@ package console
 
 import (
 	"net/http"
+	"strconv"
 
+	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/role"
 )
 
 // usersPage lists the account's people; an owner invites others and can require MFA of all.
 func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, v *visit) error {
-	return c.showUsers(w, r, v, http.StatusOK, &form{Errors: map[string]string{}}, "")
+	return c.showUsers(w, r, v, http.StatusOK, usersShown{f: &form{Errors: map[string]string{}}})
 }
 
-func (c *Console) showUsers(w http.ResponseWriter, r *http.Request, v *visit, status int, f *form, link string) error {
+// usersShown is what the people page shows besides the list: the invite form, a new invite's
+// link, or a change the rules refused.
+type usersShown struct {
+	f             *form
+	link, refused string
+}
+
+func (c *Console) showUsers(w http.ResponseWriter, r *http.Request, v *visit, status int, u usersShown) error {
 	users, err := c.people.Users(r.Context(), v.sess.AccountID)
 	if err != nil {
 		return err
@@ -20,8 +29,36 @@ func (c *Console) showUsers(w http.ResponseWriter, r *http.Request, v *visit, st
 	if err != nil {
 		return err
 	}
-	c.render(w, r, v, status, "users", "People", map[string]any{"Users": users, "Form": f, "Link": link,
-		"Roles": role.People, "RequireMFA": required, "Saved": r.URL.Query().Get("saved")})
+	c.render(w, r, v, status, "users", "People", map[string]any{"Users": users, "Form": u.f, "Link": u.link, "Refused": u.refused,
+		"Roles": role.People, "RequireMFA": required, "Saved": r.URL.Query().Get("saved"), "Me": v.sess.UserID})
+	return nil
+}
+
+// manageUser changes a person's role, resets their two-step sign-in, or removes them. What the
+// rules refuse (the last owner, oneself) is shown above the list.
+func (c *Console) manageUser(w http.ResponseWriter, r *http.Request, v *visit) error {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return errPage(http.StatusNotFound, "There is no such page.")
+	}
+	ctx, by, action := r.Context(), v.sess.Actor(v.ip), r.PathValue("action")
+	switch action {
+	case "role":
+		err = c.people.ChangeRole(ctx, by, id, r.PostForm.Get("role"))
+	case "reset-mfa":
+		err = c.people.ResetMFA(ctx, by, id)
+	case "remove":
+		err = c.people.Remove(ctx, by, id)
+	default:
+		return errPage(http.StatusNotFound, "There is no such page.")
+	}
+	if in, ok := invalid.As(err); ok && in.Code != invalid.CodeNotFound {
+		return c.showUsers(w, r, v, http.StatusConflict, usersShown{f: &form{Errors: map[string]string{}}, refused: in.Message})
+	}
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/users?saved="+action, http.StatusSeeOther)
 	return nil
 }
 
@@ -33,9 +70,9 @@ func (c *Console) invite(w http.ResponseWriter, r *http.Request, v *visit) error
 		return err
 	}
 	if !f.ok() {
-		return c.showUsers(w, r, v, http.StatusBadRequest, f, "")
+		return c.showUsers(w, r, v, http.StatusBadRequest, usersShown{f: f})
 	}
-	return c.showUsers(w, r, v, http.StatusOK, &form{Errors: map[string]string{}}, LinkURL(c.base(r), token))
+	return c.showUsers(w, r, v, http.StatusOK, usersShown{f: &form{Errors: map[string]string{}}, link: LinkURL(c.base(r), token)})
 }
 
 // display sets the account's time zone and locale (how every page shows times and numbers).
@@ -45,7 +82,7 @@ func (c *Console) display(w http.ResponseWriter, r *http.Request, v *visit) erro
 		return err
 	}
 	if !f.ok() {
-		return c.showUsers(w, r, v, http.StatusBadRequest, f, "")
+		return c.showUsers(w, r, v, http.StatusBadRequest, usersShown{f: f})
 	}
 	http.Redirect(w, r, "/users?saved=display", http.StatusSeeOther)
 	return nil

@@ -60,11 +60,20 @@ function bindComposer(form) {
     .forEach((el) => { el.addEventListener("change", recount); el.addEventListener("input", recount); });
 }
 
+// A form with data-confirm asks before it is sent (removing a person, revoking a key).
+function bindConfirms() {
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (ev) => {
+      if (!window.confirm(form.dataset.confirm)) { ev.preventDefault(); }
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  bindConfirms();
   const live = document.getElementById("live");
   if (live) { pollLive(live); }
   const compose = document.getElementById("compose");
   if (compose) { bindComposer(compose); }
-  const link = document.getElementById("invite-link");
-  if (link) { link.addEventListener("focus", () => link.select()); }
+  document.querySelectorAll("input.once").forEach((el) => el.addEventListener("focus", () => el.select()));
 });

@@ -1,0 +1,93 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/dripcast/dripcast/audit"
+	"github.com/dripcast/dripcast/contacts"
+	"github.com/dripcast/dripcast/queries"
+)
+
+// A marketer finds a contact (by number too), edits it (a bad email is refused beside its field;
+// attributes keep their types; a removed line removes one), opts it out with a source, and the
+// page shows the consent history; an analyst sees the number masked and cannot search by it.
+func TestContactPages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	account := e.account("acme")
+	ctx := context.Background()
+	ct, _, err := contacts.Save(ctx, e.pool, audit.Actor{AccountID: account}, contacts.Input{Phone: "+919876543210", Name: ptr("Asha Rao"),
+		Tags: []string{"vip"}, Attributes: map[string]any{"city": "Pune", "orders": 3.0, "zip": "0411"}, OptedIn: ptr(true),
+		OptInSource: "website_form"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.signIn(account, "marketer")
+	for _, q := range []string{"q=asha", "q=98765", "tag=vip", "consent=in", "attr=city&value=Pune"} {
+		if _, body := b.do("GET", "/contacts?"+q, nil); !strings.Contains(body, fmt.Sprintf(`href="/contacts/%d"`, ct.ID)) {
+			t.Errorf("?%s does not find the contact", q)
+		}
+	}
+	if _, body := b.do("GET", "/contacts?consent=out", nil); strings.Contains(body, fmt.Sprintf(`href="/contacts/%d"`, ct.ID)) {
+		t.Error("?consent=out finds an opted-in contact")
+	}
+	page := fmt.Sprintf("/contacts/%d", ct.ID)
+	form := url.Values{"name": {"Asha R."}, "email": {"not an email"}, "tags": {"vip, pune"}, "time_zone": {"Asia/Kolkata"},
+		"attributes": {"city = Mumbai\norders = 4\nzip = 0412"}}
+	if status, body := b.do("POST", page, form); status != http.StatusBadRequest || !strings.Contains(body, "email") {
+		t.Fatalf("a bad email: %d", status)
+	}
+	form.Set("email", "asha@example.com")
+	if status, _ := b.do("POST", page, form); status != http.StatusSeeOther {
+		t.Fatalf("save: %d", status)
+	}
+	q := queries.New(e.pool)
+	got, _ := q.GetContact(ctx, queries.GetContactParams{AccountID: account, ID: ct.ID})
+	if got.Name != "Asha R." || got.Email != "asha@example.com" || strings.Join(got.Tags, ",") != "pune,vip" ||
+		string(got.Attributes) != `{"zip": "0412", "city": "Mumbai", "orders": 4}` {
+		t.Fatalf("saved %q %q %v %s", got.Name, got.Email, got.Tags, got.Attributes)
+	}
+	form.Set("attributes", "city = Mumbai")
+	b.do("POST", page, form)
+	got, _ = q.GetContact(ctx, queries.GetContactParams{AccountID: account, ID: ct.ID})
+	if string(got.Attributes) != `{"city": "Mumbai"}` {
+		t.Fatalf("a removed line left %s", got.Attributes)
+	}
+
+	if status, _ := b.do("POST", page+"/consent/opt-out", url.Values{"source": {"api"}}); status != http.StatusBadRequest {
+		t.Fatalf("a source a person cannot claim: %d", status)
+	}
+	if status, _ := b.do("POST", page+"/consent/opt-out", url.Values{"source": {"customer_request"}}); status != http.StatusSeeOther {
+		t.Fatalf("opt out: %d", status)
+	}
+	_, body := b.do("GET", page, nil)
+	if !strings.Contains(body, "customer_request") || !strings.Contains(body, "user:") || !strings.Contains(body, "919876543210") {
+		t.Fatalf("the page lacks the consent change or the number:\n%.2000s", body)
+	}
+	var audited int
+	_ = e.pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE account_id = $1 AND target_id = $2
+		AND action IN ('contact.update', 'contact.opt_out') AND actor_user_id IS NOT NULL`, account, ct.ID).Scan(&audited)
+	if audited != 3 {
+		t.Fatalf("%d audit entries by the user, want 3", audited)
+	}
+
+	analyst := e.signIn(account, "analyst")
+	if _, body := analyst.do("GET", page, nil); strings.Contains(body, "919876543210") || strings.Contains(body, `id="contact-edit"`) {
+		t.Fatal("an analyst sees the number in clear, or the edit form")
+	}
+	if _, body := analyst.do("GET", "/contacts?q=98765", nil); !strings.Contains(body, "cannot search by phone") ||
+		strings.Contains(body, fmt.Sprintf(`href="/contacts/%d"`, ct.ID)) {
+		t.Fatal("an analyst searched by number")
+	}
+	if status, _ := b.do("POST", page+"/delete", nil); status != http.StatusSeeOther {
+		t.Fatalf("delete: %d", status)
+	}
+	if status, _ := b.do("GET", page, nil); status != http.StatusNotFound {
+		t.Fatalf("a deleted contact's page: %d", status)
+	}
+}

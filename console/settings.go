@@ -1,0 +1,130 @@
+package console
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/dripcast/dripcast/account"
+	"github.com/dripcast/dripcast/invalid"
+	"github.com/dripcast/dripcast/policy"
+)
+
+// settingsShown is the settings page's two forms, as stored or as sent back with errors.
+type settingsShown struct {
+	sending, ips *form
+	refused      string
+}
+
+func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, v *visit) error {
+	s, err := account.Settings(r.Context(), c.q, v.sess.AccountID)
+	if err != nil {
+		return err
+	}
+	return c.showSettings(w, r, v, http.StatusOK, settingsShown{sending: sendingForm(s), ips: c.ipsForm(v)})
+}
+
+func (c *Console) showSettings(w http.ResponseWriter, r *http.Request, v *visit, status int, s settingsShown) error {
+	c.render(w, r, v, status, "settings", "Settings", map[string]any{"Sending": s.sending, "IPs": s.ips, "Refused": s.refused,
+		"Saved": r.URL.Query().Get("saved"), "YourIP": v.ip.String(), "Defaults": map[string]string{
+			"failure": pct(policy.DefaultAutoPauseFailureRate), "optout": pct(policy.DefaultAutoPauseOptOutRate),
+			"yellow": pct(policy.DefaultYellowRateFactor), "keywords": strings.Join(policy.DefaultOptOutKeywords, ", ")}})
+	return nil
+}
+
+// ipsForm is the allowed addresses as stored, one per line.
+func (c *Console) ipsForm(v *visit) *form {
+	f := &form{Values: map[string][]string{}, Errors: map[string]string{}}
+	f.Values.Set("allowed_ips", strings.Join(account.ViewAllowedIPs(v.sess.AllowedIPs).AllowedIPs, "\n"))
+	return f
+}
+
+// sendingForm shows settings as people type them: shares as percentages, empty for a default.
+func sendingForm(s policy.Settings) *form {
+	f := &form{Values: map[string][]string{}, Errors: map[string]string{}}
+	if s.FrequencyCap != nil {
+		f.Values.Set("cap_max", strconv.Itoa(s.FrequencyCap.Max))
+		f.Values.Set("cap_days", strconv.Itoa(s.FrequencyCap.Days))
+	}
+	for name, share := range map[string]float64{"failure": s.AutoPauseFailureRate, "optout": s.AutoPauseOptOutRate, "yellow": s.YellowRateFactor} {
+		if share != 0 {
+			f.Values.Set(name, pct(share))
+		}
+	}
+	f.Values.Set("keywords", strings.Join(s.OptOutKeywords, ", "))
+	return f
+}
+
+func pct(share float64) string { return strconv.FormatFloat(share*100, 'f', -1, 64) }
+
+// saveSending reads the sending form back into settings (a field error for what does not parse)
+// and saves them through the same rules as the API.
+func (c *Console) saveSending(w http.ResponseWriter, r *http.Request, v *visit) error {
+	f := newForm(r)
+	var s policy.Settings
+	if f.Get("cap_max") != "" || f.Get("cap_days") != "" {
+		maxN, err1 := strconv.Atoi(f.Get("cap_max"))
+		days, err2 := strconv.Atoi(f.Get("cap_days"))
+		if err1 != nil || err2 != nil {
+			f.Errors["frequency_cap"] = "give both numbers, or neither for no cap"
+		}
+		s.FrequencyCap = &policy.FrequencyCap{Max: maxN, Days: days}
+	}
+	for name, dst := range map[string]*float64{"failure": &s.AutoPauseFailureRate, "optout": &s.AutoPauseOptOutRate, "yellow": &s.YellowRateFactor} {
+		if t := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(f.Get(name)), "%")); t != "" {
+			n, err := strconv.ParseFloat(t, 64)
+			if err != nil || n <= 0 || n > 100 {
+				f.Errors[name] = "a percentage above 0 and up to 100, or empty for the default"
+				continue
+			}
+			*dst = n / 100
+		}
+	}
+	for _, k := range strings.Split(f.Get("keywords"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			s.OptOutKeywords = append(s.OptOutKeywords, k)
+		}
+	}
+	if f.ok() {
+		err := account.SaveSettings(r.Context(), c.db, v.sess.Actor(v.ip), s)
+		if e, ok := invalid.As(err); ok {
+			e.Field = map[string]string{"frequency_cap": "frequency_cap", "auto_pause_failure_rate": "failure",
+				"auto_pause_opt_out_rate": "optout", "yellow_rate_factor": "yellow", "opt_out_keywords": "keywords"}[e.Field]
+		}
+		if err := f.take(err); err != nil {
+			return err
+		}
+	}
+	if !f.ok() {
+		return c.showSettings(w, r, v, http.StatusBadRequest, settingsShown{sending: f, ips: c.ipsForm(v)})
+	}
+	http.Redirect(w, r, "/settings?saved=sending", http.StatusSeeOther)
+	return nil
+}
+
+// saveAllowedIPs replaces the addresses the account accepts, one per line.
+func (c *Console) saveAllowedIPs(w http.ResponseWriter, r *http.Request, v *visit) error {
+	f := newForm(r)
+	entries := []string{}
+	for _, line := range strings.Split(f.Get("allowed_ips"), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			entries = append(entries, line)
+		}
+	}
+	_, err := account.SetAllowedIPs(r.Context(), c.db, v.sess.Actor(v.ip), entries)
+	s, serr := account.Settings(r.Context(), c.q, v.sess.AccountID)
+	if serr != nil {
+		return serr
+	}
+	if e, ok := invalid.As(err); ok && e.Code == invalid.CodeConflict {
+		return c.showSettings(w, r, v, http.StatusConflict, settingsShown{sending: sendingForm(s), ips: f, refused: e.Message})
+	}
+	if err = f.take(err); err != nil {
+		return err
+	}
+	if !f.ok() {
+		return c.showSettings(w, r, v, http.StatusBadRequest, settingsShown{sending: sendingForm(s), ips: f})
+	}
+	http.Redirect(w, r, "/settings?saved=ips", http.StatusSeeOther)
+	return nil
+}

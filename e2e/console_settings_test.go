@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/dripcast/dripcast/metasim"
+	"github.com/dripcast/dripcast/testenv"
+)
+
+// The settings path in a real browser: an owner finds a contact and opts them out; sets a
+// frequency cap; invites a marketer and makes them an admin; makes an API key that then works
+// against the API, revokes it (it stops working), and finds each of those changes in the audit
+// log, filtered to their own.
+func TestConsoleSettingsPath(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, metasim.Config{}, 80)
+	var account int64
+	if err := s.pool.QueryRow(context.Background(), `SELECT id FROM accounts`).Scan(&account); err != nil {
+		t.Fatal(err)
+	}
+	s.call("POST", "/v1/contacts", map[string]any{"phone": "+919876543210", "name": "Asha Rao", "tags": []string{"vip"},
+		"attributes": map[string]any{"city": "Pune"}, "opted_in": true, "opt_in_source": "website_form"}, 201)
+	b := newBrowser(t, s.api)
+	b.welcome(s.createUser(account, "owner@example.com", "owner"))
+
+	// Find the contact, open it, opt them out naming why.
+	b.run(b.open("/contacts"), chromedp.SendKeys(chromedp.CSS("#q"), "asha"), chromedp.Submit(chromedp.CSS("#q")),
+		chromedp.WaitVisible(chromedp.CSS(`#contacts a[href^="/contacts/"]`)), chromedp.Click(chromedp.CSS(`#contacts a[href^="/contacts/"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#consent-form")), chromedp.SetValue(chromedp.CSS("#source"), "customer_request"),
+		chromedp.Click(chromedp.CSS("#consent-button")), chromedp.WaitVisible(chromedp.CSS("#saved-consent")))
+	if state := b.text("#consent-state"); !strings.Contains(state, "not opted in") || !strings.Contains(b.text("#consent-history"), "customer_request") {
+		t.Fatalf("after opting out: %q", state)
+	}
+	b.screenshot("contact", true)
+
+	// A frequency cap of 2 a week.
+	b.run(b.open("/settings"), chromedp.SendKeys(chromedp.CSS("#cap_max"), "2"), chromedp.SendKeys(chromedp.CSS("#cap_days"), "7"),
+		chromedp.Submit(chromedp.CSS("#cap_max")), chromedp.WaitVisible(chromedp.CSS("#saved-sending")))
+	if cap := get(b, chromedp.Value(chromedp.CSS("#cap_days"))); cap != "7" {
+		t.Fatalf("the saved cap shows %q days", cap)
+	}
+	b.screenshot("settings", true)
+
+	// Invite a marketer, then change the role in their row.
+	b.run(b.open("/users"), chromedp.SetValue(chromedp.CSS("#email"), "mo@example.com"), chromedp.SetValue(chromedp.CSS("#role"), "marketer"),
+		chromedp.Submit(chromedp.CSS("#email")), chromedp.WaitVisible(chromedp.CSS("#invite-link")))
+	row := `#users tr[data-email="mo@example.com"]`
+	b.run(chromedp.SetValue(chromedp.CSS(row+` select[name=role]`), "admin"), chromedp.Submit(chromedp.CSS(row+` select[name=role]`)),
+		chromedp.WaitVisible(chromedp.CSS("#saved-user")))
+	if got := b.text(row + " td:nth-child(2)"); got != "admin" {
+		t.Fatalf("the row shows role %q", got)
+	}
+	b.screenshot("people-roles")
+
+	// A key: its secret shows once and works; revoked, it stops working.
+	b.run(b.open("/keys"), chromedp.SendKeys(chromedp.CSS("#name"), "Shop sync"), chromedp.SetValue(chromedp.CSS("#key-role"), "marketer"),
+		chromedp.Submit(chromedp.CSS("#name")), chromedp.WaitVisible(chromedp.CSS("#new-key")))
+	key := get(b, chromedp.Value(chromedp.CSS("#new-key")))
+	if status := apiStatus(t, s.api, key); status != http.StatusOK {
+		t.Fatalf("the new key: %d", status)
+	}
+	b.screenshot("keys")
+	// Accept the page's "are you sure?" as a person would.
+	get(b, chromedp.Evaluate[bool](`window.confirm = () => true; true`))
+	b.run(chromedp.Click(chromedp.CSS(`#keys tr[data-name="Shop sync"] button.danger`)), chromedp.WaitVisible(chromedp.CSS("#saved-key")))
+	if status := apiStatus(t, s.api, key); status != http.StatusUnauthorized {
+		t.Fatalf("the revoked key: %d", status)
+	}
+
+	// The audit log, filtered to the owner's changes, shows each of them.
+	b.run(b.open("/audit"), chromedp.WaitVisible(chromedp.CSS("#audit-filter")))
+	var owner string
+	for _, opt := range strings.Split(get(b, chromedp.Evaluate[string](`[...document.querySelectorAll("#who option")].map(o => o.value + "=" + o.text).join("\n")`)), "\n") {
+		if v, label, _ := strings.Cut(opt, "="); label == "owner@example.com" {
+			owner = v
+		}
+	}
+	b.run(chromedp.SetValue(chromedp.CSS("#who"), owner), chromedp.Submit(chromedp.CSS("#who")), chromedp.WaitVisible(chromedp.CSS("#audit")))
+	testenv.Eventually(t, "the filtered log", 5*time.Second, func() bool { return strings.Contains(get(b, chromedp.Location()), "who=") })
+	log := b.text("#audit")
+	for _, action := range []string{"contact.opt_out", "account.settings", "user.invite", "user.role", "api_key.create", "api_key.revoke"} {
+		if !strings.Contains(log, action) {
+			t.Errorf("the audit log lacks %s:\n%s", action, log)
+		}
+	}
+	b.screenshot("audit")
+}
+
+// apiStatus is the status of GET /v1/account with key.
+func apiStatus(t *testing.T, base, key string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/v1/account", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
