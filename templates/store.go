@@ -1,0 +1,181 @@
+package templates
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dripcast/dripcast/audit"
+	"github.com/dripcast/dripcast/invalid"
+	"github.com/dripcast/dripcast/phone"
+	"github.com/dripcast/dripcast/queries"
+)
+
+// An account's templates as the API and the console keep them: validated, audited.
+
+// View is a stored template as people see it.
+type View struct {
+	ID int64 `json:"id"`
+	Template
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ViewOf is a stored template's view.
+func ViewOf(t queries.Template) (View, error) {
+	v := View{ID: t.ID, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	v.Name, v.Language, v.Category, v.Status = t.Name, t.Language, t.Category, t.Status
+	if err := json.Unmarshal(t.Components, &v.Components); err != nil {
+		return v, err
+	}
+	return v, json.Unmarshal(t.Parameters, &v.Parameters)
+}
+
+// Get is a template of the account.
+func Get(ctx context.Context, q *queries.Queries, account, id int64) (View, error) {
+	t, err := q.GetTemplate(ctx, queries.GetTemplateParams{AccountID: account, ID: id})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return View{}, invalid.NotFound("template")
+	}
+	if err != nil {
+		return View{}, err
+	}
+	return ViewOf(t)
+}
+
+// encode validates a template and encodes it for the database.
+func encode(t *Template) (components, parameters []byte, err error) {
+	if err := t.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if t.Parameters == nil {
+		t.Parameters = Mapping{}
+	}
+	components, _ = json.Marshal(t.Components)
+	parameters, _ = json.Marshal(t.Parameters)
+	return components, parameters, nil
+}
+
+func errTaken() error { return invalid.Conflict("a template with this name and language exists") }
+
+func isUnique(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// Create stores a template of by's account (by hand, or as Meta approved it).
+func Create(ctx context.Context, db *pgxpool.Pool, by audit.Actor, in Template) (View, error) {
+	comps, params, err := encode(&in)
+	if err != nil {
+		return View{}, err
+	}
+	var v View
+	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		q := queries.New(tx)
+		t, err := q.CreateTemplate(ctx, queries.CreateTemplateParams{AccountID: by.AccountID, Name: in.Name,
+			Language: in.Language, Category: in.Category, Status: in.Status, Components: comps, Parameters: params})
+		if isUnique(err) {
+			return errTaken()
+		}
+		if err != nil {
+			return err
+		}
+		if v, err = ViewOf(t); err != nil {
+			return err
+		}
+		return audit.Record(ctx, q, by, "template.create", "template", t.ID, nil, v)
+	})
+	return v, err
+}
+
+// Update replaces a template of by's account.
+func Update(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64, in Template) (View, error) {
+	comps, params, err := encode(&in)
+	if err != nil {
+		return View{}, err
+	}
+	var v View
+	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		q := queries.New(tx)
+		before, err := Get(ctx, q, by.AccountID, id)
+		if err != nil {
+			return err
+		}
+		t, err := q.UpdateTemplate(ctx, queries.UpdateTemplateParams{AccountID: by.AccountID, ID: id, Name: in.Name,
+			Language: in.Language, Category: in.Category, Status: in.Status, Components: comps, Parameters: params})
+		if isUnique(err) {
+			return errTaken()
+		}
+		if err != nil {
+			return err
+		}
+		if v, err = ViewOf(t); err != nil {
+			return err
+		}
+		return audit.Record(ctx, q, by, "template.update", "template", id, before, v)
+	})
+	return v, err
+}
+
+// Delete removes a template no campaign uses.
+func Delete(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64) error {
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		q := queries.New(tx)
+		before, err := Get(ctx, q, by.AccountID, id)
+		if err != nil {
+			return err
+		}
+		// Sequences name templates inside their definitions, where no foreign key can see them.
+		used, err := q.TemplateInSequence(ctx, queries.TemplateInSequenceParams{AccountID: by.AccountID, TemplateID: id})
+		if err != nil {
+			return err
+		}
+		if used {
+			return invalid.Conflict("the template is used by a sequence; archive the sequence first")
+		}
+		if _, err := q.DeleteTemplate(ctx, queries.DeleteTemplateParams{AccountID: by.AccountID, ID: id}); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+				return invalid.Conflict("the template is used by a broadcast or a sequence")
+			}
+			return err
+		}
+		return audit.Record(ctx, q, by, "template.delete", "template", id, before, nil)
+	})
+}
+
+// RenderError is a template that cannot be filled for the contact (a value and its fallback
+// both missing).
+type RenderError struct{ Err error }
+
+func (e *RenderError) Error() string { return e.Err.Error() }
+
+// RenderFor fills a template of the account for one of its contacts (with event properties, or
+// nil), exactly as a send would. With masked, the contact's number is masked first: the text must
+// not give away what the viewer sees masked.
+func RenderFor(ctx context.Context, q *queries.Queries, account int64, t View, contactID int64, event map[string]any, masked bool) (Rendered, error) {
+	c, err := q.GetContact(ctx, queries.GetContactParams{AccountID: account, ID: contactID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Rendered{}, invalid.NotFound("contact")
+	}
+	if err != nil {
+		return Rendered{}, err
+	}
+	var attrs map[string]any
+	if err := json.Unmarshal(c.Attributes, &attrs); err != nil {
+		return Rendered{}, err
+	}
+	if masked {
+		c.Phone = phone.Mask(c.Phone)
+	}
+	out, err := t.Render(Recipient{Name: c.Name, Email: c.Email, Phone: c.Phone, Country: c.Country, Attributes: attrs}, event)
+	if err != nil {
+		return Rendered{}, &RenderError{err}
+	}
+	return out, nil
+}
