@@ -127,7 +127,13 @@ func (c *Console) templateRows(ctx context.Context, account, id int64, values ur
 		return nil, nil // a template of no use here: the form says so beside its field
 	}
 	t, _ := broadcast.MergedTemplate(row, nil)
-	part := &templatePart{ID: row.ID, Preview: preview(t)}
+	return &templatePart{ID: row.ID, Preview: preview(t), Params: paramRows(t, values, f)}, nil
+}
+
+// paramRows are a template's slots with their sources: as the form sent them back, else as the
+// template maps them, each with its error.
+func paramRows(t templates.Template, values url.Values, f *form) []paramRow {
+	var rows []paramRow
 	for _, slot := range t.Slots() {
 		pr := paramRow{Slot: slot}
 		if values != nil && values.Has("src."+slot) {
@@ -140,9 +146,9 @@ func (c *Console) templateRows(ctx context.Context, account, id int64, values ur
 				pr.Error = msg
 			}
 		}
-		part.Params = append(part.Params, pr)
+		rows = append(rows, pr)
 	}
-	return part, nil
+	return rows
 }
 
 // preview is the template as a sample contact reads it; a parameter without a value shows its
@@ -267,7 +273,23 @@ func readBroadcast(vals url.Values, v *visit) (broadcast.Input, *form) {
 	in := broadcast.Input{Name: vals.Get("name"), DefaultCountry: strings.ToUpper(strings.TrimSpace(vals.Get("default_country")))}
 	in.ChannelID = formID(f, "channel_id", "channel_id", "choose a channel")
 	in.TemplateID = formID(f, "template_id", "template_id", "choose a template")
-	in.Parameters = templates.Mapping{}
+	in.Parameters = readMapping(vals)
+	switch vals.Get("audience") {
+	case "segment":
+		in.Audience.SegmentID = formID(f, "segment_id", "audience", "choose a segment")
+	case "tag":
+		in.Audience.Tag = strings.TrimSpace(vals.Get("tag"))
+	case "phones":
+		in.Audience.Phones = splitList(vals.Get("phones"))
+	}
+	readTiming(f, vals, v, &in)
+	return in, f
+}
+
+// readMapping reads the parameter rows of the "template" partial: for each slot, a source, a
+// field, attribute or value, and a fallback.
+func readMapping(vals url.Values) templates.Mapping {
+	m := templates.Mapping{}
 	for key := range vals {
 		slot, ok := strings.CutPrefix(key, "src.")
 		if !ok {
@@ -283,18 +305,9 @@ func readBroadcast(vals url.Values, v *visit) (broadcast.Input, *form) {
 		default:
 			src.Value = val
 		}
-		in.Parameters[slot] = src
+		m[slot] = src
 	}
-	switch vals.Get("audience") {
-	case "segment":
-		in.Audience.SegmentID = formID(f, "segment_id", "audience", "choose a segment")
-	case "tag":
-		in.Audience.Tag = strings.TrimSpace(vals.Get("tag"))
-	case "phones":
-		in.Audience.Phones = splitList(vals.Get("phones"))
-	}
-	readTiming(f, vals, v, &in)
-	return in, f
+	return m
 }
 
 // readTiming reads when and how fast: now, at a time in the account's zone, or at a local time

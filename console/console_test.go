@@ -23,6 +23,7 @@ import (
 	"github.com/dripcast/dripcast/people"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/role"
+	"github.com/dripcast/dripcast/templates"
 	"github.com/dripcast/dripcast/testenv"
 )
 
@@ -192,7 +193,12 @@ func TestAnotherAccountSeesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := map[string]int64{"/broadcasts/": id, "/users/": person.ID, "/keys/": key.ID, "/contacts/": contact.ID}
+	tpl, err := templates.Create(context.Background(), e.pool, audit.Actor{AccountID: mine}, templates.Template{Name: "welcome",
+		Language: "en", Category: "utility", Components: templates.Components{Body: templates.Text{Text: "Hello"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int64{"/broadcasts/": id, "/users/": person.ID, "/keys/": key.ID, "/contacts/": contact.ID, "/templates/": tpl.ID}
 	other := e.signIn(e.account("globex"), "owner")
 	walked := 0
 	for _, p := range e.c.pages() {
@@ -230,6 +236,9 @@ func TestAnotherAccountSeesNothing(t *testing.T) {
 	}
 	if k, err := q.GetAPIKey(context.Background(), queries.GetAPIKeyParams{AccountID: mine, ID: key.ID}); err != nil || k.RevokedAt != nil {
 		t.Fatalf("the key changed: %v %v", k.RevokedAt, err)
+	}
+	if _, err := q.GetTemplate(context.Background(), queries.GetTemplateParams{AccountID: mine, ID: tpl.ID}); err != nil {
+		t.Fatalf("the template is gone: %v", err)
 	}
 	if c, err := q.GetContact(context.Background(), queries.GetContactParams{AccountID: mine, ID: contact.ID}); err != nil ||
 		c.Name != "Ana" || !c.OptedIn {
@@ -340,7 +349,7 @@ func TestPagesRender(t *testing.T) {
 	for _, name := range role.People {
 		b := e.signIn(account, name)
 		for _, path := range []string{"/", "/broadcasts", "/broadcasts/new", fmt.Sprintf("/broadcasts/%d", id),
-			fmt.Sprintf("/broadcasts/%d/live", id), fmt.Sprintf("/broadcasts/%d/report", id), "/users", "/keys", "/audit", "/settings", "/contacts", "/contacts?q=ana&tag=vip&consent=in&attr=city&value=Pune",
+			fmt.Sprintf("/broadcasts/%d/live", id), fmt.Sprintf("/broadcasts/%d/report", id), "/users", "/keys", "/audit", "/settings", "/templates", "/templates/new", "/contacts", "/contacts?q=ana&tag=vip&consent=in&attr=city&value=Pune",
 			"/audit?who=user:1&what=user&from=2026-01-01&to=2026-12-31", "/account/mfa", "/account/password"} {
 			status, body := b.do("GET", path, nil)
 			if status != http.StatusOK && status != http.StatusForbidden {

@@ -13,8 +13,8 @@ import (
 	"github.com/dripcast/dripcast/testenv"
 )
 
-// The settings path in a real browser: an owner finds a contact and opts them out; sets a
-// frequency cap; invites a marketer and makes them an admin; makes an API key that then works
+// The settings path in a real browser: an owner finds a contact and opts them out; enters a
+// template by hand and sees it filled for that contact; sets a frequency cap; invites a marketer and makes them an admin; makes an API key that then works
 // against the API, revokes it (it stops working), and finds each of those changes in the audit
 // log, filtered to their own.
 func TestConsoleSettingsPath(t *testing.T) {
@@ -38,6 +38,24 @@ func TestConsoleSettingsPath(t *testing.T) {
 		t.Fatalf("after opting out: %q", state)
 	}
 	b.screenshot("contact", true)
+
+	// A template by hand: the text, then where {{1}} comes from; then filled for Asha.
+	b.run(b.open("/templates/new"), chromedp.SendKeys(chromedp.CSS("#name"), "winter_sale"),
+		chromedp.SendKeys(chromedp.CSS("#body"), "Hi {{1}}, the winter sale in Pune starts today."),
+		chromedp.Click(chromedp.CSS(`#template-form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`select[name="src.body.1"]`)),
+		chromedp.SetValue(chromedp.CSS(`select[name="src.body.1"]`), "contact"), chromedp.SendKeys(chromedp.CSS(`input[name="val.body.1"]`), "first_name"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="fb.body.1"]`), "there"),
+		chromedp.Click(chromedp.CSS(`#template-form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("#preview-for")),
+		chromedp.SendKeys(chromedp.CSS("#q"), "asha"), chromedp.Submit(chromedp.CSS("#q")), chromedp.WaitVisible(chromedp.CSS("#preview-for")))
+	testenv.Eventually(t, "Asha in the chooser", 5*time.Second, func() bool {
+		return get(b, chromedp.Evaluate[int](`document.querySelectorAll("#contact option").length`)) == 2
+	})
+	get(b, chromedp.Evaluate[bool](`(s => { s.selectedIndex = 1; return true })(document.querySelector("#contact"))`))
+	b.run(chromedp.Submit(chromedp.CSS("#contact")))
+	testenv.Eventually(t, "the preview for Asha", 5*time.Second, func() bool {
+		return strings.Contains(b.liveText("#template-preview"), "Hi Asha, the winter sale in Pune starts today.")
+	})
+	b.screenshot("template")
 
 	// A frequency cap of 2 a week.
 	b.run(b.open("/settings"), chromedp.SendKeys(chromedp.CSS("#cap_max"), "2"), chromedp.SendKeys(chromedp.CSS("#cap_days"), "7"),
@@ -84,7 +102,7 @@ func TestConsoleSettingsPath(t *testing.T) {
 	b.run(chromedp.SetValue(chromedp.CSS("#who"), owner), chromedp.Submit(chromedp.CSS("#who")), chromedp.WaitVisible(chromedp.CSS("#audit")))
 	testenv.Eventually(t, "the filtered log", 5*time.Second, func() bool { return strings.Contains(get(b, chromedp.Location()), "who=") })
 	log := b.text("#audit")
-	for _, action := range []string{"contact.opt_out", "account.settings", "user.invite", "user.role", "api_key.create", "api_key.revoke"} {
+	for _, action := range []string{"contact.opt_out", "template.create", "account.settings", "user.invite", "user.role", "api_key.create", "api_key.revoke"} {
 		if !strings.Contains(log, action) {
 			t.Errorf("the audit log lacks %s:\n%s", action, log)
 		}

@@ -1,0 +1,190 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/dripcast/dripcast/invalid"
+	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/role"
+	"github.com/dripcast/dripcast/segment"
+	"github.com/dripcast/dripcast/templates"
+)
+
+func (c *Console) templateList(w http.ResponseWriter, r *http.Request, v *visit) error {
+	rows, err := c.q.ListTemplates(r.Context(), queries.ListTemplatesParams{AccountID: v.sess.AccountID, Lim: listLimit})
+	if err != nil {
+		return err
+	}
+	c.render(w, r, v, http.StatusOK, "templates", "Templates", map[string]any{"Templates": rows,
+		"Deleted": r.URL.Query().Get("deleted") != ""})
+	return nil
+}
+
+// templateOf is the template of the path's {id}, if the account has it.
+func (c *Console) templateOf(r *http.Request, v *visit) (templates.View, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return templates.View{}, errPage(http.StatusNotFound, "There is no such page.")
+	}
+	return templates.Get(r.Context(), c.q, v.sess.AccountID, id)
+}
+
+// previewContacts is how many contacts the preview's chooser offers.
+const previewContacts = 20
+
+// templatePage shows the template as WhatsApp shows it, filled for a chosen contact (found by the
+// search ?q=, chosen by ?contact=), and its parameter mapping.
+func (c *Console) templatePage(w http.ResponseWriter, r *http.Request, v *visit) error {
+	t, err := c.templateOf(r, v)
+	if err != nil {
+		return err
+	}
+	return c.showTemplate(w, r, v, http.StatusOK, t, nil, &form{Errors: map[string]string{}})
+}
+
+func (c *Console) showTemplate(w http.ResponseWriter, r *http.Request, v *visit, status int, t templates.View, values url.Values, f *form) error {
+	ctx, q := r.Context(), r.URL.Query()
+	data := map[string]any{"T": t, "Part": templatePart{ID: t.ID, Preview: preview(t.Template), Params: paramRows(t.Template, values, f)},
+		"Form": f, "Q": q, "Saved": q.Get("saved"), "For": int64(0)}
+	seesPhones := role.SeesPhones(v.sess.Role)
+	rule, err := segment.Search{Text: q.Get("q")}.Rule(seesPhones)
+	if errors.Is(err, segment.ErrPhoneSearch) {
+		data["Problem"], rule = "Your role sees phone numbers masked, so it cannot search by phone.", nil
+	} else if err != nil {
+		return err
+	}
+	people, err := segment.Contacts(ctx, c.db, v.sess.AccountID, rule, 0, previewContacts)
+	if err != nil {
+		return err
+	}
+	data["Contacts"] = people
+	if id, _ := strconv.ParseInt(q.Get("contact"), 10, 64); id != 0 {
+		out, err := templates.RenderFor(ctx, c.q, v.sess.AccountID, t, id, nil, !seesPhones)
+		var renderErr *templates.RenderError
+		switch {
+		case errors.As(err, &renderErr):
+			data["RenderError"] = err.Error()
+		case err != nil:
+			return err
+		default:
+			data["For"], data["Part"] = id, templatePart{ID: t.ID, Preview: out.Preview, Params: paramRows(t.Template, values, f)}
+		}
+	}
+	c.render(w, r, v, status, "template", t.Name, data)
+	return nil
+}
+
+// saveMapping replaces where each parameter of the template comes from.
+func (c *Console) saveMapping(w http.ResponseWriter, r *http.Request, v *visit) error {
+	t, err := c.templateOf(r, v)
+	if err != nil {
+		return err
+	}
+	f := newForm(r)
+	in := t.Template
+	in.Parameters = readMapping(r.PostForm)
+	_, err = templates.Update(r.Context(), c.db, v.sess.Actor(v.ip), t.ID, in)
+	if err = f.take(err); err != nil {
+		return err
+	}
+	if !f.ok() {
+		return c.showTemplate(w, r, v, http.StatusBadRequest, t, r.PostForm, f)
+	}
+	http.Redirect(w, r, fmt.Sprintf("/templates/%d?saved=mapping", t.ID), http.StatusSeeOther)
+	return nil
+}
+
+func (c *Console) deleteTemplate(w http.ResponseWriter, r *http.Request, v *visit) error {
+	t, err := c.templateOf(r, v)
+	if err != nil {
+		return err
+	}
+	err = templates.Delete(r.Context(), c.db, v.sess.Actor(v.ip), t.ID)
+	if e, ok := invalid.As(err); ok && e.Code == invalid.CodeConflict {
+		f := &form{Errors: map[string]string{}, Error: e.Message}
+		return c.showTemplate(w, r, v, http.StatusConflict, t, nil, f)
+	}
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/templates?deleted=1", http.StatusSeeOther)
+	return nil
+}
+
+// newTemplate is the hand-entry form (until templates sync from Meta): the text first, then, once
+// its placeholders are known, where each comes from.
+func (c *Console) newTemplate(w http.ResponseWriter, r *http.Request, v *visit) error {
+	f := &form{Values: url.Values{"language": {"en"}, "category": {"marketing"}, "status": {"approved"}}, Errors: map[string]string{}}
+	return c.showNewTemplate(w, r, v, http.StatusOK, templates.Template{}, f)
+}
+
+func (c *Console) showNewTemplate(w http.ResponseWriter, r *http.Request, v *visit, status int, t templates.Template, f *form) error {
+	c.render(w, r, v, status, "template-new", "New template", map[string]any{"Form": f, "Params": paramRows(t, f.Values, f),
+		"Categories": templates.Categories, "Statuses": templates.Statuses})
+	return nil
+}
+
+// readTemplate reads the hand-entry form: header, body and footer text, and quick-reply buttons
+// one per line.
+func readTemplate(vals url.Values) templates.Template {
+	t := templates.Template{Name: strings.TrimSpace(vals.Get("name")), Language: strings.TrimSpace(vals.Get("language")),
+		Category: vals.Get("category"), Status: vals.Get("status"), Parameters: readMapping(vals)}
+	t.Components.Body.Text = strings.TrimSpace(vals.Get("body"))
+	if h := strings.TrimSpace(vals.Get("header")); h != "" {
+		t.Components.Header = &templates.Header{Format: "text", Text: h}
+	}
+	if ft := strings.TrimSpace(vals.Get("footer")); ft != "" {
+		t.Components.Footer = &templates.Text{Text: ft}
+	}
+	for _, line := range strings.Split(vals.Get("buttons"), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			t.Components.Buttons = append(t.Components.Buttons, templates.Button{Type: "quick_reply", Text: line})
+		}
+	}
+	slots := t.Slots()
+	for slot := range t.Parameters {
+		if !slices.Contains(slots, slot) { // a placeholder the text no longer has
+			delete(t.Parameters, slot)
+		}
+	}
+	return t
+}
+
+// formField names the hand-entry form's field for a template error's field.
+func formField(field string) string {
+	for prefix, name := range map[string]string{"components.header": "header", "components.body": "body",
+		"components.footer": "footer", "components.buttons": "buttons"} {
+		if strings.HasPrefix(field, prefix) {
+			return name
+		}
+	}
+	return field
+}
+
+// createTemplate saves the hand-entered template; while a placeholder has no source yet the form
+// comes back with a row for each.
+func (c *Console) createTemplate(w http.ResponseWriter, r *http.Request, v *visit) error {
+	f := newForm(r)
+	t := readTemplate(r.PostForm)
+	created, err := templates.Create(r.Context(), c.db, v.sess.Actor(v.ip), t)
+	if e, ok := invalid.As(err); ok {
+		if e.Code == invalid.CodeConflict {
+			e.Field, e.Code = "name", invalid.Code
+		}
+		e.Field = formField(e.Field)
+	}
+	if err = f.take(err); err != nil {
+		return err
+	}
+	if !f.ok() {
+		return c.showNewTemplate(w, r, v, http.StatusBadRequest, t, f)
+	}
+	http.Redirect(w, r, fmt.Sprintf("/templates/%d", created.ID), http.StatusSeeOther)
+	return nil
+}

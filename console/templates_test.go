@@ -1,0 +1,77 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/dripcast/dripcast/audit"
+	"github.com/dripcast/dripcast/contacts"
+	"github.com/dripcast/dripcast/queries"
+)
+
+// A marketer enters a template by hand: the text first, then a row for each placeholder; the
+// template's page shows it filled for a chosen contact; the mapping is edited there; a template a
+// contact cannot fill says why.
+func TestTemplatePages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	account := e.account("acme")
+	b := e.signIn(account, "marketer")
+	ctx := context.Background()
+	ct, _, err := contacts.Save(ctx, e.pool, audit.Actor{AccountID: account}, contacts.Input{Phone: "+919876543210", Name: ptr("Asha Rao"),
+		Attributes: map[string]any{"city": "Pune"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	form := url.Values{"name": {"winter_sale"}, "language": {"en"}, "category": {"marketing"}, "status": {"approved"},
+		"body": {"Hi {{1}}, the sale in {{2}} starts today."}, "buttons": {"Stop promotions"}}
+	status, body := b.do("POST", "/templates/new", form)
+	if status != http.StatusBadRequest || !strings.Contains(body, `name="src.body.1"`) || !strings.Contains(body, `name="src.body.2"`) {
+		t.Fatalf("the text alone: %d, no parameter rows", status)
+	}
+	form.Set("src.body.1", "contact")
+	form.Set("val.body.1", "first_name")
+	form.Set("fb.body.1", "there")
+	form.Set("src.body.2", "attribute")
+	form.Set("val.body.2", "city")
+	status, _ = b.do("POST", "/templates/new", form)
+	if status != http.StatusSeeOther {
+		t.Fatalf("save: %d", status)
+	}
+	var id int64
+	_ = e.pool.QueryRow(ctx, `SELECT id FROM templates WHERE account_id = $1 AND name = 'winter_sale'`, account).Scan(&id)
+	page := fmt.Sprintf("/templates/%d", id)
+	if _, body := b.do("GET", fmt.Sprintf("%s?contact=%d", page, ct.ID), nil); !strings.Contains(body, "Hi Asha, the sale in Pune starts today.") {
+		t.Fatalf("the preview for Asha:\n%.1500s", regexp.MustCompile(`(?s)<main.*`).FindString(body))
+	}
+	if status, body := b.do("POST", "/templates/new", form); status != http.StatusBadRequest || !strings.Contains(body, "exists") {
+		t.Fatalf("the same name twice: %d", status)
+	}
+
+	// The city now comes from an attribute Asha lacks, with no fallback: the page says why.
+	mapping := url.Values{"src.body.1": {"contact"}, "val.body.1": {"first_name"}, "fb.body.1": {"there"},
+		"src.body.2": {"attribute"}, "val.body.2": {"store"}}
+	if status, _ := b.do("POST", page+"/mapping", mapping); status != http.StatusSeeOther {
+		t.Fatalf("save the mapping: %d", status)
+	}
+	if _, body := b.do("GET", fmt.Sprintf("%s?contact=%d", page, ct.ID), nil); !strings.Contains(body, `id="render-error"`) {
+		t.Fatal("a contact who cannot be filled shows no reason")
+	}
+	mapping.Set("src.body.2", "sideways")
+	if status, _ := b.do("POST", page+"/mapping", mapping); status != http.StatusBadRequest {
+		t.Fatalf("a bad source: %d", status)
+	}
+	stored, _ := queries.New(e.pool).GetTemplate(ctx, queries.GetTemplateParams{AccountID: account, ID: id})
+	if !strings.Contains(string(stored.Parameters), `"store"`) {
+		t.Fatalf("parameters %s", stored.Parameters)
+	}
+	if status, _ := b.do("POST", page+"/delete", nil); status != http.StatusSeeOther {
+		t.Fatalf("delete: %d", status)
+	}
+}
