@@ -5,6 +5,7 @@ package account
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 
 	"github.com/jackc/pgx/v5"
@@ -53,7 +54,7 @@ func SetAllowedIPs(ctx context.Context, db *pgxpool.Pool, by audit.Actor, entrie
 	for i, v := range entries {
 		p, err := iprange.Parse(v)
 		if err != nil {
-			return AllowedIPsView{}, invalid.Field("allowed_ips", "allowed_ips[%d]: %q is not an address or a CIDR range", i, v)
+			return AllowedIPsView{}, invalid.Field(fmt.Sprintf("allowed_ips[%d]", i), "%q is not an address or a CIDR range", v)
 		}
 		list = append(list, p)
 	}

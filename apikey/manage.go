@@ -53,11 +53,11 @@ func Create(ctx context.Context, db *pgxpool.Pool, by audit.Actor, in Input) (Vi
 	in.Name = strings.TrimSpace(in.Name)
 	switch {
 	case in.Name == "" || len(in.Name) > 200:
-		return View{}, invalid.Field("name", "name is required, at most 200 characters")
+		return View{}, invalid.Field("name", "is required, at most 200 characters")
 	case role.Names[in.Role] == 0:
-		return View{}, invalid.Field("role", "role is owner, admin, marketer, analyst or integration")
+		return View{}, invalid.Field("role", "is one of owner, admin, marketer, analyst, integration")
 	case in.ExpiresAt != nil && !in.ExpiresAt.After(time.Now()):
-		return View{}, invalid.Field("expires_at", "expires_at must be in the future")
+		return View{}, invalid.Field("expires_at", "must be in the future")
 	}
 	k := New()
 	var view View

@@ -71,9 +71,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, v *visit) er
 	next := ""
 	if len(entries) > auditPageSize {
 		entries = entries[:auditPageSize]
-		q := r.URL.Query()
-		q.Set("before", strconv.FormatInt(entries[len(entries)-1].ID, 10))
-		next = "/audit?" + q.Encode()
+		next = nextPage(r, "before", entries[len(entries)-1].ID)
 	}
 	who, err := c.actorChoices(r, v)
 	if err != nil {

@@ -368,9 +368,9 @@ type live struct {
 
 // broadcastOf is the broadcast of the path's {id}, if the account has it.
 func (c *Console) broadcastOf(r *http.Request, v *visit) (queries.Broadcast, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	id, err := pathID(r)
 	if err != nil {
-		return queries.Broadcast{}, errPage(http.StatusNotFound, "There is no such page.")
+		return queries.Broadcast{}, err
 	}
 	return broadcast.Get(r.Context(), c.db, v.sess.AccountID, id)
 }
@@ -434,9 +434,9 @@ func (c *Console) livePart(w http.ResponseWriter, r *http.Request, v *visit) err
 
 // broadcastAction pauses, resumes, cancels or retries the failed of a broadcast.
 func (c *Console) broadcastAction(w http.ResponseWriter, r *http.Request, v *visit) error {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	id, err := pathID(r)
 	if err != nil {
-		return errPage(http.StatusNotFound, "There is no such page.")
+		return err
 	}
 	by := v.sess.Actor(v.ip)
 	switch action := r.PathValue("action"); action {
@@ -451,7 +451,7 @@ func (c *Console) broadcastAction(w http.ResponseWriter, r *http.Request, v *vis
 		}
 		id = b.ID
 	default:
-		return errPage(http.StatusNotFound, "There is no such page.")
+		return noPage()
 	}
 	if r.Header.Get("X-CSRF-Token") != "" { // the page's script: it redraws by itself
 		w.WriteHeader(http.StatusNoContent)

@@ -58,9 +58,7 @@ func (c *Console) contactList(w http.ResponseWriter, r *http.Request, v *visit) 
 	next := ""
 	if len(list) > contactsPageSize {
 		list = list[:contactsPageSize]
-		q := r.URL.Query()
-		q.Set("after", strconv.FormatInt(list[len(list)-1].ID, 10))
-		next = "/contacts?" + q.Encode()
+		next = nextPage(r, "after", list[len(list)-1].ID)
 	}
 	c.render(w, r, v, http.StatusOK, "contacts", "Contacts", map[string]any{"Contacts": list, "Next": next, "Q": r.URL.Query(),
 		"Problem": problem})
@@ -69,9 +67,9 @@ func (c *Console) contactList(w http.ResponseWriter, r *http.Request, v *visit) 
 
 // contactOf is the contact of the path's {id}, if the account has it.
 func (c *Console) contactOf(r *http.Request, v *visit) (queries.Contact, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	id, err := pathID(r)
 	if err != nil {
-		return queries.Contact{}, errPage(http.StatusNotFound, "There is no such page.")
+		return queries.Contact{}, err
 	}
 	return contacts.Get(r.Context(), c.q, v.sess.AccountID, id)
 }
@@ -172,7 +170,7 @@ func (c *Console) consent(w http.ResponseWriter, r *http.Request, v *visit) erro
 	}
 	in := r.PathValue("choice") == "opt-in"
 	if !in && r.PathValue("choice") != "opt-out" {
-		return errPage(http.StatusNotFound, "There is no such page.")
+		return noPage()
 	}
 	f := newForm(r)
 	source := f.Get("source")

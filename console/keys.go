@@ -3,7 +3,6 @@ package console
 import (
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/dripcast/dripcast/apikey"
@@ -71,9 +70,9 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, v *visit) er
 
 // revokeKey ends a key at once; the account's last owner key stays (the rules say why).
 func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, v *visit) error {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	id, err := pathID(r)
 	if err != nil {
-		return errPage(http.StatusNotFound, "There is no such page.")
+		return err
 	}
 	err = apikey.Revoke(r.Context(), c.db, v.sess.Actor(v.ip), id)
 	if in, ok := invalid.As(err); ok && in.Code == invalid.CodeConflict {

@@ -28,9 +28,9 @@ func (c *Console) templateList(w http.ResponseWriter, r *http.Request, v *visit)
 
 // templateOf is the template of the path's {id}, if the account has it.
 func (c *Console) templateOf(r *http.Request, v *visit) (templates.View, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	id, err := pathID(r)
 	if err != nil {
-		return templates.View{}, errPage(http.StatusNotFound, "There is no such page.")
+		return templates.View{}, err
 	}
 	return templates.Get(r.Context(), c.q, v.sess.AccountID, id)
 }

@@ -2,7 +2,6 @@ package console
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/role"
@@ -37,9 +36,9 @@ func (c *Console) showUsers(w http.ResponseWriter, r *http.Request, v *visit, st
 // manageUser changes a person's role, resets their two-step sign-in, or removes them. What the
 // rules refuse (the last owner, oneself) is shown above the list.
 func (c *Console) manageUser(w http.ResponseWriter, r *http.Request, v *visit) error {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	id, err := pathID(r)
 	if err != nil {
-		return errPage(http.StatusNotFound, "There is no such page.")
+		return err
 	}
 	ctx, by, action := r.Context(), v.sess.Actor(v.ip), r.PathValue("action")
 	switch action {
@@ -50,7 +49,7 @@ func (c *Console) manageUser(w http.ResponseWriter, r *http.Request, v *visit) e
 	case "remove":
 		err = c.people.Remove(ctx, by, id)
 	default:
-		return errPage(http.StatusNotFound, "There is no such page.")
+		return noPage()
 	}
 	if in, ok := invalid.As(err); ok && in.Code != invalid.CodeNotFound {
 		return c.showUsers(w, r, v, http.StatusConflict, usersShown{f: &form{Errors: map[string]string{}}, refused: in.Message})

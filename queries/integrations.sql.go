@@ -321,6 +321,57 @@ func (q *Queries) PendingDeliveries(ctx context.Context, lim int32) ([]PendingDe
 	return items, nil
 }
 
+const recentDeliveries = `-- name: RecentDeliveries :many
+SELECT id, delivery_id, topic, received_at, processed_at, event_id, error FROM integration_deliveries
+WHERE account_id = $1 AND integration_id = $2
+ORDER BY id DESC LIMIT $3
+`
+
+type RecentDeliveriesParams struct {
+	AccountID     int64
+	IntegrationID int64
+	Lim           int32
+}
+
+type RecentDeliveriesRow struct {
+	ID          int64
+	DeliveryID  string
+	Topic       string
+	ReceivedAt  time.Time
+	ProcessedAt *time.Time
+	EventID     *int64
+	Error       string
+}
+
+// An integration's latest deliveries, newest first (the console's list).
+func (q *Queries) RecentDeliveries(ctx context.Context, arg RecentDeliveriesParams) ([]RecentDeliveriesRow, error) {
+	rows, err := q.db.Query(ctx, recentDeliveries, arg.AccountID, arg.IntegrationID, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RecentDeliveriesRow
+	for rows.Next() {
+		var i RecentDeliveriesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.DeliveryID,
+			&i.Topic,
+			&i.ReceivedAt,
+			&i.ProcessedAt,
+			&i.EventID,
+			&i.Error,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const resealIntegration = `-- name: ResealIntegration :execrows
 UPDATE integrations SET secret_enc = $1 WHERE id = $2 AND secret_enc = $3
 `

@@ -52,3 +52,9 @@ SELECT id, token, secret_enc FROM integrations ORDER BY id;
 
 -- name: ResealIntegration :execrows
 UPDATE integrations SET secret_enc = @secret_enc WHERE id = @id AND secret_enc = @old_secret_enc;
+
+-- An integration's latest deliveries, newest first (the console's list).
+-- name: RecentDeliveries :many
+SELECT id, delivery_id, topic, received_at, processed_at, event_id, error FROM integration_deliveries
+WHERE account_id = @account_id AND integration_id = @integration_id
+ORDER BY id DESC LIMIT @lim;
