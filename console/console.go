@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -126,6 +127,12 @@ func (c *Console) pages() []page {
 		{"GET", "/templates/{id}", member, role.Readers, c.templatePage},
 		{"POST", "/templates/{id}/mapping", member, role.Editors, c.saveMapping},
 		{"POST", "/templates/{id}/delete", member, role.Editors, c.deleteTemplate},
+		{"GET", "/integrations", member, role.Readers, c.integrationList},
+		{"GET", "/integrations/new", member, role.Admins, c.newIntegration},
+		{"POST", "/integrations/new", member, role.Admins, c.createIntegration},
+		{"GET", "/integrations/{id}", member, role.Readers, c.integrationPage},
+		{"POST", "/integrations/{id}", member, role.Admins, c.updateIntegration},
+		{"POST", "/integrations/{id}/delete", member, role.Admins, c.deleteIntegration},
 		{"GET", "/users", member, role.Owner, c.usersPage},
 		{"POST", "/users", member, role.Owner, c.invite},
 		{"POST", "/users/require-mfa", member, role.Owner, c.requireMFA},
@@ -150,7 +157,7 @@ func (c *Console) Handler() http.Handler {
 	}
 	mux.Handle("GET /assets/{name}", http.HandlerFunc(serveAsset))
 	mux.Handle("/", c.serve(page{access: public, h: func(http.ResponseWriter, *http.Request, *visit) error {
-		return errPage(http.StatusNotFound, "There is no such page.")
+		return noPage()
 	}}))
 	return mux
 }
@@ -303,6 +310,25 @@ func (e *pageError) Error() string { return e.message }
 
 func errPage(status int, message string) *pageError { return &pageError{status, message} }
 
+// noPage is a page that does not exist, or is another account's: the two look alike.
+func noPage() *pageError { return errPage(http.StatusNotFound, "There is no such page.") }
+
+// pathID is the path's {id}; one that is not a number names no page.
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return 0, noPage()
+	}
+	return id, nil
+}
+
+// nextPage is the address of the next page of a list: this page's query with the cursor set.
+func nextPage(r *http.Request, cursor string, id int64) string {
+	q := r.URL.Query()
+	q.Set(cursor, strconv.FormatInt(id, 10))
+	return r.URL.Path + "?" + q.Encode()
+}
+
 // fail shows err: a redirect, a page error, the domain's not-found and conflict, or an internal
 // error (logged, never shown).
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, v *visit, err error) {
@@ -316,7 +342,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, v *visit, err err
 		in, ok := invalid.As(err)
 		switch {
 		case ok && in.Code == invalid.CodeNotFound:
-			pe = errPage(http.StatusNotFound, "There is no such page.")
+			pe = noPage()
 		case ok && in.Code == invalid.CodeConflict:
 			pe = errPage(http.StatusConflict, in.Message)
 		case ok:

@@ -20,6 +20,7 @@ import (
 	"github.com/dripcast/dripcast/apikey"
 	"github.com/dripcast/dripcast/audit"
 	"github.com/dripcast/dripcast/contacts"
+	"github.com/dripcast/dripcast/integrations"
 	"github.com/dripcast/dripcast/people"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/role"
@@ -198,7 +199,13 @@ func TestAnotherAccountSeesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := map[string]int64{"/broadcasts/": id, "/users/": person.ID, "/keys/": key.ID, "/contacts/": contact.ID, "/templates/": tpl.ID}
+	hook, err := integrations.Create(context.Background(), e.pool, testenv.Secrets(t), audit.Actor{AccountID: mine}, integrations.Input{
+		Name: ptr("Store"), Kind: integrations.Generic, Mapping: &integrations.Mapping{Phone: "phone", EventName: "order.placed"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int64{"/broadcasts/": id, "/users/": person.ID, "/keys/": key.ID, "/contacts/": contact.ID, "/templates/": tpl.ID,
+		"/integrations/": hook.ID}
 	other := e.signIn(e.account("globex"), "owner")
 	walked := 0
 	for _, p := range e.c.pages() {
@@ -236,6 +243,9 @@ func TestAnotherAccountSeesNothing(t *testing.T) {
 	}
 	if k, err := q.GetAPIKey(context.Background(), queries.GetAPIKeyParams{AccountID: mine, ID: key.ID}); err != nil || k.RevokedAt != nil {
 		t.Fatalf("the key changed: %v %v", k.RevokedAt, err)
+	}
+	if i, err := q.GetIntegration(context.Background(), queries.GetIntegrationParams{AccountID: mine, ID: hook.ID}); err != nil || i.Name != "Store" {
+		t.Fatalf("the integration changed: %q %v", i.Name, err)
 	}
 	if _, err := q.GetTemplate(context.Background(), queries.GetTemplateParams{AccountID: mine, ID: tpl.ID}); err != nil {
 		t.Fatalf("the template is gone: %v", err)
@@ -349,7 +359,7 @@ func TestPagesRender(t *testing.T) {
 	for _, name := range role.People {
 		b := e.signIn(account, name)
 		for _, path := range []string{"/", "/broadcasts", "/broadcasts/new", fmt.Sprintf("/broadcasts/%d", id),
-			fmt.Sprintf("/broadcasts/%d/live", id), fmt.Sprintf("/broadcasts/%d/report", id), "/users", "/keys", "/audit", "/settings", "/templates", "/templates/new", "/contacts", "/contacts?q=ana&tag=vip&consent=in&attr=city&value=Pune",
+			fmt.Sprintf("/broadcasts/%d/live", id), fmt.Sprintf("/broadcasts/%d/report", id), "/users", "/keys", "/audit", "/settings", "/templates", "/templates/new", "/integrations", "/integrations/new", "/contacts", "/contacts?q=ana&tag=vip&consent=in&attr=city&value=Pune",
 			"/audit?who=user:1&what=user&from=2026-01-01&to=2026-12-31", "/account/mfa", "/account/password"} {
 			status, body := b.do("GET", path, nil)
 			if status != http.StatusOK && status != http.StatusForbidden {

@@ -119,6 +119,9 @@ func (c *Console) saveAllowedIPs(w http.ResponseWriter, r *http.Request, v *visi
 	if e, ok := invalid.As(err); ok && e.Code == invalid.CodeConflict {
 		return c.showSettings(w, r, v, http.StatusConflict, settingsShown{sending: sendingForm(s), ips: f, refused: e.Message})
 	}
+	if e, ok := invalid.As(err); ok && strings.HasPrefix(e.Field, "allowed_ips") {
+		e.Field = "allowed_ips" // one entry's error, beside the list
+	}
 	if err = f.take(err); err != nil {
 		return err
 	}

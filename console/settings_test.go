@@ -39,7 +39,7 @@ func TestKeysAndAuditLog(t *testing.T) {
 		t.Fatal("the key's secret shows a second time")
 	}
 	if status, body := b.do("POST", "/keys", url.Values{"name": {" "}, "role": {"root"}}); status != http.StatusBadRequest ||
-		!strings.Contains(body, "name is required") {
+		!strings.Contains(body, "is required, at most 200 characters") {
 		t.Fatalf("a bad key: %d", status)
 	}
 	if status, _ := b.do("POST", fmt.Sprintf("/keys/%d/revoke", stored.ID), nil); status != http.StatusSeeOther {
