@@ -204,8 +204,12 @@ func TestAnotherAccountSeesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var channel, portfolio int64
+	if err := e.pool.QueryRow(context.Background(), `SELECT id, portfolio_id FROM channels WHERE account_id = $1`, mine).Scan(&channel, &portfolio); err != nil {
+		t.Fatal(err)
+	}
 	ids := map[string]int64{"/broadcasts/": id, "/users/": person.ID, "/keys/": key.ID, "/contacts/": contact.ID, "/templates/": tpl.ID,
-		"/integrations/": hook.ID}
+		"/integrations/": hook.ID, "/channels/": channel, "/portfolios/": portfolio}
 	other := e.signIn(e.account("globex"), "owner")
 	walked := 0
 	for _, p := range e.c.pages() {
@@ -243,6 +247,12 @@ func TestAnotherAccountSeesNothing(t *testing.T) {
 	}
 	if k, err := q.GetAPIKey(context.Background(), queries.GetAPIKeyParams{AccountID: mine, ID: key.ID}); err != nil || k.RevokedAt != nil {
 		t.Fatalf("the key changed: %v %v", k.RevokedAt, err)
+	}
+	if ch, err := q.GetChannel(context.Background(), queries.GetChannelParams{AccountID: mine, ID: channel}); err != nil || ch.Status != "active" {
+		t.Fatalf("the channel changed: %q %v", ch.Status, err)
+	}
+	if p, err := q.GetPortfolio(context.Background(), queries.GetPortfolioParams{AccountID: mine, ID: portfolio}); err != nil || p.Name != "p" {
+		t.Fatalf("the portfolio changed: %q %v", p.Name, err)
 	}
 	if i, err := q.GetIntegration(context.Background(), queries.GetIntegrationParams{AccountID: mine, ID: hook.ID}); err != nil || i.Name != "Store" {
 		t.Fatalf("the integration changed: %q %v", i.Name, err)
@@ -359,7 +369,7 @@ func TestPagesRender(t *testing.T) {
 	for _, name := range role.People {
 		b := e.signIn(account, name)
 		for _, path := range []string{"/", "/broadcasts", "/broadcasts/new", fmt.Sprintf("/broadcasts/%d", id),
-			fmt.Sprintf("/broadcasts/%d/live", id), fmt.Sprintf("/broadcasts/%d/report", id), "/users", "/keys", "/audit", "/settings", "/templates", "/templates/new", "/integrations", "/integrations/new", "/contacts", "/contacts?q=ana&tag=vip&consent=in&attr=city&value=Pune",
+			fmt.Sprintf("/broadcasts/%d/live", id), fmt.Sprintf("/broadcasts/%d/report", id), "/users", "/keys", "/audit", "/settings", "/templates", "/templates/new", "/integrations", "/integrations/new", "/channels", "/channels/new", "/contacts", "/contacts?q=ana&tag=vip&consent=in&attr=city&value=Pune",
 			"/audit?who=user:1&what=user&from=2026-01-01&to=2026-12-31", "/account/mfa", "/account/password"} {
 			status, body := b.do("GET", path, nil)
 			if status != http.StatusOK && status != http.StatusForbidden {

@@ -14,7 +14,8 @@ import (
 )
 
 // The settings path in a real browser: an owner finds a contact and opts them out; enters a
-// template by hand and sees it filled for that contact; sets a frequency cap; invites a marketer and makes them an admin; makes an API key that then works
+// template by hand and sees it filled for that contact; adds a portfolio and a number Meta
+// confirms; sets a frequency cap; invites a marketer and makes them an admin; makes an API key that then works
 // against the API, revokes it (it stops working), and finds each of those changes in the audit
 // log, filtered to their own. Not parallel: a second browser beside the broadcast path's slowed
 // both on a loaded machine (its sends missed their minute).
@@ -58,6 +59,21 @@ func TestConsoleSettingsPath(t *testing.T) {
 		return strings.Contains(b.liveText("#template-preview"), "Hi Asha, the winter sale in Pune starts today.")
 	})
 	b.screenshot("template")
+
+	// A portfolio and a number, which Meta (metasim) confirms.
+	b.run(b.open("/channels"), chromedp.SendKeys(chromedp.CSS("#portfolio-form #name"), "Main"),
+		chromedp.SetValue(chromedp.CSS("#portfolio-form #tier"), "2000"), chromedp.Submit(chromedp.CSS("#portfolio-form #name")),
+		chromedp.WaitVisible(chromedp.CSS("#saved-portfolio")), b.open("/channels/new"), chromedp.WaitVisible(chromedp.CSS("#channel-form")))
+	get(b, chromedp.Evaluate[bool](`(s => { s.selectedIndex = 1; return true })(document.querySelector("#portfolio_id"))`))
+	b.run(chromedp.SendKeys(chromedp.CSS("#name"), "Store"), chromedp.SendKeys(chromedp.CSS("#phone_number_id"), phoneNumberID),
+		chromedp.SendKeys(chromedp.CSS("#waba_id"), wabaID), chromedp.SendKeys(chromedp.CSS("#access_token"), token),
+		chromedp.SendKeys(chromedp.CSS("#app_secret"), appSecret), chromedp.Submit(chromedp.CSS("#name")),
+		chromedp.WaitVisible(chromedp.CSS("#saved-channel")))
+	if facts := b.text("#channel-facts"); !strings.Contains(facts, "GREEN") || !strings.Contains(facts, "Main") {
+		t.Fatalf("the number: %q", facts)
+	}
+	b.run(b.open("/channels"), chromedp.WaitVisible(chromedp.CSS(`.portfolio[data-portfolio="Main"]`)))
+	b.screenshot("numbers")
 
 	// A frequency cap of 2 a week.
 	b.run(b.open("/settings"), chromedp.SendKeys(chromedp.CSS("#cap_max"), "2"), chromedp.SendKeys(chromedp.CSS("#cap_days"), "7"),
@@ -106,7 +122,7 @@ func TestConsoleSettingsPath(t *testing.T) {
 		return strings.Contains(get(b, chromedp.Location()), "who=") && strings.Contains(b.liveText("#audit"), "api_key.revoke")
 	})
 	log := b.liveText("#audit")
-	for _, action := range []string{"contact.opt_out", "template.create", "account.settings", "user.invite", "user.role", "api_key.create", "api_key.revoke"} {
+	for _, action := range []string{"contact.opt_out", "template.create", "portfolio.create", "channel.create", "account.settings", "user.invite", "user.role", "api_key.create", "api_key.revoke"} {
 		if !strings.Contains(log, action) {
 			t.Errorf("the audit log lacks %s:\n%s", action, log)
 		}
