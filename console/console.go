@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dripcast/dripcast/broadcast"
@@ -38,6 +39,9 @@ type Options struct {
 	// PublicURL is where people reach the console, for invite links; empty uses the request's
 	// host.
 	PublicURL string
+	// ImportMaxBytes and ImportMaxRows bound one contact import (512 MiB and 2,000,000 when 0).
+	ImportMaxBytes int64
+	ImportMaxRows  int
 }
 
 // Console holds what the pages share.
@@ -54,6 +58,12 @@ type Console struct {
 func New(db *pgxpool.Pool, log *slog.Logger, opts Options) *Console {
 	if opts.MaxFormBytes <= 0 {
 		opts.MaxFormBytes = 1 << 20
+	}
+	if opts.ImportMaxBytes <= 0 {
+		opts.ImportMaxBytes = 512 << 20
+	}
+	if opts.ImportMaxRows <= 0 {
+		opts.ImportMaxRows = 2_000_000
 	}
 	return &Console{db: db, q: queries.New(db), people: people.New(db, opts.Secrets),
 		sender: broadcast.Sender{Meta: opts.Meta, Secrets: opts.Secrets}, log: log, opts: opts}
@@ -117,6 +127,10 @@ func (c *Console) pages() []page {
 		{"GET", "/broadcasts/{id}/report", member, role.Readers, c.reportPage},
 		{"GET", "/broadcasts/{id}/recipients.csv", member, role.Readers, c.recipientsCSV},
 		{"GET", "/contacts", member, role.Readers, c.contactList},
+		{"GET", "/contacts/import", member, role.Editors, c.importPage},
+		{"POST", "/contacts/import", member, role.Editors, c.runImport},
+		{"GET", "/contacts/imports/{id}", member, role.Editors, c.importResult},
+		{"GET", "/contacts/imports/{id}/rejects.csv", member, role.Editors, c.rejectsCSV},
 		{"GET", "/contacts/{id}", member, role.Readers, c.contactPage},
 		{"POST", "/contacts/{id}", member, role.Editors, c.updateContact},
 		{"POST", "/contacts/{id}/consent/{choice}", member, role.Editors, c.consent},
@@ -241,8 +255,15 @@ func (c *Console) admit(w http.ResponseWriter, r *http.Request, p page, v *visit
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return nil
 	}
+	if uploads[p.method+" "+p.path] {
+		return nil // the handler reads the body as it streams, CSRF token first (upload)
+	}
 	return checkForm(w, r, v.csrf, c.opts.MaxFormBytes)
 }
+
+// uploads are the routes whose handler streams a multipart body itself and checks its CSRF
+// token, the body's first field, before reading anything else (Console.upload).
+var uploads = map[string]bool{"POST /contacts/import": true}
 
 // preToken is the CSRF token of a form shown before sign-in: a random value in a cookie that the
 // form repeats (a cross-site page can neither read the cookie nor set it).
@@ -270,10 +291,15 @@ func checkForm(w http.ResponseWriter, r *http.Request, want string, limit int64)
 	if got == "" {
 		got = r.PostForm.Get("csrf")
 	}
-	if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+	if !sameToken(got, want) {
 		return errCSRF
 	}
 	return nil
+}
+
+// sameToken compares a form's CSRF token with the expected one, in constant time.
+func sameToken(got, want string) bool {
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
 // secure tells whether cookies must be Secure: the request came over TLS, or a trusted proxy says
@@ -320,6 +346,14 @@ func errPage(status int, message string) *pageError { return &pageError{status, 
 
 // noPage is a page that does not exist, or is another account's: the two look alike.
 func noPage() *pageError { return errPage(http.StatusNotFound, "There is no such page.") }
+
+// noPageIfMissing is a missing row as a page that does not exist.
+func noPageIfMissing(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return noPage()
+	}
+	return err
+}
 
 // pathID is the path's {id}; one that is not a number names no page.
 func pathID(r *http.Request) (int64, error) {

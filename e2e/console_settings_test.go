@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +15,8 @@ import (
 	"github.com/dripcast/dripcast/testenv"
 )
 
-// The settings path in a real browser: an owner finds a contact and opts them out; enters a
+// The settings path in a real browser: an owner imports a CSV with a bad row and downloads the
+// rejects; finds a contact and opts them out; enters a
 // template by hand and sees it filled for that contact; adds a portfolio and a number Meta
 // confirms; sets a frequency cap; invites a marketer and makes them an admin; makes an API key that then works
 // against the API, revokes it (it stops working), and finds each of those changes in the audit
@@ -25,10 +28,26 @@ func TestConsoleSettingsPath(t *testing.T) {
 	if err := s.pool.QueryRow(context.Background(), `SELECT id FROM accounts`).Scan(&account); err != nil {
 		t.Fatal(err)
 	}
-	s.call("POST", "/v1/contacts", map[string]any{"phone": "+919876543210", "name": "Asha Rao", "tags": []string{"vip"},
-		"attributes": map[string]any{"city": "Pune"}, "opted_in": true, "opt_in_source": "website_form"}, 201)
 	b := newBrowser(t, s.api)
 	b.welcome(s.createUser(account, "owner@example.com", "owner"))
+
+	// Import a CSV with a bad row (the page's script uploads it, with a progress bar): the good rows
+	// are in, the bad one listed and downloadable.
+	csvFile := filepath.Join(t.TempDir(), "customers.csv")
+	if err := os.WriteFile(csvFile, []byte("phone,name,tags,city,opted_in\n+919876543210,Asha Rao,vip,Pune,true\n"+
+		"12,Bad Number,,Delhi,true\n+14155550111,Ben Ode,,Austin,false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.run(b.open("/contacts/import"), chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{csvFile}),
+		chromedp.Click(chromedp.CSS("#import-form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#import-counts")))
+	if created, rejected := b.text("#import-created"), b.text("#import-rejected"); created != "2" || rejected != "1" {
+		t.Fatalf("import: %s created, %s rejected", created, rejected)
+	}
+	b.screenshot("import")
+	if status, rejects := b.fetch("GET", get(b, chromedp.AttributeValue(chromedp.CSS("#rejects-csv"), "href")).Value, nil); status != 200 ||
+		!strings.HasPrefix(rejects, "line,reason\n3,") {
+		t.Fatalf("rejects: %d %q", status, rejects)
+	}
 
 	// Find the contact, open it, opt them out naming why.
 	b.run(b.open("/contacts"), chromedp.SendKeys(chromedp.CSS("#q"), "asha"), chromedp.Submit(chromedp.CSS("#q")))

@@ -439,6 +439,19 @@ type Event struct {
 	Attempts    int32
 }
 
+type Import struct {
+	ID        int64
+	AccountID int64
+	FileName  string
+	Created   int32
+	Updated   int32
+	Rejected  int32
+	Errors    json.RawMessage
+	Stopped   string
+	UserID    *int64
+	CreatedAt time.Time
+}
+
 type Integration struct {
 	ID                int64
 	AccountID         int64

@@ -69,8 +69,34 @@ function bindConfirms() {
   });
 }
 
+// An import shows its upload's progress (the server imports as the file streams in), then goes
+// to the result page the server answers with.
+function bindImport(form) {
+  const bar = document.getElementById("upload-progress");
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) { bar.hidden = false; bar.value = Math.round(100 * e.loaded / e.total); }
+    });
+    xhr.addEventListener("load", () => {
+      if (xhr.responseURL && xhr.responseURL !== form.action) { window.location = xhr.responseURL; return; }
+      // The form again, with its errors: swap the page's main part (parsed, never run).
+      const main = new DOMParser().parseFromString(xhr.responseText, "text/html").getElementById("main");
+      if (!main) { return; }
+      document.getElementById("main").replaceWith(main);
+      const again = document.getElementById("import-form");
+      if (again) { bindImport(again); }
+    });
+    xhr.send(new FormData(form));
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   bindConfirms();
+  const upload = document.getElementById("import-form");
+  if (upload) { bindImport(upload); }
   const live = document.getElementById("live");
   if (live) { pollLive(live); }
   const compose = document.getElementById("compose");
