@@ -111,6 +111,45 @@ func (q *Queries) ListSegments(ctx context.Context, arg ListSegmentsParams) ([]S
 	return items, nil
 }
 
+const segmentBroadcasts = `-- name: SegmentBroadcasts :many
+SELECT id, name, status FROM broadcasts
+WHERE account_id = $1 AND audience ->> 'segment_id' = ($2::bigint)::text
+ORDER BY id DESC LIMIT 50
+`
+
+type SegmentBroadcastsParams struct {
+	AccountID int64
+	SegmentID int64
+}
+
+type SegmentBroadcastsRow struct {
+	ID     int64
+	Name   string
+	Status BroadcastStatus
+}
+
+// The broadcasts whose audience is the segment (a broadcast copies its audience when it expands;
+// a scheduled one still reads the segment).
+func (q *Queries) SegmentBroadcasts(ctx context.Context, arg SegmentBroadcastsParams) ([]SegmentBroadcastsRow, error) {
+	rows, err := q.db.Query(ctx, segmentBroadcasts, arg.AccountID, arg.SegmentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SegmentBroadcastsRow
+	for rows.Next() {
+		var i SegmentBroadcastsRow
+		if err := rows.Scan(&i.ID, &i.Name, &i.Status); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const updateSegment = `-- name: UpdateSegment :one
 UPDATE segments SET name = $1, rules = $2, updated_at = now()
 WHERE account_id = $3 AND id = $4

@@ -14,3 +14,10 @@ RETURNING *;
 
 -- name: DeleteSegment :execrows
 DELETE FROM segments WHERE account_id = @account_id AND id = @id;
+
+-- The broadcasts whose audience is the segment (a broadcast copies its audience when it expands;
+-- a scheduled one still reads the segment).
+-- name: SegmentBroadcasts :many
+SELECT id, name, status FROM broadcasts
+WHERE account_id = @account_id AND audience ->> 'segment_id' = (@segment_id::bigint)::text
+ORDER BY id DESC LIMIT 50;
