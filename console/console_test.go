@@ -24,6 +24,7 @@ import (
 	"github.com/dripcast/dripcast/people"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/role"
+	"github.com/dripcast/dripcast/segment"
 	"github.com/dripcast/dripcast/templates"
 	"github.com/dripcast/dripcast/testenv"
 )
@@ -213,7 +214,11 @@ func TestAnotherAccountSeesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := map[string]int64{"/broadcasts/": id, "/users/": person.ID, "/keys/": key.ID, "/contacts/": contact.ID, "/templates/": tpl.ID,
+	seg, err := segment.Create(context.Background(), e.pool, audit.Actor{AccountID: mine}, "VIP", []byte(`{"field":"tags","op":"contains","value":"vip"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int64{"/segments/": seg.ID, "/broadcasts/": id, "/users/": person.ID, "/keys/": key.ID, "/contacts/": contact.ID, "/templates/": tpl.ID,
 		"/integrations/": hook.ID, "/channels/": channel, "/portfolios/": portfolio, "/contacts/imports/": imported}
 	other := e.signIn(e.account("globex"), "owner")
 	walked := 0
@@ -259,6 +264,9 @@ func TestAnotherAccountSeesNothing(t *testing.T) {
 	}
 	if p, err := q.GetPortfolio(context.Background(), queries.GetPortfolioParams{AccountID: mine, ID: portfolio}); err != nil || p.Name != "p" {
 		t.Fatalf("the portfolio changed: %q %v", p.Name, err)
+	}
+	if sg, err := q.GetSegment(context.Background(), queries.GetSegmentParams{AccountID: mine, ID: seg.ID}); err != nil || sg.Name != "VIP" {
+		t.Fatalf("the segment changed: %q %v", sg.Name, err)
 	}
 	if i, err := q.GetIntegration(context.Background(), queries.GetIntegrationParams{AccountID: mine, ID: hook.ID}); err != nil || i.Name != "Store" {
 		t.Fatalf("the integration changed: %q %v", i.Name, err)
@@ -375,7 +383,7 @@ func TestPagesRender(t *testing.T) {
 	for _, name := range role.People {
 		b := e.signIn(account, name)
 		for _, path := range []string{"/", "/broadcasts", "/broadcasts/new", fmt.Sprintf("/broadcasts/%d", id),
-			fmt.Sprintf("/broadcasts/%d/live", id), fmt.Sprintf("/broadcasts/%d/report", id), "/users", "/keys", "/audit", "/settings", "/templates", "/templates/new", "/integrations", "/integrations/new", "/channels", "/channels/new", "/contacts/import", "/contacts", "/contacts?q=ana&tag=vip&consent=in&attr=city&value=Pune",
+			fmt.Sprintf("/broadcasts/%d/live", id), fmt.Sprintf("/broadcasts/%d/report", id), "/users", "/keys", "/audit", "/settings", "/templates", "/templates/new", "/integrations", "/integrations/new", "/channels", "/channels/new", "/contacts/import", "/segments", "/segments/new", "/contacts", "/contacts?q=ana&tag=vip&consent=in&attr=city&value=Pune",
 			"/audit?who=user:1&what=user&from=2026-01-01&to=2026-12-31", "/account/mfa", "/account/password"} {
 			status, body := b.do("GET", path, nil)
 			if status != http.StatusOK && status != http.StatusForbidden {

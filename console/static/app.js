@@ -93,8 +93,28 @@ function bindImport(form) {
   });
 }
 
+// The segment builder counts the contacts its rules match as they change.
+function bindSegmentCount(form) {
+  const box = document.getElementById("segment-count-box");
+  let timer = null;
+  const recount = () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const params = new URLSearchParams(new FormData(form));
+      params.delete("csrf");
+      params.delete("name");
+      const res = await fetch(form.dataset.count + "?" + params.toString(), { credentials: "same-origin" });
+      if (res.ok) { box.innerHTML = await res.text(); }
+    }, 300);
+  };
+  form.addEventListener("input", recount);
+  form.addEventListener("change", recount);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   bindConfirms();
+  const seg = document.getElementById("segment-form");
+  if (seg) { bindSegmentCount(seg); }
   const upload = document.getElementById("import-form");
   if (upload) { bindImport(upload); }
   const live = document.getElementById("live");
