@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dripcast/dripcast/audit"
@@ -62,18 +61,14 @@ func SetAllowedIPs(ctx context.Context, db *pgxpool.Pool, by audit.Actor, entrie
 		return AllowedIPsView{}, invalid.Conflict("the list does not include your own address (%s); add it, or you would lock yourself out", by.IP)
 	}
 	var after AllowedIPsView
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	err := audit.Change(ctx, db, by, "account.allowed_ips", "account", func(q *queries.Queries) (int64, any, any, error) {
 		before, err := q.GetAccount(ctx, by.AccountID)
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
 		saved, err := q.SetAllowedIPs(ctx, queries.SetAllowedIPsParams{AllowedIps: list, ID: by.AccountID})
-		if err != nil {
-			return err
-		}
 		after = ViewAllowedIPs(saved)
-		return audit.Record(ctx, q, by, "account.allowed_ips", "account", by.AccountID, ViewAllowedIPs(before.AllowedIps), after)
+		return by.AccountID, ViewAllowedIPs(before.AllowedIps), after, err
 	})
 	return after, err
 }
@@ -93,15 +88,12 @@ func SaveSettings(ctx context.Context, db *pgxpool.Pool, by audit.Actor, s polic
 		return err
 	}
 	raw, _ := json.Marshal(s)
-	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	return audit.Change(ctx, db, by, "account.settings", "account", func(q *queries.Queries) (int64, any, any, error) {
 		before, err := q.GetAccount(ctx, by.AccountID)
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
-		if _, err := q.UpdateAccountSettings(ctx, queries.UpdateAccountSettingsParams{Settings: raw, ID: by.AccountID}); err != nil {
-			return err
-		}
-		return audit.Record(ctx, q, by, "account.settings", "account", by.AccountID, before.Settings, s)
+		_, err = q.UpdateAccountSettings(ctx, queries.UpdateAccountSettingsParams{Settings: raw, ID: by.AccountID})
+		return by.AccountID, before.Settings, s, err
 	})
 }

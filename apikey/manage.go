@@ -61,15 +61,11 @@ func Create(ctx context.Context, db *pgxpool.Pool, by audit.Actor, in Input) (Vi
 	}
 	k := New()
 	var view View
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	err := audit.Change(ctx, db, by, "api_key.create", "api_key", func(q *queries.Queries) (int64, any, any, error) {
 		row, err := q.CreateAPIKey(ctx, queries.CreateAPIKeyParams{AccountID: by.AccountID, Name: in.Name, Prefix: k.Prefix,
 			SecretHash: k.Hash, Role: in.Role, ExpiresAt: in.ExpiresAt})
-		if err != nil {
-			return err
-		}
 		view = View{ID: row.ID, Name: row.Name, Prefix: row.Prefix, Role: row.Role, ExpiresAt: row.ExpiresAt, CreatedAt: row.CreatedAt}
-		return audit.Record(ctx, q, by, "api_key.create", "api_key", row.ID, nil, view)
+		return row.ID, nil, view, err
 	})
 	view.Key = k.Token
 	return view, err
@@ -79,34 +75,33 @@ func Create(ctx context.Context, db *pgxpool.Pool, by audit.Actor, in Input) (Vi
 // revoked: nobody could manage keys through the API after it (an account without owner keys, made
 // in the console, revokes its other keys freely).
 func Revoke(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64) error {
-	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	return audit.Change(ctx, db, by, "api_key.revoke", "api_key", func(q *queries.Queries) (int64, any, any, error) {
 		if err := q.LockAccount(ctx, by.AccountID); err != nil {
-			return err
+			return 0, nil, nil, err
 		}
 		before, err := q.GetAPIKey(ctx, queries.GetAPIKeyParams{AccountID: by.AccountID, ID: id})
 		if errors.Is(err, pgx.ErrNoRows) {
-			return invalid.NotFound("api key")
+			return 0, nil, nil, invalid.NotFound("api key")
 		}
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
 		k, err := q.RevokeAPIKey(ctx, queries.RevokeAPIKeyParams{AccountID: by.AccountID, ID: id})
 		if errors.Is(err, pgx.ErrNoRows) {
-			return invalid.Conflict("the key is revoked already")
+			return 0, nil, nil, invalid.Conflict("the key is revoked already")
 		}
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
 		if k.Role == "owner" {
 			owners, err := q.CountActiveOwnerKeys(ctx, by.AccountID)
 			if err != nil {
-				return err
+				return 0, nil, nil, err
 			}
 			if owners == 0 {
-				return invalid.Conflict("this is the account's last owner key; make another first")
+				return 0, nil, nil, invalid.Conflict("this is the account's last owner key; make another first")
 			}
 		}
-		return audit.Record(ctx, q, by, "api_key.revoke", "api_key", id, ViewOf(queries.ListAPIKeysRow(before)), ViewOf(queries.ListAPIKeysRow(k)))
+		return id, ViewOf(queries.ListAPIKeysRow(before)), ViewOf(queries.ListAPIKeysRow(k)), nil
 	})
 }

@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"net/netip"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/dripcast/dripcast/queries"
 )
 
@@ -47,4 +50,18 @@ func jsonOrNil(v any) json.RawMessage {
 		return nil
 	}
 	return b
+}
+
+// Change is a change and its entry in one transaction: change does the work with q and answers
+// the target's id and its state before and after (nil for none). An error rolls back both.
+func Change(ctx context.Context, db *pgxpool.Pool, by Actor, action, targetType string,
+	change func(q *queries.Queries) (id int64, before, after any, err error)) error {
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		q := queries.New(tx)
+		id, before, after, err := change(q)
+		if err != nil {
+			return err
+		}
+		return Record(ctx, q, by, action, targetType, id, before, after)
+	})
 }

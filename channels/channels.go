@@ -79,15 +79,11 @@ func CreatePortfolio(ctx context.Context, db *pgxpool.Pool, by audit.Actor, in P
 		in.Tier = &Tiers[0]
 	}
 	var view PortfolioView
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	err := audit.Change(ctx, db, by, "portfolio.create", "portfolio", func(q *queries.Queries) (int64, any, any, error) {
 		out, err := q.CreatePortfolio(ctx, queries.CreatePortfolioParams{AccountID: by.AccountID, Name: in.Name,
 			BusinessID: in.BusinessID, TierLimit: in.Tier})
-		if err != nil {
-			return err
-		}
 		view = ViewPortfolio(out)
-		return audit.Record(ctx, q, by, "portfolio.create", "portfolio", out.ID, nil, view)
+		return out.ID, nil, view, err
 	})
 	return view, err
 }
@@ -105,25 +101,21 @@ func GetPortfolio(ctx context.Context, q *queries.Queries, account, id int64) (q
 // webhooks and the periodic refresh set it too).
 func UpdatePortfolio(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64, in PortfolioInput) (PortfolioView, error) {
 	var view PortfolioView
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	err := audit.Change(ctx, db, by, "portfolio.update", "portfolio", func(q *queries.Queries) (int64, any, any, error) {
 		before, err := GetPortfolio(ctx, q, by.AccountID, id)
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
 		if err := in.check(); err != nil {
-			return err
+			return 0, nil, nil, err
 		}
 		if !in.TierSet {
 			in.Tier = before.TierLimit
 		}
 		out, err := q.UpdatePortfolio(ctx, queries.UpdatePortfolioParams{AccountID: by.AccountID, ID: id, Name: in.Name,
 			BusinessID: in.BusinessID, TierLimit: in.Tier})
-		if err != nil {
-			return err
-		}
 		view = ViewPortfolio(out)
-		return audit.Record(ctx, q, by, "portfolio.update", "portfolio", id, ViewPortfolio(before), view)
+		return id, ViewPortfolio(before), view, err
 	})
 	return view, err
 }
@@ -273,24 +265,20 @@ func (g Registrar) Create(ctx context.Context, by audit.Actor, in Input) (View, 
 		return View{}, err
 	}
 	var view View
-	err = pgx.BeginFunc(ctx, g.DB, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	err = audit.Change(ctx, g.DB, by, "channel.create", "channel", func(q *queries.Queries) (int64, any, any, error) {
 		out, err := q.CreateChannel(ctx, queries.CreateChannelParams{AccountID: by.AccountID, PortfolioID: in.PortfolioID,
 			Name: in.Name, PhoneNumberID: in.PhoneNumberID, WabaID: in.WabaID, DisplayNumber: display.E164,
 			AccessTokenEnc: g.Secrets.Seal(in.AccessToken, secrets.ChannelToken(in.PhoneNumberID)),
 			AppSecretEnc:   g.Secrets.Seal(in.AppSecret, secrets.ChannelAppSecret(in.PhoneNumberID)),
 			ThroughputMps:  in.ThroughputMPS, QualityRating: qualityOf(info)})
 		if pgCode(err) == "23505" {
-			return ErrNotVerified
+			return 0, nil, nil, ErrNotVerified
 		}
 		if err != nil {
-			return err
-		}
-		if err := lowerTier(ctx, q, portfolio, info.MessagingLimit); err != nil {
-			return err
+			return 0, nil, nil, err
 		}
 		view = ViewOf(out)
-		return audit.Record(ctx, q, by, "channel.create", "channel", out.ID, nil, view)
+		return out.ID, nil, view, lowerTier(ctx, q, portfolio, info.MessagingLimit)
 	})
 	return view, err
 }
@@ -377,34 +365,26 @@ func (g Registrar) Update(ctx context.Context, by audit.Actor, id int64, in Patc
 		params.DisplayNumber = &display.E164
 	}
 	var view View
-	err = pgx.BeginFunc(ctx, g.DB, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	err = audit.Change(ctx, g.DB, by, "channel.update", "channel", func(q *queries.Queries) (int64, any, any, error) {
 		out, err := q.UpdateChannel(ctx, params)
-		if err != nil {
-			return err
-		}
 		view = ViewOf(out)
-		return audit.Record(ctx, q, by, "channel.update", "channel", id, ViewOf(before), view)
+		return id, ViewOf(before), view, err
 	})
 	return view, err
 }
 
 // Delete removes a channel no campaign uses (one that is used can be paused instead).
 func Delete(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64) error {
-	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	return audit.Change(ctx, db, by, "channel.delete", "channel", func(q *queries.Queries) (int64, any, any, error) {
 		before, err := Get(ctx, q, by.AccountID, id)
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
 		_, err = q.DeleteChannel(ctx, queries.DeleteChannelParams{AccountID: by.AccountID, ID: id})
 		if code := pgCode(err); code == "23503" || code == "23505" {
-			return invalid.Conflict("the channel is used by a broadcast or a sequence; pause it instead")
+			return 0, nil, nil, invalid.Conflict("the channel is used by a broadcast or a sequence; pause it instead")
 		}
-		if err != nil {
-			return err
-		}
-		return audit.Record(ctx, q, by, "channel.delete", "channel", id, ViewOf(before), nil)
+		return id, ViewOf(before), nil, err
 	})
 }
 

@@ -159,35 +159,28 @@ func Update(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64, in 
 	}
 	params.AccountID, params.ID = by.AccountID, id
 	var c queries.Contact
-	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	err = audit.Change(ctx, db, by, "contact.update", "contact", func(q *queries.Queries) (int64, any, any, error) {
 		before, err := Get(ctx, q, by.AccountID, id)
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
 		if c, err = q.UpdateContact(ctx, params); err != nil {
-			return err
+			return 0, nil, nil, err
 		}
-		if err := RecordEvents(ctx, q, by.AccountID, id, changeEvents(before, c)...); err != nil {
-			return err
-		}
-		return audit.Record(ctx, q, by, "contact.update", "contact", id, ViewOf(before), ViewOf(c))
+		return id, ViewOf(before), ViewOf(c), RecordEvents(ctx, q, by.AccountID, id, changeEvents(before, c)...)
 	})
 	return c, err
 }
 
 // Delete removes a contact of by's account (their messages stay, for the reports).
 func Delete(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64) error {
-	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	return audit.Change(ctx, db, by, "contact.delete", "contact", func(q *queries.Queries) (int64, any, any, error) {
 		before, err := Get(ctx, q, by.AccountID, id)
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
-		if _, err := q.DeleteContact(ctx, queries.DeleteContactParams{AccountID: by.AccountID, ID: id}); err != nil {
-			return err
-		}
-		return audit.Record(ctx, q, by, "contact.delete", "contact", id, ViewOf(before), nil)
+		_, err = q.DeleteContact(ctx, queries.DeleteContactParams{AccountID: by.AccountID, ID: id})
+		return id, ViewOf(before), nil, err
 	})
 }
 

@@ -129,16 +129,12 @@ func Create(ctx context.Context, db *pgxpool.Pool, box *secrets.Box, by audit.Ac
 	}
 	token := randomText(16)
 	var view View
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	err := audit.Change(ctx, db, by, "integration.create", "integration", func(q *queries.Queries) (int64, any, any, error) {
 		i, err := q.CreateIntegration(ctx, queries.CreateIntegrationParams{AccountID: by.AccountID, Name: *in.Name, Kind: in.Kind,
 			Token: token, SecretEnc: box.Seal(secret, secrets.IntegrationSecret(token)), Mapping: mapping,
 			DefaultCountry: country, OverwriteContacts: in.OverwriteContacts != nil && *in.OverwriteContacts})
-		if err != nil {
-			return err
-		}
 		view = ViewOf(i)
-		return audit.Record(ctx, q, by, "integration.create", "integration", i.ID, nil, view)
+		return i.ID, nil, view, err
 	})
 	if generated {
 		view.Secret = secret // shown this once; only its ciphertext is kept
@@ -158,56 +154,58 @@ func Get(ctx context.Context, q *queries.Queries, account, id int64) (queries.In
 // Update changes the fields in gives of an integration of by's account (not its kind).
 func Update(ctx context.Context, db *pgxpool.Pool, box *secrets.Box, by audit.Actor, id int64, in Input) (View, error) {
 	var view View
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	err := audit.Change(ctx, db, by, "integration.update", "integration", func(q *queries.Queries) (int64, any, any, error) {
 		before, err := Get(ctx, q, by.AccountID, id)
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
-		if in.Kind != "" && in.Kind != before.Kind {
-			return invalid.Field("kind", "the kind of an integration cannot change")
-		}
-		if err := in.check(before.Kind); err != nil {
-			return err
-		}
-		params := queries.UpdateIntegrationParams{Name: before.Name, Mapping: before.Mapping, DefaultCountry: before.DefaultCountry,
-			OverwriteContacts: before.OverwriteContacts, AccountID: before.AccountID, ID: before.ID}
-		if in.OverwriteContacts != nil {
-			params.OverwriteContacts = *in.OverwriteContacts
-		}
-		if in.Name != nil {
-			params.Name = *in.Name
-		}
-		if in.Mapping != nil {
-			params.Mapping, _ = json.Marshal(in.Mapping)
-		}
-		if in.DefaultCountry != nil {
-			params.DefaultCountry = *in.DefaultCountry
-		}
-		if in.Secret != nil {
-			params.SecretEnc = box.Seal(*in.Secret, secrets.IntegrationSecret(before.Token))
+		params, err := in.params(box, before)
+		if err != nil {
+			return 0, nil, nil, err
 		}
 		i, err := q.UpdateIntegration(ctx, params)
-		if err != nil {
-			return err
-		}
 		view = ViewOf(i)
-		return audit.Record(ctx, q, by, "integration.update", "integration", id, ViewOf(before), view)
+		return id, ViewOf(before), view, err
 	})
 	return view, err
 }
 
+// params are the update of before that in asks for.
+func (in Input) params(box *secrets.Box, before queries.Integration) (queries.UpdateIntegrationParams, error) {
+	if in.Kind != "" && in.Kind != before.Kind {
+		return queries.UpdateIntegrationParams{}, invalid.Field("kind", "the kind of an integration cannot change")
+	}
+	if err := in.check(before.Kind); err != nil {
+		return queries.UpdateIntegrationParams{}, err
+	}
+	params := queries.UpdateIntegrationParams{Name: before.Name, Mapping: before.Mapping, DefaultCountry: before.DefaultCountry,
+		OverwriteContacts: before.OverwriteContacts, AccountID: before.AccountID, ID: before.ID}
+	if in.OverwriteContacts != nil {
+		params.OverwriteContacts = *in.OverwriteContacts
+	}
+	if in.Name != nil {
+		params.Name = *in.Name
+	}
+	if in.Mapping != nil {
+		params.Mapping, _ = json.Marshal(in.Mapping)
+	}
+	if in.DefaultCountry != nil {
+		params.DefaultCountry = *in.DefaultCountry
+	}
+	if in.Secret != nil {
+		params.SecretEnc = box.Seal(*in.Secret, secrets.IntegrationSecret(before.Token))
+	}
+	return params, nil
+}
+
 // Delete removes an integration of by's account: its hook address stops working.
 func Delete(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64) error {
-	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	return audit.Change(ctx, db, by, "integration.delete", "integration", func(q *queries.Queries) (int64, any, any, error) {
 		before, err := Get(ctx, q, by.AccountID, id)
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
-		if _, err := q.DeleteIntegration(ctx, queries.DeleteIntegrationParams{AccountID: by.AccountID, ID: id}); err != nil {
-			return err
-		}
-		return audit.Record(ctx, q, by, "integration.delete", "integration", id, ViewOf(before), nil)
+		_, err = q.DeleteIntegration(ctx, queries.DeleteIntegrationParams{AccountID: by.AccountID, ID: id})
+		return id, ViewOf(before), nil, err
 	})
 }

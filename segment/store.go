@@ -72,17 +72,13 @@ func Create(ctx context.Context, db *pgxpool.Pool, by audit.Actor, name string, 
 		return View{}, err
 	}
 	var view View
-	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	err = audit.Change(ctx, db, by, "segment.create", "segment", func(q *queries.Queries) (int64, any, any, error) {
 		s, err := q.CreateSegment(ctx, queries.CreateSegmentParams{AccountID: by.AccountID, Name: name, Rules: rules})
 		if isUnique(err) {
-			return errNameTaken()
-		}
-		if err != nil {
-			return err
+			return 0, nil, nil, errNameTaken()
 		}
 		view = ViewOf(s)
-		return audit.Record(ctx, q, by, "segment.create", "segment", s.ID, nil, view)
+		return s.ID, nil, view, err
 	})
 	return view, err
 }
@@ -90,40 +86,33 @@ func Create(ctx context.Context, db *pgxpool.Pool, by audit.Actor, name string, 
 // Update renames a segment of by's account and replaces its rules.
 func Update(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64, name string, rules json.RawMessage) (View, error) {
 	var view View
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	err := audit.Change(ctx, db, by, "segment.update", "segment", func(q *queries.Queries) (int64, any, any, error) {
 		before, err := Get(ctx, q, by.AccountID, id)
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
 		name, rules, err := checkSaved(name, rules)
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
 		s, err := q.UpdateSegment(ctx, queries.UpdateSegmentParams{AccountID: by.AccountID, ID: id, Name: name, Rules: rules})
 		if isUnique(err) {
-			return errNameTaken()
-		}
-		if err != nil {
-			return err
+			return 0, nil, nil, errNameTaken()
 		}
 		view = ViewOf(s)
-		return audit.Record(ctx, q, by, "segment.update", "segment", id, ViewOf(before), view)
+		return id, ViewOf(before), view, err
 	})
 	return view, err
 }
 
 // Delete removes a segment of by's account.
 func Delete(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64) error {
-	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	return audit.Change(ctx, db, by, "segment.delete", "segment", func(q *queries.Queries) (int64, any, any, error) {
 		before, err := Get(ctx, q, by.AccountID, id)
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
-		if _, err := q.DeleteSegment(ctx, queries.DeleteSegmentParams{AccountID: by.AccountID, ID: id}); err != nil {
-			return err
-		}
-		return audit.Record(ctx, q, by, "segment.delete", "segment", id, ViewOf(before), nil)
+		_, err = q.DeleteSegment(ctx, queries.DeleteSegmentParams{AccountID: by.AccountID, ID: id})
+		return id, ViewOf(before), nil, err
 	})
 }

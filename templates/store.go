@@ -75,20 +75,17 @@ func Create(ctx context.Context, db *pgxpool.Pool, by audit.Actor, in Template) 
 		return View{}, err
 	}
 	var v View
-	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	err = audit.Change(ctx, db, by, "template.create", "template", func(q *queries.Queries) (int64, any, any, error) {
 		t, err := q.CreateTemplate(ctx, queries.CreateTemplateParams{AccountID: by.AccountID, Name: in.Name,
 			Language: in.Language, Category: in.Category, Status: in.Status, Components: comps, Parameters: params})
 		if isUnique(err) {
-			return errTaken()
+			return 0, nil, nil, errTaken()
 		}
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
-		if v, err = ViewOf(t); err != nil {
-			return err
-		}
-		return audit.Record(ctx, q, by, "template.create", "template", t.ID, nil, v)
+		v, err = ViewOf(t)
+		return t.ID, nil, v, err
 	})
 	return v, err
 }
@@ -100,52 +97,46 @@ func Update(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64, in 
 		return View{}, err
 	}
 	var v View
-	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	err = audit.Change(ctx, db, by, "template.update", "template", func(q *queries.Queries) (int64, any, any, error) {
 		before, err := Get(ctx, q, by.AccountID, id)
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
 		t, err := q.UpdateTemplate(ctx, queries.UpdateTemplateParams{AccountID: by.AccountID, ID: id, Name: in.Name,
 			Language: in.Language, Category: in.Category, Status: in.Status, Components: comps, Parameters: params})
 		if isUnique(err) {
-			return errTaken()
+			return 0, nil, nil, errTaken()
 		}
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
-		if v, err = ViewOf(t); err != nil {
-			return err
-		}
-		return audit.Record(ctx, q, by, "template.update", "template", id, before, v)
+		v, err = ViewOf(t)
+		return id, before, v, err
 	})
 	return v, err
 }
 
 // Delete removes a template no campaign uses.
 func Delete(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64) error {
-	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		q := queries.New(tx)
+	return audit.Change(ctx, db, by, "template.delete", "template", func(q *queries.Queries) (int64, any, any, error) {
 		before, err := Get(ctx, q, by.AccountID, id)
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
 		// Sequences name templates inside their definitions, where no foreign key can see them.
 		used, err := q.TemplateInSequence(ctx, queries.TemplateInSequenceParams{AccountID: by.AccountID, TemplateID: id})
 		if err != nil {
-			return err
+			return 0, nil, nil, err
 		}
 		if used {
-			return invalid.Conflict("the template is used by a sequence; archive the sequence first")
+			return 0, nil, nil, invalid.Conflict("the template is used by a sequence; archive the sequence first")
 		}
-		if _, err := q.DeleteTemplate(ctx, queries.DeleteTemplateParams{AccountID: by.AccountID, ID: id}); err != nil {
-			var pgErr *pgconn.PgError
-			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-				return invalid.Conflict("the template is used by a broadcast or a sequence")
-			}
-			return err
+		_, err = q.DeleteTemplate(ctx, queries.DeleteTemplateParams{AccountID: by.AccountID, ID: id})
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+			return 0, nil, nil, invalid.Conflict("the template is used by a broadcast or a sequence")
 		}
-		return audit.Record(ctx, q, by, "template.delete", "template", id, before, nil)
+		return id, before, nil, err
 	})
 }
 
