@@ -33,15 +33,26 @@ func TestConsoleSettingsPath(t *testing.T) {
 	b := newBrowser(t, s.api)
 	b.welcome(s.createUser(account, "owner@example.com", "owner"))
 
-	// Import a CSV with a bad row (the page's script uploads it, with a progress bar): the good rows
+	// Import a CSV with a bad row: its first rows show in the browser, where the Mobile column is
+	// chosen as the phone number; the page's script uploads it with a progress bar; the good rows
 	// are in, the bad one listed and downloadable.
 	csvFile := filepath.Join(t.TempDir(), "customers.csv")
-	if err := os.WriteFile(csvFile, []byte("phone,name,tags,city,opted_in\n+919876543210,Asha Rao,vip,Pune,true\n"+
+	if err := os.WriteFile(csvFile, []byte("Mobile,name,tags,city,opted_in\n+919876543210,Asha Rao,vip,Pune,true\n"+
 		"12,Bad Number,,Delhi,true\n+14155550111,Ben Ode,,Austin,false\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	b.run(b.open("/contacts/import"), chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{csvFile}),
-		chromedp.Click(chromedp.CSS("#import-form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#import-counts")))
+		chromedp.WaitVisible(chromedp.CSS("#mapping-preview select")))
+	// The first rows show; the Mobile column is the phone number.
+	if preview := b.text("#mapping-preview"); !strings.Contains(preview, "Asha Rao") || !strings.Contains(preview, "Mobile") {
+		t.Fatalf("the preview shows %q", preview)
+	}
+	get(b, chromedp.Evaluate[bool](`(s => { s.value = "phone"; s.dispatchEvent(new Event("change")); return true })(document.querySelector("#mapping-preview select"))`))
+	if m := get(b, chromedp.Value(chromedp.CSS("#mapping"))); m != "phone = Mobile" {
+		t.Fatalf("the mapping reads %q", m)
+	}
+	b.screenshot("import-mapping")
+	b.run(chromedp.Click(chromedp.CSS("#import-form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#import-counts")))
 	if created, rejected := b.text("#import-created"), b.text("#import-rejected"); created != "2" || rejected != "1" {
 		t.Fatalf("import: %s created, %s rejected", created, rejected)
 	}

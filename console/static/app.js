@@ -111,8 +111,70 @@ function bindSegmentCount(form) {
   form.addEventListener("change", recount);
 }
 
+// The import form reads the chosen CSV's first rows in the browser and shows them with a field
+// for each column; a choice other than the column's default is written into the mapping the
+// server reads (field = column). Nothing from the file is ever parsed as HTML.
+const importFields = ["phone", "name", "email", "tags", "time_zone", "opted_in"];
+
+function defaultField(column) {
+  const key = column.trim().toLowerCase();
+  return importFields.includes(key) || importFields.includes(key.replace(/ /g, "_")) ? key.replace(/ /g, "_") : "attribute";
+}
+
+function parseCSV(text) {
+  const rows = [];
+  let row = [], cell = "", quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (ch === '"') { quoted = false; } else { cell += ch; }
+    } else if (ch === '"') { quoted = true; } else if (ch === ",") { row.push(cell); cell = ""; } else if (ch === "\n") {
+      row.push(cell.replace(/\r$/, "")); rows.push(row); row = []; cell = "";
+    } else { cell += ch; }
+  }
+  return rows; // a last line without its end may be cut short: left out
+}
+
+function bindMappingPreview(form) {
+  const file = form.querySelector("#file"), box = document.getElementById("mapping-preview"), mapping = form.querySelector("#mapping");
+  file.addEventListener("change", async () => {
+    box.hidden = true;
+    box.replaceChildren();
+    const chosen = file.files[0];
+    if (!chosen || !/\.(csv|txt)$/i.test(chosen.name)) { return; }
+    const rows = parseCSV(await chosen.slice(0, 65536).text()).slice(0, 6);
+    if (rows.length === 0) { return; }
+    const header = rows[0], table = document.createElement("table"), head = table.createTHead().insertRow();
+    const selects = header.map((column) => {
+      const th = document.createElement("th"), select = document.createElement("select");
+      th.append(column, document.createElement("br"), select);
+      select.setAttribute("aria-label", "field for column " + column);
+      for (const f of importFields.concat(["attribute"])) { select.add(new Option(f === "attribute" ? "attribute" : f, f)); }
+      select.value = defaultField(column);
+      select.addEventListener("change", () => {
+        mapping.value = header.map((c, i) => selects[i].value === defaultField(c) ? "" :
+          (selects[i].value === "attribute" ? "attributes." + c.trim().toLowerCase().replace(/[^a-z0-9_]+/g, "_") : selects[i].value) + " = " + c)
+          .filter((line) => line !== "").join("\n");
+      });
+      head.append(th);
+      return select;
+    });
+    const body = table.createTBody();
+    for (const r of rows.slice(1)) {
+      const tr = body.insertRow();
+      for (let i = 0; i < header.length; i++) { tr.insertCell().textContent = r[i] ?? ""; }
+    }
+    const caption = table.createCaption();
+    caption.textContent = "The file's first rows: choose what each column is.";
+    box.append(table);
+    box.hidden = false;
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   bindConfirms();
+  const preview = document.getElementById("mapping-preview");
+  if (preview) { bindMappingPreview(preview.closest("form")); }
   const seg = document.getElementById("segment-form");
   if (seg) { bindSegmentCount(seg); }
   const upload = document.getElementById("import-form");
