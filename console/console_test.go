@@ -218,7 +218,12 @@ func TestAnotherAccountSeesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := map[string]int64{"/segments/": seg.ID, "/broadcasts/": id, "/users/": person.ID, "/keys/": key.ID, "/contacts/": contact.ID, "/templates/": tpl.ID,
+	var promo int64
+	if err := e.pool.QueryRow(context.Background(), `SELECT id FROM templates WHERE account_id = $1 AND name = 'promo'`, mine).Scan(&promo); err != nil {
+		t.Fatal(err)
+	}
+	seq := e.sequenceOf(mine, promo)
+	ids := map[string]int64{"/sequences/": seq, "/segments/": seg.ID, "/broadcasts/": id, "/users/": person.ID, "/keys/": key.ID, "/contacts/": contact.ID, "/templates/": tpl.ID,
 		"/integrations/": hook.ID, "/channels/": channel, "/portfolios/": portfolio, "/contacts/imports/": imported}
 	other := e.signIn(e.account("globex"), "owner")
 	walked := 0
@@ -264,6 +269,9 @@ func TestAnotherAccountSeesNothing(t *testing.T) {
 	}
 	if p, err := q.GetPortfolio(context.Background(), queries.GetPortfolioParams{AccountID: mine, ID: portfolio}); err != nil || p.Name != "p" {
 		t.Fatalf("the portfolio changed: %q %v", p.Name, err)
+	}
+	if sq, err := q.GetSequence(context.Background(), queries.GetSequenceParams{AccountID: mine, ID: seq}); err != nil || sq.Status != "draft" {
+		t.Fatalf("the sequence changed: %q %v", sq.Status, err)
 	}
 	if sg, err := q.GetSegment(context.Background(), queries.GetSegmentParams{AccountID: mine, ID: seg.ID}); err != nil || sg.Name != "VIP" {
 		t.Fatalf("the segment changed: %q %v", sg.Name, err)
@@ -383,7 +391,7 @@ func TestPagesRender(t *testing.T) {
 	for _, name := range role.People {
 		b := e.signIn(account, name)
 		for _, path := range []string{"/", "/broadcasts", "/broadcasts/new", fmt.Sprintf("/broadcasts/%d", id),
-			fmt.Sprintf("/broadcasts/%d/live", id), fmt.Sprintf("/broadcasts/%d/report", id), "/users", "/keys", "/audit", "/settings", "/templates", "/templates/new", "/integrations", "/integrations/new", "/channels", "/channels/new", "/contacts/import", "/segments", "/segments/new", "/contacts", "/contacts?q=ana&tag=vip&consent=in&attr=city&value=Pune",
+			fmt.Sprintf("/broadcasts/%d/live", id), fmt.Sprintf("/broadcasts/%d/report", id), "/users", "/keys", "/audit", "/settings", "/templates", "/templates/new", "/integrations", "/integrations/new", "/channels", "/channels/new", "/contacts/import", "/segments", "/segments/new", "/sequences", "/contacts", "/contacts?q=ana&tag=vip&consent=in&attr=city&value=Pune",
 			"/audit?who=user:1&what=user&from=2026-01-01&to=2026-12-31", "/account/mfa", "/account/password"} {
 			status, body := b.do("GET", path, nil)
 			if status != http.StatusOK && status != http.StatusForbidden {

@@ -71,6 +71,8 @@ func toInt(v any) int64 {
 	switch x := v.(type) {
 	case int:
 		return int64(x)
+	case int16:
+		return int64(x)
 	case int32:
 		return int64(x)
 	case int64:
