@@ -73,9 +73,11 @@ func (c *Console) upload(w http.ResponseWriter, r *http.Request, v *visit) (*for
 }
 
 // importOptions reads the form's options: the country of numbers without a code, the source
-// recorded with the consent the file sets, and for a CSV the columns' fields, one per line as
-// field = column header.
+// recorded with the consent the file sets, what happens to contacts already known (updated, or
+// only filled in), and for a CSV the columns' fields, one per line as field = column header.
 func importOptions(f *form, author contacts.Author, maxRows int) importer.Options {
+	// "fill": a known contact only gains what it lacks (no rename, no change of consent).
+	author.Fill = f.Get("existing") == "fill"
 	opts := importer.Options{DefaultCountry: strings.ToUpper(strings.TrimSpace(f.Get("default_country"))), OptInSource: f.Get("opt_in_source"),
 		Author: author, MaxRows: maxRows}
 	if _, err := contacts.CheckSource(opts.OptInSource); err != nil {

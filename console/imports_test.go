@@ -70,6 +70,17 @@ func TestImportPage(t *testing.T) {
 	if status != http.StatusOK || err != nil || len(rows) != 3 || rows[1][0] != "3" || rows[2][0] != "5" {
 		t.Fatalf("rejects: %d %v %q", status, err, rows)
 	}
+	// Again, only filling in: Ana keeps her name and her consent.
+	again := "phone,name,opted_in\n+14155550101,Anna Changed,true\n"
+	if status, _, _ := b.upload("again.csv", again, map[string]string{"opt_in_source": "import", "existing": "fill"}, b.csrf); status != http.StatusSeeOther {
+		t.Fatalf("fill-only import: %d", status)
+	}
+	var name string
+	var optedIn bool
+	_ = e.pool.QueryRow(context.Background(), `SELECT name, opted_in FROM contacts WHERE account_id = $1 AND phone = '+14155550101'`, account).Scan(&name, &optedIn)
+	if name != "Ana" || optedIn {
+		t.Fatalf("a fill-only import changed a known contact: %q, opted in %v", name, optedIn)
+	}
 	if status, _, body := b.upload("list.xlsx", file, fields, b.csrf); status != http.StatusBadRequest || !strings.Contains(body, ".csv") {
 		t.Fatalf("a spreadsheet file: %d", status)
 	}
