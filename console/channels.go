@@ -155,16 +155,8 @@ func (c *Console) createChannel(w http.ResponseWriter, r *http.Request, v *visit
 	return nil
 }
 
-func (c *Console) channelOf(r *http.Request, v *visit) (queries.Channel, error) {
-	id, err := pathID(r)
-	if err != nil {
-		return queries.Channel{}, err
-	}
-	return channels.Get(r.Context(), c.q, v.sess.AccountID, id)
-}
-
 func (c *Console) channelPage(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ch, err := c.channelOf(r, v)
+	ch, err := rowOf(c, r, v, channels.Get)
 	if err != nil {
 		return err
 	}
@@ -186,7 +178,7 @@ func (c *Console) showChannel(w http.ResponseWriter, r *http.Request, v *visit, 
 // updateChannel saves the edit form: name, throughput, paused or active, and new secrets when
 // typed (a new token is checked with Meta first).
 func (c *Console) updateChannel(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ch, err := c.channelOf(r, v)
+	ch, err := rowOf(c, r, v, channels.Get)
 	if err != nil {
 		return err
 	}
@@ -220,7 +212,7 @@ func (c *Console) updateChannel(w http.ResponseWriter, r *http.Request, v *visit
 }
 
 func (c *Console) deleteChannel(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ch, err := c.channelOf(r, v)
+	ch, err := rowOf(c, r, v, channels.Get)
 	if err != nil {
 		return err
 	}

@@ -374,6 +374,17 @@ func pathID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
+// rowOf is the row of the path's {id} that get finds in the visitor's account (get answers
+// not-found for another account's row, which the page shows as no page).
+func rowOf[T any](c *Console, r *http.Request, v *visit, get func(context.Context, *queries.Queries, int64, int64) (T, error)) (T, error) {
+	id, err := pathID(r)
+	if err != nil {
+		var none T
+		return none, err
+	}
+	return get(r.Context(), c.q, v.sess.AccountID, id)
+}
+
 // nextPage is the address of the next page of a list: this page's query with the cursor set.
 func nextPage(r *http.Request, cursor string, id int64) string {
 	q := r.URL.Query()

@@ -65,17 +65,8 @@ func (c *Console) contactList(w http.ResponseWriter, r *http.Request, v *visit) 
 	return nil
 }
 
-// contactOf is the contact of the path's {id}, if the account has it.
-func (c *Console) contactOf(r *http.Request, v *visit) (queries.Contact, error) {
-	id, err := pathID(r)
-	if err != nil {
-		return queries.Contact{}, err
-	}
-	return contacts.Get(r.Context(), c.q, v.sess.AccountID, id)
-}
-
 func (c *Console) contactPage(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, err := c.contactOf(r, v)
+	ct, err := rowOf(c, r, v, contacts.Get)
 	if err != nil {
 		return err
 	}
@@ -129,7 +120,7 @@ func contactTitle(ct queries.Contact, f format) string {
 // updateContact saves the edit form: fields, tags (comma separated), and attributes one per line
 // as name = value.
 func (c *Console) updateContact(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, err := c.contactOf(r, v)
+	ct, err := rowOf(c, r, v, contacts.Get)
 	if err != nil {
 		return err
 	}
@@ -164,7 +155,7 @@ func (c *Console) updateContact(w http.ResponseWriter, r *http.Request, v *visit
 
 // consent opts a contact in or out of marketing, with where that came from.
 func (c *Console) consent(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, err := c.contactOf(r, v)
+	ct, err := rowOf(c, r, v, contacts.Get)
 	if err != nil {
 		return err
 	}
@@ -187,7 +178,7 @@ func (c *Console) consent(w http.ResponseWriter, r *http.Request, v *visit) erro
 
 // deleteContact removes a contact (their messages stay in the reports).
 func (c *Console) deleteContact(w http.ResponseWriter, r *http.Request, v *visit) error {
-	ct, err := c.contactOf(r, v)
+	ct, err := rowOf(c, r, v, contacts.Get)
 	if err != nil {
 		return err
 	}

@@ -132,16 +132,8 @@ func editIntegrationForm(view integrations.View) *form {
 	return f
 }
 
-func (c *Console) integrationOf(r *http.Request, v *visit) (queries.Integration, error) {
-	id, err := pathID(r)
-	if err != nil {
-		return queries.Integration{}, err
-	}
-	return integrations.Get(r.Context(), c.q, v.sess.AccountID, id)
-}
-
 func (c *Console) integrationPage(w http.ResponseWriter, r *http.Request, v *visit) error {
-	row, err := c.integrationOf(r, v)
+	row, err := rowOf(c, r, v, integrations.Get)
 	if err != nil {
 		return err
 	}
@@ -162,7 +154,7 @@ func (c *Console) showIntegration(w http.ResponseWriter, r *http.Request, v *vis
 
 // updateIntegration saves the edit form (a new Shopify secret only when one is typed).
 func (c *Console) updateIntegration(w http.ResponseWriter, r *http.Request, v *visit) error {
-	row, err := c.integrationOf(r, v)
+	row, err := rowOf(c, r, v, integrations.Get)
 	if err != nil {
 		return err
 	}
@@ -182,7 +174,7 @@ func (c *Console) updateIntegration(w http.ResponseWriter, r *http.Request, v *v
 }
 
 func (c *Console) deleteIntegration(w http.ResponseWriter, r *http.Request, v *visit) error {
-	row, err := c.integrationOf(r, v)
+	row, err := rowOf(c, r, v, integrations.Get)
 	if err != nil {
 		return err
 	}

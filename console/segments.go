@@ -2,7 +2,6 @@ package console
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -326,16 +325,8 @@ func (c *Console) newSegment(w http.ResponseWriter, r *http.Request, v *visit) e
 	return c.showBuilder(w, r, v, http.StatusOK, builder{Tree: tree})
 }
 
-func (c *Console) segmentOf(r *http.Request, v *visit) (queries.Segment, error) {
-	id, err := pathID(r)
-	if err != nil {
-		return queries.Segment{}, err
-	}
-	return segment.Get(r.Context(), c.q, v.sess.AccountID, id)
-}
-
 func (c *Console) segmentPage(w http.ResponseWriter, r *http.Request, v *visit) error {
-	s, err := c.segmentOf(r, v)
+	s, err := rowOf(c, r, v, segment.Get)
 	if err != nil {
 		return err
 	}
@@ -387,7 +378,7 @@ func (c *Console) createSegment(w http.ResponseWriter, r *http.Request, v *visit
 }
 
 func (c *Console) updateSegment(w http.ResponseWriter, r *http.Request, v *visit) error {
-	s, err := c.segmentOf(r, v)
+	s, err := rowOf(c, r, v, segment.Get)
 	if err != nil {
 		return err
 	}
@@ -395,7 +386,7 @@ func (c *Console) updateSegment(w http.ResponseWriter, r *http.Request, v *visit
 }
 
 func (c *Console) deleteSegment(w http.ResponseWriter, r *http.Request, v *visit) error {
-	s, err := c.segmentOf(r, v)
+	s, err := rowOf(c, r, v, segment.Get)
 	if err != nil {
 		return err
 	}
@@ -411,7 +402,7 @@ func (c *Console) deleteSegment(w http.ResponseWriter, r *http.Request, v *visit
 func (c *Console) countPart(w http.ResponseWriter, r *http.Request, v *visit) error {
 	tree := readTree(r.URL.Query())
 	n, err := c.count(r, v, tree)
-	if err != nil && !errors.Is(err, r.Context().Err()) {
+	if err != nil {
 		return err
 	}
 	c.render(w, r, v, http.StatusOK, "segment-count-part", "", n)

@@ -26,22 +26,13 @@ func (c *Console) templateList(w http.ResponseWriter, r *http.Request, v *visit)
 	return nil
 }
 
-// templateOf is the template of the path's {id}, if the account has it.
-func (c *Console) templateOf(r *http.Request, v *visit) (templates.View, error) {
-	id, err := pathID(r)
-	if err != nil {
-		return templates.View{}, err
-	}
-	return templates.Get(r.Context(), c.q, v.sess.AccountID, id)
-}
-
 // previewContacts is how many contacts the preview's chooser offers.
 const previewContacts = 20
 
 // templatePage shows the template as WhatsApp shows it, filled for a chosen contact (found by the
 // search ?q=, chosen by ?contact=), and its parameter mapping.
 func (c *Console) templatePage(w http.ResponseWriter, r *http.Request, v *visit) error {
-	t, err := c.templateOf(r, v)
+	t, err := rowOf(c, r, v, templates.Get)
 	if err != nil {
 		return err
 	}
@@ -82,7 +73,7 @@ func (c *Console) showTemplate(w http.ResponseWriter, r *http.Request, v *visit,
 
 // saveMapping replaces where each parameter of the template comes from.
 func (c *Console) saveMapping(w http.ResponseWriter, r *http.Request, v *visit) error {
-	t, err := c.templateOf(r, v)
+	t, err := rowOf(c, r, v, templates.Get)
 	if err != nil {
 		return err
 	}
@@ -101,7 +92,7 @@ func (c *Console) saveMapping(w http.ResponseWriter, r *http.Request, v *visit) 
 }
 
 func (c *Console) deleteTemplate(w http.ResponseWriter, r *http.Request, v *visit) error {
-	t, err := c.templateOf(r, v)
+	t, err := rowOf(c, r, v, templates.Get)
 	if err != nil {
 		return err
 	}
