@@ -80,35 +80,6 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// change is what one mutation did, for its audit entry and its answer.
-type change struct {
-	id            int64
-	before, after any
-}
-
-// mutate runs fn and its audit entry in one transaction, then answers status with the new state
-// (204 answers nothing).
-func (s *Server) mutate(w http.ResponseWriter, r *http.Request, status int, action, target string, fn func(q *queries.Queries) (change, error)) error {
-	ctx := r.Context()
-	var c change
-	err := s.inTx(ctx, func(q *queries.Queries) error {
-		var err error
-		if c, err = fn(q); err != nil {
-			return err
-		}
-		return s.audit(ctx, q, action, target, c.id, c.before, c.after)
-	})
-	if err != nil {
-		return err
-	}
-	if status == http.StatusNoContent {
-		w.WriteHeader(status)
-		return nil
-	}
-	writeJSON(w, status, c.after)
-	return nil
-}
-
 // listPage answers one page of a list: fetch reads up to lim rows after an id of the caller's
 // account; view turns a row into what the API shows, and id gives the cursor of the next page.
 func listPage[R, V any](w http.ResponseWriter, r *http.Request, fetch func(account, after int64, lim int32) ([]R, error),
