@@ -26,6 +26,9 @@ type SequenceInput struct {
 	Name      string `json:"name"`
 	ChannelID int64  `json:"channel_id"`
 	Definition
+	// Incomplete stores a draft whose definition does not pass yet (the console's "save draft");
+	// activating it checks it then. A name and a channel are always required.
+	Incomplete bool `json:"-"`
 }
 
 // SequenceView is a sequence as people see it, with its current version's definition.
@@ -67,8 +70,9 @@ func GetSequence(ctx context.Context, q *queries.Queries, account, id int64) (Se
 }
 
 // check validates the input against the account's channel and templates and returns the
-// definition to store.
-func (in *SequenceInput) check(ctx context.Context, q *queries.Queries, account int64) ([]byte, error) {
+// definition to store; a sequence in state (draft for a new one) that may be stored incomplete
+// is stored as it is.
+func (in *SequenceInput) check(ctx context.Context, q *queries.Queries, account int64, state queries.SequenceStatus) ([]byte, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || len(in.Name) > 200 {
 		return nil, invalid.Field("name", "is required, at most 200 characters")
@@ -78,8 +82,20 @@ func (in *SequenceInput) check(ctx context.Context, q *queries.Queries, account 
 	} else if err != nil {
 		return nil, err
 	}
+	err := checkDefinition(ctx, q, account, &in.Definition)
+	if _, bad := invalid.As(err); bad && in.Incomplete && state == queries.SequenceStatusDraft {
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(in.Definition)
+}
+
+// checkDefinition validates a definition against the account's templates.
+func checkDefinition(ctx context.Context, q *queries.Queries, account int64, def *Definition) error {
 	categories := map[int64]string{}
-	for i, step := range in.Steps {
+	for i, step := range def.Steps {
 		if i >= MaxSteps {
 			break
 		}
@@ -88,22 +104,24 @@ func (in *SequenceInput) check(ctx context.Context, q *queries.Queries, account 
 			continue // Check names the step
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if _, err := broadcast.MergedTemplate(tpl, step.Parameters); err != nil {
-			return nil, invalid.Within(fmt.Sprintf("steps[%d]", i), err)
+			return invalid.Within(fmt.Sprintf("steps[%d]", i), err)
 		}
 		categories[tpl.ID] = tpl.Category
 	}
-	if err := in.Check(func(id int64) string { return categories[id] }); err != nil {
-		return nil, err
-	}
-	return json.Marshal(in.Definition)
+	return def.Check(func(id int64) string { return categories[id] })
+}
+
+// Ready says what keeps a sequence from being activated: nil when nothing does.
+func Ready(ctx context.Context, q *queries.Queries, account int64, s SequenceView) error {
+	return checkDefinition(ctx, q, account, &s.Definition)
 }
 
 // CreateSequence makes a draft sequence of by's account.
 func CreateSequence(ctx context.Context, db *pgxpool.Pool, by audit.Actor, in SequenceInput) (SequenceView, error) {
-	def, err := in.check(ctx, queries.New(db), by.AccountID)
+	def, err := in.check(ctx, queries.New(db), by.AccountID, queries.SequenceStatusDraft)
 	if err != nil {
 		return SequenceView{}, err
 	}
@@ -131,7 +149,7 @@ func UpdateSequence(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id in
 	if err != nil {
 		return SequenceView{}, err
 	}
-	def, err := in.check(ctx, queries.New(db), by.AccountID)
+	def, err := in.check(ctx, queries.New(db), by.AccountID, before.Status)
 	if err != nil {
 		return SequenceView{}, err
 	}
@@ -173,7 +191,7 @@ const (
 	ActionArchive  = "archive"
 )
 
-// Move activates a draft, pauses or resumes a sequence, or archives it (its enrollments end and
+// Move activates a draft (one whose definition passes), pauses or resumes a sequence, or archives it (its enrollments end and
 // their unsent steps are skipped).
 func Move(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64, action string) (SequenceView, error) {
 	var view SequenceView
@@ -189,6 +207,9 @@ func Move(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64, actio
 		case ActionResume:
 			_, err = q.ResumeSequence(ctx, queries.ResumeSequenceParams{AccountID: by.AccountID, ID: id})
 		case ActionActivate:
+			if err := Ready(ctx, q, by.AccountID, before); err != nil {
+				return 0, nil, nil, err
+			}
 			_, err = q.SetSequenceStatus(ctx, queries.SetSequenceStatusParams{Status: queries.SequenceStatusActive, AccountID: by.AccountID,
 				ID: id, FromStatuses: []queries.SequenceStatus{queries.SequenceStatusDraft}})
 		case ActionArchive:
