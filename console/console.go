@@ -17,10 +17,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/clock"
+	"github.com/dripcast/dripcast/drip"
 	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/iprange"
+	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/people"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/role"
@@ -42,6 +46,9 @@ type Options struct {
 	// ImportMaxBytes and ImportMaxRows bound one contact import (512 MiB and 2,000,000 when 0).
 	ImportMaxBytes int64
 	ImportMaxRows  int
+	// Drips enrolls contacts by hand; one on the real clock, counting into a registry of its own,
+	// when nil.
+	Drips *drip.Engine
 }
 
 // Console holds what the pages share.
@@ -50,6 +57,7 @@ type Console struct {
 	q      *queries.Queries
 	people *people.Service
 	sender broadcast.Sender
+	drips  *drip.Engine
 	log    *slog.Logger
 	opts   Options
 }
@@ -65,8 +73,11 @@ func New(db *pgxpool.Pool, log *slog.Logger, opts Options) *Console {
 	if opts.ImportMaxRows <= 0 {
 		opts.ImportMaxRows = 2_000_000
 	}
+	if opts.Drips == nil {
+		opts.Drips = drip.New(db, clock.Real{}, log, metrics.New(prometheus.NewRegistry()))
+	}
 	return &Console{db: db, q: queries.New(db), people: people.New(db, opts.Secrets),
-		sender: broadcast.Sender{Meta: opts.Meta, Secrets: opts.Secrets}, log: log, opts: opts}
+		sender: broadcast.Sender{Meta: opts.Meta, Secrets: opts.Secrets}, drips: opts.Drips, log: log, opts: opts}
 }
 
 // LinkURL is the address of a one-time link (first sign-in, invite) on a console at base.
@@ -136,8 +147,15 @@ func (c *Console) pages() []page {
 		{"POST", "/contacts/{id}/consent/{choice}", member, role.Editors, c.consent},
 		{"POST", "/contacts/{id}/delete", member, role.Editors, c.deleteContact},
 		{"GET", "/sequences", member, role.Readers, c.sequenceList},
+		{"GET", "/sequences/new", member, role.Editors, c.newSequence},
+		{"POST", "/sequences/new", member, role.Editors, c.createSequence},
 		{"GET", "/sequences/{id}", member, role.Readers, c.sequencePage},
+		{"GET", "/sequences/{id}/edit", member, role.Editors, c.editSequence},
+		{"POST", "/sequences/{id}/edit", member, role.Editors, c.updateSequence},
+		{"POST", "/sequences/{id}/enroll", member, role.Editors, c.enrollContact},
 		{"POST", "/sequences/{id}/{action}", member, role.Editors, c.sequenceAction},
+		{"GET", "/enrollments/{id}", member, role.Readers, c.journeyPage},
+		{"POST", "/enrollments/{id}/exit", member, role.Editors, c.exitEnrollment},
 		{"GET", "/segments", member, role.Readers, c.segmentList},
 		{"GET", "/segments/new", member, role.Editors, c.newSegment},
 		{"POST", "/segments/new", member, role.Editors, c.createSegment},

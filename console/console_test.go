@@ -223,7 +223,8 @@ func TestAnotherAccountSeesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	seq := e.sequenceOf(mine, promo)
-	ids := map[string]int64{"/sequences/": seq, "/segments/": seg.ID, "/broadcasts/": id, "/users/": person.ID, "/keys/": key.ID, "/contacts/": contact.ID, "/templates/": tpl.ID,
+	enrollment := e.enrollmentOf(mine, promo, contact.ID)
+	ids := map[string]int64{"/sequences/": seq, "/enrollments/": enrollment, "/segments/": seg.ID, "/broadcasts/": id, "/users/": person.ID, "/keys/": key.ID, "/contacts/": contact.ID, "/templates/": tpl.ID,
 		"/integrations/": hook.ID, "/channels/": channel, "/portfolios/": portfolio, "/contacts/imports/": imported}
 	other := e.signIn(e.account("globex"), "owner")
 	walked := 0
@@ -272,6 +273,10 @@ func TestAnotherAccountSeesNothing(t *testing.T) {
 	}
 	if sq, err := q.GetSequence(context.Background(), queries.GetSequenceParams{AccountID: mine, ID: seq}); err != nil || sq.Status != "draft" {
 		t.Fatalf("the sequence changed: %q %v", sq.Status, err)
+	}
+	if en, err := q.GetEnrollment(context.Background(), queries.GetEnrollmentParams{AccountID: mine, ID: enrollment}); err != nil ||
+		en.Status != queries.EnrollmentStatusActive {
+		t.Fatalf("the enrollment changed: %q %v", en.Status, err)
 	}
 	if sg, err := q.GetSegment(context.Background(), queries.GetSegmentParams{AccountID: mine, ID: seg.ID}); err != nil || sg.Name != "VIP" {
 		t.Fatalf("the segment changed: %q %v", sg.Name, err)

@@ -39,10 +39,11 @@ var builderOps = []struct{ Op, Label string }{{"eq", "is"}, {"neq", "is not"}, {
 // maxBuilderNodes bounds what a form may describe (the rules allow as many).
 const maxBuilderNodes = segment.MaxNodes
 
-// readTree reads the builder's fields; count bounds the nodes read.
-func readTree(vals url.Values) ruleNode {
+// readTree reads the builder's fields of the tree at root ("r" on the segment page); count
+// bounds the nodes read.
+func readTree(vals url.Values, root string) ruleNode {
 	count := 0
-	return readNode(vals, "r", 1, &count)
+	return readNode(vals, root, 1, &count)
 }
 
 func readNode(vals url.Values, path string, depth int, count *int) ruleNode {
@@ -86,8 +87,11 @@ func (n *ruleNode) act(action string) {
 			g.Children = append(g.Children, child)
 		}
 	}
-	n.renumber("r")
+	n.renumber(n.Path)
 }
+
+// IsRoot says whether the node is its tree's root, which cannot be removed.
+func (n ruleNode) IsRoot() bool { return !strings.Contains(n.Path, ".") }
 
 func (n *ruleNode) find(path string) *ruleNode {
 	if n.Path == path {
@@ -181,13 +185,13 @@ func (n ruleNode) label() string {
 	return n.Field
 }
 
-// treeOf shows a stored rule in the builder (a root that is not a group goes inside one).
-func treeOf(r segment.Rule) ruleNode {
+// treeOf shows a stored rule in the builder at root (a root that is not a group goes inside one).
+func treeOf(r segment.Rule, root string) ruleNode {
 	n := nodeOf(r)
 	if n.Kind == "cond" {
 		n = ruleNode{Kind: "all", Children: []ruleNode{n}}
 	}
-	n.renumber("r")
+	n.renumber(root)
 	return n
 }
 
@@ -334,14 +338,14 @@ func (c *Console) segmentPage(w http.ResponseWriter, r *http.Request, v *visit) 
 	if err != nil {
 		return err
 	}
-	return c.showBuilder(w, r, v, http.StatusOK, builder{ID: s.ID, Name: s.Name, Tree: treeOf(rule), Saved: r.URL.Query().Get("saved") != ""})
+	return c.showBuilder(w, r, v, http.StatusOK, builder{ID: s.ID, Name: s.Name, Tree: treeOf(rule, "r"), Saved: r.URL.Query().Get("saved") != ""})
 }
 
 // saveSegment handles the builder's buttons for a new segment (id 0) or a saved one: a change to
 // the tree comes back as the page; save stores it.
 func (c *Console) saveSegment(w http.ResponseWriter, r *http.Request, v *visit, id int64) error {
 	f := newForm(r)
-	b := builder{ID: id, Name: f.Get("name"), Tree: readTree(r.PostForm), Form: f}
+	b := builder{ID: id, Name: f.Get("name"), Tree: readTree(r.PostForm, "r"), Form: f}
 	b.Tree.renumber("r")
 	if act := f.Get("act"); act != "" {
 		b.Tree.act(act)
@@ -400,7 +404,7 @@ func (c *Console) deleteSegment(w http.ResponseWriter, r *http.Request, v *visit
 // countPart answers the builder's live count for the tree in the query (the page's script asks
 // as the rules change).
 func (c *Console) countPart(w http.ResponseWriter, r *http.Request, v *visit) error {
-	tree := readTree(r.URL.Query())
+	tree := readTree(r.URL.Query(), "r")
 	n, err := c.count(r, v, tree)
 	if err != nil {
 		return err

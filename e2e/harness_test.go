@@ -90,7 +90,7 @@ func newStackAt(t testing.TB, simCfg metasim.Config, mps int, clk clock.Clock) *
 	reg := prometheus.NewRegistry()
 	sending := metrics.New(reg)
 	drips := drip.New(pool, clk, log, sending)
-	pages := console.New(pool, log, console.Options{Secrets: box, Meta: client}).Handler()
+	pages := console.New(pool, log, console.Options{Secrets: box, Meta: client, Drips: drips}).Handler()
 	apiSrv := httptest.NewServer(api.New(pool, rdb, log, api.Options{Secrets: box, Meta: client, Metrics: sending, Drips: drips, Console: pages},
 		reg, reg).Handler())
 	t.Cleanup(apiSrv.Close)
