@@ -138,7 +138,8 @@ const markAnswered = `-- name: MarkAnswered :execrows
 WITH target AS (
     SELECT m.id FROM messages m
     WHERE m.channel_id = $4::bigint AND m.contact_id = $5::bigint AND m.sent_at IS NOT NULL
-      AND CASE WHEN $6::text = '' THEN m.sent_at > $7             ELSE m.wamid = $6::text END
+      AND CASE WHEN $6::text = '' THEN m.sent_at + interval '3 days' > $2::timestamptz
+               ELSE m.wamid = $6::text END
     ORDER BY m.sent_at DESC
     LIMIT 1
 )
@@ -149,13 +150,12 @@ FROM target WHERE messages.id = target.id
 `
 
 type MarkAnsweredParams struct {
-	Replied                             bool
-	At                                  time.Time
-	OptedOut                            bool
-	ChannelID                           int64
-	ContactID                           int64
-	Context                             string
-	Attimestamptz3DayspgCataloginterval *time.Time
+	Replied   bool
+	At        time.Time
+	OptedOut  bool
+	ChannelID int64
+	ContactID int64
+	Context   string
 }
 
 // A reply or an opt-out is charged to the message it answers: the one whose wamid it quotes, or
@@ -169,7 +169,6 @@ func (q *Queries) MarkAnswered(ctx context.Context, arg MarkAnsweredParams) (int
 		arg.ChannelID,
 		arg.ContactID,
 		arg.Context,
-		arg.Attimestamptz3DayspgCataloginterval,
 	)
 	if err != nil {
 		return 0, err

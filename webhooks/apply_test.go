@@ -157,6 +157,21 @@ func TestStatusOfAnotherNumberIsIgnored(t *testing.T) {
 	}
 }
 
+// A reply that quotes nothing is charged to the latest message sent to the contact (sqlc once
+// read "@at::timestamptz - interval '3 days'" as one parameter, always NULL, and charged none).
+func TestReplyWithoutContextIsCharged(t *testing.T) {
+	t.Parallel()
+	pool, msg := fixture(t)
+	apply(t, pool, statuses(msg, [2]string{"sent", ""}))
+	m := map[string]any{"from": "14155550100", "id": "wamid.IN", "timestamp": "1750000100", "type": "text", "text": map[string]string{"body": "Blue?"}}
+	apply(t, pool, notification("messages", map[string]any{"metadata": map[string]string{"phone_number_id": "1001"}, "messages": []any{m}}))
+	var replied bool
+	_ = pool.QueryRow(context.Background(), "SELECT replied_at IS NOT NULL FROM messages WHERE id = $1", msg).Scan(&replied)
+	if !replied {
+		t.Fatal("the reply was not charged to the message sent before it")
+	}
+}
+
 func TestStopReplyOptsOutAndCountsAsReply(t *testing.T) {
 	t.Parallel()
 	pool, msg := fixture(t)

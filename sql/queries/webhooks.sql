@@ -47,7 +47,7 @@ UPDATE contacts SET last_inbound_at = GREATEST(last_inbound_at, @at::timestamptz
 WITH target AS (
     SELECT m.id FROM messages m
     WHERE m.channel_id = @channel_id::bigint AND m.contact_id = @contact_id::bigint AND m.sent_at IS NOT NULL
-      AND CASE WHEN @context::text = '' THEN m.sent_at > @at::timestamptz - interval '3 days'
+      AND CASE WHEN @context::text = '' THEN m.sent_at + interval '3 days' > @at::timestamptz
                ELSE m.wamid = @context::text END
     ORDER BY m.sent_at DESC
     LIMIT 1
