@@ -76,6 +76,15 @@ func TestSequencesAPI(t *testing.T) {
 	}
 	contact := e.call(key, "POST", "/v1/contacts", map[string]any{"phone": "+14155550100", "opted_in": true}).want(t, http.StatusCreated).num("id")
 	e.call(key, "POST", path+"/enrollments", map[string]any{"phone": "+14155550100"}).want(t, http.StatusConflict) // draft
+	// Activation checks the draft again: its template paused since, it does not go live.
+	setStatus := func(status string) {
+		if _, err := e.pool.Exec(context.Background(), `UPDATE templates SET status = $1 WHERE id = $2`, status, tpl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setStatus("paused")
+	e.call(key, "POST", path+"/activate", nil).want(t, http.StatusBadRequest)
+	setStatus("approved")
 	e.call(key, "POST", path+"/activate", nil).want(t, http.StatusOK)
 	e.call(key, "POST", path+"/activate", nil).want(t, http.StatusConflict)
 	if r := e.call(key, "PUT", path, edited).want(t, http.StatusOK); r.num("version") != 2 {
