@@ -34,7 +34,9 @@ func TestConsoleSequencePath(t *testing.T) {
 
 	// Build: trigger and filter, three steps (each "+" is a round trip that keeps what was typed),
 	// a window in UTC, exit on reply (ticked for a new sequence).
-	set := func(sel, value string) chromedp.Action[chromedp.Void] { return chromedp.SetValue(chromedp.CSS(sel), value) }
+	set := func(sel, value string) chromedp.Action[chromedp.Void] {
+		return chromedp.SetValue(chromedp.CSS(sel), value)
+	}
 	b.run(b.open("/sequences"), chromedp.Click(chromedp.CSS("#new-sequence")), chromedp.WaitVisible(chromedp.CSS("#sequence-form")),
 		chromedp.SendKeys(chromedp.CSS("#name"), "Cart rescue"), set("#channel_id", fmt.Sprint(channel)),
 		chromedp.Click(chromedp.CSS("#starts-event")), chromedp.SendKeys(chromedp.CSS("#trigger_event"), "cart.abandoned"),
