@@ -129,14 +129,16 @@ func TestWebhookForgeriesAcrossAccounts(t *testing.T) {
 			"message_template_language": "en_US", "reason": "NONE"}
 	}
 	forgeries := map[string][]byte{
-		"a: STOP text":             delivery(t, [3]any{b.waba, "messages", stop}),
-		"b: resume":                delivery(t, [3]any{b.waba, "user_preferences", resume}),
-		"c: read in 1970":          delivery(t, [3]any{b.waba, "messages", read(b.number, 1)}),
-		"c: read in 2100":          delivery(t, [3]any{b.waba, "messages", read(b.number, 4102444800)}),
-		"c: B's number, A's WABA":  delivery(t, [3]any{a.waba, "messages", read(b.number, time.Now().Unix())}),
-		"d: quality and tier":      delivery(t, [3]any{b.waba, "phone_number_quality_update", quality}),
-		"e: template disabled":     delivery(t, [3]any{b.waba, "message_template_status_update", template("DISABLED")}),
-		"e: template approved":     delivery(t, [3]any{b.waba, "message_template_status_update", template("APPROVED")}),
+		"a: STOP text":            delivery(t, [3]any{b.waba, "messages", stop}),
+		"b: resume":               delivery(t, [3]any{b.waba, "user_preferences", resume}),
+		"c: read in 1970":         delivery(t, [3]any{b.waba, "messages", read(b.number, 1)}),
+		"c: read in 2100":         delivery(t, [3]any{b.waba, "messages", read(b.number, 4102444800)}),
+		"c: B's number, A's WABA": delivery(t, [3]any{a.waba, "messages", read(b.number, time.Now().Unix())}),
+		"d: quality and tier":     delivery(t, [3]any{b.waba, "phone_number_quality_update", quality}),
+		"e: template disabled":    delivery(t, [3]any{b.waba, "message_template_status_update", template("DISABLED")}),
+		"e: template approved":    delivery(t, [3]any{b.waba, "message_template_status_update", template("APPROVED")}),
+		"e: template quality": delivery(t, [3]any{b.waba, "message_template_quality_update", map[string]any{"new_quality_score": "RED",
+			"message_template_name": "welcome_offer", "message_template_language": "en_US"}}),
 		"f: reply ends enrollment": delivery(t, [3]any{b.waba, "messages", reply}),
 		"A's entry, then B's":      delivery(t, [3]any{a.waba, "messages", read(a.number, time.Now().Unix())}, [3]any{b.waba, "messages", stop}),
 	}

@@ -200,6 +200,13 @@ func TestTemplatePausedByMetaMidBroadcast(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, "completed after approval", 60*time.Second, func() bool { return s.status(id) == "completed" })
+	// Meta re-rates the template: its page says so.
+	if err := s.sim.TemplateQuality(metasim.TemplateQualityChange{PhoneNumberID: phoneNumberID, Name: "promo", Language: "en", Quality: "YELLOW"}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the quality score", 10*time.Second, func() bool {
+		return s.call("GET", fmt.Sprintf("/v1/templates/%d", template), nil, 200)["quality_score"] == "YELLOW"
+	})
 	c := s.sim.Counters()
 	rep := s.report(id)
 	if c.Accepted != 600 || c.UniqueRecipients != 600 || len(c.RepeatRecipients) != 0 || len(rep["failed"].(map[string]any)) != 0 {

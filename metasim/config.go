@@ -66,5 +66,6 @@ type Template struct {
 	Language string         `json:"language"`
 	Category string         `json:"category"` // marketing, utility, authentication
 	Status   string         `json:"status"`   // APPROVED when empty; PAUSED and DISABLED refuse sends
+	Quality  string         `json:"quality"`  // Meta's quality score; UNKNOWN when empty
 	Params   map[string]int `json:"params"`
 }

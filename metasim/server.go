@@ -1,6 +1,7 @@
 package metasim
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 //	POST /_sim/user-preferences                  {"phone_number_id","wa_id","value":"stop"|"resume"}
 //	POST /_sim/quality                           {"phone_number_id","event","rating","limit"}
 //	POST /_sim/template-status                   {"phone_number_id","name","language","event"}
+//	POST /_sim/template-quality                  {"phone_number_id","name","language","quality"}
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /{version}/{id}/messages", s.handleSend)
@@ -50,6 +52,7 @@ func (s *Sim) Handler() http.Handler {
 	mux.HandleFunc("POST /_sim/user-preferences", control(s.UserPreference))
 	mux.HandleFunc("POST /_sim/quality", control(s.Quality))
 	mux.HandleFunc("POST /_sim/template-status", control(s.TemplateStatus))
+	mux.HandleFunc("POST /_sim/template-quality", control(s.TemplateQuality))
 	return mux
 }
 
@@ -292,6 +295,40 @@ func (s *Sim) TemplateStatus(c TemplateChange) error {
 	s.hooks.push(&hook{due: time.Now(), number: &n.Number, field: whatsapp.FieldTemplateStatus, value: whatsapp.TemplateStatusUpdate{
 		Event: c.Event, MessageTemplateName: t.Name, MessageTemplateLanguage: t.Language, Reason: "NONE",
 		MessageTemplateCategory: t.Category,
+	}})
+	return nil
+}
+
+// TemplateQualityChange is Meta re-rating a template.
+type TemplateQualityChange struct {
+	PhoneNumberID string `json:"phone_number_id"` // whose WABA is told
+	Name          string `json:"name"`
+	Language      string `json:"language"`
+	Quality       string `json:"quality"` // GREEN, YELLOW, RED, UNKNOWN
+}
+
+// TemplateQuality sets the template's quality score and posts a message_template_quality_update
+// webhook with the previous and the new score.
+func (s *Sim) TemplateQuality(c TemplateQualityChange) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.number(c.PhoneNumberID)
+	if err != nil {
+		return err
+	}
+	t, found := s.templates[c.Name+"/"+c.Language]
+	if !found {
+		return fmt.Errorf("no template %s/%s is registered", c.Name, c.Language)
+	}
+	switch c.Quality {
+	case "GREEN", "YELLOW", "RED", "UNKNOWN":
+	default:
+		return fmt.Errorf("quality %q: Meta's scores are GREEN, YELLOW, RED and UNKNOWN", c.Quality)
+	}
+	previous := cmp.Or(t.Quality, "UNKNOWN")
+	t.Quality = c.Quality
+	s.hooks.push(&hook{due: time.Now(), number: &n.Number, field: whatsapp.FieldTemplateQuality, value: whatsapp.TemplateQualityUpdate{
+		PreviousQualityScore: previous, NewQualityScore: c.Quality, MessageTemplateName: t.Name, MessageTemplateLanguage: t.Language,
 	}})
 	return nil
 }

@@ -575,16 +575,17 @@ type SigninThrottle struct {
 }
 
 type Template struct {
-	ID         int64
-	AccountID  int64
-	Name       string
-	Language   string
-	Category   string
-	Status     string
-	Components json.RawMessage
-	Parameters json.RawMessage
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	ID           int64
+	AccountID    int64
+	Name         string
+	Language     string
+	Category     string
+	Status       string
+	Components   json.RawMessage
+	Parameters   json.RawMessage
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	QualityScore string
 }
 
 type User struct {

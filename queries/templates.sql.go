@@ -13,7 +13,7 @@ import (
 const createTemplate = `-- name: CreateTemplate :one
 INSERT INTO templates (account_id, name, language, category, status, components, parameters)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, account_id, name, language, category, status, components, parameters, created_at, updated_at
+RETURNING id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score
 `
 
 type CreateTemplateParams struct {
@@ -48,6 +48,7 @@ func (q *Queries) CreateTemplate(ctx context.Context, arg CreateTemplateParams) 
 		&i.Parameters,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.QualityScore,
 	)
 	return i, err
 }
@@ -70,7 +71,7 @@ func (q *Queries) DeleteTemplate(ctx context.Context, arg DeleteTemplateParams) 
 }
 
 const getTemplate = `-- name: GetTemplate :one
-SELECT id, account_id, name, language, category, status, components, parameters, created_at, updated_at FROM templates WHERE account_id = $1 AND id = $2
+SELECT id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score FROM templates WHERE account_id = $1 AND id = $2
 `
 
 type GetTemplateParams struct {
@@ -92,12 +93,13 @@ func (q *Queries) GetTemplate(ctx context.Context, arg GetTemplateParams) (Templ
 		&i.Parameters,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.QualityScore,
 	)
 	return i, err
 }
 
 const listTemplates = `-- name: ListTemplates :many
-SELECT id, account_id, name, language, category, status, components, parameters, created_at, updated_at FROM templates WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
+SELECT id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score FROM templates WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
 `
 
 type ListTemplatesParams struct {
@@ -126,6 +128,7 @@ func (q *Queries) ListTemplates(ctx context.Context, arg ListTemplatesParams) ([
 			&i.Parameters,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.QualityScore,
 		); err != nil {
 			return nil, err
 		}
@@ -141,7 +144,7 @@ const updateTemplate = `-- name: UpdateTemplate :one
 UPDATE templates SET name = $1, language = $2, category = $3, status = $4,
     components = $5, parameters = $6, updated_at = now()
 WHERE account_id = $7 AND id = $8
-RETURNING id, account_id, name, language, category, status, components, parameters, created_at, updated_at
+RETURNING id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score
 `
 
 type UpdateTemplateParams struct {
@@ -178,6 +181,7 @@ func (q *Queries) UpdateTemplate(ctx context.Context, arg UpdateTemplateParams) 
 		&i.Parameters,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.QualityScore,
 	)
 	return i, err
 }

@@ -286,6 +286,28 @@ func (q *Queries) SetPortfolioTier(ctx context.Context, arg SetPortfolioTierPara
 	return err
 }
 
+const setTemplateQualityByName = `-- name: SetTemplateQualityByName :exec
+UPDATE templates SET quality_score = $1, updated_at = now()
+WHERE account_id = ANY($2::bigint[]) AND name = $3 AND language = $4
+`
+
+type SetTemplateQualityByNameParams struct {
+	QualityScore string
+	AccountIds   []int64
+	Name         string
+	Language     string
+}
+
+func (q *Queries) SetTemplateQualityByName(ctx context.Context, arg SetTemplateQualityByNameParams) error {
+	_, err := q.db.Exec(ctx, setTemplateQualityByName,
+		arg.QualityScore,
+		arg.AccountIds,
+		arg.Name,
+		arg.Language,
+	)
+	return err
+}
+
 const setTemplateStatusByName = `-- name: SetTemplateStatusByName :many
 UPDATE templates SET status = $1, updated_at = now()
 WHERE account_id = $2 AND name = $3 AND language = $4

@@ -22,13 +22,14 @@ import (
 type View struct {
 	ID int64 `json:"id"`
 	Template
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	QualityScore string    `json:"quality_score"` // Meta's: GREEN, YELLOW, RED or UNKNOWN
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // ViewOf is a stored template's view.
 func ViewOf(t queries.Template) (View, error) {
-	v := View{ID: t.ID, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	v := View{ID: t.ID, QualityScore: t.QualityScore, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	v.Name, v.Language, v.Category, v.Status = t.Name, t.Language, t.Category, t.Status
 	if err := json.Unmarshal(t.Components, &v.Components); err != nil {
 		return v, err

@@ -57,6 +57,8 @@ func Apply(ctx context.Context, q *queries.Queries, n whatsapp.Notification, sco
 				err = applyQuality(ctx, q, scope.byWABA[e.ID], v)
 			case *whatsapp.TemplateStatusUpdate:
 				err = applyTemplate(ctx, q, scope.byWABA[e.ID], v)
+			case *whatsapp.TemplateQualityUpdate:
+				err = applyTemplateQuality(ctx, q, scope.byWABA[e.ID], v)
 			}
 			if err != nil {
 				return res, fmt.Errorf("%s: %w", c.Field, err)
@@ -326,13 +328,7 @@ func applyTemplate(ctx context.Context, q *queries.Queries, wabaChannels []Chann
 	if !slices.Contains([]string{"approved", "pending", "rejected", "paused", "disabled"}, status) {
 		return nil
 	}
-	var accounts []int64
-	for _, ch := range wabaChannels {
-		if !slices.Contains(accounts, ch.AccountID) {
-			accounts = append(accounts, ch.AccountID)
-		}
-	}
-	for _, acct := range accounts {
+	for _, acct := range accountsOf(wabaChannels) {
 		ids, err := q.SetTemplateStatusByName(ctx, queries.SetTemplateStatusByNameParams{Status: status, AccountID: acct,
 			Name: v.MessageTemplateName, Language: v.MessageTemplateLanguage})
 		if err != nil {
@@ -351,4 +347,26 @@ func applyTemplate(ctx context.Context, q *queries.Queries, wabaChannels []Chann
 		}
 	}
 	return nil
+}
+
+// accountsOf lists the accounts of a WABA's channels, once each.
+func accountsOf(channels []Channel) []int64 {
+	var accounts []int64
+	for _, ch := range channels {
+		if !slices.Contains(accounts, ch.AccountID) {
+			accounts = append(accounts, ch.AccountID)
+		}
+	}
+	return accounts
+}
+
+// applyTemplateQuality records Meta's quality score of a template, for people to see: Meta
+// pauses a template whose quality falls, and says so with a status update.
+func applyTemplateQuality(ctx context.Context, q *queries.Queries, wabaChannels []Channel, v *whatsapp.TemplateQualityUpdate) error {
+	score := strings.ToUpper(v.NewQualityScore)
+	if !slices.Contains([]string{"GREEN", "YELLOW", "RED", "UNKNOWN"}, score) || len(wabaChannels) == 0 {
+		return nil
+	}
+	return q.SetTemplateQualityByName(ctx, queries.SetTemplateQualityByNameParams{QualityScore: score,
+		AccountIds: accountsOf(wabaChannels), Name: v.MessageTemplateName, Language: v.MessageTemplateLanguage})
 }

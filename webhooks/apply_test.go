@@ -247,6 +247,24 @@ func TestTemplatePauseAndQuality(t *testing.T) {
 	if s, reason := status(); s != "paused" || reason != "paused automatically: quality rating RED" || quality != "RED" || tier == nil || *tier != 2000 {
 		t.Fatalf("after FLAGGED: %s %q, quality %s, tier %v", s, reason, quality, tier)
 	}
+	score := func() string {
+		var q string
+		_ = pool.QueryRow(ctx, "SELECT quality_score FROM templates WHERE name = 'promo'").Scan(&q)
+		return q
+	}
+	if q := score(); q != "UNKNOWN" {
+		t.Fatalf("a template Meta has not rated: %s", q)
+	}
+	apply(t, pool, notification("message_template_quality_update", whatsapp.TemplateQualityUpdate{PreviousQualityScore: "UNKNOWN",
+		NewQualityScore: "YELLOW", MessageTemplateName: "promo", MessageTemplateLanguage: "en"}))
+	if q := score(); q != "YELLOW" {
+		t.Fatalf("after the quality update: %s", q)
+	}
+	apply(t, pool, notification("message_template_quality_update", whatsapp.TemplateQualityUpdate{NewQualityScore: "PURPLE",
+		MessageTemplateName: "promo", MessageTemplateLanguage: "en"}))
+	if q := score(); q != "YELLOW" {
+		t.Fatalf("a score Meta does not send was stored: %s", q)
+	}
 }
 
 // A sequence sending the template pauses with it (its contacts wait) and resumes when Meta

@@ -33,6 +33,7 @@ const (
 	FieldUserPreferences = "user_preferences"
 	FieldQuality         = "phone_number_quality_update"
 	FieldTemplateStatus  = "message_template_status_update"
+	FieldTemplateQuality = "message_template_quality_update"
 	FieldAccountUpdate   = "account_update"
 )
 
@@ -178,6 +179,15 @@ type TemplateStatusUpdate struct {
 	MessageTemplateCategory string `json:"message_template_category,omitempty"`
 }
 
+// TemplateQualityUpdate reports a change of a template's quality score.
+type TemplateQualityUpdate struct {
+	PreviousQualityScore    string `json:"previous_quality_score"`
+	NewQualityScore         string `json:"new_quality_score"` // GREEN, YELLOW, RED, UNKNOWN
+	MessageTemplateID       int64  `json:"message_template_id"`
+	MessageTemplateName     string `json:"message_template_name"`
+	MessageTemplateLanguage string `json:"message_template_language"`
+}
+
 // AccountUpdate reports a change of the business account (ban, verification, …).
 type AccountUpdate struct {
 	PhoneNumber string `json:"phone_number,omitempty"`
@@ -199,7 +209,7 @@ func ParseNotification(body []byte) (Notification, error) {
 }
 
 // Decode reads a change's value into the type of its field (MessagesValue, UserPreferencesValue,
-// QualityUpdate, TemplateStatusUpdate, AccountUpdate). ok is false for a kind Dripcast does not
+// QualityUpdate, TemplateStatusUpdate, TemplateQualityUpdate, AccountUpdate). ok is false for a kind Dripcast does not
 // read; err reports a known kind whose value is malformed.
 func (c Change) Decode() (v any, ok bool, err error) {
 	switch c.Field {
@@ -211,6 +221,8 @@ func (c Change) Decode() (v any, ok bool, err error) {
 		v = &QualityUpdate{}
 	case FieldTemplateStatus:
 		v = &TemplateStatusUpdate{}
+	case FieldTemplateQuality:
+		v = &TemplateQualityUpdate{}
 	case FieldAccountUpdate:
 		v = &AccountUpdate{}
 	default:

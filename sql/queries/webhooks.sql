@@ -69,6 +69,10 @@ UPDATE broadcasts b SET status = 'paused', status_reason = @reason, pause_cause 
 FROM templates t
 WHERE t.id = b.template_id AND t.category = 'marketing' AND b.channel_id = @channel_id AND b.status IN ('running', 'scheduled');
 
+-- name: SetTemplateQualityByName :exec
+UPDATE templates SET quality_score = @quality_score, updated_at = now()
+WHERE account_id = ANY(@account_ids::bigint[]) AND name = @name AND language = @language;
+
 -- name: SetTemplateStatusByName :many
 UPDATE templates SET status = @status, updated_at = now()
 WHERE account_id = @account_id AND name = @name AND language = @language
