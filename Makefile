@@ -82,6 +82,7 @@ lint: ## go vet, staticcheck and govulncheck (the tools pinned in tools/go.mod)
 bench: ## benchmarks beside same-run baselines, 3 runs each (about 30 minutes); the table goes into BENCHMARKS.md
 	@mkdir -p .cache
 	@$(SERVICES) && { $(BENCH) -count 3 ./importer -args -import-rows=1000000 && \
+	  $(BENCH) -count 3 ./segment -args -count-contacts=100000 && \
 	  $(BENCH) -count 3 ./broadcast -args -expand-contacts=1000000 && \
 	  $(BENCH) -count 3 ./dashboards -args -panel-messages=10000000 && \
 	  $(BENCH) -count 3 ./e2e -args -bench-tier=2000 -bench-sends=200000 -bench-webhook-messages=200000 \
@@ -92,6 +93,7 @@ bench: ## benchmarks beside same-run baselines, 3 runs each (about 30 minutes); 
 bench-smoke: ## the benchmarks at a small size, so CI keeps their harness (and the table) working
 	@mkdir -p .cache
 	@$(SERVICES) && { $(BENCH) ./importer -args -import-rows=5000 && \
+	  $(BENCH) ./segment -args -count-contacts=5000 && \
 	  $(BENCH) ./broadcast -args -expand-contacts=5000 && \
 	  $(BENCH) ./dashboards -args -panel-messages=20000 && \
 	  $(BENCH) ./e2e -args -bench-tier=250 -bench-sends=4000 -bench-webhook-messages=5000 \
