@@ -77,9 +77,16 @@ function bindImport(form) {
     ev.preventDefault();
     const xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
+    const note = document.getElementById("upload-note");
     xhr.upload.addEventListener("progress", (e) => {
-      if (e.lengthComputable) { bar.hidden = false; bar.value = Math.round(100 * e.loaded / e.total); }
+      if (e.lengthComputable) {
+        bar.hidden = false;
+        bar.value = Math.round(100 * e.loaded / e.total);
+        note.textContent = bar.value + " % of the file read";
+      }
     });
+    // The server reads the file as it imports it: once it has all of it, only the last rows remain.
+    xhr.upload.addEventListener("load", () => { note.textContent = "Importing the last rows…"; });
     xhr.addEventListener("load", () => {
       if (xhr.responseURL && xhr.responseURL !== form.action) { window.location = xhr.responseURL; return; }
       // The form again, with its errors: swap the page's main part (parsed, never run).
