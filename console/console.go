@@ -138,6 +138,8 @@ func (c *Console) pages() []page {
 		{"GET", "/broadcasts/{id}/report", member, role.Readers, c.reportPage},
 		{"GET", "/broadcasts/{id}/recipients.csv", member, role.Readers, c.recipientsCSV},
 		{"GET", "/contacts", member, role.Readers, c.contactList},
+		{"GET", "/contacts/new", member, role.Editors, c.newContact},
+		{"POST", "/contacts/new", member, role.Editors, c.createContact},
 		{"GET", "/contacts/import", member, role.Editors, c.importPage},
 		{"POST", "/contacts/import", member, role.Editors, c.runImport},
 		{"GET", "/contacts/imports/{id}", member, role.Editors, c.importResult},

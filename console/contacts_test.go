@@ -91,3 +91,39 @@ func TestContactPages(t *testing.T) {
 		t.Fatalf("a deleted contact's page: %d", status)
 	}
 }
+
+// A marketer adds a contact by hand, with consent and its source; a number already known updates
+// that contact, as the API does; a bad number comes back beside its field.
+func TestNewContact(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	account := e.account("acme")
+	b := e.signIn(account, "marketer")
+	form := url.Values{"phone": {"98765 43210"}, "default_country": {"in"}, "name": {"Asha"}, "tags": {"vip, pune"},
+		"attributes": {"city = Pune\nvisits = 3"}, "opted_in": {"on"}, "source": {"website_form"}}
+	bad := url.Values{"phone": {"12"}, "name": {"Nobody"}}
+	if status, body := b.do("POST", "/contacts/new", bad); status != http.StatusBadRequest || !strings.Contains(body, `value="Nobody"`) {
+		t.Fatalf("a bad number: %d", status)
+	}
+	if status, _ := b.do("POST", "/contacts/new", form); status != http.StatusSeeOther {
+		t.Fatalf("add: %d", status)
+	}
+	var name, source string
+	var tags []string
+	var attrs map[string]any
+	var optedIn bool
+	err := e.pool.QueryRow(context.Background(), `SELECT c.name, c.tags, c.attributes, c.opted_in, e.source FROM contacts c
+		JOIN consent_events e ON e.contact_id = c.id WHERE c.account_id = $1 AND c.phone = '+919876543210'`, account).
+		Scan(&name, &tags, &attrs, &optedIn, &source)
+	if err != nil || name != "Asha" || len(tags) != 2 || attrs["visits"] != float64(3) || !optedIn || source != "website_form" {
+		t.Fatalf("added: %q %v %v %v %q, %v", name, tags, attrs, optedIn, source, err)
+	}
+	form.Set("name", "Asha Rao")
+	form.Del("opted_in")
+	status, _ := b.do("POST", "/contacts/new", form)
+	var n int
+	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM contacts WHERE account_id = $1 AND name = 'Asha Rao'`, account).Scan(&n)
+	if status != http.StatusSeeOther || n != 1 {
+		t.Fatalf("the same number again: %d, %d contacts renamed", status, n)
+	}
+}
