@@ -61,8 +61,9 @@ func (c *Console) broadcastList(w http.ResponseWriter, r *http.Request, v *visit
 	return nil
 }
 
-// composer is the new-broadcast page's data.
+// composer is the new-broadcast page's data, and the edit page's (ID set).
 type composer struct {
+	ID        int64 // the broadcast edited, 0 for a new one
 	Form      *form
 	Channels  []queries.Channel
 	Templates []queries.Template
@@ -207,23 +208,71 @@ func (c *Console) audiencePart(w http.ResponseWriter, r *http.Request, v *visit)
 	return nil
 }
 
-// composeBroadcast handles the new-broadcast form's buttons: review, test send, schedule.
+// composeBroadcast handles the new-broadcast form's buttons: review, test send, save as a draft,
+// schedule.
 func (c *Console) composeBroadcast(w http.ResponseWriter, r *http.Request, v *visit) error {
+	return c.compose(w, r, v, 0, "New broadcast")
+}
+
+// editBroadcast shows a draft or scheduled broadcast in the composer.
+func (c *Console) editBroadcast(w http.ResponseWriter, r *http.Request, v *visit) error {
+	b, err := c.editable(r, v)
+	if err != nil {
+		return err
+	}
+	p, err := c.choices(r.Context(), v.sess.AccountID)
+	if err != nil {
+		return err
+	}
+	p.ID, p.Form = b.ID, &form{Values: broadcastForm(b, newFormat(v.sess).loc), Errors: map[string]string{}}
+	if p.Template, err = c.templateRows(r.Context(), v.sess.AccountID, b.TemplateID, p.Form.Values, p.Form); err != nil {
+		return err
+	}
+	c.render(w, r, v, http.StatusOK, "compose", "Edit "+b.Name, p)
+	return nil
+}
+
+// updateBroadcast handles the edit page's buttons, as composeBroadcast does for a new one.
+func (c *Console) updateBroadcast(w http.ResponseWriter, r *http.Request, v *visit) error {
+	b, err := c.editable(r, v)
+	if err != nil {
+		return err
+	}
+	return c.compose(w, r, v, b.ID, "Edit "+b.Name)
+}
+
+// editable is the path's broadcast when it has not started: a draft or a scheduled one.
+func (c *Console) editable(r *http.Request, v *visit) (queries.Broadcast, error) {
+	b, err := c.broadcastOf(r, v)
+	if err == nil && b.Status != queries.BroadcastStatusDraft && b.Status != queries.BroadcastStatusScheduled {
+		err = errPage(http.StatusConflict, fmt.Sprintf("This broadcast is %s: only a draft or a scheduled one can be edited.", b.Status))
+	}
+	return b, err
+}
+
+// compose runs the composer's buttons for a new broadcast (id 0) or the one edited: review, test
+// send, save as a draft, schedule.
+func (c *Console) compose(w http.ResponseWriter, r *http.Request, v *visit, id int64, title string) error {
 	ctx := r.Context()
 	p, err := c.choices(ctx, v.sess.AccountID)
 	if err != nil {
 		return err
 	}
 	in, f := readBroadcast(r.PostForm, v)
-	p.Form = f
+	p.ID, p.Form = id, f
 	status := http.StatusOK
-	switch r.PostForm.Get("do") {
+	switch do := r.PostForm.Get("do"); do {
 	case "test":
 		err = c.testSend(r, v, in, p)
-	case "schedule":
+	case "schedule", "draft":
 		if f.ok() {
+			in.Draft = do == "draft"
 			var b queries.Broadcast
-			b, _, err = broadcast.Create(ctx, c.db, v.sess.Actor(v.ip), in, time.Now())
+			if id == 0 {
+				b, _, err = broadcast.Create(ctx, c.db, v.sess.Actor(v.ip), in, time.Now())
+			} else {
+				b, _, err = broadcast.Update(ctx, c.db, v.sess.Actor(v.ip), id, in, time.Now())
+			}
 			if err == nil {
 				http.Redirect(w, r, fmt.Sprintf("/broadcasts/%d", b.ID), http.StatusSeeOther)
 				return nil
@@ -249,8 +298,65 @@ func (c *Console) composeBroadcast(w http.ResponseWriter, r *http.Request, v *vi
 	if p.Template, err = c.templateRows(ctx, v.sess.AccountID, in.TemplateID, r.PostForm, f); err != nil {
 		return err
 	}
-	c.render(w, r, v, status, "compose", "New broadcast", p)
+	c.render(w, r, v, status, "compose", title, p)
 	return nil
+}
+
+// broadcastForm is a stored broadcast as the composer's fields, times in the account's zone.
+func broadcastForm(b queries.Broadcast, loc *time.Location) url.Values {
+	vals := url.Values{"name": {b.Name}, "channel_id": {fmt.Sprint(b.ChannelID)}, "template_id": {fmt.Sprint(b.TemplateID)}, "when": {"now"}}
+	if a, err := broadcast.ParseAudience(b.Audience); err == nil {
+		switch {
+		case a.SegmentID != 0:
+			vals.Set("audience", "segment")
+			vals.Set("segment_id", fmt.Sprint(a.SegmentID))
+		case a.Tag != "":
+			vals.Set("audience", "tag")
+			vals.Set("tag", a.Tag)
+		case len(a.Phones) > 0:
+			vals.Set("audience", "phones")
+			vals.Set("phones", strings.Join(a.Phones, "\n"))
+		case len(a.ContactIDs) > 0:
+			vals.Set("audience", "contacts")
+			vals.Set("contact_ids", joinIDs(a.ContactIDs))
+		}
+	}
+	var mapping templates.Mapping
+	if json.Unmarshal(b.Parameters, &mapping) == nil {
+		for slot, src := range mapping {
+			vals.Set("src."+slot, src.Source)
+			vals.Set("val."+slot, src.Field+src.Key+src.Value)
+			vals.Set("fb."+slot, src.Fallback)
+		}
+	}
+	switch {
+	case b.LocalDate.Valid && b.LocalTime.Valid:
+		vals.Set("when", "local")
+		vals.Set("local_date", b.LocalDate.Time.Format(time.DateOnly))
+		micros := b.LocalTime.Microseconds
+		vals.Set("local_time", fmt.Sprintf("%02d:%02d", micros/3_600_000_000, micros/60_000_000%60))
+	case b.SendAt != nil && b.SendAt.After(time.Now()):
+		vals.Set("when", "at")
+		vals.Set("send_at", b.SendAt.In(loc).Format("2006-01-02T15:04"))
+	}
+	var win policy.Window
+	if len(b.SendWindow) > 0 && json.Unmarshal(b.SendWindow, &win) == nil && win.Start != "" {
+		vals.Set("window_start", win.Start)
+		vals.Set("window_end", win.End)
+		vals["window_days"] = win.Days
+	}
+	if b.RateCap != nil {
+		vals.Set("rate_cap", fmt.Sprint(*b.RateCap))
+	}
+	return vals
+}
+
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // testSend sends the composed template to the numbers of the test field.
@@ -281,6 +387,15 @@ func readBroadcast(vals url.Values, v *visit) (broadcast.Input, *form) {
 		in.Audience.Tag = strings.TrimSpace(vals.Get("tag"))
 	case "phones":
 		in.Audience.Phones = splitList(vals.Get("phones"))
+	case "contacts": // chosen through the API: kept as they are
+		for _, part := range splitList(vals.Get("contact_ids")) {
+			id, err := strconv.ParseInt(part, 10, 64)
+			if err != nil {
+				f.Errors["audience"] = "the contacts chosen are not a list of ids"
+				break
+			}
+			in.Audience.ContactIDs = append(in.Audience.ContactIDs, id)
+		}
 	}
 	readTiming(f, vals, v, &in)
 	return in, f

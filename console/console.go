@@ -133,6 +133,8 @@ func (c *Console) pages() []page {
 		{"GET", "/broadcasts/new/template", member, role.Editors, c.templatePart},
 		{"GET", "/broadcasts/new/audience", member, role.Editors, c.audiencePart},
 		{"GET", "/broadcasts/{id}", member, role.Readers, c.broadcastPage},
+		{"GET", "/broadcasts/{id}/edit", member, role.Editors, c.editBroadcast},
+		{"POST", "/broadcasts/{id}/edit", member, role.Editors, c.updateBroadcast},
 		{"GET", "/broadcasts/{id}/live", member, role.Readers, c.livePart},
 		{"POST", "/broadcasts/{id}/{action}", member, role.Editors, c.broadcastAction},
 		{"GET", "/broadcasts/{id}/report", member, role.Readers, c.reportPage},
