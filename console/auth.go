@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pquerna/otp"
@@ -29,6 +30,9 @@ func newForm(r *http.Request) *form { return &form{Values: r.PostForm, Errors: m
 
 // Get is the typed value of a field.
 func (f *form) Get(name string) string { return f.Values.Get(name) }
+
+// Checked says whether a box of the field with this value was ticked.
+func (f *form) Checked(name, value string) bool { return slices.Contains(f.Values[name], value) }
 
 // take files err beside its field (or above the form): an input error is the person's to fix;
 // any other error comes back.

@@ -71,6 +71,7 @@ type composer struct {
 	Template  *templatePart
 	Review    *broadcast.Review
 	Tests     []broadcast.TestResult
+	Weekdays  []string
 }
 
 // templatePart is the chosen template: its preview and a parameter row per slot.
@@ -86,7 +87,7 @@ type paramRow struct {
 
 func (c *Console) choices(ctx context.Context, account int64) (*composer, error) {
 	var err error
-	p := &composer{}
+	p := &composer{Weekdays: weekdays}
 	if p.Channels, err = c.q.ListChannels(ctx, queries.ListChannelsParams{AccountID: account, Lim: listLimit}); err != nil {
 		return nil, err
 	}
@@ -339,8 +340,7 @@ func broadcastForm(b queries.Broadcast, loc *time.Location) url.Values {
 		vals.Set("when", "at")
 		vals.Set("send_at", b.SendAt.In(loc).Format("2006-01-02T15:04"))
 	}
-	var win policy.Window
-	if len(b.SendWindow) > 0 && json.Unmarshal(b.SendWindow, &win) == nil && win.Start != "" {
+	if win := policy.DecodeWindow(b.SendWindow); win != nil {
 		vals.Set("window_start", win.Start)
 		vals.Set("window_end", win.End)
 		vals["window_days"] = win.Days

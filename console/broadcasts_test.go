@@ -33,7 +33,8 @@ func TestEditBroadcast(t *testing.T) {
 	_ = e.pool.QueryRow(ctx, `SELECT channel_id, template_id FROM broadcasts WHERE id = $1`, id).Scan(&channel, &tpl)
 	at := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Minute)
 	form := url.Values{"name": {"Sale, later"}, "channel_id": {fmt.Sprint(channel)}, "template_id": {fmt.Sprint(tpl)}, "audience": {"tag"},
-		"tag": {"vip"}, "when": {"at"}, "send_at": {at.Format("2006-01-02T15:04")}, "do": {"schedule"}}
+		"tag": {"vip"}, "when": {"at"}, "send_at": {at.Format("2006-01-02T15:04")}, "window_start": {"10:00"}, "window_end": {"18:00"},
+		"window_days": {"mon", "fri"}, "do": {"schedule"}}
 	if status, body := b.do("POST", edit, form); status != http.StatusSeeOther {
 		t.Fatalf("save: %d\n%s", status, body)
 	}
@@ -41,8 +42,11 @@ func TestEditBroadcast(t *testing.T) {
 	if got.Name != "Sale, later" || got.Status != queries.BroadcastStatusScheduled || got.SendAt == nil || !got.SendAt.Equal(at) {
 		t.Fatalf("after the edit: %q %s %v", got.Name, got.Status, got.SendAt)
 	}
-	if _, body := b.do("GET", edit, nil); !strings.Contains(body, `value="`+at.Format("2006-01-02T15:04")+`"`) {
-		t.Error("the edit page does not show the time set")
+	_, body = b.do("GET", edit, nil)
+	for _, want := range []string{`value="` + at.Format("2006-01-02T15:04") + `"`, `name="window_start" type="time" value="10:00"`, `value="fri" checked`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the edit page lacks %s", want)
+		}
 	}
 	form.Set("do", "draft")
 	b.do("POST", edit, form)
