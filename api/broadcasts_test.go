@@ -198,3 +198,36 @@ func TestAccountSettings(t *testing.T) {
 	e.call(key, "POST", "/v1/broadcasts/test-send", map[string]any{"channel_id": 1, "template_id": 1, "phones": []string{}}).want(t, 400)
 	e.call(key, "POST", "/v1/broadcasts/999/retry-failed", nil).want(t, 404)
 }
+
+// The account's quiet hours: a send window in its settings that new broadcasts and sequences
+// without a window of their own get; one of their own wins.
+func TestAccountQuietHours(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Options{})
+	_, key := e.account("acme")
+	_, channel := channelFixture(t, e, key, "100000000000001")
+	tpl := e.call(key, "POST", "/v1/templates", welcomeTemplate()).want(t, http.StatusCreated).num("id")
+	e.call(key, "POST", "/v1/contacts", map[string]any{"phone": "+14155550100", "tags": []string{"vip"}, "opted_in": true}).want(t, http.StatusCreated)
+	bad := e.call(key, "PUT", "/v1/account/settings", map[string]any{"send_window": map[string]any{"start": "21:00", "end": "09:00"}})
+	if bad.Status != 400 || bad.Body["error"].(map[string]any)["field"] != "send_window" {
+		t.Fatalf("a window that ends before it starts: %s", bad.Raw)
+	}
+	quiet := map[string]any{"days": []string{"mon", "tue", "wed", "thu", "fri"}, "start": "09:00", "end": "20:00"}
+	e.call(key, "PUT", "/v1/account/settings", map[string]any{"send_window": quiet}).want(t, http.StatusOK)
+
+	b := e.call(key, "POST", "/v1/broadcasts", map[string]any{"name": "Sale", "channel_id": channel, "template_id": tpl,
+		"audience": map[string]any{"tag": "vip"}, "draft": true}).want(t, http.StatusCreated)
+	if w := fmt.Sprint(b.Body["send_window"]); w != fmt.Sprint(quiet) {
+		t.Errorf("a broadcast without a window got %s, want the account's %v", w, quiet)
+	}
+	own := map[string]any{"start": "10:00", "end": "11:00"}
+	b = e.call(key, "POST", "/v1/broadcasts", map[string]any{"name": "Flash", "channel_id": channel, "template_id": tpl,
+		"audience": map[string]any{"tag": "vip"}, "draft": true, "send_window": own}).want(t, http.StatusCreated)
+	if w := b.Body["send_window"].(map[string]any); w["start"] != "10:00" || w["days"] != nil {
+		t.Errorf("a broadcast's own window: %v", w)
+	}
+	s := e.call(key, "POST", "/v1/sequences", cartSequence(channel, tpl)).want(t, http.StatusCreated)
+	if w := fmt.Sprint(s.Body["send_window"]); w != fmt.Sprint(quiet) {
+		t.Errorf("a sequence without a window got %s", w)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/dripcast/dripcast/account"
 	"github.com/dripcast/dripcast/audit"
 	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/policy"
@@ -39,16 +40,16 @@ type Checked struct {
 
 // Check validates in against the account's channel, template and audience; now is the send time
 // of a broadcast with no timing.
-func Check(ctx context.Context, db *pgxpool.Pool, account int64, in Input, now time.Time) (Checked, error) {
+func Check(ctx context.Context, db *pgxpool.Pool, accountID int64, in Input, now time.Time) (Checked, error) {
 	q := queries.New(db)
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || len(in.Name) > 200 {
 		return Checked{}, invalid.Field("name", "name is required, at most 200 characters")
 	}
-	if _, err := q.GetChannel(ctx, queries.GetChannelParams{AccountID: account, ID: in.ChannelID}); err != nil {
+	if _, err := q.GetChannel(ctx, queries.GetChannelParams{AccountID: accountID, ID: in.ChannelID}); err != nil {
 		return Checked{}, missing(err, "channel")
 	}
-	tpl, err := q.GetTemplate(ctx, queries.GetTemplateParams{AccountID: account, ID: in.TemplateID})
+	tpl, err := q.GetTemplate(ctx, queries.GetTemplateParams{AccountID: accountID, ID: in.TemplateID})
 	if err != nil {
 		return Checked{}, missing(err, "template")
 	}
@@ -67,13 +68,20 @@ func Check(ctx context.Context, db *pgxpool.Pool, account int64, in Input, now t
 		e.Details = map[string]any{"invalid": unreadable}
 		return Checked{}, e
 	}
-	c := Checked{Params: queries.CreateBroadcastParams{AccountID: account, ChannelID: in.ChannelID, TemplateID: in.TemplateID,
+	c := Checked{Params: queries.CreateBroadcastParams{AccountID: accountID, ChannelID: in.ChannelID, TemplateID: in.TemplateID,
 		Name: in.Name, Status: queries.BroadcastStatusScheduled}}
 	if err := in.Timing.Apply(&c.Params, now); err != nil {
 		return Checked{}, err
 	}
 	if in.Draft {
 		c.Params.Status = queries.BroadcastStatusDraft
+	}
+	if in.SendWindow == nil { // the account's quiet hours, if it has them
+		settings, err := account.Settings(ctx, q, accountID)
+		if err != nil {
+			return Checked{}, err
+		}
+		in.SendWindow = settings.SendWindow
 	}
 	if in.SendWindow != nil {
 		if c.Params.SendWindow, err = in.SendWindow.Encode(); err != nil {
@@ -85,7 +93,7 @@ func Check(ctx context.Context, db *pgxpool.Pool, account int64, in Input, now t
 		in.Parameters = templates.Mapping{}
 	}
 	c.Params.Parameters, _ = json.Marshal(in.Parameters)
-	c.Estimate, err = EstimateAudience(ctx, db, q, account, in.Audience, tpl.Category == "marketing")
+	c.Estimate, err = EstimateAudience(ctx, db, q, accountID, in.Audience, tpl.Category == "marketing")
 	if err != nil {
 		return Checked{}, err
 	}

@@ -25,7 +25,7 @@ func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, v *visit)
 }
 
 func (c *Console) showSettings(w http.ResponseWriter, r *http.Request, v *visit, status int, s settingsShown) error {
-	c.render(w, r, v, status, "settings", "Settings", map[string]any{"Sending": s.sending, "IPs": s.ips, "Refused": s.refused,
+	c.render(w, r, v, status, "settings", "Settings", map[string]any{"Sending": s.sending, "IPs": s.ips, "Refused": s.refused, "Weekdays": weekdays,
 		"Saved": r.URL.Query().Get("saved"), "YourIP": v.ip.String(), "Defaults": map[string]string{
 			"failure": pct(policy.DefaultAutoPauseFailureRate), "optout": pct(policy.DefaultAutoPauseOptOutRate),
 			"yellow": pct(policy.DefaultYellowRateFactor), "keywords": strings.Join(policy.DefaultOptOutKeywords, ", ")}})
@@ -52,6 +52,11 @@ func sendingForm(s policy.Settings) *form {
 		}
 	}
 	f.Values.Set("keywords", strings.Join(s.OptOutKeywords, ", "))
+	if w := s.SendWindow; w != nil {
+		f.Values.Set("win_start", w.Start)
+		f.Values.Set("win_end", w.End)
+		f.Values["win_days"] = w.Days
+	}
 	return f
 }
 
@@ -85,11 +90,15 @@ func (c *Console) saveSending(w http.ResponseWriter, r *http.Request, v *visit) 
 			s.OptOutKeywords = append(s.OptOutKeywords, k)
 		}
 	}
+	if start, end := f.Get("win_start"), f.Get("win_end"); start != "" || end != "" || len(f.Values["win_days"]) > 0 {
+		s.SendWindow = &policy.Window{Start: start, End: end, Days: f.Values["win_days"]}
+	}
 	if f.ok() {
 		err := account.SaveSettings(r.Context(), c.db, v.sess.Actor(v.ip), s)
 		if e, ok := invalid.As(err); ok {
+			field, _, _ := strings.Cut(e.Field, ".")
 			e.Field = map[string]string{"frequency_cap": "frequency_cap", "auto_pause_failure_rate": "failure",
-				"auto_pause_opt_out_rate": "optout", "yellow_rate_factor": "yellow", "opt_out_keywords": "keywords"}[e.Field]
+				"auto_pause_opt_out_rate": "optout", "yellow_rate_factor": "yellow", "opt_out_keywords": "keywords", "send_window": "window"}[field]
 		}
 		if err := f.take(err); err != nil {
 			return err

@@ -94,18 +94,27 @@ func TestSettingsPage(t *testing.T) {
 		t.Fatalf("150 %%: %d", status)
 	}
 	form.Set("failure", "20")
+	form.Set("win_start", "21:00")
+	form.Set("win_end", "09:00")
+	if status, body := admin.do("POST", "/settings/sending", form); status != http.StatusBadRequest || !strings.Contains(body, "start before end") {
+		t.Fatalf("quiet hours that end before they start: %d", status)
+	}
+	form.Set("win_start", "09:00")
+	form.Set("win_end", "20:00")
+	form["win_days"] = []string{"mon", "sat"}
 	if status, _ := admin.do("POST", "/settings/sending", form); status != http.StatusSeeOther {
 		t.Fatalf("save: %d", status)
 	}
 	var settings string
 	_ = e.pool.QueryRow(context.Background(), `SELECT settings::text FROM accounts WHERE id = $1`, account).Scan(&settings)
 	for _, want := range []string{`"frequency_cap": {"max": 2, "days": 7}`, `"auto_pause_failure_rate": 0.2`, `"auto_pause_opt_out_rate": 0.05`,
-		`"opt_out_keywords": ["STOP", "BAND KARO"]`} {
+		`"opt_out_keywords": ["STOP", "BAND KARO"]`, `"send_window": {"end": "20:00", "days": ["mon", "sat"], "start": "09:00"}`} {
 		if !strings.Contains(settings, want) {
 			t.Errorf("settings %s lack %s", settings, want)
 		}
 	}
-	if _, body := admin.do("GET", "/settings", nil); !strings.Contains(body, `value="20"`) || strings.Contains(body, `id="ips-form"`) {
+	if _, body := admin.do("GET", "/settings", nil); !strings.Contains(body, `value="20"`) || strings.Contains(body, `id="ips-form"`) ||
+		!strings.Contains(body, `value="sat" checked`) {
 		t.Error("the page does not show the saved share, or shows an admin the address form")
 	}
 	if status, _ := admin.do("POST", "/settings/allowed-ips", url.Values{"allowed_ips": {"10.0.0.0/8"}}); status != http.StatusForbidden {

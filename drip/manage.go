@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	accounts "github.com/dripcast/dripcast/account"
 	"github.com/dripcast/dripcast/audit"
 	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/invalid"
@@ -81,6 +82,13 @@ func (in *SequenceInput) check(ctx context.Context, q *queries.Queries, account 
 		return nil, invalid.NotFound("channel")
 	} else if err != nil {
 		return nil, err
+	}
+	if in.SendWindow == nil { // the account's quiet hours, if it has them
+		settings, err := accounts.Settings(ctx, q, account)
+		if err != nil {
+			return nil, err
+		}
+		in.SendWindow = settings.SendWindow
 	}
 	err := checkDefinition(ctx, q, account, &in.Definition)
 	if _, bad := invalid.As(err); bad && in.Incomplete && state == queries.SequenceStatusDraft {

@@ -29,6 +29,9 @@ type Settings struct {
 	// OptOutKeywords opt a contact out of marketing when a reply is exactly one of them (any
 	// case); DefaultOptOutKeywords when empty.
 	OptOutKeywords []string `json:"opt_out_keywords,omitempty"`
+	// SendWindow is the account's default send window (outside it, its quiet hours): a new
+	// broadcast or sequence that sets no window of its own gets this one.
+	SendWindow *Window `json:"send_window,omitempty"`
 }
 
 // DefaultOptOutKeywords are the replies that opt a contact out when an account names none.
@@ -89,6 +92,11 @@ func (s Settings) Validate() error {
 			return invalid.Field("opt_out_keywords", "each keyword is 1 to 40 characters")
 		}
 		s.OptOutKeywords[i] = k
+	}
+	if s.SendWindow != nil {
+		if _, err := s.SendWindow.Encode(); err != nil {
+			return invalid.Within("send_window", err)
+		}
 	}
 	return nil
 }
