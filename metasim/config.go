@@ -8,7 +8,7 @@ import "time"
 
 // Config sets the simulator's behaviour. Durations marked "sim" are in simulated time, which runs
 // TimeScale times faster than the wall clock (a pair-rate interval of 6 s passes in 60 ms at a
-// scale of 100). Throughput is always counted per wall-clock second.
+// scale of 100). Throughput is always counted over any sliding wall-clock second.
 type Config struct {
 	DefaultMPS   int           // throughput of a number registered without one (Meta: 80)
 	DefaultTier  int           // unique recipients per moving 24 h per portfolio; 0 = unlimited

@@ -75,6 +75,7 @@ type metaError struct {
 }
 
 func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now() // what throughput counts: not when this handler gets the lock
 	id := r.PathValue("id")
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
@@ -96,7 +97,7 @@ func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
 		writeMetaError(w, metaError{http.StatusBadRequest, codeInvalidParam, "(#100) The request body is not valid JSON"})
 		return
 	}
-	rec, merr := s.accept(id, bearer(r), req, fault)
+	rec, merr := s.accept(id, bearer(r), req, fault, arrived)
 	if merr != nil {
 		writeMetaError(w, *merr)
 		return
@@ -151,11 +152,12 @@ func (s *Sim) slowDelay() time.Duration {
 	return 2 * time.Second
 }
 
-// accept checks a send as Meta would and, when it passes, records it and schedules its webhooks.
-func (s *Sim) accept(id, token string, req sendRequest, fault string) (Record, *metaError) {
+// accept checks a send that arrived at wallNow as Meta would and, when it passes, records it and
+// schedules its webhooks.
+func (s *Sim) accept(id, token string, req sendRequest, fault string, wallNow time.Time) (Record, *metaError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	wallNow, now := time.Now(), s.now()
+	now := s.now()
 	rec := Record{At: wallNow, PhoneNumberID: id, To: digits(req.To), Type: req.Type, Callback: req.Callback, Fault: fault}
 	n, ok := s.numbers[id]
 	fail := func(e metaError) (Record, *metaError) {

@@ -34,8 +34,10 @@ type Sim struct {
 
 type number struct {
 	Number
-	second    int64 // the wall-clock second being counted
-	inSecond  int   // sends accepted in it
+	second    int64       // the wall-clock second being counted, for MaxPerSecond
+	inSecond  int         // sends accepted in it
+	recent    []time.Time // the last MPS sends accepted, a ring whose oldest is recent[next]
+	next      int
 	throttled int64 // the last second in which a send was refused for throughput
 }
 
@@ -165,15 +167,19 @@ func (s *Sim) newWAMID() string {
 	return "wamid." + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// admitThroughput counts a send against its number's wall-clock second.
+// admitThroughput counts throughput over any sliding second, the strictest reading of Meta's
+// "messages per second": a send is refused when MPS sends were accepted in the second before it.
 func (n *number) admitThroughput(now time.Time) bool {
-	sec := now.Unix()
-	if sec != n.second {
-		n.second, n.inSecond = sec, 0
+	if len(n.recent) != n.MPS {
+		n.recent, n.next = make([]time.Time, n.MPS), 0
 	}
-	if n.inSecond >= n.MPS {
-		n.throttled = sec
+	if oldest := n.recent[n.next]; !oldest.IsZero() && now.Sub(oldest) < time.Second {
+		n.throttled = now.Unix()
 		return false
+	}
+	n.recent[n.next], n.next = now, (n.next+1)%n.MPS
+	if sec := now.Unix(); sec != n.second {
+		n.second, n.inSecond = sec, 0
 	}
 	n.inSecond++
 	return true

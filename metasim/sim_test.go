@@ -317,3 +317,25 @@ func BenchmarkSend(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
 }
+
+// Throughput counts over any sliding second: five sends late in one second leave no room for a
+// sixth early in the next, as they would per calendar second.
+func TestThroughputSlidesOverTheSecond(t *testing.T) {
+	t.Parallel()
+	n := &number{Number: Number{MPS: 5}}
+	start := time.Date(2026, 12, 7, 10, 0, 0, 900_000_000, time.UTC)
+	for i := range 5 {
+		if !n.admitThroughput(start.Add(time.Duration(i) * time.Millisecond)) {
+			t.Fatalf("send %d refused", i)
+		}
+	}
+	if n.admitThroughput(start.Add(200 * time.Millisecond)) {
+		t.Fatal("a sixth send within a second of the first five was accepted")
+	}
+	if !n.admitThroughput(start.Add(time.Second)) {
+		t.Fatal("a send a second after the first was refused")
+	}
+	if n.admitThroughput(start.Add(time.Second)) {
+		t.Fatal("two sends in the place of one")
+	}
+}

@@ -56,12 +56,18 @@ type Send struct {
 	InServiceWindow bool // the user wrote in the last 24 h: not counted against the tier
 }
 
-// Decision says whether the send may go now, and if not, why and for how long to wait.
+// Decision says whether the send may go now, and if not, why and for how long to wait. An
+// allowed send must be written by SendBy, its slot plus the tolerance, or not at all (Again).
 type Decision struct {
 	Allowed    bool
 	Reason     string
 	RetryAfter time.Duration
+	SendBy     time.Time
 }
+
+// DefaultTolerance is how late after its throughput slot a send may still be written: one later
+// than that could meet the next second's sends in one sliding second.
+const DefaultTolerance = 5 * time.Millisecond
 
 // Usage is what Postgres knows of a portfolio's sending, to rebuild its state in Redis.
 type Usage struct {
@@ -80,6 +86,9 @@ type UsageFunc func(ctx context.Context, portfolio int64) (Usage, error)
 
 // Limiter checks sends against Redis. It is safe for concurrent use.
 type Limiter struct {
+	// Tolerance is how late after its slot an allowed send may be written (DefaultTolerance).
+	Tolerance time.Duration
+
 	rdb      redis.UniversalClient
 	usage    UsageFunc
 	pair     time.Duration
@@ -104,7 +113,7 @@ const slowDownEvery = time.Second
 // Acquire sleeps until a slot that near, and answers "wait" for a later one. usage rebuilds a
 // portfolio's state when Redis has none.
 func New(rdb redis.UniversalClient, usage UsageFunc, pairInterval, maxWait time.Duration) *Limiter {
-	return &Limiter{rdb: rdb, usage: usage, pair: pairInterval, maxWait: maxWait, slowdown: map[string]slowdown{}}
+	return &Limiter{Tolerance: DefaultTolerance, rdb: rdb, usage: usage, pair: pairInterval, maxWait: maxWait, slowdown: map[string]slowdown{}}
 }
 
 //go:embed admit.lua
@@ -116,18 +125,28 @@ var admitScript = redis.NewScript(admitLua)
 // for those takes no throughput slot), then the number's next throughput slot, which it sleeps
 // until.
 func (l *Limiter) Acquire(ctx context.Context, s Send) (Decision, error) {
+	return l.admit(ctx, s, false)
+}
+
+// Again gives an allowed send whose slot passed before it could be written the number's next
+// slot (the lost one is not made up for: that would burst), and sleeps until it. Its pair rate
+// and tier entry move with it.
+func (l *Limiter) Again(ctx context.Context, s Send) (Decision, error) {
+	return l.admit(ctx, s, true)
+}
+
+func (l *Limiter) admit(ctx context.Context, s Send, again bool) (Decision, error) {
 	mps := s.MPS * l.factor(s.PhoneNumberID) * Safety
 	tag := portfolioTag(s.Portfolio)
 	keys := []string{"wa:" + tag + ":pair:" + s.PhoneNumberID + ":" + s.Recipient, "wa:" + tag + ":tier", "wa:" + tag + ":mps:" + s.PhoneNumberID,
 		"wa:" + tag + ":seeded"}
-	inWindow := "0"
-	if s.InServiceWindow {
-		inWindow = "1"
-	}
-	args := []any{l.pair.Milliseconds(), s.Tier, TierWindow.Milliseconds(), s.Recipient, inWindow, int64(1e6 / mps), l.maxWait.Microseconds()}
+	args := []any{l.pair.Milliseconds(), s.Tier, TierWindow.Milliseconds(), s.Recipient, flag(s.InServiceWindow), int64(1e6 / mps),
+		l.maxWait.Microseconds(), flag(again)}
+	asked := time.Now()
 	v, err := admitScript.Run(ctx, l.rdb, keys, args...).Slice()
 	if err == nil && v[1].(string) == reasonReseed {
 		if err = l.reseed(ctx, s.Portfolio); err == nil {
+			asked = time.Now()
 			v, err = admitScript.Run(ctx, l.rdb, keys, args...).Slice()
 		}
 	}
@@ -138,6 +157,12 @@ func (l *Limiter) Acquire(ctx context.Context, s Send) (Decision, error) {
 	if v[0].(int64) != 1 {
 		return Decision{Reason: v[1].(string), RetryAfter: wait}, nil
 	}
+	// Redis read its clock between asking and answering, so the slot is wait after some instant
+	// in between: the send wakes for the latest (never early). It must be written by the slot on
+	// Redis's clock plus the tolerance, kept within those instants should the clocks differ.
+	answered := time.Now()
+	slot, _ := strconv.ParseInt(v[3].(string), 10, 64)
+	sendBy := clamp(time.UnixMicro(slot), asked.Add(wait), answered.Add(wait)).Add(l.Tolerance)
 	if wait > 0 {
 		select {
 		case <-ctx.Done():
@@ -145,7 +170,25 @@ func (l *Limiter) Acquire(ctx context.Context, s Send) (Decision, error) {
 		case <-time.After(wait):
 		}
 	}
-	return Decision{Allowed: true}, nil
+	return Decision{Allowed: true, SendBy: sendBy}, nil
+}
+
+// clamp is t kept within [lo, hi].
+func clamp(t, lo, hi time.Time) time.Time {
+	if t.Before(lo) {
+		return lo
+	}
+	if t.After(hi) {
+		return hi
+	}
+	return t
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // portfolioTag keeps a portfolio's keys in one Redis Cluster slot, as its Lua call needs.

@@ -183,3 +183,30 @@ func TestEffectiveMPS(t *testing.T) {
 		}
 	}
 }
+
+// A send that lost its slot takes the number's next one with Again, however far past the
+// horizon, without being refused for its own pair key or counted twice against the tier; its
+// pair key moves with it.
+func TestAgainTakesTheNextSlot(t *testing.T) {
+	l := New(testenv.Redis(t), nothing, time.Second, 50*time.Millisecond)
+	ctx := context.Background()
+	s := Send{PhoneNumberID: "n1", Portfolio: 3, MPS: 10, Tier: 1, Recipient: "14155550100"}
+	first, err := l.Acquire(ctx, s)
+	if err != nil || !first.Allowed || time.Until(first.SendBy) > l.Tolerance {
+		t.Fatalf("first send: %+v %v", first, err)
+	}
+	if d, _ := l.Acquire(ctx, Send{PhoneNumberID: "n1", Portfolio: 3, MPS: 10, Recipient: "14155550101"}); d.Allowed || d.Reason != ReasonThroughput {
+		t.Fatalf("the next slot is beyond the horizon: %+v", d)
+	}
+	start := time.Now()
+	again, err := l.Again(ctx, s)
+	if err != nil || !again.Allowed || time.Since(start) < 80*time.Millisecond || again.SendBy.Sub(first.SendBy) < 80*time.Millisecond {
+		t.Fatalf("again: %+v %v after %s", again, err, time.Since(start))
+	}
+	if d, _ := l.Acquire(ctx, s); d.Allowed || d.Reason != ReasonPair || d.RetryAfter < 950*time.Millisecond {
+		t.Fatalf("the pair key did not move with the slot: %+v", d)
+	}
+	if d, _ := l.Acquire(ctx, Send{PhoneNumberID: "n1", Portfolio: 3, MPS: 10, Tier: 1, Recipient: "14155550102"}); d.Reason != ReasonTier {
+		t.Fatalf("the tier counts one recipient: %+v", d)
+	}
+}

@@ -3,8 +3,8 @@ package whatsapp
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,12 +26,8 @@ type Client struct {
 // worker's concurrency. It never sets an Idempotency-Key header: with one, Go's transport would
 // replay a POST on a reused connection, and a message could go out twice.
 func NewClient(baseURL, version string, timeout time.Duration) *Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 512
-	t.MaxIdleConnsPerHost = 256
-	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	return &Client{baseURL: strings.TrimRight(baseURL, "/"), version: version,
-		http: &http.Client{Timeout: timeout, Transport: t}}
+		http: &http.Client{Timeout: timeout, Transport: guardedTransport()}}
 }
 
 // Template is the template part of a send.
@@ -142,7 +138,8 @@ func (c *Client) do(ctx context.Context, method, token, path string, body []byte
 		rd = bytes.NewReader(body)
 	}
 	var written atomic.Bool // set on the transport's goroutine
-	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) }}
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) },
+		GotConn: func(info httptrace.GotConnInfo) { guardRequest(ctx, info.Conn) }}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method,
 		c.baseURL+"/"+c.version+"/"+path, rd)
 	if err != nil {
@@ -152,7 +149,16 @@ func (c *Client) do(ctx context.Context, method, token, path string, body []byte
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if by, ok := writeByOf(ctx); ok {
+		req.GetBody = nil // a refused write must not be replayed by the transport
+		if time.Now().After(by) {
+			return ErrLate
+		}
+	}
 	res, err := c.http.Do(req)
+	if errors.Is(err, ErrLate) {
+		return ErrLate
+	}
 	if err != nil {
 		return &TransportError{Written: written.Load(), Err: err}
 	}

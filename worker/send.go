@@ -151,9 +151,10 @@ func (s *Sender) send(ctx context.Context, m message) error {
 		tier = int(*m.TierLimit)
 	}
 	to := m.Phone[1:] // WhatsApp ids are E.164 without the +
-	d, err := s.limits.Acquire(ctx, ratelimit.Send{PhoneNumberID: m.PhoneNumberID, Portfolio: m.PortfolioID,
+	limit := ratelimit.Send{PhoneNumberID: m.PhoneNumberID, Portfolio: m.PortfolioID,
 		MPS: ratelimit.EffectiveMPS(m.ThroughputMps, settings.RateFactor(m.QualityRating, m.Category), rateCap), Tier: tier, Recipient: to,
-		InServiceWindow: m.InServiceWindow})
+		InServiceWindow: m.InServiceWindow}
+	d, err := s.limits.Acquire(ctx, limit)
 	if err != nil {
 		return errors.Join(err, s.release(ctx, m.ID, time.Time{}))
 	}
@@ -163,8 +164,20 @@ func (s *Sender) send(ctx context.Context, m message) error {
 		return s.wait(ctx, m, d)
 	}
 	s.metrics.LimitDecisions.WithLabelValues(channel, "allowed").Inc()
-	res, err := s.client.SendTemplate(ctx, token, m.PhoneNumberID, to, whatsapp.NewTemplate(m.TemplateName, m.Language, comps),
-		fmt.Sprint(m.ID))
+	tpl := whatsapp.NewTemplate(m.TemplateName, m.Language, comps)
+	res, err := s.client.SendTemplate(whatsapp.WriteBy(ctx, d.SendBy), token, m.PhoneNumberID, to, tpl, fmt.Sprint(m.ID))
+	// Woken or written too late for its slot, a send takes the next one rather than go out with
+	// the next second's sends; nothing reached Meta.
+	for late := 1; errors.Is(err, whatsapp.ErrLate); late++ {
+		s.metrics.LimitDecisions.WithLabelValues(channel, "late").Inc()
+		if late > maxLate { // back to the queue: the task is tried again
+			return s.wait(ctx, m, ratelimit.Decision{Reason: "late", RetryAfter: 100 * time.Millisecond})
+		}
+		if d, err = s.limits.Again(ctx, limit); err != nil {
+			return errors.Join(err, s.release(ctx, m.ID, time.Time{}))
+		}
+		res, err = s.client.SendTemplate(whatsapp.WriteBy(ctx, d.SendBy), token, m.PhoneNumberID, to, tpl, fmt.Sprint(m.ID))
+	}
 	if err != nil {
 		return s.failed(ctx, m, err)
 	}
@@ -177,6 +190,10 @@ func (s *Sender) send(ctx context.Context, m message) error {
 	_, err = s.sent.do(sentRecord{id: m.ID, wamid: res.WAMID})
 	return err
 }
+
+// maxLate bounds the slots one send may miss before it goes back to the queue (a machine so
+// starved that every wake is late).
+const maxLate = 5
 
 // render fills the template for the contact and the event of a drip step, with the campaign's
 // overrides of the mapping.

@@ -231,3 +231,20 @@ func TestSendLimiterRefusals(t *testing.T) {
 		t.Errorf("%d sends reached Meta, want 1", f.sim.Counters().Accepted)
 	}
 }
+
+// A send never goes out after its slot: one that keeps waking too late takes new slots, five
+// times, then goes back to the queue with its task retried, Meta having received nothing; on time
+// again, it goes.
+func TestLateSendTakesNewSlots(t *testing.T) {
+	f := newSendFixture(t, 10000, time.Millisecond)
+	f.sender.limits.Tolerance = -time.Hour // every slot has passed when the send would be written
+	id := f.message("", true)
+	var limited *RateLimited
+	if err := f.process(id); !errors.As(err, &limited) || f.state(id) != "queued - 0 | running " || f.sim.Counters().Requests != 0 {
+		t.Fatalf("always late: %v, %s, metasim got %d requests", err, f.state(id), f.sim.Counters().Requests)
+	}
+	f.sender.limits.Tolerance = ratelimit.DefaultTolerance
+	if err := f.process(id); err != nil || f.state(id) != "sent - 0 | running " {
+		t.Fatalf("on time: %v, %s", err, f.state(id))
+	}
+}

@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dripcast/dripcast/metasim"
+	"github.com/dripcast/dripcast/testenv"
+)
+
+var pacingSeconds = flag.Int("pacing-seconds", 30, "how long TestPacingHoldsUnderStalls sends at each number's limit")
+
+// Pacing never bursts, stalls or not: an 80 mps and a 1,000 mps number send at their limits for
+// -pacing-seconds through two worker processes, first alone, then beside a CPU hog (a busy loop
+// on every core); metasim, counting over any sliding second from the first send, refuses none and
+// sees no second above a limit. Not parallel: it loads the machine on purpose.
+func TestPacingHoldsUnderStalls(t *testing.T) {
+	for _, hog := range []bool{false, true} {
+		t.Run(map[bool]string{false: "alone", true: "with a CPU hog"}[hog], func(t *testing.T) {
+			for _, n := range sendAtLimits(t, *pacingSeconds, hog) {
+				if n.refused > 0 || n.slidingMax > n.limit {
+					t.Errorf("%d mps number: %d sends refused for throughput, %d in one sliding second", n.limit, n.refused, n.slidingMax)
+				}
+				t.Logf("%d mps number: %.1f mps achieved", n.limit, n.rate)
+			}
+		})
+	}
+}
+
+// paced is how one number's sends went: refused for throughput, the most in one sliding second,
+// and the steady rate.
+type paced struct {
+	limit, refused, slidingMax int
+	rate                       float64
+}
+
+// sendAtLimits sends from an 80 mps and a 1,000 mps number at once, seconds' worth at each
+// limit, through two worker processes (and an api and a scheduler process) sharing Redis; with
+// hog, beside a busy loop on every core.
+func sendAtLimits(t testing.TB, seconds int, hog bool) []paced {
+	limits := []int{80, 1000}
+	c := newCluster(t, metasim.Config{}, false)
+	c.start("api")
+	c.start("scheduler")
+	c.start("worker")
+	c.start("worker")
+	channels, template := c.setupNumbers(limits...)
+	sizes, total := make([]int, len(limits)), 0
+	for i, l := range limits {
+		sizes[i] = l * seconds
+		total += sizes[i]
+	}
+	c.importGroups(sizes...)
+	// metasim stands for Meta's servers, which share no CPU with Dripcast: in this process, it
+	// runs at a higher priority where the test may set one, so it reads arrivals as they come.
+	renice(-5)
+	t.Cleanup(func() { renice(0) })
+	if hog {
+		startHog(t)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			var unknown string
+			_ = c.pool.QueryRow(context.Background(), `SELECT COALESCE(string_agg(id || ' ' || COALESCE(reason, '-'), ', '), '')
+				FROM messages WHERE status = 'unknown'`).Scan(&unknown)
+			t.Logf("messages: %s (unknown: %s); metasim per number: %+v", c.states(), unknown, c.sim.Counters().PerNumber)
+		}
+	})
+	for i, ch := range channels {
+		c.call("POST", "/v1/broadcasts", map[string]any{"name": fmt.Sprint("At ", limits[i]), "channel_id": ch,
+			"template_id": template, "audience": map[string]any{"tag": fmt.Sprint("g", i)}}, 201)
+	}
+	// Every message settled: sent, or (a call timed out under the hog) unknown.
+	testenv.Eventually(t, "every send", time.Duration(seconds)*4*time.Second+time.Minute, func() bool {
+		var settled int
+		_ = c.pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE status NOT IN ('pending', 'queued', 'sending'))
+			FROM messages`).Scan(&settled)
+		return settled >= total
+	})
+	counts, records := c.sim.Counters(), c.sim.Records(0, "")
+	var out []paced
+	for i, l := range limits {
+		id := numberID(i)
+		n := paced{limit: l, refused: counts.PerNumber[id].Throttled, slidingMax: slidingMax(records, id), rate: steadyRate(records, id)}
+		if n.refused > 0 {
+			dumpRefusal(t, records, id)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// slidingMax is the most sends of a number metasim accepted within any one second.
+func slidingMax(records []metasim.Record, number string) int {
+	var at []time.Time
+	for _, r := range records {
+		if r.PhoneNumberID == number && r.Accepted() {
+			at = append(at, r.At)
+		}
+	}
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	most, first := 0, 0
+	for i := range at {
+		for at[i].Sub(at[first]) >= time.Second {
+			first++
+		}
+		most = max(most, i-first+1)
+	}
+	return most
+}
+
+// startHog keeps every core busy until the test ends, with a shell busy loop per core, which
+// Dripcast's processes compete with.
+func startHog(t testing.TB) {
+	for range runtime.NumCPU() {
+		cmd := exec.Command("sh", "-c", "while :; do :; done")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	}
+}
+
+// renice sets the priority of every thread of this process (Linux gives each its own), where
+// the system allows it; elsewhere it does nothing.
+func renice(nice int) {
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, task := range tasks {
+		if tid, err := strconv.Atoi(task.Name()); err == nil {
+			_ = syscall.Setpriority(syscall.PRIO_PROCESS, tid, nice)
+		}
+	}
+}
