@@ -111,3 +111,18 @@ func TestChannelVerificationWithMetaDown(t *testing.T) {
 		t.Fatalf("Meta down: %d %s", r.Status, r.Raw)
 	}
 }
+
+// Meta's own test business numbers (+1 555 …, no real area code) register like any other.
+func TestMetaTestNumberRegisters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Options{})
+	_, key := e.account("acme")
+	e.sim.AddNumber(metasim.Number{PhoneNumberID: "100000000000007", WABAID: "200000000000007", DisplayNumber: "+1 555-025-3483",
+		Token: "EAAG-test-token"})
+	p := e.call(key, "POST", "/v1/portfolios", map[string]any{"name": "Test", "tier": 250}).want(t, http.StatusCreated)
+	c := e.call(key, "POST", "/v1/channels", map[string]any{"portfolio_id": p.num("id"), "phone_number_id": "100000000000007",
+		"waba_id": "200000000000007", "access_token": "EAAG-test-token", "app_secret": "app-secret-777"}).want(t, http.StatusCreated)
+	if c.Body["display_number"] != "+15550253483" {
+		t.Fatalf("display number: %v", c.Body["display_number"])
+	}
+}

@@ -212,22 +212,22 @@ func (in *Input) check() error {
 
 // verify asks Meta, with the token given, for the number and for the WABA's numbers: the token
 // must see both, and the number must be in the WABA. What Meta answers is what is stored.
-func (g Registrar) verify(ctx context.Context, token, phoneNumberID, waba string) (whatsapp.PhoneNumber, phone.Number, error) {
+func (g Registrar) verify(ctx context.Context, token, phoneNumberID, waba string) (whatsapp.PhoneNumber, string, error) {
 	if g.Meta == nil {
-		return whatsapp.PhoneNumber{}, phone.Number{}, ErrNoMeta
+		return whatsapp.PhoneNumber{}, "", ErrNoMeta
 	}
 	info, err := g.Meta.GetPhoneNumber(ctx, token, phoneNumberID)
 	if err != nil {
-		return info, phone.Number{}, verificationError(err)
+		return info, "", verificationError(err)
 	}
 	numbers, err := g.Meta.WABANumbers(ctx, token, waba)
 	if err != nil {
-		return info, phone.Number{}, verificationError(err)
+		return info, "", verificationError(err)
 	}
-	display, err := phone.Normalize(info.DisplayPhoneNumber, "")
+	display, err := phone.Display(info.DisplayPhoneNumber)
 	if err != nil || info.ID != phoneNumberID ||
 		!slices.ContainsFunc(numbers, func(n whatsapp.PhoneNumber) bool { return n.ID == phoneNumberID }) {
-		return info, phone.Number{}, ErrNotVerified
+		return info, "", ErrNotVerified
 	}
 	return info, display, nil
 }
@@ -267,7 +267,7 @@ func (g Registrar) Create(ctx context.Context, by audit.Actor, in Input) (View, 
 	var view View
 	err = audit.Change(ctx, g.DB, by, "channel.create", "channel", func(q *queries.Queries) (int64, any, any, error) {
 		out, err := q.CreateChannel(ctx, queries.CreateChannelParams{AccountID: by.AccountID, PortfolioID: in.PortfolioID,
-			Name: in.Name, PhoneNumberID: in.PhoneNumberID, WabaID: in.WabaID, DisplayNumber: display.E164,
+			Name: in.Name, PhoneNumberID: in.PhoneNumberID, WabaID: in.WabaID, DisplayNumber: display,
 			AccessTokenEnc: g.Secrets.Seal(in.AccessToken, secrets.ChannelToken(in.PhoneNumberID)),
 			AppSecretEnc:   g.Secrets.Seal(in.AppSecret, secrets.ChannelAppSecret(in.PhoneNumberID)),
 			ThroughputMps:  in.ThroughputMPS, QualityRating: qualityOf(info)})
@@ -362,7 +362,7 @@ func (g Registrar) Update(ctx context.Context, by audit.Actor, id int64, in Patc
 		if err != nil {
 			return View{}, err
 		}
-		params.DisplayNumber = &display.E164
+		params.DisplayNumber = &display
 	}
 	var view View
 	err = audit.Change(ctx, g.DB, by, "channel.update", "channel", func(q *queries.Queries) (int64, any, any, error) {

@@ -25,6 +25,28 @@ type Number struct {
 // ErrInvalid is wrapped by every normalization error.
 var ErrInvalid = errors.New("invalid phone number")
 
+// Display reads a business number as Meta reports it ("+1 555-025-3483"): in E.164 when it is a
+// valid number, else as its digits after a +, so that Meta's own test numbers (+1 555 …, no real
+// area code) are numbers too. Only Meta's answers go through it: a contact's number must be valid.
+func Display(raw string) (string, error) {
+	if n, err := Normalize(raw, ""); err == nil {
+		return n.E164, nil
+	}
+	digits := strings.Map(func(r rune) rune {
+		switch {
+		case r >= '0' && r <= '9':
+			return r
+		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.' || r == '+':
+			return -1
+		}
+		return 'x'
+	}, raw)
+	if strings.Contains(digits, "x") || len(digits) < 8 || len(digits) > 15 || digits[0] == '0' {
+		return "", fmt.Errorf("%w: %q is not a phone number", ErrInvalid, Mask(raw))
+	}
+	return "+" + digits, nil
+}
+
 // Normalize parses raw ("+91 98765 43210", "0091…", or a national number with defaultRegion)
 // and returns it in E.164. Numbers that are not valid for their region are rejected.
 func Normalize(raw, defaultRegion string) (Number, error) {

@@ -124,3 +124,20 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// A business number as Meta reports it: valid ones in E.164, and Meta's test numbers (+1 555 …,
+// no real area code) as their digits; anything else is refused.
+func TestDisplay(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{"+91 98765 43210": "+919876543210", "+1 555-025-3483": "+15550253483",
+		"15550253483": "+15550253483", "+1 (555) 010 0001": "+15550100001"} {
+		if got, err := Display(raw); err != nil || got != want {
+			t.Errorf("Display(%q) = %q, %v; want %q", raw, got, err, want)
+		}
+	}
+	for _, raw := range []string{"", "+1 555", "+1 555 ABC 0001", "0555 0253 4830", "+1234567890123456"} {
+		if got, err := Display(raw); err == nil {
+			t.Errorf("Display(%q) = %q, want an error", raw, got)
+		}
+	}
+}
