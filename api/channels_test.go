@@ -54,9 +54,14 @@ func TestPortfoliosAndChannels(t *testing.T) {
 		t.Fatalf("audit entry: %q", audit)
 	}
 
+	// throughput_mps is a cap: a standard-level number sends at Meta's 80 however high the cap.
 	r = e.call(key, "PATCH", fmt.Sprintf("/v1/channels/%d", channel), map[string]any{"throughput_mps": 1000, "quality_rating": "YELLOW", "status": "paused"}).want(t, 200)
-	if r.num("throughput_mps") != 1000 || r.Body["quality_rating"] != "YELLOW" || r.Body["status"] != "paused" || r.Body["status_reason"] != "set by hand" {
+	if r.num("throughput_mps") != 80 || r.num("throughput_cap") != 1000 || r.num("meta_mps") != 80 || r.Body["quality_rating"] != "YELLOW" ||
+		r.Body["status"] != "paused" || r.Body["status_reason"] != "set by hand" {
 		t.Fatalf("patched: %s", r.Raw)
+	}
+	if r = e.call(key, "PATCH", fmt.Sprintf("/v1/channels/%d", channel), map[string]any{"throughput_mps": 20}).want(t, 200); r.num("throughput_mps") != 20 {
+		t.Fatalf("a cap under Meta's level: %s", r.Raw)
 	}
 	r = e.call(key, "PUT", fmt.Sprintf("/v1/portfolios/%d", portfolio), map[string]any{"name": "Main", "tier": "unlimited"}).want(t, 200)
 	if r.Body["tier"] != "unlimited" {

@@ -128,7 +128,9 @@ type View struct {
 	PhoneNumberID  string    `json:"phone_number_id"`
 	WabaID         string    `json:"waba_id"`
 	DisplayNumber  string    `json:"display_number"`
-	ThroughputMPS  int32     `json:"throughput_mps"`
+	ThroughputMPS  int32     `json:"throughput_mps"` // the lower of Meta's level and the cap
+	MetaMPS        int32     `json:"meta_mps"`       // Meta's throughput level: 80, or 1,000 on HIGH
+	ThroughputCap  *int32    `json:"throughput_cap"` // the owner's cap; null: none
 	QualityRating  string    `json:"quality_rating"`
 	Status         string    `json:"status"`
 	StatusReason   string    `json:"status_reason"`
@@ -140,7 +142,7 @@ type View struct {
 
 // ViewOf is a stored channel's view.
 func ViewOf(c queries.Channel) View {
-	return View{c.ID, c.PortfolioID, c.Name, c.PhoneNumberID, c.WabaID, c.DisplayNumber, c.ThroughputMps,
+	return View{c.ID, c.PortfolioID, c.Name, c.PhoneNumberID, c.WabaID, c.DisplayNumber, c.ThroughputMps, c.MetaMps, c.ThroughputCap,
 		c.QualityRating, c.Status, c.StatusReason, len(c.AccessTokenEnc) > 0, len(c.AppSecretEnc) > 0, c.CreatedAt, c.UpdatedAt}
 }
 
@@ -171,7 +173,7 @@ type Input struct {
 	DisplayNumber string `json:"display_number"`
 	AccessToken   string `json:"access_token"`
 	AppSecret     string `json:"app_secret"`
-	ThroughputMPS int32  `json:"throughput_mps"`
+	ThroughputMPS int32  `json:"throughput_mps"` // a cap; 0: none, the number sends at Meta's level
 }
 
 func metaID(field, v string) error {
@@ -189,9 +191,6 @@ func checkSecret(field, v string) error {
 }
 
 func (in *Input) check() error {
-	if in.ThroughputMPS == 0 {
-		in.ThroughputMPS = 80
-	}
 	in.Name = strings.TrimSpace(in.Name)
 	for _, err := range []error{metaID("phone_number_id", in.PhoneNumberID), metaID("waba_id", in.WabaID),
 		checkSecret("access_token", in.AccessToken), checkSecret("app_secret", in.AppSecret)} {
@@ -202,8 +201,8 @@ func (in *Input) check() error {
 	switch {
 	case len(in.DisplayNumber) > 32:
 		return invalid.Field("display_number", "is at most 32 characters (Meta's is stored)")
-	case in.ThroughputMPS < 1 || in.ThroughputMPS > 1000:
-		return invalid.Field("throughput_mps", "must be 1 to 1000 (Meta: 80 by default, up to 1,000)")
+	case in.ThroughputMPS < 0 || in.ThroughputMPS > 1000:
+		return invalid.Field("throughput_mps", "a cap is 1 to 1000 messages a second (Meta: 80, or 1,000 on its high level)")
 	case len(in.Name) > 200:
 		return invalid.Field("name", "is at most 200 characters")
 	}
@@ -270,7 +269,7 @@ func (g Registrar) Create(ctx context.Context, by audit.Actor, in Input) (View, 
 			Name: in.Name, PhoneNumberID: in.PhoneNumberID, WabaID: in.WabaID, DisplayNumber: display,
 			AccessTokenEnc: g.Secrets.Seal(in.AccessToken, secrets.ChannelToken(in.PhoneNumberID)),
 			AppSecretEnc:   g.Secrets.Seal(in.AppSecret, secrets.ChannelAppSecret(in.PhoneNumberID)),
-			ThroughputMps:  in.ThroughputMPS, QualityRating: qualityOf(info)})
+			MetaMps:        MetaMPS(info.Throughput.Level, 80), ThroughputCap: capOf(in.ThroughputMPS), QualityRating: qualityOf(info)})
 		if pgCode(err) == "23505" {
 			return 0, nil, nil, ErrNotVerified
 		}
@@ -281,6 +280,25 @@ func (g Registrar) Create(ctx context.Context, by audit.Actor, in Input) (View, 
 		return out.ID, nil, view, lowerTier(ctx, q, portfolio, info.MessagingLimit)
 	})
 	return view, err
+}
+
+// MetaMPS is the messages a second of Meta's throughput level (STANDARD 80, HIGH 1,000), or
+// otherwise when Meta names none.
+func MetaMPS(level string, otherwise int32) int32 {
+	switch level {
+	case "HIGH":
+		return 1000
+	case "STANDARD":
+		return 80
+	}
+	return otherwise
+}
+
+func capOf(mps int32) *int32 {
+	if mps == 0 {
+		return nil
+	}
+	return &mps
 }
 
 // lowerTier brings a portfolio's tier down to the messaging limit Meta reports for a new number,
@@ -315,7 +333,7 @@ type Patch struct {
 }
 
 func (in Patch) params(box *secrets.Box, phoneNumberID string) (queries.UpdateChannelParams, error) {
-	p := queries.UpdateChannelParams{Name: in.Name, ThroughputMps: in.ThroughputMPS, QualityRating: in.QualityRating, Status: in.Status}
+	p := queries.UpdateChannelParams{Name: in.Name, ThroughputCap: in.ThroughputMPS, QualityRating: in.QualityRating, Status: in.Status}
 	switch {
 	case in.ThroughputMPS != nil && (*in.ThroughputMPS < 1 || *in.ThroughputMPS > 1000):
 		return p, invalid.Field("throughput_mps", "must be 1 to 1000")

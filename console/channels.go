@@ -116,7 +116,7 @@ func takeChannel(f *form, err error) error {
 }
 
 func (c *Console) newChannel(w http.ResponseWriter, r *http.Request, v *visit) error {
-	return c.showNewChannel(w, r, v, http.StatusOK, &form{Values: url.Values{"throughput_mps": {"80"}}, Errors: map[string]string{}})
+	return c.showNewChannel(w, r, v, http.StatusOK, &form{Values: url.Values{}, Errors: map[string]string{}})
 }
 
 func (c *Console) showNewChannel(w http.ResponseWriter, r *http.Request, v *visit, status int, f *form) error {
@@ -135,10 +135,12 @@ func (c *Console) createChannel(w http.ResponseWriter, r *http.Request, v *visit
 		WabaID: strings.TrimSpace(f.Get("waba_id")), AccessToken: strings.TrimSpace(f.Get("access_token")),
 		AppSecret: strings.TrimSpace(f.Get("app_secret"))}
 	in.PortfolioID = formID(f, "portfolio_id", "portfolio_id", "choose a portfolio")
-	if mps, err := strconv.ParseInt(f.Get("throughput_mps"), 10, 32); err == nil {
-		in.ThroughputMPS = int32(mps)
-	} else {
-		f.Errors["throughput_mps"] = "give the number's messages per second (80 unless Meta raised it)"
+	if text := strings.TrimSpace(f.Get("throughput_mps")); text != "" { // empty: no cap
+		if mps, err := strconv.ParseInt(text, 10, 32); err == nil {
+			in.ThroughputMPS = int32(mps)
+		} else {
+			f.Errors["throughput_mps"] = "give a cap in messages a second, or leave it empty"
+		}
 	}
 	var view channels.View
 	if f.ok() {
@@ -160,9 +162,16 @@ func (c *Console) channelPage(w http.ResponseWriter, r *http.Request, v *visit) 
 	if err != nil {
 		return err
 	}
-	f := &form{Values: url.Values{"name": {ch.Name}, "throughput_mps": {strconv.Itoa(int(ch.ThroughputMps))}, "status": {ch.Status}},
-		Errors: map[string]string{}}
-	return c.showChannel(w, r, v, http.StatusOK, ch, f)
+	return c.showChannel(w, r, v, http.StatusOK, ch, channelForm(ch))
+}
+
+// channelForm is the edit form as stored: the cap empty when there is none.
+func channelForm(ch queries.Channel) *form {
+	f := &form{Values: url.Values{"name": {ch.Name}, "status": {ch.Status}}, Errors: map[string]string{}}
+	if ch.ThroughputCap != nil {
+		f.Values.Set("throughput_mps", strconv.Itoa(int(*ch.ThroughputCap)))
+	}
+	return f
 }
 
 func (c *Console) showChannel(w http.ResponseWriter, r *http.Request, v *visit, status int, ch queries.Channel, f *form) error {
@@ -184,10 +193,16 @@ func (c *Console) updateChannel(w http.ResponseWriter, r *http.Request, v *visit
 	}
 	f := newForm(r)
 	patch := channels.Patch{Name: ptr(strings.TrimSpace(f.Get("name"))), Status: ptr(f.Get("status"))}
-	if mps, err := strconv.ParseInt(f.Get("throughput_mps"), 10, 32); err == nil {
-		patch.ThroughputMPS = ptr(int32(mps))
-	} else {
-		f.Errors["throughput_mps"] = "give the number's messages per second"
+	// The cap: empty is none, which lifts one set before (1,000 is Meta's highest level).
+	switch text := strings.TrimSpace(f.Get("throughput_mps")); {
+	case text == "" && ch.ThroughputCap != nil:
+		patch.ThroughputMPS = ptr(int32(1000))
+	case text != "":
+		if mps, err := strconv.ParseInt(text, 10, 32); err == nil {
+			patch.ThroughputMPS = ptr(int32(mps))
+		} else {
+			f.Errors["throughput_mps"] = "give a cap in messages a second, or leave it empty"
+		}
 	}
 	if *patch.Status == ch.Status {
 		patch.Status = nil // unchanged: its reason stays
@@ -218,8 +233,9 @@ func (c *Console) deleteChannel(w http.ResponseWriter, r *http.Request, v *visit
 	}
 	err = channels.Delete(r.Context(), c.db, v.sess.Actor(v.ip), ch.ID)
 	if e, ok := invalid.As(err); ok && e.Code == invalid.CodeConflict {
-		return c.showChannel(w, r, v, http.StatusConflict, ch, &form{Values: url.Values{"name": {ch.Name},
-			"throughput_mps": {strconv.Itoa(int(ch.ThroughputMps))}, "status": {ch.Status}}, Errors: map[string]string{}, Error: e.Message})
+		f := channelForm(ch)
+		f.Error = e.Message
+		return c.showChannel(w, r, v, http.StatusConflict, ch, f)
 	}
 	if err != nil {
 		return err

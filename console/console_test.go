@@ -126,7 +126,7 @@ func (e *env) broadcastOf(account int64) int64 {
 		e.t.Fatal(err)
 	}
 	ch, err := q.CreateChannel(ctx, queries.CreateChannelParams{AccountID: account, PortfolioID: p.ID, PhoneNumberID: fmt.Sprint(1000 + account),
-		WabaID: "w", DisplayNumber: "+14155550100", AccessTokenEnc: []byte("x"), AppSecretEnc: []byte("x"), ThroughputMps: 80, QualityRating: "GREEN"})
+		WabaID: "w", DisplayNumber: "+14155550100", AccessTokenEnc: []byte("x"), AppSecretEnc: []byte("x"), MetaMps: 80, QualityRating: "GREEN"})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -181,7 +181,7 @@ func (s *stack) createUser(account int64, email, role string) string {
 // masked numbers; a change without the CSRF token is refused; another account's user gets 404.
 func TestConsoleBroadcastPath(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, metasim.Config{}, 200) // Dripcast sends at the channel's 100 a second
+	s := newStack(t, metasim.Config{}, 1000) // Meta's high level; Dripcast sends at the channel's cap of 100 a second
 	ctx := context.Background()
 	var account int64
 	if err := s.pool.QueryRow(ctx, `SELECT id FROM accounts`).Scan(&account); err != nil {

@@ -103,4 +103,19 @@ func TestRefreshFromMeta(t *testing.T) {
 	if c["quality_rating"] != "YELLOW" || c["throughput_mps"].(float64) != 1000 || p["tier"].(float64) != 10000 {
 		t.Fatalf("after refresh: channel %v, portfolio %v", c, p)
 	}
+	// A cap its owner set holds through refreshes; Meta's level, when lower, wins.
+	s.call("PATCH", fmt.Sprintf("/v1/channels/%d", channel), map[string]any{"throughput_mps": 300}, 200)
+	if err := s.jobs.Refresh(context.Background(), scheduler.Refresher{Meta: s.meta, Secrets: s.box}); err != nil {
+		t.Fatal(err)
+	}
+	if c = s.call("GET", fmt.Sprintf("/v1/channels/%d", channel), nil, 200); c["throughput_mps"].(float64) != 300 || c["meta_mps"].(float64) != 1000 {
+		t.Fatalf("a cap after refresh: %v", c)
+	}
+	s.sim.SetMPS(phoneNumberID, 80) // Meta moves the number to the standard level
+	if err := s.jobs.Refresh(context.Background(), scheduler.Refresher{Meta: s.meta, Secrets: s.box}); err != nil {
+		t.Fatal(err)
+	}
+	if c = s.call("GET", fmt.Sprintf("/v1/channels/%d", channel), nil, 200); c["throughput_mps"].(float64) != 80 || c["throughput_cap"].(float64) != 300 {
+		t.Fatalf("the standard level under a higher cap: %v", c)
+	}
 }

@@ -129,6 +129,15 @@ func (s *Sim) AddNumber(n Number) {
 	}
 }
 
+// SetMPS moves a number to another throughput (1,000 or more: Meta's HIGH level).
+func (s *Sim) SetMPS(phoneNumberID string, mps int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, ok := s.numbers[phoneNumberID]; ok {
+		n.MPS = mps
+	}
+}
+
 // SetTier sets a portfolio's limit of unique recipients per moving 24 h (0 = unlimited).
 func (s *Sim) SetTier(portfolioID string, limit int) {
 	s.mu.Lock()

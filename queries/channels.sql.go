@@ -50,10 +50,11 @@ func (q *Queries) ChannelsToRefresh(ctx context.Context) ([]ChannelsToRefreshRow
 
 const createChannel = `-- name: CreateChannel :one
 INSERT INTO channels (account_id, portfolio_id, name, phone_number_id, waba_id, display_number,
-                      access_token_enc, app_secret_enc, throughput_mps, quality_rating)
+                      access_token_enc, app_secret_enc, meta_mps, throughput_cap, throughput_mps, quality_rating)
 VALUES ($1, $2, $3, $4, $5, $6,
-        $7, $8, $9, $10)
-RETURNING id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at
+        $7, $8, $9, $10,
+        LEAST($9, COALESCE($10, 1000)), $11)
+RETURNING id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap
 `
 
 type CreateChannelParams struct {
@@ -65,7 +66,8 @@ type CreateChannelParams struct {
 	DisplayNumber  string
 	AccessTokenEnc []byte
 	AppSecretEnc   []byte
-	ThroughputMps  int32
+	MetaMps        int32
+	ThroughputCap  *int32
 	QualityRating  string
 }
 
@@ -79,7 +81,8 @@ func (q *Queries) CreateChannel(ctx context.Context, arg CreateChannelParams) (C
 		arg.DisplayNumber,
 		arg.AccessTokenEnc,
 		arg.AppSecretEnc,
-		arg.ThroughputMps,
+		arg.MetaMps,
+		arg.ThroughputCap,
 		arg.QualityRating,
 	)
 	var i Channel
@@ -99,6 +102,8 @@ func (q *Queries) CreateChannel(ctx context.Context, arg CreateChannelParams) (C
 		&i.StatusReason,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MetaMps,
+		&i.ThroughputCap,
 	)
 	return i, err
 }
@@ -154,7 +159,7 @@ func (q *Queries) DeleteChannel(ctx context.Context, arg DeleteChannelParams) (i
 }
 
 const getChannel = `-- name: GetChannel :one
-SELECT id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at FROM channels WHERE account_id = $1 AND id = $2
+SELECT id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap FROM channels WHERE account_id = $1 AND id = $2
 `
 
 type GetChannelParams struct {
@@ -181,6 +186,8 @@ func (q *Queries) GetChannel(ctx context.Context, arg GetChannelParams) (Channel
 		&i.StatusReason,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MetaMps,
+		&i.ThroughputCap,
 	)
 	return i, err
 }
@@ -210,7 +217,7 @@ func (q *Queries) GetPortfolio(ctx context.Context, arg GetPortfolioParams) (Por
 }
 
 const listChannels = `-- name: ListChannels :many
-SELECT id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at FROM channels WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
+SELECT id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap FROM channels WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
 `
 
 type ListChannelsParams struct {
@@ -244,6 +251,8 @@ func (q *Queries) ListChannels(ctx context.Context, arg ListChannelsParams) ([]C
 			&i.StatusReason,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.MetaMps,
+			&i.ThroughputCap,
 		); err != nil {
 			return nil, err
 		}
@@ -324,17 +333,20 @@ func (q *Queries) PortfolioTiers(ctx context.Context) ([]PortfolioTiersRow, erro
 }
 
 const refreshChannel = `-- name: RefreshChannel :exec
-UPDATE channels SET quality_rating = $1, throughput_mps = $2, updated_at = now() WHERE id = $3
+UPDATE channels SET quality_rating = $1, meta_mps = COALESCE($2, meta_mps),
+    throughput_mps = LEAST(COALESCE($2, meta_mps), COALESCE(throughput_cap, 1000)), updated_at = now()
+WHERE id = $3
 `
 
 type RefreshChannelParams struct {
 	QualityRating string
-	ThroughputMps int32
+	MetaMps       *int32
 	ID            int64
 }
 
+// Meta's level (NULL: Meta said none, keep it), and the throughput under the owner's cap.
 func (q *Queries) RefreshChannel(ctx context.Context, arg RefreshChannelParams) error {
-	_, err := q.db.Exec(ctx, refreshChannel, arg.QualityRating, arg.ThroughputMps, arg.ID)
+	_, err := q.db.Exec(ctx, refreshChannel, arg.QualityRating, arg.MetaMps, arg.ID)
 	return err
 }
 
@@ -406,7 +418,8 @@ func (q *Queries) SealedChannelSecrets(ctx context.Context) ([]SealedChannelSecr
 const updateChannel = `-- name: UpdateChannel :one
 UPDATE channels SET
     name = COALESCE($1, name),
-    throughput_mps = COALESCE($2, throughput_mps),
+    throughput_cap = COALESCE($2, throughput_cap),
+    throughput_mps = LEAST(meta_mps, COALESCE($2, throughput_cap, 1000)),
     quality_rating = COALESCE($3, quality_rating),
     status = COALESCE($4, status),
     status_reason = COALESCE($5, status_reason),
@@ -415,12 +428,12 @@ UPDATE channels SET
     app_secret_enc = COALESCE($8, app_secret_enc),
     updated_at = now()
 WHERE account_id = $9 AND id = $10
-RETURNING id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at
+RETURNING id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap
 `
 
 type UpdateChannelParams struct {
 	Name           *string
-	ThroughputMps  *int32
+	ThroughputCap  *int32
 	QualityRating  *string
 	Status         *string
 	StatusReason   *string
@@ -435,7 +448,7 @@ type UpdateChannelParams struct {
 func (q *Queries) UpdateChannel(ctx context.Context, arg UpdateChannelParams) (Channel, error) {
 	row := q.db.QueryRow(ctx, updateChannel,
 		arg.Name,
-		arg.ThroughputMps,
+		arg.ThroughputCap,
 		arg.QualityRating,
 		arg.Status,
 		arg.StatusReason,
@@ -462,6 +475,8 @@ func (q *Queries) UpdateChannel(ctx context.Context, arg UpdateChannelParams) (C
 		&i.StatusReason,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MetaMps,
+		&i.ThroughputCap,
 	)
 	return i, err
 }

@@ -376,6 +376,8 @@ type Channel struct {
 	StatusReason   string
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	MetaMps        int32
+	ThroughputCap  *int32
 }
 
 type ConsentEvent struct {

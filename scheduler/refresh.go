@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/dripcast/dripcast/channels"
 	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/secrets"
@@ -19,15 +20,15 @@ type Refresher struct {
 }
 
 // Refresh updates every channel from GET /{phone-number-id}. A number Meta says is on the high
-// throughput level may send 1,000 messages a second; on the standard level 80, unless it was set
-// lower by hand (a number shared with the WhatsApp Business app sends 20).
+// throughput level may send 1,000 messages a second, on the standard level 80; never more than
+// the cap its owner set (a number shared with the WhatsApp Business app sends 20).
 func (j *Jobs) Refresh(ctx context.Context, r Refresher) error {
-	channels, err := j.q.ChannelsToRefresh(ctx)
+	rows, err := j.q.ChannelsToRefresh(ctx)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, ch := range channels {
+	for _, ch := range rows {
 		token, err := r.Secrets.Open(ch.AccessTokenEnc, secrets.ChannelToken(ch.PhoneNumberID))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("channel %d: %w", ch.ID, err))
@@ -38,18 +39,15 @@ func (j *Jobs) Refresh(ctx context.Context, r Refresher) error {
 			errs = append(errs, fmt.Errorf("channel %d: %w", ch.ID, err))
 			continue
 		}
-		mps := ch.ThroughputMps
-		switch info.Throughput.Level {
-		case "HIGH":
-			mps = 1000
-		case "STANDARD":
-			mps = min(mps, 80)
-		}
 		quality := info.QualityRating
 		if quality == "" {
 			quality = "UNKNOWN"
 		}
-		if err := j.q.RefreshChannel(ctx, queries.RefreshChannelParams{ID: ch.ID, QualityRating: quality, ThroughputMps: mps}); err != nil {
+		var level *int32 // none named: the level stays
+		if mps := channels.MetaMPS(info.Throughput.Level, 0); mps > 0 {
+			level = &mps
+		}
+		if err := j.q.RefreshChannel(ctx, queries.RefreshChannelParams{ID: ch.ID, QualityRating: quality, MetaMps: level}); err != nil {
 			return err
 		}
 		if quality == "RED" {

@@ -16,9 +16,10 @@ RETURNING *;
 
 -- name: CreateChannel :one
 INSERT INTO channels (account_id, portfolio_id, name, phone_number_id, waba_id, display_number,
-                      access_token_enc, app_secret_enc, throughput_mps, quality_rating)
+                      access_token_enc, app_secret_enc, meta_mps, throughput_cap, throughput_mps, quality_rating)
 VALUES (@account_id, @portfolio_id, @name, @phone_number_id, @waba_id, @display_number,
-        @access_token_enc, @app_secret_enc, @throughput_mps, @quality_rating)
+        @access_token_enc, @app_secret_enc, @meta_mps, sqlc.narg(throughput_cap),
+        LEAST(@meta_mps, COALESCE(sqlc.narg(throughput_cap), 1000)), @quality_rating)
 RETURNING *;
 
 -- name: GetChannel :one
@@ -31,7 +32,8 @@ SELECT * FROM channels WHERE account_id = @account_id AND id > @after ORDER BY i
 -- name: UpdateChannel :one
 UPDATE channels SET
     name = COALESCE(sqlc.narg(name), name),
-    throughput_mps = COALESCE(sqlc.narg(throughput_mps), throughput_mps),
+    throughput_cap = COALESCE(sqlc.narg(throughput_cap), throughput_cap),
+    throughput_mps = LEAST(meta_mps, COALESCE(sqlc.narg(throughput_cap), throughput_cap, 1000)),
     quality_rating = COALESCE(sqlc.narg(quality_rating), quality_rating),
     status = COALESCE(sqlc.narg(status), status),
     status_reason = COALESCE(sqlc.narg(status_reason), status_reason),
@@ -49,8 +51,11 @@ DELETE FROM channels WHERE account_id = @account_id AND id = @id;
 -- name: ChannelsToRefresh :many
 SELECT id, portfolio_id, phone_number_id, access_token_enc, throughput_mps FROM channels WHERE status <> 'disconnected';
 
+-- Meta's level (NULL: Meta said none, keep it), and the throughput under the owner's cap.
 -- name: RefreshChannel :exec
-UPDATE channels SET quality_rating = @quality_rating, throughput_mps = @throughput_mps, updated_at = now() WHERE id = @id;
+UPDATE channels SET quality_rating = @quality_rating, meta_mps = COALESCE(sqlc.narg(meta_mps), meta_mps),
+    throughput_mps = LEAST(COALESCE(sqlc.narg(meta_mps), meta_mps), COALESCE(throughput_cap, 1000)), updated_at = now()
+WHERE id = @id;
 
 -- Every sealed secret, for `dripcast admin rotate-key` (across accounts by nature).
 -- name: SealedChannelSecrets :many
