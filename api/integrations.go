@@ -48,24 +48,11 @@ func (s *Server) createEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return invalid.Within("contact", contacts.FieldError(err))
 	}
-	ctx, p := r.Context(), caller(r.Context())
-	var rec drip.Recorded
-	err = s.inTx(ctx, func(q *queries.Queries) error {
-		var err error
-		author := contacts.AuthorOf(p.actor())
-		author.Fill = p.Role == "integration"
-		incoming := drip.Incoming{Contact: row, Name: in.Name, Properties: in.Properties, Source: "api", ExternalID: in.ID, Author: author}
-		rec, err = drip.RecordEvent(ctx, q, p.AccountID, incoming)
-		if err != nil || rec.Duplicate {
-			return err
-		}
-		if rec.ContactChange != "" {
-			if err := s.audit(ctx, q, rec.ContactChange, "contact", rec.ContactID, nil, incoming.ContactAudit()); err != nil {
-				return err
-			}
-		}
-		return s.audit(ctx, q, "event.create", "event", rec.EventID, nil, map[string]any{"name": in.Name, "contact_id": rec.ContactID})
-	})
+	p := caller(r.Context())
+	author := contacts.AuthorOf(p.actor())
+	author.Fill = p.Role == "integration"
+	rec, err := drip.Record(r.Context(), s.db, p.actor(), drip.Incoming{Contact: row, Name: in.Name, Properties: in.Properties,
+		Source: "api", ExternalID: in.ID, Author: author})
 	if err != nil {
 		return err
 	}

@@ -157,6 +157,7 @@ func (c *Console) pages() []page {
 		{"GET", "/sequences/{id}/edit", member, role.Editors, c.editSequence},
 		{"POST", "/sequences/{id}/edit", member, role.Editors, c.updateSequence},
 		{"POST", "/sequences/{id}/enroll", member, role.Editors, c.enrollContact},
+		{"POST", "/sequences/{id}/event", member, role.Editors, c.sendEvent},
 		{"POST", "/sequences/{id}/{action}", member, role.Editors, c.sequenceAction},
 		{"GET", "/enrollments/{id}", member, role.Readers, c.journeyPage},
 		{"POST", "/enrollments/{id}/exit", member, role.Editors, c.exitEnrollment},

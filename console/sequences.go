@@ -3,13 +3,16 @@ package console
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/dripcast/dripcast/contacts"
 	"github.com/dripcast/dripcast/drip"
 	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/phone"
@@ -53,8 +56,9 @@ func (c *Console) sequencePage(w http.ResponseWriter, r *http.Request, v *visit)
 
 // showSequence shows a sequence: its state and the actions it allows (with what keeps a draft
 // from activating), its steps with each one's funnel, its enrollments by state and exit reason,
-// the latest enrollments, and the form that enrolls a contact by hand.
-func (c *Console) showSequence(w http.ResponseWriter, r *http.Request, v *visit, status int, enroll *form) error {
+// the latest enrollments, and the forms that enroll a contact by hand and send a test event (f,
+// as typed, with its errors).
+func (c *Console) showSequence(w http.ResponseWriter, r *http.Request, v *visit, status int, f *form) error {
 	seq, err := rowOf(c, r, v, drip.GetSequence)
 	if err != nil {
 		return err
@@ -97,7 +101,7 @@ func (c *Console) showSequence(w http.ResponseWriter, r *http.Request, v *visit,
 		}
 	}
 	c.render(w, r, v, status, "sequence", seq.Name, map[string]any{"Seq": seq, "Report": rep, "Steps": steps,
-		"Enrollments": enrollments, "Done": r.URL.Query().Get("done"), "Problem": problem, "Enroll": enroll})
+		"Enrollments": enrollments, "Done": r.URL.Query().Get("done"), "Problem": problem, "Form": f})
 	return nil
 }
 
@@ -128,6 +132,44 @@ func (c *Console) enrollContact(w http.ResponseWriter, r *http.Request, v *visit
 		return err
 	}
 	http.Redirect(w, r, fmt.Sprintf("/enrollments/%d", e.ID), http.StatusSeeOther)
+	return nil
+}
+
+// sendEvent records the sequence's trigger event for a contact by number, with properties typed
+// as JSON, as an integration would send it: the way to try a sequence before a store sends real
+// ones. A number not yet a contact becomes one, as with the API's events.
+func (c *Console) sendEvent(w http.ResponseWriter, r *http.Request, v *visit) error {
+	seq, err := rowOf(c, r, v, drip.GetSequence)
+	if err != nil {
+		return err
+	}
+	if seq.Trigger == nil {
+		return errPage(http.StatusConflict, "This sequence starts on no event: enroll contacts by hand instead.")
+	}
+	f := newForm(r)
+	row, err := (contacts.Input{Phone: f.Get("event_phone")}).Normalize("")
+	if err != nil {
+		f.Errors["event_phone"] = "give the number in international form, such as +14155550100"
+	}
+	var props map[string]any
+	if text := strings.TrimSpace(f.Get("properties")); text != "" {
+		if json.Unmarshal([]byte(text), &props) != nil {
+			f.Errors["properties"] = `write the properties as a JSON object, such as {"total": 80, "item": "boots"}`
+		} else if err := drip.CheckProperties(props); err != nil {
+			f.Errors["properties"] = err.Error()
+		}
+	}
+	if !f.ok() {
+		return c.showSequence(w, r, v, http.StatusBadRequest, f)
+	}
+	by := v.sess.Actor(v.ip)
+	author := contacts.AuthorOf(by)
+	author.Fill = true // the number alone: create the contact or leave it as it is
+	if _, err := drip.Record(r.Context(), c.db, by, drip.Incoming{Contact: row, Name: seq.Trigger.Event, Properties: props,
+		Source: "console", Author: author}); err != nil {
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/sequences/%d?done=%s", seq.ID, url.QueryEscape(seq.Trigger.Event+" sent")), http.StatusSeeOther)
 	return nil
 }
 

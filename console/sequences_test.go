@@ -235,3 +235,41 @@ func TestEnrollByHand(t *testing.T) {
 		t.Fatalf("%d enrollment changes audited as the user's, want 2", audited)
 	}
 }
+
+// A marketer sends the sequence's trigger event for a number, as an integration would: the event
+// is recorded (the number becomes a contact) and audited as theirs; bad properties come back.
+func TestSendTestEvent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	account := e.account("acme")
+	e.broadcastOf(account)
+	var channel, tpl int64
+	_ = e.pool.QueryRow(context.Background(), `SELECT c.id, t.id FROM channels c, templates t WHERE c.account_id = $1 AND t.account_id = $1`,
+		account).Scan(&channel, &tpl)
+	seq, err := drip.CreateSequence(context.Background(), e.pool, audit.Actor{AccountID: account}, drip.SequenceInput{Name: "Cart",
+		ChannelID: channel, Definition: drip.Definition{Trigger: &drip.Trigger{Event: "cart.abandoned"}, Steps: []drip.Step{{TemplateID: tpl}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.signIn(account, "marketer")
+	page := fmt.Sprintf("/sequences/%d", seq.ID)
+	if status, body := b.do("POST", page+"/event", url.Values{"event_phone": {"+14155550177"}, "properties": {"[1, 2]"}}); status != http.StatusBadRequest ||
+		!strings.Contains(body, "JSON object") {
+		t.Fatalf("properties that are not an object: %d", status)
+	}
+	if status, _ := b.do("POST", page+"/event", url.Values{"event_phone": {"+14155550177"}, "properties": {`{"total": 80}`}}); status != http.StatusSeeOther {
+		t.Fatalf("send: %d", status)
+	}
+	var name, source, props string
+	if err := e.pool.QueryRow(context.Background(), `SELECT e.name, e.source, e.properties::text FROM events e JOIN contacts c ON c.id = e.contact_id
+		WHERE e.account_id = $1 AND c.phone = '+14155550177'`, account).Scan(&name, &source, &props); err != nil ||
+		name != "cart.abandoned" || source != "console" || props != `{"total": 80}` {
+		t.Fatalf("the event: %q %q %q %v", name, source, props, err)
+	}
+	var audited int
+	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE account_id = $1 AND action IN ('event.create', 'contact.create')
+		AND actor_user_id IS NOT NULL`, account).Scan(&audited)
+	if audited != 2 {
+		t.Fatalf("%d entries audited as the user's, want 2 (the contact and the event)", audited)
+	}
+}

@@ -7,7 +7,9 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/dripcast/dripcast/audit"
 	"github.com/dripcast/dripcast/contacts"
 	"github.com/dripcast/dripcast/queries"
 )
@@ -43,6 +45,26 @@ type Incoming struct {
 // event gave, and whether it could only fill what the contact lacked.
 func (in Incoming) ContactAudit() map[string]any {
 	return map[string]any{"by_event": in.Name, "source": in.Source, "fill_only": in.Author.Fill, "fields": in.Contact}
+}
+
+// Record records an event given by hand (the API, the console) in one transaction with its audit
+// entries: the change it made to its contact, if any, and the event's own.
+func Record(ctx context.Context, db *pgxpool.Pool, by audit.Actor, in Incoming) (Recorded, error) {
+	var rec Recorded
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		q := queries.New(tx)
+		var err error
+		if rec, err = RecordEvent(ctx, q, by.AccountID, in); err != nil || rec.Duplicate {
+			return err
+		}
+		if rec.ContactChange != "" {
+			if err := audit.Record(ctx, q, by, rec.ContactChange, "contact", rec.ContactID, nil, in.ContactAudit()); err != nil {
+				return err
+			}
+		}
+		return audit.Record(ctx, q, by, "event.create", "event", rec.EventID, nil, map[string]any{"name": in.Name, "contact_id": rec.ContactID})
+	})
+	return rec, err
 }
 
 // Recorded is what RecordEvent did.
