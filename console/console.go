@@ -173,6 +173,8 @@ func (c *Console) pages() []page {
 		{"POST", "/templates/new", member, role.Editors, c.createTemplate},
 		{"GET", "/templates/{id}", member, role.Readers, c.templatePage},
 		{"POST", "/templates/{id}/mapping", member, role.Editors, c.saveMapping},
+		{"GET", "/templates/{id}/edit", member, role.Editors, c.editTemplate},
+		{"POST", "/templates/{id}/edit", member, role.Editors, c.updateTemplate},
 		{"POST", "/templates/{id}/delete", member, role.Editors, c.deleteTemplate},
 		{"GET", "/channels", member, role.Readers, c.channelsPage},
 		{"GET", "/channels/new", member, role.Admins, c.newChannel},

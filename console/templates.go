@@ -116,9 +116,69 @@ func (c *Console) newTemplate(w http.ResponseWriter, r *http.Request, v *visit) 
 }
 
 func (c *Console) showNewTemplate(w http.ResponseWriter, r *http.Request, v *visit, status int, t templates.Template, f *form) error {
-	c.render(w, r, v, status, "template-new", "New template", map[string]any{"Form": f, "Params": paramRows(t, f.Values, f),
+	return c.showTemplateForm(w, r, v, status, 0, t, f)
+}
+
+// showTemplateForm is the hand-entry form for a new template (id 0) or to edit one.
+func (c *Console) showTemplateForm(w http.ResponseWriter, r *http.Request, v *visit, status int, id int64, t templates.Template, f *form) error {
+	title := "New template"
+	if id != 0 {
+		title = "Edit " + t.Name
+	}
+	c.render(w, r, v, status, "template-new", title, map[string]any{"ID": id, "Form": f, "Params": paramRows(t, f.Values, f),
 		"Categories": templates.Categories, "Statuses": templates.Statuses})
 	return nil
+}
+
+// editTemplate shows a template in the hand-entry form, when the form can hold all of it (text
+// header, body, footer, quick replies); one with media or other buttons is Meta's to change.
+func (c *Console) editTemplate(w http.ResponseWriter, r *http.Request, v *visit) error {
+	t, err := rowOf(c, r, v, templates.Get)
+	if err != nil {
+		return err
+	}
+	vals, ok := templateForm(t.Template)
+	if !ok {
+		return errPage(http.StatusConflict, "This template has a media header or buttons other than quick replies, which this form cannot show: change it at Meta, or through the API.")
+	}
+	return c.showTemplateForm(w, r, v, http.StatusOK, t.ID, t.Template, &form{Values: vals, Errors: map[string]string{}})
+}
+
+// templateForm is a template as the hand-entry form's fields; ok is false when the form cannot
+// hold it whole.
+func templateForm(t templates.Template) (url.Values, bool) {
+	vals := url.Values{"name": {t.Name}, "language": {t.Language}, "category": {t.Category}, "status": {t.Status},
+		"body": {t.Components.Body.Text}}
+	if h := t.Components.Header; h != nil {
+		if h.Format != "text" {
+			return vals, false
+		}
+		vals.Set("header", h.Text)
+	}
+	if ft := t.Components.Footer; ft != nil {
+		vals.Set("footer", ft.Text)
+	}
+	var buttons []string
+	for _, b := range t.Components.Buttons {
+		if b.Type != "quick_reply" {
+			return vals, false
+		}
+		buttons = append(buttons, b.Text)
+	}
+	vals.Set("buttons", strings.Join(buttons, "\n"))
+	return vals, true
+}
+
+// updateTemplate saves the edited template through the API's rule (templates.Update).
+func (c *Console) updateTemplate(w http.ResponseWriter, r *http.Request, v *visit) error {
+	before, err := rowOf(c, r, v, templates.Get)
+	if err != nil {
+		return err
+	}
+	if _, ok := templateForm(before.Template); !ok {
+		return errPage(http.StatusConflict, "This template has parts this form cannot show: change it at Meta, or through the API.")
+	}
+	return c.saveTemplate(w, r, v, before.ID)
 }
 
 // readTemplate reads the hand-entry form: header, body and footer text, and quick-reply buttons
@@ -161,9 +221,20 @@ func formField(field string) string {
 // createTemplate saves the hand-entered template; while a placeholder has no source yet the form
 // comes back with a row for each.
 func (c *Console) createTemplate(w http.ResponseWriter, r *http.Request, v *visit) error {
+	return c.saveTemplate(w, r, v, 0)
+}
+
+// saveTemplate creates (id 0) or replaces a template from the hand-entry form.
+func (c *Console) saveTemplate(w http.ResponseWriter, r *http.Request, v *visit, id int64) error {
 	f := newForm(r)
 	t := readTemplate(r.PostForm)
-	created, err := templates.Create(r.Context(), c.db, v.sess.Actor(v.ip), t)
+	var saved templates.View
+	var err error
+	if id == 0 {
+		saved, err = templates.Create(r.Context(), c.db, v.sess.Actor(v.ip), t)
+	} else {
+		saved, err = templates.Update(r.Context(), c.db, v.sess.Actor(v.ip), id, t)
+	}
 	if e, ok := invalid.As(err); ok {
 		if e.Code == invalid.CodeConflict {
 			e.Field, e.Code = "name", invalid.Code
@@ -174,8 +245,8 @@ func (c *Console) createTemplate(w http.ResponseWriter, r *http.Request, v *visi
 		return err
 	}
 	if !f.ok() {
-		return c.showNewTemplate(w, r, v, http.StatusBadRequest, t, f)
+		return c.showTemplateForm(w, r, v, http.StatusBadRequest, id, t, f)
 	}
-	http.Redirect(w, r, fmt.Sprintf("/templates/%d", created.ID), http.StatusSeeOther)
+	http.Redirect(w, r, fmt.Sprintf("/templates/%d", saved.ID), http.StatusSeeOther)
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/dripcast/dripcast/audit"
 	"github.com/dripcast/dripcast/contacts"
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/templates"
 )
 
 // A marketer enters a template by hand: the text first, then a row for each placeholder; the
@@ -73,5 +74,43 @@ func TestTemplatePages(t *testing.T) {
 	}
 	if status, _ := b.do("POST", page+"/delete", nil); status != http.StatusSeeOther {
 		t.Fatalf("delete: %d", status)
+	}
+}
+
+// A hand-entered template's text is edited in the same form, filled in; a placeholder added
+// needs its source before it saves; a template with a media header is Meta's to change.
+func TestEditTemplateText(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	account := e.account("acme")
+	tpl, err := templates.Create(context.Background(), e.pool, audit.Actor{AccountID: account}, templates.Template{Name: "welcome",
+		Language: "en", Category: "utility", Status: "approved", Components: templates.Components{Body: templates.Text{Text: "Hello"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.signIn(account, "marketer")
+	edit := fmt.Sprintf("/templates/%d/edit", tpl.ID)
+	if status, body := b.do("GET", edit, nil); status != http.StatusOK || !strings.Contains(body, ">Hello</textarea>") {
+		t.Fatalf("the edit form: %d", status)
+	}
+	form := url.Values{"name": {"welcome"}, "language": {"en"}, "category": {"utility"}, "status": {"approved"}, "body": {"Hello {{1}}"}}
+	if status, body := b.do("POST", edit, form); status != http.StatusBadRequest || !strings.Contains(body, `name="src.body.1"`) {
+		t.Fatalf("a new placeholder without its source: %d", status)
+	}
+	form.Set("src.body.1", "contact")
+	form.Set("val.body.1", "first_name")
+	form.Set("fb.body.1", "there")
+	if status, _ := b.do("POST", edit, form); status != http.StatusSeeOther {
+		t.Fatalf("save: %d", status)
+	}
+	got, _ := templates.Get(context.Background(), queries.New(e.pool), account, tpl.ID)
+	if got.Components.Body.Text != "Hello {{1}}" || got.Parameters["body.1"].Field != "first_name" {
+		t.Fatalf("after the edit: %+v", got.Template)
+	}
+	if _, err := e.pool.Exec(context.Background(), `UPDATE templates SET components = '{"header": {"format": "image"}, "body": {"text": "Hi"}}' WHERE id = $1`, tpl.ID); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := b.do("GET", edit, nil); status != http.StatusConflict {
+		t.Fatalf("a template with a media header: %d", status)
 	}
 }
