@@ -29,6 +29,18 @@ func (e *env) sequenceOf(account, tpl int64) int64 {
 	return seq.ID
 }
 
+// channelAndTemplate makes the account's channel and approved template (with a broadcast).
+func (e *env) channelAndTemplate(account int64) (channel, tpl int64) {
+	e.t.Helper()
+	e.broadcastOf(account)
+	err := e.pool.QueryRow(context.Background(), `SELECT c.id, t.id FROM channels c, templates t WHERE c.account_id = $1 AND t.account_id = $1`,
+		account).Scan(&channel, &tpl)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return channel, tpl
+}
+
 // enrollmentOf activates a new one-step sequence of template tpl and enrolls the contact in it.
 func (e *env) enrollmentOf(account, tpl, contact int64) int64 {
 	e.t.Helper()
@@ -105,10 +117,7 @@ func TestSequenceBuilder(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	account := e.account("acme")
-	e.broadcastOf(account)
-	var channel, tpl int64
-	_ = e.pool.QueryRow(context.Background(), `SELECT c.id, t.id FROM channels c, templates t WHERE c.account_id = $1 AND t.account_id = $1`,
-		account).Scan(&channel, &tpl)
+	channel, tpl := e.channelAndTemplate(account)
 	b := e.signIn(account, "marketer")
 	if status, body := b.do("GET", "/sequences/new", nil); status != http.StatusOK || !strings.Contains(body, `name="s.0.template"`) {
 		t.Fatalf("new sequence page: %d", status)
@@ -242,10 +251,7 @@ func TestSendTestEvent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	account := e.account("acme")
-	e.broadcastOf(account)
-	var channel, tpl int64
-	_ = e.pool.QueryRow(context.Background(), `SELECT c.id, t.id FROM channels c, templates t WHERE c.account_id = $1 AND t.account_id = $1`,
-		account).Scan(&channel, &tpl)
+	channel, tpl := e.channelAndTemplate(account)
 	seq, err := drip.CreateSequence(context.Background(), e.pool, audit.Actor{AccountID: account}, drip.SequenceInput{Name: "Cart",
 		ChannelID: channel, Definition: drip.Definition{Trigger: &drip.Trigger{Event: "cart.abandoned"}, Steps: []drip.Step{{TemplateID: tpl}}}})
 	if err != nil {

@@ -270,6 +270,20 @@ func (s *Sim) Quality(q QualityChange) error {
 	return nil
 }
 
+// numberAndTemplate finds the number whose WABA Meta tells and the template it tells about; the
+// caller holds s.mu.
+func (s *Sim) numberAndTemplate(phoneNumberID, name, language string) (*number, *Template, error) {
+	n, err := s.number(phoneNumberID)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, found := s.templates[name+"/"+language]
+	if !found {
+		return nil, nil, fmt.Errorf("no template %s/%s is registered", name, language)
+	}
+	return n, t, nil
+}
+
 // TemplateChange is Meta changing a template's status.
 type TemplateChange struct {
 	PhoneNumberID string `json:"phone_number_id"` // whose WABA is told
@@ -283,13 +297,9 @@ type TemplateChange struct {
 func (s *Sim) TemplateStatus(c TemplateChange) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, err := s.number(c.PhoneNumberID)
+	n, t, err := s.numberAndTemplate(c.PhoneNumberID, c.Name, c.Language)
 	if err != nil {
 		return err
-	}
-	t, found := s.templates[c.Name+"/"+c.Language]
-	if !found {
-		return fmt.Errorf("no template %s/%s is registered", c.Name, c.Language)
 	}
 	t.Status = c.Event
 	s.hooks.push(&hook{due: time.Now(), number: &n.Number, field: whatsapp.FieldTemplateStatus, value: whatsapp.TemplateStatusUpdate{
@@ -312,13 +322,9 @@ type TemplateQualityChange struct {
 func (s *Sim) TemplateQuality(c TemplateQualityChange) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, err := s.number(c.PhoneNumberID)
+	n, t, err := s.numberAndTemplate(c.PhoneNumberID, c.Name, c.Language)
 	if err != nil {
 		return err
-	}
-	t, found := s.templates[c.Name+"/"+c.Language]
-	if !found {
-		return fmt.Errorf("no template %s/%s is registered", c.Name, c.Language)
 	}
 	switch c.Quality {
 	case "GREEN", "YELLOW", "RED", "UNKNOWN":
