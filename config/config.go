@@ -13,27 +13,32 @@ import (
 
 	"github.com/dripcast/dripcast/clock"
 	"github.com/dripcast/dripcast/iprange"
+	"github.com/dripcast/dripcast/ratelimit"
 )
 
 // Config is every setting of every role. The README lists each variable.
 type Config struct {
-	DatabaseURL        string        // DRIPCAST_DATABASE_URL
-	RedisURL           string        // DRIPCAST_REDIS_URL
-	HTTPAddr           string        // DRIPCAST_HTTP_ADDR
-	LogFormat          string        // DRIPCAST_LOG_FORMAT: json or text
-	LogLevel           slog.Level    // DRIPCAST_LOG_LEVEL: debug, info, warn, error
-	ShutdownTimeout    time.Duration // DRIPCAST_SHUTDOWN_TIMEOUT
-	MaxBodyBytes       int64         // DRIPCAST_MAX_BODY_BYTES: JSON request bodies
-	ImportMaxBytes     int64         // DRIPCAST_IMPORT_MAX_BYTES: one contact import
-	ImportMaxRows      int           // DRIPCAST_IMPORT_MAX_ROWS: one contact import
-	DBMaxConns         int32         // DRIPCAST_DB_MAX_CONNS
-	WorkerConcurrency  int           // DRIPCAST_WORKER_CONCURRENCY: send handlers per worker process
-	WorkerServers      int           // DRIPCAST_WORKER_SERVERS: Asynq servers sharing them
-	SecretKeys         string        // DRIPCAST_SECRET_KEYS: "id:base64key,…", the first seals
-	MetaBaseURL        string        // DRIPCAST_META_BASE_URL: Graph API, or metasim
-	MetaAPIVersion     string        // DRIPCAST_META_API_VERSION
-	MetaTimeout        time.Duration // DRIPCAST_META_TIMEOUT: one Cloud API call
-	PairInterval       time.Duration // DRIPCAST_PAIR_INTERVAL: least time between two messages to one user
+	DatabaseURL       string        // DRIPCAST_DATABASE_URL
+	RedisURL          string        // DRIPCAST_REDIS_URL
+	HTTPAddr          string        // DRIPCAST_HTTP_ADDR
+	LogFormat         string        // DRIPCAST_LOG_FORMAT: json or text
+	LogLevel          slog.Level    // DRIPCAST_LOG_LEVEL: debug, info, warn, error
+	ShutdownTimeout   time.Duration // DRIPCAST_SHUTDOWN_TIMEOUT
+	MaxBodyBytes      int64         // DRIPCAST_MAX_BODY_BYTES: JSON request bodies
+	ImportMaxBytes    int64         // DRIPCAST_IMPORT_MAX_BYTES: one contact import
+	ImportMaxRows     int           // DRIPCAST_IMPORT_MAX_ROWS: one contact import
+	DBMaxConns        int32         // DRIPCAST_DB_MAX_CONNS
+	WorkerConcurrency int           // DRIPCAST_WORKER_CONCURRENCY: send handlers per worker process
+	WorkerServers     int           // DRIPCAST_WORKER_SERVERS: Asynq servers sharing them
+	SecretKeys        string        // DRIPCAST_SECRET_KEYS: "id:base64key,…", the first seals
+	MetaBaseURL       string        // DRIPCAST_META_BASE_URL: Graph API, or metasim
+	MetaAPIVersion    string        // DRIPCAST_META_API_VERSION
+	MetaTimeout       time.Duration // DRIPCAST_META_TIMEOUT: one Cloud API call
+	PairInterval      time.Duration // DRIPCAST_PAIR_INTERVAL: least time between two messages to one user
+	// SendTolerance is how late after its throughput slot a send may still be written; a later
+	// one takes a new slot. Larger values trade the sliding-second guarantee for throughput on a
+	// starved machine.
+	SendTolerance      time.Duration // DRIPCAST_SEND_TOLERANCE
 	SendingTimeout     time.Duration // DRIPCAST_SENDING_TIMEOUT: a send this long in sending lost its worker
 	WebhookVerifyToken string        // DRIPCAST_WEBHOOK_VERIFY_TOKEN: Meta's subscription check
 	// DripTimeScale runs sequence delays this many times faster (1 in production): for demos, in
@@ -74,6 +79,7 @@ func Load() (Config, error) {
 		MetaAPIVersion:     p.str("DRIPCAST_META_API_VERSION", "v23.0"),
 		MetaTimeout:        p.duration("DRIPCAST_META_TIMEOUT", 15*time.Second),
 		PairInterval:       p.duration("DRIPCAST_PAIR_INTERVAL", 6*time.Second),
+		SendTolerance:      p.duration("DRIPCAST_SEND_TOLERANCE", ratelimit.DefaultTolerance),
 		SendingTimeout:     p.duration("DRIPCAST_SENDING_TIMEOUT", 5*time.Minute),
 		WebhookVerifyToken: p.str("DRIPCAST_WEBHOOK_VERIFY_TOKEN", ""),
 		DripTimeScale:      p.integer("DRIPCAST_DRIP_TIME_SCALE", 1),

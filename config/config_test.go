@@ -11,7 +11,8 @@ func TestLoad(t *testing.T) {
 	t.Setenv("DRIPCAST_SHUTDOWN_TIMEOUT", "5s")
 	t.Setenv("DRIPCAST_LOG_LEVEL", "debug")
 	c, err := Load()
-	if err != nil || c.ShutdownTimeout != 5*time.Second || c.LogLevel.String() != "DEBUG" || c.HTTPAddr != "127.0.0.1:8080" {
+	if err != nil || c.ShutdownTimeout != 5*time.Second || c.LogLevel.String() != "DEBUG" || c.HTTPAddr != "127.0.0.1:8080" ||
+		c.SendTolerance != 5*time.Millisecond {
 		t.Fatalf("Load = %+v, %v", c, err)
 	}
 }
@@ -22,6 +23,7 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		"DRIPCAST_SHUTDOWN_TIMEOUT": "soon",
 		"DRIPCAST_LOG_FORMAT":       "xml",
 		"DRIPCAST_LOG_LEVEL":        "loud",
+		"DRIPCAST_SEND_TOLERANCE":   "0s",
 		"DRIPCAST_DATABASE_URL":     "",
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -4,16 +4,21 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/dripcast/dripcast/metasim"
+	"github.com/dripcast/dripcast/metrics"
+	"github.com/dripcast/dripcast/ratelimit"
 	"github.com/dripcast/dripcast/testenv"
 )
 
@@ -30,7 +35,7 @@ func TestPacingHoldsUnderStalls(t *testing.T) {
 				if n.refused > 0 || n.slidingMax > n.limit {
 					t.Errorf("%d mps number: %d sends refused for throughput, %d in one sliding second", n.limit, n.refused, n.slidingMax)
 				}
-				t.Logf("%d mps number: %.1f mps achieved", n.limit, n.rate)
+				t.Logf("%d mps number: %.1f mps achieved; limit decisions %v", n.limit, n.rate, n.decisions)
 			}
 		})
 	}
@@ -41,6 +46,7 @@ func TestPacingHoldsUnderStalls(t *testing.T) {
 type paced struct {
 	limit, refused, slidingMax int
 	rate                       float64
+	decisions                  map[string]int // the workers' limit decisions (allowed, late, throughput…)
 }
 
 // sendAtLimits sends from an 80 mps and a 1,000 mps number at once, seconds' worth at each
@@ -48,11 +54,10 @@ type paced struct {
 // hog, beside a busy loop on every core.
 func sendAtLimits(t testing.TB, seconds int, hog bool) []paced {
 	limits := []int{80, 1000}
-	c := newCluster(t, metasim.Config{}, false)
+	c := newCluster(t, metasim.Config{}, false, "DRIPCAST_SEND_TOLERANCE="+ratelimit.DefaultTolerance.String())
 	c.start("api")
 	c.start("scheduler")
-	c.start("worker")
-	c.start("worker")
+	workers := []*proc{c.start("worker"), c.start("worker")}
 	channels, template := c.setupNumbers(limits...)
 	sizes, total := make([]int, len(limits)), 0
 	for i, l := range limits {
@@ -90,7 +95,8 @@ func sendAtLimits(t testing.TB, seconds int, hog bool) []paced {
 	var out []paced
 	for i, l := range limits {
 		id := numberID(i)
-		n := paced{limit: l, refused: counts.PerNumber[id].Throttled, slidingMax: slidingMax(records, id), rate: steadyRate(records, id)}
+		n := paced{limit: l, refused: counts.PerNumber[id].Throttled, slidingMax: slidingMax(records, id), rate: steadyRate(records, id),
+			decisions: limitDecisions(t, workers, metrics.Channel(channels[i]))}
 		if n.refused > 0 {
 			dumpRefusal(t, records, id)
 		}
@@ -139,4 +145,30 @@ func renice(nice int) {
 			_ = syscall.Setpriority(syscall.PRIO_PROCESS, tid, nice)
 		}
 	}
+}
+
+// limitDecisions sums the workers' limit decisions for a channel, by decision, from their /metrics.
+func limitDecisions(t testing.TB, workers []*proc, channel string) map[string]int {
+	out := map[string]int{}
+	for _, w := range workers {
+		res, err := http.Get("http://" + w.addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Lines such as dripcast_limit_decisions_total{channel="1",decision="late"} 12
+		prefix := `dripcast_limit_decisions_total{channel="` + channel + `",decision="`
+		for line := range strings.Lines(string(body)) {
+			if rest, ok := strings.CutPrefix(line, prefix); ok {
+				decision, value, _ := strings.Cut(rest, `"} `)
+				n, _ := strconv.ParseFloat(strings.TrimSpace(value), 64)
+				out[decision] += int(n)
+			}
+		}
+	}
+	return out
 }

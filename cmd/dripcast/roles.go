@@ -144,6 +144,7 @@ func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, pool 
 	}
 	client := whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout)
 	limits := ratelimit.New(rdb, worker.PortfolioUsage(pool), cfg.PairInterval, ratelimit.SlotHorizon)
+	limits.Tolerance = cfg.SendTolerance
 	mux := asynq.NewServeMux()
 	mux.Handle(sendtask.Type, worker.NewSender(pool, client, limits, box, log, m))
 	if err := srv.Start(mux); err != nil {
