@@ -7,6 +7,8 @@ import "time"
 // Clock tells the time.
 type Clock interface {
 	Now() time.Time
+	// Of is the clock's time at a wall-clock instant (a message's sent_at, say).
+	Of(wall time.Time) time.Time
 }
 
 // Real is the wall clock.
@@ -14,6 +16,9 @@ type Real struct{}
 
 // Now is time.Now.
 func (Real) Now() time.Time { return time.Now() }
+
+// Of is wall itself.
+func (Real) Of(wall time.Time) time.Time { return wall }
 
 // Scaled runs factor times faster than the wall clock from the moment it is made: with factor
 // 3600 an hour passes every second. Only the drip engine's own times (enrollment, step times,
@@ -27,7 +32,9 @@ type Scaled struct {
 func NewScaled(factor float64) *Scaled { return &Scaled{start: time.Now(), factor: factor} }
 
 // Now is the scaled time.
-func (s *Scaled) Now() time.Time {
-	elapsed := time.Since(s.start)
-	return s.start.Add(time.Duration(float64(elapsed) * s.factor))
+func (s *Scaled) Now() time.Time { return s.Of(time.Now()) }
+
+// Of is the scaled time at a wall-clock instant.
+func (s *Scaled) Of(wall time.Time) time.Time {
+	return s.start.Add(time.Duration(float64(wall.Sub(s.start)) * s.factor))
 }

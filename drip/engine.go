@@ -274,6 +274,10 @@ type item struct {
 	condition bool                  // the step's condition matches (true when it has none)
 	last      queries.MessageStatus // status of the latest step message that was not skipped by its condition
 	marketing bool                  // the step sends a marketing template
+	// origin is when the previous step's message was sent (delivered, if the sequence requires
+	// it) on the engine's clock; nil while it is on its way, or when the previous step sent none.
+	origin  *time.Time
+	waiting bool // the previous step's message is not sent yet
 }
 
 // prepare parses each definition once and evaluates the batch's rules with one query per rule.
@@ -311,14 +315,37 @@ func (e *Engine) prepare(ctx context.Context, q *queries.Queries, db segment.Que
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[int64]queries.MessageStatus, len(last))
+	byID := make(map[int64]queries.LastStepMessagesRow, len(last))
 	for _, l := range last {
-		byID[l.EnrollmentID] = l.Status
+		byID[l.EnrollmentID] = l
 	}
 	for _, it := range items {
-		it.last = byID[it.row.ID]
+		l, ok := byID[it.row.ID]
+		it.last = l.Status
+		if ok && int(l.Step) == int(it.row.NextStep)-1 {
+			it.origin, it.waiting = e.origin(l, it.def.RequireDelivered)
+		}
 	}
 	return items, nil
+}
+
+// origin is when a step's message went out, on the engine's clock, for the next step's delay to
+// count from: sent, or delivered when the sequence requires it (a delivery the webhook reports
+// without a sent status counts as sent). waiting says it has not gone out yet.
+func (e *Engine) origin(l queries.LastStepMessagesRow, delivered bool) (*time.Time, bool) {
+	switch l.Status {
+	case queries.MessageStatusPending, queries.MessageStatusQueued, queries.MessageStatusSending:
+		return nil, true
+	}
+	at := l.SentAt
+	if delivered || at == nil {
+		at = l.DeliveredAt
+	}
+	if at == nil {
+		return nil, false // failed, skipped or unknown: the step's own time stands
+	}
+	t := e.clock.Of(*at)
+	return &t, false
 }
 
 // markMarketing notes which items' next step sends a marketing template.
@@ -379,6 +406,9 @@ type advance struct {
 	keepUnsent bool                     // an exit that lets the steps already written go out
 }
 
+// recheck is the least wait before looking again at a step whose previous one has not gone out.
+const recheck = 10 * time.Second
+
 // decide is what happens to a due enrollment now: it exits, waits, or runs its step (a message
 // to send, or one skipped by the step's condition) and moves on to the next.
 func (it *item) decide(now time.Time) (*stepMessage, advance) {
@@ -425,6 +455,24 @@ func (it *item) decide(now time.Time) (*stepMessage, advance) {
 		// Marketing needs consent, so the journey ends here; the utility steps before it still go.
 		adv.keepUnsent = true
 		return exit("opted_out", "no marketing consent")
+	}
+	// The delay counts from when the previous step went out, not from when it was due: a step
+	// held by the number's rate or the tier must not shorten the wait before the next one.
+	if def.Steps[step].DelayFrom != "enrollment" && step > 0 {
+		switch {
+		case it.waiting && !def.RequireDelivered: // it goes out at the soonest now: look again then
+			at := def.RunAt(step, now, r.EnrolledAt, loc)
+			if at.Before(now.Add(recheck)) {
+				at = now.Add(recheck)
+			}
+			adv.NextRunAt = &at
+			return nil, adv
+		case it.origin != nil:
+			if at := def.RunAt(step, *it.origin, r.EnrolledAt, loc); at.After(now) {
+				adv.NextRunAt = &at
+				return nil, adv
+			}
+		}
 	}
 	s := def.Steps[step]
 	msg := &stepMessage{AccountID: r.AccountID, ChannelID: r.ChannelID, ContactID: r.ContactID, TemplateID: s.TemplateID,

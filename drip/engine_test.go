@@ -24,6 +24,8 @@ type manual struct{ t time.Time }
 
 func (m *manual) Now() time.Time { return m.t }
 
+func (m *manual) Of(wall time.Time) time.Time { return wall }
+
 type fixture struct {
 	pool             *pgxpool.Pool
 	account, channel int64
@@ -193,6 +195,32 @@ func TestAdvance(t *testing.T) {
 	}
 }
 
+// A step's delay counts from when the previous step was sent, not from when it was due: a step
+// held (by the number's rate, or the tier) does not shorten the wait before the next.
+func TestDelayCountsFromTheSend(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2030, 6, 3, 8, 0, 0, 0, time.UTC)
+	f := newFixture(t, start)
+	seq := f.sequence(t, rule(t, `{"time_zone": "UTC", "steps": [{}, {"delay": {"amount": 15, "unit": "minutes"}}]}`))
+	c := f.contact(t, "+14155550001", true)
+	ctx := context.Background()
+	if _, _, err := f.engine.Enroll(ctx, f.pool, seq, c, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.advance(t, start)
+	if n := f.advance(t, start.Add(15*time.Minute)); n != 0 {
+		t.Fatalf("step 1 written while step 0 is still pending: %s", f.steps(t, c))
+	}
+	f.exec(t, `UPDATE messages SET status = 'sent', sent_at = $2 WHERE contact_id = $1`, c, start.Add(20*time.Minute))
+	if n := f.advance(t, start.Add(30*time.Minute)); n != 0 {
+		t.Fatalf("step 1 written 10 minutes after step 0 was sent: %s", f.steps(t, c))
+	}
+	f.advance(t, start.Add(35*time.Minute))
+	if got := f.steps(t, c); got != "0:sent 1:pending" {
+		t.Errorf("15 minutes after the send: %s", got)
+	}
+}
+
 // Events enroll into the sequences they trigger (with the filter) and end the ones they stop.
 func TestProcessEvents(t *testing.T) {
 	t.Parallel()
@@ -283,11 +311,12 @@ func TestEnrollmentKeepsItsVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.advance(t, start)
+	f.exec(t, `UPDATE messages SET status = 'sent', sent_at = $1`, start)
 	f.advance(t, start.Add(time.Hour))
-	if got := f.steps(t, early); got != "0:pending 1:pending" || f.enrollment(t, early) != "completed" {
+	if got := f.steps(t, early); got != "0:sent 1:pending" || f.enrollment(t, early) != "completed" {
 		t.Errorf("version 1: %s, %s", got, f.enrollment(t, early))
 	}
-	if got := f.steps(t, late); got != "0:pending" || f.enrollment(t, late) != "completed" {
+	if got := f.steps(t, late); got != "0:sent" || f.enrollment(t, late) != "completed" {
 		t.Errorf("version 2: %s, %s", got, f.enrollment(t, late))
 	}
 }
@@ -311,6 +340,7 @@ func TestMarketingStepNeedsConsent(t *testing.T) {
 		}
 	}
 	f.advance(t, start)
+	f.exec(t, `UPDATE messages SET status = 'sent', sent_at = $1 WHERE contact_id <> $2`, start, never)
 	f.exec(t, `UPDATE contacts SET opted_in = false, opt_in_changed_at = now() WHERE id = $1`, leaves)
 	f.advance(t, start.Add(time.Hour))
 	if got := f.steps(t, never); got != "0:pending" || f.enrollment(t, never) != "exited:opted_out" {

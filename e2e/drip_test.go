@@ -378,3 +378,35 @@ func TestPauseAndResumeSequence(t *testing.T) {
 		t.Errorf("report: %v", rep)
 	}
 }
+
+// A step's delay counts from when the previous step was sent. One event starts two sequences: a
+// thank-you at once, and a receipt an hour later (half a second of real time), which Meta's pair
+// rate then holds for 6 s (12 hours on the scaled clock) after the thank-you. The receipt's second
+// step still comes 30 hours after the receipt reached Meta, not after it was due (19 hours, before).
+func TestDripDelayCountsFromTheSend(t *testing.T) {
+	t.Parallel() // no test here counts sends per second
+	s := newDripStack(t)
+	channel, _ := s.setup("unlimited")
+	tpl := s.template("welcome", map[string]any{"source": "contact", "field": "first_name"})
+	hours := func(n int) map[string]any { return map[string]any{"amount": n, "unit": "hours"} }
+	s.sequence(map[string]any{"name": "Thanks", "channel_id": channel, "trigger": map[string]any{"event": "order.placed"},
+		"steps": []map[string]any{{"template_id": tpl}}})
+	receipt := s.sequence(map[string]any{"name": "Receipt", "channel_id": channel, "trigger": map[string]any{"event": "order.placed"},
+		"steps": []map[string]any{{"template_id": tpl, "delay": hours(1)}, {"template_id": tpl, "delay": hours(30)}}})
+	phone := "+12125550131"
+	s.call("POST", "/v1/events", map[string]any{"contact": map[string]any{"phone": phone, "name": "Buyer"}, "name": "order.placed", "id": "o-1"}, 202)
+	testenv.Eventually(t, "three messages", time.Minute, func() bool { return len(s.sends(phone)) == 3 })
+
+	arrived := map[string]time.Time{} // message id → when metasim took it
+	for _, r := range s.sends(phone) {
+		arrived[r.Callback] = r.At
+	}
+	var first, second string
+	if err := s.pool.QueryRow(context.Background(), `SELECT min(m.id)::text, max(m.id)::text FROM messages m
+		JOIN enrollments e ON e.id = m.enrollment_id WHERE e.sequence_id = $1`, receipt).Scan(&first, &second); err != nil {
+		t.Fatal(err)
+	}
+	if gap := time.Duration(float64(arrived[second].Sub(arrived[first])) * dripScale); gap < 30*time.Hour {
+		t.Errorf("the receipt's second step reached Meta %s after its first on the scaled clock, want at least 30h", gap)
+	}
+}

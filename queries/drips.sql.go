@@ -705,7 +705,7 @@ func (q *Queries) LastEnrollment(ctx context.Context, arg LastEnrollmentParams) 
 }
 
 const lastStepMessages = `-- name: LastStepMessages :many
-SELECT DISTINCT ON (enrollment_id) enrollment_id::bigint AS enrollment_id, status
+SELECT DISTINCT ON (enrollment_id) enrollment_id::bigint AS enrollment_id, step::smallint AS step, status, sent_at, delivered_at
 FROM messages
 WHERE enrollment_id = ANY($1::bigint[]) AND COALESCE(reason, '') <> 'condition'
 ORDER BY enrollment_id, step DESC
@@ -713,7 +713,10 @@ ORDER BY enrollment_id, step DESC
 
 type LastStepMessagesRow struct {
 	EnrollmentID int64
+	Step         int16
 	Status       MessageStatus
+	SentAt       *time.Time
+	DeliveredAt  *time.Time
 }
 
 // The latest step message of each enrollment that was not skipped by its condition.
@@ -726,7 +729,13 @@ func (q *Queries) LastStepMessages(ctx context.Context, enrollmentIds []int64) (
 	var items []LastStepMessagesRow
 	for rows.Next() {
 		var i LastStepMessagesRow
-		if err := rows.Scan(&i.EnrollmentID, &i.Status); err != nil {
+		if err := rows.Scan(
+			&i.EnrollmentID,
+			&i.Step,
+			&i.Status,
+			&i.SentAt,
+			&i.DeliveredAt,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -146,7 +146,7 @@ SELECT id, category FROM templates WHERE id = ANY(@ids::bigint[]);
 
 -- The latest step message of each enrollment that was not skipped by its condition.
 -- name: LastStepMessages :many
-SELECT DISTINCT ON (enrollment_id) enrollment_id::bigint AS enrollment_id, status
+SELECT DISTINCT ON (enrollment_id) enrollment_id::bigint AS enrollment_id, step::smallint AS step, status, sent_at, delivered_at
 FROM messages
 WHERE enrollment_id = ANY(@enrollment_ids::bigint[]) AND COALESCE(reason, '') <> 'condition'
 ORDER BY enrollment_id, step DESC;
