@@ -208,6 +208,7 @@ func (s *Server) routes() []route {
 		{"PUT", "/v1/templates/{id}", byKey, role.Editors, s.updateTemplate},
 		{"DELETE", "/v1/templates/{id}", byKey, role.Editors, s.deleteTemplate},
 		{"POST", "/v1/templates/{id}/preview", byKey, role.Readers, s.previewTemplate},
+		{"GET", "/v1/templates/{id}/history", byKey, role.Readers, s.templateHistory},
 	}
 }
 

@@ -38,6 +38,20 @@ func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// templateHistory is what Meta said of the template: status events and quality changes.
+func (s *Server) templateHistory(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "template")
+	if err != nil {
+		return err
+	}
+	events, err := templates.History(r.Context(), s.q, caller(r.Context()).AccountID, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": events})
+	return nil
+}
+
 func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) error {
 	return listPage(w, r, func(account, after int64, lim int32) ([]queries.Template, error) {
 		return s.q.ListTemplates(r.Context(), queries.ListTemplatesParams{AccountID: account, After: after, Lim: lim})

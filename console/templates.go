@@ -55,6 +55,9 @@ func (c *Console) showTemplate(w http.ResponseWriter, r *http.Request, v *visit,
 		return err
 	}
 	data["Contacts"] = people
+	if data["History"], err = templates.History(ctx, c.q, v.sess.AccountID, t.ID); err != nil {
+		return err
+	}
 	if id, _ := strconv.ParseInt(q.Get("contact"), 10, 64); id != 0 {
 		out, err := templates.RenderFor(ctx, c.q, v.sess.AccountID, t, id, nil, !seesPhones)
 		var renderErr *templates.RenderError

@@ -72,6 +72,19 @@ func TestTemplatePages(t *testing.T) {
 	if !strings.Contains(string(stored.Parameters), `"store"`) {
 		t.Fatalf("parameters %s", stored.Parameters)
 	}
+	// Meta flagged it, after pausing and reinstating it: the page warns and lists what Meta said.
+	if _, err := e.pool.Exec(ctx, `WITH f AS (UPDATE templates SET flagged_at = now(), disable_date = '2030-07-01' WHERE id = $1)
+		INSERT INTO template_events (account_id, template_id, event, detail, at) VALUES
+		($2, $1, 'PAUSED', 'LOW_QUALITY', now() - interval '2 days'), ($2, $1, 'REINSTATED', '', now() - interval '1 day'),
+		($2, $1, 'FLAGGED', 'disable date 2030-07-01', now())`, id, account); err != nil {
+		t.Fatal(err)
+	}
+	_, body = b.do("GET", page, nil)
+	history := regexp.MustCompile(`(?s)<table id="template-history">.*?</table>`).FindString(body)
+	if !strings.Contains(body, `id="template-flagged"`) || !strings.Contains(body, "2030") ||
+		!regexp.MustCompile(`(?s)FLAGGED.*REINSTATED.*PAUSED.*LOW_QUALITY`).MatchString(history) {
+		t.Fatalf("the flag and the history:\n%.3000s", regexp.MustCompile(`(?s)<main.*`).FindString(body))
+	}
 	if status, _ := b.do("POST", page+"/delete", nil); status != http.StatusSeeOther {
 		t.Fatalf("delete: %d", status)
 	}

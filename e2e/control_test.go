@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -196,10 +197,25 @@ func TestTemplatePausedByMetaMidBroadcast(t *testing.T) {
 		t.Fatalf("reason %q", got["status_reason"])
 	}
 	time.Sleep(time.Second)
-	if err := s.sim.TemplateStatus(metasim.TemplateChange{PhoneNumberID: phoneNumberID, Name: "promo", Language: "en", Event: "APPROVED"}); err != nil {
+	if err := s.sim.TemplateStatus(metasim.TemplateChange{PhoneNumberID: phoneNumberID, Name: "promo", Language: "en", Event: "REINSTATED"}); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, "completed after approval", 60*time.Second, func() bool { return s.status(id) == "completed" })
+	testenv.Eventually(t, "completed after reinstatement", 60*time.Second, func() bool { return s.status(id) == "completed" })
+	// Meta flags the template: it still sends, its page says when Meta would disable it.
+	if err := s.sim.TemplateStatus(metasim.TemplateChange{PhoneNumberID: phoneNumberID, Name: "promo", Language: "en", Event: "FLAGGED"}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the flag", 10*time.Second, func() bool {
+		tpl := s.call("GET", fmt.Sprintf("/v1/templates/%d", template), nil, 200)
+		return tpl["status"] == "approved" && tpl["disable_date"] != nil
+	})
+	var events []string
+	for _, e := range s.call("GET", fmt.Sprintf("/v1/templates/%d/history", template), nil, 200)["data"].([]any) {
+		events = append(events, e.(map[string]any)["event"].(string))
+	}
+	if !slices.Equal(events, []string{"FLAGGED", "REINSTATED", "PAUSED"}) {
+		t.Errorf("the template's history, newest first: %v", events)
+	}
 	// Meta re-rates the template: its page says so.
 	if err := s.sim.TemplateQuality(metasim.TemplateQualityChange{PhoneNumberID: phoneNumberID, Name: "promo", Language: "en", Quality: "YELLOW"}); err != nil {
 		t.Fatal(err)

@@ -289,11 +289,12 @@ type TemplateChange struct {
 	PhoneNumberID string `json:"phone_number_id"` // whose WABA is told
 	Name          string `json:"name"`
 	Language      string `json:"language"`
-	Event         string `json:"event"` // APPROVED, PAUSED, DISABLED, …
+	Event         string `json:"event"` // APPROVED, PAUSED, DISABLED, FLAGGED, REINSTATED, …
 }
 
-// TemplateStatus sets the status (PAUSED and DISABLED refuse sends) and posts a
-// message_template_status_update webhook.
+// TemplateStatus follows a status event of Meta's and posts its message_template_status_update
+// webhook: PAUSED and DISABLED refuse sends; APPROVED and REINSTATED make the template sendable;
+// FLAGGED leaves it sending and names the day Meta would disable it (a week on).
 func (s *Sim) TemplateStatus(c TemplateChange) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -301,11 +302,22 @@ func (s *Sim) TemplateStatus(c TemplateChange) error {
 	if err != nil {
 		return err
 	}
-	t.Status = c.Event
-	s.hooks.push(&hook{due: time.Now(), number: &n.Number, field: whatsapp.FieldTemplateStatus, value: whatsapp.TemplateStatusUpdate{
-		Event: c.Event, MessageTemplateName: t.Name, MessageTemplateLanguage: t.Language, Reason: "NONE",
-		MessageTemplateCategory: t.Category,
-	}})
+	v := whatsapp.TemplateStatusUpdate{Event: c.Event, MessageTemplateName: t.Name, MessageTemplateLanguage: t.Language, Reason: "NONE",
+		MessageTemplateCategory: t.Category}
+	switch c.Event {
+	case "APPROVED", "REINSTATED":
+		t.Status = "APPROVED"
+	case "PAUSED", "DISABLED", "REJECTED", "PENDING":
+		t.Status = c.Event
+	case "FLAGGED":
+		v.DisableInfo = &whatsapp.DisableInfo{DisableDate: whatsapp.UnixTime(time.Now().Add(7 * 24 * time.Hour).Unix())}
+	default:
+		return fmt.Errorf("template event %q: metasim knows APPROVED, PAUSED, DISABLED, REJECTED, PENDING, FLAGGED and REINSTATED", c.Event)
+	}
+	if c.Event == "DISABLED" {
+		v.DisableInfo = &whatsapp.DisableInfo{DisableDate: whatsapp.UnixTime(time.Now().Unix())}
+	}
+	s.hooks.push(&hook{due: time.Now(), number: &n.Number, field: whatsapp.FieldTemplateStatus, value: v})
 	return nil
 }
 

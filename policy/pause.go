@@ -29,9 +29,11 @@ const (
 // sent back to review (the template's status).
 func PausedForTemplate(status string) PauseCause { return PauseCause(templatePausePrefix + status) }
 
-// TemplateCauses are the causes Meta's approval of a template lifts.
-var TemplateCauses = []string{string(PausedForTemplate("paused")), string(PausedForTemplate("disabled")),
-	string(PausedForTemplate("rejected")), string(PausedForTemplate("pending"))}
+// TemplateCauses are the causes Meta's approval (or reinstatement) of a template lifts. A
+// disabled template's pause is not among them: Meta disabling a template stops what uses it for
+// good (StopForTemplate), and only a person resumes a sequence, with another template or not.
+var TemplateCauses = []string{string(PausedForTemplate("paused")), string(PausedForTemplate("rejected")),
+	string(PausedForTemplate("pending"))}
 
 // Pause is a pause: its cause, and the reason shown to people.
 type Pause struct {
@@ -72,13 +74,28 @@ func PauseSequence(ctx context.Context, q *queries.Queries, accountID, id int64,
 }
 
 // PauseForTemplate pauses the running broadcasts and the active sequences that send a template
-// Meta paused, disabled or rejected (its status): every send of it would fail.
+// Meta paused or rejected (its status): every send of it would fail.
 func PauseForTemplate(ctx context.Context, q *queries.Queries, template int64, status string) error {
 	p := Automatic(PausedForTemplate(status), "template "+status+" by Meta")
 	if err := q.PauseBroadcastsOfTemplate(ctx, queries.PauseBroadcastsOfTemplateParams{TemplateID: template, Reason: p.Reason,
 		PauseCause: p.Cause.Column()}); err != nil {
 		return err
 	}
+	return pauseSequencesOfTemplate(ctx, q, template, p)
+}
+
+// StopForTemplate stops what sends a template Meta disabled: its unfinished broadcasts are
+// cancelled (their unsent messages skipped as template_disabled) and its active sequences paused
+// until a person resumes them.
+func StopForTemplate(ctx context.Context, q *queries.Queries, template int64) error {
+	if _, err := q.CancelBroadcastsOfTemplate(ctx, queries.CancelBroadcastsOfTemplateParams{TemplateID: template,
+		Reason: "cancelled automatically: template disabled by Meta"}); err != nil {
+		return err
+	}
+	return pauseSequencesOfTemplate(ctx, q, template, Automatic(PausedForTemplate("disabled"), "template disabled by Meta"))
+}
+
+func pauseSequencesOfTemplate(ctx context.Context, q *queries.Queries, template int64, p Pause) error {
 	seqs, err := q.ActiveSequencesOfTemplate(ctx, template)
 	if err != nil {
 		return err

@@ -588,6 +588,17 @@ type Template struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	QualityScore string
+	FlaggedAt    *time.Time
+	DisableDate  *time.Time
+}
+
+type TemplateEvent struct {
+	ID         int64
+	AccountID  int64
+	TemplateID int64
+	Event      string
+	Detail     string
+	At         time.Time
 }
 
 type User struct {

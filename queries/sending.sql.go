@@ -11,6 +11,31 @@ import (
 	"time"
 )
 
+const cancelBroadcastsOfTemplate = `-- name: CancelBroadcastsOfTemplate :execrows
+WITH b AS (
+    UPDATE broadcasts SET status = 'cancelled', status_reason = $1, pause_cause = NULL, finished_at = now(), updated_at = now()
+    WHERE broadcasts.template_id = $2 AND broadcasts.status IN ('scheduled', 'running', 'paused')
+    RETURNING id
+)
+UPDATE messages m SET status = 'skipped', reason = 'template_disabled'
+FROM b WHERE m.broadcast_id = b.id AND m.status IN ('pending', 'queued')
+`
+
+type CancelBroadcastsOfTemplateParams struct {
+	Reason     string
+	TemplateID int64
+}
+
+// Cancels the unfinished broadcasts of a template Meta disabled, dropping what they have not
+// sent. One still expanding runs on, and pauses for the template at its first send.
+func (q *Queries) CancelBroadcastsOfTemplate(ctx context.Context, arg CancelBroadcastsOfTemplateParams) (int64, error) {
+	result, err := q.db.Exec(ctx, cancelBroadcastsOfTemplate, arg.Reason, arg.TemplateID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const claimMessages = `-- name: ClaimMessages :many
 WITH target AS (
     SELECT id, status, broadcast_id, enrollment_id, contact_id FROM messages

@@ -8,12 +8,13 @@ package queries
 import (
 	"context"
 	"encoding/json"
+	"time"
 )
 
 const createTemplate = `-- name: CreateTemplate :one
 INSERT INTO templates (account_id, name, language, category, status, components, parameters)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score
+RETURNING id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score, flagged_at, disable_date
 `
 
 type CreateTemplateParams struct {
@@ -49,6 +50,8 @@ func (q *Queries) CreateTemplate(ctx context.Context, arg CreateTemplateParams) 
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.QualityScore,
+		&i.FlaggedAt,
+		&i.DisableDate,
 	)
 	return i, err
 }
@@ -71,7 +74,7 @@ func (q *Queries) DeleteTemplate(ctx context.Context, arg DeleteTemplateParams) 
 }
 
 const getTemplate = `-- name: GetTemplate :one
-SELECT id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score FROM templates WHERE account_id = $1 AND id = $2
+SELECT id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score, flagged_at, disable_date FROM templates WHERE account_id = $1 AND id = $2
 `
 
 type GetTemplateParams struct {
@@ -94,12 +97,14 @@ func (q *Queries) GetTemplate(ctx context.Context, arg GetTemplateParams) (Templ
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.QualityScore,
+		&i.FlaggedAt,
+		&i.DisableDate,
 	)
 	return i, err
 }
 
 const listTemplates = `-- name: ListTemplates :many
-SELECT id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score FROM templates WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
+SELECT id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score, flagged_at, disable_date FROM templates WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
 `
 
 type ListTemplatesParams struct {
@@ -129,7 +134,49 @@ func (q *Queries) ListTemplates(ctx context.Context, arg ListTemplatesParams) ([
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.QualityScore,
+			&i.FlaggedAt,
+			&i.DisableDate,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const templateHistory = `-- name: TemplateHistory :many
+SELECT event, detail, at FROM template_events
+WHERE account_id = $1 AND template_id = $2
+ORDER BY at DESC, id DESC
+LIMIT $3
+`
+
+type TemplateHistoryParams struct {
+	AccountID  int64
+	TemplateID int64
+	Lim        int32
+}
+
+type TemplateHistoryRow struct {
+	Event  string
+	Detail string
+	At     time.Time
+}
+
+// What Meta said of a template, newest first.
+func (q *Queries) TemplateHistory(ctx context.Context, arg TemplateHistoryParams) ([]TemplateHistoryRow, error) {
+	rows, err := q.db.Query(ctx, templateHistory, arg.AccountID, arg.TemplateID, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []TemplateHistoryRow
+	for rows.Next() {
+		var i TemplateHistoryRow
+		if err := rows.Scan(&i.Event, &i.Detail, &i.At); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -144,7 +191,7 @@ const updateTemplate = `-- name: UpdateTemplate :one
 UPDATE templates SET name = $1, language = $2, category = $3, status = $4,
     components = $5, parameters = $6, updated_at = now()
 WHERE account_id = $7 AND id = $8
-RETURNING id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score
+RETURNING id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score, flagged_at, disable_date
 `
 
 type UpdateTemplateParams struct {
@@ -182,6 +229,8 @@ func (q *Queries) UpdateTemplate(ctx context.Context, arg UpdateTemplateParams) 
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.QualityScore,
+		&i.FlaggedAt,
+		&i.DisableDate,
 	)
 	return i, err
 }

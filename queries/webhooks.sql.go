@@ -118,6 +118,30 @@ func (q *Queries) ContactForInbound(ctx context.Context, arg ContactForInboundPa
 	return id, err
 }
 
+const flagTemplateByName = `-- name: FlagTemplateByName :exec
+UPDATE templates SET flagged_at = now(), disable_date = $1, updated_at = now()
+WHERE account_id = ANY($2::bigint[]) AND name = $3 AND language = $4
+`
+
+type FlagTemplateByNameParams struct {
+	DisableDate *time.Time
+	AccountIds  []int64
+	Name        string
+	Language    string
+}
+
+// Meta flagged a template for low quality: it is disabled on disable_date (when Meta gives one)
+// unless its quality improves. It still sends meanwhile.
+func (q *Queries) FlagTemplateByName(ctx context.Context, arg FlagTemplateByNameParams) error {
+	_, err := q.db.Exec(ctx, flagTemplateByName,
+		arg.DisableDate,
+		arg.AccountIds,
+		arg.Name,
+		arg.Language,
+	)
+	return err
+}
+
 const lockMessages = `-- name: LockMessages :exec
 SELECT id FROM messages WHERE id = ANY($1::bigint[]) AND channel_id = $2 ORDER BY id FOR UPDATE
 `
@@ -242,6 +266,32 @@ func (q *Queries) PauseMarketingOfChannel(ctx context.Context, arg PauseMarketin
 	return err
 }
 
+const recordTemplateEvent = `-- name: RecordTemplateEvent :exec
+INSERT INTO template_events (account_id, template_id, event, detail)
+SELECT account_id, id, $1, $2 FROM templates
+WHERE account_id = ANY($3::bigint[]) AND name = $4 AND language = $5
+`
+
+type RecordTemplateEventParams struct {
+	Event      string
+	Detail     string
+	AccountIds []int64
+	Name       string
+	Language   string
+}
+
+// Notes what Meta said on the history of the accounts' templates of that name and language.
+func (q *Queries) RecordTemplateEvent(ctx context.Context, arg RecordTemplateEventParams) error {
+	_, err := q.db.Exec(ctx, recordTemplateEvent,
+		arg.Event,
+		arg.Detail,
+		arg.AccountIds,
+		arg.Name,
+		arg.Language,
+	)
+	return err
+}
+
 const resumeBroadcastsOfTemplate = `-- name: ResumeBroadcastsOfTemplate :exec
 UPDATE broadcasts SET status = 'running', status_reason = '', pause_cause = NULL, updated_at = now()
 WHERE template_id = $1 AND status = 'paused' AND pause_cause = ANY($2::text[])
@@ -287,7 +337,9 @@ func (q *Queries) SetPortfolioTier(ctx context.Context, arg SetPortfolioTierPara
 }
 
 const setTemplateQualityByName = `-- name: SetTemplateQualityByName :exec
-UPDATE templates SET quality_score = $1, updated_at = now()
+UPDATE templates SET quality_score = $1, updated_at = now(),
+    flagged_at = CASE WHEN $1 = 'GREEN' THEN NULL ELSE flagged_at END,
+    disable_date = CASE WHEN $1 = 'GREEN' THEN NULL ELSE disable_date END
 WHERE account_id = ANY($2::bigint[]) AND name = $3 AND language = $4
 `
 
@@ -298,6 +350,7 @@ type SetTemplateQualityByNameParams struct {
 	Language     string
 }
 
+// A template's quality score; back to GREEN, it is no longer flagged.
 func (q *Queries) SetTemplateQualityByName(ctx context.Context, arg SetTemplateQualityByNameParams) error {
 	_, err := q.db.Exec(ctx, setTemplateQualityByName,
 		arg.QualityScore,
@@ -309,21 +362,27 @@ func (q *Queries) SetTemplateQualityByName(ctx context.Context, arg SetTemplateQ
 }
 
 const setTemplateStatusByName = `-- name: SetTemplateStatusByName :many
-UPDATE templates SET status = $1, updated_at = now()
-WHERE account_id = $2 AND name = $3 AND language = $4
+UPDATE templates SET status = $1, updated_at = now(),
+    flagged_at = CASE WHEN $2::boolean THEN NULL ELSE flagged_at END,
+    disable_date = CASE WHEN $2::boolean THEN NULL ELSE disable_date END
+WHERE account_id = $3 AND name = $4 AND language = $5
 RETURNING id
 `
 
 type SetTemplateStatusByNameParams struct {
 	Status    string
+	ClearFlag bool
 	AccountID int64
 	Name      string
 	Language  string
 }
 
+// A template's status as Meta set it. clear_flag drops a FLAGGED warning Meta's decision ended
+// (the template was disabled, or reinstated).
 func (q *Queries) SetTemplateStatusByName(ctx context.Context, arg SetTemplateStatusByNameParams) ([]int64, error) {
 	rows, err := q.db.Query(ctx, setTemplateStatusByName,
 		arg.Status,
+		arg.ClearFlag,
 		arg.AccountID,
 		arg.Name,
 		arg.Language,

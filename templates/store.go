@@ -22,14 +22,39 @@ import (
 type View struct {
 	ID int64 `json:"id"`
 	Template
-	QualityScore string    `json:"quality_score"` // Meta's: GREEN, YELLOW, RED or UNKNOWN
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	QualityScore string `json:"quality_score"` // Meta's: GREEN, YELLOW, RED or UNKNOWN
+	// FlaggedAt is when Meta flagged the template for low quality: it still sends, and Meta
+	// disables it on DisableDate unless its quality improves.
+	FlaggedAt   *time.Time `json:"flagged_at,omitempty"`
+	DisableDate *time.Time `json:"disable_date,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+}
+
+// Event is one thing Meta said of a template: a status event (APPROVED, PAUSED, FLAGGED,
+// REINSTATED, DISABLED, …) or QUALITY, a change of its quality score.
+type Event struct {
+	Event  string    `json:"event"`
+	Detail string    `json:"detail,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// History is what Meta said of a template of the account, newest first (the latest 100).
+func History(ctx context.Context, q *queries.Queries, account, id int64) ([]Event, error) {
+	if _, err := Get(ctx, q, account, id); err != nil {
+		return nil, err
+	}
+	rows, err := q.TemplateHistory(ctx, queries.TemplateHistoryParams{AccountID: account, TemplateID: id, Lim: 100})
+	out := make([]Event, len(rows))
+	for i, r := range rows {
+		out[i] = Event{Event: r.Event, Detail: r.Detail, At: r.At}
+	}
+	return out, err
 }
 
 // ViewOf is a stored template's view.
 func ViewOf(t queries.Template) (View, error) {
-	v := View{ID: t.ID, QualityScore: t.QualityScore, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	v := View{ID: t.ID, QualityScore: t.QualityScore, FlaggedAt: t.FlaggedAt, DisableDate: t.DisableDate, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	v.Name, v.Language, v.Category, v.Status = t.Name, t.Language, t.Category, t.Status
 	if err := json.Unmarshal(t.Components, &v.Components); err != nil {
 		return v, err

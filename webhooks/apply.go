@@ -3,6 +3,7 @@
 package webhooks
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -321,23 +322,46 @@ func applyQuality(ctx context.Context, q *queries.Queries, wabaChannels []Channe
 	return nil
 }
 
-// applyTemplate follows Meta's template decisions: a paused or disabled template pauses the
-// broadcasts and sequences that use it; approved again, they resume.
+// applyTemplate follows Meta's template decisions, each noted on the template's history: paused
+// or rejected, the broadcasts and sequences that use it pause; approved (a pause's end) or
+// reinstated, they resume; disabled, they stop for good; flagged, the template still sends and
+// shows the date Meta will disable it unless its quality improves.
 func applyTemplate(ctx context.Context, q *queries.Queries, wabaChannels []Channel, v *whatsapp.TemplateStatusUpdate) error {
-	status := strings.ToLower(v.Event)
-	if !slices.Contains([]string{"approved", "pending", "rejected", "paused", "disabled"}, status) {
+	accounts := accountsOf(wabaChannels)
+	if len(accounts) == 0 {
 		return nil
 	}
-	for _, acct := range accountsOf(wabaChannels) {
+	var disableDate *time.Time
+	if v.DisableInfo != nil {
+		disableDate = v.DisableInfo.DisableDate.Time()
+	}
+	event := strings.ToUpper(v.Event)
+	name := queries.RecordTemplateEventParams{AccountIds: accounts, Name: v.MessageTemplateName, Language: v.MessageTemplateLanguage,
+		Event: event, Detail: templateEventDetail(v.Reason, disableDate)}
+	if err := q.RecordTemplateEvent(ctx, name); err != nil {
+		return err
+	}
+	if event == "FLAGGED" {
+		return q.FlagTemplateByName(ctx, queries.FlagTemplateByNameParams{AccountIds: accounts, Name: name.Name, Language: name.Language,
+			DisableDate: disableDate})
+	}
+	status, ok := map[string]string{"APPROVED": "approved", "REINSTATED": "approved", "PENDING": "pending", "REJECTED": "rejected",
+		"PAUSED": "paused", "DISABLED": "disabled"}[event]
+	if !ok {
+		return nil // archived, locked, in appeal…: on the history only
+	}
+	for _, acct := range accounts {
 		ids, err := q.SetTemplateStatusByName(ctx, queries.SetTemplateStatusByNameParams{Status: status, AccountID: acct,
-			Name: v.MessageTemplateName, Language: v.MessageTemplateLanguage})
+			Name: name.Name, Language: name.Language, ClearFlag: event == "REINSTATED" || event == "DISABLED"})
 		if err != nil {
 			return err
 		}
 		for _, id := range ids {
 			switch status {
-			case "paused", "disabled", "rejected":
+			case "paused", "rejected":
 				err = policy.PauseForTemplate(ctx, q, id, status)
+			case "disabled":
+				err = policy.StopForTemplate(ctx, q, id)
 			case "approved":
 				err = policy.ResumeForTemplate(ctx, q, id)
 			}
@@ -347,6 +371,19 @@ func applyTemplate(ctx context.Context, q *queries.Queries, wabaChannels []Chann
 		}
 	}
 	return nil
+}
+
+// templateEventDetail is what a history entry says beside Meta's event: its reason (NONE is no
+// reason) and the disable date.
+func templateEventDetail(reason string, disableDate *time.Time) string {
+	var parts []string
+	if reason != "" && !strings.EqualFold(reason, "NONE") {
+		parts = append(parts, reason)
+	}
+	if disableDate != nil {
+		parts = append(parts, "disable date "+disableDate.Format(time.DateOnly))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // accountsOf lists the accounts of a WABA's channels, once each.
@@ -367,6 +404,11 @@ func applyTemplateQuality(ctx context.Context, q *queries.Queries, wabaChannels 
 	if !slices.Contains([]string{"GREEN", "YELLOW", "RED", "UNKNOWN"}, score) || len(wabaChannels) == 0 {
 		return nil
 	}
+	accounts := accountsOf(wabaChannels)
+	if err := q.RecordTemplateEvent(ctx, queries.RecordTemplateEventParams{AccountIds: accounts, Name: v.MessageTemplateName,
+		Language: v.MessageTemplateLanguage, Event: "QUALITY", Detail: cmp.Or(strings.ToUpper(v.PreviousQualityScore), "UNKNOWN") + " → " + score}); err != nil {
+		return err
+	}
 	return q.SetTemplateQualityByName(ctx, queries.SetTemplateQualityByNameParams{QualityScore: score,
-		AccountIds: accountsOf(wabaChannels), Name: v.MessageTemplateName, Language: v.MessageTemplateLanguage})
+		AccountIds: accounts, Name: v.MessageTemplateName, Language: v.MessageTemplateLanguage})
 }

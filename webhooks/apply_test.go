@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dripcast/dripcast/queries"
@@ -345,9 +347,9 @@ func TestApprovalResumesOnlyWhatTheTemplatePaused(t *testing.T) {
 		_ = pool.QueryRow(ctx, "SELECT status || ' ' || COALESCE(pause_cause, '-') FROM broadcasts").Scan(&s)
 		return s
 	}
-	apply(t, pool, notification("message_template_status_update", whatsapp.TemplateStatusUpdate{Event: "DISABLED", MessageTemplateName: "promo", MessageTemplateLanguage: "en"}))
-	if s := state(); s != "paused template_disabled" {
-		t.Fatalf("after DISABLED: %s", s)
+	apply(t, pool, notification("message_template_status_update", whatsapp.TemplateStatusUpdate{Event: "REJECTED", MessageTemplateName: "promo", MessageTemplateLanguage: "en"}))
+	if s := state(); s != "paused template_rejected" {
+		t.Fatalf("after REJECTED: %s", s)
 	}
 	// Reworded by hand, the reason no longer says "template": the cause still resumes it.
 	if _, err := pool.Exec(ctx, "UPDATE broadcasts SET status_reason = 'Meta switched it off'"); err != nil {
@@ -363,5 +365,75 @@ func TestApprovalResumesOnlyWhatTheTemplatePaused(t *testing.T) {
 	apply(t, pool, notification("message_template_status_update", whatsapp.TemplateStatusUpdate{Event: "APPROVED", MessageTemplateName: "promo", MessageTemplateLanguage: "en"}))
 	if s := state(); s != "paused user" {
 		t.Fatalf("a pause by hand after APPROVED: %s", s)
+	}
+}
+
+// Meta's template events, each on the template's history: FLAGGED warns (the template still
+// sends) with the date Meta will disable it; REINSTATED resumes what PAUSED paused; DISABLED
+// cancels the broadcasts (their unsent messages skipped) and pauses the sequences for good: a
+// later approval resumes neither.
+func TestTemplateEventsFollowMeta(t *testing.T) {
+	t.Parallel()
+	pool, _ := fixture(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `
+		WITH s AS (INSERT INTO sequences (account_id, channel_id, name, status)
+		           SELECT account_id, id, 's', 'active' FROM channels RETURNING id, account_id)
+		INSERT INTO sequence_versions (sequence_id, version, account_id, definition)
+		SELECT s.id, 1, s.account_id, jsonb_build_object('steps', jsonb_build_array(jsonb_build_object('template_id', t.id))) FROM s, templates t;
+		WITH c AS (INSERT INTO contacts (account_id, phone, opted_in) SELECT account_id, '+14155550101', true FROM channels RETURNING id)
+		INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at)
+		SELECT account_id, channel_id, c.id, template_id, broadcasts.id, 'pending', now() FROM broadcasts, c`); err != nil {
+		t.Fatal(err)
+	}
+	event := func(v whatsapp.TemplateStatusUpdate) {
+		v.MessageTemplateName, v.MessageTemplateLanguage = "promo", "en"
+		apply(t, pool, notification("message_template_status_update", v))
+	}
+	state := func() string {
+		var tpl, b, seq string
+		_ = pool.QueryRow(ctx, `SELECT t.status || COALESCE(' flagged until ' || to_char(t.disable_date AT TIME ZONE 'UTC', 'YYYY-MM-DD'), ''),
+			b.status || ' ' || COALESCE(b.pause_cause, '-'), s.status || ' ' || COALESCE(s.pause_cause, '-')
+			FROM templates t, broadcasts b, sequences s`).Scan(&tpl, &b, &seq)
+		return tpl + " / " + b + " / " + seq
+	}
+	// Meta's documented example gives the date as a string of digits.
+	raw, _ := json.Marshal(map[string]any{"event": "FLAGGED", "message_template_name": "promo", "message_template_language": "en",
+		"reason": "NONE", "disable_info": map[string]any{"disable_date": "1782864000"}})
+	n := notification("message_template_status_update", nil)
+	n.Entry[0].Changes[0].Value = raw
+	apply(t, pool, n)
+	if got := state(); got != "approved flagged until 2026-07-01 / running - / active -" {
+		t.Fatalf("after FLAGGED: %s", got)
+	}
+	event(whatsapp.TemplateStatusUpdate{Event: "PAUSED", Reason: "LOW_QUALITY"})
+	if got := state(); got != "paused flagged until 2026-07-01 / paused template_paused / paused template_paused" {
+		t.Fatalf("after PAUSED: %s", got)
+	}
+	event(whatsapp.TemplateStatusUpdate{Event: "REINSTATED"})
+	if got := state(); got != "approved / running - / active -" {
+		t.Fatalf("after REINSTATED: %s", got)
+	}
+	event(whatsapp.TemplateStatusUpdate{Event: "DISABLED", DisableInfo: &whatsapp.DisableInfo{DisableDate: 1782950400}})
+	if got := state(); got != "disabled / cancelled - / paused template_disabled" {
+		t.Fatalf("after DISABLED: %s", got)
+	}
+	var skipped int
+	_ = pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE status = 'skipped' AND reason = 'template_disabled'`).Scan(&skipped)
+	if skipped != 1 {
+		t.Errorf("unsent messages of the cancelled broadcast skipped: %d, want 1 (the one in sending goes on)", skipped)
+	}
+	event(whatsapp.TemplateStatusUpdate{Event: "APPROVED"})
+	if got := state(); got != "approved / cancelled - / paused template_disabled" {
+		t.Fatalf("approved after DISABLED: %s", got)
+	}
+	rows, _ := pool.Query(ctx, `SELECT event || ':' || detail FROM template_events ORDER BY id`)
+	history, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"FLAGGED:disable date 2026-07-01", "PAUSED:LOW_QUALITY", "REINSTATED:", "DISABLED:disable date 2026-07-02", "APPROVED:"}
+	if !slices.Equal(history, want) {
+		t.Errorf("history: %q, want %q", history, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -177,6 +178,33 @@ type TemplateStatusUpdate struct {
 	MessageTemplateLanguage string `json:"message_template_language"`
 	Reason                  string `json:"reason,omitempty"`
 	MessageTemplateCategory string `json:"message_template_category,omitempty"`
+	// DisableInfo comes with DISABLED (when it was disabled) and FLAGGED (when it will be).
+	DisableInfo *DisableInfo `json:"disable_info,omitempty"`
+}
+
+// DisableInfo is when a template was or will be disabled.
+type DisableInfo struct {
+	DisableDate UnixTime `json:"disable_date"`
+}
+
+// UnixTime is a Unix timestamp in seconds, which Meta's payloads give as a number or as a string
+// of digits; zero when absent or unreadable (a date must not cost the rest of the delivery).
+type UnixTime int64
+
+// UnmarshalJSON takes 1751234563 or "1751234563".
+func (u *UnixTime) UnmarshalJSON(b []byte) error {
+	n, _ := strconv.ParseInt(strings.Trim(string(b), `"`), 10, 64)
+	*u = UnixTime(n)
+	return nil
+}
+
+// Time is the timestamp as a time, nil when zero.
+func (u UnixTime) Time() *time.Time {
+	if u <= 0 {
+		return nil
+	}
+	t := time.Unix(int64(u), 0).UTC()
+	return &t
 }
 
 // TemplateQualityUpdate reports a change of a template's quality score.

@@ -85,6 +85,17 @@ WHERE channel_id = @channel_id AND status IN ('running', 'scheduled');
 UPDATE broadcasts SET status = 'paused', status_reason = @reason, pause_cause = @pause_cause, updated_at = now()
 WHERE template_id = @template_id AND status IN ('running', 'scheduled');
 
+-- Cancels the unfinished broadcasts of a template Meta disabled, dropping what they have not
+-- sent. One still expanding runs on, and pauses for the template at its first send.
+-- name: CancelBroadcastsOfTemplate :execrows
+WITH b AS (
+    UPDATE broadcasts SET status = 'cancelled', status_reason = @reason, pause_cause = NULL, finished_at = now(), updated_at = now()
+    WHERE broadcasts.template_id = @template_id AND broadcasts.status IN ('scheduled', 'running', 'paused')
+    RETURNING id
+)
+UPDATE messages m SET status = 'skipped', reason = 'template_disabled'
+FROM b WHERE m.broadcast_id = b.id AND m.status IN ('pending', 'queued');
+
 -- name: PauseChannel :exec
 UPDATE channels SET status = 'paused', status_reason = @reason, updated_at = now() WHERE id = @id;
 

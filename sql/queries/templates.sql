@@ -17,3 +17,10 @@ RETURNING *;
 
 -- name: DeleteTemplate :execrows
 DELETE FROM templates WHERE account_id = @account_id AND id = @id;
+
+-- What Meta said of a template, newest first.
+-- name: TemplateHistory :many
+SELECT event, detail, at FROM template_events
+WHERE account_id = @account_id AND template_id = @template_id
+ORDER BY at DESC, id DESC
+LIMIT @lim;

@@ -69,14 +69,33 @@ UPDATE broadcasts b SET status = 'paused', status_reason = @reason, pause_cause 
 FROM templates t
 WHERE t.id = b.template_id AND t.category = 'marketing' AND b.channel_id = @channel_id AND b.status IN ('running', 'scheduled');
 
+-- A template's quality score; back to GREEN, it is no longer flagged.
 -- name: SetTemplateQualityByName :exec
-UPDATE templates SET quality_score = @quality_score, updated_at = now()
+UPDATE templates SET quality_score = @quality_score, updated_at = now(),
+    flagged_at = CASE WHEN @quality_score = 'GREEN' THEN NULL ELSE flagged_at END,
+    disable_date = CASE WHEN @quality_score = 'GREEN' THEN NULL ELSE disable_date END
 WHERE account_id = ANY(@account_ids::bigint[]) AND name = @name AND language = @language;
 
+-- A template's status as Meta set it. clear_flag drops a FLAGGED warning Meta's decision ended
+-- (the template was disabled, or reinstated).
 -- name: SetTemplateStatusByName :many
-UPDATE templates SET status = @status, updated_at = now()
+UPDATE templates SET status = @status, updated_at = now(),
+    flagged_at = CASE WHEN @clear_flag::boolean THEN NULL ELSE flagged_at END,
+    disable_date = CASE WHEN @clear_flag::boolean THEN NULL ELSE disable_date END
 WHERE account_id = @account_id AND name = @name AND language = @language
 RETURNING id;
+
+-- Meta flagged a template for low quality: it is disabled on disable_date (when Meta gives one)
+-- unless its quality improves. It still sends meanwhile.
+-- name: FlagTemplateByName :exec
+UPDATE templates SET flagged_at = now(), disable_date = @disable_date, updated_at = now()
+WHERE account_id = ANY(@account_ids::bigint[]) AND name = @name AND language = @language;
+
+-- Notes what Meta said on the history of the accounts' templates of that name and language.
+-- name: RecordTemplateEvent :exec
+INSERT INTO template_events (account_id, template_id, event, detail)
+SELECT account_id, id, @event, @detail FROM templates
+WHERE account_id = ANY(@account_ids::bigint[]) AND name = @name AND language = @language;
 
 -- Broadcasts paused because of a template run again when Meta approves it again.
 -- name: ResumeBroadcastsOfTemplate :exec
