@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/secrets"
 	"github.com/dripcast/dripcast/webhooks"
 	"github.com/dripcast/dripcast/whatsapp"
@@ -32,7 +31,7 @@ var errBadSignature = &Error{Status: http.StatusUnauthorized, Code: CodeUnauthor
 // webhookReceive finds whose a delivery is from its routing ids, checks the signature against
 // those channels' app secrets only, applies what belongs to the signing channels in one
 // transaction, and only then answers 200: a failure answers 500 and Meta delivers again (applying
-// twice is harmless).
+// twice is harmless). A status Postgres refuses is set aside rather than failing the delivery.
 func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBytes))
 	if err != nil {
@@ -53,15 +52,12 @@ func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var res webhooks.Result
-	err = s.inTx(ctx, func(q *queries.Queries) error {
-		res, err = webhooks.Apply(ctx, q, n, scope, start, s.log)
-		return err
-	})
+	res, err := webhooks.Deliver(ctx, s.db, n, scope, start, s.log)
 	if err != nil {
 		return err
 	}
 	m := s.opts.Metrics
+	m.SetAside.WithLabelValues("status").Add(float64(res.SetAside))
 	m.WebhookApply.Observe(time.Since(start).Seconds())
 	m.WebhookEvents.WithLabelValues("status").Add(float64(res.Statuses))
 	m.WebhookEvents.WithLabelValues("inbound").Add(float64(res.Inbound))

@@ -3,10 +3,13 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -95,4 +98,12 @@ func Migrate(ctx context.Context, url string, log *slog.Logger) error {
 // reused until they change.
 func MigrationsHash() (string, error) {
 	return hashFS(migrations.FS)
+}
+
+// RowError says a statement failed because of the data it was given (SQLSTATE class 22, a data
+// exception, or 23, an integrity constraint violation, such as a repeated unique key): written
+// again unchanged it fails again, while the other rows of its batch would land alone.
+func RowError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
 }

@@ -25,6 +25,7 @@ type Sending struct {
 	WebhookLag     prometheus.Histogram     // from a status's time at Meta to its apply
 	DripSteps      *prometheus.CounterVec   // outcome: what the drip engine did with a due enrollment
 	Enrollments    prometheus.Counter       // contacts enrolled into sequences
+	SetAside       *prometheus.CounterVec   // batch (sent, status): rows a batched write could not take
 }
 
 // New registers the metrics with reg.
@@ -61,9 +62,11 @@ func New(reg prometheus.Registerer) *Sending {
 			Help: "Due enrollments the drip engine handled, by outcome (sent, skipped, waiting, exited, completed)."}, []string{"outcome"}),
 		Enrollments: prometheus.NewCounter(prometheus.CounterOpts{Name: "dripcast_drip_enrollments_total",
 			Help: "Contacts enrolled into sequences."}),
+		SetAside: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dripcast_rows_set_aside_total",
+			Help: "Rows a batched write could not take (kept in the set_aside table with their error), by batch (sent, status)."}, []string{"batch"}),
 	}
 	reg.MustRegister(m.Sends, m.MetaErrors, m.LimitDecisions, m.SendDelay, m.Queued, m.FeederLag, m.Throughput, m.TierLimit,
-		m.TierUsed, m.WebhookEvents, m.WebhookApply, m.WebhookLag, m.DripSteps, m.Enrollments)
+		m.TierUsed, m.WebhookEvents, m.WebhookApply, m.WebhookLag, m.DripSteps, m.Enrollments, m.SetAside)
 	return m
 }
 

@@ -569,6 +569,16 @@ type Session struct {
 	Ip         *netip.Addr
 }
 
+type SetAside struct {
+	ID        int64
+	AccountID int64
+	Batch     string
+	MessageID *int64
+	Payload   json.RawMessage
+	Error     string
+	At        time.Time
+}
+
 type SigninThrottle struct {
 	Key         string
 	Failures    int32

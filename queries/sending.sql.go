@@ -339,6 +339,44 @@ func (q *Queries) SentMessages(ctx context.Context, arg SentMessagesParams) erro
 	return err
 }
 
+const sentWithoutWAMID = `-- name: SentWithoutWAMID :exec
+UPDATE messages SET status = 'sent', sent_at = COALESCE(sent_at, now()), reason = 'record_failed'
+WHERE id = $1 AND status = 'sending'
+`
+
+// A send Meta accepted whose record could not be written with its wamid (set aside): sent, without
+// the wamid, so it does not wait in sending for the sweep.
+func (q *Queries) SentWithoutWAMID(ctx context.Context, id int64) error {
+	_, err := q.db.Exec(ctx, sentWithoutWAMID, id)
+	return err
+}
+
+const setAside = `-- name: SetAside :exec
+INSERT INTO set_aside (account_id, batch, message_id, payload, error)
+SELECT m.account_id, $1, m.id, $2, $3 FROM messages m WHERE m.id = $4::bigint AND m.channel_id = $5
+`
+
+type SetAsideParams struct {
+	Batch     string
+	Payload   json.RawMessage
+	Error     string
+	MessageID int64
+	ChannelID int64
+}
+
+// A row a batched write could not take, with its error (see the set_aside table). The account is
+// the message's, which must be the channel's.
+func (q *Queries) SetAside(ctx context.Context, arg SetAsideParams) error {
+	_, err := q.db.Exec(ctx, setAside,
+		arg.Batch,
+		arg.Payload,
+		arg.Error,
+		arg.MessageID,
+		arg.ChannelID,
+	)
+	return err
+}
+
 const skipMessage = `-- name: SkipMessage :exec
 UPDATE messages SET status = 'skipped', reason = $1 WHERE id = $2 AND status = 'sending'
 `

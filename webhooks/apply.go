@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/dripcast/dripcast/db"
 	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/whatsapp"
@@ -27,13 +28,41 @@ type Result struct {
 	Updated  int // message rows changed
 	Inbound  int
 	OptOuts  int
+	SetAside int // statuses Postgres refused alone, kept in set_aside
 	// StatusTimes are the times the statuses happened at Meta, for the apply lag.
 	StatusTimes []time.Time
 }
 
-// Apply applies a notification with q (a transaction, so a delivery applies whole or not at all),
-// changing only the channels in scope (see Authorize); now is when it arrived.
-func Apply(ctx context.Context, q *queries.Queries, n whatsapp.Notification, scope Scope, now time.Time, log *slog.Logger) (Result, error) {
+// Beginner starts transactions: a pool, or a transaction (whose Begin is a savepoint).
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Deliver applies a notification in one transaction, so a delivery applies whole or not at all,
+// changing only the channels in scope (see Authorize); now is when it arrived. When a status
+// breaks the batched statement (its wamid already another message's, a value Postgres refuses),
+// the delivery is applied again with each status alone: that one is set aside (the set_aside
+// table, with its error; Result.SetAside counts it) and every other lands.
+func Deliver(ctx context.Context, pool Beginner, n whatsapp.Notification, scope Scope, now time.Time, log *slog.Logger) (Result, error) {
+	var res Result
+	deliver := func(oneByOne bool) error {
+		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) (err error) {
+			res, err = applyIn(ctx, tx, n, scope, now, log, oneByOne)
+			return err
+		})
+	}
+	err := deliver(false)
+	if db.RowError(err) {
+		log.Warn("a status of a webhook delivery broke its batch: applying them one by one", "err", err)
+		err = deliver(true)
+	}
+	return res, err
+}
+
+// applyIn applies a notification in tx; oneByOne writes each status alone, setting aside those
+// Postgres refuses.
+func applyIn(ctx context.Context, tx pgx.Tx, n whatsapp.Notification, scope Scope, now time.Time, log *slog.Logger, oneByOne bool) (Result, error) {
+	q := queries.New(tx)
 	var res Result
 	for _, e := range n.Entry {
 		for _, c := range e.Changes {
@@ -48,7 +77,8 @@ func Apply(ctx context.Context, q *queries.Queries, n whatsapp.Notification, sco
 			switch v := v.(type) {
 			case *whatsapp.MessagesValue:
 				if ch, ok := scope.number(v.Metadata.PhoneNumberID, e.ID); ok {
-					err = applyMessages(ctx, q, ch, v, now, &res)
+					w := statusWriter{tx: tx, q: q, channelID: ch.ID, oneByOne: oneByOne}
+					err = applyMessages(ctx, q, w, ch, v, now, &res)
 				}
 			case *whatsapp.UserPreferencesValue:
 				if ch, ok := scope.number(v.Metadata.PhoneNumberID, e.ID); ok {
@@ -69,14 +99,15 @@ func Apply(ctx context.Context, q *queries.Queries, n whatsapp.Notification, sco
 	return res, nil
 }
 
-func applyMessages(ctx context.Context, q *queries.Queries, ch Channel, v *whatsapp.MessagesValue, now time.Time, res *Result) error {
+func applyMessages(ctx context.Context, q *queries.Queries, w statusWriter, ch Channel, v *whatsapp.MessagesValue, now time.Time, res *Result) error {
 	if len(v.Statuses) > 0 {
-		n, err := applyStatuses(ctx, q, ch.ID, v.Statuses, now)
+		n, aside, err := applyStatuses(ctx, q, w, v.Statuses, now)
 		if err != nil {
 			return err
 		}
 		res.Statuses += len(v.Statuses)
 		res.Updated += n
+		res.SetAside += aside
 		for _, s := range v.Statuses {
 			if at := s.Time(); !at.IsZero() {
 				res.StatusTimes = append(res.StatusTimes, at)
@@ -106,10 +137,12 @@ type update struct {
 
 var rank = map[string]int{"sent": 4, "failed": 5, "delivered": 6, "read": 7}
 
-func applyStatuses(ctx context.Context, q *queries.Queries, channelID int64, statuses []whatsapp.Status, now time.Time) (int, error) {
-	byID, err := messageIDs(ctx, q, channelID, statuses)
+// applyStatuses writes a delivery's statuses for one channel: the messages updated, and the
+// statuses set aside.
+func applyStatuses(ctx context.Context, q *queries.Queries, w statusWriter, statuses []whatsapp.Status, now time.Time) (int, int, error) {
+	byID, err := messageIDs(ctx, q, w.channelID, statuses)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	merged := map[int64]*update{}
 	for _, s := range statuses {
@@ -141,7 +174,7 @@ func applyStatuses(ctx context.Context, q *queries.Queries, channelID int64, sta
 		}
 	}
 	if len(merged) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	rows := make([]*update, 0, len(merged))
 	ids := make([]int64, 0, len(merged))
@@ -149,12 +182,55 @@ func applyStatuses(ctx context.Context, q *queries.Queries, channelID int64, sta
 		rows = append(rows, u)
 		ids = append(ids, id)
 	}
-	if err := q.LockMessages(ctx, queries.LockMessagesParams{Ids: ids, ChannelID: channelID}); err != nil {
-		return 0, err
+	if err := q.LockMessages(ctx, queries.LockMessagesParams{Ids: ids, ChannelID: w.channelID}); err != nil {
+		return 0, 0, err
 	}
+	return w.write(ctx, rows)
+}
+
+// statusWriter writes a channel's merged statuses: in one statement, or one by one, each in a
+// savepoint, setting aside those Postgres refuses.
+type statusWriter struct {
+	tx        pgx.Tx
+	q         *queries.Queries
+	channelID int64
+	oneByOne  bool
+}
+
+// write returns the messages updated and the rows set aside.
+func (w statusWriter) write(ctx context.Context, rows []*update) (updated, aside int, err error) {
+	if !w.oneByOne {
+		n, err := w.apply(ctx, w.q, rows)
+		return int(n), 0, err
+	}
+	for _, u := range rows {
+		sp, err := w.tx.Begin(ctx)
+		if err != nil {
+			return updated, aside, err
+		}
+		n, err := w.apply(ctx, queries.New(sp), []*update{u})
+		if err == nil {
+			updated += int(n)
+			err = sp.Commit(ctx)
+		} else if db.RowError(err) {
+			aside++
+			err = errors.Join(sp.Rollback(ctx), w.setAside(ctx, u, err))
+		}
+		if err != nil {
+			return updated, aside, err
+		}
+	}
+	return updated, aside, nil
+}
+
+func (w statusWriter) apply(ctx context.Context, q *queries.Queries, rows []*update) (int64, error) {
 	payload, _ := json.Marshal(rows)
-	n, err := q.ApplyStatuses(ctx, queries.ApplyStatusesParams{Rows: payload, ChannelID: channelID})
-	return int(n), err
+	return q.ApplyStatuses(ctx, queries.ApplyStatusesParams{Rows: payload, ChannelID: w.channelID})
+}
+
+func (w statusWriter) setAside(ctx context.Context, u *update, cause error) error {
+	payload, _ := json.Marshal(u)
+	return w.q.SetAside(ctx, queries.SetAsideParams{Batch: "status", MessageID: u.ID, ChannelID: w.channelID, Payload: payload, Error: cause.Error()})
 }
 
 // messageIDs maps statuses to message ids: by the id Dripcast put in biz_opaque_callback_data,

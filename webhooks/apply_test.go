@@ -75,7 +75,7 @@ func apply(t *testing.T, pool *pgxpool.Pool, n whatsapp.Notification) Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Apply(ctx, q, n, scope, time.Now(), quiet)
+	res, err := Deliver(ctx, pool, n, scope, time.Now(), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,5 +435,44 @@ func TestTemplateEventsFollowMeta(t *testing.T) {
 	want := []string{"FLAGGED:disable date 2026-07-01", "PAUSED:LOW_QUALITY", "REINSTATED:", "DISABLED:disable date 2026-07-02", "APPROVED:"}
 	if !slices.Equal(history, want) {
 		t.Errorf("history: %q, want %q", history, want)
+	}
+}
+
+// One status Postgres refuses (its wamid already another message's) never blocks the delivery:
+// it is applied again status by status, the bad one is set aside with its error, and every other
+// lands.
+func TestPoisonedStatusIsSetAside(t *testing.T) {
+	t.Parallel()
+	pool, msg := fixture(t)
+	ctx := context.Background()
+	var taken, poisoned int64
+	err := pool.QueryRow(ctx, `
+		WITH c AS (INSERT INTO contacts (account_id, phone, opted_in) SELECT account_id, p, true FROM channels,
+		           unnest(ARRAY['+14155550101', '+14155550102']) AS p RETURNING id, account_id, phone),
+		m AS (INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at, wamid, sent_at)
+		      SELECT b.account_id, b.channel_id, c.id, b.template_id, b.id, 'sent', now(),
+		             CASE WHEN c.phone = '+14155550101' THEN 'wamid.TAKEN' END, now() FROM broadcasts b, c RETURNING id, wamid)
+		SELECT (SELECT id FROM m WHERE wamid IS NOT NULL), (SELECT id FROM m WHERE wamid IS NULL)`).Scan(&taken, &poisoned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := func(id int64, wamid, s string) whatsapp.Status {
+		return whatsapp.Status{ID: wamid, Status: s, Timestamp: "1750000000", RecipientID: "14155550100", BizOpaqueCallbackData: fmt.Sprint(id)}
+	}
+	res := apply(t, pool, notification("messages", whatsapp.MessagesValue{Metadata: whatsapp.Metadata{PhoneNumberID: "1001"},
+		Statuses: []whatsapp.Status{status(msg, "wamid.A", "delivered"), status(taken, "wamid.TAKEN", "read"),
+			status(poisoned, "wamid.TAKEN", "delivered")}}))
+	if res.SetAside != 1 || res.Updated != 2 {
+		t.Fatalf("result %+v, want 2 updated and 1 set aside", res)
+	}
+	var states, aside string
+	_ = pool.QueryRow(ctx, `SELECT string_agg(status::text || ' ' || COALESCE(wamid, '-'), ', ' ORDER BY id) FROM messages`).Scan(&states)
+	if states != "delivered wamid.A, read wamid.TAKEN, sent -" {
+		t.Errorf("messages: %s", states)
+	}
+	_ = pool.QueryRow(ctx, `SELECT batch || ' ' || message_id || ' ' || (payload ->> 'wamid') || ' ' || (error LIKE '%messages_wamid%')
+		FROM set_aside`).Scan(&aside)
+	if aside != fmt.Sprintf("status %d wamid.TAKEN true", poisoned) {
+		t.Errorf("set aside: %q", aside)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/dripcast/dripcast/db"
 )
 
 // batchTimeout bounds one batch's statement: the handlers waiting on it have their own deadlines,
@@ -70,19 +72,31 @@ func (b *batcher[In, Out]) loop() {
 }
 
 func (b *batcher[In, Out]) runBatch(batch []*batchCall[In, Out]) {
-	ins := make([]In, len(batch))
-	for i, c := range batch {
-		ins[i] = c.in
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	outs, err := b.run(ctx, ins)
-	cancel()
-	for i, c := range batch {
-		if err != nil {
-			c.err = err
-		} else {
-			c.out = outs[i]
+	defer cancel()
+	if err := b.runCalls(ctx, batch); err != nil && len(batch) > 1 && db.RowError(err) {
+		// One row broke the statement (a repeated key, a value Postgres refuses): each runs alone,
+		// so the others land and only that row's caller gets the error.
+		for _, c := range batch {
+			_ = b.runCalls(ctx, []*batchCall[In, Out]{c})
 		}
+	}
+	for _, c := range batch {
 		close(c.done)
 	}
+}
+
+// runCalls runs one statement for calls and gives each its output, or the statement's error.
+func (b *batcher[In, Out]) runCalls(ctx context.Context, calls []*batchCall[In, Out]) error {
+	ins := make([]In, len(calls))
+	for i, c := range calls {
+		ins[i] = c.in
+	}
+	outs, err := b.run(ctx, ins)
+	for i, c := range calls {
+		if c.err = err; err == nil {
+			c.out = outs[i]
+		}
+	}
+	return err
 }

@@ -3,10 +3,15 @@ package worker
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/dripcast/dripcast/db"
 )
 
 // Concurrent requests share statements, each gets its own answer, and an idle batcher ends its
@@ -58,4 +63,37 @@ func TestBatcherErrorReachesEveryRequest(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// A statement that fails because of one row (a constraint) runs again row by row: only that
+// row's caller gets the error; a batch failing for another reason fails whole.
+func TestBatcherSetsOneBadRowApart(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int64
+	var largest atomic.Int64
+	b := newBatcher(1, 50, func(_ context.Context, in []int) ([]int, error) {
+		if calls.Add(1) == 1 {
+			<-release
+		}
+		largest.Store(max(largest.Load(), int64(len(in))))
+		if slices.Contains(in, 7) {
+			return nil, &pgconn.PgError{Code: "23505", Message: "duplicate key"}
+		}
+		return in, nil
+	})
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			got, err := b.do(i)
+			if i == 7 && !db.RowError(err) || i != 7 && (err != nil || got != i) {
+				t.Errorf("do(%d) = %d, %v", i, got, err)
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	if largest.Load() < 2 {
+		t.Fatal("no batch of more than one row: the test proves nothing")
+	}
 }

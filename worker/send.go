@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/dripcast/dripcast/db"
 	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/phone"
 	"github.com/dripcast/dripcast/policy"
@@ -188,7 +189,24 @@ func (s *Sender) send(ctx context.Context, m message) error {
 	}
 	s.metrics.SendDelay.WithLabelValues(channel, kind).Observe(time.Since(m.DueAt).Seconds())
 	_, err = s.sent.do(sentRecord{id: m.ID, wamid: res.WAMID})
+	if db.RowError(err) {
+		return s.setAsideSent(ctx, m, res.WAMID, err)
+	}
 	return err
+}
+
+// setAsideSent keeps a sent record Postgres refused alone (its wamid already taken, say) in
+// set_aside, and records the message sent without it: Meta has it, and it must not wait in
+// sending for the sweep.
+func (s *Sender) setAsideSent(ctx context.Context, m message, wamid string, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	s.log.Warn("sent record set aside", "message", m.ID, "err", cause)
+	s.metrics.SetAside.WithLabelValues("sent").Inc()
+	payload, _ := json.Marshal(map[string]string{"wamid": wamid})
+	if err := s.q.SetAside(ctx, queries.SetAsideParams{Batch: "sent", MessageID: m.ID, ChannelID: m.ChannelID, Payload: payload, Error: cause.Error()}); err != nil {
+		return err
+	}
+	return s.q.SentWithoutWAMID(ctx, m.ID)
 }
 
 // maxLate bounds the slots one send may miss before it goes back to the queue (a machine so

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -249,5 +250,51 @@ func TestLateSendTakesNewSlots(t *testing.T) {
 	f.sender.limits.Tolerance = ratelimit.DefaultTolerance
 	if err := f.process(id); err != nil || f.state(id) != "sent - 0 | running " {
 		t.Fatalf("on time: %v, %s", err, f.state(id))
+	}
+}
+
+// A sent record Postgres refuses (a trigger stands for a constraint on one row) never blocks its
+// batch: the others land with their wamids, that one is set aside with its error and recorded
+// sent without it, and no message waits in sending.
+func TestPoisonedSentRecordIsSetAside(t *testing.T) {
+	f := newSendFixture(t, 10000, time.Millisecond)
+	ctx := context.Background()
+	ids := make([]int64, 30)
+	for i := range ids {
+		ids[i] = f.message("", true)
+	}
+	poisoned := ids[11]
+	if _, err := f.pool.Exec(ctx, fmt.Sprintf(`
+		CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'poisoned row' USING ERRCODE = '23514'; END $$;
+		CREATE TRIGGER poison BEFORE UPDATE ON messages FOR EACH ROW
+		WHEN (NEW.id = %d AND NEW.wamid IS NOT NULL) EXECUTE FUNCTION poison();`, poisoned)); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() {
+			if err := f.process(id); err != nil {
+				t.Errorf("message %d: %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	var sent, withWAMID, sending int
+	_ = f.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'sent'), count(wamid), count(*) FILTER (WHERE status = 'sending')
+		FROM messages`).Scan(&sent, &withWAMID, &sending)
+	if sent != len(ids) || withWAMID != len(ids)-1 || sending != 0 {
+		t.Errorf("%d sent, %d with a wamid, %d in sending; want %d, %d, 0", sent, withWAMID, sending, len(ids), len(ids)-1)
+	}
+	if got := f.state(poisoned); got != "sent record_failed 0 | running " {
+		t.Errorf("the poisoned message: %s", got)
+	}
+	var aside string
+	_ = f.pool.QueryRow(ctx, `SELECT batch || ' ' || message_id || ' ' || (payload ->> 'wamid' LIKE 'wamid.%') || ' ' || error FROM set_aside`).Scan(&aside)
+	if want := fmt.Sprintf("sent %d true ERROR: poisoned row (SQLSTATE 23514)", poisoned); aside != want {
+		t.Errorf("set aside: %q, want %q", aside, want)
+	}
+	if n := f.sim.Counters().Accepted; n != len(ids) {
+		t.Errorf("metasim took %d, want %d (none twice)", n, len(ids))
 	}
 }

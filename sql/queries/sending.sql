@@ -124,3 +124,15 @@ JOIN contacts ct ON ct.id = m.contact_id
 WHERE p.id = @portfolio_id
   AND (m.sent_at > now() - interval '24 hours'
     OR (m.status IN ('sending', 'unknown') AND m.sending_at > now() - interval '24 hours'));
+
+-- A row a batched write could not take, with its error (see the set_aside table). The account is
+-- the message's, which must be the channel's.
+-- name: SetAside :exec
+INSERT INTO set_aside (account_id, batch, message_id, payload, error)
+SELECT m.account_id, @batch, m.id, @payload, @error FROM messages m WHERE m.id = @message_id::bigint AND m.channel_id = @channel_id;
+
+-- A send Meta accepted whose record could not be written with its wamid (set aside): sent, without
+-- the wamid, so it does not wait in sending for the sweep.
+-- name: SentWithoutWAMID :exec
+UPDATE messages SET status = 'sent', sent_at = COALESCE(sent_at, now()), reason = 'record_failed'
+WHERE id = @id AND status = 'sending';
