@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/phone"
@@ -97,6 +98,12 @@ func (a Audience) where(ctx context.Context, q *queries.Queries, accountID int64
 type Estimate struct {
 	Matching int64 `json:"matching"`
 	Eligible int64 `json:"eligible"`
+	// HeldByTier of the eligible find no room in the portfolio's messaging tier (as it is now):
+	// they go as slots of the moving 24 h free, the last at about HeldUntil.
+	HeldByTier int64      `json:"held_by_tier"`
+	HeldUntil  *time.Time `json:"held_until,omitempty"`
+	// Warning says what a person should know before sending: held messages past the expiry.
+	Warning string `json:"warning,omitempty"`
 }
 
 // EstimateAudience counts an audience.

@@ -16,6 +16,7 @@ import (
 	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/ratelimit"
 	"github.com/dripcast/dripcast/templates"
 )
 
@@ -98,7 +99,39 @@ func Check(ctx context.Context, db *pgxpool.Pool, accountID int64, in Input, now
 		return Checked{}, err
 	}
 	c.Params.AudienceCount = int32(c.Estimate.Matching)
-	return c, nil
+	return c, c.tierOutlook(ctx, q, now)
+}
+
+// tierOutlook adds to the estimate the recipients the messaging tier would hold, when the last
+// of them could go, and a warning when that is after the broadcast expires (the held ones not
+// sent by then are skipped as expired).
+func (c *Checked) tierOutlook(ctx context.Context, q *queries.Queries, now time.Time) error {
+	p := c.Params
+	t, err := q.TierOutlook(ctx, queries.TierOutlookParams{AccountID: p.AccountID, ChannelID: p.ChannelID})
+	if err != nil || t.TierLimit == nil {
+		return err
+	}
+	held := c.Estimate.Eligible - max(0, int64(*t.TierLimit)-t.Used)
+	if held <= 0 {
+		return nil
+	}
+	start := now
+	if p.SendAt != nil && p.SendAt.After(now) {
+		start = *p.SendAt
+	}
+	until := start.Add(ratelimit.TierWindow) // beyond the recipients counted now: a day after this broadcast's own
+	if held <= t.Used {
+		if t, err = q.TierOutlook(ctx, queries.TierOutlookParams{AccountID: p.AccountID, ChannelID: p.ChannelID, Skip: held - 1}); err != nil {
+			return err
+		}
+		until = t.NthFree
+	}
+	c.Estimate.HeldByTier, c.Estimate.HeldUntil = held, &until
+	if p.ExpiresAt != nil && p.ExpiresAt.Before(until) {
+		c.Estimate.Warning = fmt.Sprintf("%d messages will be held by the messaging tier until about %s, after the broadcast expires at %s: those not sent by then are skipped as expired",
+			held, until.UTC().Format(time.RFC3339), p.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // MergedTemplate is the stored template with a campaign's parameter mapping over its own,
@@ -270,35 +303,46 @@ func missing(err error, what string) error {
 
 // View is a broadcast as the API shows it and the audit log records it.
 type View struct {
-	ID            int64                   `json:"id"`
-	Name          string                  `json:"name"`
-	ChannelID     int64                   `json:"channel_id"`
-	TemplateID    int64                   `json:"template_id"`
-	Status        queries.BroadcastStatus `json:"status"`
-	StatusReason  string                  `json:"status_reason"`
-	PauseCause    *string                 `json:"pause_cause"`
-	Audience      json.RawMessage         `json:"audience"`
-	Parameters    json.RawMessage         `json:"parameters"`
-	SendAt        *time.Time              `json:"send_at"`
-	LocalDate     *string                 `json:"local_date"`
-	LocalTime     *string                 `json:"local_time"`
-	SendWindow    *policy.Window          `json:"send_window"`
-	RateCap       *int32                  `json:"rate_cap"`
-	ExpiresAt     *time.Time              `json:"expires_at"`
-	AudienceCount int32                   `json:"audience_count"`
-	Estimate      *Estimate               `json:"audience_estimate,omitempty"`
-	RetryOf       *int64                  `json:"retry_of"`
-	CreatedAt     time.Time               `json:"created_at"`
-	StartedAt     *time.Time              `json:"started_at"`
-	FinishedAt    *time.Time              `json:"finished_at"`
+	ID         int64                   `json:"id"`
+	Name       string                  `json:"name"`
+	ChannelID  int64                   `json:"channel_id"`
+	TemplateID int64                   `json:"template_id"`
+	Status     queries.BroadcastStatus `json:"status"`
+	// State is the status, or WaitingForTier while a running broadcast's only unsent messages are
+	// held by the messaging tier, until TierWaitUntil (when the next of them is due).
+	State         string          `json:"state"`
+	TierWaitUntil *time.Time      `json:"tier_wait_until,omitempty"`
+	StatusReason  string          `json:"status_reason"`
+	PauseCause    *string         `json:"pause_cause"`
+	Audience      json.RawMessage `json:"audience"`
+	Parameters    json.RawMessage `json:"parameters"`
+	SendAt        *time.Time      `json:"send_at"`
+	LocalDate     *string         `json:"local_date"`
+	LocalTime     *string         `json:"local_time"`
+	SendWindow    *policy.Window  `json:"send_window"`
+	RateCap       *int32          `json:"rate_cap"`
+	ExpiresAt     *time.Time      `json:"expires_at"`
+	AudienceCount int32           `json:"audience_count"`
+	Estimate      *Estimate       `json:"audience_estimate,omitempty"`
+	RetryOf       *int64          `json:"retry_of"`
+	CreatedAt     time.Time       `json:"created_at"`
+	StartedAt     *time.Time      `json:"started_at"`
+	FinishedAt    *time.Time      `json:"finished_at"`
 }
+
+// WaitingForTier is the state of a running broadcast that has nothing to send until the messaging
+// tier frees slots.
+const WaitingForTier = "waiting_for_tier"
 
 // ViewOf is b as the API shows it.
 func ViewOf(b queries.Broadcast) View {
 	v := View{ID: b.ID, Name: b.Name, ChannelID: b.ChannelID, TemplateID: b.TemplateID, Status: b.Status,
 		StatusReason: b.StatusReason, PauseCause: b.PauseCause, Audience: b.Audience, Parameters: b.Parameters, SendAt: b.SendAt, RateCap: b.RateCap,
 		ExpiresAt: b.ExpiresAt, AudienceCount: b.AudienceCount, SendWindow: policy.DecodeWindow(b.SendWindow), RetryOf: b.RetryOf, CreatedAt: b.CreatedAt,
-		StartedAt: b.StartedAt, FinishedAt: b.FinishedAt}
+		StartedAt: b.StartedAt, FinishedAt: b.FinishedAt, State: string(b.Status)}
+	if b.Status == queries.BroadcastStatusRunning && b.TierWaitUntil != nil {
+		v.State, v.TierWaitUntil = WaitingForTier, b.TierWaitUntil
+	}
 	if b.LocalDate.Valid && b.LocalTime.Valid {
 		d := b.LocalDate.Time.Format(time.DateOnly)
 		m := b.LocalTime.Microseconds / 60e6

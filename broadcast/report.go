@@ -3,6 +3,7 @@ package broadcast
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"github.com/dripcast/dripcast/queries"
 )
@@ -10,17 +11,21 @@ import (
 // Report is a broadcast's funnel. Rates are computed on the effective audience: the recipients
 // actually on WhatsApp (the audience less the skipped and those Meta says are not on WhatsApp).
 type Report struct {
-	Audience  int64            `json:"audience"`
-	Skipped   map[string]int64 `json:"skipped"` // by reason: opted_out, expired, cancelled, …
-	Waiting   int64            `json:"waiting"` // pending: not yet due, held, or paused
-	Queued    int64            `json:"queued"`
-	Sending   int64            `json:"sending"`
-	Sent      int64            `json:"sent"` // Meta took it (and maybe more followed)
-	Delivered int64            `json:"delivered"`
-	Read      int64            `json:"read"`
-	Replied   int64            `json:"replied"`
-	Failed    map[string]int64 `json:"failed"` // by Meta error code, or reason when there is none
-	Unknown   int64            `json:"unknown"`
+	Audience int64            `json:"audience"`
+	Skipped  map[string]int64 `json:"skipped"` // by reason: opted_out, expired, cancelled, …
+	Waiting  int64            `json:"waiting"` // pending: not yet due, held, or paused
+	// HeldByTier of those wait for the portfolio's messaging tier, the next until TierNextAt;
+	// they go as slots of the moving 24 h free.
+	HeldByTier int64            `json:"held_by_tier"`
+	TierNextAt *time.Time       `json:"tier_next_at,omitempty"`
+	Queued     int64            `json:"queued"`
+	Sending    int64            `json:"sending"`
+	Sent       int64            `json:"sent"` // Meta took it (and maybe more followed)
+	Delivered  int64            `json:"delivered"`
+	Read       int64            `json:"read"`
+	Replied    int64            `json:"replied"`
+	Failed     map[string]int64 `json:"failed"` // by Meta error code, or reason when there is none
+	Unknown    int64            `json:"unknown"`
 
 	Effective    int64    `json:"effective_audience"`
 	DeliveryRate *float64 `json:"delivery_rate"`
@@ -45,6 +50,9 @@ func NewReport(rows []queries.BroadcastFunnelRow, sentLastMinute int64) Report {
 			r.Skipped[row.Reason] += row.N
 		case queries.MessageStatusPending:
 			r.Waiting += row.N
+			if row.Reason == "tier" {
+				r.HeldByTier += row.N
+			}
 		case queries.MessageStatusQueued:
 			r.Queued += row.N
 		case queries.MessageStatusSending:
@@ -108,5 +116,13 @@ func LoadReport(ctx context.Context, q *queries.Queries, b queries.Broadcast) (R
 	if err != nil {
 		return Report{}, err
 	}
-	return NewReport(rows, pace), nil
+	r := NewReport(rows, pace)
+	if r.HeldByTier > 0 {
+		next, err := q.TierHeldNext(ctx, queries.TierHeldNextParams{AccountID: b.AccountID, BroadcastID: &b.ID})
+		if err != nil {
+			return Report{}, err
+		}
+		r.TierNextAt = &next
+	}
+	return r, nil
 }

@@ -23,6 +23,8 @@ type Review struct {
 	TierLimit     *int32 // unique recipients per moving 24 h; nil is unlimited
 	TierUsed      int64  // reached in the moving 24 h, across the portfolio's numbers
 	HeldForLater  int64  // past the tier's headroom: they wait until slots free
+	HeldUntil     *time.Time
+	Warning       string // held messages past the expiry (Estimate.Warning)
 	MPS           int32  // messages a second: the number's throughput or the rate cap
 	Duration      time.Duration
 }
@@ -64,6 +66,7 @@ func ReviewOf(ctx context.Context, db *pgxpool.Pool, c Checked) (Review, error) 
 		return Review{}, err
 	}
 	r.WillSend = r.Matching - r.NotOptedIn - r.Capped
+	r.HeldUntil, r.Warning = c.Estimate.HeldUntil, c.Estimate.Warning
 	return r, r.pace(ctx, q, account, c.Params)
 }
 

@@ -115,7 +115,7 @@ INSERT INTO broadcasts (account_id, channel_id, template_id, name, status, audie
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
         $9, $10, $11, $12,
         $13, $14, $15)
-RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause
+RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until
 `
 
 type CreateBroadcastParams struct {
@@ -180,6 +180,7 @@ func (q *Queries) CreateBroadcast(ctx context.Context, arg CreateBroadcastParams
 		&i.LocalDate,
 		&i.ExpandedAt,
 		&i.PauseCause,
+		&i.TierWaitUntil,
 	)
 	return i, err
 }
@@ -314,7 +315,7 @@ func (q *Queries) FeedableChannels(ctx context.Context) ([]FeedableChannelsRow, 
 }
 
 const getBroadcast = `-- name: GetBroadcast :one
-SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause FROM broadcasts WHERE account_id = $1 AND id = $2
+SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until FROM broadcasts WHERE account_id = $1 AND id = $2
 `
 
 type GetBroadcastParams struct {
@@ -350,6 +351,7 @@ func (q *Queries) GetBroadcast(ctx context.Context, arg GetBroadcastParams) (Bro
 		&i.LocalDate,
 		&i.ExpandedAt,
 		&i.PauseCause,
+		&i.TierWaitUntil,
 	)
 	return i, err
 }
@@ -371,7 +373,7 @@ func (q *Queries) GetExpandCursor(ctx context.Context, arg GetExpandCursorParams
 }
 
 const listBroadcasts = `-- name: ListBroadcasts :many
-SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause FROM broadcasts WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
+SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until FROM broadcasts WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
 `
 
 type ListBroadcastsParams struct {
@@ -414,6 +416,7 @@ func (q *Queries) ListBroadcasts(ctx context.Context, arg ListBroadcastsParams) 
 			&i.LocalDate,
 			&i.ExpandedAt,
 			&i.PauseCause,
+			&i.TierWaitUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -708,7 +711,7 @@ UPDATE broadcasts SET status = $1::broadcast_status, status_reason = $2, updated
     pause_cause = CASE WHEN $1::broadcast_status = 'paused' THEN $3::text END,
     finished_at = CASE WHEN $1::broadcast_status IN ('completed', 'cancelled') THEN now() ELSE finished_at END
 WHERE account_id = $4 AND id = $5 AND status = ANY($6::broadcast_status[])
-RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause
+RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until
 `
 
 type SetBroadcastStatusParams struct {
@@ -757,6 +760,7 @@ func (q *Queries) SetBroadcastStatus(ctx context.Context, arg SetBroadcastStatus
 		&i.LocalDate,
 		&i.ExpandedAt,
 		&i.PauseCause,
+		&i.TierWaitUntil,
 	)
 	return i, err
 }
@@ -831,8 +835,63 @@ func (q *Queries) StuckQueued(ctx context.Context, olderSeconds int32) ([]int64,
 	return items, nil
 }
 
+const tierHeldNext = `-- name: TierHeldNext :one
+SELECT min(due_at)::timestamptz FROM messages
+WHERE account_id = $1 AND broadcast_id = $2 AND status = 'pending' AND reason = 'tier'
+`
+
+type TierHeldNextParams struct {
+	AccountID   int64
+	BroadcastID *int64
+}
+
+// When the next message of a broadcast the messaging tier holds is due (null when none is held).
+func (q *Queries) TierHeldNext(ctx context.Context, arg TierHeldNextParams) (time.Time, error) {
+	row := q.db.QueryRow(ctx, tierHeldNext, arg.AccountID, arg.BroadcastID)
+	var column_1 time.Time
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
+const tierOutlook = `-- name: TierOutlook :one
+WITH p AS (
+    SELECT p.id, p.tier_limit FROM channels ch JOIN portfolios p ON p.id = ch.portfolio_id
+    WHERE ch.account_id = $2 AND ch.id = $3
+), r AS (
+    SELECT min(m.sent_at) AS first FROM messages m JOIN channels c ON c.id = m.channel_id JOIN p ON p.id = c.portfolio_id
+    WHERE m.account_id = $2 AND m.sent_at > now() - interval '24 hours'
+    GROUP BY m.contact_id
+)
+SELECT p.tier_limit, (SELECT count(*) FROM r)::bigint AS used,
+       COALESCE((SELECT first + interval '24 hours' FROM r ORDER BY first OFFSET $1::bigint LIMIT 1),
+                now() + interval '24 hours')::timestamptz AS nth_free
+FROM p
+`
+
+type TierOutlookParams struct {
+	Skip      int64
+	AccountID int64
+	ChannelID int64
+}
+
+type TierOutlookRow struct {
+	TierLimit *int32
+	Used      int64
+	NthFree   time.Time
+}
+
+// A channel's portfolio tier as a new broadcast will find it: the limit (null: unlimited), the
+// unique recipients of the moving 24 h, and when the one after the skip oldest of them reaches
+// 24 h (its slot frees; a day from now when fewer were reached).
+func (q *Queries) TierOutlook(ctx context.Context, arg TierOutlookParams) (TierOutlookRow, error) {
+	row := q.db.QueryRow(ctx, tierOutlook, arg.Skip, arg.AccountID, arg.ChannelID)
+	var i TierOutlookRow
+	err := row.Scan(&i.TierLimit, &i.Used, &i.NthFree)
+	return i, err
+}
+
 const unexpandedBroadcasts = `-- name: UnexpandedBroadcasts :many
-SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause FROM broadcasts WHERE status IN ('running', 'paused') AND expanded_at IS NULL ORDER BY id
+SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until FROM broadcasts WHERE status IN ('running', 'paused') AND expanded_at IS NULL ORDER BY id
 `
 
 func (q *Queries) UnexpandedBroadcasts(ctx context.Context) ([]Broadcast, error) {
@@ -869,6 +928,7 @@ func (q *Queries) UnexpandedBroadcasts(ctx context.Context) ([]Broadcast, error)
 			&i.LocalDate,
 			&i.ExpandedAt,
 			&i.PauseCause,
+			&i.TierWaitUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -886,7 +946,7 @@ UPDATE broadcasts SET status = $1, name = $2, channel_id = $3, template_id = $4,
     local_time = $9, send_window = $10, rate_cap = $11,
     expires_at = $12, audience_count = $13, updated_at = now()
 WHERE account_id = $14 AND id = $15 AND status IN ('draft', 'scheduled')
-RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause
+RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until
 `
 
 type UpdateScheduledBroadcastParams struct {
@@ -951,6 +1011,7 @@ func (q *Queries) UpdateScheduledBroadcast(ctx context.Context, arg UpdateSchedu
 		&i.LocalDate,
 		&i.ExpandedAt,
 		&i.PauseCause,
+		&i.TierWaitUntil,
 	)
 	return i, err
 }

@@ -69,6 +69,7 @@ const broadcastHeld = `-- name: BroadcastHeld :one
 SELECT count(*)::bigint AS n, COALESCE(min(due_at), now())::timestamptz AS next_at -- now() when none waits
 FROM messages
 WHERE account_id = $1 AND broadcast_id = $2 AND status = 'pending' AND due_at > now()
+  AND reason IS DISTINCT FROM 'tier'
 `
 
 type BroadcastHeldParams struct {
@@ -81,8 +82,8 @@ type BroadcastHeldRow struct {
 	NextAt time.Time
 }
 
-// Messages of a broadcast waiting for a later time (the tier's next free slots, a send window,
-// a contact's local time), and the first of those times.
+// Messages of a broadcast waiting for a later time (a send window, a contact's local time; not
+// those the messaging tier holds), and the first of those times.
 func (q *Queries) BroadcastHeld(ctx context.Context, arg BroadcastHeldParams) (BroadcastHeldRow, error) {
 	row := q.db.QueryRow(ctx, broadcastHeld, arg.AccountID, arg.BroadcastID)
 	var i BroadcastHeldRow
@@ -177,7 +178,8 @@ func (q *Queries) DayTotals(ctx context.Context, accountID int64) (DayTotalsRow,
 }
 
 const recentBroadcasts = `-- name: RecentBroadcasts :many
-SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause FROM broadcasts
+
+SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until FROM broadcasts
 WHERE account_id = $1 AND ($2::bigint = 0 OR id < $2::bigint)
 ORDER BY id DESC LIMIT $3
 `
@@ -188,6 +190,7 @@ type RecentBroadcastsParams struct {
 	Lim       int32
 }
 
+// the report counts those held by the messaging tier
 // The account's broadcasts, newest first, before a cursor (an id; 0 starts at the newest).
 func (q *Queries) RecentBroadcasts(ctx context.Context, arg RecentBroadcastsParams) ([]Broadcast, error) {
 	rows, err := q.db.Query(ctx, recentBroadcasts, arg.AccountID, arg.Before, arg.Lim)
@@ -223,6 +226,7 @@ func (q *Queries) RecentBroadcasts(ctx context.Context, arg RecentBroadcastsPara
 			&i.LocalDate,
 			&i.ExpandedAt,
 			&i.PauseCause,
+			&i.TierWaitUntil,
 		); err != nil {
 			return nil, err
 		}

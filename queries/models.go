@@ -358,6 +358,7 @@ type Broadcast struct {
 	LocalDate     pgtype.Date
 	ExpandedAt    *time.Time
 	PauseCause    *string
+	TierWaitUntil *time.Time
 }
 
 type Channel struct {

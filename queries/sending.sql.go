@@ -164,8 +164,17 @@ func (q *Queries) ClaimMessages(ctx context.Context, arg ClaimMessagesParams) ([
 	return items, nil
 }
 
+const clearTierWaits = `-- name: ClearTierWaits :exec
+UPDATE broadcasts SET tier_wait_until = NULL WHERE status <> 'running' AND tier_wait_until IS NOT NULL
+`
+
+func (q *Queries) ClearTierWaits(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, clearTierWaits)
+	return err
+}
+
 const deferMessage = `-- name: DeferMessage :exec
-UPDATE messages SET status = 'pending', due_at = $1, queued_at = NULL WHERE id = $2 AND status = 'sending'
+UPDATE messages SET status = 'pending', due_at = $1, queued_at = NULL, reason = NULLIF(reason, 'tier') WHERE id = $2 AND status = 'sending'
 `
 
 type DeferMessageParams struct {
@@ -193,6 +202,55 @@ type FailMessageParams struct {
 func (q *Queries) FailMessage(ctx context.Context, arg FailMessageParams) error {
 	_, err := q.db.Exec(ctx, failMessage, arg.ErrorCode, arg.Reason, arg.ID)
 	return err
+}
+
+const holdForTier = `-- name: HoldForTier :exec
+UPDATE messages SET status = 'pending', due_at = $1, queued_at = NULL, reason = 'tier' WHERE id = $2 AND status = 'sending'
+`
+
+type HoldForTierParams struct {
+	DueAt time.Time
+	ID    int64
+}
+
+// Holds a message the portfolio's messaging tier has no room for (reason 'tier') until due_at,
+// when a slot of the moving 24 h frees (the tier-wait job spreads the held over the slots).
+func (q *Queries) HoldForTier(ctx context.Context, arg HoldForTierParams) error {
+	_, err := q.db.Exec(ctx, holdForTier, arg.DueAt, arg.ID)
+	return err
+}
+
+const markTierWaits = `-- name: MarkTierWaits :exec
+UPDATE broadcasts b SET tier_wait_until = w.until, updated_at = now()
+FROM (
+    SELECT b.id, CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.broadcast_id = b.id AND m.status IN ('queued', 'sending')
+                                   OR m.broadcast_id = b.id AND m.status = 'pending' AND m.reason IS DISTINCT FROM 'tier')
+                      THEN NULL
+                      ELSE (SELECT min(m.due_at) FROM messages m WHERE m.broadcast_id = b.id AND m.status = 'pending' AND m.reason = 'tier')
+                 END AS until
+    FROM broadcasts b WHERE b.status = 'running'
+) w
+WHERE b.id = w.id AND b.tier_wait_until IS DISTINCT FROM w.until
+`
+
+// Running broadcasts wait for the tier while their only unsent messages are held by it (until the
+// next is due), and stop waiting otherwise. A broadcast with other work is not scanned further.
+func (q *Queries) MarkTierWaits(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, markTierWaits)
+	return err
+}
+
+const mayStillSend = `-- name: MayStillSend :one
+SELECT message_may_send(broadcast_id, enrollment_id)::boolean FROM messages WHERE id = $1
+`
+
+// Whether a claimed message's campaign still runs (its broadcast not paused or stopped since the
+// claim, its sequence still active).
+func (q *Queries) MayStillSend(ctx context.Context, id int64) (bool, error) {
+	row := q.db.QueryRow(ctx, mayStillSend, id)
+	var column_1 bool
+	err := row.Scan(&column_1)
+	return column_1, err
 }
 
 const optOutContact = `-- name: OptOutContact :exec
@@ -306,7 +364,7 @@ func (q *Queries) PortfolioUsage(ctx context.Context, portfolioID int64) ([]Port
 }
 
 const requeueMessage = `-- name: RequeueMessage :exec
-UPDATE messages SET status = 'queued', queued_at = now() WHERE id = $1 AND status = 'sending'
+UPDATE messages SET status = 'queued', queued_at = now(), reason = NULLIF(reason, 'tier') WHERE id = $1 AND status = 'sending'
 `
 
 // Hands a message back to the queue (a retry of the same task follows).
@@ -321,7 +379,7 @@ WITH sent AS (
 ), locked AS (
     SELECT m.id FROM messages m WHERE m.id = ANY($1::bigint[]) ORDER BY m.id FOR UPDATE
 )
-UPDATE messages m SET wamid = sent.wamid, sent_at = COALESCE(m.sent_at, now()),
+UPDATE messages m SET wamid = sent.wamid, sent_at = COALESCE(m.sent_at, now()), reason = NULLIF(m.reason, 'tier'),
     status = CASE WHEN message_rank(m.status) < message_rank('sent') THEN 'sent' ELSE m.status END
 FROM sent JOIN locked ON locked.id = sent.id
 WHERE m.id = sent.id
@@ -389,6 +447,66 @@ type SkipMessageParams struct {
 func (q *Queries) SkipMessage(ctx context.Context, arg SkipMessageParams) error {
 	_, err := q.db.Exec(ctx, skipMessage, arg.Reason, arg.ID)
 	return err
+}
+
+const spreadTierHeld = `-- name: SpreadTierHeld :exec
+WITH held AS (
+    SELECT m.id, row_number() OVER (ORDER BY m.id) AS n
+    FROM messages m JOIN channels ch ON ch.id = m.channel_id
+    WHERE ch.portfolio_id = $1 AND m.status = 'pending' AND m.reason = 'tier'
+), at AS (
+    SELECT t, n FROM unnest($2::timestamptz[]) WITH ORDINALITY AS x(t, n)
+)
+UPDATE messages m SET due_at = COALESCE(at.t, (SELECT max(t) FROM at))
+FROM held LEFT JOIN at ON at.n = held.n
+WHERE m.id = held.id AND m.status = 'pending' AND m.due_at IS DISTINCT FROM COALESCE(at.t, (SELECT max(t) FROM at))
+`
+
+type SpreadTierHeldParams struct {
+	PortfolioID int64
+	Times       []time.Time
+}
+
+// Spreads a portfolio's held messages over the times its tier's slots free, the oldest held
+// first: the i-th goes at the i-th time; any beyond the times given wait for the last.
+func (q *Queries) SpreadTierHeld(ctx context.Context, arg SpreadTierHeldParams) error {
+	_, err := q.db.Exec(ctx, spreadTierHeld, arg.PortfolioID, arg.Times)
+	return err
+}
+
+const tierHeldPortfolios = `-- name: TierHeldPortfolios :many
+SELECT ch.portfolio_id, p.tier_limit, least(count(*), $1::bigint)::int AS held
+FROM messages m JOIN channels ch ON ch.id = m.channel_id JOIN portfolios p ON p.id = ch.portfolio_id
+WHERE m.status = 'pending' AND m.reason = 'tier'
+GROUP BY ch.portfolio_id, p.tier_limit
+`
+
+type TierHeldPortfoliosRow struct {
+	PortfolioID int64
+	TierLimit   *int32
+	Held        int32
+}
+
+// Portfolios with messages the tier holds, their tier (null: unlimited now), and how many are held
+// (at most lim each are spread at a time).
+func (q *Queries) TierHeldPortfolios(ctx context.Context, lim int64) ([]TierHeldPortfoliosRow, error) {
+	rows, err := q.db.Query(ctx, tierHeldPortfolios, lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []TierHeldPortfoliosRow
+	for rows.Next() {
+		var i TierHeldPortfoliosRow
+		if err := rows.Scan(&i.PortfolioID, &i.TierLimit, &i.Held); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const unclaimMessages = `-- name: UnclaimMessages :exec

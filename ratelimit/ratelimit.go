@@ -266,6 +266,29 @@ func (l *Limiter) TierUsage(ctx context.Context, portfolio int64) (int64, error)
 	return l.rdb.ZCount(ctx, key, strconv.FormatInt(now.Add(-TierWindow).UnixMilli()+1, 10), "+inf").Result()
 }
 
+// TierFrees is when the next n slots of a portfolio's tier free, earliest first: the moving 24 h
+// of its n oldest recipients ending (fewer when it counts fewer).
+func (l *Limiter) TierFrees(ctx context.Context, portfolio int64, n int) ([]time.Time, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	key := "wa:" + portfolioTag(portfolio) + ":tier"
+	now, err := l.rdb.Time(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	entries, err := l.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: key, ByScore: true,
+		Start: strconv.FormatInt(now.Add(-TierWindow).UnixMilli()+1, 10), Stop: "+inf", Count: int64(n)}).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Time, len(entries))
+	for i, e := range entries {
+		out[i] = time.UnixMilli(int64(e.Score)).Add(TierWindow)
+	}
+	return out, nil
+}
+
 // EffectiveMPS is the rate to send at on a number: its throughput times a policy factor (1 for
 // none; the account's slow-down for marketing on a YELLOW number), capped by the broadcast's rate
 // cap (0 = none).

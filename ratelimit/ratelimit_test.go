@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/dripcast/dripcast/testenv"
 )
 
@@ -105,6 +107,30 @@ func TestTierCountsUniqueRecipients(t *testing.T) {
 	}
 	if n, err := l.TierUsage(ctx, 7); err != nil || n != 3 {
 		t.Fatalf("usage %d %v", n, err)
+	}
+}
+
+// The tier's slots free as each counted recipient's 24 h passes: the oldest first, those already
+// past left out.
+func TestTierFrees(t *testing.T) {
+	rdb := testenv.Redis(t)
+	l := New(rdb, nothing, 0, time.Second)
+	ctx := context.Background()
+	now := time.Now()
+	for i, ago := range []time.Duration{25 * time.Hour, 23 * time.Hour, 2 * time.Hour, 20 * time.Hour} {
+		rdb.ZAdd(ctx, "wa:"+portfolioTag(7)+":tier", redis.Z{Score: float64(now.Add(-ago).UnixMilli()), Member: fmt.Sprint("r", i)})
+	}
+	frees, err := l.TierFrees(ctx, 7, 2)
+	if err != nil || len(frees) != 2 {
+		t.Fatalf("TierFrees = %v, %v", frees, err)
+	}
+	for i, want := range []time.Duration{time.Hour, 4 * time.Hour} {
+		if d := frees[i].Sub(now); d < want-time.Second || d > want+time.Second {
+			t.Errorf("slot %d frees in %v, want %v", i, d, want)
+		}
+	}
+	if all, _ := l.TierFrees(ctx, 7, 10); len(all) != 3 {
+		t.Errorf("%d slots to free, want 3 (one recipient's 24 h passed)", len(all))
 	}
 }
 

@@ -2,8 +2,11 @@ package scheduler
 
 import (
 	"context"
+	"slices"
 	"strconv"
+	"time"
 
+	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/ratelimit"
 )
 
@@ -28,4 +31,54 @@ func (j *Jobs) Tiers(ctx context.Context, limits *ratelimit.Limiter) error {
 		}
 	}
 	return nil
+}
+
+// spreadAtOnce bounds the held messages of a portfolio given their own time per run; the rest wait
+// for the last of those times, and are spread on a later run.
+const spreadAtOnce = 10_000
+
+// TierWaits spreads the messages each portfolio's tier holds over the times its slots free (as
+// each counted recipient's 24 h passes), rather than all at the first, and marks the running
+// broadcasts whose only unsent messages are those as waiting for the tier.
+func (j *Jobs) TierWaits(ctx context.Context, limits *ratelimit.Limiter) error {
+	held, err := j.q.TierHeldPortfolios(ctx, spreadAtOnce)
+	if err != nil {
+		return err
+	}
+	for _, p := range held {
+		times, err := tierTimes(ctx, limits, p)
+		if err != nil {
+			return err
+		}
+		if err := j.q.SpreadTierHeld(ctx, queries.SpreadTierHeldParams{PortfolioID: p.PortfolioID, Times: times}); err != nil {
+			return err
+		}
+	}
+	if err := j.q.MarkTierWaits(ctx); err != nil {
+		return err
+	}
+	return j.q.ClearTierWaits(ctx)
+}
+
+// tierTimes are the times a portfolio's held messages may go, in order: now for the room its tier
+// has (raised, or slots freed), then as its counted recipients' 24 h pass.
+func tierTimes(ctx context.Context, limits *ratelimit.Limiter, p queries.TierHeldPortfoliosRow) ([]time.Time, error) {
+	now, held := time.Now(), int(p.Held)
+	if p.TierLimit == nil {
+		return []time.Time{now}, nil // unlimited now: every held one goes
+	}
+	used, err := limits.TierUsage(ctx, p.PortfolioID)
+	if err != nil {
+		return nil, err
+	}
+	room := min(held, max(0, int(*p.TierLimit)-int(used)))
+	frees, err := limits.TierFrees(ctx, p.PortfolioID, held-room)
+	if err != nil {
+		return nil, err
+	}
+	times := slices.Repeat([]time.Time{now}, room)
+	if times = append(times, frees...); len(times) == 0 {
+		times = []time.Time{now.Add(time.Minute)} // nothing counted, no room: look again soon
+	}
+	return times, nil
 }

@@ -137,8 +137,12 @@ func (c *Client) do(ctx context.Context, method, token, path string, body []byte
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	var written atomic.Bool // set on the transport's goroutine
-	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) },
+	var written, late atomic.Bool // set on the transport's goroutine
+	trace := &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			written.Store(true)
+			late.Store(errors.Is(info.Err, ErrLate))
+		},
 		GotConn: func(info httptrace.GotConnInfo) { guardRequest(ctx, info.Conn) }}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method,
 		c.baseURL+"/"+c.version+"/"+path, rd)
@@ -156,7 +160,9 @@ func (c *Client) do(ctx context.Context, method, token, path string, body []byte
 		}
 	}
 	res, err := c.http.Do(req)
-	if errors.Is(err, ErrLate) {
+	// The connection refused the late write (nothing left): the transport may report the
+	// connection's close, read at the same time, rather than the refusal.
+	if err != nil && (late.Load() || errors.Is(err, ErrLate)) {
 		return ErrLate
 	}
 	if err != nil {

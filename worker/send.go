@@ -174,6 +174,10 @@ func (s *Sender) send(ctx context.Context, m message) error {
 		if late > maxLate { // back to the queue: the task is tried again
 			return s.wait(ctx, m, ratelimit.Decision{Reason: "late", RetryAfter: 100 * time.Millisecond})
 		}
+		// A new slot may be a while off: a campaign paused since the claim sends nothing more.
+		if ok, err := s.q.MayStillSend(ctx, m.ID); err != nil || !ok {
+			return errors.Join(err, s.release(ctx, m.ID, time.Now()))
+		}
 		if d, err = s.limits.Again(ctx, limit); err != nil {
 			return errors.Join(err, s.release(ctx, m.ID, time.Time{}))
 		}
@@ -241,10 +245,12 @@ func render(m message) ([]whatsapp.Component, error) {
 }
 
 // wait handles a send the limits hold back: throughput and pair rate retry the task soon; a full
-// tier holds the message until a slot frees.
+// tier holds the message until a slot frees (the scheduler's tier-wait job spreads the held).
 func (s *Sender) wait(ctx context.Context, m message, d ratelimit.Decision) error {
-	if d.Reason == ratelimit.ReasonTier {
-		return s.release(ctx, m.ID, time.Now().Add(d.RetryAfter))
+	if d.Reason == ratelimit.ReasonTier { // held (reason tier) until a slot of the moving 24 h frees
+		return retryWrite(ctx, func(ctx context.Context) error {
+			return s.q.HoldForTier(ctx, queries.HoldForTierParams{ID: m.ID, DueAt: time.Now().Add(d.RetryAfter)})
+		})
 	}
 	if err := s.release(ctx, m.ID, time.Time{}); err != nil {
 		return err

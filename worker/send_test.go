@@ -218,7 +218,7 @@ func TestSendLimiterRefusals(t *testing.T) {
 	}
 	var due time.Time
 	second := f.message("+14155550002", true)
-	if err := f.process(second); err != nil || f.state(second) != "pending - 0 | running " {
+	if err := f.process(second); err != nil || f.state(second) != "pending tier 0 | running " {
 		t.Fatalf("a tier of 1, second recipient: %v %s", err, f.state(second))
 	}
 	_ = f.pool.QueryRow(context.Background(), "SELECT due_at FROM messages WHERE id = $1", second).Scan(&due)

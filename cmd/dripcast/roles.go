@@ -131,6 +131,7 @@ func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, po
 	sch.Add(5*time.Minute, "refresh", func(ctx context.Context) error { return jobs.Refresh(ctx, refresher) })
 	limits := ratelimit.New(rdb, worker.PortfolioUsage(pool), cfg.PairInterval, ratelimit.SlotHorizon)
 	sch.Add(10*time.Second, "tiers", func(ctx context.Context) error { return jobs.Tiers(ctx, limits) })
+	sch.Add(5*time.Second, "tier-waits", func(ctx context.Context) error { return jobs.TierWaits(ctx, limits) })
 	reg.MustRegister(metrics.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb)))
 	wg.Go(func() { sch.Run(ctx) })
 	return nil

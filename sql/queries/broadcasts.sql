@@ -172,3 +172,25 @@ WHERE b.id = m.broadcast_id AND c.id = m.contact_id AND b.status = 'running' AND
 -- name: OldestDue :one
 SELECT COALESCE(min(due_at), now())::timestamptz AS oldest
 FROM messages WHERE channel_id = @channel_id AND status = 'pending' AND due_at <= now();
+
+-- When the next message of a broadcast the messaging tier holds is due (null when none is held).
+-- name: TierHeldNext :one
+SELECT min(due_at)::timestamptz FROM messages
+WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND status = 'pending' AND reason = 'tier';
+
+-- A channel's portfolio tier as a new broadcast will find it: the limit (null: unlimited), the
+-- unique recipients of the moving 24 h, and when the one after the skip oldest of them reaches
+-- 24 h (its slot frees; a day from now when fewer were reached).
+-- name: TierOutlook :one
+WITH p AS (
+    SELECT p.id, p.tier_limit FROM channels ch JOIN portfolios p ON p.id = ch.portfolio_id
+    WHERE ch.account_id = @account_id AND ch.id = @channel_id
+), r AS (
+    SELECT min(m.sent_at) AS first FROM messages m JOIN channels c ON c.id = m.channel_id JOIN p ON p.id = c.portfolio_id
+    WHERE m.account_id = @account_id AND m.sent_at > now() - interval '24 hours'
+    GROUP BY m.contact_id
+)
+SELECT p.tier_limit, (SELECT count(*) FROM r)::bigint AS used,
+       COALESCE((SELECT first + interval '24 hours' FROM r ORDER BY first OFFSET @skip::bigint LIMIT 1),
+                now() + interval '24 hours')::timestamptz AS nth_free
+FROM p;

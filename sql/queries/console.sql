@@ -38,12 +38,13 @@ FROM messages
 WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND sent_at > now() - interval '60 seconds'
 GROUP BY 1 ORDER BY 1;
 
--- Messages of a broadcast waiting for a later time (the tier's next free slots, a send window,
--- a contact's local time), and the first of those times.
+-- Messages of a broadcast waiting for a later time (a send window, a contact's local time; not
+-- those the messaging tier holds), and the first of those times.
 -- name: BroadcastHeld :one
 SELECT count(*)::bigint AS n, COALESCE(min(due_at), now())::timestamptz AS next_at -- now() when none waits
 FROM messages
-WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND status = 'pending' AND due_at > now();
+WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND status = 'pending' AND due_at > now()
+  AND reason IS DISTINCT FROM 'tier'; -- the report counts those held by the messaging tier
 
 -- The account's broadcasts, newest first, before a cursor (an id; 0 starts at the newest).
 -- name: RecentBroadcasts :many

@@ -54,7 +54,7 @@ WITH sent AS (
 ), locked AS (
     SELECT m.id FROM messages m WHERE m.id = ANY(@ids::bigint[]) ORDER BY m.id FOR UPDATE
 )
-UPDATE messages m SET wamid = sent.wamid, sent_at = COALESCE(m.sent_at, now()),
+UPDATE messages m SET wamid = sent.wamid, sent_at = COALESCE(m.sent_at, now()), reason = NULLIF(m.reason, 'tier'),
     status = CASE WHEN message_rank(m.status) < message_rank('sent') THEN 'sent' ELSE m.status END
 FROM sent JOIN locked ON locked.id = sent.id
 WHERE m.id = sent.id;
@@ -71,11 +71,16 @@ UPDATE messages SET status = 'unknown', reason = @reason WHERE id = @id AND stat
 
 -- Hands a message back to the queue (a retry of the same task follows).
 -- name: RequeueMessage :exec
-UPDATE messages SET status = 'queued', queued_at = now() WHERE id = @id AND status = 'sending';
+UPDATE messages SET status = 'queued', queued_at = now(), reason = NULLIF(reason, 'tier') WHERE id = @id AND status = 'sending';
 
 -- Holds a message until due_at (a full tier, a later retry).
 -- name: DeferMessage :exec
-UPDATE messages SET status = 'pending', due_at = @due_at, queued_at = NULL WHERE id = @id AND status = 'sending';
+UPDATE messages SET status = 'pending', due_at = @due_at, queued_at = NULL, reason = NULLIF(reason, 'tier') WHERE id = @id AND status = 'sending';
+
+-- Holds a message the portfolio's messaging tier has no room for (reason 'tier') until due_at,
+-- when a slot of the moving 24 h frees (the tier-wait job spreads the held over the slots).
+-- name: HoldForTier :exec
+UPDATE messages SET status = 'pending', due_at = @due_at, queued_at = NULL, reason = 'tier' WHERE id = @id AND status = 'sending';
 
 -- name: PauseBroadcastsOfChannel :exec
 UPDATE broadcasts SET status = 'paused', status_reason = @reason, pause_cause = @pause_cause, updated_at = now()
@@ -136,3 +141,47 @@ SELECT m.account_id, @batch, m.id, @payload, @error FROM messages m WHERE m.id =
 -- name: SentWithoutWAMID :exec
 UPDATE messages SET status = 'sent', sent_at = COALESCE(sent_at, now()), reason = 'record_failed'
 WHERE id = @id AND status = 'sending';
+
+-- Running broadcasts wait for the tier while their only unsent messages are held by it (until the
+-- next is due), and stop waiting otherwise. A broadcast with other work is not scanned further.
+-- name: MarkTierWaits :exec
+UPDATE broadcasts b SET tier_wait_until = w.until, updated_at = now()
+FROM (
+    SELECT b.id, CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.broadcast_id = b.id AND m.status IN ('queued', 'sending')
+                                   OR m.broadcast_id = b.id AND m.status = 'pending' AND m.reason IS DISTINCT FROM 'tier')
+                      THEN NULL
+                      ELSE (SELECT min(m.due_at) FROM messages m WHERE m.broadcast_id = b.id AND m.status = 'pending' AND m.reason = 'tier')
+                 END AS until
+    FROM broadcasts b WHERE b.status = 'running'
+) w
+WHERE b.id = w.id AND b.tier_wait_until IS DISTINCT FROM w.until;
+
+-- name: ClearTierWaits :exec
+UPDATE broadcasts SET tier_wait_until = NULL WHERE status <> 'running' AND tier_wait_until IS NOT NULL;
+
+-- Portfolios with messages the tier holds, their tier (null: unlimited now), and how many are held
+-- (at most lim each are spread at a time).
+-- name: TierHeldPortfolios :many
+SELECT ch.portfolio_id, p.tier_limit, least(count(*), @lim::bigint)::int AS held
+FROM messages m JOIN channels ch ON ch.id = m.channel_id JOIN portfolios p ON p.id = ch.portfolio_id
+WHERE m.status = 'pending' AND m.reason = 'tier'
+GROUP BY ch.portfolio_id, p.tier_limit;
+
+-- Spreads a portfolio's held messages over the times its tier's slots free, the oldest held
+-- first: the i-th goes at the i-th time; any beyond the times given wait for the last.
+-- name: SpreadTierHeld :exec
+WITH held AS (
+    SELECT m.id, row_number() OVER (ORDER BY m.id) AS n
+    FROM messages m JOIN channels ch ON ch.id = m.channel_id
+    WHERE ch.portfolio_id = @portfolio_id AND m.status = 'pending' AND m.reason = 'tier'
+), at AS (
+    SELECT t, n FROM unnest(@times::timestamptz[]) WITH ORDINALITY AS x(t, n)
+)
+UPDATE messages m SET due_at = COALESCE(at.t, (SELECT max(t) FROM at))
+FROM held LEFT JOIN at ON at.n = held.n
+WHERE m.id = held.id AND m.status = 'pending' AND m.due_at IS DISTINCT FROM COALESCE(at.t, (SELECT max(t) FROM at));
+
+-- Whether a claimed message's campaign still runs (its broadcast not paused or stopped since the
+-- claim, its sequence still active).
+-- name: MayStillSend :one
+SELECT message_may_send(broadcast_id, enrollment_id)::boolean FROM messages WHERE id = @id;
