@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/costs"
 	"github.com/dripcast/dripcast/queries"
 )
 
@@ -20,7 +21,53 @@ func (s *Server) broadcastReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"broadcast": broadcast.ViewOf(b), "report": report})
+	billing, err := costs.OfBroadcast(r.Context(), s.q, b.AccountID, b.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"broadcast": broadcast.ViewOf(b), "report": report, "billing": billing})
+	return nil
+}
+
+// accountCosts is the account's billable messages and their estimated cost per UTC day, from
+// ?from= to ?to= (both included; the last 30 days by default).
+func (s *Server) accountCosts(w http.ResponseWriter, r *http.Request) error {
+	today := time.Now().UTC()
+	from, to := r.URL.Query().Get("from"), r.URL.Query().Get("to")
+	if from == "" {
+		from = today.AddDate(0, 0, -29).Format(time.DateOnly)
+	}
+	if to == "" {
+		to = today.Format(time.DateOnly)
+	}
+	days, err := costs.Daily(r.Context(), s.q, caller(r.Context()).AccountID, from, to)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "days": days})
+	return nil
+}
+
+func (s *Server) getPrices(w http.ResponseWriter, r *http.Request) error {
+	list, err := costs.Prices(r.Context(), s.q, caller(r.Context()).AccountID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+// putPrices replaces the account's price list.
+func (s *Server) putPrices(w http.ResponseWriter, r *http.Request) error {
+	var in costs.PriceList
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	list, err := costs.SetPrices(r.Context(), s.db, caller(r.Context()).actor(), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list)
 	return nil
 }
 

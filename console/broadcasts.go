@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/costs"
 	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/templates"
@@ -477,6 +478,7 @@ type live struct {
 	B        queries.Broadcast
 	Report   broadcast.Report
 	Held     queries.BroadcastHeldRow
+	Billing  costs.Billing
 	Chart    chart
 	Progress int
 }
@@ -510,6 +512,9 @@ func (c *Console) liveOf(r *http.Request, v *visit) (live, error) {
 		return l, err
 	}
 	if l.Held, err = c.q.BroadcastHeld(ctx, queries.BroadcastHeldParams{AccountID: account, BroadcastID: &b.ID}); err != nil {
+		return l, err
+	}
+	if l.Billing, err = costs.OfBroadcast(ctx, c.q, account, b.ID); err != nil {
 		return l, err
 	}
 	secs, err := c.q.SendsPerSecond(ctx, queries.SendsPerSecondParams{AccountID: account, BroadcastID: &b.ID})

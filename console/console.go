@@ -198,6 +198,7 @@ func (c *Console) pages() []page {
 		{"GET", "/settings", member, role.Admins, c.settingsPage},
 		{"POST", "/settings/sending", member, role.Admins, c.saveSending},
 		{"POST", "/settings/allowed-ips", member, role.Owner, c.saveAllowedIPs},
+		{"POST", "/settings/prices", member, role.Admins, c.savePrices},
 		{"GET", "/keys", member, role.Owner, c.keysPage},
 		{"POST", "/keys", member, role.Owner, c.createKey},
 		{"POST", "/keys/{id}/revoke", member, role.Owner, c.revokeKey},

@@ -1,19 +1,23 @@
 package console
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/dripcast/dripcast/account"
+	"github.com/dripcast/dripcast/costs"
 	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/policy"
 )
 
-// settingsShown is the settings page's two forms, as stored or as sent back with errors.
+// settingsShown is the settings page's forms, as stored or as sent back with errors (prices nil:
+// as stored).
 type settingsShown struct {
-	sending, ips *form
-	refused      string
+	sending, ips, prices *form
+	refused              string
 }
 
 func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, v *visit) error {
@@ -25,7 +29,15 @@ func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, v *visit)
 }
 
 func (c *Console) showSettings(w http.ResponseWriter, r *http.Request, v *visit, status int, s settingsShown) error {
-	c.render(w, r, v, status, "settings", "Settings", map[string]any{"Sending": s.sending, "IPs": s.ips, "Refused": s.refused, "Weekdays": weekdays,
+	if s.prices == nil {
+		list, err := costs.Prices(r.Context(), c.q, v.sess.AccountID)
+		if err != nil {
+			return err
+		}
+		s.prices = pricesForm(list)
+	}
+	c.render(w, r, v, status, "settings", "Settings", map[string]any{"Sending": s.sending, "IPs": s.ips, "Prices": s.prices,
+		"Refused": s.refused, "Weekdays": weekdays,
 		"Saved": r.URL.Query().Get("saved"), "YourIP": v.ip.String(), "Defaults": map[string]string{
 			"failure": pct(policy.DefaultAutoPauseFailureRate), "optout": pct(policy.DefaultAutoPauseOptOutRate),
 			"yellow": pct(policy.DefaultYellowRateFactor), "keywords": strings.Join(policy.DefaultOptOutKeywords, ", ")}})
@@ -138,5 +150,59 @@ func (c *Console) saveAllowedIPs(w http.ResponseWriter, r *http.Request, v *visi
 		return c.showSettings(w, r, v, http.StatusBadRequest, settingsShown{sending: sendingForm(s), ips: f})
 	}
 	http.Redirect(w, r, "/settings?saved=ips", http.StatusSeeOther)
+	return nil
+}
+
+// pricesForm is the price list as people type it: a line "category country price currency" each.
+func pricesForm(list costs.PriceList) *form {
+	f := &form{Values: map[string][]string{}, Errors: map[string]string{}}
+	lines := make([]string, len(list.Prices))
+	for i, p := range list.Prices {
+		lines[i] = strings.Join([]string{p.Category, p.Country, p.Price.String(), p.Currency}, " ")
+	}
+	f.Values.Set("prices", strings.Join(lines, "\n"))
+	return f
+}
+
+// savePrices replaces the account's price list from its lines, through the same rules as the API;
+// an error names its line.
+func (c *Console) savePrices(w http.ResponseWriter, r *http.Request, v *visit) error {
+	f := newForm(r)
+	var list costs.PriceList
+	var lineOf []int // the form's line of each price
+	for n, line := range strings.Split(f.Get("prices"), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		if len(fields) != 4 {
+			f.Errors["prices"] = fmt.Sprintf("line %d: write category, country, price and currency, such as: marketing IN 0.0107 USD", n+1)
+			break
+		}
+		list.Prices = append(list.Prices, costs.Price{Category: fields[0], Country: strings.ToUpper(fields[1]),
+			Price: json.Number(fields[2]), Currency: strings.ToUpper(fields[3])})
+		lineOf = append(lineOf, n+1)
+	}
+	if f.ok() {
+		_, err := costs.SetPrices(r.Context(), c.db, v.sess.Actor(v.ip), list)
+		if e, ok := invalid.As(err); ok {
+			var i int
+			if _, scanErr := fmt.Sscanf(e.Field, "prices[%d]", &i); scanErr == nil && i < len(lineOf) {
+				e.Message = fmt.Sprintf("line %d: %s", lineOf[i], e.Message)
+			}
+			e.Field = "prices"
+		}
+		if err := f.take(err); err != nil {
+			return err
+		}
+	}
+	if !f.ok() {
+		s, err := account.Settings(r.Context(), c.q, v.sess.AccountID)
+		if err != nil {
+			return err
+		}
+		return c.showSettings(w, r, v, http.StatusBadRequest, settingsShown{sending: sendingForm(s), ips: c.ipsForm(v), prices: f})
+	}
+	http.Redirect(w, r, "/settings?saved=prices", http.StatusSeeOther)
 	return nil
 }

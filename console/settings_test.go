@@ -138,3 +138,30 @@ func TestSettingsPage(t *testing.T) {
 		t.Fatalf("%d addresses stored", n)
 	}
 }
+
+// An admin types the price list a line each: a bad line is named, the good list is saved and
+// shown as typed, and reports price what Meta billed with it.
+func TestPricesSettings(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	account := e.account("acme")
+	b := e.signIn(account, "admin")
+	status, body := b.do("POST", "/settings/prices", url.Values{"prices": {"marketing IN 0.0107 USD\nutility * cheap USD"}})
+	if status != http.StatusBadRequest || !strings.Contains(body, "line 2: ") {
+		t.Fatalf("a bad price: %d, no line named", status)
+	}
+	if status, _ := b.do("POST", "/settings/prices", url.Values{"prices": {"marketing in 0.0107 usd\n\nutility * 0.004 USD"}}); status != http.StatusSeeOther {
+		t.Fatalf("save: %d", status)
+	}
+	if _, body := b.do("GET", "/settings", nil); !strings.Contains(body, "marketing IN 0.0107 USD\nutility * 0.004 USD") {
+		t.Errorf("the prices as stored:\n%.3000s", regexp.MustCompile(`(?s)<textarea id="prices".*?</textarea>`).FindString(body))
+	}
+	var n int
+	_ = e.pool.QueryRow(context.Background(), `SELECT count(*) FROM prices WHERE account_id = $1`, account).Scan(&n)
+	if n != 2 {
+		t.Errorf("%d prices stored, want 2", n)
+	}
+	if status, _ := e.signIn(account, "marketer").do("POST", "/settings/prices", url.Values{"prices": {""}}); status != http.StatusForbidden {
+		t.Errorf("a marketer set prices: %d", status)
+	}
+}

@@ -165,9 +165,9 @@ func expand(sql string, p panel) string {
 		}
 	}
 	from := rangeEnd.Add(-span).Format(time.RFC3339)
-	sql = regexp.MustCompile(`\$__timeGroupAlias\(([^,]+),\s*'(\d+)([mh])'\)`).ReplaceAllStringFunc(sql, func(m string) string {
-		p := regexp.MustCompile(`\$__timeGroupAlias\(([^,]+),\s*'(\d+)([mh])'\)`).FindStringSubmatch(m)
-		secs := map[string]string{"m": "*60", "h": "*3600"}[p[3]]
+	sql = regexp.MustCompile(`\$__timeGroupAlias\(([^,]+),\s*'(\d+)([mhd])'\)`).ReplaceAllStringFunc(sql, func(m string) string {
+		p := regexp.MustCompile(`\$__timeGroupAlias\(([^,]+),\s*'(\d+)([mhd])'\)`).FindStringSubmatch(m)
+		secs := map[string]string{"m": "*60", "h": "*3600", "d": "*86400"}[p[3]]
 		return fmt.Sprintf(`floor(extract(epoch from %s)/(%s%s))*(%s%s) AS "time"`, p[1], p[2], secs, p[2], secs)
 	})
 	sql = regexp.MustCompile(`\$__timeFilter\(([^)]+)\)`).ReplaceAllString(sql,

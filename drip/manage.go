@@ -14,6 +14,7 @@ import (
 	accounts "github.com/dripcast/dripcast/account"
 	"github.com/dripcast/dripcast/audit"
 	"github.com/dripcast/dripcast/broadcast"
+	"github.com/dripcast/dripcast/costs"
 	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
@@ -263,6 +264,7 @@ type SequenceReport struct {
 type StepReport struct {
 	Step int `json:"step"`
 	broadcast.Report
+	Billing *costs.Billing `json:"billing,omitempty"` // when Meta reported billable messages of the step
 }
 
 // LoadReport reads a sequence's report.
@@ -296,8 +298,12 @@ func LoadReport(ctx context.Context, q *queries.Queries, account, id int64) (Seq
 		byStep[f.Step] = append(byStep[f.Step], queries.BroadcastFunnelRow{Status: f.Status, Reason: f.Reason,
 			ErrorCode: f.ErrorCode, N: f.N, Replied: f.Replied, WithSent: f.WithSent})
 	}
+	billing, err := costs.OfSequence(ctx, q, account, id)
+	if err != nil {
+		return rep, err
+	}
 	for _, step := range steps {
-		rep.Steps = append(rep.Steps, StepReport{Step: int(step), Report: broadcast.NewReport(byStep[step], 0)})
+		rep.Steps = append(rep.Steps, StepReport{Step: int(step), Report: broadcast.NewReport(byStep[step], 0), Billing: billing[int(step)]})
 	}
 	return rep, nil
 }

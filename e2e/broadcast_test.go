@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -92,6 +93,21 @@ func TestBroadcastEndToEnd(t *testing.T) {
 	}
 	if eff := num("effective_audience"); eff != eligible-c.FailedByCode[131026] {
 		t.Fatalf("effective audience %d, want the opted-in less those not on WhatsApp", eff)
+	}
+	// What it cost: Meta's pricing on the statuses, at the account's price list, per broadcast and per day.
+	s.call("PUT", "/v1/account/prices", map[string]any{"prices": []map[string]any{
+		{"category": "marketing", "country": "*", "price": 0.01, "currency": "USD"}}}, 200)
+	billing := s.call("GET", fmt.Sprintf("/v1/broadcasts/%d/report", id), nil, 200)["billing"].(map[string]any)
+	delivered := float64(eligible - failed)
+	if billing["billable"] != delivered || math.Abs(billing["estimated_cost"].(float64)-delivered*0.01) > 1e-6 || billing["currency"] != "USD" {
+		t.Errorf("billing %v, want the %v delivered at 0.01 USD", billing, delivered)
+	}
+	days, perDay := s.call("GET", "/v1/costs", nil, 200)["days"].([]any), 0.0
+	for _, d := range days { // one day, or two across midnight UTC
+		perDay += d.(map[string]any)["billable"].(float64)
+	}
+	if perDay != delivered {
+		t.Errorf("costs per day: %v", days)
 	}
 	var rows int
 	_ = s.pool.QueryRow(context.Background(), "SELECT count(*) FROM messages WHERE broadcast_id = $1", id).Scan(&rows)

@@ -483,29 +483,31 @@ type IntegrationDelivery struct {
 }
 
 type Message struct {
-	ID           int64
-	AccountID    int64
-	ChannelID    int64
-	ContactID    int64
-	TemplateID   int64
-	BroadcastID  *int64
-	EnrollmentID *int64
-	Step         *int16
-	Status       MessageStatus
-	DueAt        time.Time
-	QueuedAt     *time.Time
-	SentAt       *time.Time
-	DeliveredAt  *time.Time
-	ReadAt       *time.Time
-	FailedAt     *time.Time
-	RepliedAt    *time.Time
-	Wamid        *string
-	ErrorCode    *int32
-	Reason       *string
-	SendingAt    *time.Time
-	Attempts     int16
-	OptedOutAt   *time.Time
-	Context      json.RawMessage
+	ID              int64
+	AccountID       int64
+	ChannelID       int64
+	ContactID       int64
+	TemplateID      int64
+	BroadcastID     *int64
+	EnrollmentID    *int64
+	Step            *int16
+	Status          MessageStatus
+	DueAt           time.Time
+	QueuedAt        *time.Time
+	SentAt          *time.Time
+	DeliveredAt     *time.Time
+	ReadAt          *time.Time
+	FailedAt        *time.Time
+	RepliedAt       *time.Time
+	Wamid           *string
+	ErrorCode       *int32
+	Reason          *string
+	SendingAt       *time.Time
+	Attempts        int16
+	OptedOutAt      *time.Time
+	Context         json.RawMessage
+	Billable        *bool
+	PricingCategory *string
 }
 
 type Portfolio struct {
@@ -517,6 +519,14 @@ type Portfolio struct {
 	TierLimit *int32
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+type Price struct {
+	AccountID int64
+	Category  string
+	Country   string
+	Price     pgtype.Numeric
+	Currency  string
 }
 
 type RecoveryCode struct {

@@ -16,7 +16,7 @@ WITH s AS (
     SELECT (e ->> 'id')::bigint AS id, e ->> 'wamid' AS wamid, (e ->> 'status')::message_status AS status,
            (e ->> 'sent_at')::timestamptz AS sent_at, (e ->> 'delivered_at')::timestamptz AS delivered_at,
            (e ->> 'read_at')::timestamptz AS read_at, (e ->> 'failed_at')::timestamptz AS failed_at,
-           (e ->> 'code')::int AS code
+           (e ->> 'code')::int AS code, (e ->> 'billable')::boolean AS billable, e ->> 'pricing_category' AS pricing_category
     FROM jsonb_array_elements($2::jsonb) AS e
 )
 UPDATE messages m SET
@@ -28,6 +28,8 @@ UPDATE messages m SET
     read_at = COALESCE(m.read_at, s.read_at),
     failed_at = COALESCE(m.failed_at, s.failed_at),
     error_code = COALESCE(s.code, m.error_code),
+    billable = COALESCE(s.billable, m.billable),
+    pricing_category = COALESCE(s.pricing_category, m.pricing_category),
     reason = CASE WHEN s.code IS NOT NULL AND m.reason IS NULL THEN 'meta_error' ELSE m.reason END
 FROM s
 WHERE m.id = s.id AND m.channel_id = $1

@@ -133,6 +133,9 @@ type update struct {
 	ReadAt      *time.Time `json:"read_at,omitempty"`
 	FailedAt    *time.Time `json:"failed_at,omitempty"`
 	Code        *int       `json:"code,omitempty"`
+	// Billable and Category are Meta's pricing of the message (from any of its statuses).
+	Billable *bool  `json:"billable,omitempty"`
+	Category string `json:"pricing_category,omitempty"`
 }
 
 var rank = map[string]int{"sent": 4, "failed": 5, "delivered": 6, "read": 7}
@@ -157,6 +160,9 @@ func applyStatuses(ctx context.Context, q *queries.Queries, w statusWriter, stat
 		}
 		if rank[s.Status] > rank[u.Status] {
 			u.Status = s.Status
+		}
+		if p := s.Pricing; p != nil {
+			u.Billable, u.Category = &p.Billable, strings.ToLower(p.Category)
 		}
 		at := believable(s.Time(), now)
 		switch s.Status {

@@ -476,3 +476,20 @@ func TestPoisonedStatusIsSetAside(t *testing.T) {
 		t.Errorf("set aside: %q", aside)
 	}
 }
+
+// Meta's pricing of a message (on its sent and delivered statuses) is kept on it.
+func TestPricingIsRecorded(t *testing.T) {
+	t.Parallel()
+	pool, msg := fixture(t)
+	st := statuses(msg, [2]string{"delivered", ""})
+	var v whatsapp.MessagesValue
+	_ = json.Unmarshal(st.Entry[0].Changes[0].Value, &v)
+	v.Statuses[0].Pricing = &whatsapp.Pricing{Billable: true, PricingModel: "PMP", Type: "regular", Category: "MARKETING"}
+	apply(t, pool, notification("messages", v))
+	var billable bool
+	var category string
+	_ = pool.QueryRow(context.Background(), `SELECT billable, pricing_category FROM messages WHERE id = $1`, msg).Scan(&billable, &category)
+	if !billable || category != "marketing" {
+		t.Errorf("pricing: billable %v, category %q", billable, category)
+	}
+}

@@ -1,0 +1,25 @@
+-- +goose Up
+-- What Meta says a message costs, from the pricing object of its status webhooks: billable or not,
+-- and the category Meta charged (marketing, utility, authentication, service, …).
+ALTER TABLE messages ADD COLUMN billable boolean, ADD COLUMN pricing_category text;
+GRANT SELECT (billable, pricing_category) ON messages TO dripcast_readonly;
+-- Billable messages by day, for the cost panel and GET /v1/costs.
+CREATE INDEX messages_billable ON messages (account_id, sent_at) INCLUDE (pricing_category, channel_id, contact_id)
+    WHERE billable;
+
+-- The account's own price list for an estimated cost: a price per billable message of a category
+-- to a country (ISO 3166 alpha-2, or '*' for any other). Dripcast ships none.
+CREATE TABLE prices (
+    account_id bigint        NOT NULL REFERENCES accounts ON DELETE CASCADE,
+    category   text          NOT NULL CHECK (category IN ('marketing', 'utility', 'authentication', 'service')),
+    country    text          NOT NULL CHECK (country = '*' OR country ~ '^[A-Z]{2}$'),
+    price      numeric(12,6) NOT NULL CHECK (price >= 0),
+    currency   text          NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
+    PRIMARY KEY (account_id, category, country)
+);
+GRANT SELECT ON prices TO dripcast_readonly; -- for the dashboards' cost panel: no personal data
+
+-- +goose Down
+DROP TABLE prices;
+DROP INDEX messages_billable;
+ALTER TABLE messages DROP COLUMN billable, DROP COLUMN pricing_category;
