@@ -36,8 +36,8 @@ type Config struct {
 	MetaTimeout       time.Duration // DRIPCAST_META_TIMEOUT: one Cloud API call
 	PairInterval      time.Duration // DRIPCAST_PAIR_INTERVAL: least time between two messages to one user
 	// SendTolerance is how late after its throughput slot a send may still be written; a later
-	// one takes a new slot. Larger values trade the sliding-second guarantee for throughput on a
-	// starved machine.
+	// one takes a new slot. Above 15 ms the limiter spaces slots further to cover it: on a starved
+	// machine, fewer slots lost to late wakes at a lower rate.
 	SendTolerance      time.Duration // DRIPCAST_SEND_TOLERANCE
 	SendingTimeout     time.Duration // DRIPCAST_SENDING_TIMEOUT: a send this long in sending lost its worker
 	WebhookVerifyToken string        // DRIPCAST_WEBHOOK_VERIFY_TOKEN: Meta's subscription check

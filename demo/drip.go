@@ -108,7 +108,9 @@ func (d *demo) dripSummary(ctx context.Context, seq int64) error {
 			}
 		}
 	}
-	deadline := time.Now().Add(time.Minute)
+	// Each step waits its day from when the one before was sent, so on a loaded machine the
+	// sends' lag adds up over the three steps: wait for them, for a while.
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		if err := d.call("GET", fmt.Sprintf("/v1/sequences/%d/report", seq), "", nil, &out); err != nil {
 			return err

@@ -55,8 +55,10 @@ func TestTierToldPlainly(t *testing.T) {
 	for _, r := range oldest {
 		s.rdb.ZAdd(ctx, key, redis.Z{Score: float64(time.Now().Add(-24*time.Hour - time.Minute).UnixMilli()), Member: r})
 	}
-	testenv.Eventually(t, "20 more", 30*time.Second, func() bool { return s.report(id)["held_by_tier"] == 30.0 })
-	time.Sleep(time.Second) // anything past the tier would go out now
+	testenv.Eventually(t, "20 more", 60*time.Second, func() bool {
+		return s.report(id)["held_by_tier"] == 30.0 && s.sim.Counters().Accepted >= 270
+	})
+	time.Sleep(2 * time.Second) // anything past the tier would go out now
 	if c := s.sim.Counters(); c.Accepted != 270 || c.UniqueRecipients != 270 {
 		t.Errorf("%d sent to %d recipients, want 270", c.Accepted, c.UniqueRecipients)
 	}

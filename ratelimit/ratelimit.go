@@ -136,7 +136,7 @@ func (l *Limiter) Again(ctx context.Context, s Send) (Decision, error) {
 }
 
 func (l *Limiter) admit(ctx context.Context, s Send, again bool) (Decision, error) {
-	mps := s.MPS * l.factor(s.PhoneNumberID) * Safety
+	mps := s.MPS * l.factor(s.PhoneNumberID) * l.spacing()
 	tag := portfolioTag(s.Portfolio)
 	keys := []string{"wa:" + tag + ":pair:" + s.PhoneNumberID + ":" + s.Recipient, "wa:" + tag + ":tier", "wa:" + tag + ":mps:" + s.PhoneNumberID,
 		"wa:" + tag + ":seeded"}
@@ -171,6 +171,20 @@ func (l *Limiter) admit(ctx context.Context, s Send, again bool) (Decision, erro
 		}
 	}
 	return Decision{Allowed: true, SendBy: sendBy}, nil
+}
+
+// safetyCovers is the lateness Safety's margin absorbs: a second may then hold the slots of
+// 1.015 s, 0.985 × 1.015 of the limit, and one more.
+const safetyCovers = 15 * time.Millisecond
+
+// spacing is the share of a number's rate its slots are handed out at: Safety, for a Tolerance
+// it covers; with a larger one, a second's sends may come from 1 + Tolerance seconds of slots, so
+// those are what Safety keeps under the limit.
+func (l *Limiter) spacing() float64 {
+	if l.Tolerance <= safetyCovers {
+		return Safety
+	}
+	return Safety / (1 + l.Tolerance.Seconds())
 }
 
 // clamp is t kept within [lo, hi].

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -239,5 +240,26 @@ func TestAgainTakesTheNextSlot(t *testing.T) {
 	}
 	if d, _ := l.Acquire(ctx, Send{PhoneNumberID: "n1", Portfolio: 3, MPS: 10, Tier: 1, Recipient: "14155550102"}); d.Reason != ReasonTier {
 		t.Fatalf("the tier counts one recipient: %+v", d)
+	}
+}
+
+// Safety's margin covers a send written up to 15 ms after its slot; a larger tolerance spaces the
+// slots so that a second and its tolerance of them never pass the limit.
+func TestSpacingCoversTheTolerance(t *testing.T) {
+	l := New(nil, nothing, 0, time.Second)
+	for _, c := range []struct {
+		tolerance time.Duration
+		want      float64
+	}{{DefaultTolerance, Safety}, {15 * time.Millisecond, Safety}, {100 * time.Millisecond, Safety / 1.1}} {
+		l.Tolerance = c.tolerance
+		if got := l.spacing(); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("tolerance %v: spacing %v, want %v", c.tolerance, got, c.want)
+		}
+		// The worst case: a second's slots, and those of the tolerance before it, all in one second.
+		for _, mps := range []float64{80, 1000} {
+			if worst := math.Floor(mps*l.spacing()*(1+c.tolerance.Seconds())) + 1; worst > mps {
+				t.Errorf("tolerance %v at %v mps: %v sends in a second", c.tolerance, mps, worst)
+			}
+		}
 	}
 }
