@@ -113,3 +113,17 @@ func (s *Server) previewTemplate(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
+
+// syncTemplates makes the account's templates what the channel's WABA lists on Meta.
+func (s *Server) syncTemplates(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "channel")
+	if err != nil {
+		return err
+	}
+	res, err := templates.SyncChannel(r.Context(), s.db, caller(r.Context()).actor(), s.opts.Meta, s.opts.Secrets, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}

@@ -77,4 +77,18 @@ func TestChannelPages(t *testing.T) {
 	if status, body := marketer.do("GET", page, nil); status != http.StatusOK || strings.Contains(body, `id="channel-edit"`) {
 		t.Fatalf("a marketer's view of the number: %d", status)
 	}
+
+	// The number's WABA lists its templates: a marketer syncs them; the new one asks for its sources.
+	sim.AddTemplate(metasim.Template{Name: "order_ready", Language: "en", Category: "utility", Params: map[string]int{"body": 1}})
+	status, body := marketer.do("POST", "/templates/sync", url.Values{"channel": {fmt.Sprint(chans[0].ID)}})
+	if status != http.StatusOK || !strings.Contains(body, "Synced: 1 new") || !strings.Contains(body, "order_ready (en)</a>: needs a source for body.1") {
+		t.Fatalf("sync: %d\n%.2000s", status, body)
+	}
+	tpl, err := q.TemplateByName(context.Background(), queries.TemplateByNameParams{AccountID: account, Name: "order_ready", Language: "en"})
+	if _, body := marketer.do("GET", fmt.Sprintf("/templates/%d", tpl.ID), nil); err != nil || !strings.Contains(body, `id="mapping-note"`) {
+		t.Errorf("the synced template's page has no note of the parameters to map (%v)", err)
+	}
+	if status, body := marketer.do("POST", "/templates/sync", url.Values{"channel": {"999999"}}); status != http.StatusConflict || !strings.Contains(body, "channel not found") {
+		t.Errorf("another account's or no channel: %d", status)
+	}
 }

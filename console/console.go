@@ -170,6 +170,7 @@ func (c *Console) pages() []page {
 		{"POST", "/segments/{id}/delete", member, role.Editors, c.deleteSegment},
 		{"GET", "/templates", member, role.Readers, c.templateList},
 		{"GET", "/templates/new", member, role.Editors, c.newTemplate},
+		{"POST", "/templates/sync", member, role.Editors, c.syncTemplates},
 		{"POST", "/templates/new", member, role.Editors, c.createTemplate},
 		{"GET", "/templates/{id}", member, role.Readers, c.templatePage},
 		{"POST", "/templates/{id}/mapping", member, role.Editors, c.saveMapping},

@@ -17,13 +17,40 @@ import (
 )
 
 func (c *Console) templateList(w http.ResponseWriter, r *http.Request, v *visit) error {
-	rows, err := c.q.ListTemplates(r.Context(), queries.ListTemplatesParams{AccountID: v.sess.AccountID, Lim: listLimit})
+	return c.showTemplates(w, r, v, http.StatusOK, nil, "")
+}
+
+// showTemplates is the list, with a sync's result or its error.
+func (c *Console) showTemplates(w http.ResponseWriter, r *http.Request, v *visit, status int, synced *templates.SyncResult, problem string) error {
+	ctx, account := r.Context(), v.sess.AccountID
+	rows, err := c.q.ListTemplates(ctx, queries.ListTemplatesParams{AccountID: account, Lim: listLimit})
 	if err != nil {
 		return err
 	}
-	c.render(w, r, v, http.StatusOK, "templates", "Templates", map[string]any{"Templates": rows,
-		"Deleted": r.URL.Query().Get("deleted") != ""})
+	chans, err := c.q.ListChannels(ctx, queries.ListChannelsParams{AccountID: account, Lim: listLimit})
+	if err != nil {
+		return err
+	}
+	c.render(w, r, v, status, "templates", "Templates", map[string]any{"Templates": rows, "Channels": chans,
+		"Synced": synced, "Problem": problem, "Deleted": r.URL.Query().Get("deleted") != ""})
 	return nil
+}
+
+// syncTemplates makes the account's templates what a channel's WABA lists on Meta, and shows
+// what changed.
+func (c *Console) syncTemplates(w http.ResponseWriter, r *http.Request, v *visit) error {
+	id, err := strconv.ParseInt(newForm(r).Get("channel"), 10, 64)
+	if err != nil {
+		return c.showTemplates(w, r, v, http.StatusBadRequest, nil, "Choose a number to sync from.")
+	}
+	res, err := templates.SyncChannel(r.Context(), c.db, v.sess.Actor(v.ip), c.opts.Meta, c.opts.Secrets, id)
+	if e, ok := invalid.As(err); ok {
+		return c.showTemplates(w, r, v, http.StatusConflict, nil, e.Message)
+	}
+	if err != nil {
+		return err
+	}
+	return c.showTemplates(w, r, v, http.StatusOK, &res, "")
 }
 
 // previewContacts is how many contacts the preview's chooser offers.

@@ -4,7 +4,11 @@
 // request so a test can assert on what Meta would have seen.
 package metasim
 
-import "time"
+import (
+	"time"
+
+	"github.com/dripcast/dripcast/whatsapp"
+)
 
 // Config sets the simulator's behaviour. Durations marked "sim" are in simulated time, which runs
 // TimeScale times faster than the wall clock (a pair-rate interval of 6 s passes in 60 ms at a
@@ -68,4 +72,7 @@ type Template struct {
 	Status   string         `json:"status"`   // APPROVED when empty; PAUSED and DISABLED refuse sends
 	Quality  string         `json:"quality"`  // Meta's quality score; UNKNOWN when empty
 	Params   map[string]int `json:"params"`
+	// Components are what GET /{waba-id}/message_templates lists, in Meta's form (they must
+	// agree with Params); when empty, a body (and header, URL buttons) with Params' placeholders.
+	Components []whatsapp.TemplateComponent `json:"components,omitempty"`
 }

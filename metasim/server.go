@@ -4,8 +4,11 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dripcast/dripcast/whatsapp"
@@ -16,6 +19,7 @@ import (
 //	POST /{version}/{phone-number-id}/messages   send (template or text)
 //	GET  /{version}/{phone-number-id}            quality rating, throughput, messaging limit
 //	GET  /{version}/{waba-id}/phone_numbers      the WABA's numbers
+//	GET  /{version}/{waba-id}/message_templates  its templates, paged (limit, after)
 //	GET  /_sim/counters                          what was received, summed up
 //	GET  /_sim/records?since=N&to=PHONE          every send request from index N (to one recipient)
 //	POST /_sim/reset                             forget records and counters
@@ -32,6 +36,7 @@ func (s *Sim) Handler() http.Handler {
 	mux.HandleFunc("POST /{version}/{id}/messages", s.handleSend)
 	mux.HandleFunc("GET /{version}/{id}", s.handlePhoneNumber)
 	mux.HandleFunc("GET /{version}/{id}/phone_numbers", s.handleWABANumbers)
+	mux.HandleFunc("GET /{version}/{id}/message_templates", s.handleTemplates)
 	mux.HandleFunc("GET /_sim/counters", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, s.Counters()) })
 	mux.HandleFunc("GET /_sim/records", func(w http.ResponseWriter, r *http.Request) {
 		since, _ := strconv.Atoi(r.URL.Query().Get("since"))
@@ -144,6 +149,90 @@ func (s *Sim) handleWABANumbers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, map[string]any{"data": data})
+}
+
+// handleTemplates lists the templates (every WABA shares them here) to a token of the WABA, in
+// pages as Meta does: limit (25 by default, at most 100) and the after cursor of the last page.
+func (s *Sim) handleTemplates(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	waba, token := r.PathValue("id"), bearer(r)
+	if !s.tokenKnown(token) {
+		writeMetaError(w, errBadToken)
+		return
+	}
+	if !slices.ContainsFunc(slices.Collect(maps.Values(s.numbers)), func(n *number) bool { return n.WABAID == waba && n.Token == token }) {
+		writeMetaError(w, errNoObject(waba))
+		return
+	}
+	limit, err := strconv.Atoi(cmp.Or(r.URL.Query().Get("limit"), "25"))
+	if err != nil || limit < 1 || limit > 100 {
+		writeMetaError(w, metaError{http.StatusBadRequest, codeInvalidParam, "(#100) Param limit must be a number from 1 to 100"})
+		return
+	}
+	keys := slices.Sorted(maps.Keys(s.templates))
+	start := 0
+	if after := r.URL.Query().Get("after"); after != "" {
+		if start, err = strconv.Atoi(after); err != nil || start < 0 || start > len(keys) {
+			writeMetaError(w, metaError{http.StatusBadRequest, codeInvalidParam, "(#100) Invalid after cursor"})
+			return
+		}
+	}
+	end := min(start+limit, len(keys))
+	data := make([]whatsapp.MessageTemplate, 0, end-start)
+	for i, k := range keys[start:end] {
+		data = append(data, s.templates[k].listed(start+i))
+	}
+	out := map[string]any{"data": data}
+	if end < len(keys) {
+		out["paging"] = map[string]any{"cursors": map[string]string{"before": strconv.Itoa(start), "after": strconv.Itoa(end)},
+			"next": fmt.Sprintf("http://%s%s?limit=%d&after=%d", r.Host, r.URL.Path, limit, end)}
+	}
+	writeJSON(w, out)
+}
+
+// listed is the template as Meta lists it; i makes its id.
+func (t *Template) listed(i int) whatsapp.MessageTemplate {
+	comps := t.Components
+	if len(comps) == 0 {
+		comps = t.synthesized()
+	}
+	return whatsapp.MessageTemplate{ID: strconv.Itoa(900000 + i), Name: t.Name, Language: t.Language, Status: t.Status,
+		Category: strings.ToUpper(t.Category), ParameterFormat: "POSITIONAL",
+		QualityScore: &whatsapp.QualityScore{Score: cmp.Or(t.Quality, "UNKNOWN")}, Components: comps}
+}
+
+// synthesized are components with Params' placeholders: a text header, a body, URL buttons.
+func (t *Template) synthesized() []whatsapp.TemplateComponent {
+	placeholders := func(text string, n int) string {
+		for i := 1; i <= n; i++ {
+			text += fmt.Sprintf(" {{%d}}", i)
+		}
+		return text
+	}
+	var comps []whatsapp.TemplateComponent
+	if n := t.Params["header"]; n > 0 {
+		comps = append(comps, whatsapp.TemplateComponent{Type: "HEADER", Format: "TEXT", Text: placeholders("Hello", n)})
+	}
+	comps = append(comps, whatsapp.TemplateComponent{Type: "BODY", Text: placeholders("Message", t.Params["body"])})
+	last := -1 // the buttons up to the last with a parameter: URL ones with it, quick replies between
+	for k := range t.Params {
+		if i, err := strconv.Atoi(strings.TrimPrefix(k, "button.")); err == nil && strings.HasPrefix(k, "button.") {
+			last = max(last, i)
+		}
+	}
+	var buttons []whatsapp.TemplateButton
+	for i := 0; i <= last; i++ {
+		if t.Params["button."+strconv.Itoa(i)] > 0 {
+			buttons = append(buttons, whatsapp.TemplateButton{Type: "URL", Text: "Open", URL: "https://example.com/{{1}}"})
+		} else {
+			buttons = append(buttons, whatsapp.TemplateButton{Type: "QUICK_REPLY", Text: "Not now"})
+		}
+	}
+	if buttons != nil {
+		comps = append(comps, whatsapp.TemplateComponent{Type: "BUTTONS", Buttons: buttons})
+	}
+	return comps
 }
 
 func tierName(limit int) string {

@@ -29,11 +29,12 @@ const (
 // sent back to review (the template's status).
 func PausedForTemplate(status string) PauseCause { return PauseCause(templatePausePrefix + status) }
 
-// TemplateCauses are the causes Meta's approval (or reinstatement) of a template lifts. A
+// TemplateCauses are the causes Meta's approval (or reinstatement, or listing it again) of a
+// template lifts. A
 // disabled template's pause is not among them: Meta disabling a template stops what uses it for
 // good (StopForTemplate), and only a person resumes a sequence, with another template or not.
 var TemplateCauses = []string{string(PausedForTemplate("paused")), string(PausedForTemplate("rejected")),
-	string(PausedForTemplate("pending"))}
+	string(PausedForTemplate("pending")), string(PausedForTemplate("deleted_on_meta"))}
 
 // Pause is a pause: its cause, and the reason shown to people.
 type Pause struct {

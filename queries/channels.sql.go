@@ -48,6 +48,36 @@ func (q *Queries) ChannelsToRefresh(ctx context.Context) ([]ChannelsToRefreshRow
 	return items, nil
 }
 
+const channelsToSyncTemplates = `-- name: ChannelsToSyncTemplates :many
+SELECT DISTINCT ON (account_id, waba_id) id, account_id FROM channels WHERE status <> 'disconnected' ORDER BY account_id, waba_id, id
+`
+
+type ChannelsToSyncTemplatesRow struct {
+	ID        int64
+	AccountID int64
+}
+
+// One channel of each account and WABA, for the template sync (the scheduler reads across accounts).
+func (q *Queries) ChannelsToSyncTemplates(ctx context.Context) ([]ChannelsToSyncTemplatesRow, error) {
+	rows, err := q.db.Query(ctx, channelsToSyncTemplates)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ChannelsToSyncTemplatesRow
+	for rows.Next() {
+		var i ChannelsToSyncTemplatesRow
+		if err := rows.Scan(&i.ID, &i.AccountID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const createChannel = `-- name: CreateChannel :one
 INSERT INTO channels (account_id, portfolio_id, name, phone_number_id, waba_id, display_number,
                       access_token_enc, app_secret_enc, meta_mps, throughput_cap, throughput_mps, quality_rating)

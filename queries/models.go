@@ -611,6 +611,8 @@ type Template struct {
 	QualityScore string
 	FlaggedAt    *time.Time
 	DisableDate  *time.Time
+	WabaID       *string
+	MappingNote  string
 }
 
 type TemplateEvent struct {

@@ -11,10 +11,61 @@ import (
 	"time"
 )
 
+const createSyncedTemplate = `-- name: CreateSyncedTemplate :one
+INSERT INTO templates (account_id, name, language, category, status, components, parameters, quality_score, waba_id, mapping_note)
+VALUES ($1, $2, $3, $4, $5, $6, '{}', $7, $8, $9)
+RETURNING id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score, flagged_at, disable_date, waba_id, mapping_note
+`
+
+type CreateSyncedTemplateParams struct {
+	AccountID    int64
+	Name         string
+	Language     string
+	Category     string
+	Status       string
+	Components   json.RawMessage
+	QualityScore string
+	WabaID       *string
+	MappingNote  string
+}
+
+func (q *Queries) CreateSyncedTemplate(ctx context.Context, arg CreateSyncedTemplateParams) (Template, error) {
+	row := q.db.QueryRow(ctx, createSyncedTemplate,
+		arg.AccountID,
+		arg.Name,
+		arg.Language,
+		arg.Category,
+		arg.Status,
+		arg.Components,
+		arg.QualityScore,
+		arg.WabaID,
+		arg.MappingNote,
+	)
+	var i Template
+	err := row.Scan(
+		&i.ID,
+		&i.AccountID,
+		&i.Name,
+		&i.Language,
+		&i.Category,
+		&i.Status,
+		&i.Components,
+		&i.Parameters,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.QualityScore,
+		&i.FlaggedAt,
+		&i.DisableDate,
+		&i.WabaID,
+		&i.MappingNote,
+	)
+	return i, err
+}
+
 const createTemplate = `-- name: CreateTemplate :one
 INSERT INTO templates (account_id, name, language, category, status, components, parameters)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score, flagged_at, disable_date
+RETURNING id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score, flagged_at, disable_date, waba_id, mapping_note
 `
 
 type CreateTemplateParams struct {
@@ -52,6 +103,8 @@ func (q *Queries) CreateTemplate(ctx context.Context, arg CreateTemplateParams) 
 		&i.QualityScore,
 		&i.FlaggedAt,
 		&i.DisableDate,
+		&i.WabaID,
+		&i.MappingNote,
 	)
 	return i, err
 }
@@ -74,7 +127,7 @@ func (q *Queries) DeleteTemplate(ctx context.Context, arg DeleteTemplateParams) 
 }
 
 const getTemplate = `-- name: GetTemplate :one
-SELECT id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score, flagged_at, disable_date FROM templates WHERE account_id = $1 AND id = $2
+SELECT id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score, flagged_at, disable_date, waba_id, mapping_note FROM templates WHERE account_id = $1 AND id = $2
 `
 
 type GetTemplateParams struct {
@@ -99,12 +152,14 @@ func (q *Queries) GetTemplate(ctx context.Context, arg GetTemplateParams) (Templ
 		&i.QualityScore,
 		&i.FlaggedAt,
 		&i.DisableDate,
+		&i.WabaID,
+		&i.MappingNote,
 	)
 	return i, err
 }
 
 const listTemplates = `-- name: ListTemplates :many
-SELECT id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score, flagged_at, disable_date FROM templates WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
+SELECT id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score, flagged_at, disable_date, waba_id, mapping_note FROM templates WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
 `
 
 type ListTemplatesParams struct {
@@ -136,6 +191,8 @@ func (q *Queries) ListTemplates(ctx context.Context, arg ListTemplatesParams) ([
 			&i.QualityScore,
 			&i.FlaggedAt,
 			&i.DisableDate,
+			&i.WabaID,
+			&i.MappingNote,
 		); err != nil {
 			return nil, err
 		}
@@ -145,6 +202,132 @@ func (q *Queries) ListTemplates(ctx context.Context, arg ListTemplatesParams) ([
 		return nil, err
 	}
 	return items, nil
+}
+
+const markDeletedOnMeta = `-- name: MarkDeletedOnMeta :many
+UPDATE templates SET status = 'deleted_on_meta', updated_at = now()
+WHERE account_id = $1 AND waba_id = $2 AND status <> 'deleted_on_meta' AND NOT (id = ANY($3::bigint[]))
+RETURNING id, name, language
+`
+
+type MarkDeletedOnMetaParams struct {
+	AccountID int64
+	WabaID    *string
+	Listed    []int64
+}
+
+type MarkDeletedOnMetaRow struct {
+	ID       int64
+	Name     string
+	Language string
+}
+
+// Templates synced from a WABA that Meta no longer lists there: kept, as deleted_on_meta.
+func (q *Queries) MarkDeletedOnMeta(ctx context.Context, arg MarkDeletedOnMetaParams) ([]MarkDeletedOnMetaRow, error) {
+	rows, err := q.db.Query(ctx, markDeletedOnMeta, arg.AccountID, arg.WabaID, arg.Listed)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []MarkDeletedOnMetaRow
+	for rows.Next() {
+		var i MarkDeletedOnMetaRow
+		if err := rows.Scan(&i.ID, &i.Name, &i.Language); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const syncTemplate = `-- name: SyncTemplate :one
+UPDATE templates SET category = $1, status = $2, components = $3, parameters = $4,
+    quality_score = $5, waba_id = $6, mapping_note = $7, updated_at = now()
+WHERE account_id = $8 AND id = $9
+RETURNING id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score, flagged_at, disable_date, waba_id, mapping_note
+`
+
+type SyncTemplateParams struct {
+	Category     string
+	Status       string
+	Components   json.RawMessage
+	Parameters   json.RawMessage
+	QualityScore string
+	WabaID       *string
+	MappingNote  string
+	AccountID    int64
+	ID           int64
+}
+
+// A template as Meta lists it in its WABA (sync): its text, status, category, quality and the
+// parameter sources kept.
+func (q *Queries) SyncTemplate(ctx context.Context, arg SyncTemplateParams) (Template, error) {
+	row := q.db.QueryRow(ctx, syncTemplate,
+		arg.Category,
+		arg.Status,
+		arg.Components,
+		arg.Parameters,
+		arg.QualityScore,
+		arg.WabaID,
+		arg.MappingNote,
+		arg.AccountID,
+		arg.ID,
+	)
+	var i Template
+	err := row.Scan(
+		&i.ID,
+		&i.AccountID,
+		&i.Name,
+		&i.Language,
+		&i.Category,
+		&i.Status,
+		&i.Components,
+		&i.Parameters,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.QualityScore,
+		&i.FlaggedAt,
+		&i.DisableDate,
+		&i.WabaID,
+		&i.MappingNote,
+	)
+	return i, err
+}
+
+const templateByName = `-- name: TemplateByName :one
+SELECT id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score, flagged_at, disable_date, waba_id, mapping_note FROM templates WHERE account_id = $1 AND name = $2 AND language = $3
+`
+
+type TemplateByNameParams struct {
+	AccountID int64
+	Name      string
+	Language  string
+}
+
+func (q *Queries) TemplateByName(ctx context.Context, arg TemplateByNameParams) (Template, error) {
+	row := q.db.QueryRow(ctx, templateByName, arg.AccountID, arg.Name, arg.Language)
+	var i Template
+	err := row.Scan(
+		&i.ID,
+		&i.AccountID,
+		&i.Name,
+		&i.Language,
+		&i.Category,
+		&i.Status,
+		&i.Components,
+		&i.Parameters,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.QualityScore,
+		&i.FlaggedAt,
+		&i.DisableDate,
+		&i.WabaID,
+		&i.MappingNote,
+	)
+	return i, err
 }
 
 const templateHistory = `-- name: TemplateHistory :many
@@ -189,9 +372,9 @@ func (q *Queries) TemplateHistory(ctx context.Context, arg TemplateHistoryParams
 
 const updateTemplate = `-- name: UpdateTemplate :one
 UPDATE templates SET name = $1, language = $2, category = $3, status = $4,
-    components = $5, parameters = $6, updated_at = now()
+    components = $5, parameters = $6, mapping_note = '', updated_at = now()
 WHERE account_id = $7 AND id = $8
-RETURNING id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score, flagged_at, disable_date
+RETURNING id, account_id, name, language, category, status, components, parameters, created_at, updated_at, quality_score, flagged_at, disable_date, waba_id, mapping_note
 `
 
 type UpdateTemplateParams struct {
@@ -205,6 +388,7 @@ type UpdateTemplateParams struct {
 	ID         int64
 }
 
+// Every placeholder has a source once a template is saved through the API or the console.
 func (q *Queries) UpdateTemplate(ctx context.Context, arg UpdateTemplateParams) (Template, error) {
 	row := q.db.QueryRow(ctx, updateTemplate,
 		arg.Name,
@@ -231,6 +415,8 @@ func (q *Queries) UpdateTemplate(ctx context.Context, arg UpdateTemplateParams) 
 		&i.QualityScore,
 		&i.FlaggedAt,
 		&i.DisableDate,
+		&i.WabaID,
+		&i.MappingNote,
 	)
 	return i, err
 }

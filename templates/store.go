@@ -27,8 +27,12 @@ type View struct {
 	// disables it on DisableDate unless its quality improves.
 	FlaggedAt   *time.Time `json:"flagged_at,omitempty"`
 	DisableDate *time.Time `json:"disable_date,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
+	// WABAID is the WABA a sync took the template from; MappingNote names the parameters that
+	// need a source since (cleared when the template is saved with every source).
+	WABAID      *string   `json:"waba_id,omitempty"`
+	MappingNote string    `json:"mapping_note,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // Event is one thing Meta said of a template: a status event (APPROVED, PAUSED, FLAGGED,
@@ -54,7 +58,7 @@ func History(ctx context.Context, q *queries.Queries, account, id int64) ([]Even
 
 // ViewOf is a stored template's view.
 func ViewOf(t queries.Template) (View, error) {
-	v := View{ID: t.ID, QualityScore: t.QualityScore, FlaggedAt: t.FlaggedAt, DisableDate: t.DisableDate, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	v := View{ID: t.ID, QualityScore: t.QualityScore, FlaggedAt: t.FlaggedAt, DisableDate: t.DisableDate, WABAID: t.WabaID, MappingNote: t.MappingNote, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	v.Name, v.Language, v.Category, v.Status = t.Name, t.Language, t.Category, t.Status
 	if err := json.Unmarshal(t.Components, &v.Components); err != nil {
 		return v, err

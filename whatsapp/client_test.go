@@ -160,3 +160,29 @@ func TestTransportFailures(t *testing.T) {
 		t.Fatalf("connection refused: %v", err)
 	}
 }
+
+// A WABA's templates come in pages, followed to the end; a token without the WABA is refused.
+func TestMessageTemplates(t *testing.T) {
+	t.Parallel()
+	sim, c := newSim(t, metasim.Config{})
+	for i := range 130 {
+		sim.AddTemplate(metasim.Template{Name: fmt.Sprintf("t%03d", i), Language: "en", Category: "marketing", Params: map[string]int{"body": 1}})
+	}
+	list, err := c.MessageTemplates(context.Background(), token, "200")
+	if err != nil || len(list) != 131 {
+		t.Fatalf("%d templates, %v; want 131 over two pages", len(list), err)
+	}
+	var order whatsapp.MessageTemplate
+	for _, mt := range list {
+		if mt.Name == "order_update" {
+			order = mt
+		}
+	}
+	if len(order.Components) != 2 || order.Components[0].Text != "Message {{1}} {{2}}" || len(order.Components[1].Buttons) != 2 ||
+		order.Components[1].Buttons[1].Type != "URL" || order.Category != "UTILITY" {
+		t.Errorf("order_update as listed: %+v", order)
+	}
+	if _, err := c.MessageTemplates(context.Background(), "nope", "200"); classOf(t, err) != whatsapp.StopChannel {
+		t.Errorf("a bad token: %v", err)
+	}
+}

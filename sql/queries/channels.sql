@@ -69,3 +69,7 @@ WHERE id = @id AND access_token_enc = @old_access_token_enc AND app_secret_enc =
 -- Every portfolio's tier, for the tier gauges (across accounts by nature).
 -- name: PortfolioTiers :many
 SELECT id, tier_limit FROM portfolios ORDER BY id;
+
+-- One channel of each account and WABA, for the template sync (the scheduler reads across accounts).
+-- name: ChannelsToSyncTemplates :many
+SELECT DISTINCT ON (account_id, waba_id) id, account_id FROM channels WHERE status <> 'disconnected' ORDER BY account_id, waba_id, id;

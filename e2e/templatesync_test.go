@@ -1,0 +1,56 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dripcast/dripcast/metasim"
+	"github.com/dripcast/dripcast/testenv"
+	"github.com/dripcast/dripcast/whatsapp"
+)
+
+// Templates come from the WABA: a sync through the API creates what Meta lists (a template
+// with a URL button, to map), updates the one entered by hand to Meta's text (keeping its
+// mapping), and skips what Dripcast cannot send; mapped, the synced template sends through
+// metasim, which checks its parameters as Meta does.
+func TestTemplatesSyncFromTheWABA(t *testing.T) {
+	t.Parallel() // counts no sends per second
+	s := newStack(t, metasim.Config{TimeScale: 100}, 1000)
+	channel, promo := s.setup("unlimited")
+	s.sim.AddTemplate(metasim.Template{Name: "spring_sale", Language: "en", Category: "marketing", Params: map[string]int{"body": 1, "button.0": 1},
+		Components: []whatsapp.TemplateComponent{{Type: "BODY", Text: "Hi {{1}}, spring is here: 15% off."},
+			{Type: "BUTTONS", Buttons: []whatsapp.TemplateButton{{Type: "URL", Text: "Shop", URL: "https://shop.example/{{1}}"}}}}})
+	s.sim.AddTemplate(metasim.Template{Name: "store_map", Language: "en", Category: "utility",
+		Components: []whatsapp.TemplateComponent{{Type: "HEADER", Format: "LOCATION"}, {Type: "BODY", Text: "Find us here."}}})
+
+	res := s.call("POST", fmt.Sprintf("/v1/channels/%d/templates/sync", channel), nil, 200)
+	if res["created"] != 1.0 || res["updated"] != 1.0 || len(res["skipped"].([]any)) != 1 || len(res["mappings_to_check"].([]any)) != 1 {
+		t.Fatalf("sync: %v", res)
+	}
+	if tpl := s.call("GET", fmt.Sprintf("/v1/templates/%d", promo), nil, 200); tpl["components"].(map[string]any)["body"].(map[string]any)["text"] != "Message {{1}}" ||
+		tpl["parameters"].(map[string]any)["body.1"] == nil || tpl["waba_id"] != wabaID {
+		t.Errorf("the hand-entered promo after the sync: %v", tpl)
+	}
+	check := res["mappings_to_check"].([]any)[0].(map[string]any)
+	id := int64(check["id"].(float64))
+	if check["note"] != "needs a source for body.1, button.0" {
+		t.Errorf("to check: %v", check)
+	}
+	tpl := s.call("GET", fmt.Sprintf("/v1/templates/%d", id), nil, 200)
+	tpl["parameters"] = map[string]any{"body.1": map[string]any{"source": "contact", "field": "first_name", "fallback": "there"},
+		"button.0": map[string]any{"source": "fixed", "value": "spring"}}
+	for _, k := range []string{"id", "quality_score", "created_at", "updated_at", "waba_id", "mapping_note"} {
+		delete(tpl, k)
+	}
+	if got := s.call("PUT", fmt.Sprintf("/v1/templates/%d", id), tpl, 200); got["mapping_note"] != nil {
+		t.Errorf("mapped, the note stays: %v", got["mapping_note"])
+	}
+	importContacts(t, s, 5, utc)
+	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "Spring", "channel_id": channel, "template_id": id,
+		"audience": map[string]any{"tag": "all"}}, 201)
+	testenv.Eventually(t, "the synced template sent", 30*time.Second, func() bool { return s.status(int64(b["id"].(float64))) == "completed" })
+	if c := s.sim.Counters(); c.PerTemplate["spring_sale"] != 5 || len(c.RefusedByCode) != 0 {
+		t.Errorf("metasim: %+v", c)
+	}
+}
