@@ -10,7 +10,9 @@ import (
 	"github.com/dripcast/dripcast/whatsapp"
 )
 
-func body(text string) whatsapp.TemplateComponent { return whatsapp.TemplateComponent{Type: "BODY", Text: text} }
+func body(text string) whatsapp.TemplateComponent {
+	return whatsapp.TemplateComponent{Type: "BODY", Text: text}
+}
 
 // A WABA's templates become the account's: new ones created with their parameters to map, what
 // Dripcast cannot send skipped with the reason, the sources a person set kept when Meta's text
