@@ -129,24 +129,37 @@ func (s *Sim) phoneNumberView(n *number) map[string]any {
 		"whatsapp_business_manager_messaging_limit": tierName(s.portfolios[n.Portfolio].limit)}
 }
 
+// wabaNumbers are the numbers of the path's WABA that the request's token may see; with none, it
+// has answered Meta's error (s.mu held).
+func (s *Sim) wabaNumbers(w http.ResponseWriter, r *http.Request) []*number {
+	waba, token := r.PathValue("id"), bearer(r)
+	if !s.tokenKnown(token) {
+		writeMetaError(w, errBadToken)
+		return nil
+	}
+	var out []*number
+	for _, n := range s.numbers {
+		if n.WABAID == waba && n.Token == token {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		writeMetaError(w, errNoObject(waba))
+	}
+	return out
+}
+
 // handleWABANumbers lists a WABA's numbers (GET /{waba-id}/phone_numbers) for a token of that WABA.
 func (s *Sim) handleWABANumbers(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	waba, token := r.PathValue("id"), bearer(r)
-	if !s.tokenKnown(token) {
-		writeMetaError(w, errBadToken)
+	numbers := s.wabaNumbers(w, r)
+	if numbers == nil {
 		return
 	}
 	data := []map[string]any{}
-	for _, n := range s.numbers {
-		if n.WABAID == waba && n.Token == token {
-			data = append(data, s.phoneNumberView(n))
-		}
-	}
-	if len(data) == 0 {
-		writeMetaError(w, errNoObject(waba))
-		return
+	for _, n := range numbers {
+		data = append(data, s.phoneNumberView(n))
 	}
 	writeJSON(w, map[string]any{"data": data})
 }
@@ -156,13 +169,7 @@ func (s *Sim) handleWABANumbers(w http.ResponseWriter, r *http.Request) {
 func (s *Sim) handleTemplates(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	waba, token := r.PathValue("id"), bearer(r)
-	if !s.tokenKnown(token) {
-		writeMetaError(w, errBadToken)
-		return
-	}
-	if !slices.ContainsFunc(slices.Collect(maps.Values(s.numbers)), func(n *number) bool { return n.WABAID == waba && n.Token == token }) {
-		writeMetaError(w, errNoObject(waba))
+	if s.wabaNumbers(w, r) == nil {
 		return
 	}
 	limit, err := strconv.Atoi(cmp.Or(r.URL.Query().Get("limit"), "25"))

@@ -12,12 +12,9 @@ import (
 )
 
 const broadcastBilling = `-- name: BroadcastBilling :many
-SELECT m.pricing_category::text AS category, count(*)::bigint AS billable,
-       COALESCE(sum(COALESCE(pc.price, pa.price)), 0)::float8 AS cost, count(COALESCE(pc.price, pa.price))::bigint AS priced
-FROM messages m JOIN contacts c ON c.id = m.contact_id
-LEFT JOIN prices pc ON pc.account_id = m.account_id AND pc.category = m.pricing_category AND pc.country = c.country
-LEFT JOIN prices pa ON pa.account_id = m.account_id AND pa.category = m.pricing_category AND pa.country = '*'
-WHERE m.account_id = $1 AND m.broadcast_id = $2 AND m.billable AND m.status IN ('delivered', 'read')
+SELECT category::text AS category, count(*)::bigint AS billable, COALESCE(sum(price), 0)::float8 AS cost, count(price)::bigint AS priced
+FROM billed_messages
+WHERE account_id = $1 AND broadcast_id = $2
 GROUP BY 1 ORDER BY 1
 `
 
@@ -33,9 +30,8 @@ type BroadcastBillingRow struct {
 	Priced   int64
 }
 
-// Billable messages of a broadcast by Meta's category, with their cost at the account's prices
-// (the contact's country, else '*'); priced counts those a price covers. Meta charges a billable
-// message when it is delivered.
+// Billable messages of a broadcast by Meta's category, with their cost at the account's prices;
+// priced counts those a price covers.
 func (q *Queries) BroadcastBilling(ctx context.Context, arg BroadcastBillingParams) ([]BroadcastBillingRow, error) {
 	rows, err := q.db.Query(ctx, broadcastBilling, arg.AccountID, arg.BroadcastID)
 	if err != nil {
@@ -62,13 +58,10 @@ func (q *Queries) BroadcastBilling(ctx context.Context, arg BroadcastBillingPara
 }
 
 const dailyBilling = `-- name: DailyBilling :many
-SELECT to_char(m.sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, m.pricing_category::text AS category, count(*)::bigint AS billable,
-       COALESCE(sum(COALESCE(pc.price, pa.price)), 0)::float8 AS cost, count(COALESCE(pc.price, pa.price))::bigint AS priced
-FROM messages m JOIN contacts c ON c.id = m.contact_id
-LEFT JOIN prices pc ON pc.account_id = m.account_id AND pc.category = m.pricing_category AND pc.country = c.country
-LEFT JOIN prices pa ON pa.account_id = m.account_id AND pa.category = m.pricing_category AND pa.country = '*'
-WHERE m.account_id = $1 AND m.billable AND m.status IN ('delivered', 'read')
-  AND m.sent_at >= $2::timestamptz AND m.sent_at < $3::timestamptz
+SELECT to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, category::text AS category, count(*)::bigint AS billable,
+       COALESCE(sum(price), 0)::float8 AS cost, count(price)::bigint AS priced
+FROM billed_messages
+WHERE account_id = $1 AND sent_at >= $2::timestamptz AND sent_at < $3::timestamptz
 GROUP BY 1, 2 ORDER BY 1, 2
 `
 
@@ -177,12 +170,10 @@ func (q *Queries) Prices(ctx context.Context, accountID int64) ([]PricesRow, err
 }
 
 const sequenceBilling = `-- name: SequenceBilling :many
-SELECT m.step::int AS step, m.pricing_category::text AS category, count(*)::bigint AS billable,
-       COALESCE(sum(COALESCE(pc.price, pa.price)), 0)::float8 AS cost, count(COALESCE(pc.price, pa.price))::bigint AS priced
-FROM messages m JOIN enrollments e ON e.id = m.enrollment_id JOIN contacts c ON c.id = m.contact_id
-LEFT JOIN prices pc ON pc.account_id = m.account_id AND pc.category = m.pricing_category AND pc.country = c.country
-LEFT JOIN prices pa ON pa.account_id = m.account_id AND pa.category = m.pricing_category AND pa.country = '*'
-WHERE m.account_id = $1 AND e.account_id = $1 AND e.sequence_id = $2 AND m.billable AND m.status IN ('delivered', 'read')
+SELECT b.step::int AS step, b.category::text AS category, count(*)::bigint AS billable, COALESCE(sum(b.price), 0)::float8 AS cost,
+       count(b.price)::bigint AS priced
+FROM billed_messages b JOIN enrollments e ON e.id = b.enrollment_id
+WHERE b.account_id = $1 AND e.account_id = $1 AND e.sequence_id = $2
 GROUP BY 1, 2 ORDER BY 1, 2
 `
 

@@ -333,6 +333,18 @@ type AuditLog struct {
 	ActorUserID *int64
 }
 
+type BilledMessage struct {
+	AccountID    int64
+	ChannelID    int64
+	BroadcastID  *int64
+	EnrollmentID *int64
+	Step         *int16
+	SentAt       *time.Time
+	Category     *string
+	Price        pgtype.Numeric
+	Currency     string
+}
+
 type Broadcast struct {
 	ID            int64
 	AccountID     int64

@@ -17,9 +17,22 @@ CREATE TABLE prices (
     currency   text          NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
     PRIMARY KEY (account_id, category, country)
 );
-GRANT SELECT ON prices TO dripcast_readonly; -- for the dashboards' cost panel: no personal data
+
+-- The messages Meta billed (it charges a billable message once delivered), each with its price
+-- from the account's list (the contact's country, else '*'; null without one): what the reports,
+-- GET /v1/costs and the dashboards' cost panel add up.
+CREATE VIEW billed_messages AS
+SELECT m.account_id, m.channel_id, m.broadcast_id, m.enrollment_id, m.step, m.sent_at, m.pricing_category AS category,
+       COALESCE(pc.price, pa.price) AS price, COALESCE(pc.currency, pa.currency) AS currency
+FROM messages m
+JOIN contacts c ON c.id = m.contact_id
+LEFT JOIN prices pc ON pc.account_id = m.account_id AND pc.category = m.pricing_category AND pc.country = c.country
+LEFT JOIN prices pa ON pa.account_id = m.account_id AND pa.category = m.pricing_category AND pa.country = '*'
+WHERE m.billable AND m.status IN ('delivered', 'read');
+GRANT SELECT ON billed_messages TO dripcast_readonly; -- no personal data: ids, times, categories, prices
 
 -- +goose Down
+DROP VIEW billed_messages;
 DROP TABLE prices;
 DROP INDEX messages_billable;
 ALTER TABLE messages DROP COLUMN billable, DROP COLUMN pricing_category;
