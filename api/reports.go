@@ -44,7 +44,8 @@ func (s *Server) accountCosts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "days": days})
+	// Not "to": that key holds a recipient's number in Meta's payloads, and analysts see it masked.
+	writeJSON(w, http.StatusOK, map[string]any{"first_day": from, "last_day": to, "days": days})
 	return nil
 }
 

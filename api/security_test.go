@@ -292,6 +292,8 @@ func TestEveryMutationIsAudited(t *testing.T) {
 	ch := do("POST /v1/channels", "/v1/channels", map[string]any{"portfolio_id": p.num("id"), "phone_number_id": "100000000000001",
 		"waba_id": "200000000000001", "display_number": "+14155550199", "access_token": "EAAG-secret-token", "app_secret": "s3cret-app"}, 201)
 	do("PATCH /v1/channels/{id}", "/v1/channels/"+id(ch), map[string]any{"name": "Sales"}, 200)
+	e.sim.AddTemplate(metasim.Template{Name: "order_ready", Language: "en", Category: "utility", Params: map[string]int{"body": 1}})
+	do("POST /v1/channels/{id}/templates/sync", "/v1/channels/"+id(ch)+"/templates/sync", nil, 200)
 	c := do("POST /v1/contacts", "/v1/contacts", map[string]any{"phone": "+14155550100", "opted_in": true, "tags": []string{"vip"}}, 201)
 	do("PATCH /v1/contacts/{id}", "/v1/contacts/"+id(c), map[string]any{"name": "Asha"}, 200)
 	do("POST /v1/contacts/{id}/opt-out", "/v1/contacts/"+id(c)+"/opt-out", map[string]any{"source": "phone_call"}, 200)
@@ -302,6 +304,8 @@ func TestEveryMutationIsAudited(t *testing.T) {
 	tpl := do("POST /v1/templates", "/v1/templates", welcomeTemplate(), 201)
 	do("PUT /v1/templates/{id}", "/v1/templates/"+id(tpl), welcomeTemplate(), 200)
 	do("PUT /v1/account/settings", "/v1/account/settings", map[string]any{"auto_pause_failure_rate": 0.3}, 200)
+	do("PUT /v1/account/prices", "/v1/account/prices", map[string]any{"prices": []map[string]any{
+		{"category": "marketing", "country": "*", "price": 0.025, "currency": "USD"}}}, 200)
 	do("POST /v1/broadcasts/test-send", "/v1/broadcasts/test-send", map[string]any{"channel_id": ch.num("id"), "template_id": tpl.num("id"),
 		"phones": []string{"+14155550100"}}, 200)
 	b := do("POST /v1/broadcasts", "/v1/broadcasts", map[string]any{"name": "b", "channel_id": ch.num("id"), "template_id": tpl.num("id"),

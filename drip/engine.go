@@ -406,6 +406,13 @@ type advance struct {
 	keepUnsent bool                     // an exit that lets the steps already written go out
 }
 
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
 // recheck is the least wait before looking again at a step whose previous one has not gone out.
 const recheck = 10 * time.Second
 
@@ -468,7 +475,9 @@ func (it *item) decide(now time.Time) (*stepMessage, advance) {
 			adv.NextRunAt = &at
 			return nil, adv
 		case it.origin != nil:
-			if at := def.RunAt(step, *it.origin, r.EnrolledAt, loc); at.After(now) {
+			// Postgres's clock may run a little ahead of this process's (a scaled clock
+			// multiplies the difference): a send is never later than now.
+			if at := def.RunAt(step, minTime(*it.origin, now), r.EnrolledAt, loc); at.After(now) {
 				adv.NextRunAt = &at
 				return nil, adv
 			}

@@ -379,7 +379,7 @@ WITH sent AS (
 ), locked AS (
     SELECT m.id FROM messages m WHERE m.id = ANY($1::bigint[]) ORDER BY m.id FOR UPDATE
 )
-UPDATE messages m SET wamid = sent.wamid, sent_at = COALESCE(m.sent_at, now()), reason = NULLIF(m.reason, 'tier'),
+UPDATE messages m SET wamid = sent.wamid, sent_at = LEAST(COALESCE(m.sent_at, now()), now()), reason = NULLIF(m.reason, 'tier'),
     status = CASE WHEN message_rank(m.status) < message_rank('sent') THEN 'sent' ELSE m.status END
 FROM sent JOIN locked ON locked.id = sent.id
 WHERE m.id = sent.id

@@ -158,10 +158,11 @@ func knownWABA(rows []Channel, waba string) bool {
 }
 
 // Times outside this window around now are not believed: Meta redelivers for up to 7 days, and a
-// clock a little ahead (or the simulator's scaled one) is tolerated.
+// clock a little ahead is tolerated (metasim's scaled clock, hours ahead, is not: a drip step
+// counts its delay from its previous step's sent_at).
 const (
 	maxPast   = 8 * 24 * time.Hour
-	maxFuture = 24 * time.Hour
+	maxFuture = time.Minute // clocks differ a little; a status does not happen in the future
 )
 
 // believable is t when it is plausible for an event Meta reports now, else now: a timestamp in
