@@ -49,7 +49,9 @@ func (q *Queries) ChannelsToRefresh(ctx context.Context) ([]ChannelsToRefreshRow
 }
 
 const channelsToSyncTemplates = `-- name: ChannelsToSyncTemplates :many
-SELECT DISTINCT ON (account_id, waba_id) id, account_id FROM channels WHERE status <> 'disconnected' ORDER BY account_id, waba_id, id
+SELECT DISTINCT ON (account_id, waba_id) id, account_id FROM channels
+WHERE status <> 'disconnected' AND (NOT $1::boolean OR templates_wanted_at IS NOT NULL)
+ORDER BY account_id, waba_id, id
 `
 
 type ChannelsToSyncTemplatesRow struct {
@@ -57,9 +59,10 @@ type ChannelsToSyncTemplatesRow struct {
 	AccountID int64
 }
 
-// One channel of each account and WABA, for the template sync (the scheduler reads across accounts).
-func (q *Queries) ChannelsToSyncTemplates(ctx context.Context) ([]ChannelsToSyncTemplatesRow, error) {
-	rows, err := q.db.Query(ctx, channelsToSyncTemplates)
+// One channel of each account and WABA, for the template sync (the scheduler reads across
+// accounts); wanted_only: those a webhook asked for.
+func (q *Queries) ChannelsToSyncTemplates(ctx context.Context, wantedOnly bool) ([]ChannelsToSyncTemplatesRow, error) {
+	rows, err := q.db.Query(ctx, channelsToSyncTemplates, wantedOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +87,7 @@ INSERT INTO channels (account_id, portfolio_id, name, phone_number_id, waba_id, 
 VALUES ($1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10,
         LEAST($9, COALESCE($10, 1000)), $11)
-RETURNING id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap
+RETURNING id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap, templates_wanted_at
 `
 
 type CreateChannelParams struct {
@@ -134,6 +137,7 @@ func (q *Queries) CreateChannel(ctx context.Context, arg CreateChannelParams) (C
 		&i.UpdatedAt,
 		&i.MetaMps,
 		&i.ThroughputCap,
+		&i.TemplatesWantedAt,
 	)
 	return i, err
 }
@@ -189,7 +193,7 @@ func (q *Queries) DeleteChannel(ctx context.Context, arg DeleteChannelParams) (i
 }
 
 const getChannel = `-- name: GetChannel :one
-SELECT id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap FROM channels WHERE account_id = $1 AND id = $2
+SELECT id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap, templates_wanted_at FROM channels WHERE account_id = $1 AND id = $2
 `
 
 type GetChannelParams struct {
@@ -218,6 +222,7 @@ func (q *Queries) GetChannel(ctx context.Context, arg GetChannelParams) (Channel
 		&i.UpdatedAt,
 		&i.MetaMps,
 		&i.ThroughputCap,
+		&i.TemplatesWantedAt,
 	)
 	return i, err
 }
@@ -247,7 +252,7 @@ func (q *Queries) GetPortfolio(ctx context.Context, arg GetPortfolioParams) (Por
 }
 
 const listChannels = `-- name: ListChannels :many
-SELECT id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap FROM channels WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
+SELECT id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap, templates_wanted_at FROM channels WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
 `
 
 type ListChannelsParams struct {
@@ -283,6 +288,7 @@ func (q *Queries) ListChannels(ctx context.Context, arg ListChannelsParams) ([]C
 			&i.UpdatedAt,
 			&i.MetaMps,
 			&i.ThroughputCap,
+			&i.TemplatesWantedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -445,6 +451,20 @@ func (q *Queries) SealedChannelSecrets(ctx context.Context) ([]SealedChannelSecr
 	return items, nil
 }
 
+const templateSyncDone = `-- name: TemplateSyncDone :exec
+UPDATE channels SET templates_wanted_at = NULL WHERE account_id = $1 AND waba_id = $2 AND templates_wanted_at IS NOT NULL
+`
+
+type TemplateSyncDoneParams struct {
+	AccountID int64
+	WabaID    string
+}
+
+func (q *Queries) TemplateSyncDone(ctx context.Context, arg TemplateSyncDoneParams) error {
+	_, err := q.db.Exec(ctx, templateSyncDone, arg.AccountID, arg.WabaID)
+	return err
+}
+
 const updateChannel = `-- name: UpdateChannel :one
 UPDATE channels SET
     name = COALESCE($1, name),
@@ -458,7 +478,7 @@ UPDATE channels SET
     app_secret_enc = COALESCE($8, app_secret_enc),
     updated_at = now()
 WHERE account_id = $9 AND id = $10
-RETURNING id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap
+RETURNING id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap, templates_wanted_at
 `
 
 type UpdateChannelParams struct {
@@ -507,6 +527,7 @@ func (q *Queries) UpdateChannel(ctx context.Context, arg UpdateChannelParams) (C
 		&i.UpdatedAt,
 		&i.MetaMps,
 		&i.ThroughputCap,
+		&i.TemplatesWantedAt,
 	)
 	return i, err
 }
@@ -544,4 +565,20 @@ func (q *Queries) UpdatePortfolio(ctx context.Context, arg UpdatePortfolioParams
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const wantTemplateSync = `-- name: WantTemplateSync :exec
+UPDATE channels SET templates_wanted_at = now()
+WHERE account_id = $1 AND waba_id = $2 AND templates_wanted_at IS NULL
+`
+
+type WantTemplateSyncParams struct {
+	AccountID int64
+	WabaID    string
+}
+
+// Meta named a template the account does not have: its WABA is synced soon.
+func (q *Queries) WantTemplateSync(ctx context.Context, arg WantTemplateSyncParams) error {
+	_, err := q.db.Exec(ctx, wantTemplateSync, arg.AccountID, arg.WabaID)
+	return err
 }

@@ -374,23 +374,24 @@ type Broadcast struct {
 }
 
 type Channel struct {
-	ID             int64
-	AccountID      int64
-	PortfolioID    int64
-	Name           string
-	PhoneNumberID  string
-	WabaID         string
-	DisplayNumber  string
-	AccessTokenEnc []byte
-	AppSecretEnc   []byte
-	ThroughputMps  int32
-	QualityRating  string
-	Status         string
-	StatusReason   string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	MetaMps        int32
-	ThroughputCap  *int32
+	ID                int64
+	AccountID         int64
+	PortfolioID       int64
+	Name              string
+	PhoneNumberID     string
+	WabaID            string
+	DisplayNumber     string
+	AccessTokenEnc    []byte
+	AppSecretEnc      []byte
+	ThroughputMps     int32
+	QualityRating     string
+	Status            string
+	StatusReason      string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	MetaMps           int32
+	ThroughputCap     *int32
+	TemplatesWantedAt *time.Time
 }
 
 type ConsentEvent struct {

@@ -1,6 +1,7 @@
 package scheduler
 
-// Job "templates" (every 15 min): each account's templates follow its WABAs' lists.
+// Jobs "templates" (every 15 min): each account's templates follow its WABAs' lists; and
+// "templates-wanted" (every 30 s): the WABAs whose webhook named a template not synced yet.
 
 import (
 	"context"
@@ -11,10 +12,11 @@ import (
 	"github.com/dripcast/dripcast/templates"
 )
 
-// SyncTemplates syncs the templates of every WABA of every account (templates.SyncChannel), as
-// the scheduler; one WABA's failure (a revoked token) does not stop the others.
-func (j *Jobs) SyncTemplates(ctx context.Context, r Refresher) error {
-	rows, err := j.q.ChannelsToSyncTemplates(ctx)
+// SyncTemplates syncs the templates of every WABA of every account (templates.SyncChannel), or
+// with wantedOnly those a webhook asked for, as the scheduler; one WABA's failure (a revoked
+// token) does not stop the others.
+func (j *Jobs) SyncTemplates(ctx context.Context, r Refresher, wantedOnly bool) error {
+	rows, err := j.q.ChannelsToSyncTemplates(ctx, wantedOnly)
 	if err != nil {
 		return err
 	}

@@ -16,8 +16,8 @@ import (
 	"github.com/dripcast/dripcast/whatsapp"
 )
 
-// The templates job syncs every account's WABA; a WABA whose token Meta refuses is reported and
-// does not stop the others.
+// The templates job syncs every account's WABA (the soon-job those a webhook asked for); a WABA
+// whose token Meta refuses is reported and does not stop the others.
 func TestSyncTemplatesJob(t *testing.T) {
 	pool, box := testenv.DB(t), testenv.Secrets(t)
 	sim := metasim.New(metasim.Config{})
@@ -38,7 +38,23 @@ func TestSyncTemplatesJob(t *testing.T) {
 		}
 	}
 	jobs := NewJobs(pool, nil, nil, quiet, metrics.New(prometheus.NewRegistry()))
-	err := jobs.SyncTemplates(ctx, Refresher{Meta: whatsapp.NewClient(srv.URL, "v23.0", 5*time.Second), Secrets: box})
+	r := Refresher{Meta: whatsapp.NewClient(srv.URL, "v23.0", 5*time.Second), Secrets: box}
+	// The soon-job syncs only the WABAs a webhook asked for: none yet, then account a's.
+	if err := jobs.SyncTemplates(ctx, r, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE channels SET templates_wanted_at = now() WHERE waba_id = '2001'`); err != nil {
+		t.Fatal(err)
+	}
+	var wanted int
+	if err := jobs.SyncTemplates(ctx, r, true); err != nil {
+		t.Fatal(err)
+	}
+	_ = pool.QueryRow(ctx, `SELECT count(*) FROM channels WHERE templates_wanted_at IS NOT NULL`).Scan(&wanted)
+	if wanted != 0 {
+		t.Errorf("%d channels still want a sync after it", wanted)
+	}
+	err := jobs.SyncTemplates(ctx, r, false)
 	if err == nil || !strings.Contains(err.Error(), "Meta refused") {
 		t.Errorf("the revoked token: %v", err)
 	}

@@ -128,6 +128,9 @@ func Sync(ctx context.Context, db *pgxpool.Pool, by audit.Actor, wabaID string, 
 		if err != nil {
 			return err
 		}
+		if err := q.TemplateSyncDone(ctx, queries.TemplateSyncDoneParams{AccountID: by.AccountID, WabaID: wabaID}); err != nil {
+			return err
+		}
 		for _, g := range gone {
 			res.DeletedOnMeta++
 			if err := policy.PauseForTemplate(ctx, q, g.ID, "deleted_on_meta"); err != nil {

@@ -438,6 +438,11 @@ func applyTemplate(ctx context.Context, q *queries.Queries, wabaChannels []Chann
 		if err != nil {
 			return err
 		}
+		if len(ids) == 0 { // a template made on Meta's side: the scheduler syncs this WABA soon
+			if err := q.WantTemplateSync(ctx, queries.WantTemplateSyncParams{AccountID: acct, WabaID: wabaChannels[0].WabaID}); err != nil {
+				return err
+			}
+		}
 		for _, id := range ids {
 			switch status {
 			case "paused", "rejected":

@@ -494,3 +494,17 @@ func TestPricingIsRecorded(t *testing.T) {
 		t.Errorf("pricing: billable %v, category %q", billable, category)
 	}
 }
+
+// A status update naming a template the account does not have (made in Meta's WhatsApp Manager)
+// asks the scheduler to sync the WABA soon.
+func TestUnknownTemplateAsksForASync(t *testing.T) {
+	t.Parallel()
+	pool, _ := fixture(t)
+	apply(t, pool, notification("message_template_status_update", whatsapp.TemplateStatusUpdate{Event: "APPROVED",
+		MessageTemplateName: "made_on_meta", MessageTemplateLanguage: "en"}))
+	var wanted bool
+	_ = pool.QueryRow(context.Background(), `SELECT templates_wanted_at IS NOT NULL FROM channels WHERE waba_id = '2001'`).Scan(&wanted)
+	if !wanted {
+		t.Error("the WABA is not marked for a sync")
+	}
+}

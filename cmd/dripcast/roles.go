@@ -129,7 +129,8 @@ func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, po
 	jobs.Register(sch)
 	refresher := scheduler.Refresher{Meta: whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout), Secrets: box}
 	sch.Add(5*time.Minute, "refresh", func(ctx context.Context) error { return jobs.Refresh(ctx, refresher) })
-	sch.Add(15*time.Minute, "templates", func(ctx context.Context) error { return jobs.SyncTemplates(ctx, refresher) })
+	sch.Add(15*time.Minute, "templates", func(ctx context.Context) error { return jobs.SyncTemplates(ctx, refresher, false) })
+	sch.Add(30*time.Second, "templates-wanted", func(ctx context.Context) error { return jobs.SyncTemplates(ctx, refresher, true) })
 	limits := ratelimit.New(rdb, worker.PortfolioUsage(pool), cfg.PairInterval, ratelimit.SlotHorizon)
 	sch.Add(10*time.Second, "tiers", func(ctx context.Context) error { return jobs.Tiers(ctx, limits) })
 	sch.Add(5*time.Second, "tier-waits", func(ctx context.Context) error { return jobs.TierWaits(ctx, limits) })

@@ -70,6 +70,17 @@ WHERE id = @id AND access_token_enc = @old_access_token_enc AND app_secret_enc =
 -- name: PortfolioTiers :many
 SELECT id, tier_limit FROM portfolios ORDER BY id;
 
--- One channel of each account and WABA, for the template sync (the scheduler reads across accounts).
+-- One channel of each account and WABA, for the template sync (the scheduler reads across
+-- accounts); wanted_only: those a webhook asked for.
 -- name: ChannelsToSyncTemplates :many
-SELECT DISTINCT ON (account_id, waba_id) id, account_id FROM channels WHERE status <> 'disconnected' ORDER BY account_id, waba_id, id;
+SELECT DISTINCT ON (account_id, waba_id) id, account_id FROM channels
+WHERE status <> 'disconnected' AND (NOT @wanted_only::boolean OR templates_wanted_at IS NOT NULL)
+ORDER BY account_id, waba_id, id;
+
+-- Meta named a template the account does not have: its WABA is synced soon.
+-- name: WantTemplateSync :exec
+UPDATE channels SET templates_wanted_at = now()
+WHERE account_id = @account_id AND waba_id = @waba_id AND templates_wanted_at IS NULL;
+
+-- name: TemplateSyncDone :exec
+UPDATE channels SET templates_wanted_at = NULL WHERE account_id = @account_id AND waba_id = @waba_id AND templates_wanted_at IS NOT NULL;
