@@ -109,6 +109,21 @@ func pauseSequencesOfTemplate(ctx context.Context, q *queries.Queries, template 
 	return nil
 }
 
+// FollowTemplate does to the campaigns of a template what its new status (Meta's, lower-cased)
+// means: paused, rejected or back in review pauses them, disabled stops them, approved resumes
+// them. Meta's webhook and the template sync both call it.
+func FollowTemplate(ctx context.Context, q *queries.Queries, template int64, status string) error {
+	switch status {
+	case "paused", "rejected", "pending":
+		return PauseForTemplate(ctx, q, template, status)
+	case "disabled":
+		return StopForTemplate(ctx, q, template)
+	case "approved":
+		return ResumeForTemplate(ctx, q, template)
+	}
+	return nil
+}
+
 // ResumeForTemplate resumes what a template's pause paused (TemplateCauses), once Meta approved
 // it again; campaigns paused by hand or for another cause stay paused.
 func ResumeForTemplate(ctx context.Context, q *queries.Queries, template int64) error {

@@ -193,28 +193,14 @@ func syncOne(ctx context.Context, q *queries.Queries, by audit.Actor, wabaID str
 	if note != "" && note != old.MappingNote {
 		res.ToCheck = append(res.ToCheck, ToCheck{ID: row.ID, Name: t.Name, Language: t.Language, Note: note})
 	}
-	if err := followStatus(ctx, q, old.ID, old.Status, t.Status); err != nil {
-		return 0, err
+	if old.Status != t.Status { // Meta changed it without a webhook reaching Dripcast
+		if err := policy.FollowTemplate(ctx, q, old.ID, t.Status); err != nil {
+			return 0, err
+		}
 	}
 	before, _ := ViewOf(old)
 	after, _ := ViewOf(row)
 	return row.ID, audit.Record(ctx, q, by, "template.sync", "template", row.ID, before, after)
-}
-
-// followStatus pauses, stops or resumes the campaigns of a template whose status Meta changed
-// without a webhook reaching Dripcast, as the webhook would have.
-func followStatus(ctx context.Context, q *queries.Queries, id int64, from, to string) error {
-	switch {
-	case from == to:
-		return nil
-	case to == "paused" || to == "rejected" || to == "pending":
-		return policy.PauseForTemplate(ctx, q, id, to)
-	case to == "disabled":
-		return policy.StopForTemplate(ctx, q, id)
-	case to == "approved":
-		return policy.ResumeForTemplate(ctx, q, id)
-	}
-	return nil
 }
 
 // needed names the required parameters no source fills ("" when none).

@@ -444,15 +444,7 @@ func applyTemplate(ctx context.Context, q *queries.Queries, wabaChannels []Chann
 			}
 		}
 		for _, id := range ids {
-			switch status {
-			case "paused", "rejected":
-				err = policy.PauseForTemplate(ctx, q, id, status)
-			case "disabled":
-				err = policy.StopForTemplate(ctx, q, id)
-			case "approved":
-				err = policy.ResumeForTemplate(ctx, q, id)
-			}
-			if err != nil {
+			if err := policy.FollowTemplate(ctx, q, id, status); err != nil {
 				return err
 			}
 		}
