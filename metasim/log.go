@@ -16,13 +16,14 @@ type Record struct {
 	Language      string    `json:"language,omitempty"`
 	Category      string    `json:"category,omitempty"`
 	Callback      string    `json:"biz_opaque_callback_data,omitempty"`
-	WAMID         string    `json:"wamid,omitempty"`       // set when Meta took the message
-	Code          int       `json:"code,omitempty"`        // the error answered at once, 0 when accepted
-	FailCode      int       `json:"fail_code,omitempty"`   // accepted, then failed with this code
-	SentFirst     bool      `json:"sent_first,omitempty"`  // with FailCode: "sent" came before "failed"
-	Read          bool      `json:"read,omitempty"`        // delivered and read
-	Fault         string    `json:"fault,omitempty"`       // server_error, rate_limited, slow, timeout
-	BodyParams    []string  `json:"body_params,omitempty"` // the text of the template body's parameters
+	WAMID         string    `json:"wamid,omitempty"`        // set when Meta took the message
+	Code          int       `json:"code,omitempty"`         // the error answered at once, 0 when accepted
+	FailCode      int       `json:"fail_code,omitempty"`    // accepted, then failed with this code
+	SentFirst     bool      `json:"sent_first,omitempty"`   // with FailCode: "sent" came before "failed"
+	Read          bool      `json:"read,omitempty"`         // delivered and read
+	Fault         string    `json:"fault,omitempty"`        // server_error, rate_limited, slow, timeout
+	BodyParams    []string  `json:"body_params,omitempty"`  // the text of the template body's parameters
+	HeaderMedia   string    `json:"header_media,omitempty"` // a media header's "id:…" or "link:…"
 }
 
 // Accepted tells whether Meta took the message (a later failure may still follow).
@@ -35,6 +36,7 @@ type counters struct {
 	injected     map[string]int
 	failed       map[int]int // by error code of a failed status
 	tierBreaches int
+	uploads      int
 	perNumber    map[string]*NumberCounts
 	perTemplate  map[string]int
 	perRecipient map[string]int
@@ -65,6 +67,7 @@ type Counters struct {
 	Injected         map[string]int          `json:"injected"`        // requests answered with an injected fault, by fault
 	FailedByCode     map[int]int             `json:"failed_by_code"`
 	TierBreaches     int                     `json:"tier_breaches"` // sends refused because a portfolio's tier was full
+	MediaUploads     int                     `json:"media_uploads"` // files taken by POST /{phone-number-id}/media
 	PerNumber        map[string]NumberCounts `json:"per_number"`
 	PerTemplate      map[string]int          `json:"per_template"`
 	UniqueRecipients int                     `json:"unique_recipients"`
@@ -121,7 +124,7 @@ func (s *Sim) Counters() Counters {
 	defer s.mu.Unlock()
 	c := s.counters
 	out := Counters{Requests: c.requests, Accepted: c.accepted, RefusedByCode: maps.Clone(c.refused), Injected: maps.Clone(c.injected),
-		FailedByCode: maps.Clone(c.failed), TierBreaches: c.tierBreaches, PerTemplate: maps.Clone(c.perTemplate),
+		FailedByCode: maps.Clone(c.failed), TierBreaches: c.tierBreaches, MediaUploads: c.uploads, PerTemplate: maps.Clone(c.perTemplate),
 		PerNumber: map[string]NumberCounts{}, UniqueRecipients: len(c.perRecipient), RepeatRecipients: append([]string{}, c.repeats...)}
 	for id, nc := range c.perNumber {
 		out.PerNumber[id] = *nc

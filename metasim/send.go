@@ -184,6 +184,11 @@ func (s *Sim) accept(id, token string, req sendRequest, fault string, wallNow ti
 		}
 		rec.Template, rec.Language, rec.Category = t.Name, t.Language, t.Category
 		rec.BodyParams = bodyTexts(req)
+		media, code, e := s.checkMedia(id, t, req)
+		if e != nil {
+			return fail(*e)
+		}
+		rec.HeaderMedia, failCode = media, code
 	case "text":
 		if req.Text == nil || req.Text.Body == "" {
 			return fail(metaError{http.StatusBadRequest, codeInvalidParam, "(#100) The parameter text['body'] is required"})

@@ -34,6 +34,7 @@ import (
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /{version}/{id}/messages", s.handleSend)
+	mux.HandleFunc("POST /{version}/{id}/media", s.handleUpload)
 	mux.HandleFunc("GET /{version}/{id}", s.handlePhoneNumber)
 	mux.HandleFunc("GET /{version}/{id}/phone_numbers", s.handleWABANumbers)
 	mux.HandleFunc("GET /{version}/{id}/message_templates", s.handleTemplates)
@@ -219,7 +220,11 @@ func (t *Template) synthesized() []whatsapp.TemplateComponent {
 	}
 	var comps []whatsapp.TemplateComponent
 	if n := t.Params["header"]; n > 0 {
-		comps = append(comps, whatsapp.TemplateComponent{Type: "HEADER", Format: "TEXT", Text: placeholders("Hello", n)})
+		if f := t.headerFormat(); f != "TEXT" {
+			comps = append(comps, whatsapp.TemplateComponent{Type: "HEADER", Format: f})
+		} else {
+			comps = append(comps, whatsapp.TemplateComponent{Type: "HEADER", Format: "TEXT", Text: placeholders("Hello", n)})
+		}
 	}
 	comps = append(comps, whatsapp.TemplateComponent{Type: "BODY", Text: placeholders("Message", t.Params["body"])})
 	last := -1 // the buttons up to the last with a parameter: URL ones with it, quick replies between

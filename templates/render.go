@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -87,15 +88,15 @@ func (t *Template) renderHeader(h *Header, r Recipient, event map[string]any) (*
 		}
 		return &whatsapp.Component{Type: "header", Parameters: params}, text, nil
 	}
-	link, err := t.value("header.media", r, event)
+	v, err := t.value("header.media", r, event)
 	if err != nil {
 		return nil, "", err
 	}
-	if u, err := url.Parse(link); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(link) > MaxURLLen {
-		return nil, "", fmt.Errorf("header.media: %q is not an http(s) link", link)
+	media, err := MediaRef(v)
+	if err != nil {
+		return nil, "", fmt.Errorf("header.media: %w", err)
 	}
 	p := whatsapp.Parameter{Type: h.Format}
-	media := &whatsapp.Media{Link: link}
 	switch h.Format {
 	case "image":
 		p.Image = media
@@ -105,6 +106,21 @@ func (t *Template) renderHeader(h *Header, r Recipient, event map[string]any) (*
 		p.Video = media
 	}
 	return &whatsapp.Component{Type: "header", Parameters: []whatsapp.Parameter{p}}, "[" + h.Format + "]", nil
+}
+
+// mediaIDRE is a media id as Meta answers an upload: digits.
+var mediaIDRE = regexp.MustCompile(`^[0-9]{1,32}$`)
+
+// MediaRef reads a media header's value: the id of a file uploaded to Meta (POST
+// /v1/channels/{id}/media answers it) or an http(s) link Meta fetches the file from.
+func MediaRef(v string) (*whatsapp.Media, error) {
+	if mediaIDRE.MatchString(v) {
+		return &whatsapp.Media{ID: v}, nil
+	}
+	if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(v) > MaxURLLen {
+		return nil, fmt.Errorf("%q is neither an uploaded media id nor an http(s) link", v)
+	}
+	return &whatsapp.Media{Link: v}, nil
 }
 
 func (t *Template) renderButton(i int, b Button, r Recipient, event map[string]any) (*whatsapp.Component, string, error) {

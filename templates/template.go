@@ -278,8 +278,16 @@ func (s Source) check(field string, media bool) error {
 	default:
 		return bad(field+".type", "must be text, currency or date_time")
 	}
-	if media && s.Type != "" && s.Type != "text" {
-		return bad(field+".type", "a media header takes a link")
+	if !media {
+		return nil
+	}
+	if s.Type != "" && s.Type != "text" {
+		return bad(field+".type", "a media header takes a link or a media id")
+	}
+	for name, v := range map[string]string{"value": s.Value, "fallback": s.Fallback} {
+		if _, err := MediaRef(v); v != "" && err != nil {
+			return bad(field+"."+name, "%s", err.Error())
+		}
 	}
 	return nil
 }

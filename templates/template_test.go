@@ -70,6 +70,35 @@ func TestRenderFallbackAndMissing(t *testing.T) {
 	}
 }
 
+// A media header takes an uploaded file's id or a link, per contact from an attribute; anything
+// else stops that contact's send with a reason, not the broadcast.
+func TestRenderMedia(t *testing.T) {
+	t.Parallel()
+	tpl := orderTemplate()
+	tpl.Parameters["header.media"] = Source{Source: "attribute", Key: "photo", Fallback: "1234567890"}
+	if err := tpl.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	event := map[string]any{"order_id": "1", "total": "10"}
+	for photo, want := range map[any]string{
+		nil:                         `{"type":"image","image":{"id":"1234567890"}}`,
+		"987":                       `{"type":"image","image":{"id":"987"}}`,
+		"https://cdn.example/a.png": `{"type":"image","image":{"link":"https://cdn.example/a.png"}}`,
+	} {
+		out, err := tpl.Render(Recipient{Attributes: map[string]any{"photo": photo}}, event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := json.Marshal(out.Components[0].Parameters[0]); string(got) != want {
+			t.Errorf("photo %v: got %s, want %s", photo, got, want)
+		}
+	}
+	if _, err := tpl.Render(Recipient{Attributes: map[string]any{"photo": "photo.jpg"}}, event); err == nil ||
+		!strings.Contains(err.Error(), "header.media") {
+		t.Errorf("a bare file name rendered: %v", err)
+	}
+}
+
 func TestValidateRejects(t *testing.T) {
 	t.Parallel()
 	cases := map[string]func(*Template){
@@ -85,6 +114,12 @@ func TestValidateRejects(t *testing.T) {
 		"parameters.body.3.currency": func(t *Template) { t.Parameters["body.3"] = Source{Source: "event", Key: "t", Type: "currency"} },
 		"parameters.body.1.source":   func(t *Template) { t.Parameters["body.1"] = Source{Source: "sql"} },
 		"parameters.header.media":    func(t *Template) { delete(t.Parameters, "header.media") },
+		"parameters.header.media.value": func(t *Template) {
+			t.Parameters["header.media"] = Source{Source: "fixed", Value: "ftp://cdn.example/p.jpg"}
+		},
+		"parameters.header.media.fallback": func(t *Template) {
+			t.Parameters["header.media"] = Source{Source: "attribute", Key: "photo", Fallback: "photo.jpg"}
+		},
 		"components.header.format":   func(t *Template) { t.Components.Header.Format = "gif" },
 		"components.footer.text":     func(t *Template) { t.Components.Footer.Text = "Hi {{1}}" },
 		"components.buttons[1].url":  func(t *Template) { t.Components.Buttons[1].URL = "https://x/{{1}}/y" },

@@ -131,12 +131,16 @@ func (c *Client) WABANumbers(ctx context.Context, token, wabaID string) ([]Phone
 	return out.Data, err
 }
 
-// do makes one call; it tells a request that never left (retry is safe) from one that may have.
+// do makes one call with a JSON body (or none).
 func (c *Client) do(ctx context.Context, method, token, path string, body []byte, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	if body == nil {
+		return c.doBody(ctx, method, token, path, "", nil, out)
 	}
+	return c.doBody(ctx, method, token, path, "application/json", bytes.NewReader(body), out)
+}
+
+// doBody makes one call; it tells a request that never left (retry is safe) from one that may have.
+func (c *Client) doBody(ctx context.Context, method, token, path, contentType string, rd io.Reader, out any) error {
 	var written, late atomic.Bool // set on the transport's goroutine
 	trace := &httptrace.ClientTrace{
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
@@ -150,8 +154,8 @@ func (c *Client) do(ctx context.Context, method, token, path string, body []byte
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if by, ok := writeByOf(ctx); ok {
 		req.GetBody = nil // a refused write must not be replayed by the transport

@@ -41,9 +41,11 @@ type DateTime struct {
 	FallbackValue string `json:"fallback_value"`
 }
 
-// Media is a header image, document or video fetched by Meta from a link.
+// Media is a header image, document or video: a file uploaded to Meta (its id) or one Meta
+// fetches from a link; exactly one of the two.
 type Media struct {
-	Link string `json:"link"`
+	ID   string `json:"id,omitempty"`
+	Link string `json:"link,omitempty"`
 }
 
 // MessageTemplate is a template as GET /{waba-id}/message_templates lists it.
