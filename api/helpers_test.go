@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"os"
 	"testing"
 	"time"
@@ -170,4 +173,38 @@ func (r response) want(t *testing.T, status int) response {
 		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Raw)
 	}
 	return r
+}
+
+// upload is a multipart body with one file part, as a client uploads media.
+type upload struct {
+	contentType string
+	body        []byte
+}
+
+func newUpload(t *testing.T, field, filename, mimeType string, content []byte) upload {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, field, filename))
+	if mimeType != "" {
+		h.Set("Content-Type", mimeType)
+	}
+	part, err := w.CreatePart(h)
+	if err == nil {
+		_, err = part.Write(content)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return upload{w.FormDataContentType(), buf.Bytes()}
+}
+
+// upload posts a multipart body.
+func (e *env) upload(key, path string, u upload) response {
+	e.t.Helper()
+	return e.send(key, "POST", path, u.contentType, bytes.NewReader(u.body))
 }

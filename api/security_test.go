@@ -273,7 +273,9 @@ func TestEveryMutationIsAudited(t *testing.T) {
 		count(&before)
 		method, _, _ := strings.Cut(pattern, " ")
 		var r response
-		if csv, ok := body.(string); ok {
+		if u, ok := body.(upload); ok {
+			r = e.upload(key, path, u).want(t, want)
+		} else if csv, ok := body.(string); ok {
 			r = e.send(key, method, path, "text/csv", strings.NewReader(csv)).want(t, want)
 		} else {
 			r = e.call(key, method, path, body).want(t, want)
@@ -294,6 +296,7 @@ func TestEveryMutationIsAudited(t *testing.T) {
 	do("PATCH /v1/channels/{id}", "/v1/channels/"+id(ch), map[string]any{"name": "Sales"}, 200)
 	e.sim.AddTemplate(metasim.Template{Name: "order_ready", Language: "en", Category: "utility", Params: map[string]int{"body": 1}})
 	do("POST /v1/channels/{id}/templates/sync", "/v1/channels/"+id(ch)+"/templates/sync", nil, 200)
+	do("POST /v1/channels/{id}/media", "/v1/channels/"+id(ch)+"/media", newUpload(t, "file", "a.png", "image/png", pngFile), 201)
 	c := do("POST /v1/contacts", "/v1/contacts", map[string]any{"phone": "+14155550100", "opted_in": true, "tags": []string{"vip"}}, 201)
 	do("PATCH /v1/contacts/{id}", "/v1/contacts/"+id(c), map[string]any{"name": "Asha"}, 200)
 	do("POST /v1/contacts/{id}/opt-out", "/v1/contacts/"+id(c)+"/opt-out", map[string]any{"source": "phone_call"}, 200)

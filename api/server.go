@@ -168,6 +168,8 @@ func (s *Server) routes() []route {
 		{"PATCH", "/v1/channels/{id}", byKey, role.Admins, s.updateChannel},
 		{"DELETE", "/v1/channels/{id}", byKey, role.Admins, s.deleteChannel},
 		{"POST", "/v1/channels/{id}/templates/sync", byKey, role.Editors, s.syncTemplates},
+		{"POST", "/v1/channels/{id}/media", byKey, role.Editors, s.uploadMedia},
+		{"GET", "/v1/channels/{id}/media", byKey, role.Readers, s.listMedia},
 		{"POST", "/v1/broadcasts", byKey, role.Editors, s.createBroadcast},
 		{"GET", "/v1/broadcasts", byKey, role.Readers, s.listBroadcasts},
 		{"POST", "/v1/broadcasts/test-send", byKey, role.Editors, s.testSend},

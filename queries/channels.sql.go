@@ -7,6 +7,7 @@ package queries
 
 import (
 	"context"
+	"time"
 )
 
 const channelsToRefresh = `-- name: ChannelsToRefresh :many
@@ -251,6 +252,50 @@ func (q *Queries) GetPortfolio(ctx context.Context, arg GetPortfolioParams) (Por
 	return i, err
 }
 
+const insertMedia = `-- name: InsertMedia :one
+INSERT INTO media (account_id, channel_id, media_id, filename, mime_type, size_bytes, sha256, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id, account_id, channel_id, media_id, filename, mime_type, size_bytes, sha256, uploaded_at, expires_at
+`
+
+type InsertMediaParams struct {
+	AccountID int64
+	ChannelID int64
+	MediaID   string
+	Filename  string
+	MimeType  string
+	SizeBytes int64
+	Sha256    string
+	ExpiresAt time.Time
+}
+
+func (q *Queries) InsertMedia(ctx context.Context, arg InsertMediaParams) (MediaFile, error) {
+	row := q.db.QueryRow(ctx, insertMedia,
+		arg.AccountID,
+		arg.ChannelID,
+		arg.MediaID,
+		arg.Filename,
+		arg.MimeType,
+		arg.SizeBytes,
+		arg.Sha256,
+		arg.ExpiresAt,
+	)
+	var i MediaFile
+	err := row.Scan(
+		&i.ID,
+		&i.AccountID,
+		&i.ChannelID,
+		&i.MediaID,
+		&i.Filename,
+		&i.MimeType,
+		&i.SizeBytes,
+		&i.Sha256,
+		&i.UploadedAt,
+		&i.ExpiresAt,
+	)
+	return i, err
+}
+
 const listChannels = `-- name: ListChannels :many
 SELECT id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap, templates_wanted_at FROM channels WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
 `
@@ -289,6 +334,53 @@ func (q *Queries) ListChannels(ctx context.Context, arg ListChannelsParams) ([]C
 			&i.MetaMps,
 			&i.ThroughputCap,
 			&i.TemplatesWantedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listMedia = `-- name: ListMedia :many
+SELECT id, account_id, channel_id, media_id, filename, mime_type, size_bytes, sha256, uploaded_at, expires_at FROM media WHERE account_id = $1 AND channel_id = $2 AND id > $3 ORDER BY id LIMIT $4
+`
+
+type ListMediaParams struct {
+	AccountID int64
+	ChannelID int64
+	After     int64
+	Lim       int32
+}
+
+func (q *Queries) ListMedia(ctx context.Context, arg ListMediaParams) ([]MediaFile, error) {
+	rows, err := q.db.Query(ctx, listMedia,
+		arg.AccountID,
+		arg.ChannelID,
+		arg.After,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []MediaFile
+	for rows.Next() {
+		var i MediaFile
+		if err := rows.Scan(
+			&i.ID,
+			&i.AccountID,
+			&i.ChannelID,
+			&i.MediaID,
+			&i.Filename,
+			&i.MimeType,
+			&i.SizeBytes,
+			&i.Sha256,
+			&i.UploadedAt,
+			&i.ExpiresAt,
 		); err != nil {
 			return nil, err
 		}

@@ -495,6 +495,19 @@ type IntegrationDelivery struct {
 	Error         string
 }
 
+type MediaFile struct {
+	ID         int64
+	AccountID  int64
+	ChannelID  int64
+	MediaID    string
+	Filename   string
+	MimeType   string
+	SizeBytes  int64
+	Sha256     string
+	UploadedAt time.Time
+	ExpiresAt  time.Time
+}
+
 type Message struct {
 	ID              int64
 	AccountID       int64

@@ -19,6 +19,7 @@ type Client struct {
 	baseURL string
 	version string
 	http    *http.Client
+	upload  *http.Client // the same transport, with time for a file of 100 MB
 }
 
 // NewClient makes a client for baseURL (https://graph.facebook.com, or a simulator on loopback) and an API
@@ -26,8 +27,9 @@ type Client struct {
 // worker's concurrency. It never sets an Idempotency-Key header: with one, Go's transport would
 // replay a POST on a reused connection, and a message could go out twice.
 func NewClient(baseURL, version string, timeout time.Duration) *Client {
+	transport := guardedTransport()
 	return &Client{baseURL: strings.TrimRight(baseURL, "/"), version: version,
-		http: &http.Client{Timeout: timeout, Transport: guardedTransport()}}
+		http: &http.Client{Timeout: timeout, Transport: transport}, upload: &http.Client{Timeout: max(timeout, UploadTimeout), Transport: transport}}
 }
 
 // Template is the template part of a send.
@@ -134,13 +136,13 @@ func (c *Client) WABANumbers(ctx context.Context, token, wabaID string) ([]Phone
 // do makes one call with a JSON body (or none).
 func (c *Client) do(ctx context.Context, method, token, path string, body []byte, out any) error {
 	if body == nil {
-		return c.doBody(ctx, method, token, path, "", nil, out)
+		return c.doBody(ctx, c.http, method, token, path, "", nil, out)
 	}
-	return c.doBody(ctx, method, token, path, "application/json", bytes.NewReader(body), out)
+	return c.doBody(ctx, c.http, method, token, path, "application/json", bytes.NewReader(body), out)
 }
 
 // doBody makes one call; it tells a request that never left (retry is safe) from one that may have.
-func (c *Client) doBody(ctx context.Context, method, token, path, contentType string, rd io.Reader, out any) error {
+func (c *Client) doBody(ctx context.Context, hc *http.Client, method, token, path, contentType string, rd io.Reader, out any) error {
 	var written, late atomic.Bool // set on the transport's goroutine
 	trace := &httptrace.ClientTrace{
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
@@ -163,7 +165,7 @@ func (c *Client) doBody(ctx context.Context, method, token, path, contentType st
 			return ErrLate
 		}
 	}
-	res, err := c.http.Do(req)
+	res, err := hc.Do(req)
 	// The connection refused the late write (nothing left): the transport may report the
 	// connection's close, read at the same time, rather than the refusal.
 	if err != nil && (late.Load() || errors.Is(err, ErrLate)) {

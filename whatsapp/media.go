@@ -49,6 +49,9 @@ var MediaTypes = map[string]MediaType{
 	"application/vnd.openxmlformats-officedocument.presentationml.presentation": {MediaDocument, 100 * mb, ""},
 }
 
+// UploadTimeout bounds an upload (the client's timeout, when longer): 100 MB at 3 Mbit/s.
+const UploadTimeout = 5 * time.Minute
+
 // MaxMediaBytes is the largest file Meta takes (a document).
 const MaxMediaBytes = 100 * mb
 
@@ -83,7 +86,7 @@ func (c *Client) UploadMedia(ctx context.Context, token, phoneNumberID, filename
 	var out struct {
 		ID string `json:"id"`
 	}
-	if err := c.doBody(ctx, http.MethodPost, token, phoneNumberID+"/media", form.FormDataContentType(), pr, &out); err != nil {
+	if err := c.doBody(ctx, c.upload, http.MethodPost, token, phoneNumberID+"/media", form.FormDataContentType(), pr, &out); err != nil {
 		return "", err
 	}
 	if out.ID == "" {

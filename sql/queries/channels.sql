@@ -84,3 +84,11 @@ WHERE account_id = @account_id AND waba_id = @waba_id AND templates_wanted_at IS
 
 -- name: TemplateSyncDone :exec
 UPDATE channels SET templates_wanted_at = NULL WHERE account_id = @account_id AND waba_id = @waba_id AND templates_wanted_at IS NOT NULL;
+
+-- name: InsertMedia :one
+INSERT INTO media (account_id, channel_id, media_id, filename, mime_type, size_bytes, sha256, expires_at)
+VALUES (@account_id, @channel_id, @media_id, @filename, @mime_type, @size_bytes, @sha256, @expires_at)
+RETURNING *;
+
+-- name: ListMedia :many
+SELECT * FROM media WHERE account_id = @account_id AND channel_id = @channel_id AND id > @after ORDER BY id LIMIT @lim;
