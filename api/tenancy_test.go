@@ -52,6 +52,7 @@ func TestEveryRouteIsolatesAccounts(t *testing.T) {
 		"PUT /v1/sequences/{id}":              seqBody,
 		"POST /v1/sequences/{id}/enrollments": map[string]any{"contact_id": contact},
 		"PATCH /v1/integrations/{id}":         map[string]any{"name": "stolen"},
+		"POST /v1/channels/{id}/media":        newUpload(t, "file", "a.png", "image/png", pngFile),
 	}
 	walked := 0
 	for _, rt := range e.api.routes() {
@@ -67,7 +68,12 @@ func TestEveryRouteIsolatesAccounts(t *testing.T) {
 		}
 		switch {
 		case strings.Contains(rt.path, "{id}"):
-			r := e.call(keyB, rt.method, path, bodies[pattern])
+			var r response
+			if u, ok := bodies[pattern].(upload); ok {
+				r = e.upload(keyB, path, u)
+			} else {
+				r = e.call(keyB, rt.method, path, bodies[pattern])
+			}
 			if r.Status != http.StatusNotFound {
 				t.Errorf("%s with another account's id: %d %s", pattern, r.Status, r.Raw)
 			}
