@@ -54,3 +54,35 @@ func TestTemplatesSyncFromTheWABA(t *testing.T) {
 		t.Errorf("metasim: %+v", c)
 	}
 }
+
+// A template of named parameters (Meta's NAMED format) syncs with a slot per name; mapped, it
+// sends each parameter with its name, which metasim checks as Meta does.
+func TestNamedTemplateSyncsAndSends(t *testing.T) {
+	t.Parallel() // counts no sends per second
+	s := newStack(t, metasim.Config{TimeScale: 100}, 1000)
+	channel, _ := s.setup("unlimited")
+	s.sim.AddTemplate(metasim.Template{Name: "order_note", Language: "en", Category: "utility", Params: map[string]int{"body": 2},
+		Components: []whatsapp.TemplateComponent{{Type: "BODY", Text: "Hi {{first_name}}, your {{city}} store has your order, {{first_name}}."}}})
+	res := s.call("POST", fmt.Sprintf("/v1/channels/%d/templates/sync", channel), nil, 200)
+	check := res["mappings_to_check"].([]any)[0].(map[string]any)
+	if len(res["skipped"].([]any)) != 0 || check["note"] != "needs a source for body.city, body.first_name" {
+		t.Fatalf("sync: %v", res)
+	}
+	id := int64(check["id"].(float64))
+	tpl := s.call("GET", fmt.Sprintf("/v1/templates/%d", id), nil, 200)
+	tpl["parameters"] = map[string]any{"body.first_name": map[string]any{"source": "contact", "field": "first_name", "fallback": "there"},
+		"body.city": map[string]any{"source": "attribute", "key": "city", "fallback": "nearest"}}
+	for _, k := range []string{"id", "quality_score", "created_at", "updated_at", "waba_id", "mapping_note"} {
+		delete(tpl, k)
+	}
+	s.call("PUT", fmt.Sprintf("/v1/templates/%d", id), tpl, 200)
+	s.call("POST", "/v1/contacts", map[string]any{"phone": "+12125550501", "name": "Asha Rao", "opted_in": true,
+		"tags": []string{"named"}, "attributes": map[string]any{"city": "Pune"}}, 201)
+	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "Orders", "channel_id": channel, "template_id": id,
+		"audience": map[string]any{"tag": "named"}}, 201)
+	testenv.Eventually(t, "the named template sent", 30*time.Second, func() bool { return s.status(int64(b["id"].(float64))) == "completed" })
+	recs := s.sim.Records(0, "+12125550501")
+	if len(recs) != 1 || !recs[0].Accepted() || fmt.Sprint(recs[0].BodyParams) != "[Asha Pune]" {
+		t.Errorf("metasim got %+v (refused: %v)", recs, s.sim.Counters().RefusedByCode)
+	}
+}

@@ -273,6 +273,9 @@ func (s *Sim) checkTemplate(req sendRequest) (*Template, *metaError) {
 			return nil, &metaError{http.StatusBadRequest, codeParamCount, fmt.Sprintf("(#132000) Number of parameters does not match the expected number of params: %s takes none", key)}
 		}
 	}
+	if e := checkNamed(t, req); e != nil {
+		return nil, e
+	}
 	return t, nil
 }
 

@@ -205,8 +205,12 @@ func (t *Template) listed(i int) whatsapp.MessageTemplate {
 	if len(comps) == 0 {
 		comps = t.synthesized()
 	}
+	format := "POSITIONAL"
+	if t.namedParams() != nil {
+		format = "NAMED"
+	}
 	return whatsapp.MessageTemplate{ID: strconv.Itoa(900000 + i), Name: t.Name, Language: t.Language, Status: t.Status,
-		Category: strings.ToUpper(t.Category), ParameterFormat: "POSITIONAL",
+		Category: strings.ToUpper(t.Category), ParameterFormat: format,
 		QualityScore: &whatsapp.QualityScore{Score: cmp.Or(t.Quality, "UNKNOWN")}, Components: comps}
 }
 

@@ -339,3 +339,33 @@ func TestThroughputSlidesOverTheSecond(t *testing.T) {
 		t.Fatal("two sends in the place of one")
 	}
 }
+
+// A template of named parameters takes each parameter by its name, every name once.
+func TestNamedParametersChecked(t *testing.T) {
+	f := start(t, Config{})
+	f.sim.AddTemplate(Template{Name: "note", Language: "en", Category: "utility", Params: map[string]int{"body": 2},
+		Components: []whatsapp.TemplateComponent{{Type: "BODY", Text: "Hi {{first_name}}, see you in {{city}}."}}})
+	for params, code := range map[string]int{
+		`{"type":"text","parameter_name":"city","text":"Pune"},{"type":"text","parameter_name":"first_name","text":"A"}`: 0,
+		`{"type":"text","text":"A"},{"type":"text","text":"Pune"}`:                                                       codeParamCount,
+		`{"type":"text","parameter_name":"city","text":"A"},{"type":"text","parameter_name":"city","text":"B"}`:          codeParamCount,
+	} {
+		body := fmt.Sprintf(`{"messaging_product":"whatsapp","to":"+14155550700","type":"template",
+			"template":{"name":"note","language":{"code":"en"},"components":[{"type":"body","parameters":[%s]}]}}`, params)
+		req, _ := http.NewRequest("POST", f.url+"/v23.0/1001/messages", bytes.NewBufferString(body))
+		req.Header.Set("Authorization", "Bearer tok")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct{ Error struct{ Code int } }
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		res.Body.Close()
+		if out.Error.Code != code {
+			t.Errorf("%s: code %d, want %d", params, out.Error.Code, code)
+		}
+		f.sim.mu.Lock()
+		f.sim.lastPair = map[string]time.Time{}
+		f.sim.mu.Unlock()
+	}
+}

@@ -160,14 +160,20 @@ func (t *Template) renderButton(i int, b Button, r Recipient, event map[string]a
 
 // fill replaces each {{n}} of text and returns the parameters in order.
 func (t *Template) fill(prefix, text string, r Recipient, event map[string]any) (string, []whatsapp.Parameter, error) {
-	n := len(placeholderRE.FindAllString(text, -1))
-	params := make([]whatsapp.Parameter, 0, n)
-	values := map[string]string{}
-	for i := 1; ; i++ {
-		key := prefix + "." + strconv.Itoa(i)
-		if _, ok := t.Parameters[key]; !ok {
-			break
+	ids := placeholderNames(text) // named: each parameter carries its name, in any order
+	if !named(text) {
+		ids = nil
+		for i := 1; ; i++ { // positional: {{1}}, {{2}}… in order
+			if _, ok := t.Parameters[prefix+"."+strconv.Itoa(i)]; !ok {
+				break
+			}
+			ids = append(ids, strconv.Itoa(i))
 		}
+	}
+	params := make([]whatsapp.Parameter, 0, len(ids))
+	values := map[string]string{}
+	for _, id := range ids {
+		key := prefix + "." + id
 		v, err := t.value(key, r, event)
 		if err != nil {
 			return "", nil, err
@@ -176,8 +182,11 @@ func (t *Template) fill(prefix, text string, r Recipient, event map[string]any) 
 		if err != nil {
 			return "", nil, err
 		}
+		if named(text) {
+			p.ParameterName = id
+		}
 		params = append(params, p)
-		values[strconv.Itoa(i)] = shown
+		values[id] = shown
 	}
 	filled := placeholderRE.ReplaceAllStringFunc(text, func(m string) string {
 		return values[placeholderRE.FindStringSubmatch(m)[1]]

@@ -26,8 +26,6 @@ import (
 func FromMeta(mt whatsapp.MessageTemplate) (Template, error) {
 	t := Template{Name: mt.Name, Language: mt.Language, Category: strings.ToLower(mt.Category), Status: strings.ToLower(mt.Status)}
 	switch {
-	case strings.EqualFold(mt.ParameterFormat, "NAMED"):
-		return t, errors.New("named parameters are not supported yet")
 	case !slices.Contains(Categories, t.Category):
 		return t, fmt.Errorf("category %s", mt.Category)
 	case !slices.Contains(Statuses, t.Status):

@@ -36,13 +36,14 @@ func TestSync(t *testing.T) {
 	welcome := whatsapp.MessageTemplate{Name: "welcome", Language: "en_US", Status: "APPROVED", Category: "UTILITY",
 		Components: []whatsapp.TemplateComponent{body("Welcome aboard!")}}
 	named := whatsapp.MessageTemplate{Name: "named", Language: "en", Status: "APPROVED", Category: "UTILITY", ParameterFormat: "NAMED",
-		Components: []whatsapp.TemplateComponent{body("Hi {{first_name}}")}}
+		Components: []whatsapp.TemplateComponent{body("Hi {{first_name}}, order {{order_id}} is on its way, {{first_name}}.")}}
 	located := whatsapp.MessageTemplate{Name: "located", Language: "en", Status: "APPROVED", Category: "UTILITY",
 		Components: []whatsapp.TemplateComponent{{Type: "HEADER", Format: "LOCATION"}, body("Find us here")}}
 
 	res, err := Sync(ctx, pool, by, "2001", []whatsapp.MessageTemplate{promo, welcome, named, located})
-	if err != nil || res.Created != 2 || len(res.Skipped) != 2 || len(res.ToCheck) != 1 ||
-		res.ToCheck[0].Note != "needs a source for body.1, button.0, header.media" {
+	if err != nil || res.Created != 3 || len(res.Skipped) != 1 || len(res.ToCheck) != 2 ||
+		res.ToCheck[0].Note != "needs a source for body.1, button.0, header.media" ||
+		res.ToCheck[1].Note != "needs a source for body.first_name, body.order_id" {
 		t.Fatalf("first sync: %+v %v", res, err)
 	}
 	q := queries.New(pool)
@@ -58,7 +59,7 @@ func TestSync(t *testing.T) {
 	if _, err := Update(ctx, pool, by, stored.ID, v.Template); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := Sync(ctx, pool, by, "2001", []whatsapp.MessageTemplate{promo, welcome}); err != nil || res.Unchanged != 2 || res.Updated != 0 {
+	if res, err := Sync(ctx, pool, by, "2001", []whatsapp.MessageTemplate{promo, welcome, named}); err != nil || res.Unchanged != 3 || res.Updated != 0 {
 		t.Fatalf("the same list: %+v %v", res, err)
 	}
 
@@ -73,7 +74,7 @@ func TestSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	promo.Components[1] = body("Hi {{1}}, our sale in {{2}} starts today.")
-	res, err = Sync(ctx, pool, by, "2001", []whatsapp.MessageTemplate{promo})
+	res, err = Sync(ctx, pool, by, "2001", []whatsapp.MessageTemplate{promo, named})
 	if err != nil || res.Updated != 1 || res.DeletedOnMeta != 1 || len(res.ToCheck) != 1 || res.ToCheck[0].Note != "needs a source for body.2" {
 		t.Fatalf("a changed text and a template gone: %+v %v", res, err)
 	}
@@ -88,7 +89,7 @@ func TestSync(t *testing.T) {
 		t.Errorf("welcome: %s, its broadcast %s", status, cause)
 	}
 	// Listed again, it comes back and its broadcast resumes.
-	if _, err := Sync(ctx, pool, by, "2001", []whatsapp.MessageTemplate{promo, welcome}); err != nil {
+	if _, err := Sync(ctx, pool, by, "2001", []whatsapp.MessageTemplate{promo, welcome, named}); err != nil {
 		t.Fatal(err)
 	}
 	_ = pool.QueryRow(ctx, `SELECT t.status, b.status FROM templates t, broadcasts b WHERE t.name = 'welcome' AND b.id = $1`, broadcast).Scan(&status, &cause)

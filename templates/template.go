@@ -84,9 +84,11 @@ var (
 )
 
 var (
-	nameRE        = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
-	languageRE    = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2})?$`)
-	placeholderRE = regexp.MustCompile(`\{\{\s*([0-9]+)\s*\}\}`)
+	nameRE     = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
+	languageRE = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2})?$`)
+	// A placeholder is positional ({{1}}) or named ({{first_name}}): Meta's parameter_format
+	// POSITIONAL or NAMED, one or the other in a template.
+	placeholderRE = regexp.MustCompile(`\{\{\s*([0-9]+|[a-z_][a-z0-9_]*)\s*\}\}`)
 	currencyRE    = regexp.MustCompile(`^[A-Z]{3}$`)
 	contactFields = []string{"name", "first_name", "email", "phone", "country"}
 )
@@ -146,6 +148,10 @@ func (c Components) slots() (map[string]slot, error) {
 	if err := placeholders("components.body.text", c.Body.Text, MaxBodyLen, -1, "body", s); err != nil {
 		return nil, err
 	}
+	if c.Header != nil && c.Header.Format == "text" && named(c.Header.Text) != named(c.Body.Text) &&
+		placeholderRE.MatchString(c.Header.Text) && placeholderRE.MatchString(c.Body.Text) {
+		return nil, bad("components.header.text", "use numbered placeholders in both the header and the body, or names in both")
+	}
 	if f := c.Footer; f != nil {
 		if utf8.RuneCountInString(f.Text) > MaxFooterLen {
 			return nil, bad("components.footer.text", "longer than %d characters", MaxFooterLen)
@@ -197,11 +203,14 @@ func (b Button) slot(i int, s map[string]slot) error {
 	return nil
 }
 
-// placeholders checks that text holds {{1}}…{{n}} with none missing (Meta rejects gaps) and
-// records a required slot for each.
+// placeholders checks that text holds {{1}}…{{n}} with none missing (Meta rejects gaps), or
+// named ones ({{first_name}}), not both, and records a required slot for each.
 func placeholders(field, text string, maxLen, maxCount int, prefix string, s map[string]slot) error {
 	if utf8.RuneCountInString(text) > maxLen {
 		return bad(field, "longer than %d characters", maxLen)
+	}
+	if named(text) {
+		return namedPlaceholders(field, text, maxCount, prefix, s)
 	}
 	seen := map[int]bool{}
 	for _, m := range placeholderRE.FindAllStringSubmatch(text, -1) {
@@ -221,6 +230,43 @@ func placeholders(field, text string, maxLen, maxCount int, prefix string, s map
 		s[prefix+"."+strconv.Itoa(n)] = slot{required: true}
 	}
 	return nil
+}
+
+// named tells a text whose placeholders are named ({{first_name}}) from a positional one.
+func named(text string) bool {
+	m := placeholderRE.FindStringSubmatch(text)
+	return m != nil && (m[1][0] < '0' || m[1][0] > '9')
+}
+
+// namedPlaceholders records a slot for each name; a name must be lower-case letters, digits and
+// underscores (Meta's rule), and a text's placeholders all named.
+func namedPlaceholders(field, text string, maxCount int, prefix string, s map[string]slot) error {
+	names := placeholderNames(text)
+	if names == nil {
+		return bad(field, "use numbered placeholders ({{1}}) or named ones ({{first_name}}), not both")
+	}
+	if maxCount >= 0 && len(names) > maxCount {
+		return bad(field, "at most %d placeholder", maxCount)
+	}
+	for _, n := range names {
+		s[prefix+"."+n] = slot{required: true}
+	}
+	return nil
+}
+
+// placeholderNames are a named text's placeholders in order of first appearance; nil when one
+// of them is a number.
+func placeholderNames(text string) []string {
+	var names []string
+	for _, m := range placeholderRE.FindAllStringSubmatch(text, -1) {
+		if m[1][0] >= '0' && m[1][0] <= '9' {
+			return nil
+		}
+		if !slices.Contains(names, m[1]) {
+			names = append(names, m[1])
+		}
+	}
+	return names
 }
 
 func (m Mapping) check(slots map[string]slot) error {

@@ -99,6 +99,42 @@ func TestRenderMedia(t *testing.T) {
 	}
 }
 
+// A template of named parameters (Meta's parameter_format NAMED) maps each name once, however
+// often the text repeats it, and sends each parameter with its name.
+func TestRenderNamed(t *testing.T) {
+	t.Parallel()
+	tpl := Template{Name: "shipped", Language: "en", Category: "utility",
+		Components: Components{Header: &Header{Format: "text", Text: "Order {{order_id}}"},
+			Body: Text{Text: "Hi {{first_name}}, order {{order_id}} ships today. Thanks, {{first_name}}!"}},
+		Parameters: Mapping{"header.order_id": {Source: "event", Key: "order"}, "body.first_name": {Source: "contact", Field: "first_name"},
+			"body.order_id": {Source: "event", Key: "order"}}}
+	if err := tpl.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := tpl.Render(Recipient{Name: "Asha Rao"}, map[string]any{"order": "A-7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(out.Components)
+	want := `[{"type":"header","parameters":[{"type":"text","parameter_name":"order_id","text":"A-7"}]},` +
+		`{"type":"body","parameters":[{"type":"text","parameter_name":"first_name","text":"Asha"},{"type":"text","parameter_name":"order_id","text":"A-7"}]}]`
+	if string(got) != want || out.Preview.Body != "Hi Asha, order A-7 ships today. Thanks, Asha!" {
+		t.Fatalf("components\n got %s\nwant %s\npreview %q", got, want, out.Preview.Body)
+	}
+	for text, field := range map[string]string{
+		"Hi {{first_name}} and {{1}}": "components.body.text",       // one format or the other
+		"Hi {{First}}":                "parameters.body.first_name", // not a name Meta takes: a literal, no slot
+	} {
+		bad := tpl
+		bad.Components.Header = nil
+		bad.Components.Body.Text = text
+		bad.Parameters = Mapping{"body.first_name": {Source: "fixed", Value: "x"}}
+		if fe, ok := invalid.As(bad.Validate()); !ok || fe.Field != field {
+			t.Errorf("%q: %v, want an error on %s", text, bad.Validate(), field)
+		}
+	}
+}
+
 func TestValidateRejects(t *testing.T) {
 	t.Parallel()
 	cases := map[string]func(*Template){

@@ -18,15 +18,17 @@ type Component struct {
 
 // Parameter fills one placeholder of a component.
 type Parameter struct {
-	Type     string    `json:"type"` // text, currency, date_time, image, document, video, payload, coupon_code
-	Text     string    `json:"text,omitempty"`
-	Payload  string    `json:"payload,omitempty"`
-	Coupon   string    `json:"coupon_code,omitempty"`
-	Currency *Currency `json:"currency,omitempty"`
-	DateTime *DateTime `json:"date_time,omitempty"`
-	Image    *Media    `json:"image,omitempty"`
-	Document *Media    `json:"document,omitempty"`
-	Video    *Media    `json:"video,omitempty"`
+	Type string `json:"type"` // text, currency, date_time, image, document, video, payload, coupon_code
+	// ParameterName fills the placeholder of that name in a template of named parameters.
+	ParameterName string    `json:"parameter_name,omitempty"`
+	Text          string    `json:"text,omitempty"`
+	Payload       string    `json:"payload,omitempty"`
+	Coupon        string    `json:"coupon_code,omitempty"`
+	Currency      *Currency `json:"currency,omitempty"`
+	DateTime      *DateTime `json:"date_time,omitempty"`
+	Image         *Media    `json:"image,omitempty"`
+	Document      *Media    `json:"document,omitempty"`
+	Video         *Media    `json:"video,omitempty"`
 }
 
 // Currency is an amount in thousandths of the currency's unit.
