@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"testing"
 
@@ -60,4 +61,17 @@ func TestMediaUpload(t *testing.T) {
 	}
 	e.upload(other, path, newUpload(t, "file", "sale.png", "image/png", pngFile)).want(t, 404)
 	e.call(other, "GET", path, nil).want(t, 404)
+
+	// A broadcast naming the upload is accepted while Meta keeps the file, not once it expired.
+	tpl := e.call(key, "POST", "/v1/templates", map[string]any{"name": "sale", "language": "en", "category": "marketing",
+		"components": map[string]any{"header": map[string]any{"format": "image"}, "body": map[string]any{"text": "Our sale starts today."}},
+		"parameters": map[string]any{"header.media": map[string]any{"source": "fixed", "value": got.Body["media_id"]}}}).want(t, 201)
+	broadcast := map[string]any{"name": "Sale", "channel_id": ch.num("id"), "template_id": tpl.num("id"), "audience": map[string]any{"tag": "x"}, "draft": true}
+	e.call(key, "POST", "/v1/broadcasts", broadcast).want(t, 201)
+	if _, err := e.pool.Exec(context.Background(), `UPDATE media SET expires_at = now() - interval '1 second'`); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.call(key, "POST", "/v1/broadcasts", broadcast).want(t, 400); r.Body["error"].(map[string]any)["field"] != "parameters.header.media" {
+		t.Errorf("a broadcast of an expired upload: %s", r.Raw)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/dripcast/dripcast/account"
 	"github.com/dripcast/dripcast/audit"
 	"github.com/dripcast/dripcast/invalid"
+	"github.com/dripcast/dripcast/media"
 	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/ratelimit"
@@ -57,7 +58,8 @@ func Check(ctx context.Context, db *pgxpool.Pool, accountID int64, in Input, now
 	if tpl.Status != "approved" {
 		return Checked{}, invalid.Field("template_id", "the template is %s; only approved templates can be sent", tpl.Status)
 	}
-	if _, err := MergedTemplate(tpl, in.Parameters); err != nil {
+	merged, err := MergedTemplate(tpl, in.Parameters)
+	if err != nil {
 		return Checked{}, err
 	}
 	unreadable, err := in.Audience.Normalize(in.DefaultCountry)
@@ -72,6 +74,13 @@ func Check(ctx context.Context, db *pgxpool.Pool, accountID int64, in Input, now
 	c := Checked{Params: queries.CreateBroadcastParams{AccountID: accountID, ChannelID: in.ChannelID, TemplateID: in.TemplateID,
 		Name: in.Name, Status: queries.BroadcastStatusScheduled}}
 	if err := in.Timing.Apply(&c.Params, now); err != nil {
+		return Checked{}, err
+	}
+	at := now
+	if c.Params.SendAt != nil && c.Params.SendAt.After(now) {
+		at = *c.Params.SendAt
+	}
+	if err := media.CheckRefs(ctx, q, accountID, in.ChannelID, merged, at); err != nil {
 		return Checked{}, err
 	}
 	if in.Draft {

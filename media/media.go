@@ -24,6 +24,7 @@ import (
 	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/secrets"
+	"github.com/dripcast/dripcast/templates"
 	"github.com/dripcast/dripcast/whatsapp"
 )
 
@@ -178,4 +179,34 @@ func List(ctx context.Context, q *queries.Queries, accountID, channelID, after i
 		views[i] = ViewOf(r)
 	}
 	return views, err
+}
+
+// CheckRefs checks the uploaded files a template's media header names (a fixed value or a
+// fallback that is a media id) against the uploads Dripcast knows of: one uploaded to another of
+// the account's numbers, or expired by at, would fail every send with 131053. An id Dripcast
+// does not know (uploaded to Meta by other means) is left to Meta.
+func CheckRefs(ctx context.Context, q *queries.Queries, accountID, channelID int64, t templates.Template, at time.Time) error {
+	src, ok := t.Parameters["header.media"]
+	if !ok || t.Components.Header == nil || t.Components.Header.Format == "text" {
+		return nil
+	}
+	for _, v := range []string{src.Value, src.Fallback} {
+		ref, err := templates.MediaRef(v)
+		if v == "" || err != nil || ref.ID == "" {
+			continue
+		}
+		rows, err := q.MediaByID(ctx, queries.MediaByIDParams{AccountID: accountID, MediaID: ref.ID})
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			switch {
+			case r.ChannelID != channelID:
+				return invalid.Field("parameters.header.media", "media id %s was uploaded to another channel (%d); only the number it was uploaded to may send it", ref.ID, r.ChannelID)
+			case !r.ExpiresAt.After(at):
+				return invalid.Field("parameters.header.media", "the file of media id %s expires at %s, before this sends: upload it again", ref.ID, r.ExpiresAt.UTC().Format(time.RFC3339))
+			}
+		}
+	}
+	return nil
 }

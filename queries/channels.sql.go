@@ -430,6 +430,40 @@ func (q *Queries) ListPortfolios(ctx context.Context, arg ListPortfoliosParams) 
 	return items, nil
 }
 
+const mediaByID = `-- name: MediaByID :many
+SELECT channel_id, expires_at FROM media WHERE account_id = $1 AND media_id = $2
+`
+
+type MediaByIDParams struct {
+	AccountID int64
+	MediaID   string
+}
+
+type MediaByIDRow struct {
+	ChannelID int64
+	ExpiresAt time.Time
+}
+
+func (q *Queries) MediaByID(ctx context.Context, arg MediaByIDParams) ([]MediaByIDRow, error) {
+	rows, err := q.db.Query(ctx, mediaByID, arg.AccountID, arg.MediaID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []MediaByIDRow
+	for rows.Next() {
+		var i MediaByIDRow
+		if err := rows.Scan(&i.ChannelID, &i.ExpiresAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const portfolioTiers = `-- name: PortfolioTiers :many
 SELECT id, tier_limit FROM portfolios ORDER BY id
 `

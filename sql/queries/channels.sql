@@ -92,3 +92,6 @@ RETURNING *;
 
 -- name: ListMedia :many
 SELECT * FROM media WHERE account_id = @account_id AND channel_id = @channel_id AND id > @after ORDER BY id LIMIT @lim;
+
+-- name: MediaByID :many
+SELECT channel_id, expires_at FROM media WHERE account_id = @account_id AND media_id = @media_id;
