@@ -10,7 +10,9 @@ import (
 
 	"github.com/dripcast/dripcast/channels"
 	"github.com/dripcast/dripcast/invalid"
+	"github.com/dripcast/dripcast/media"
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/whatsapp"
 )
 
 // The numbers page: portfolios with their tier, the numbers in each, and the forms that add them.
@@ -162,7 +164,7 @@ func (c *Console) channelPage(w http.ResponseWriter, r *http.Request, v *visit) 
 	if err != nil {
 		return err
 	}
-	return c.showChannel(w, r, v, http.StatusOK, ch, channelForm(ch))
+	return c.showChannel(w, r, v, http.StatusOK, ch, channelForm(ch), "")
 }
 
 // channelForm is the edit form as stored: the cap empty when there is none.
@@ -174,13 +176,49 @@ func channelForm(ch queries.Channel) *form {
 	return f
 }
 
-func (c *Console) showChannel(w http.ResponseWriter, r *http.Request, v *visit, status int, ch queries.Channel, f *form) error {
+// showChannel shows a number with its edit form f and its files for media headers (mediaErr:
+// why an upload was refused).
+func (c *Console) showChannel(w http.ResponseWriter, r *http.Request, v *visit, status int, ch queries.Channel, f *form, mediaErr string) error {
 	p, err := channels.GetPortfolio(r.Context(), c.q, v.sess.AccountID, ch.PortfolioID)
 	if err != nil {
 		return err
 	}
+	files, err := media.List(r.Context(), c.q, v.sess.AccountID, ch.ID, 0, maxMediaShown)
+	if err != nil {
+		return err
+	}
 	c.render(w, r, v, status, "channel", ch.DisplayNumber, map[string]any{"C": channels.ViewOf(ch), "P": channels.ViewPortfolio(p),
-		"Form": f, "Saved": r.URL.Query().Get("saved")})
+		"Form": f, "Saved": r.URL.Query().Get("saved"), "Media": files, "MediaError": mediaErr})
+	return nil
+}
+
+// maxMediaShown bounds the uploads a number's page lists (the API pages through all).
+const maxMediaShown = 200
+
+// uploadMedia uploads a file for media headers to the number at Meta, checked first as the API's
+// POST /v1/channels/{id}/media checks it (media.Upload), and lists it on the number's page.
+func (c *Console) uploadMedia(w http.ResponseWriter, r *http.Request, v *visit) error {
+	ch, err := rowOf(c, r, v, channels.Get)
+	if err != nil {
+		return err
+	}
+	_, file, err := c.upload(w, r, v, whatsapp.MaxMediaBytes+1<<20)
+	if err != nil {
+		return err
+	}
+	_, err = media.Upload(r.Context(), c.db, c.opts.Meta, c.opts.Secrets, v.sess.Actor(v.ip), ch.ID,
+		media.File{Name: file.FileName(), Type: file.Header.Get("Content-Type"), Body: file})
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return c.showChannel(w, r, v, http.StatusRequestEntityTooLarge, ch, channelForm(ch), "The file is larger than Meta takes (100 MB for a document, less for images and videos).")
+	}
+	if e, ok := invalid.As(err); ok {
+		return c.showChannel(w, r, v, http.StatusBadRequest, ch, channelForm(ch), e.Message)
+	}
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/channels/%d?saved=media#media", ch.ID), http.StatusSeeOther)
 	return nil
 }
 
@@ -220,7 +258,7 @@ func (c *Console) updateChannel(w http.ResponseWriter, r *http.Request, v *visit
 		}
 	}
 	if !f.ok() {
-		return c.showChannel(w, r, v, http.StatusBadRequest, ch, f)
+		return c.showChannel(w, r, v, http.StatusBadRequest, ch, f, "")
 	}
 	http.Redirect(w, r, fmt.Sprintf("/channels/%d?saved=1", ch.ID), http.StatusSeeOther)
 	return nil
@@ -235,7 +273,7 @@ func (c *Console) deleteChannel(w http.ResponseWriter, r *http.Request, v *visit
 	if e, ok := invalid.As(err); ok && e.Code == invalid.CodeConflict {
 		f := channelForm(ch)
 		f.Error = e.Message
-		return c.showChannel(w, r, v, http.StatusConflict, ch, f)
+		return c.showChannel(w, r, v, http.StatusConflict, ch, f, "")
 	}
 	if err != nil {
 		return err

@@ -183,6 +183,7 @@ func (c *Console) pages() []page {
 		{"GET", "/channels/{id}", member, role.Readers, c.channelPage},
 		{"POST", "/channels/{id}", member, role.Admins, c.updateChannel},
 		{"POST", "/channels/{id}/delete", member, role.Admins, c.deleteChannel},
+		{"POST", "/channels/{id}/media", member, role.Editors, c.uploadMedia},
 		{"POST", "/portfolios", member, role.Admins, c.createPortfolio},
 		{"POST", "/portfolios/{id}", member, role.Admins, c.updatePortfolio},
 		{"GET", "/integrations", member, role.Readers, c.integrationList},
@@ -300,7 +301,7 @@ func (c *Console) admit(w http.ResponseWriter, r *http.Request, p page, v *visit
 
 // uploads are the routes whose handler streams a multipart body itself and checks its CSRF
 // token, the body's first field, before reading anything else (Console.upload).
-var uploads = map[string]bool{"POST /contacts/import": true}
+var uploads = map[string]bool{"POST /contacts/import": true, "POST /channels/{id}/media": true}
 
 // preToken is the CSRF token of a form shown before sign-in: a random value in a cookie that the
 // form repeats (a cross-site page can neither read the cookie nor set it).

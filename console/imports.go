@@ -43,11 +43,11 @@ func (c *Console) showImport(w http.ResponseWriter, r *http.Request, v *visit, s
 // upload reads a multipart form as the browser sends it, fields in page order: the CSRF token
 // first (checked before anything else is read), then the options, then the file, whose part is
 // returned unread.
-func (c *Console) upload(w http.ResponseWriter, r *http.Request, v *visit) (*form, *multipart.Part, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, c.opts.ImportMaxBytes)
+func (c *Console) upload(w http.ResponseWriter, r *http.Request, v *visit, limit int64) (*form, *multipart.Part, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, nil, errPage(http.StatusBadRequest, "Send the file with the form on the import page.")
+		return nil, nil, errPage(http.StatusBadRequest, "Send the file with the page's form.")
 	}
 	f := &form{Values: map[string][]string{}, Errors: map[string]string{}}
 	for first := true; ; first = false {
@@ -103,7 +103,7 @@ func importOptions(f *form, author contacts.Author, maxRows int) importer.Option
 // runImport imports the uploaded file and shows its result; rows before a stop (the file too
 // large, too many rows) stay imported and the result says why it stopped.
 func (c *Console) runImport(w http.ResponseWriter, r *http.Request, v *visit) error {
-	f, file, err := c.upload(w, r, v)
+	f, file, err := c.upload(w, r, v, c.opts.ImportMaxBytes)
 	if err != nil {
 		return err
 	}

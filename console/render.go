@@ -170,6 +170,17 @@ func (f format) Num(n any) string {
 	return f.p.Sprintf("%d", n)
 }
 
+// Size is a file's size in bytes, KB or MB (of 1,024), with one decimal above bytes.
+func (f format) Size(n int64) string {
+	switch {
+	case n < 1<<10:
+		return f.p.Sprintf("%d B", n)
+	case n < 1<<20:
+		return f.p.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return f.p.Sprintf("%.1f MB", float64(n)/(1<<20))
+}
+
 // Seconds is a number of seconds as a duration ("–" for a nil pointer).
 func (f format) Seconds(s *int64) string {
 	if s == nil {

@@ -126,6 +126,21 @@ func TestConsoleSettingsPath(t *testing.T) {
 	if facts := b.text("#channel-facts"); !strings.Contains(facts, "GREEN") || !strings.Contains(facts, "Main") {
 		t.Fatalf("the number: %q", facts)
 	}
+	// Files for media headers: a GIF is refused before anything reaches Meta, a PNG uploaded.
+	gif, png := filepath.Join(t.TempDir(), "banner.gif"), filepath.Join(t.TempDir(), "winter-sale.png")
+	_ = os.WriteFile(gif, []byte("GIF89a\x01\x00\x01\x00"), 0o644)
+	_ = os.WriteFile(png, []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR"), 0o644)
+	b.run(chromedp.SetUploadFiles(chromedp.CSS("#media-file"), []string{gif}), chromedp.Submit(chromedp.CSS("#media-file")),
+		chromedp.WaitVisible(chromedp.CSS("#media-error")))
+	if msg := b.text("#media-error"); !strings.Contains(msg, "image/gif") || s.sim.Counters().MediaUploads != 0 {
+		t.Fatalf("a GIF: %q, %d uploads at Meta", msg, s.sim.Counters().MediaUploads)
+	}
+	b.run(chromedp.SetUploadFiles(chromedp.CSS("#media-file"), []string{png}), chromedp.Submit(chromedp.CSS("#media-file")),
+		chromedp.WaitVisible(chromedp.CSS("#media-list")))
+	if list := b.text("#media-list"); !strings.Contains(list, "winter-sale.png") || !strings.Contains(list, "image") || s.sim.Counters().MediaUploads != 1 {
+		t.Fatalf("the uploads: %q", list)
+	}
+	b.screenshot("media")
 	b.run(b.open("/channels"), chromedp.WaitVisible(chromedp.CSS(`.portfolio[data-portfolio="Main"]`)))
 	b.screenshot("numbers")
 
@@ -176,7 +191,7 @@ func TestConsoleSettingsPath(t *testing.T) {
 		return strings.Contains(get(b, chromedp.Location()), "who=") && strings.Contains(b.liveText("#audit"), "api_key.revoke")
 	})
 	log := b.liveText("#audit")
-	for _, action := range []string{"contact.opt_out", "template.create", "portfolio.create", "channel.create", "account.settings", "user.invite", "user.role", "api_key.create", "api_key.revoke"} {
+	for _, action := range []string{"contact.opt_out", "template.create", "portfolio.create", "channel.create", "media.upload", "account.settings", "user.invite", "user.role", "api_key.create", "api_key.revoke"} {
 		if !strings.Contains(log, action) {
 			t.Errorf("the audit log lacks %s:\n%s", action, log)
 		}
