@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -141,6 +143,7 @@ func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, po
 
 func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, rdb *redis.Client,
 	box *secrets.Box, m *metrics.Sending, wg *sync.WaitGroup) error {
+	collectLessOften()
 	srv, err := worker.New(cfg.RedisURL, cfg.WorkerServers, cfg.WorkerConcurrency, log)
 	if err != nil {
 		return err
@@ -158,6 +161,19 @@ func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, pool 
 		srv.Shutdown()
 	})
 	return nil
+}
+
+// workerGOGC is the worker's garbage-collection target unless GOGC is set. Each send allocates
+// (its JSON, its request), so at the default of 100 a worker collects many times a second, and a
+// collection delays the handlers waking for their throughput slots: a send written more than the
+// tolerance late loses its slot. At 400 the pacing test lost half as many slots (0.975 of the
+// limit rather than 0.94), for a heap a few times the live one (tens of MB).
+const workerGOGC = 400
+
+func collectLessOften() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(workerGOGC)
+	}
 }
 
 func openRedis(ctx context.Context, url string) (*redis.Client, error) {
