@@ -71,7 +71,7 @@ type Template struct {
 	Category string         `json:"category"` // marketing, utility, authentication
 	Status   string         `json:"status"`   // APPROVED when empty; PAUSED and DISABLED refuse sends
 	Quality  string         `json:"quality"`  // Meta's quality score; UNKNOWN when empty
-	Header   string         `json:"header"`   // TEXT (when empty), IMAGE, VIDEO or DOCUMENT; Components' header wins
+	Header   string         `json:"header"`   // TEXT (when empty), IMAGE, VIDEO, DOCUMENT or LOCATION; Components' header wins
 	Params   map[string]int `json:"params"`
 	// Components are what GET /{waba-id}/message_templates lists, in Meta's form (they must
 	// agree with Params); when empty, a body (and header, URL buttons) with Params' placeholders.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -120,7 +121,25 @@ func readUpload(w http.ResponseWriter, r *http.Request) (uploadForm, *metaError)
 	return f, nil
 }
 
-// headerFormat is the template's header as Meta approved it: TEXT, IMAGE, VIDEO or DOCUMENT.
+// checkLocation checks a location header's place as Meta does: latitude and longitude, numbers
+// (or strings of them) of degrees in range.
+func checkLocation(raw json.RawMessage) *metaError {
+	var loc struct {
+		Latitude, Longitude json.Number
+	}
+	if json.Unmarshal(raw, &loc) != nil || loc.Latitude == "" || loc.Longitude == "" {
+		return &metaError{http.StatusBadRequest, codeParamMissing, "(#131008) Required parameter is missing: header location needs latitude and longitude"}
+	}
+	lat, err1 := loc.Latitude.Float64()
+	long, err2 := loc.Longitude.Float64()
+	if err1 != nil || err2 != nil || math.Abs(lat) > 90 || math.Abs(long) > 180 {
+		return &metaError{http.StatusBadRequest, codeParamInvalid, "(#131009) Parameter value is not valid: header location latitude or longitude"}
+	}
+	return nil
+}
+
+// headerFormat is the template's header as Meta approved it: TEXT, IMAGE, VIDEO, DOCUMENT or
+// LOCATION.
 func (t *Template) headerFormat() string {
 	for _, c := range t.Components {
 		if strings.EqualFold(c.Type, "HEADER") {
@@ -130,12 +149,13 @@ func (t *Template) headerFormat() string {
 	return strings.ToUpper(cmp.Or(t.Header, "TEXT"))
 }
 
-// checkMedia checks a send's header parameter against the template's header as Meta does: the
-// media type must be the header's, with a link or an id (not both). It answers what the record
+// checkHeader checks a send's header parameter against the template's header as Meta does: its
+// type must be the header's; a location needs its place (checkLocation); media a link or an id
+// (not both). It answers what the record
 // notes ("id:…" or "link:…") and the code the message will fail with: a media id this number did
 // not upload or that expired, or a link Meta cannot fetch (a host under .invalid), fails after
 // Meta took the message, with 131053.
-func (s *Sim) checkMedia(numberID string, t *Template, req sendRequest) (string, int, *metaError) {
+func (s *Sim) checkHeader(numberID string, t *Template, req sendRequest) (string, int, *metaError) {
 	format := strings.ToLower(t.headerFormat())
 	for _, c := range req.Template.Components {
 		if c.Type != "header" {
@@ -148,10 +168,12 @@ func (s *Sim) checkMedia(numberID string, t *Template, req sendRequest) (string,
 			_ = json.Unmarshal(p["type"], &kind)
 			isMedia := kind == "image" || kind == "video" || kind == "document"
 			switch {
-			case format == "text" && !isMedia:
+			case format == "text" && !isMedia && kind != "location":
 				continue
 			case kind != format:
 				return "", 0, &metaError{http.StatusBadRequest, codeFormatMismatch, fmt.Sprintf("(#132012) Parameter format does not match format in the created template: header wants %s, got %s", format, cmp.Or(kind, "none"))}
+			case kind == "location":
+				return "", 0, checkLocation(p["location"])
 			}
 			var m struct {
 				ID   string `json:"id"`

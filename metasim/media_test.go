@@ -95,3 +95,34 @@ func TestMediaHeaderChecked(t *testing.T) {
 		t.Errorf("record of the uploaded id: %+v", got)
 	}
 }
+
+// A location header takes a place with a latitude and a longitude in range.
+func TestLocationHeaderChecked(t *testing.T) {
+	f := start(t, Config{})
+	f.sim.AddTemplate(Template{Name: "store", Language: "en", Category: "utility", Header: "LOCATION", Params: map[string]int{"header": 1}})
+	for param, code := range map[string]int{
+		`{"type":"location","location":{"latitude":"18.52","longitude":"73.85","name":"Pune store"}}`: 0,
+		`{"type":"location","location":{"latitude":-33.9,"longitude":151.2}}`:                         0,
+		`{"type":"location","location":{"latitude":"98","longitude":"73.85"}}`:                        codeParamInvalid,
+		`{"type":"location","location":{"name":"Pune store"}}`:                                        codeParamMissing,
+		`{"type":"image","image":{"link":"https://cdn.example/a.png"}}`:                               codeFormatMismatch,
+	} {
+		body := fmt.Sprintf(`{"messaging_product":"whatsapp","to":"+14155550800","type":"template",
+			"template":{"name":"store","language":{"code":"en"},"components":[{"type":"header","parameters":[%s]}]}}`, param)
+		req, _ := http.NewRequest("POST", f.url+"/v23.0/1001/messages", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer tok")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct{ Error struct{ Code int } }
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		res.Body.Close()
+		if out.Error.Code != code {
+			t.Errorf("%s: code %d, want %d", param, out.Error.Code, code)
+		}
+		f.sim.mu.Lock()
+		f.sim.lastPair = map[string]time.Time{}
+		f.sim.mu.Unlock()
+	}
+}

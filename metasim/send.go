@@ -184,7 +184,7 @@ func (s *Sim) accept(id, token string, req sendRequest, fault string, wallNow ti
 		}
 		rec.Template, rec.Language, rec.Category = t.Name, t.Language, t.Category
 		rec.BodyParams = bodyTexts(req)
-		media, code, e := s.checkMedia(id, t, req)
+		media, code, e := s.checkHeader(id, t, req)
 		if e != nil {
 			return fail(*e)
 		}

@@ -88,6 +88,9 @@ func (t *Template) renderHeader(h *Header, r Recipient, event map[string]any) (*
 		}
 		return &whatsapp.Component{Type: "header", Parameters: params}, text, nil
 	}
+	if h.Format == "location" {
+		return t.renderLocation(r, event)
+	}
 	v, err := t.value("header.media", r, event)
 	if err != nil {
 		return nil, "", err
@@ -106,6 +109,43 @@ func (t *Template) renderHeader(h *Header, r Recipient, event map[string]any) (*
 		p.Video = media
 	}
 	return &whatsapp.Component{Type: "header", Parameters: []whatsapp.Parameter{p}}, "[" + h.Format + "]", nil
+}
+
+// renderLocation fills a location header: latitude and longitude in decimal degrees, and the
+// place's name and address when they are mapped.
+func (t *Template) renderLocation(r Recipient, event map[string]any) (*whatsapp.Component, string, error) {
+	loc := &whatsapp.Location{}
+	for _, c := range []struct {
+		key   string
+		out   *string
+		limit float64
+	}{{"header.latitude", &loc.Latitude, 90}, {"header.longitude", &loc.Longitude, 180}} {
+		v, err := t.value(c.key, r, event)
+		if err != nil {
+			return nil, "", err
+		}
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(x) || math.Abs(x) > c.limit {
+			return nil, "", fmt.Errorf("%s: %q is not a number of degrees from -%[3]g to %[3]g", c.key, v, c.limit)
+		}
+		*c.out = strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	for _, c := range []struct {
+		key string
+		out *string
+	}{{"header.name", &loc.Name}, {"header.address", &loc.Address}} {
+		if _, ok := t.Parameters[c.key]; !ok {
+			continue
+		}
+		v, err := t.value(c.key, r, event)
+		if err != nil {
+			return nil, "", err
+		}
+		*c.out = v
+	}
+	p := whatsapp.Parameter{Type: "location", Location: loc}
+	return &whatsapp.Component{Type: "header", Parameters: []whatsapp.Parameter{p}},
+		strings.TrimSpace("[location] " + loc.Name), nil
 }
 
 // mediaIDRE is a media id as Meta answers an upload: digits.

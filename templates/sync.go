@@ -35,7 +35,7 @@ func FromMeta(mt whatsapp.MessageTemplate) (Template, error) {
 		switch strings.ToUpper(c.Type) {
 		case "HEADER":
 			format := strings.ToLower(c.Format)
-			if !slices.Contains([]string{"text", "image", "video", "document"}, format) {
+			if !slices.Contains([]string{"text", "image", "video", "document", "location"}, format) {
 				return t, fmt.Errorf("a %s header", c.Format)
 			}
 			t.Components.Header = &Header{Format: format}

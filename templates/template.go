@@ -33,9 +33,10 @@ type Components struct {
 	Buttons []Button `json:"buttons,omitempty"`
 }
 
-// Header is text with at most one placeholder, or a media header filled with a link.
+// Header is text with at most one placeholder, a media header (an uploaded file or a link), or a
+// location (latitude, longitude, and a name and address when mapped).
 type Header struct {
-	Format string `json:"format"` // text, image, document, video
+	Format string `json:"format"` // text, image, document, video, location
 	Text   string `json:"text,omitempty"`
 }
 
@@ -63,8 +64,9 @@ type Source struct {
 	Currency string `json:"currency,omitempty"` // ISO 4217 code, with type currency
 }
 
-// Mapping fills parameters by slot: "header.1", "header.media", "body.N", "button.I" (the URL
-// suffix or the quick-reply payload of the button at index I).
+// Mapping fills parameters by slot: "header.1", "header.media", "header.latitude",
+// "header.longitude", "header.name", "header.address", "body.N" (or "body.name" with named
+// placeholders), "button.I" (the URL suffix or the quick-reply payload of the button at index I).
 type Mapping map[string]Source
 
 // Template is what the API stores.
@@ -123,6 +125,7 @@ func (t *Template) Validate() error {
 type slot struct {
 	required bool
 	media    bool
+	plain    bool // a location's part: text as it is, no currency or date
 }
 
 func (c Components) slots() (map[string]slot, error) {
@@ -138,8 +141,14 @@ func (c Components) slots() (map[string]slot, error) {
 				return nil, bad("components.header.text", "a %s header has no text", h.Format)
 			}
 			s["header.media"] = slot{required: true, media: true}
+		case "location":
+			if h.Text != "" {
+				return nil, bad("components.header.text", "a location header has no text")
+			}
+			s["header.latitude"], s["header.longitude"] = slot{required: true, plain: true}, slot{required: true, plain: true}
+			s["header.name"], s["header.address"] = slot{plain: true}, slot{plain: true}
 		default:
-			return nil, bad("components.header.format", "must be text, image, document or video")
+			return nil, bad("components.header.format", "must be text, image, document, video or location")
 		}
 	}
 	if strings.TrimSpace(c.Body.Text) == "" {
@@ -290,6 +299,9 @@ func (m Mapping) check(slots map[string]slot) error {
 		}
 		if err := src.check("parameters."+key, slots[key].media); err != nil {
 			return err
+		}
+		if slots[key].plain && src.Type != "" && src.Type != "text" {
+			return bad("parameters."+key+".type", "a location's parts are plain text")
 		}
 	}
 	return nil

@@ -135,6 +135,37 @@ func TestRenderNamed(t *testing.T) {
 	}
 }
 
+// A location header sends its place: latitude and longitude (from the contact's attributes, say)
+// in range, and the name and address when mapped.
+func TestRenderLocation(t *testing.T) {
+	t.Parallel()
+	tpl := Template{Name: "store", Language: "en", Category: "utility",
+		Components: Components{Header: &Header{Format: "location"}, Body: Text{Text: "Your nearest store."}},
+		Parameters: Mapping{"header.latitude": {Source: "attribute", Key: "lat"}, "header.longitude": {Source: "attribute", Key: "long"},
+			"header.name": {Source: "fixed", Value: "Pune store"}}}
+	if err := tpl.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := tpl.Render(Recipient{Attributes: map[string]any{"lat": 18.5204, "long": "73.8567"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(out.Components[0])
+	want := `{"type":"header","parameters":[{"type":"location","location":{"latitude":"18.5204","longitude":"73.8567","name":"Pune store"}}]}`
+	if string(got) != want || out.Preview.Header != "[location] Pune store" {
+		t.Fatalf("header\n got %s\nwant %s\npreview %q", got, want, out.Preview.Header)
+	}
+	if _, err := tpl.Render(Recipient{Attributes: map[string]any{"lat": 118.5, "long": 73.8}}, nil); err == nil || !strings.Contains(err.Error(), "header.latitude") {
+		t.Errorf("a latitude of 118.5 rendered: %v", err)
+	}
+	bad := tpl
+	bad.Parameters = Mapping{"header.latitude": {Source: "attribute", Key: "lat", Type: "currency", Currency: "INR"},
+		"header.longitude": {Source: "attribute", Key: "long"}}
+	if fe, ok := invalid.As(bad.Validate()); !ok || fe.Field != "parameters.header.latitude.type" {
+		t.Errorf("a currency latitude: %v", bad.Validate())
+	}
+}
+
 func TestValidateRejects(t *testing.T) {
 	t.Parallel()
 	cases := map[string]func(*Template){

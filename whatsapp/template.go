@@ -18,7 +18,7 @@ type Component struct {
 
 // Parameter fills one placeholder of a component.
 type Parameter struct {
-	Type string `json:"type"` // text, currency, date_time, image, document, video, payload, coupon_code
+	Type string `json:"type"` // text, currency, date_time, image, document, video, location, payload, coupon_code
 	// ParameterName fills the placeholder of that name in a template of named parameters.
 	ParameterName string    `json:"parameter_name,omitempty"`
 	Text          string    `json:"text,omitempty"`
@@ -29,6 +29,7 @@ type Parameter struct {
 	Image         *Media    `json:"image,omitempty"`
 	Document      *Media    `json:"document,omitempty"`
 	Video         *Media    `json:"video,omitempty"`
+	Location      *Location `json:"location,omitempty"`
 }
 
 // Currency is an amount in thousandths of the currency's unit.
@@ -41,6 +42,14 @@ type Currency struct {
 // DateTime is shown as its fallback value.
 type DateTime struct {
 	FallbackValue string `json:"fallback_value"`
+}
+
+// Location is a location header's place: latitude and longitude in decimal degrees.
+type Location struct {
+	Latitude  string `json:"latitude"`
+	Longitude string `json:"longitude"`
+	Name      string `json:"name,omitempty"`
+	Address   string `json:"address,omitempty"`
 }
 
 // Media is a header image, document or video: a file uploaded to Meta (its id) or one Meta
