@@ -3,11 +3,8 @@ package metasim
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -77,17 +74,8 @@ func TestMediaHeaderChecked(t *testing.T) {
 	for i, c := range cases {
 		body := fmt.Sprintf(`{"messaging_product":"whatsapp","to":"+1415555060%d","type":"template","biz_opaque_callback_data":"h%d",
 			"template":{"name":"sale","language":{"code":"en"},"components":[{"type":"header","parameters":[%s]}]}}`, i, i, c.param)
-		req, _ := http.NewRequest("POST", f.url+"/v23.0/1001/messages", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer tok")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out struct{ Error struct{ Code int } }
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		res.Body.Close()
-		if res.StatusCode != c.status || out.Error.Code != c.code {
-			t.Errorf("%s: %d %d, want %d %d", c.param, res.StatusCode, out.Error.Code, c.status, c.code)
+		if status, code := f.post(t, body); status != c.status || code != c.code {
+			t.Errorf("%s: %d %d, want %d %d", c.param, status, code, c.status, c.code)
 		}
 	}
 	testenv.Eventually(t, "failed statuses", 5*time.Second, func() bool { return f.sim.Counters().FailedByCode[codeMediaUpload] == 2 })
@@ -109,20 +97,9 @@ func TestLocationHeaderChecked(t *testing.T) {
 	} {
 		body := fmt.Sprintf(`{"messaging_product":"whatsapp","to":"+14155550800","type":"template",
 			"template":{"name":"store","language":{"code":"en"},"components":[{"type":"header","parameters":[%s]}]}}`, param)
-		req, _ := http.NewRequest("POST", f.url+"/v23.0/1001/messages", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer tok")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		if _, got := f.post(t, body); got != code {
+			t.Errorf("%s: code %d, want %d", param, got, code)
 		}
-		var out struct{ Error struct{ Code int } }
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		res.Body.Close()
-		if out.Error.Code != code {
-			t.Errorf("%s: code %d, want %d", param, out.Error.Code, code)
-		}
-		f.sim.mu.Lock()
-		f.sim.lastPair = map[string]time.Time{}
-		f.sim.mu.Unlock()
+		f.forgetPairs()
 	}
 }

@@ -108,6 +108,12 @@ func (f *fixture) send(t *testing.T, to, template, callback string) (int, int) {
 	}
 	body := fmt.Sprintf(`{"messaging_product":"whatsapp","to":%q,"type":"template","biz_opaque_callback_data":%q,
 		"template":{"name":%q,"language":{"code":"en"},"components":[{"type":"body","parameters":%s}]}}`, to, callback, template, params)
+	return f.post(t, body)
+}
+
+// post sends a raw send body and returns the HTTP status and Meta error code (0 on success).
+func (f *fixture) post(t *testing.T, body string) (int, int) {
+	t.Helper()
 	req, _ := http.NewRequest("POST", f.url+"/v23.0/1001/messages", bytes.NewBufferString(body))
 	req.Header.Set("Authorization", "Bearer tok")
 	res, err := http.DefaultClient.Do(req)
@@ -120,6 +126,13 @@ func (f *fixture) send(t *testing.T, to, template, callback string) (int, int) {
 	}
 	_ = json.NewDecoder(res.Body).Decode(&out)
 	return res.StatusCode, out.Error.Code
+}
+
+// forgetPairs lets the next send to a recipient go at once, as if the pair-rate interval passed.
+func (f *fixture) forgetPairs() {
+	f.sim.mu.Lock()
+	f.sim.lastPair = map[string]time.Time{}
+	f.sim.mu.Unlock()
 }
 
 func (f *fixture) control(t *testing.T, path string, v any) {
@@ -188,9 +201,7 @@ func TestMarketingCapAndPairRate(t *testing.T) {
 	if _, code := f.send(t, "+14155550300", "promo", "b"); code != codePairRate {
 		t.Fatalf("second message within 6 s: code %d", code)
 	}
-	f.sim.mu.Lock()
-	f.sim.lastPair = map[string]time.Time{} // as if the interval passed
-	f.sim.mu.Unlock()
+	f.forgetPairs()
 	f.send(t, "+14155550300", "promo", "c")
 	if c := f.sim.Counters(); c.FailedByCode[codeMarketingCap] != 1 || c.RefusedByCode[codePairRate] != 1 {
 		t.Fatalf("cap of 1 marketing message a day: %+v", c)
@@ -352,20 +363,9 @@ func TestNamedParametersChecked(t *testing.T) {
 	} {
 		body := fmt.Sprintf(`{"messaging_product":"whatsapp","to":"+14155550700","type":"template",
 			"template":{"name":"note","language":{"code":"en"},"components":[{"type":"body","parameters":[%s]}]}}`, params)
-		req, _ := http.NewRequest("POST", f.url+"/v23.0/1001/messages", bytes.NewBufferString(body))
-		req.Header.Set("Authorization", "Bearer tok")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		if _, got := f.post(t, body); got != code {
+			t.Errorf("%s: code %d, want %d", params, got, code)
 		}
-		var out struct{ Error struct{ Code int } }
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		res.Body.Close()
-		if out.Error.Code != code {
-			t.Errorf("%s: code %d, want %d", params, out.Error.Code, code)
-		}
-		f.sim.mu.Lock()
-		f.sim.lastPair = map[string]time.Time{}
-		f.sim.mu.Unlock()
+		f.forgetPairs()
 	}
 }
