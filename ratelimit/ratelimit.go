@@ -212,7 +212,9 @@ func portfolioTag(portfolio int64) string { return "{p" + strconv.FormatInt(port
 // tier's set (keeping a later time already there), and the seed mark, which holds new throughput
 // slots back by maxWait when the portfolio was busy: sends from before the loss may still be
 // waiting for theirs.
-// Concurrent reseeds of one portfolio write the same state.
+// Concurrent reseeds of one portfolio add the same recipients; the first sets the mark, and a
+// later one leaves it: by then the portfolio may be busy with the sends the first one let through,
+// which must not hold everything back again (a first burst of sends saw the mark moved 500 ms on).
 func (l *Limiter) reseed(ctx context.Context, portfolio int64) error {
 	u, err := l.usage(ctx, portfolio)
 	if err != nil {
@@ -235,7 +237,7 @@ func (l *Limiter) reseed(ctx context.Context, portfolio int64) error {
 			}
 			p.ZAddArgs(ctx, "wa:"+tag+":tier", redis.ZAddArgs{GT: true, Members: members})
 		}
-		p.Set(ctx, "wa:"+tag+":seeded", mark, 0)
+		p.SetNX(ctx, "wa:"+tag+":seeded", mark, 0)
 		return nil
 	})
 	return err

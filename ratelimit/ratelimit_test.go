@@ -263,3 +263,24 @@ func TestSpacingCoversTheTolerance(t *testing.T) {
 		}
 	}
 }
+
+// Sends that all find Redis without a portfolio's state reseed it at once: the first reseed's mark
+// stands, so a later one, which finds the portfolio busy with the sends the first let through,
+// does not hold every slot back by the horizon.
+func TestConcurrentReseedsKeepTheFirstMark(t *testing.T) {
+	rdb := testenv.Redis(t)
+	ctx := context.Background()
+	var busy atomic.Bool
+	l := New(rdb, func(context.Context, int64) (Usage, error) { return Usage{Busy: busy.Load()}, nil }, 0, 2*time.Second)
+	if err := l.reseed(ctx, 9); err != nil { // the first: nothing sent yet
+		t.Fatal(err)
+	}
+	busy.Store(true)
+	if err := l.reseed(ctx, 9); err != nil { // one that saw no state before the first finished
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if d, err := l.Acquire(ctx, Send{PhoneNumberID: "n9", Portfolio: 9, MPS: 1000, Recipient: "a"}); err != nil || !d.Allowed || time.Since(start) > time.Second {
+		t.Fatalf("a send after two reseeds: %+v %v after %s", d, err, time.Since(start))
+	}
+}
