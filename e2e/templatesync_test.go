@@ -76,14 +76,16 @@ func TestTemplatesSyncFromTheWABA(t *testing.T) {
 	}
 }
 
-// A template of named parameters (Meta's NAMED format) syncs with a slot per name; mapped, it
-// sends each parameter with its name, which metasim checks as Meta does.
+// A template of named parameters (Meta's NAMED format) and a Flow button syncs with a slot per
+// name; mapped, it sends each parameter with its name and the button with Meta's default flow
+// token, which metasim checks as Meta does.
 func TestNamedTemplateSyncsAndSends(t *testing.T) {
 	t.Parallel() // counts no sends per second
 	s := newStack(t, metasim.Config{TimeScale: 100}, 1000)
 	channel, _ := s.setup("unlimited")
 	s.sim.AddTemplate(metasim.Template{Name: "order_note", Language: "en", Category: "utility", Params: map[string]int{"body": 2},
-		Components: []whatsapp.TemplateComponent{{Type: "BODY", Text: "Hi {{first_name}}, your {{city}} store has your order, {{first_name}}."}}})
+		Components: []whatsapp.TemplateComponent{{Type: "BODY", Text: "Hi {{first_name}}, your {{city}} store has your order, {{first_name}}."},
+			{Type: "BUTTONS", Buttons: []whatsapp.TemplateButton{{Type: "FLOW", Text: "Book a pickup"}}}}})
 	res := s.call("POST", fmt.Sprintf("/v1/channels/%d/templates/sync", channel), nil, 200)
 	check := res["mappings_to_check"].([]any)[0].(map[string]any)
 	if len(res["skipped"].([]any)) != 0 || check["note"] != "needs a source for body.city, body.first_name" {

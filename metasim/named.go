@@ -6,7 +6,10 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/dripcast/dripcast/whatsapp"
 )
 
 var namedRE = regexp.MustCompile(`\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}`)
@@ -53,6 +56,39 @@ func checkNamed(t *Template, req sendRequest) *metaError {
 		}
 		if len(got) != len(want[c.Type]) {
 			return &metaError{http.StatusBadRequest, codeParamCount, fmt.Sprintf("(#132000) Number of parameters does not match the expected number of params: %s wants %v", c.Type, want[c.Type])}
+		}
+	}
+	return nil
+}
+
+// buttonSubTypes is the sub_type a send gives each kind of listed button (an authentication
+// template's code button goes as a URL button); a phone button takes no component.
+var buttonSubTypes = map[string]string{"URL": "url", "QUICK_REPLY": "quick_reply", "COPY_CODE": "copy_code", "FLOW": "flow",
+	"OTP": "url", "CATALOG": "catalog", "MPM": "mpm"}
+
+// checkButtons checks, as Meta does, that each button component names a button the template has,
+// with that button's sub_type. Only a template configured with its Components knows its buttons
+// (one with Params alone knows those that take a parameter).
+func checkButtons(t *Template, req sendRequest) *metaError {
+	if len(t.Components) == 0 {
+		return nil
+	}
+	var buttons []whatsapp.TemplateButton
+	for _, c := range t.Components {
+		if strings.EqualFold(c.Type, "BUTTONS") {
+			buttons = c.Buttons
+		}
+	}
+	for _, c := range req.Template.Components {
+		if c.Type != "button" {
+			continue
+		}
+		i, err := strconv.Atoi(c.Index)
+		if err != nil || i < 0 || i >= len(buttons) {
+			return &metaError{http.StatusBadRequest, codeParamInvalid, fmt.Sprintf("(#131009) Parameter value is not valid: the template has no button at index %q", c.Index)}
+		}
+		if want := buttonSubTypes[strings.ToUpper(buttons[i].Type)]; want == "" || !strings.EqualFold(c.SubType, want) {
+			return &metaError{http.StatusBadRequest, codeParamInvalid, fmt.Sprintf("(#131009) Parameter value is not valid: button %d is a %s button, not %s", i, buttons[i].Type, c.SubType)}
 		}
 	}
 	return nil

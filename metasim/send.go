@@ -276,6 +276,9 @@ func (s *Sim) checkTemplate(req sendRequest) (*Template, *metaError) {
 	if e := checkNamed(t, req); e != nil {
 		return nil, e
 	}
+	if e := checkButtons(t, req); e != nil {
+		return nil, e
+	}
 	return t, nil
 }
 

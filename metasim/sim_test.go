@@ -369,3 +369,25 @@ func TestNamedParametersChecked(t *testing.T) {
 		f.forgetPairs()
 	}
 }
+
+// A button component must name a button the template lists, with its kind's sub_type (an
+// authentication template's code button goes as a URL button).
+func TestButtonsChecked(t *testing.T) {
+	f := start(t, Config{})
+	f.sim.AddTemplate(Template{Name: "book", Language: "en", Category: "marketing", Params: map[string]int{"button.0": 1},
+		Components: []whatsapp.TemplateComponent{{Type: "BODY", Text: "Book a visit"},
+			{Type: "BUTTONS", Buttons: []whatsapp.TemplateButton{{Type: "OTP", Text: "Copy code"}, {Type: "FLOW", Text: "Book"}}}}})
+	code := `{"type":"button","sub_type":"url","index":"0","parameters":[{"type":"text","text":"123"}]}`
+	for buttons, want := range map[string]int{
+		code + `,{"type":"button","sub_type":"flow","index":"1","parameters":[{"type":"action","action":{"flow_token":"unused"}}]}`: 0,
+		code + `,{"type":"button","sub_type":"url","index":"1","parameters":[{"type":"text","text":"x"}]}`:                          codeParamInvalid,
+		code + `,{"type":"button","sub_type":"flow","index":"7","parameters":[]}`:                                                   codeParamInvalid,
+	} {
+		body := fmt.Sprintf(`{"messaging_product":"whatsapp","to":"+14155550900","type":"template",
+			"template":{"name":"book","language":{"code":"en"},"components":[%s]}}`, buttons)
+		if _, got := f.post(t, body); got != want {
+			t.Errorf("%s: code %d, want %d", buttons, got, want)
+		}
+		f.forgetPairs()
+	}
+}

@@ -192,6 +192,22 @@ func (t *Template) renderButton(i int, b Button, r Recipient, event map[string]a
 			return nil, "", err
 		}
 		comp.Parameters = []whatsapp.Parameter{{Type: "coupon_code", Coupon: v}}
+	case "otp": // Meta sends an authentication template's code button as a URL button's parameter
+		v, err := t.value(key, r, event)
+		if err != nil {
+			return nil, "", err
+		}
+		comp.SubType, comp.Parameters = "url", []whatsapp.Parameter{{Type: "text", Text: v}}
+	case "flow":
+		token := "unused" // Meta's default
+		if _, ok := t.Parameters[key]; ok {
+			v, err := t.value(key, r, event)
+			if err != nil {
+				return nil, "", err
+			}
+			token = v
+		}
+		comp.Parameters = []whatsapp.Parameter{{Type: "action", Action: &whatsapp.Action{FlowToken: token}}}
 	default:
 		return nil, b.Text, nil
 	}

@@ -49,11 +49,11 @@ func FromMeta(mt whatsapp.MessageTemplate) (Template, error) {
 		case "BUTTONS":
 			for _, b := range c.Buttons {
 				kind := strings.ToLower(b.Type)
-				if !slices.Contains([]string{"quick_reply", "url", "phone_number", "copy_code"}, kind) {
+				if !slices.Contains([]string{"quick_reply", "url", "phone_number", "copy_code", "flow", "otp"}, kind) {
 					return t, fmt.Errorf("a %s button", b.Type)
 				}
 				text := b.Text
-				if kind == "copy_code" && text == "" {
+				if (kind == "copy_code" || kind == "otp") && text == "" {
 					text = "Copy code"
 				}
 				t.Components.Buttons = append(t.Components.Buttons, Button{Type: kind, Text: text, URL: b.URL, PhoneNumber: b.PhoneNumber})

@@ -37,10 +37,10 @@ func TestSync(t *testing.T) {
 		Components: []whatsapp.TemplateComponent{body("Welcome aboard!")}}
 	named := whatsapp.MessageTemplate{Name: "named", Language: "en", Status: "APPROVED", Category: "UTILITY", ParameterFormat: "NAMED",
 		Components: []whatsapp.TemplateComponent{body("Hi {{first_name}}, order {{order_id}} is on its way, {{first_name}}.")}}
-	booking := whatsapp.MessageTemplate{Name: "booking", Language: "en", Status: "APPROVED", Category: "UTILITY",
-		Components: []whatsapp.TemplateComponent{body("Book a visit"), {Type: "BUTTONS", Buttons: []whatsapp.TemplateButton{{Type: "FLOW", Text: "Book"}}}}}
+	catalog := whatsapp.MessageTemplate{Name: "catalog", Language: "en", Status: "APPROVED", Category: "MARKETING",
+		Components: []whatsapp.TemplateComponent{body("See what's new"), {Type: "BUTTONS", Buttons: []whatsapp.TemplateButton{{Type: "CATALOG", Text: "View catalog"}}}}}
 
-	res, err := Sync(ctx, pool, by, "2001", []whatsapp.MessageTemplate{promo, welcome, named, booking})
+	res, err := Sync(ctx, pool, by, "2001", []whatsapp.MessageTemplate{promo, welcome, named, catalog})
 	if err != nil || res.Created != 3 || len(res.Skipped) != 1 || len(res.ToCheck) != 2 ||
 		res.ToCheck[0].Note != "needs a source for body.1, button.0, header.media" ||
 		res.ToCheck[1].Note != "needs a source for body.first_name, body.order_id" {

@@ -45,9 +45,10 @@ type Text struct {
 	Text string `json:"text"`
 }
 
-// Button is a quick reply, a URL (whose suffix may be a placeholder), a phone number or a copy code.
+// Button is a quick reply, a URL (whose suffix may be a placeholder), a phone number, a copy code,
+// a WhatsApp Flow, or an authentication template's one-time code (copy code or one tap).
 type Button struct {
-	Type        string `json:"type"` // quick_reply, url, phone_number, copy_code
+	Type        string `json:"type"` // quick_reply, url, phone_number, copy_code, flow, otp
 	Text        string `json:"text"`
 	URL         string `json:"url,omitempty"`
 	PhoneNumber string `json:"phone_number,omitempty"`
@@ -66,7 +67,8 @@ type Source struct {
 
 // Mapping fills parameters by slot: "header.1", "header.media", "header.latitude",
 // "header.longitude", "header.name", "header.address", "body.N" (or "body.name" with named
-// placeholders), "button.I" (the URL suffix or the quick-reply payload of the button at index I).
+// placeholders), "button.I" (the URL suffix, the quick-reply payload, the coupon, the flow token or the
+// one-time code of the button at index I).
 type Mapping map[string]Source
 
 // Template is what the API stores.
@@ -204,10 +206,12 @@ func (b Button) slot(i int, s map[string]slot) error {
 		if b.PhoneNumber == "" {
 			return bad(field+".phone_number", "is required")
 		}
-	case "copy_code":
+	case "copy_code", "otp": // the coupon; an authentication template's one-time code
 		s[key] = slot{required: true}
+	case "flow":
+		s[key] = slot{} // the flow token; Meta's "unused" without one
 	default:
-		return bad(field+".type", "must be quick_reply, url, phone_number or copy_code")
+		return bad(field+".type", "must be quick_reply, url, phone_number, copy_code, flow or otp")
 	}
 	return nil
 }

@@ -166,6 +166,40 @@ func TestRenderLocation(t *testing.T) {
 	}
 }
 
+// A Flow button sends its token (Meta's "unused" when none is mapped); an authentication
+// template's code button sends the code as a URL button's parameter, as Meta wants it.
+func TestRenderFlowAndCodeButtons(t *testing.T) {
+	t.Parallel()
+	otp := Template{Name: "login_code", Language: "en", Category: "authentication",
+		Components: Components{Body: Text{Text: "{{1}} is your code."}, Buttons: []Button{{Type: "otp", Text: "Copy code"}}},
+		Parameters: Mapping{"body.1": {Source: "event", Key: "code"}, "button.0": {Source: "event", Key: "code"}}}
+	flow := Template{Name: "book", Language: "en", Category: "marketing",
+		Components: Components{Body: Text{Text: "Book a visit."}, Buttons: []Button{{Type: "flow", Text: "Book"}}}, Parameters: Mapping{}}
+	want := map[string]string{
+		"otp":        `{"type":"button","sub_type":"url","index":"0","parameters":[{"type":"text","text":"482913"}]}`,
+		"flow":       `{"type":"button","sub_type":"flow","index":"0","parameters":[{"type":"action","action":{"flow_token":"unused"}}]}`,
+		"flow token": `{"type":"button","sub_type":"flow","index":"0","parameters":[{"type":"action","action":{"flow_token":"visit-482913"}}]}`,
+	}
+	flowToken := flow
+	flowToken.Parameters = Mapping{"button.0": {Source: "fixed", Value: "visit-482913"}}
+	for name, tpl := range map[string]Template{"otp": otp, "flow": flow, "flow token": flowToken} {
+		if err := tpl.Validate(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out, err := tpl.Render(Recipient{}, map[string]any{"code": "482913"})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got, _ := json.Marshal(out.Components[len(out.Components)-1]); string(got) != want[name] {
+			t.Errorf("%s\n got %s\nwant %s", name, got, want[name])
+		}
+	}
+	delete(otp.Parameters, "button.0")
+	if fe, ok := invalid.As(otp.Validate()); !ok || fe.Field != "parameters.button.0" {
+		t.Errorf("a code button without its code: %v", otp.Validate())
+	}
+}
+
 func TestValidateRejects(t *testing.T) {
 	t.Parallel()
 	cases := map[string]func(*Template){

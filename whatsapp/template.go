@@ -18,7 +18,7 @@ type Component struct {
 
 // Parameter fills one placeholder of a component.
 type Parameter struct {
-	Type string `json:"type"` // text, currency, date_time, image, document, video, location, payload, coupon_code
+	Type string `json:"type"` // text, currency, date_time, image, document, video, location, payload, coupon_code, action
 	// ParameterName fills the placeholder of that name in a template of named parameters.
 	ParameterName string    `json:"parameter_name,omitempty"`
 	Text          string    `json:"text,omitempty"`
@@ -30,6 +30,12 @@ type Parameter struct {
 	Document      *Media    `json:"document,omitempty"`
 	Video         *Media    `json:"video,omitempty"`
 	Location      *Location `json:"location,omitempty"`
+	Action        *Action   `json:"action,omitempty"`
+}
+
+// Action fills a Flow button: the token the flow's messages carry back.
+type Action struct {
+	FlowToken string `json:"flow_token,omitempty"`
 }
 
 // Currency is an amount in thousandths of the currency's unit.
@@ -86,7 +92,7 @@ type TemplateComponent struct {
 
 // TemplateButton is one button of a listed template.
 type TemplateButton struct {
-	Type        string `json:"type"` // QUICK_REPLY, URL, PHONE_NUMBER, COPY_CODE, OTP, FLOW, …
+	Type        string `json:"type"` // QUICK_REPLY, URL, PHONE_NUMBER, COPY_CODE, OTP, FLOW, CATALOG, MPM…
 	Text        string `json:"text,omitempty"`
 	URL         string `json:"url,omitempty"`
 	PhoneNumber string `json:"phone_number,omitempty"`
