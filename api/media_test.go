@@ -62,7 +62,8 @@ func TestMediaUpload(t *testing.T) {
 	e.upload(other, path, newUpload(t, "file", "sale.png", "image/png", pngFile)).want(t, 404)
 	e.call(other, "GET", path, nil).want(t, 404)
 
-	// A broadcast naming the upload is accepted while Meta keeps the file, not once it expired.
+	// A broadcast or a sequence naming the upload is accepted while Meta keeps the file, not once
+	// it expired.
 	tpl := e.call(key, "POST", "/v1/templates", map[string]any{"name": "sale", "language": "en", "category": "marketing",
 		"components": map[string]any{"header": map[string]any{"format": "image"}, "body": map[string]any{"text": "Our sale starts today."}},
 		"parameters": map[string]any{"header.media": map[string]any{"source": "fixed", "value": got.Body["media_id"]}}}).want(t, 201)
@@ -73,5 +74,8 @@ func TestMediaUpload(t *testing.T) {
 	}
 	if r := e.call(key, "POST", "/v1/broadcasts", broadcast).want(t, 400); r.Body["error"].(map[string]any)["field"] != "parameters.header.media" {
 		t.Errorf("a broadcast of an expired upload: %s", r.Raw)
+	}
+	if r := e.call(key, "POST", "/v1/sequences", cartSequence(ch.num("id"), tpl.num("id"))).want(t, 400); r.Body["error"].(map[string]any)["field"] != "steps[0].parameters.header.media" {
+		t.Errorf("a sequence of an expired upload: %s", r.Raw)
 	}
 }

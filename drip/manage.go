@@ -16,6 +16,7 @@ import (
 	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/costs"
 	"github.com/dripcast/dripcast/invalid"
+	"github.com/dripcast/dripcast/media"
 	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 )
@@ -91,7 +92,7 @@ func (in *SequenceInput) check(ctx context.Context, q *queries.Queries, account 
 		}
 		in.SendWindow = settings.SendWindow
 	}
-	err := checkDefinition(ctx, q, account, &in.Definition)
+	err := checkDefinition(ctx, q, account, in.ChannelID, &in.Definition)
 	if _, bad := invalid.As(err); bad && in.Incomplete && state == queries.SequenceStatusDraft {
 		err = nil
 	}
@@ -101,8 +102,9 @@ func (in *SequenceInput) check(ctx context.Context, q *queries.Queries, account 
 	return json.Marshal(in.Definition)
 }
 
-// checkDefinition validates a definition against the account's templates.
-func checkDefinition(ctx context.Context, q *queries.Queries, account int64, def *Definition) error {
+// checkDefinition validates a definition against the account's templates and, for a step whose
+// media header names an uploaded file, the channel's uploads (media.CheckRefs).
+func checkDefinition(ctx context.Context, q *queries.Queries, account, channel int64, def *Definition) error {
 	categories := map[int64]string{}
 	for i, step := range def.Steps {
 		if i >= MaxSteps {
@@ -115,7 +117,11 @@ func checkDefinition(ctx context.Context, q *queries.Queries, account int64, def
 		if err != nil {
 			return err
 		}
-		if _, err := broadcast.MergedTemplate(tpl, step.Parameters); err != nil {
+		merged, err := broadcast.MergedTemplate(tpl, step.Parameters)
+		if err == nil {
+			err = media.CheckRefs(ctx, q, account, channel, merged, time.Now())
+		}
+		if err != nil {
 			return invalid.Within(fmt.Sprintf("steps[%d]", i), err)
 		}
 		categories[tpl.ID] = tpl.Category
@@ -125,7 +131,7 @@ func checkDefinition(ctx context.Context, q *queries.Queries, account int64, def
 
 // Ready says what keeps a sequence from being activated: nil when nothing does.
 func Ready(ctx context.Context, q *queries.Queries, account int64, s SequenceView) error {
-	return checkDefinition(ctx, q, account, &s.Definition)
+	return checkDefinition(ctx, q, account, s.ChannelID, &s.Definition)
 }
 
 // CreateSequence makes a draft sequence of by's account.
