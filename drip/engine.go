@@ -324,6 +324,12 @@ func (e *Engine) prepare(ctx context.Context, q *queries.Queries, db segment.Que
 		it.last = l.Status
 		if ok && int(l.Step) == int(it.row.NextStep)-1 {
 			it.origin, it.waiting = e.origin(l, it.def.RequireDelivered)
+			// A message goes out after its step ran, though Meta's whole-second timestamps can
+			// date it up to a second before (hours, on a scaled clock).
+			if ran := it.row.LastStepAt; it.origin != nil && ran != nil && it.origin.Before(*ran) {
+				t := *ran
+				it.origin = &t
+			}
 		}
 	}
 	return items, nil
