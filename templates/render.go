@@ -208,6 +208,16 @@ func (t *Template) renderButton(i int, b Button, r Recipient, event map[string]a
 			token = v
 		}
 		comp.Parameters = []whatsapp.Parameter{{Type: "action", Action: &whatsapp.Action{FlowToken: token}}}
+	case "catalog": // Meta shows the catalog's first product without a thumbnail named
+		action := &whatsapp.Action{}
+		if _, ok := t.Parameters[key]; ok {
+			v, err := t.value(key, r, event)
+			if err != nil {
+				return nil, "", err
+			}
+			action.ThumbnailProductRetailerID = v
+		}
+		comp.Parameters = []whatsapp.Parameter{{Type: "action", Action: action}}
 	default:
 		return nil, b.Text, nil
 	}

@@ -49,7 +49,7 @@ func FromMeta(mt whatsapp.MessageTemplate) (Template, error) {
 		case "BUTTONS":
 			for _, b := range c.Buttons {
 				kind := strings.ToLower(b.Type)
-				if !slices.Contains([]string{"quick_reply", "url", "phone_number", "copy_code", "flow", "otp"}, kind) {
+				if !slices.Contains([]string{"quick_reply", "url", "phone_number", "copy_code", "flow", "otp", "catalog"}, kind) {
 					return t, fmt.Errorf("a %s button", b.Type)
 				}
 				text := b.Text

@@ -38,7 +38,7 @@ func TestSync(t *testing.T) {
 	named := whatsapp.MessageTemplate{Name: "named", Language: "en", Status: "APPROVED", Category: "UTILITY", ParameterFormat: "NAMED",
 		Components: []whatsapp.TemplateComponent{body("Hi {{first_name}}, order {{order_id}} is on its way, {{first_name}}.")}}
 	catalog := whatsapp.MessageTemplate{Name: "catalog", Language: "en", Status: "APPROVED", Category: "MARKETING",
-		Components: []whatsapp.TemplateComponent{body("See what's new"), {Type: "BUTTONS", Buttons: []whatsapp.TemplateButton{{Type: "CATALOG", Text: "View catalog"}}}}}
+		Components: []whatsapp.TemplateComponent{body("See what's new"), {Type: "BUTTONS", Buttons: []whatsapp.TemplateButton{{Type: "MPM", Text: "View items"}}}}}
 
 	res, err := Sync(ctx, pool, by, "2001", []whatsapp.MessageTemplate{promo, welcome, named, catalog})
 	if err != nil || res.Created != 3 || len(res.Skipped) != 1 || len(res.ToCheck) != 2 ||

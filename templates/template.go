@@ -46,9 +46,10 @@ type Text struct {
 }
 
 // Button is a quick reply, a URL (whose suffix may be a placeholder), a phone number, a copy code,
-// a WhatsApp Flow, or an authentication template's one-time code (copy code or one tap).
+// a WhatsApp Flow, an authentication template's one-time code (copy code or one tap), or the
+// number's catalog.
 type Button struct {
-	Type        string `json:"type"` // quick_reply, url, phone_number, copy_code, flow, otp
+	Type        string `json:"type"` // quick_reply, url, phone_number, copy_code, flow, otp, catalog
 	Text        string `json:"text"`
 	URL         string `json:"url,omitempty"`
 	PhoneNumber string `json:"phone_number,omitempty"`
@@ -67,8 +68,8 @@ type Source struct {
 
 // Mapping fills parameters by slot: "header.1", "header.media", "header.latitude",
 // "header.longitude", "header.name", "header.address", "body.N" (or "body.name" with named
-// placeholders), "button.I" (the URL suffix, the quick-reply payload, the coupon, the flow token or the
-// one-time code of the button at index I).
+// placeholders), "button.I" (the URL suffix, the quick-reply payload, the coupon, the flow token, the
+// one-time code or the catalog's thumbnail product of the button at index I).
 type Mapping map[string]Source
 
 // Template is what the API stores.
@@ -210,8 +211,10 @@ func (b Button) slot(i int, s map[string]slot) error {
 		s[key] = slot{required: true}
 	case "flow":
 		s[key] = slot{} // the flow token; Meta's "unused" without one
+	case "catalog":
+		s[key] = slot{} // the retailer id of the product whose image the message shows
 	default:
-		return bad(field+".type", "must be quick_reply, url, phone_number, copy_code, flow or otp")
+		return bad(field+".type", "must be quick_reply, url, phone_number, copy_code, flow, otp or catalog")
 	}
 	return nil
 }

@@ -167,7 +167,8 @@ func TestRenderLocation(t *testing.T) {
 }
 
 // A Flow button sends its token (Meta's "unused" when none is mapped); an authentication
-// template's code button sends the code as a URL button's parameter, as Meta wants it.
+// template's code button sends the code as a URL button's parameter, as Meta wants it; a catalog
+// button names the product its thumbnail shows.
 func TestRenderFlowAndCodeButtons(t *testing.T) {
 	t.Parallel()
 	otp := Template{Name: "login_code", Language: "en", Category: "authentication",
@@ -182,7 +183,11 @@ func TestRenderFlowAndCodeButtons(t *testing.T) {
 	}
 	flowToken := flow
 	flowToken.Parameters = Mapping{"button.0": {Source: "fixed", Value: "visit-482913"}}
-	for name, tpl := range map[string]Template{"otp": otp, "flow": flow, "flow token": flowToken} {
+	catalog := Template{Name: "new_in", Language: "en", Category: "marketing",
+		Components: Components{Body: Text{Text: "New in store."}, Buttons: []Button{{Type: "catalog", Text: "View catalog"}}},
+		Parameters: Mapping{"button.0": {Source: "attribute", Key: "favourite_sku", Fallback: "SKU-1"}}}
+	want["catalog"] = `{"type":"button","sub_type":"catalog","index":"0","parameters":[{"type":"action","action":{"thumbnail_product_retailer_id":"SKU-1"}}]}`
+	for name, tpl := range map[string]Template{"otp": otp, "flow": flow, "flow token": flowToken, "catalog": catalog} {
 		if err := tpl.Validate(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -33,9 +33,11 @@ type Parameter struct {
 	Action        *Action   `json:"action,omitempty"`
 }
 
-// Action fills a Flow button: the token the flow's messages carry back.
+// Action fills a Flow button (the token the flow's messages carry back) or a catalog button (the
+// product whose image the message shows).
 type Action struct {
-	FlowToken string `json:"flow_token,omitempty"`
+	FlowToken                  string `json:"flow_token,omitempty"`
+	ThumbnailProductRetailerID string `json:"thumbnail_product_retailer_id,omitempty"`
 }
 
 // Currency is an amount in thousandths of the currency's unit.
