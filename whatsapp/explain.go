@@ -29,7 +29,7 @@ var explanations = map[int]Explanation{
 	131049: {"Meta did not deliver, to keep engagement healthy (per-user marketing cap).", "Retry the failed after a day or more."},
 	131050: {"The user stopped marketing messages from this business.", "Nothing: the contact is now opted out."},
 	131051: {"The message type is not supported.", "Use a supported template."},
-	131053: {"The media could not be uploaded.", "Check the media link and its format."},
+	131053: {"Meta could not get the header's media: a link it cannot fetch, or an uploaded file it no longer keeps (30 days).", "Check the link, or upload the file again and map its new media id."},
 	131056: {"Too many messages to the same user in a short time.", "Nothing: Dripcast spaces them out."},
 	131057: {"The account is in maintenance (a throughput upgrade).", "Nothing: Dripcast retries after a minute."},
 	131062: {"Authentication templates cannot go to a username.", "Send to a phone number."},
@@ -37,7 +37,7 @@ var explanations = map[int]Explanation{
 	132001: {"The template does not exist in this language.", "Check the template's name and language at Meta."},
 	132005: {"The filled-in text is too long.", "Shorten the parameter values."},
 	132007: {"The filled-in text breaks Meta's formatting policy.", "Check the parameter values."},
-	132012: {"A parameter has the wrong format.", "Fix the parameter types of the mapping."},
+	132012: {"A parameter has the wrong format (a header's media of another kind, say).", "Fix the parameter types of the mapping."},
 	132015: {"The template is paused by Meta for low quality.", "Wait for the pause to end or use another template."},
 	132016: {"The template is disabled.", "Use another template."},
 }
