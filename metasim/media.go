@@ -151,10 +151,9 @@ func (t *Template) headerFormat() string {
 
 // checkHeader checks a send's header parameter against the template's header as Meta does: its
 // type must be the header's; a location needs its place (checkLocation); media a link or an id
-// (not both). It answers what the record
-// notes ("id:…" or "link:…") and the code the message will fail with: a media id this number did
-// not upload or that expired, or a link Meta cannot fetch (a host under .invalid), fails after
-// Meta took the message, with 131053.
+// (not both). It answers what the record notes of the media ("id:…" or "link:…") and the code
+// the message will fail with: a media id this number did not upload or that expired, or a link
+// Meta cannot fetch (a host under .invalid), fails after Meta took the message, with 131053.
 func (s *Sim) checkHeader(numberID string, t *Template, req sendRequest) (string, int, *metaError) {
 	format := strings.ToLower(t.headerFormat())
 	for _, c := range req.Template.Components {
