@@ -224,7 +224,8 @@ func (t *Template) renderButton(i int, b Button, r Recipient, event map[string]a
 	return comp, b.Text, nil
 }
 
-// fill replaces each {{n}} of text and returns the parameters in order.
+// fill replaces each placeholder of text ({{n}} or {{name}}) and returns the parameters: in
+// order, or each with its name.
 func (t *Template) fill(prefix, text string, r Recipient, event map[string]any) (string, []whatsapp.Parameter, error) {
 	ids := placeholderNames(text) // named: each parameter carries its name, in any order
 	if !named(text) {
