@@ -7,11 +7,7 @@ import (
 	"net/http"
 
 	"github.com/dripcast/dripcast/media"
-	"github.com/dripcast/dripcast/whatsapp"
 )
-
-// maxMediaBody is the largest upload body: Meta's largest file (a 100 MB document) and its form.
-const maxMediaBody = whatsapp.MaxMediaBytes + 1<<20
 
 // uploadMedia takes a multipart form whose "file" part is the file (its type from the part's
 // Content-Type, else its name's extension) and uploads it to the channel's number at Meta.
@@ -23,7 +19,7 @@ func (s *Server) uploadMedia(w http.ResponseWriter, r *http.Request) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
 		return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia, Message: "send the file as multipart/form-data, in a part named file"}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxMediaBody)
+	r.Body = http.MaxBytesReader(w, r.Body, media.MaxBody)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return errValidation("file", "the multipart body could not be read: %v", err)

@@ -12,7 +12,6 @@ import (
 	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/media"
 	"github.com/dripcast/dripcast/queries"
-	"github.com/dripcast/dripcast/whatsapp"
 )
 
 // The numbers page: portfolios with their tier, the numbers in each, and the forms that add them.
@@ -202,7 +201,7 @@ func (c *Console) uploadMedia(w http.ResponseWriter, r *http.Request, v *visit) 
 	if err != nil {
 		return err
 	}
-	_, file, err := c.upload(w, r, v, whatsapp.MaxMediaBytes+1<<20)
+	_, file, err := c.upload(w, r, v, media.MaxBody)
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,9 @@ var byExtension = map[string]string{
 	".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
 }
 
+// MaxBody bounds an upload's request body: Meta's largest file (a 100 MB document) and its form.
+const MaxBody = whatsapp.MaxMediaBytes + 1<<20
+
 // File is a file to upload: its name and type as the sender gave them, and its bytes.
 type File struct {
 	Name string
