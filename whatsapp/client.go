@@ -143,13 +143,11 @@ func (c *Client) do(ctx context.Context, method, token, path string, body []byte
 
 // doBody makes one call; it tells a request that never left (retry is safe) from one that may have.
 func (c *Client) doBody(ctx context.Context, hc *http.Client, method, token, path, contentType string, rd io.Reader, out any) error {
-	var written, late atomic.Bool // set on the transport's goroutine
+	var written atomic.Bool              // set on the transport's goroutine
+	var conn atomic.Pointer[guardedConn] // the connection the request got
 	trace := &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			written.Store(true)
-			late.Store(errors.Is(info.Err, ErrLate))
-		},
-		GotConn: func(info httptrace.GotConnInfo) { guardRequest(ctx, info.Conn) }}
+		WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) },
+		GotConn:      func(info httptrace.GotConnInfo) { conn.Store(guardRequest(ctx, info.Conn)) }}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method,
 		c.baseURL+"/"+c.version+"/"+path, rd)
 	if err != nil {
@@ -167,8 +165,9 @@ func (c *Client) doBody(ctx context.Context, hc *http.Client, method, token, pat
 	}
 	res, err := hc.Do(req)
 	// The connection refused the late write (nothing left): the transport may report the
-	// connection's close, read at the same time, rather than the refusal.
-	if err != nil && (late.Load() || errors.Is(err, ErrLate)) {
+	// connection's close, read at the same time, rather than the refusal, and the request as
+	// written (to its buffer) before the refusal; the connection itself knows.
+	if gc := conn.Load(); err != nil && (errors.Is(err, ErrLate) || gc != nil && gc.refused.Load()) {
 		return ErrLate
 	}
 	if err != nil {

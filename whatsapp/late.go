@@ -36,27 +36,31 @@ func writeByOf(ctx context.Context) (time.Time, bool) {
 type guardedConn struct {
 	net.Conn
 	writeBy atomic.Int64 // Unix ns; 0: none
+	refused atomic.Bool  // a late write was refused: the transport closes the connection
 }
 
 func (c *guardedConn) Write(p []byte) (int, error) {
 	if by := c.writeBy.Swap(0); by != 0 && time.Now().UnixNano() > by {
+		c.refused.Store(true)
 		return 0, ErrLate
 	}
 	return c.Conn.Write(p)
 }
 
 // guardRequest arms the connection a request got with the request's deadline, or disarms it: a
-// deadline left from a request that was never written must not refuse the next one.
-func guardRequest(ctx context.Context, conn net.Conn) {
+// deadline left from a request that was never written must not refuse the next one. It answers
+// the connection (nil when it is not a guarded one).
+func guardRequest(ctx context.Context, conn net.Conn) *guardedConn {
 	gc, ok := conn.(*guardedConn)
 	if !ok {
-		return
+		return nil
 	}
 	var by int64
 	if t, ok := writeByOf(ctx); ok {
 		by = t.UnixNano()
 	}
 	gc.writeBy.Store(by)
+	return gc
 }
 
 // guardedTransport dials connections that can refuse a late write, plain or TLS. HTTP/2 is off:
