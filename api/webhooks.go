@@ -58,6 +58,7 @@ func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) error {
 	}
 	m := s.opts.Metrics
 	m.SetAside.WithLabelValues("status").Add(float64(res.SetAside))
+	m.Unknown.WithLabelValues("webhook").Add(float64(res.Settled))
 	m.WebhookApply.Observe(time.Since(start).Seconds())
 	m.WebhookEvents.WithLabelValues("status").Add(float64(res.Statuses))
 	m.WebhookEvents.WithLabelValues("inbound").Add(float64(res.Inbound))

@@ -19,7 +19,7 @@ import (
 )
 
 // MessageStatuses are the statuses recipients can be filtered by.
-var MessageStatuses = []string{"pending", "queued", "sending", "sent", "delivered", "read", "failed", "skipped", "unknown"}
+var MessageStatuses = []string{"pending", "queued", "sending", "sent", "delivered", "read", "failed", "skipped", "unknown", "not_sent"}
 
 // StatusFilter reads a recipients filter ("" is every status).
 func StatusFilter(st string) (*queries.MessageStatus, error) {

@@ -24,8 +24,12 @@ type Report struct {
 	Delivered  int64            `json:"delivered"`
 	Read       int64            `json:"read"`
 	Replied    int64            `json:"replied"`
-	Failed     map[string]int64 `json:"failed"` // by Meta error code, or reason when there is none
-	Unknown    int64            `json:"unknown"`
+	Failed     map[string]int64 `json:"failed"`   // by Meta error code, or reason when there is none
+	Unknown    int64            `json:"unknown"`  // Meta may or may not have taken it
+	NotSent    int64            `json:"not_sent"` // was unknown; Meta's later statuses showed it never took it
+	// UnknownSettled counts the sends that were unknown (a worker died, a call timed out) by how
+	// they were settled: settled_by_webhook, requeued_before_send, not_sent_after_grace.
+	UnknownSettled map[string]int64 `json:"unknown_settled"`
 
 	Effective    int64    `json:"effective_audience"`
 	DeliveryRate *float64 `json:"delivery_rate"`
@@ -40,11 +44,14 @@ const NotOnWhatsApp = 131026
 
 // NewReport sums the funnel rows; sentLastMinute gives the pace for the ETA.
 func NewReport(rows []queries.BroadcastFunnelRow, sentLastMinute int64) Report {
-	r := Report{Skipped: map[string]int64{}, Failed: map[string]int64{}}
+	r := Report{Skipped: map[string]int64{}, Failed: map[string]int64{}, UnknownSettled: map[string]int64{}}
 	var notOnWA int64
 	for _, row := range rows {
 		r.Audience += row.N
 		r.Replied += row.Replied
+		if how := settledNames[row.Settled]; how != "" {
+			r.UnknownSettled[how] += row.N
+		}
 		switch row.Status {
 		case queries.MessageStatusSkipped:
 			r.Skipped[row.Reason] += row.N
@@ -59,6 +66,8 @@ func NewReport(rows []queries.BroadcastFunnelRow, sentLastMinute int64) Report {
 			r.Sending += row.N
 		case queries.MessageStatusUnknown:
 			r.Unknown += row.N
+		case queries.MessageStatusNotSent:
+			r.NotSent += row.N
 		case queries.MessageStatusRead:
 			r.Read += row.N
 			r.Delivered += row.N
@@ -100,6 +109,9 @@ func NewReport(rows []queries.BroadcastFunnelRow, sentLastMinute int64) Report {
 	}
 	return r
 }
+
+// settledNames are the report's names of the unknown_resolution values.
+var settledNames = map[string]string{"webhook": "settled_by_webhook", "requeued": "requeued_before_send", "grace": "not_sent_after_grace"}
 
 func rate(n, of int64) *float64 {
 	v := float64(n) / float64(of)

@@ -11,12 +11,12 @@ import (
 )
 
 // ErrNothingToRetry is a retry of a broadcast none of whose messages failed for a reason worth
-// retrying.
-var ErrNothingToRetry = errors.New("no message of this broadcast failed with a reason worth retrying")
+// retrying or was concluded not sent.
+var ErrNothingToRetry = errors.New("no message of this broadcast failed with a reason worth retrying or was concluded not sent")
 
 // Retry is a new broadcast of b, sent at now, to the recipients whose messages failed with a
-// reason worth retrying (the per-user marketing cap, transient errors). Those who opted out, are
-// not on WhatsApp, or cannot get the message are left out.
+// reason worth retrying (the per-user marketing cap, transient errors) or were concluded not sent
+// (not_sent). Those who opted out, are not on WhatsApp, or cannot get the message are left out.
 func Retry(ctx context.Context, q *queries.Queries, b queries.Broadcast, now time.Time) (queries.CreateBroadcastParams, error) {
 	codes, err := q.FailedCodes(ctx, queries.FailedCodesParams{AccountID: b.AccountID, BroadcastID: &b.ID})
 	if err != nil {
@@ -27,9 +27,6 @@ func Retry(ctx context.Context, q *queries.Queries, b queries.Broadcast, now tim
 		if cl := whatsapp.ClassifyCode(int(c)); cl.Retryable() && !cl.OptOut {
 			retryable = append(retryable, c)
 		}
-	}
-	if len(retryable) == 0 {
-		return queries.CreateBroadcastParams{}, ErrNothingToRetry
 	}
 	contacts, err := q.FailedContacts(ctx, queries.FailedContactsParams{AccountID: b.AccountID, BroadcastID: &b.ID, Codes: retryable})
 	if err != nil {

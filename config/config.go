@@ -38,8 +38,13 @@ type Config struct {
 	// SendTolerance is how late after its throughput slot a send may still be written; a later
 	// one takes a new slot. Above 15 ms the limiter spaces slots further to cover it: on a starved
 	// machine, fewer slots lost to late wakes at a lower rate.
-	SendTolerance      time.Duration // DRIPCAST_SEND_TOLERANCE
-	SendingTimeout     time.Duration // DRIPCAST_SENDING_TIMEOUT: a send this long in sending lost its worker
+	SendTolerance  time.Duration // DRIPCAST_SEND_TOLERANCE
+	SendingTimeout time.Duration // DRIPCAST_SENDING_TIMEOUT: a send this long in sending lost its worker
+	// WorkerDeadAfter: a worker process not heard from for this long is fenced and its claims
+	// settled; UnknownGrace: an unknown send this old, with later sends of its number reported by
+	// Meta, is concluded not sent.
+	WorkerDeadAfter    time.Duration // DRIPCAST_WORKER_DEAD_AFTER
+	UnknownGrace       time.Duration // DRIPCAST_UNKNOWN_GRACE
 	WebhookVerifyToken string        // DRIPCAST_WEBHOOK_VERIFY_TOKEN: Meta's subscription check
 	// DripTimeScale runs sequence delays this many times faster (1 in production): for demos, in
 	// one `serve` process, whose clock it starts.
@@ -81,6 +86,8 @@ func Load() (Config, error) {
 		PairInterval:       p.duration("DRIPCAST_PAIR_INTERVAL", 6*time.Second),
 		SendTolerance:      p.duration("DRIPCAST_SEND_TOLERANCE", ratelimit.DefaultTolerance),
 		SendingTimeout:     p.duration("DRIPCAST_SENDING_TIMEOUT", 5*time.Minute),
+		WorkerDeadAfter:    p.duration("DRIPCAST_WORKER_DEAD_AFTER", 5*time.Second),
+		UnknownGrace:       p.duration("DRIPCAST_UNKNOWN_GRACE", 15*time.Minute),
 		WebhookVerifyToken: p.str("DRIPCAST_WEBHOOK_VERIFY_TOKEN", ""),
 		DripTimeScale:      p.integer("DRIPCAST_DRIP_TIME_SCALE", 1),
 		TrustedProxies:     p.prefixes("DRIPCAST_TRUSTED_PROXIES"),

@@ -69,6 +69,9 @@ func sendingForm(s policy.Settings) *form {
 		f.Values.Set("win_end", w.End)
 		f.Values["win_days"] = w.Days
 	}
+	if s.ResendNotSent {
+		f.Values.Set("resend", "on")
+	}
 	return f
 }
 
@@ -105,6 +108,7 @@ func (c *Console) saveSending(w http.ResponseWriter, r *http.Request, v *visit) 
 	if start, end := f.Get("win_start"), f.Get("win_end"); start != "" || end != "" || len(f.Values["win_days"]) > 0 {
 		s.SendWindow = &policy.Window{Start: start, End: end, Days: f.Values["win_days"]}
 	}
+	s.ResendNotSent = f.Get("resend") != ""
 	if f.ok() {
 		err := account.SaveSettings(r.Context(), c.db, v.sess.Actor(v.ip), s)
 		if e, ok := invalid.As(err); ok {

@@ -302,7 +302,7 @@ func LoadReport(ctx context.Context, q *queries.Queries, account, id int64) (Seq
 			steps = append(steps, f.Step)
 		}
 		byStep[f.Step] = append(byStep[f.Step], queries.BroadcastFunnelRow{Status: f.Status, Reason: f.Reason,
-			ErrorCode: f.ErrorCode, N: f.N, Replied: f.Replied, WithSent: f.WithSent})
+			ErrorCode: f.ErrorCode, Settled: f.Settled, N: f.N, Replied: f.Replied, WithSent: f.WithSent})
 	}
 	billing, err := costs.OfSequence(ctx, q, account, id)
 	if err != nil {

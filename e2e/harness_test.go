@@ -116,7 +116,11 @@ func newStackAt(t testing.TB, simCfg metasim.Config, mps int, clk clock.Clock) *
 	// starved). The pacing of the real binary is TestPacingHoldsUnderStalls's; here a send may be
 	// written 100 ms late, and the limiter spaces slots for that (a tenth slower).
 	limits.Tolerance = 100 * time.Millisecond
-	sender := worker.NewSender(pool, client, limits, box, log, sending)
+	heart := worker.NewHeart(pool, log)
+	if err := heart.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sender := worker.NewSender(pool, client, limits, box, log, sending, heart)
 	mux.HandleFunc(sendtask.Type, func(ctx context.Context, task *asynq.Task) error {
 		err := sender.ProcessTask(ctx, task)
 		var limited *worker.RateLimited
@@ -128,7 +132,10 @@ func newStackAt(t testing.TB, simCfg metasim.Config, mps int, clk clock.Clock) *
 	if err := srv.Start(mux); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(srv.Shutdown)
+	t.Cleanup(func() {
+		srv.Shutdown()
+		heart.Stop()
+	})
 
 	s := &stack{t: t, pool: pool, rdb: rdb, sim: sim, api: apiSrv.URL, jobs: scheduler.NewJobs(pool, rdb, drips, log, sending), meta: client, box: box, clock: clk, limits: limits}
 	s.key = s.account()

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -47,6 +48,19 @@ func TestFrequencyCapAndRetryFailed(t *testing.T) {
 	}
 	s.call("POST", fmt.Sprintf("/v1/broadcasts/%d/cancel", int64(retry["id"].(float64))), nil, 200)
 	s.call("POST", fmt.Sprintf("/v1/broadcasts/%d/retry-failed", firstID), nil, 409) // nothing failed
+	// Sends concluded not sent (they were unknown) are retried too.
+	if _, err := s.pool.Exec(context.Background(), `UPDATE messages SET status = 'not_sent', reason = 'not_sent', settled = 'grace'
+		WHERE id IN (SELECT id FROM messages WHERE broadcast_id = $1 ORDER BY id LIMIT 3)`, firstID); err != nil {
+		t.Fatal(err)
+	}
+	if rep := s.report(firstID); rep["not_sent"].(float64) != 3 || rep["unknown_settled"].(map[string]any)["not_sent_after_grace"].(float64) != 3 {
+		t.Fatalf("report with not_sent: %v", rep)
+	}
+	retry = s.call("POST", fmt.Sprintf("/v1/broadcasts/%d/retry-failed", firstID), nil, 201)
+	if retry["audience_count"].(float64) != 3 {
+		t.Fatalf("retry of the not sent: %v", retry)
+	}
+	s.call("POST", fmt.Sprintf("/v1/broadcasts/%d/cancel", int64(retry["id"].(float64))), nil, 200)
 
 	// Our own cap: at most 1 marketing message a week; everyone had one, so all are skipped.
 	s.call("PUT", "/v1/account/settings", map[string]any{"frequency_cap": map[string]any{"max": 1, "days": 7}}, 200)

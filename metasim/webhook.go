@@ -106,6 +106,7 @@ type dispatcher struct {
 	posted   int
 	statuses map[string][]string // message id → statuses posted, in order
 	failures int
+	held     bool // nothing is posted (HoldWebhooks): Dripcast's endpoint unreachable, as Meta sees it
 	wake     chan struct{}
 	done     chan struct{}
 	work     chan []*hook
@@ -138,6 +139,14 @@ func (d *dispatcher) push(h *hook) {
 	case d.wake <- struct{}{}:
 	default:
 	}
+}
+
+// HoldWebhooks stops posting webhooks (held) or starts again: Meta keeps what it could not post
+// while Dripcast's endpoint is unreachable, and posts it when it is back.
+func (s *Sim) HoldWebhooks(held bool) {
+	s.hooks.mu.Lock()
+	s.hooks.held = held
+	s.hooks.mu.Unlock()
 }
 
 // Posted gives, for each message id, the statuses the simulator's webhooks delivered (a 2xx
@@ -197,6 +206,9 @@ func (d *dispatcher) loop() {
 func (d *dispatcher) due(now time.Time) ([][]*hook, time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.held {
+		return nil, 50 * time.Millisecond
+	}
 	byNumber := map[string][]*hook{}
 	var batches [][]*hook
 	for len(d.queue) > 0 && !d.queue[0].due.After(now) && len(batches) < 64 {

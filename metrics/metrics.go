@@ -26,6 +26,7 @@ type Sending struct {
 	DripSteps      *prometheus.CounterVec   // outcome: what the drip engine did with a due enrollment
 	Enrollments    prometheus.Counter       // contacts enrolled into sequences
 	SetAside       *prometheus.CounterVec   // batch (sent, status): rows a batched write could not take
+	Unknown        *prometheus.CounterVec   // how (worker_lost, webhook, requeued, grace): unknown sends and how they were settled
 }
 
 // New registers the metrics with reg.
@@ -64,9 +65,12 @@ func New(reg prometheus.Registerer) *Sending {
 			Help: "Contacts enrolled into sequences."}),
 		SetAside: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dripcast_rows_set_aside_total",
 			Help: "Rows a batched write could not take (kept in the set_aside table with their error), by batch (sent, status)."}, []string{"batch"}),
+		Unknown: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dripcast_unknown_sends_total",
+			Help: "Sends a dead worker left unknown (how=worker_lost), and unknown sends settled: by a status webhook (webhook), back to the queue because provably never written (requeued), concluded not sent after the grace period (grace)."},
+			[]string{"how"}),
 	}
 	reg.MustRegister(m.Sends, m.MetaErrors, m.LimitDecisions, m.SendDelay, m.Queued, m.FeederLag, m.Throughput, m.TierLimit,
-		m.TierUsed, m.WebhookEvents, m.WebhookApply, m.WebhookLag, m.DripSteps, m.Enrollments, m.SetAside)
+		m.TierUsed, m.WebhookEvents, m.WebhookApply, m.WebhookLag, m.DripSteps, m.Enrollments, m.SetAside, m.Unknown)
 	return m
 }
 

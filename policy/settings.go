@@ -32,6 +32,9 @@ type Settings struct {
 	// SendWindow is the account's default send window (outside it, its quiet hours): a new
 	// broadcast or sequence that sets no window of its own gets this one.
 	SendWindow *Window `json:"send_window,omitempty"`
+	// ResendNotSent sends again, at once, a send whose outcome was unknown and that the grace
+	// period concluded Meta never took (not_sent); without it, "retry the failed" does.
+	ResendNotSent bool `json:"resend_not_sent,omitempty"`
 }
 
 // DefaultOptOutKeywords are the replies that opt a contact out when an account names none.

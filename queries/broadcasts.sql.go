@@ -14,11 +14,11 @@ import (
 )
 
 const broadcastFunnel = `-- name: BroadcastFunnel :many
-SELECT status, COALESCE(reason, '') AS reason, COALESCE(error_code, 0)::int AS error_code,
+SELECT status, COALESCE(reason, '') AS reason, COALESCE(error_code, 0)::int AS error_code, COALESCE(settled::text, '')::text AS settled,
        count(*) AS n, count(replied_at) AS replied, count(sent_at) AS with_sent
 FROM messages
 WHERE account_id = $1 AND broadcast_id = $2
-GROUP BY 1, 2, 3
+GROUP BY 1, 2, 3, 4
 `
 
 type BroadcastFunnelParams struct {
@@ -30,6 +30,7 @@ type BroadcastFunnelRow struct {
 	Status    MessageStatus
 	Reason    string
 	ErrorCode int32
+	Settled   string
 	N         int64
 	Replied   int64
 	WithSent  int64
@@ -49,6 +50,7 @@ func (q *Queries) BroadcastFunnel(ctx context.Context, arg BroadcastFunnelParams
 			&i.Status,
 			&i.Reason,
 			&i.ErrorCode,
+			&i.Settled,
 			&i.N,
 			&i.Replied,
 			&i.WithSent,
@@ -232,7 +234,8 @@ func (q *Queries) FailedCodes(ctx context.Context, arg FailedCodesParams) ([]int
 
 const failedContacts = `-- name: FailedContacts :many
 SELECT contact_id FROM messages
-WHERE account_id = $1 AND broadcast_id = $2 AND status = 'failed' AND error_code = ANY($3::int[])
+WHERE account_id = $1 AND broadcast_id = $2
+  AND (status = 'failed' AND error_code = ANY($3::int[]) OR status = 'not_sent')
 `
 
 type FailedContactsParams struct {
@@ -241,7 +244,8 @@ type FailedContactsParams struct {
 	Codes       []int32
 }
 
-// Contacts whose messages of a broadcast failed with one of the given codes (for "retry failed").
+// Contacts whose messages of a broadcast failed with one of the given codes, or were concluded
+// not sent (for "retry failed").
 func (q *Queries) FailedContacts(ctx context.Context, arg FailedContactsParams) ([]int64, error) {
 	rows, err := q.db.Query(ctx, failedContacts, arg.AccountID, arg.BroadcastID, arg.Codes)
 	if err != nil {

@@ -1069,10 +1069,10 @@ func (q *Queries) SequenceEnrollmentCounts(ctx context.Context, arg SequenceEnro
 
 const sequenceStepFunnel = `-- name: SequenceStepFunnel :many
 SELECT m.step::int AS step, m.status, COALESCE(m.reason, '') AS reason, COALESCE(m.error_code, 0)::int AS error_code,
-       count(*) AS n, count(m.replied_at) AS replied, count(m.sent_at) AS with_sent
+       COALESCE(m.settled::text, '')::text AS settled, count(*) AS n, count(m.replied_at) AS replied, count(m.sent_at) AS with_sent
 FROM enrollments e JOIN messages m ON m.enrollment_id = e.id
 WHERE e.account_id = $1 AND e.sequence_id = $2
-GROUP BY 1, 2, 3, 4
+GROUP BY 1, 2, 3, 4, 5
 ORDER BY 1
 `
 
@@ -1086,6 +1086,7 @@ type SequenceStepFunnelRow struct {
 	Status    MessageStatus
 	Reason    string
 	ErrorCode int32
+	Settled   string
 	N         int64
 	Replied   int64
 	WithSent  int64
@@ -1106,6 +1107,7 @@ func (q *Queries) SequenceStepFunnel(ctx context.Context, arg SequenceStepFunnel
 			&i.Status,
 			&i.Reason,
 			&i.ErrorCode,
+			&i.Settled,
 			&i.N,
 			&i.Replied,
 			&i.WithSent,

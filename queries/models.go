@@ -163,6 +163,7 @@ const (
 	MessageStatusFailed    MessageStatus = "failed"
 	MessageStatusSkipped   MessageStatus = "skipped"
 	MessageStatusUnknown   MessageStatus = "unknown"
+	MessageStatusNotSent   MessageStatus = "not_sent"
 )
 
 func (e *MessageStatus) Scan(src interface{}) error {
@@ -210,7 +211,8 @@ func (e MessageStatus) Valid() bool {
 		MessageStatusRead,
 		MessageStatusFailed,
 		MessageStatusSkipped,
-		MessageStatusUnknown:
+		MessageStatusUnknown,
+		MessageStatusNotSent:
 		return true
 	}
 	return false
@@ -227,6 +229,7 @@ func AllMessageStatusValues() []MessageStatus {
 		MessageStatusFailed,
 		MessageStatusSkipped,
 		MessageStatusUnknown,
+		MessageStatusNotSent,
 	}
 }
 
@@ -291,6 +294,67 @@ func AllSequenceStatusValues() []SequenceStatus {
 		SequenceStatusActive,
 		SequenceStatusPaused,
 		SequenceStatusArchived,
+	}
+}
+
+type UnknownResolution string
+
+const (
+	UnknownResolutionWebhook  UnknownResolution = "webhook"
+	UnknownResolutionRequeued UnknownResolution = "requeued"
+	UnknownResolutionGrace    UnknownResolution = "grace"
+)
+
+func (e *UnknownResolution) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = UnknownResolution(s)
+	case string:
+		*e = UnknownResolution(s)
+	default:
+		return fmt.Errorf("unsupported scan type for UnknownResolution: %T", src)
+	}
+	return nil
+}
+
+type NullUnknownResolution struct {
+	UnknownResolution UnknownResolution
+	Valid             bool // Valid is true if UnknownResolution is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullUnknownResolution) Scan(value interface{}) error {
+	if value == nil {
+		ns.UnknownResolution, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.UnknownResolution.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullUnknownResolution) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.UnknownResolution), nil
+}
+
+func (e UnknownResolution) Valid() bool {
+	switch e {
+	case UnknownResolutionWebhook,
+		UnknownResolutionRequeued,
+		UnknownResolutionGrace:
+		return true
+	}
+	return false
+}
+
+func AllUnknownResolutionValues() []UnknownResolution {
+	return []UnknownResolution{
+		UnknownResolutionWebhook,
+		UnknownResolutionRequeued,
+		UnknownResolutionGrace,
 	}
 }
 
@@ -534,6 +598,9 @@ type Message struct {
 	Context         json.RawMessage
 	Billable        *bool
 	PricingCategory *string
+	ClaimedBy       *int64
+	Settled         *UnknownResolution
+	SettledAt       *time.Time
 }
 
 type Portfolio struct {
@@ -671,4 +738,15 @@ type UserLink struct {
 	ExpiresAt time.Time
 	UsedAt    *time.Time
 	CreatedAt time.Time
+}
+
+type Worker struct {
+	ID           int64
+	Name         string
+	StartedAt    time.Time
+	SeenAt       time.Time
+	BeatAt       time.Time
+	FencedAt     *time.Time
+	PendingIds   []int64
+	PendingSlots []time.Time
 }

@@ -41,13 +41,15 @@ WITH target AS (
     SELECT id, status, broadcast_id, enrollment_id, contact_id FROM messages
     WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
 ), claimed AS (
-    UPDATE messages m SET status = 'sending', sending_at = $2::timestamptz, attempts = m.attempts + 1
+    UPDATE messages m SET status = 'sending', sending_at = $2::timestamptz, claimed_by = $3::bigint,
+        attempts = m.attempts + 1
     FROM target
     WHERE m.id = target.id AND target.status = 'queued' AND message_may_send(target.broadcast_id, target.enrollment_id)
       AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = target.contact_id)
-    RETURNING m.id, m.account_id, m.broadcast_id, m.enrollment_id, m.contact_id, m.channel_id, m.template_id, m.due_at, m.context
+    RETURNING m.id, m.account_id, m.broadcast_id, m.enrollment_id, m.contact_id, m.channel_id, m.template_id, m.due_at, m.context,
+        m.sending_at
 )
-SELECT m.id, m.account_id, m.broadcast_id, e.sequence_id, m.contact_id, m.due_at, c.phone, c.name, c.email, c.country, c.attributes,
+SELECT m.id, m.sending_at::timestamptz AS claimed_at, m.account_id, m.broadcast_id, e.sequence_id, m.contact_id, m.due_at, c.phone, c.name, c.email, c.country, c.attributes,
        c.opted_in, COALESCE(c.last_inbound_at > now() - interval '24 hours', false)::boolean AS in_service_window,
        ch.id AS channel_id, ch.phone_number_id, ch.access_token_enc, ch.throughput_mps, ch.quality_rating,
        ch.status AS channel_status, p.id AS portfolio_id, p.tier_limit,
@@ -69,10 +71,12 @@ LEFT JOIN enrollments e ON e.id = m.enrollment_id
 type ClaimMessagesParams struct {
 	Ids       []int64
 	ClaimedAt time.Time
+	WorkerID  int64
 }
 
 type ClaimMessagesRow struct {
 	ID                 int64
+	ClaimedAt          time.Time
 	AccountID          int64
 	BroadcastID        *int64
 	SequenceID         *int64
@@ -111,9 +115,11 @@ type ClaimMessagesRow struct {
 // The rows are locked in id order, as webhooks lock them, and the conditions read the locked rows
 // (their latest versions) rather than m: with a condition on m.status the planner, whose statistics
 // of this fast-changing table said "no queued rows", scanned every queued message of the in-flight
-// index for each claim. claimed_at, the worker's clock, marks the claim: see UnclaimMessages.
+// index for each claim. claimed_at, the worker's clock, marks the claim: see UnclaimMessages. Every
+// later move of the row by the worker names it too, so a worker the settle job fenced (it stalled
+// and was taken for dead) cannot move a row another worker has claimed since.
 func (q *Queries) ClaimMessages(ctx context.Context, arg ClaimMessagesParams) ([]ClaimMessagesRow, error) {
-	rows, err := q.db.Query(ctx, claimMessages, arg.Ids, arg.ClaimedAt)
+	rows, err := q.db.Query(ctx, claimMessages, arg.Ids, arg.ClaimedAt, arg.WorkerID)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +129,7 @@ func (q *Queries) ClaimMessages(ctx context.Context, arg ClaimMessagesParams) ([
 		var i ClaimMessagesRow
 		if err := rows.Scan(
 			&i.ID,
+			&i.ClaimedAt,
 			&i.AccountID,
 			&i.BroadcastID,
 			&i.SequenceID,
@@ -174,49 +181,59 @@ func (q *Queries) ClearTierWaits(ctx context.Context) error {
 }
 
 const deferMessage = `-- name: DeferMessage :exec
-UPDATE messages SET status = 'pending', due_at = $1, queued_at = NULL, reason = NULLIF(reason, 'tier') WHERE id = $2 AND status = 'sending'
+UPDATE messages SET status = 'pending', due_at = $1, queued_at = NULL, reason = NULLIF(reason, 'tier')
+WHERE id = $2 AND status = 'sending' AND sending_at = $3::timestamptz
 `
 
 type DeferMessageParams struct {
-	DueAt time.Time
-	ID    int64
+	DueAt     time.Time
+	ID        int64
+	ClaimedAt time.Time
 }
 
 // Holds a message until due_at (a full tier, a later retry).
 func (q *Queries) DeferMessage(ctx context.Context, arg DeferMessageParams) error {
-	_, err := q.db.Exec(ctx, deferMessage, arg.DueAt, arg.ID)
+	_, err := q.db.Exec(ctx, deferMessage, arg.DueAt, arg.ID, arg.ClaimedAt)
 	return err
 }
 
 const failMessage = `-- name: FailMessage :exec
 UPDATE messages SET status = 'failed', failed_at = now(), error_code = $1, reason = $2
-WHERE id = $3 AND status = 'sending'
+WHERE id = $3 AND status = 'sending' AND sending_at = $4::timestamptz
 `
 
 type FailMessageParams struct {
 	ErrorCode *int32
 	Reason    *string
 	ID        int64
+	ClaimedAt time.Time
 }
 
 func (q *Queries) FailMessage(ctx context.Context, arg FailMessageParams) error {
-	_, err := q.db.Exec(ctx, failMessage, arg.ErrorCode, arg.Reason, arg.ID)
+	_, err := q.db.Exec(ctx, failMessage,
+		arg.ErrorCode,
+		arg.Reason,
+		arg.ID,
+		arg.ClaimedAt,
+	)
 	return err
 }
 
 const holdForTier = `-- name: HoldForTier :exec
-UPDATE messages SET status = 'pending', due_at = $1, queued_at = NULL, reason = 'tier' WHERE id = $2 AND status = 'sending'
+UPDATE messages SET status = 'pending', due_at = $1, queued_at = NULL, reason = 'tier'
+WHERE id = $2 AND status = 'sending' AND sending_at = $3::timestamptz
 `
 
 type HoldForTierParams struct {
-	DueAt time.Time
-	ID    int64
+	DueAt     time.Time
+	ID        int64
+	ClaimedAt time.Time
 }
 
 // Holds a message the portfolio's messaging tier has no room for (reason 'tier') until due_at,
 // when a slot of the moving 24 h frees (the tier-wait job spreads the held over the slots).
 func (q *Queries) HoldForTier(ctx context.Context, arg HoldForTierParams) error {
-	_, err := q.db.Exec(ctx, holdForTier, arg.DueAt, arg.ID)
+	_, err := q.db.Exec(ctx, holdForTier, arg.DueAt, arg.ID, arg.ClaimedAt)
 	return err
 }
 
@@ -364,12 +381,18 @@ func (q *Queries) PortfolioUsage(ctx context.Context, portfolioID int64) ([]Port
 }
 
 const requeueMessage = `-- name: RequeueMessage :exec
-UPDATE messages SET status = 'queued', queued_at = now(), reason = NULLIF(reason, 'tier') WHERE id = $1 AND status = 'sending'
+UPDATE messages SET status = 'queued', queued_at = now(), reason = NULLIF(reason, 'tier')
+WHERE id = $1 AND status = 'sending' AND sending_at = $2::timestamptz
 `
 
+type RequeueMessageParams struct {
+	ID        int64
+	ClaimedAt time.Time
+}
+
 // Hands a message back to the queue (a retry of the same task follows).
-func (q *Queries) RequeueMessage(ctx context.Context, id int64) error {
-	_, err := q.db.Exec(ctx, requeueMessage, id)
+func (q *Queries) RequeueMessage(ctx context.Context, arg RequeueMessageParams) error {
+	_, err := q.db.Exec(ctx, requeueMessage, arg.ID, arg.ClaimedAt)
 	return err
 }
 
@@ -436,16 +459,17 @@ func (q *Queries) SetAside(ctx context.Context, arg SetAsideParams) error {
 }
 
 const skipMessage = `-- name: SkipMessage :exec
-UPDATE messages SET status = 'skipped', reason = $1 WHERE id = $2 AND status = 'sending'
+UPDATE messages SET status = 'skipped', reason = $1 WHERE id = $2 AND status = 'sending' AND sending_at = $3::timestamptz
 `
 
 type SkipMessageParams struct {
-	Reason *string
-	ID     int64
+	Reason    *string
+	ID        int64
+	ClaimedAt time.Time
 }
 
 func (q *Queries) SkipMessage(ctx context.Context, arg SkipMessageParams) error {
-	_, err := q.db.Exec(ctx, skipMessage, arg.Reason, arg.ID)
+	_, err := q.db.Exec(ctx, skipMessage, arg.Reason, arg.ID, arg.ClaimedAt)
 	return err
 }
 
@@ -528,16 +552,17 @@ func (q *Queries) UnclaimMessages(ctx context.Context, arg UnclaimMessagesParams
 }
 
 const unknownMessage = `-- name: UnknownMessage :exec
-UPDATE messages SET status = 'unknown', reason = $1 WHERE id = $2 AND status = 'sending'
+UPDATE messages SET status = 'unknown', reason = $1 WHERE id = $2 AND status = 'sending' AND sending_at = $3::timestamptz
 `
 
 type UnknownMessageParams struct {
-	Reason *string
-	ID     int64
+	Reason    *string
+	ID        int64
+	ClaimedAt time.Time
 }
 
 func (q *Queries) UnknownMessage(ctx context.Context, arg UnknownMessageParams) error {
-	_, err := q.db.Exec(ctx, unknownMessage, arg.Reason, arg.ID)
+	_, err := q.db.Exec(ctx, unknownMessage, arg.Reason, arg.ID, arg.ClaimedAt)
 	return err
 }
 

@@ -54,6 +54,9 @@ type Send struct {
 	Tier            int     // unique recipients per moving 24 h; 0 = unlimited
 	Recipient       string
 	InServiceWindow bool // the user wrote in the last 24 h: not counted against the tier
+	// Slotted, when set, is told an allowed send's slot (the local time it wakes for) before
+	// the sleep until it.
+	Slotted func(wake time.Time)
 }
 
 // Decision says whether the send may go now, and if not, why and for how long to wait. An
@@ -163,6 +166,9 @@ func (l *Limiter) admit(ctx context.Context, s Send, again bool) (Decision, erro
 	answered := time.Now()
 	slot, _ := strconv.ParseInt(v[3].(string), 10, 64)
 	sendBy := clamp(time.UnixMicro(slot), asked.Add(wait), answered.Add(wait)).Add(l.Tolerance)
+	if s.Slotted != nil {
+		s.Slotted(answered.Add(wait))
+	}
 	if wait > 0 {
 		select {
 		case <-ctx.Done():

@@ -44,14 +44,19 @@ type Jobs struct {
 	sweepUntil time.Time
 	markSeen   bool
 	// SendingTimeout: a message this long in sending lost its worker; its outcome is unknown.
+	// (A worker that stops beating is found sooner: WorkerDeadAfter.)
 	SendingTimeout time.Duration
+	// WorkerDeadAfter: a worker not heard from this long is fenced (Settle).
+	WorkerDeadAfter time.Duration
+	// UnknownGrace: an unknown send this old may be concluded not sent (Settle).
+	UnknownGrace time.Duration
 }
 
 // NewJobs wires the jobs to Postgres and to the Asynq queues in rdb.
 func NewJobs(pool *pgxpool.Pool, rdb redis.UniversalClient, drips *drip.Engine, log *slog.Logger, m *metrics.Sending) *Jobs {
 	return &Jobs{pool: pool, rdb: rdb, q: queries.New(pool), queue: asynq.NewClientFromRedisClient(rdb), tasks: asynq.NewInspectorFromRedisClient(rdb),
 		drips: drips, log: log, metrics: m,
-		LostAfter: time.Minute, SendingTimeout: 5 * time.Minute}
+		LostAfter: time.Minute, SendingTimeout: 5 * time.Minute, WorkerDeadAfter: 5 * time.Second, UnknownGrace: 15 * time.Minute}
 }
 
 // Register adds the jobs to a scheduler (they run on its leader only). Starting broadcasts and
@@ -63,6 +68,7 @@ func (j *Jobs) Register(s *Scheduler) {
 	s.Add(time.Second, "expand", j.Expand)
 	s.Add(time.Second, "feed", j.Feed)
 	s.Add(2*time.Second, "complete", j.Complete)
+	s.Add(time.Second, "settle", j.Settle)
 	s.Add(5*time.Second, "guard", j.Guard)
 	s.AddEager(10*time.Second, "recover", j.Recover)                 // at election too: see Recover
 	s.Add(10*time.Minute, "sessions", people.New(j.pool, nil).Sweep) // expired console sessions, old sign-in throttles

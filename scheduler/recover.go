@@ -71,7 +71,7 @@ func (j *Jobs) Recover(ctx context.Context) error {
 	if n > 0 {
 		j.log.Warn("messages stuck in sending marked unknown", "count", n)
 	}
-	return err
+	return errors.Join(err, j.q.ForgetWorkers(ctx))
 }
 
 // requeueOrphans gives a new task to each message whose task a dead worker left active: Asynq

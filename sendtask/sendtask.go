@@ -27,6 +27,18 @@ func New(messageID int64) (*asynq.Task, []asynq.Option) {
 	}
 }
 
+// Retry is the task for a message whose earlier task may still be in Redis (a dead worker's,
+// until Asynq's lease on it ends): a new id for each of the message's attempts.
+func Retry(messageID int64, attempt int) (*asynq.Task, []asynq.Option) {
+	task, opts := New(messageID)
+	return task, append(opts, asynq.TaskID(fmt.Sprintf("send:%d:a%d", messageID, attempt)))
+}
+
+// FenceMargin is how far past its worker's latest recorded heartbeat a send's throughput slot
+// may be for the worker to write it (worker.Heart); the scheduler takes a dead worker's listed
+// send whose slot is later as never written.
+const FenceMargin = 250 * time.Millisecond
+
 // MessageID reads a send task's payload.
 func MessageID(payload []byte) (int64, error) {
 	if len(payload) != 8 {

@@ -29,6 +29,7 @@ type Result struct {
 	Inbound  int
 	OptOuts  int
 	SetAside int // statuses Postgres refused alone, kept in set_aside
+	Settled  int // unknown (or not_sent) messages a status settled
 	// StatusTimes are the times the statuses happened at Meta, for the apply lag.
 	StatusTimes []time.Time
 }
@@ -101,13 +102,14 @@ func applyIn(ctx context.Context, tx pgx.Tx, n whatsapp.Notification, scope Scop
 
 func applyMessages(ctx context.Context, q *queries.Queries, w statusWriter, ch Channel, v *whatsapp.MessagesValue, now time.Time, res *Result) error {
 	if len(v.Statuses) > 0 {
-		n, aside, err := applyStatuses(ctx, q, w, v.Statuses, now)
+		a, err := applyStatuses(ctx, q, w, v.Statuses, now)
 		if err != nil {
 			return err
 		}
 		res.Statuses += len(v.Statuses)
-		res.Updated += n
-		res.SetAside += aside
+		res.Updated += a.updated
+		res.Settled += a.settled
+		res.SetAside += a.aside
 		for _, s := range v.Statuses {
 			if at := s.Time(); !at.IsZero() {
 				res.StatusTimes = append(res.StatusTimes, at)
@@ -140,12 +142,15 @@ type update struct {
 
 var rank = map[string]int{"sent": 4, "failed": 5, "delivered": 6, "read": 7}
 
-// applyStatuses writes a delivery's statuses for one channel: the messages updated, and the
-// statuses set aside.
-func applyStatuses(ctx context.Context, q *queries.Queries, w statusWriter, statuses []whatsapp.Status, now time.Time) (int, int, error) {
+// applied counts what a channel's statuses did: messages updated, of which unknown ones settled,
+// and statuses set aside.
+type applied struct{ updated, settled, aside int }
+
+// applyStatuses writes a delivery's statuses for one channel.
+func applyStatuses(ctx context.Context, q *queries.Queries, w statusWriter, statuses []whatsapp.Status, now time.Time) (applied, error) {
 	byID, err := messageIDs(ctx, q, w.channelID, statuses)
 	if err != nil {
-		return 0, 0, err
+		return applied{}, err
 	}
 	merged := map[int64]*update{}
 	for _, s := range statuses {
@@ -180,7 +185,7 @@ func applyStatuses(ctx context.Context, q *queries.Queries, w statusWriter, stat
 		}
 	}
 	if len(merged) == 0 {
-		return 0, 0, nil
+		return applied{}, nil
 	}
 	rows := make([]*update, 0, len(merged))
 	ids := make([]int64, 0, len(merged))
@@ -189,7 +194,7 @@ func applyStatuses(ctx context.Context, q *queries.Queries, w statusWriter, stat
 		ids = append(ids, id)
 	}
 	if err := q.LockMessages(ctx, queries.LockMessagesParams{Ids: ids, ChannelID: w.channelID}); err != nil {
-		return 0, 0, err
+		return applied{}, err
 	}
 	return w.write(ctx, rows)
 }
@@ -203,35 +208,36 @@ type statusWriter struct {
 	oneByOne  bool
 }
 
-// write returns the messages updated and the rows set aside.
-func (w statusWriter) write(ctx context.Context, rows []*update) (updated, aside int, err error) {
+func (w statusWriter) write(ctx context.Context, rows []*update) (applied, error) {
 	if !w.oneByOne {
-		n, err := w.apply(ctx, w.q, rows)
-		return int(n), 0, err
+		return w.apply(ctx, w.q, rows)
 	}
+	var a applied
 	for _, u := range rows {
 		sp, err := w.tx.Begin(ctx)
 		if err != nil {
-			return updated, aside, err
+			return a, err
 		}
-		n, err := w.apply(ctx, queries.New(sp), []*update{u})
+		one, err := w.apply(ctx, queries.New(sp), []*update{u})
 		if err == nil {
-			updated += int(n)
+			a.updated += one.updated
+			a.settled += one.settled
 			err = sp.Commit(ctx)
 		} else if db.RowError(err) {
-			aside++
+			a.aside++
 			err = errors.Join(sp.Rollback(ctx), w.setAside(ctx, u, err))
 		}
 		if err != nil {
-			return updated, aside, err
+			return a, err
 		}
 	}
-	return updated, aside, nil
+	return a, nil
 }
 
-func (w statusWriter) apply(ctx context.Context, q *queries.Queries, rows []*update) (int64, error) {
+func (w statusWriter) apply(ctx context.Context, q *queries.Queries, rows []*update) (applied, error) {
 	payload, _ := json.Marshal(rows)
-	return q.ApplyStatuses(ctx, queries.ApplyStatusesParams{Rows: payload, ChannelID: w.channelID})
+	r, err := q.ApplyStatuses(ctx, queries.ApplyStatusesParams{Rows: payload, ChannelID: w.channelID})
+	return applied{updated: int(r.Updated), settled: int(r.Settled)}, err
 }
 
 func (w statusWriter) setAside(ctx context.Context, u *update, cause error) error {

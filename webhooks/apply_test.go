@@ -132,6 +132,33 @@ func TestStatusesOnlyMoveForward(t *testing.T) {
 	}
 }
 
+// A status settles an unknown send, and a not_sent one (Meta took it after all), once: the
+// delivery counts what it settled.
+func TestStatusSettlesUnknownSends(t *testing.T) {
+	t.Parallel()
+	for _, from := range []string{"unknown", "not_sent"} {
+		pool, msg := fixture(t)
+		if _, err := pool.Exec(context.Background(), `UPDATE messages SET status = $2::message_status WHERE id = $1`, msg, from); err != nil {
+			t.Fatal(err)
+		}
+		if res := apply(t, pool, statuses(msg, [2]string{"sent", ""})); res.Settled != 1 || res.Updated != 1 {
+			t.Fatalf("%s: settled %d, updated %d; want 1 each", from, res.Settled, res.Updated)
+		}
+		if res := apply(t, pool, statuses(msg, [2]string{"delivered", ""})); res.Settled != 0 {
+			t.Fatalf("%s: settled again by a later status", from)
+		}
+		var settled string
+		_ = pool.QueryRow(context.Background(), `SELECT status || '/' || COALESCE(settled::text, '') FROM messages WHERE id = $1`, msg).Scan(&settled)
+		if settled != "delivered/webhook" {
+			t.Fatalf("%s: %s, want delivered/webhook", from, settled)
+		}
+	}
+	pool, msg := fixture(t) // in sending: nothing to settle
+	if res := apply(t, pool, statuses(msg, [2]string{"sent", ""})); res.Settled != 0 {
+		t.Fatal("a send in progress counted as settled")
+	}
+}
+
 func TestFailedAfterSentAndDeliveredAfterFailed(t *testing.T) {
 	t.Parallel()
 	pool, msg := fixture(t)

@@ -35,6 +35,7 @@ type Sender struct {
 	secrets *secrets.Box
 	log     *slog.Logger
 	metrics *metrics.Sending
+	heart   *Heart
 	claims  *batcher[int64, claim]
 	sent    *batcher[sentRecord, struct{}]
 }
@@ -61,9 +62,10 @@ const (
 	batchMax     = 200
 )
 
-// NewSender wires a send handler.
-func NewSender(pool *pgxpool.Pool, client *whatsapp.Client, limits *ratelimit.Limiter, box *secrets.Box, log *slog.Logger, m *metrics.Sending) *Sender {
-	s := &Sender{q: queries.New(pool), client: client, limits: limits, secrets: box, log: log, metrics: m}
+// NewSender wires a send handler; its claims and waiting sends are recorded under heart.
+func NewSender(pool *pgxpool.Pool, client *whatsapp.Client, limits *ratelimit.Limiter, box *secrets.Box, log *slog.Logger, m *metrics.Sending,
+	heart *Heart) *Sender {
+	s := &Sender{q: queries.New(pool), client: client, limits: limits, secrets: box, log: log, metrics: m, heart: heart}
 	s.claims = newBatcher(batchRunners, batchMax, s.claimBatch)
 	s.sent = newBatcher(batchRunners, batchMax, s.sentBatch)
 	return s
@@ -71,7 +73,7 @@ func NewSender(pool *pgxpool.Pool, client *whatsapp.Client, limits *ratelimit.Li
 
 func (s *Sender) claimBatch(ctx context.Context, ids []int64) ([]claim, error) {
 	at := time.Now().Truncate(time.Microsecond) // Postgres keeps microseconds
-	rows, err := s.q.ClaimMessages(ctx, queries.ClaimMessagesParams{Ids: ids, ClaimedAt: at})
+	rows, err := s.q.ClaimMessages(ctx, queries.ClaimMessagesParams{Ids: ids, ClaimedAt: at, WorkerID: s.heart.ID()})
 	if err != nil {
 		if !isSQLError(err) && !pgconn.SafeToRetry(err) { // sent, then the connection failed: it may have committed
 			err = errors.Join(err, retryWrite(ctx, func(ctx context.Context) error {
@@ -128,16 +130,16 @@ func (s *Sender) send(ctx context.Context, m message) error {
 	checked := time.Now() // the claim saw the campaign running
 	switch {
 	case m.ChannelStatus != "active":
-		return s.release(ctx, m.ID, time.Now())
+		return s.release(ctx, m, time.Now())
 	case m.TemplateStatus != "approved":
 		return s.holdForTemplate(ctx, m, m.TemplateStatus)
 	case m.Category == "marketing" && !m.OptedIn:
 		s.count(m, "skipped")
-		return s.q.SkipMessage(ctx, queries.SkipMessageParams{ID: m.ID, Reason: ptr("opted_out")})
+		return s.q.SkipMessage(ctx, queries.SkipMessageParams{ID: m.ID, Reason: ptr("opted_out"), ClaimedAt: m.ClaimedAt})
 	}
 	comps, err := render(m)
 	if err != nil {
-		return s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, Reason: ptr("render_failed")})
+		return s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, Reason: ptr("render_failed"), ClaimedAt: m.ClaimedAt})
 	}
 	token, err := s.secrets.Open(m.AccessTokenEnc, secrets.ChannelToken(m.PhoneNumberID))
 	if err != nil {
@@ -155,10 +157,11 @@ func (s *Sender) send(ctx context.Context, m message) error {
 	to := m.Phone[1:] // WhatsApp ids are E.164 without the +
 	limit := ratelimit.Send{PhoneNumberID: m.PhoneNumberID, Portfolio: m.PortfolioID,
 		MPS: ratelimit.EffectiveMPS(m.ThroughputMps, settings.RateFactor(m.QualityRating, m.Category), rateCap), Tier: tier, Recipient: to,
-		InServiceWindow: m.InServiceWindow}
+		InServiceWindow: m.InServiceWindow, Slotted: func(wake time.Time) { s.heart.Waits(m.ID, wake) }}
+	defer s.heart.Forget(m.ID)
 	d, err := s.limits.Acquire(ctx, limit)
 	if err != nil {
-		return errors.Join(err, s.release(ctx, m.ID, time.Time{}))
+		return errors.Join(err, s.release(ctx, m, time.Time{}))
 	}
 	channel := metrics.Channel(m.ChannelID)
 	if !d.Allowed {
@@ -167,10 +170,11 @@ func (s *Sender) send(ctx context.Context, m message) error {
 	}
 	s.metrics.LimitDecisions.WithLabelValues(channel, "allowed").Inc()
 	tpl := whatsapp.NewTemplate(m.TemplateName, m.Language, comps)
-	res, err := s.client.SendTemplate(whatsapp.WriteBy(ctx, d.SendBy), token, m.PhoneNumberID, to, tpl, fmt.Sprint(m.ID))
+	res, err := s.write(ctx, m, d, token, to, tpl)
 	// Woken or written too late for its slot, a send takes the next one rather than go out with
-	// the next second's sends; nothing reached Meta.
-	for late := 1; errors.Is(err, whatsapp.ErrLate); late++ {
+	// the next second's sends; nothing reached Meta. So does a send the worker's recorded
+	// heartbeats do not vouch for yet (errUnvouched).
+	for late := 1; errors.Is(err, whatsapp.ErrLate) || errors.Is(err, errUnvouched); late++ {
 		s.metrics.LimitDecisions.WithLabelValues(channel, "late").Inc()
 		if late > maxLate { // back to the queue: the task is tried again
 			return s.wait(ctx, m, ratelimit.Decision{Reason: "late", RetryAfter: 100 * time.Millisecond})
@@ -180,14 +184,17 @@ func (s *Sender) send(ctx context.Context, m message) error {
 		// times a second, and a query each made it more starved.
 		if time.Since(checked) > recheckAfter {
 			if ok, err := s.q.MayStillSend(ctx, m.ID); err != nil || !ok {
-				return errors.Join(err, s.release(ctx, m.ID, time.Now()))
+				return errors.Join(err, s.release(ctx, m, time.Now()))
 			}
 			checked = time.Now()
 		}
 		if d, err = s.limits.Again(ctx, limit); err != nil {
-			return errors.Join(err, s.release(ctx, m.ID, time.Time{}))
+			return errors.Join(err, s.release(ctx, m, time.Time{}))
 		}
-		res, err = s.client.SendTemplate(whatsapp.WriteBy(ctx, d.SendBy), token, m.PhoneNumberID, to, tpl, fmt.Sprint(m.ID))
+		res, err = s.write(ctx, m, d, token, to, tpl)
+	}
+	if errors.Is(err, errFenced) { // the scheduler settles it (unless it is still ours to hand back)
+		return s.release(ctx, m, time.Time{})
 	}
 	if err != nil {
 		return s.failed(ctx, m, err)
@@ -203,6 +210,14 @@ func (s *Sender) send(ctx context.Context, m message) error {
 		return s.setAsideSent(ctx, m, res.WAMID, err)
 	}
 	return err
+}
+
+// write sends the message in its slot, if the worker's heartbeats vouch for that slot.
+func (s *Sender) write(ctx context.Context, m message, d ratelimit.Decision, token, to string, tpl whatsapp.Template) (whatsapp.SendResult, error) {
+	if err := s.heart.MayWrite(m.ID); err != nil {
+		return whatsapp.SendResult{}, err
+	}
+	return s.client.SendTemplate(whatsapp.WriteBy(ctx, d.SendBy), token, m.PhoneNumberID, to, tpl, fmt.Sprint(m.ID))
 }
 
 // setAsideSent keeps a sent record Postgres refused alone (its wamid already taken, say) in
@@ -259,10 +274,10 @@ func render(m message) ([]whatsapp.Component, error) {
 func (s *Sender) wait(ctx context.Context, m message, d ratelimit.Decision) error {
 	if d.Reason == ratelimit.ReasonTier { // held (reason tier) until a slot of the moving 24 h frees
 		return retryWrite(ctx, func(ctx context.Context) error {
-			return s.q.HoldForTier(ctx, queries.HoldForTierParams{ID: m.ID, DueAt: time.Now().Add(d.RetryAfter)})
+			return s.q.HoldForTier(ctx, queries.HoldForTierParams{ID: m.ID, DueAt: time.Now().Add(d.RetryAfter), ClaimedAt: m.ClaimedAt})
 		})
 	}
-	if err := s.release(ctx, m.ID, time.Time{}); err != nil {
+	if err := s.release(ctx, m, time.Time{}); err != nil {
 		return err
 	}
 	return &RateLimited{RetryIn: d.RetryAfter, Reason: d.Reason}
@@ -271,12 +286,12 @@ func (s *Sender) wait(ctx context.Context, m message, d ratelimit.Decision) erro
 // release hands back a claimed message that was not sent: to the queue (a retry of its task
 // follows), or, with until set, to pending until then. Left in sending, a message would end
 // unknown though Meta never got it, so the write outlasts a lost connection (retryWrite).
-func (s *Sender) release(ctx context.Context, id int64, until time.Time) error {
+func (s *Sender) release(ctx context.Context, m message, until time.Time) error {
 	return retryWrite(ctx, func(ctx context.Context) error {
 		if until.IsZero() {
-			return s.q.RequeueMessage(ctx, id)
+			return s.q.RequeueMessage(ctx, queries.RequeueMessageParams{ID: m.ID, ClaimedAt: m.ClaimedAt})
 		}
-		return s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: id, DueAt: until})
+		return s.q.DeferMessage(ctx, queries.DeferMessageParams{ID: m.ID, DueAt: until, ClaimedAt: m.ClaimedAt})
 	})
 }
 
@@ -319,18 +334,18 @@ func (s *Sender) failed(ctx context.Context, m message, err error) error {
 	switch c.Class {
 	case whatsapp.RateLimited:
 		s.limits.SlowDown(m.PhoneNumberID)
-		if err := s.release(ctx, m.ID, time.Time{}); err != nil {
+		if err := s.release(ctx, m, time.Time{}); err != nil {
 			return err
 		}
 		return &RateLimited{RetryIn: c.RetryAfter, Reason: fmt.Sprint("meta ", code)}
 	case whatsapp.RetryNow:
-		return errors.Join(err, s.release(ctx, m.ID, time.Time{}))
+		return errors.Join(err, s.release(ctx, m, time.Time{}))
 	case whatsapp.RetryLater:
-		return s.release(ctx, m.ID, time.Now().Add(c.RetryAfter))
+		return s.release(ctx, m, time.Now().Add(c.RetryAfter))
 	case whatsapp.Ambiguous:
 		// Meta may have taken it: never sent again blindly. A status webhook carrying the
 		// message id settles it.
-		return s.q.UnknownMessage(ctx, queries.UnknownMessageParams{ID: m.ID, Reason: ptr("ambiguous_send")})
+		return s.q.UnknownMessage(ctx, queries.UnknownMessageParams{ID: m.ID, Reason: ptr("ambiguous_send"), ClaimedAt: m.ClaimedAt})
 	case whatsapp.StopStep:
 		if code == codeTemplatePaused {
 			return s.holdForTemplate(ctx, m, "paused")
@@ -344,7 +359,7 @@ func (s *Sender) failed(ctx context.Context, m message, err error) error {
 			return err
 		}
 	}
-	return s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, ErrorCode: &code, Reason: ptr("meta_error")})
+	return s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, ErrorCode: &code, Reason: ptr("meta_error"), ClaimedAt: m.ClaimedAt})
 }
 
 // codeTemplatePaused is Meta's answer for a paused template: wait for it, the message is not at
@@ -354,7 +369,7 @@ const codeTemplatePaused = 132015
 // stopStep fails the message and pauses its campaign: every other send of it would fail the same.
 func (s *Sender) stopStep(ctx context.Context, m message, code int32) error {
 	reason := fmt.Sprintf("meta_error_%d", code)
-	if err := s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, ErrorCode: &code, Reason: &reason}); err != nil {
+	if err := s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, ErrorCode: &code, Reason: &reason, ClaimedAt: m.ClaimedAt}); err != nil {
 		return err
 	}
 	return s.pauseCampaign(ctx, m, policy.Automatic(policy.PausedForMetaError, reason))
@@ -363,7 +378,7 @@ func (s *Sender) stopStep(ctx context.Context, m message, code int32) error {
 // holdForTemplate keeps the message for later and pauses its campaign until Meta approves the
 // template again (the webhook resumes campaigns paused for "template …").
 func (s *Sender) holdForTemplate(ctx context.Context, m message, status string) error {
-	if err := s.release(ctx, m.ID, time.Now()); err != nil {
+	if err := s.release(ctx, m, time.Now()); err != nil {
 		return err
 	}
 	return s.pauseCampaign(ctx, m, policy.Automatic(policy.PausedForTemplate(status), "template "+status))
@@ -390,7 +405,7 @@ func (s *Sender) stopChannel(ctx context.Context, m message, reason string) erro
 		PauseCause: p.Cause.Column()}); err != nil {
 		return err
 	}
-	return s.release(ctx, m.ID, time.Now())
+	return s.release(ctx, m, time.Now())
 }
 
 // outcome names what an error class does to a message, for the sends metric.

@@ -30,6 +30,7 @@ type sendFixture struct {
 	pool      *pgxpool.Pool
 	sim       *metasim.Sim
 	sender    *Sender
+	heart     *Heart
 	broadcast int64
 	contacts  int
 }
@@ -50,8 +51,14 @@ func newSendFixture(t *testing.T, tier int, pair time.Duration) *sendFixture {
 	// Under the race detector on a loaded machine a send often takes over 5 ms to write: these
 	// tests are about other decisions (TestLateSendTakesNewSlots is about that one).
 	limits.Tolerance = 100 * time.Millisecond
-	f := &sendFixture{t: t, pool: pool, sim: sim,
-		sender: NewSender(pool, client, limits, box, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.New(prometheus.NewRegistry()))}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	heart := NewHeart(pool, log)
+	if err := heart.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(heart.Stop)
+	f := &sendFixture{t: t, pool: pool, sim: sim, heart: heart,
+		sender: NewSender(pool, client, limits, box, log, metrics.New(prometheus.NewRegistry()), heart)}
 	err := pool.QueryRow(context.Background(), `
 		WITH a AS (INSERT INTO accounts (name) VALUES ('a') RETURNING id),
 		p AS (INSERT INTO portfolios (account_id, name, tier_limit) SELECT id, 'p', $1 FROM a RETURNING id, account_id),

@@ -128,6 +128,7 @@ func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, po
 	sch := scheduler.New(cfg.DatabaseURL, log, reg)
 	jobs := scheduler.NewJobs(pool, rdb, drips, log, m)
 	jobs.SendingTimeout = cfg.SendingTimeout
+	jobs.WorkerDeadAfter, jobs.UnknownGrace = cfg.WorkerDeadAfter, cfg.UnknownGrace
 	jobs.Register(sch)
 	refresher := scheduler.Refresher{Meta: whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout), Secrets: box}
 	sch.Add(5*time.Minute, "refresh", func(ctx context.Context) error { return jobs.Refresh(ctx, refresher) })
@@ -151,14 +152,20 @@ func startWorker(ctx context.Context, cfg config.Config, log *slog.Logger, pool 
 	client := whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout)
 	limits := ratelimit.New(rdb, worker.PortfolioUsage(pool), cfg.PairInterval, ratelimit.SlotHorizon)
 	limits.Tolerance = cfg.SendTolerance
+	heart := worker.NewHeart(pool, log)
+	if err := heart.Start(ctx); err != nil {
+		return err
+	}
 	mux := asynq.NewServeMux()
-	mux.Handle(sendtask.Type, worker.NewSender(pool, client, limits, box, log, m))
+	mux.Handle(sendtask.Type, worker.NewSender(pool, client, limits, box, log, m, heart))
 	if err := srv.Start(mux); err != nil {
+		heart.Stop()
 		return fmt.Errorf("start worker: %w", err)
 	}
 	wg.Go(func() {
 		<-ctx.Done()
 		srv.Shutdown()
+		heart.Stop() // after the handlers: a worker stopped gracefully leaves nothing to settle
 	})
 	return nil
 }

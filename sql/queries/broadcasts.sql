@@ -118,11 +118,11 @@ RETURNING b.id;
 
 -- The counts behind a broadcast's report.
 -- name: BroadcastFunnel :many
-SELECT status, COALESCE(reason, '') AS reason, COALESCE(error_code, 0)::int AS error_code,
+SELECT status, COALESCE(reason, '') AS reason, COALESCE(error_code, 0)::int AS error_code, COALESCE(settled::text, '')::text AS settled,
        count(*) AS n, count(replied_at) AS replied, count(sent_at) AS with_sent
 FROM messages
 WHERE account_id = @account_id AND broadcast_id = @broadcast_id
-GROUP BY 1, 2, 3;
+GROUP BY 1, 2, 3, 4;
 
 -- name: SentInLastMinute :one
 SELECT count(*) FROM messages
@@ -137,10 +137,12 @@ WHERE m.account_id = @account_id AND m.broadcast_id = @broadcast_id AND m.id > @
 ORDER BY m.id
 LIMIT @lim;
 
--- Contacts whose messages of a broadcast failed with one of the given codes (for "retry failed").
+-- Contacts whose messages of a broadcast failed with one of the given codes, or were concluded
+-- not sent (for "retry failed").
 -- name: FailedContacts :many
 SELECT contact_id FROM messages
-WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND status = 'failed' AND error_code = ANY(@codes::int[]);
+WHERE account_id = @account_id AND broadcast_id = @broadcast_id
+  AND (status = 'failed' AND error_code = ANY(@codes::int[]) OR status = 'not_sent');
 
 -- A cancelled broadcast drops what it has not sent.
 -- name: CancelUnsent :execrows

@@ -225,10 +225,10 @@ GROUP BY 1, 2;
 -- The funnel of each step, in the shape of a broadcast's.
 -- name: SequenceStepFunnel :many
 SELECT m.step::int AS step, m.status, COALESCE(m.reason, '') AS reason, COALESCE(m.error_code, 0)::int AS error_code,
-       count(*) AS n, count(m.replied_at) AS replied, count(m.sent_at) AS with_sent
+       COALESCE(m.settled::text, '')::text AS settled, count(*) AS n, count(m.replied_at) AS replied, count(m.sent_at) AS with_sent
 FROM enrollments e JOIN messages m ON m.enrollment_id = e.id
 WHERE e.account_id = @account_id AND e.sequence_id = @sequence_id
-GROUP BY 1, 2, 3, 4
+GROUP BY 1, 2, 3, 4, 5
 ORDER BY 1;
 
 -- name: GetSequenceVersion :one

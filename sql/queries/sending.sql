@@ -4,19 +4,23 @@
 -- The rows are locked in id order, as webhooks lock them, and the conditions read the locked rows
 -- (their latest versions) rather than m: with a condition on m.status the planner, whose statistics
 -- of this fast-changing table said "no queued rows", scanned every queued message of the in-flight
--- index for each claim. claimed_at, the worker's clock, marks the claim: see UnclaimMessages.
+-- index for each claim. claimed_at, the worker's clock, marks the claim: see UnclaimMessages. Every
+-- later move of the row by the worker names it too, so a worker the settle job fenced (it stalled
+-- and was taken for dead) cannot move a row another worker has claimed since.
 -- name: ClaimMessages :many
 WITH target AS (
     SELECT id, status, broadcast_id, enrollment_id, contact_id FROM messages
     WHERE id = ANY(@ids::bigint[]) ORDER BY id FOR UPDATE
 ), claimed AS (
-    UPDATE messages m SET status = 'sending', sending_at = @claimed_at::timestamptz, attempts = m.attempts + 1
+    UPDATE messages m SET status = 'sending', sending_at = @claimed_at::timestamptz, claimed_by = @worker_id::bigint,
+        attempts = m.attempts + 1
     FROM target
     WHERE m.id = target.id AND target.status = 'queued' AND message_may_send(target.broadcast_id, target.enrollment_id)
       AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = target.contact_id)
-    RETURNING m.id, m.account_id, m.broadcast_id, m.enrollment_id, m.contact_id, m.channel_id, m.template_id, m.due_at, m.context
+    RETURNING m.id, m.account_id, m.broadcast_id, m.enrollment_id, m.contact_id, m.channel_id, m.template_id, m.due_at, m.context,
+        m.sending_at
 )
-SELECT m.id, m.account_id, m.broadcast_id, e.sequence_id, m.contact_id, m.due_at, c.phone, c.name, c.email, c.country, c.attributes,
+SELECT m.id, m.sending_at::timestamptz AS claimed_at, m.account_id, m.broadcast_id, e.sequence_id, m.contact_id, m.due_at, c.phone, c.name, c.email, c.country, c.attributes,
        c.opted_in, COALESCE(c.last_inbound_at > now() - interval '24 hours', false)::boolean AS in_service_window,
        ch.id AS channel_id, ch.phone_number_id, ch.access_token_enc, ch.throughput_mps, ch.quality_rating,
        ch.status AS channel_status, p.id AS portfolio_id, p.tier_limit,
@@ -61,26 +65,29 @@ WHERE m.id = sent.id;
 
 -- name: FailMessage :exec
 UPDATE messages SET status = 'failed', failed_at = now(), error_code = sqlc.narg(error_code), reason = @reason
-WHERE id = @id AND status = 'sending';
+WHERE id = @id AND status = 'sending' AND sending_at = @claimed_at::timestamptz;
 
 -- name: SkipMessage :exec
-UPDATE messages SET status = 'skipped', reason = @reason WHERE id = @id AND status = 'sending';
+UPDATE messages SET status = 'skipped', reason = @reason WHERE id = @id AND status = 'sending' AND sending_at = @claimed_at::timestamptz;
 
 -- name: UnknownMessage :exec
-UPDATE messages SET status = 'unknown', reason = @reason WHERE id = @id AND status = 'sending';
+UPDATE messages SET status = 'unknown', reason = @reason WHERE id = @id AND status = 'sending' AND sending_at = @claimed_at::timestamptz;
 
 -- Hands a message back to the queue (a retry of the same task follows).
 -- name: RequeueMessage :exec
-UPDATE messages SET status = 'queued', queued_at = now(), reason = NULLIF(reason, 'tier') WHERE id = @id AND status = 'sending';
+UPDATE messages SET status = 'queued', queued_at = now(), reason = NULLIF(reason, 'tier')
+WHERE id = @id AND status = 'sending' AND sending_at = @claimed_at::timestamptz;
 
 -- Holds a message until due_at (a full tier, a later retry).
 -- name: DeferMessage :exec
-UPDATE messages SET status = 'pending', due_at = @due_at, queued_at = NULL, reason = NULLIF(reason, 'tier') WHERE id = @id AND status = 'sending';
+UPDATE messages SET status = 'pending', due_at = @due_at, queued_at = NULL, reason = NULLIF(reason, 'tier')
+WHERE id = @id AND status = 'sending' AND sending_at = @claimed_at::timestamptz;
 
 -- Holds a message the portfolio's messaging tier has no room for (reason 'tier') until due_at,
 -- when a slot of the moving 24 h frees (the tier-wait job spreads the held over the slots).
 -- name: HoldForTier :exec
-UPDATE messages SET status = 'pending', due_at = @due_at, queued_at = NULL, reason = 'tier' WHERE id = @id AND status = 'sending';
+UPDATE messages SET status = 'pending', due_at = @due_at, queued_at = NULL, reason = 'tier'
+WHERE id = @id AND status = 'sending' AND sending_at = @claimed_at::timestamptz;
 
 -- name: PauseBroadcastsOfChannel :exec
 UPDATE broadcasts SET status = 'paused', status_reason = @reason, pause_cause = @pause_cause, updated_at = now()

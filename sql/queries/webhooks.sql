@@ -13,14 +13,14 @@ SELECT id, wamid FROM messages WHERE channel_id = @channel_id AND wamid = ANY(@w
 -- Applies statuses given as a JSON array, one object per message (merged by the caller) with
 -- id, wamid, status, sent_at, delivered_at, read_at, failed_at and code. The status only moves
 -- up in rank; each status keeps the first time it was seen; skipped stays skipped.
--- name: ApplyStatuses :execrows
+-- name: ApplyStatuses :one
 WITH s AS (
     SELECT (e ->> 'id')::bigint AS id, e ->> 'wamid' AS wamid, (e ->> 'status')::message_status AS status,
            (e ->> 'sent_at')::timestamptz AS sent_at, (e ->> 'delivered_at')::timestamptz AS delivered_at,
            (e ->> 'read_at')::timestamptz AS read_at, (e ->> 'failed_at')::timestamptz AS failed_at,
            (e ->> 'code')::int AS code, (e ->> 'billable')::boolean AS billable, e ->> 'pricing_category' AS pricing_category
     FROM jsonb_array_elements(@rows::jsonb) AS e
-)
+), applied AS (
 UPDATE messages m SET
     status = CASE WHEN m.status <> 'skipped' AND message_rank(s.status) > message_rank(m.status)
                   THEN s.status ELSE m.status END,
@@ -32,9 +32,18 @@ UPDATE messages m SET
     error_code = COALESCE(s.code, m.error_code),
     billable = COALESCE(s.billable, m.billable),
     pricing_category = COALESCE(s.pricing_category, m.pricing_category),
-    reason = CASE WHEN s.code IS NOT NULL AND m.reason IS NULL THEN 'meta_error' ELSE m.reason END
+    reason = CASE WHEN s.code IS NOT NULL AND m.reason IS NULL THEN 'meta_error' ELSE m.reason END,
+    -- An unknown (or not_sent) send a status moves on is settled by the webhook: settled_at is
+    -- this transaction's now() only on the rows settled by this statement.
+    settled = CASE WHEN m.status IN ('unknown', 'not_sent') AND message_rank(s.status) > message_rank(m.status)
+                   THEN 'webhook' ELSE m.settled END,
+    settled_at = CASE WHEN m.status IN ('unknown', 'not_sent') AND message_rank(s.status) > message_rank(m.status)
+                      THEN now() ELSE m.settled_at END
 FROM s
-WHERE m.id = s.id AND m.channel_id = @channel_id;
+WHERE m.id = s.id AND m.channel_id = @channel_id
+RETURNING m.settled_at = now() AS settled_now
+)
+SELECT count(*)::bigint AS updated, count(*) FILTER (WHERE settled_now)::bigint AS settled FROM applied;
 
 -- name: ContactForInbound :one
 SELECT id FROM contacts WHERE account_id = @account_id AND phone = @phone;
