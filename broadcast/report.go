@@ -110,6 +110,15 @@ func NewReport(rows []queries.BroadcastFunnelRow, sentLastMinute int64) Report {
 	return r
 }
 
+// UnknownSettledTotal is how many sends that were unknown were settled, however.
+func (r Report) UnknownSettledTotal() int64 {
+	var n int64
+	for _, k := range r.UnknownSettled {
+		n += k
+	}
+	return n
+}
+
 // settledNames are the report's names of the unknown_resolution values.
 var settledNames = map[string]string{"webhook": "settled_by_webhook", "requeued": "requeued_before_send", "grace": "not_sent_after_grace"}
 

@@ -19,7 +19,7 @@ func TestReportTellsUnknownSettled(t *testing.T) {
 		{Status: queries.MessageStatusUnknown, Reason: "worker_lost", N: 6},
 	}, 0)
 	want := map[string]int64{"settled_by_webhook": 2, "requeued_before_send": 3, "not_sent_after_grace": 5}
-	if !maps.Equal(r.UnknownSettled, want) || r.Unknown != 6 || r.NotSent != 4 || r.Progress != 1 {
+	if !maps.Equal(r.UnknownSettled, want) || r.UnknownSettledTotal() != 10 || r.Unknown != 6 || r.NotSent != 4 || r.Progress != 1 {
 		t.Fatalf("settled %v, unknown %d, not sent %d, progress %v", r.UnknownSettled, r.Unknown, r.NotSent, r.Progress)
 	}
 }

@@ -406,6 +406,33 @@ func TestPagesRender(t *testing.T) {
 	}
 }
 
+// A broadcast's report tells its unknown sends and how those that were settled were, and offers
+// to retry the ones concluded not sent.
+func TestReportShowsUnknownOutcomes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	account := e.account("acme")
+	id := e.broadcastOf(account)
+	_, err := e.pool.Exec(context.Background(), `
+		INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at, reason, settled)
+		SELECT b.account_id, b.channel_id, g, b.template_id, b.id, v.status::message_status, now(), v.reason, v.settled::unknown_resolution
+		FROM broadcasts b, generate_series(1, 6) g,
+		     (VALUES (1, 'unknown', 'worker_lost', NULL), (2, 'not_sent', 'not_sent', 'grace'), (3, 'not_sent', 'not_sent', 'grace'),
+		             (4, 'delivered', NULL, 'webhook'), (5, 'read', NULL, 'requeued'), (6, 'delivered', NULL, NULL)) v(n, status, reason, settled)
+		WHERE b.id = $1 AND v.n = g`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := e.signIn(account, "marketer").do("GET", fmt.Sprintf("/broadcasts/%d/report", id), nil)
+	for _, want := range []string{`<th scope="row">Still unknown</th><td>1</td>`, `<th scope="row">Settled by a status from Meta</th><td>1</td>`,
+		`<th scope="row">Sent again: their worker died before writing them</th><td>1</td>`,
+		`<th scope="row">Not sent: Meta reported later sends of the number, never these</th><td>2</td>`, "a new broadcast to the 2 not sent"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+}
+
 // After sign-in the browser goes where it was asked to, but only to a page of this site.
 func TestAfterSignInStaysHere(t *testing.T) {
 	t.Parallel()

@@ -42,7 +42,7 @@ type Heart struct {
 
 // waitingSend is a claimed send with its slot, until it is written or given up.
 type waitingSend struct {
-	id     int64 // the registration it was claimed under
+	id     int64 // the registration it waited under
 	slot   time.Time
 	listed bool // a beat listing it was sent: it may have been recorded
 }

@@ -193,8 +193,8 @@ func (s *Sender) send(ctx context.Context, m message) error {
 		}
 		res, err = s.write(ctx, m, d, token, to, tpl)
 	}
-	if errors.Is(err, errFenced) { // the scheduler settles it (unless it is still ours to hand back)
-		return s.release(ctx, m, time.Time{})
+	if errors.Is(err, errFenced) { // handed back if still ours (then tried again), else the scheduler settles it
+		return s.wait(ctx, m, ratelimit.Decision{Reason: "fenced", RetryAfter: 100 * time.Millisecond})
 	}
 	if err != nil {
 		return s.failed(ctx, m, err)
