@@ -79,9 +79,9 @@ lint: ## go vet, staticcheck and govulncheck (the tools pinned in tools/go.mod)
 	$(LINT_BIN)/govulncheck -db file://$(CURDIR)/$(LINT_BIN)/vulndb ./...
 
 .PHONY: bench
-bench: ## benchmarks beside same-run baselines, 3 runs each (about 30 minutes); the table goes into BENCHMARKS.md
+bench: ## benchmarks beside same-run baselines, 3 runs each (about 30 minutes), on a durable Postgres (fsync on); the table goes into BENCHMARKS.md
 	@mkdir -p .cache
-	@$(SERVICES) && { $(BENCH) -count 3 ./importer -args -import-rows=1000000 && \
+	@export DRIPCAST_PG_DURABLE=1 && $(SERVICES) && { $(BENCH) -count 3 ./importer -args -import-rows=1000000 && \
 	  $(BENCH) -count 3 ./segment -args -count-contacts=100000 && \
 	  $(BENCH) -count 3 ./broadcast -args -expand-contacts=1000000 && \
 	  $(BENCH) -count 3 ./dashboards -args -panel-messages=10000000 && \
@@ -96,7 +96,7 @@ bench-smoke: ## the benchmarks at a small size, so CI keeps their harness (and t
 	  $(BENCH) ./segment -args -count-contacts=5000 && \
 	  $(BENCH) ./broadcast -args -expand-contacts=5000 && \
 	  $(BENCH) ./dashboards -args -panel-messages=20000 && \
-	  $(BENCH) ./e2e -args -bench-tier=250 -bench-sends=4000 -bench-webhook-messages=5000 \
+	  $(BENCH) ./e2e -args -bench-tier=250 -bench-sends=4000 -bench-bound-sends=2000 -bench-webhook-messages=5000 \
 	    -bench-rate-seconds=4 -bench-redis-audience=20000 -bench-redis-seconds=2 -bench-latency-samples=10; } | tee .cache/bench-smoke.txt
 	cp BENCHMARKS.md .cache/BENCHMARKS.smoke.md
 	cd tools && go run ./benchtable -in ../.cache/bench-smoke.txt -out ../.cache/BENCHMARKS.smoke.md > /dev/null

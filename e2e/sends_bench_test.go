@@ -28,49 +28,84 @@ const (
 var (
 	benchSends   = flag.Int("bench-sends", 200000, "the audience of BenchmarkSends")
 	benchNumbers = flag.Int("bench-numbers", 8, "the numbers (channels at 1,000 mps each) BenchmarkSends sends from")
+	// benchBoundSends: the audience of BenchmarkSends's second run, from one number at 1,000 mps,
+	// whose limit binds.
+	benchBoundSends = flag.Int("bench-bound-sends", 50000, "the audience of BenchmarkSends's run from one number whose limit binds")
 )
 
 // BenchmarkSends measures end-to-end sends per second: broadcasts from several numbers at Meta's
 // highest throughput, through one `dripcast serve` process (scheduler, feeder, Asynq, workers
 // that claim, check limits, send over HTTP to metasim and record), status webhooks off. Beside it,
 // in the same run: Asynq servers configured as the worker's draining no-op tasks of the same
-// size. It also reports the process's peak RSS while it sends (the contacts' import before is
+// size, and the floor pipeline (floorPipeline: the least a design with a row per recipient does
+// here), whose rate and CPU time a send are the yardsticks of issue 23. A second run sends from
+// one number at 1,000 mps (-bench-bound-sends), whose limit binds: a send's CPU time then, against
+// the first run's. It also reports the process's peak RSS while it sends (the contacts' import before is
 // left out) and Redis's peak memory.
 func BenchmarkSends(b *testing.B) {
 	for range b.N {
 		noop, noopCPU := noopTasksPerSecond(b, *benchSends)
-		c := newCluster(b, metasim.Config{}, false)
-		serve := c.start("serve")
-		mps, sizes := make([]int, *benchNumbers), make([]int, *benchNumbers)
+		floor, floorCPU := floorPipeline(b, *benchSends, *benchNumbers)
+		mps := make([]int, *benchNumbers)
 		for i := range mps {
-			mps[i], sizes[i] = 1000, *benchSends / *benchNumbers
+			mps[i] = 1000
 		}
-		sizes[0] += *benchSends % *benchNumbers
-		channels, template := c.setupNumbers(mps...)
-		c.importGroups(sizes...)
-		peakRedis := watchRedisMemory(b, c.rdb)
-		peakRSS := serve.watchRSS(b) // while it sends: the import before is the API's, not benchmark 2's
-		for i, ch := range channels {
-			c.call("POST", "/v1/broadcasts", map[string]any{"name": fmt.Sprint("Sale ", i), "channel_id": ch, "template_id": template,
-				"audience": map[string]any{"tag": fmt.Sprint("g", i)}}, 201)
-		}
-		testenv.Eventually(b, "first send", time.Minute, func() bool { return c.sim.Counters().Accepted > 0 })
-		first, cpu0 := time.Now(), cpuNow(serve.cmd.Process.Pid)
-		testenv.Eventually(b, "every send", 30*time.Minute, func() bool { return c.sim.Counters().Accepted >= *benchSends })
-		rate := float64(*benchSends) / time.Since(first).Seconds()
-		cpu := cpuNow(serve.cmd.Process.Pid).since(cpu0).perItem(*benchSends - 1)
-		rss := peakRSS()
-		serve.stop(b, time.Minute)
-		if n := c.sim.Counters(); n.Accepted != *benchSends || len(n.RepeatRecipients) > 0 || n.Requests != n.Accepted {
-			b.Fatalf("accepted %d of %d, %d repeated, refused %v", n.Accepted, *benchSends, len(n.RepeatRecipients), n.RefusedByCode)
-		}
-		b.ReportMetric(rate, "sends/s")
+		run := dripcastSends(b, *benchSends, mps)
+		b.ReportMetric(run.rate, "sends/s")
 		b.ReportMetric(noop, "noop-tasks/s")
-		b.ReportMetric(rate/noop, "ratio")
-		b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MB")
-		b.ReportMetric(float64(peakRedis())/(1<<20), "redis-peak-MB")
-		reportCPU(b, cpu, noopCPU)
+		b.ReportMetric(run.rate/noop, "ratio")
+		b.ReportMetric(floor, "floor-sends/s")
+		b.ReportMetric(run.rate/floor, "floor-ratio")
+		b.ReportMetric(float64(run.rss)/(1<<20), "peak-rss-MB")
+		b.ReportMetric(float64(run.redis)/(1<<20), "redis-peak-MB")
+		reportCPU(b, run.cpu, noopCPU)
+		b.ReportMetric(floorCPU.machine, "floor-cpu-us/send")
+		b.ReportMetric(floorCPU.postgres, "floor-postgres-us/send")
+		b.ReportMetric(floorCPU.redis, "floor-redis-us/send")
+		b.ReportMetric(floorCPU.harness, "floor-harness-us/send")
+		b.ReportMetric(run.cpu.machine/floorCPU.machine, "cpu-vs-floor")
+		// One number whose limit binds: sends wait for their slots.
+		bound := dripcastSends(b, *benchBoundSends, []int{1000})
+		b.ReportMetric(bound.cpu.machine, "bound-cpu-us/send")
+		b.ReportMetric(bound.cpu.machine/run.cpu.machine, "bound-cpu-ratio")
 	}
+}
+
+// sendsRun is what one dripcastSends run measured.
+type sendsRun struct {
+	rate       float64 // sends per second, from the first to the last
+	cpu        cpuUse  // a send's CPU time, by process
+	rss, redis int64   // peak RSS of `dripcast serve` while it sent, Redis's peak memory
+}
+
+// dripcastSends sends n messages (contacts split evenly) through one `dripcast serve` process,
+// one broadcast per number of these throughputs, and checks metasim took each once.
+func dripcastSends(b *testing.B, n int, mps []int) sendsRun {
+	c := newCluster(b, metasim.Config{}, false)
+	serve := c.start("serve")
+	sizes := make([]int, len(mps))
+	for i := range sizes {
+		sizes[i] = n / len(mps)
+	}
+	sizes[0] += n % len(mps)
+	channels, template := c.setupNumbers(mps...)
+	c.importGroups(sizes...)
+	peakRedis := watchRedisMemory(b, c.rdb)
+	peakRSS := serve.watchRSS(b) // while it sends: the import before is the API's, not benchmark 2's
+	for i, ch := range channels {
+		c.call("POST", "/v1/broadcasts", map[string]any{"name": fmt.Sprint("Sale ", i), "channel_id": ch, "template_id": template,
+			"audience": map[string]any{"tag": fmt.Sprint("g", i)}}, 201)
+	}
+	testenv.Eventually(b, "first send", time.Minute, func() bool { return c.sim.Counters().Accepted > 0 })
+	first, cpu0 := time.Now(), cpuNow(serve.cmd.Process.Pid)
+	testenv.Eventually(b, "every send", 30*time.Minute, func() bool { return c.sim.Counters().Accepted >= n })
+	run := sendsRun{rate: float64(n) / time.Since(first).Seconds(), cpu: cpuNow(serve.cmd.Process.Pid).since(cpu0).perItem(n - 1)}
+	run.rss, run.redis = peakRSS(), peakRedis()
+	serve.stop(b, time.Minute)
+	if got := c.sim.Counters(); got.Accepted != n || len(got.RepeatRecipients) > 0 || got.Requests != got.Accepted {
+		b.Fatalf("accepted %d of %d, %d repeated, refused %v", got.Accepted, n, len(got.RepeatRecipients), got.RefusedByCode)
+	}
+	return run
 }
 
 // reportCPU reports the CPU time of a send, by process, beside a no-op task's: on two busy cores

@@ -75,14 +75,23 @@ pg_up() {
     say "initdb in $d/data"
     as_pg "$bin/initdb" -D "$d/data" -U postgres -A trust --no-sync -E UTF8 >/dev/null
   fi
+  # Tests trade durability for speed; benchmarks (DRIPCAST_PG_DURABLE=1) run Postgres as
+  # production does, with fsync, synchronous commits and full-page writes on. A server running in
+  # the other mode is restarted.
+  local mode=fast durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  if [ "${DRIPCAST_PG_DURABLE:-}" = 1 ]; then mode=durable durability=""; fi
+  if as_pg "$bin/pg_ctl" -D "$d/data" status >/dev/null 2>&1 && [ "$(cat "$d/mode" 2>/dev/null || echo fast)" != "$mode" ]; then
+    say "restarting Postgres $mode"
+    as_pg "$bin/pg_ctl" -D "$d/data" -w -t 60 -m fast stop >/dev/null
+  fi
   if as_pg "$bin/pg_ctl" -D "$d/data" status >/dev/null 2>&1; then
     port=$(cat "$d/port")
   else
     port=$(cat "$d/port" 2>/dev/null || true)
     if [ -z "$port" ] || ! port_free "$port"; then port=$(free_port); fi
-    as_pg sh -c "echo $port > '$d/port'"
+    as_pg sh -c "echo $port > '$d/port'; echo $mode > '$d/mode'"
     as_pg "$bin/pg_ctl" -D "$d/data" -l "$d/log" -w -t 60 -o \
-      "-c listen_addresses=127.0.0.1 -p $port -k $d -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB -c shared_preload_libraries=pg_stat_statements" \
+      "-c listen_addresses=127.0.0.1 -p $port -k $d $durability -c max_connections=300 -c shared_buffers=256MB -c shared_preload_libraries=pg_stat_statements" \
       start >/dev/null
   fi
   as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='dripcast'" | grep -q 1 ||
