@@ -21,6 +21,10 @@ type batcher[In, Out any] struct {
 	run     func(ctx context.Context, in []In) ([]Out, error) // one output per input, in order
 	max     int
 	runners int
+	// A batch of fewer than lingerBelow requests waits until its oldest is linger old, for more
+	// to join it (0: never waits).
+	lingerBelow int
+	linger      time.Duration
 
 	mu     sync.Mutex
 	queue  []*batchCall[In, Out]
@@ -31,6 +35,7 @@ type batchCall[In, Out any] struct {
 	in   In
 	out  Out
 	err  error
+	at   time.Time // queued
 	done chan struct{}
 }
 
@@ -40,7 +45,7 @@ func newBatcher[In, Out any](runners, max int, run func(context.Context, []In) (
 
 // do queues in and waits for its batch to run.
 func (b *batcher[In, Out]) do(in In) (Out, error) {
-	c := &batchCall[In, Out]{in: in, done: make(chan struct{})}
+	c := &batchCall[In, Out]{in: in, at: time.Now(), done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
 	start := b.active < b.runners
@@ -62,6 +67,13 @@ func (b *batcher[In, Out]) loop() {
 			b.active--
 			b.mu.Unlock()
 			return
+		}
+		if len(b.queue) < b.lingerBelow {
+			if wait := b.linger - time.Since(b.queue[0].at); wait > 0 {
+				b.mu.Unlock()
+				time.Sleep(wait)
+				continue
+			}
 		}
 		n := min(len(b.queue), b.max)
 		batch := b.queue[:n:n]
