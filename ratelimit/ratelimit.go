@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/singleflight"
 )
 
 // Reasons a send must wait.
@@ -99,9 +98,6 @@ type Limiter struct {
 	maxWait  time.Duration
 	mu       sync.Mutex
 	slowdown map[string]slowdown
-	// reseeds shares one portfolio's reseed among the sends that need it at once (every handler
-	// of a worker, after Redis lost its data): one read of a day of its messages, not one each.
-	reseeds singleflight.Group
 }
 
 type slowdown struct {
@@ -152,8 +148,7 @@ func (l *Limiter) admit(ctx context.Context, s Send, again bool) (Decision, erro
 	asked := time.Now()
 	v, err := admitScript.Run(ctx, l.rdb, keys, args...).Slice()
 	if err == nil && v[1].(string) == reasonReseed {
-		_, err, _ = l.reseeds.Do(strconv.FormatInt(s.Portfolio, 10), func() (any, error) { return nil, l.reseed(ctx, s.Portfolio) })
-		if err == nil {
+		if err = l.reseed(ctx, s.Portfolio); err == nil {
 			asked = time.Now()
 			v, err = admitScript.Run(ctx, l.rdb, keys, args...).Slice()
 		}

@@ -284,28 +284,3 @@ func TestConcurrentReseedsKeepTheFirstMark(t *testing.T) {
 		t.Fatalf("a send after two reseeds: %+v %v after %s", d, err, time.Since(start))
 	}
 }
-
-// Sends that find a portfolio without state at once (every handler of a worker, after Redis lost
-// its data) read its usage from Postgres once, not once each: that read scans a day of the
-// portfolio's messages.
-func TestConcurrentSendsReseedOnce(t *testing.T) {
-	rdb := testenv.Redis(t)
-	var reads atomic.Int32
-	l := New(rdb, func(context.Context, int64) (Usage, error) {
-		reads.Add(1)
-		time.Sleep(50 * time.Millisecond) // a slow read: the others arrive meanwhile
-		return Usage{}, nil
-	}, 0, 2*time.Second)
-	var wg sync.WaitGroup
-	for i := range 50 {
-		wg.Go(func() {
-			if d, err := l.Acquire(context.Background(), Send{PhoneNumberID: "n7", Portfolio: 7, MPS: 1000, Recipient: fmt.Sprint(i)}); err != nil || !d.Allowed {
-				t.Errorf("send %d: %+v %v", i, d, err)
-			}
-		})
-	}
-	wg.Wait()
-	if n := reads.Load(); n != 1 {
-		t.Fatalf("%d reads of the portfolio's usage, want 1", n)
-	}
-}
