@@ -10,13 +10,11 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/dripcast/dripcast/metasim"
 	"github.com/dripcast/dripcast/sendtask"
 	"github.com/dripcast/dripcast/testenv"
 	"github.com/dripcast/dripcast/whatsapp"
-	"github.com/dripcast/dripcast/worker"
 )
 
 // floorPipeline is the least any design with a row per recipient must do here, measured beside
@@ -46,16 +44,7 @@ func floorPipeline(b *testing.B, n, numbers int) (float64, cpuUse) {
 	srv := httptest.NewServer(sim.Handler())
 	defer srv.Close()
 	client := whatsapp.NewClient(srv.URL, "v23.0", 15*time.Second)
-
-	redisURL := testenv.RedisURL(b)
-	opt, _ := redis.ParseURL(redisURL)
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	enqueueTasks(b, asynq.NewClientFromRedisClient(rdb), n)
-	workers, err := worker.New(redisURL, workerServers, workerConcurrency, logger())
-	if err != nil {
-		b.Fatal(err)
-	}
+	workers := queuedTasks(b, n)
 	records := startFloorRecords(ctx, pool)
 	defer close(records) // after the servers' shutdown (deferred later, run earlier)
 	var done atomic.Int64

@@ -124,16 +124,8 @@ func reportCPU(b *testing.B, send, noop cpuUse) {
 // noopTasksPerSecond drains n send-sized tasks through Asynq servers set up as Dripcast's worker
 // sets them up, with a handler that does nothing: tasks per second, and the CPU time per task.
 func noopTasksPerSecond(b *testing.B, n int) (float64, cpuUse) {
-	redisURL := testenv.RedisURL(b)
-	opt, _ := redis.ParseURL(redisURL)
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	enqueueTasks(b, asynq.NewClientFromRedisClient(rdb), n)
-	srv, err := worker.New(redisURL, workerServers, workerConcurrency, logger())
+	srv := queuedTasks(b, n)
 	mux := asynq.NewServeMux()
-	if err != nil {
-		b.Fatal(err)
-	}
 	var done atomic.Int64
 	mux.HandleFunc(sendtask.Type, func(context.Context, *asynq.Task) error { done.Add(1); return nil })
 	start, cpu0 := time.Now(), cpuNow(0)
@@ -143,6 +135,21 @@ func noopTasksPerSecond(b *testing.B, n int) (float64, cpuUse) {
 	defer srv.Shutdown()
 	testenv.Eventually(b, "no-op tasks drained", 10*time.Minute, func() bool { return done.Load() >= int64(n) })
 	return float64(n) / time.Since(start).Seconds(), cpuNow(0).since(cpu0).perItem(n)
+}
+
+// queuedTasks enqueues n send tasks (message ids 1 to n) on a fresh Redis database and answers
+// Asynq servers set up as the worker's, not started.
+func queuedTasks(b *testing.B, n int) worker.Servers {
+	redisURL := testenv.RedisURL(b)
+	opt, _ := redis.ParseURL(redisURL)
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	enqueueTasks(b, asynq.NewClientFromRedisClient(rdb), n)
+	srv, err := worker.New(redisURL, workerServers, workerConcurrency, logger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return srv
 }
 
 func enqueueTasks(b *testing.B, queue *asynq.Client, n int) {
