@@ -171,9 +171,11 @@ WITH x AS (
                AND COALESCE(b.status IN ('running', 'paused', 'completed'), true) AS resend
     FROM messages m JOIN accounts a ON a.id = m.account_id LEFT JOIN broadcasts b ON b.id = m.broadcast_id
     WHERE m.status = 'unknown' AND m.sending_at < now() - make_interval(secs => $1::float8)
+      AND m.sending_at > now() - make_interval(secs => $1::float8) - interval '1 day'
       AND EXISTS (SELECT 1 FROM messages y
-                  WHERE y.account_id = m.account_id AND y.delivered_at > m.sending_at AND y.channel_id = m.channel_id
-                    AND y.sent_at > m.sending_at)
+                  WHERE y.account_id = m.account_id AND y.channel_id = m.channel_id AND y.sent_at > m.sending_at
+                    AND y.delivered_at > m.sending_at
+                    AND y.delivered_at < m.sending_at + make_interval(secs => $1::float8))
     ORDER BY m.id
     LIMIT 1000
     FOR UPDATE OF m SKIP LOCKED
@@ -195,8 +197,10 @@ type SettleAfterGraceRow struct {
 	Resend   *bool
 }
 
-// Unknown sends older than the grace period whose number has since had a later send delivered
-// (webhooks flow, and Meta reports a send it took within seconds): not sent. Those of accounts
+// Unknown sends older than the grace period whose number had a later send delivered within the
+// grace period (webhooks flow, and Meta reports a send it took within seconds): not sent. Each
+// unknown send's look is bounded: the account's deliveries of its grace period (by the delivered_at
+// index), and only during a day after the grace (then nothing is concluded any more). Those of accounts
 // that opted in (resend_not_sent) go back to the queue at once, their broadcast running again if
 // it had completed (a paused one sends them when resumed, a cancelled one never); the others
 // become not_sent, which "retry the failed" sends again. Without such evidence nothing is

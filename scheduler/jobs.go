@@ -48,8 +48,10 @@ type Jobs struct {
 	SendingTimeout time.Duration
 	// WorkerDeadAfter: a worker not heard from this long is fenced (Settle).
 	WorkerDeadAfter time.Duration
-	// UnknownGrace: an unknown send this old may be concluded not sent (Settle).
+	// UnknownGrace: an unknown send this old may be concluded not sent (Settle), which looks at
+	// most every graceEvery (graceLooked: when it last did; only Settle uses it).
 	UnknownGrace time.Duration
+	graceLooked  time.Time
 }
 
 // NewJobs wires the jobs to Postgres and to the Asynq queues in rdb.

@@ -77,6 +77,7 @@ func (f *settleFixture) state(id int64) string {
 
 func (f *settleFixture) settle() {
 	f.t.Helper()
+	f.jobs.graceLooked = time.Time{} // the grace rule looks at every run here
 	if err := f.jobs.Settle(context.Background()); err != nil {
 		f.t.Fatal(err)
 	}
@@ -143,8 +144,15 @@ func TestSettleAfterGrace(t *testing.T) {
 	if got := f.state(old); got != "unknown/worker_lost/" {
 		t.Fatalf("concluded without evidence: %s", got)
 	}
+	// A later send delivered after the grace period since the unknown one is no evidence: webhooks
+	// may have come back only then.
 	f.exec(`UPDATE messages SET status = 'delivered', sending_at = now() - interval '19 minutes', sent_at = now() - interval '19 minutes',
-		delivered_at = now() - interval '18 minutes' WHERE id = $1`, later)
+		delivered_at = now() - interval '1 minute' WHERE id = $1`, later)
+	f.settle()
+	if got := f.state(old); got != "unknown/worker_lost/" {
+		t.Fatalf("concluded from a delivery after the grace period: %s", got)
+	}
+	f.exec(`UPDATE messages SET delivered_at = now() - interval '18 minutes' WHERE id = $1`, later)
 
 	f.settle()
 	for id, want := range map[int64]string{old: "not_sent/not_sent/grace", young: "unknown/worker_lost/", noEvidence: "unknown/worker_lost/"} {
