@@ -101,7 +101,8 @@ type RegisterWorkerParams struct {
 	BeatAt time.Time
 }
 
-// Worker heartbeats and the settling of sends whose outcome is unknown (the settle package).
+// Worker heartbeats (worker.Heart) and the settling of sends whose outcome is unknown (the
+// scheduler's settle job).
 func (q *Queries) RegisterWorker(ctx context.Context, arg RegisterWorkerParams) (int64, error) {
 	row := q.db.QueryRow(ctx, registerWorker, arg.Name, arg.BeatAt)
 	var id int64
@@ -199,12 +200,12 @@ type SettleAfterGraceRow struct {
 
 // Unknown sends older than the grace period whose number had a later send delivered within the
 // grace period (webhooks flow, and Meta reports a send it took within seconds): not sent. Each
-// unknown send's look is bounded: the account's deliveries of its grace period (by the delivered_at
-// index), and only during a day after the grace (then nothing is concluded any more). Those of accounts
-// that opted in (resend_not_sent) go back to the queue at once, their broadcast running again if
-// it had completed (a paused one sends them when resumed, a cancelled one never); the others
-// become not_sent, which "retry the failed" sends again. Without such evidence nothing is
-// concluded.
+// unknown send's look is bounded: the account's deliveries of its grace period (by the
+// delivered_at index), and only during a day after the grace (then nothing is concluded any
+// more). Those of accounts that opted in (resend_not_sent) go back to the queue at once, their
+// broadcast running again if it had completed (a paused one sends them when resumed, a cancelled
+// one never); the others become not_sent, which "retry the failed" sends again. Without such
+// evidence nothing is concluded.
 func (q *Queries) SettleAfterGrace(ctx context.Context, graceSeconds float64) ([]SettleAfterGraceRow, error) {
 	rows, err := q.db.Query(ctx, settleAfterGrace, graceSeconds)
 	if err != nil {

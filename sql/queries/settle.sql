@@ -1,4 +1,5 @@
--- Worker heartbeats and the settling of sends whose outcome is unknown (the settle package).
+-- Worker heartbeats (worker.Heart) and the settling of sends whose outcome is unknown (the
+-- scheduler's settle job).
 
 -- name: RegisterWorker :one
 INSERT INTO workers (name, beat_at) VALUES (@name, @beat_at) RETURNING id;
@@ -43,12 +44,12 @@ WHERE w.fenced_at < now() - interval '1 day'
 
 -- Unknown sends older than the grace period whose number had a later send delivered within the
 -- grace period (webhooks flow, and Meta reports a send it took within seconds): not sent. Each
--- unknown send's look is bounded: the account's deliveries of its grace period (by the delivered_at
--- index), and only during a day after the grace (then nothing is concluded any more). Those of accounts
--- that opted in (resend_not_sent) go back to the queue at once, their broadcast running again if
--- it had completed (a paused one sends them when resumed, a cancelled one never); the others
--- become not_sent, which "retry the failed" sends again. Without such evidence nothing is
--- concluded.
+-- unknown send's look is bounded: the account's deliveries of its grace period (by the
+-- delivered_at index), and only during a day after the grace (then nothing is concluded any
+-- more). Those of accounts that opted in (resend_not_sent) go back to the queue at once, their
+-- broadcast running again if it had completed (a paused one sends them when resumed, a cancelled
+-- one never); the others become not_sent, which "retry the failed" sends again. Without such
+-- evidence nothing is concluded.
 -- name: SettleAfterGrace :many
 WITH x AS (
     SELECT m.id, m.broadcast_id, COALESCE((a.settings ->> 'resend_not_sent')::boolean, false)
