@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 )
 
 // Reasons a send must wait.
@@ -98,6 +99,9 @@ type Limiter struct {
 	maxWait  time.Duration
 	mu       sync.Mutex
 	slowdown map[string]slowdown
+	// reseeds shares one portfolio's reseed among the sends that need it at once (every handler
+	// of a worker, after Redis lost its data): one read of a day of its messages, not one each.
+	reseeds singleflight.Group
 }
 
 type slowdown struct {
@@ -148,7 +152,7 @@ func (l *Limiter) admit(ctx context.Context, s Send, again bool) (Decision, erro
 	asked := time.Now()
 	v, err := admitScript.Run(ctx, l.rdb, keys, args...).Slice()
 	if err == nil && v[1].(string) == reasonReseed {
-		if err = l.reseed(ctx, s.Portfolio); err == nil {
+		if err = l.sharedReseed(ctx, s.Portfolio); err == nil {
 			asked = time.Now()
 			v, err = admitScript.Run(ctx, l.rdb, keys, args...).Slice()
 		}
@@ -248,6 +252,26 @@ func (l *Limiter) reseed(ctx context.Context, portfolio int64) error {
 	})
 	return err
 }
+
+// sharedReseed runs one reseed of the portfolio for all the sends that ask meanwhile. It runs
+// apart from the first asker's context, which ends when that send's task does (Asynq loses every
+// task when Redis loses its data): the others must not fail with it. reseedTimeout bounds it.
+func (l *Limiter) sharedReseed(ctx context.Context, portfolio int64) error {
+	ch := l.reseeds.DoChan(strconv.FormatInt(portfolio, 10), func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reseedTimeout)
+		defer cancel()
+		return nil, l.reseed(ctx, portfolio)
+	})
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case r := <-ch:
+		return r.Err
+	}
+}
+
+// reseedTimeout bounds a shared reseed: a day of a portfolio's messages read from Postgres.
+const reseedTimeout = 30 * time.Second
 
 // SlowDown lowers a number's rate for a while in this process, after Meta answered 130429
 // (throughput) or 131056 (pair rate): each report takes another 20 % off, down to a quarter, for

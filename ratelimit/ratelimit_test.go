@@ -284,3 +284,32 @@ func TestConcurrentReseedsKeepTheFirstMark(t *testing.T) {
 		t.Fatalf("a send after two reseeds: %+v %v after %s", d, err, time.Since(start))
 	}
 }
+
+// Sends that find a portfolio without state at once (every handler of a worker, after Redis lost
+// its data) read its usage from Postgres once, not once each: that read scans a day of the
+// portfolio's messages. The first asker's end does not fail the others.
+func TestConcurrentSendsReseedOnce(t *testing.T) {
+	rdb := testenv.Redis(t)
+	var reads atomic.Int32
+	l := New(rdb, func(ctx context.Context, _ int64) (Usage, error) {
+		reads.Add(1)
+		time.Sleep(50 * time.Millisecond) // a slow read: the others arrive meanwhile
+		return Usage{}, ctx.Err()
+	}, 0, 2*time.Second)
+	first, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _, _ = l.Acquire(first, Send{PhoneNumberID: "n7", Portfolio: 7, MPS: 1000, Recipient: "first"}) })
+	time.Sleep(10 * time.Millisecond)
+	cancel() // the first asker's task ended
+	for i := range 50 {
+		wg.Go(func() {
+			if d, err := l.Acquire(context.Background(), Send{PhoneNumberID: "n7", Portfolio: 7, MPS: 1000, Recipient: fmt.Sprint(i)}); err != nil || !d.Allowed {
+				t.Errorf("send %d: %+v %v", i, d, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("%d reads of the portfolio's usage, want 1", n)
+	}
+}
