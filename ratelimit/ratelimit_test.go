@@ -298,7 +298,9 @@ func TestConcurrentSendsReseedOnce(t *testing.T) {
 	}, 0, 2*time.Second)
 	first, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { _, _ = l.Acquire(first, Send{PhoneNumberID: "n7", Portfolio: 7, MPS: 1000, Recipient: "first"}) })
+	wg.Go(func() {
+		_, _ = l.Acquire(first, Send{PhoneNumberID: "n7", Portfolio: 7, MPS: 1000, Recipient: "first"})
+	})
 	time.Sleep(10 * time.Millisecond)
 	cancel() // the first asker's task ended
 	for i := range 50 {
