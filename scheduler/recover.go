@@ -9,8 +9,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/dripcast/dripcast/sendtask"
 	"github.com/hibiken/asynq"
+
+	"github.com/dripcast/dripcast/sendtask"
 )
 
 // redisMark is a key Recover keeps in Redis: when it is gone, Redis lost its data (wiped, or
@@ -95,8 +96,7 @@ func (j *Jobs) requeueOrphans(ctx context.Context) error {
 		if err != nil {
 			continue
 		}
-		task, opts := sendtask.New(id)
-		opts = append(opts, asynq.TaskID(fmt.Sprintf("send:%d:%d", id, t.Retried+1)))
+		task, opts := sendtask.Retry(id, t.Retried+1) // an id the dead worker's task does not hold
 		if _, err := j.queue.EnqueueContext(ctx, task, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 			errs = append(errs, err)
 		}

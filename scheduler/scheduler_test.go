@@ -167,17 +167,29 @@ func queuedMessage(t *testing.T, pool *pgxpool.Pool) int64 {
 	t.Helper()
 	var id int64
 	err := pool.QueryRow(context.Background(), `
+		WITH c AS (INSERT INTO contacts (account_id, phone) SELECT account_id, '+14155550100' FROM broadcasts WHERE id = $1 RETURNING id)
+		INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at, queued_at)
+		SELECT b.account_id, b.channel_id, c.id, b.template_id, b.id, 'queued', now(), now() FROM broadcasts b, c WHERE b.id = $1
+		RETURNING id`, runningBroadcast(t, pool)).Scan(&id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// runningBroadcast inserts a running broadcast with its own account, number and template.
+func runningBroadcast(t *testing.T, pool *pgxpool.Pool) int64 {
+	t.Helper()
+	var id int64
+	err := pool.QueryRow(context.Background(), `
 		WITH a AS (INSERT INTO accounts (name) VALUES ('a') RETURNING id),
 		p AS (INSERT INTO portfolios (account_id, name) SELECT id, 'p' FROM a RETURNING id, account_id),
 		ch AS (INSERT INTO channels (account_id, portfolio_id, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps)
 		       SELECT account_id, id, gen_random_uuid()::text, '2001', '+14155550199', '\x00', '\x00', 80 FROM p RETURNING id, account_id),
 		t AS (INSERT INTO templates (account_id, name, language, category, components)
-		      SELECT account_id, 'promo', 'en', 'marketing', '{}' FROM ch RETURNING id),
-		b AS (INSERT INTO broadcasts (account_id, channel_id, template_id, name, status, audience)
-		      SELECT ch.account_id, ch.id, t.id, 'b', 'running', '{}' FROM ch, t RETURNING id, account_id, channel_id, template_id),
-		c AS (INSERT INTO contacts (account_id, phone) SELECT account_id, '+14155550100' FROM b RETURNING id)
-		INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at, queued_at)
-		SELECT b.account_id, b.channel_id, c.id, b.template_id, b.id, 'queued', now(), now() FROM b, c RETURNING id`).Scan(&id)
+		      SELECT account_id, 'promo', 'en', 'marketing', '{}' FROM ch RETURNING id)
+		INSERT INTO broadcasts (account_id, channel_id, template_id, name, status, audience)
+		SELECT ch.account_id, ch.id, t.id, 'b', 'running', '{}' FROM ch, t RETURNING id`).Scan(&id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,19 +28,8 @@ type settleFixture struct {
 func newSettleFixture(t *testing.T, n int) *settleFixture {
 	t.Helper()
 	pool := testenv.DB(t)
-	f := &settleFixture{t: t, pool: pool, q: queries.New(pool), jobs: NewJobs(pool, testenv.Redis(t), nil, quiet, metrics.New(prometheus.NewRegistry()))}
-	err := pool.QueryRow(context.Background(), `
-		WITH a AS (INSERT INTO accounts (name) VALUES ('a') RETURNING id),
-		p AS (INSERT INTO portfolios (account_id, name) SELECT id, 'p' FROM a RETURNING id, account_id),
-		ch AS (INSERT INTO channels (account_id, portfolio_id, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps)
-		       SELECT account_id, id, gen_random_uuid()::text, '2001', '+14155550199', '\x00', '\x00', 80 FROM p RETURNING id, account_id),
-		t AS (INSERT INTO templates (account_id, name, language, category, components)
-		      SELECT account_id, 'promo', 'en', 'marketing', '{}' FROM ch RETURNING id)
-		INSERT INTO broadcasts (account_id, channel_id, template_id, name, status, audience)
-		SELECT ch.account_id, ch.id, t.id, 'b', 'running', '{}' FROM ch, t RETURNING id`).Scan(&f.broadcast)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := &settleFixture{t: t, pool: pool, q: queries.New(pool), jobs: NewJobs(pool, testenv.Redis(t), nil, quiet, metrics.New(prometheus.NewRegistry())),
+		broadcast: runningBroadcast(t, pool)}
 	for i := range n {
 		var id int64
 		err := pool.QueryRow(context.Background(), `

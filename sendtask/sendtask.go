@@ -28,7 +28,8 @@ func New(messageID int64) (*asynq.Task, []asynq.Option) {
 }
 
 // Retry is the task for a message whose earlier task may still be in Redis (a dead worker's,
-// until Asynq's lease on it ends): a new id for each of the message's attempts.
+// until Asynq's lease on it ends): a new id for each attempt. Two callers naming the same attempt
+// conflict, and one task is enough.
 func Retry(messageID int64, attempt int) (*asynq.Task, []asynq.Option) {
 	task, opts := New(messageID)
 	return task, append(opts, asynq.TaskID(fmt.Sprintf("send:%d:a%d", messageID, attempt)))
