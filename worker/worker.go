@@ -8,8 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dripcast/dripcast/sendtask"
 	"github.com/hibiken/asynq"
+
+	"github.com/dripcast/dripcast/sendtask"
 )
 
 // Servers are the Asynq servers of one worker process. A server takes tasks off Redis one at a
