@@ -38,7 +38,7 @@ func (d *demo) startMetasim(webhookURL string) (string, func(), error) {
 		return "", nil, err
 	}
 	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(l) }()
+	go func() { _ = srv.Serve(metasim.Stamp(srv, l)) }()
 	d.sim = sim
 	return "http://" + l.Addr().String(), func() { _ = srv.Close(); sim.Close() }, nil
 }

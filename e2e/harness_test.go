@@ -103,6 +103,7 @@ func newStackAt(t testing.TB, simCfg metasim.Config, mps int, clk clock.Clock) *
 	sim.AddNumber(metasim.Number{PhoneNumberID: phoneNumberID, WABAID: wabaID, DisplayNumber: "+14155550199", Token: token, MPS: mps, Portfolio: "p"})
 	sim.AddTemplate(metasim.Template{Name: "promo", Language: "en", Category: "marketing", Params: map[string]int{"body": 1}})
 	simSrv.Config.Handler = sim.Handler()
+	simSrv.Listener = metasim.Stamp(simSrv.Config, simSrv.Listener)
 	simSrv.Start()
 
 	srv, err := worker.New(redisURL, 4, 100, log)

@@ -87,7 +87,9 @@ func newCluster(t testing.TB, simCfg metasim.Config, hooks bool, env ...string) 
 	t.Cleanup(sim.Close)
 	sim.AddNumber(metasim.Number{PhoneNumberID: phoneNumberID, WABAID: wabaID, DisplayNumber: "+14155550199", Token: token, MPS: 1000, Portfolio: "p"})
 	sim.AddTemplate(metasim.Template{Name: "promo", Language: "en", Category: "marketing", Params: map[string]int{"body": 1}})
-	simSrv := httptest.NewServer(sim.Handler())
+	simSrv := httptest.NewUnstartedServer(sim.Handler())
+	simSrv.Listener = metasim.Stamp(simSrv.Config, simSrv.Listener)
+	simSrv.Start()
 	t.Cleanup(simSrv.Close)
 
 	c := &cluster{dir: t.TempDir(), dbURL: dbURL, redisURL: redisURL, env: append([]string{"DRIPCAST_DATABASE_URL=" + dbURL, "DRIPCAST_REDIS_URL=" + redisURL,

@@ -75,7 +75,7 @@ type metaError struct {
 }
 
 func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
-	arrived := time.Now() // what throughput counts: not when this handler gets the lock
+	arrived := arrival(r) // what throughput counts: not when this handler runs (see Stamp)
 	id := r.PathValue("id")
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -93,8 +94,12 @@ Flags:
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(os.Stderr, "metasim listening on http://%s\n", *addr)
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(metasim.Stamp(srv, l)); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
