@@ -1,6 +1,8 @@
 -- Claims queued messages for sending and reads everything their sends need, in one statement for
 -- all the send tasks that arrived together. A message without a row is not queued (another worker
--- has it, or it is done) or its campaign does not let it go (message_may_send).
+-- has it, or it is done) or its campaign does not let it go: message_may_send's rule, spelled out
+-- as joins because Postgres never inlines a SQL function holding a subquery (a call per row cost
+-- 7 µs on an idle machine and 38 µs under load, most of the claim's time).
 -- The rows are locked in id order, as webhooks lock them, and the conditions read the locked rows
 -- (their latest versions) rather than m: with a condition on m.status the planner, whose statistics
 -- of this fast-changing table said "no queued rows", scanned every queued message of the in-flight
@@ -15,7 +17,11 @@ WITH target AS (
     UPDATE messages m SET status = 'sending', sending_at = @claimed_at::timestamptz, claimed_by = @worker_id::bigint,
         attempts = m.attempts + 1
     FROM target
-    WHERE m.id = target.id AND target.status = 'queued' AND message_may_send(target.broadcast_id, target.enrollment_id)
+    LEFT JOIN broadcasts gb ON gb.id = target.broadcast_id
+    LEFT JOIN enrollments ge ON ge.id = target.enrollment_id
+    LEFT JOIN sequences gs ON gs.id = ge.sequence_id
+    WHERE m.id = target.id AND target.status = 'queued'
+      AND (gb.status = 'running' OR (ge.status IN ('active', 'completed') AND gs.status = 'active'))
       AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = target.contact_id)
     RETURNING m.id, m.account_id, m.broadcast_id, m.enrollment_id, m.contact_id, m.channel_id, m.template_id, m.due_at, m.context,
         m.sending_at
