@@ -77,7 +77,7 @@ func Load() (Config, error) {
 		ImportMaxBytes:     int64(p.integer("DRIPCAST_IMPORT_MAX_BYTES", 512<<20)),
 		ImportMaxRows:      p.integer("DRIPCAST_IMPORT_MAX_ROWS", 2_000_000),
 		DBMaxConns:         int32(p.integer("DRIPCAST_DB_MAX_CONNS", 20)),
-		WorkerConcurrency:  p.integer("DRIPCAST_WORKER_CONCURRENCY", 100),
+		WorkerConcurrency:  p.integer("DRIPCAST_WORKER_CONCURRENCY", 200),
 		WorkerServers:      p.integer("DRIPCAST_WORKER_SERVERS", 4),
 		SecretKeys:         p.str("DRIPCAST_SECRET_KEYS", ""),
 		MetaBaseURL:        p.str("DRIPCAST_META_BASE_URL", "https://graph.facebook.com"),

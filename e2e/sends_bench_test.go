@@ -22,7 +22,7 @@ import (
 // no-op baseline runs Asynq as the worker does.
 const (
 	workerServers     = 4
-	workerConcurrency = 100
+	workerConcurrency = 200
 )
 
 var (
