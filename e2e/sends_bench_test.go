@@ -68,6 +68,9 @@ func BenchmarkSends(b *testing.B) {
 		bound := dripcastSends(b, *benchBoundSends, []int{1000})
 		b.ReportMetric(bound.cpu.machine, "bound-cpu-us/send")
 		b.ReportMetric(bound.cpu.machine/run.cpu.machine, "bound-cpu-ratio")
+		b.ReportMetric(bound.cpu.dripcast, "bound-dripcast-us/send")
+		b.ReportMetric(bound.cpu.postgres, "bound-postgres-us/send")
+		b.ReportMetric(bound.cpu.redis, "bound-redis-us/send")
 	}
 }
 

@@ -315,3 +315,65 @@ func TestConcurrentSendsReseedOnce(t *testing.T) {
 		t.Fatalf("%d reads of the portfolio's usage, want 1", n)
 	}
 }
+
+// Concurrent sends' checks share pipelines, and a Redis that lost its scripts (SCRIPT FLUSH, a
+// restart) has the script loaded again and runs each check once.
+func TestChecksSharePipelines(t *testing.T) {
+	rdb := testenv.Redis(t)
+	hook := &pipelineCount{hold: make(chan struct{})}
+	rdb.AddHook(hook)
+	if err := rdb.ScriptFlush(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb.Set(context.Background(), "wa:{p9}:seeded", 0, 0) // seeded: no reseed's second round
+	l := New(rdb, nothing, 0, 2*time.Second)
+	const sends, mps = 40, 100
+	var wg sync.WaitGroup
+	for i := range sends {
+		wg.Go(func() {
+			d, err := l.Acquire(context.Background(), Send{PhoneNumberID: "n9", Portfolio: 9, MPS: mps, Recipient: fmt.Sprint(i)})
+			if err != nil || !d.Allowed {
+				t.Errorf("send %d: %+v %v", i, d, err)
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond) // the first pipeline is held: the others gather behind it
+	released, err := rdb.Time(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(hook.hold)
+	wg.Wait()
+	// The first pipeline (NOSCRIPT), its rerun after the load, and the 39 others in two more.
+	if n := hook.pipelines.Load(); n > 4 {
+		t.Fatalf("%d sends took %d pipelines, want at most 4", sends, n)
+	}
+	// Each check ran once: the number's next slot is 40 slots after the first, which came after
+	// the release (80 had the NOSCRIPT pipeline's calls run twice).
+	next, err := rdb.Get(context.Background(), "wa:{p9}:mps:n9").Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rate := float64(mps * Safety)
+	slot := time.Duration(float64(time.Second) / rate)
+	if after := time.UnixMicro(next).Sub(released); after < sends*slot || after > 60*slot {
+		t.Fatalf("next slot %s after the release, want %s to %s", after, sends*slot, 60*slot)
+	}
+}
+
+// pipelineCount counts the pipelines of admit.lua calls and holds the first until hold closes.
+type pipelineCount struct {
+	pipelines atomic.Int64
+	hold      chan struct{}
+}
+
+func (*pipelineCount) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (*pipelineCount) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *pipelineCount) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if cmds[0].Name() == "evalsha" && h.pipelines.Add(1) == 1 {
+			<-h.hold
+		}
+		return next(ctx, cmds)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/dripcast/dripcast/batch"
 	"github.com/dripcast/dripcast/db"
 	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/phone"
@@ -36,8 +37,8 @@ type Sender struct {
 	log     *slog.Logger
 	metrics *metrics.Sending
 	heart   *Heart
-	claims  *batcher[int64, claim]
-	sent    *batcher[sentRecord, struct{}]
+	claims  *batch.Batcher[int64, claim]
+	sent    *batch.Batcher[sentRecord, struct{}]
 }
 
 // message is a claimed message with everything its send needs.
@@ -75,10 +76,10 @@ const (
 func NewSender(pool *pgxpool.Pool, client *whatsapp.Client, limits *ratelimit.Limiter, box *secrets.Box, log *slog.Logger, m *metrics.Sending,
 	heart *Heart) *Sender {
 	s := &Sender{q: queries.New(pool), client: client, limits: limits, secrets: box, log: log, metrics: m, heart: heart}
-	s.claims = newBatcher(batchRunners, batchMax, s.claimBatch)
-	s.sent = newBatcher(batchRunners, batchMax, s.sentBatch)
-	s.claims.lingerBelow, s.claims.linger = batchLingerBelow, batchLinger
-	s.sent.lingerBelow, s.sent.linger = batchLingerBelow, batchLinger
+	s.claims = batch.New(batchRunners, batchMax, s.claimBatch)
+	s.sent = batch.New(batchRunners, batchMax, s.sentBatch)
+	s.claims.LingerBelow, s.claims.Linger, s.claims.Split = batchLingerBelow, batchLinger, db.RowError
+	s.sent.LingerBelow, s.sent.Linger, s.sent.Split = batchLingerBelow, batchLinger, db.RowError
 	return s
 }
 
@@ -125,7 +126,7 @@ func (s *Sender) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.claims.do(id)
+	c, err := s.claims.Do(id)
 	if err != nil {
 		return fmt.Errorf("claim message %d: %w", id, err)
 	}
@@ -216,7 +217,7 @@ func (s *Sender) send(ctx context.Context, m message) error {
 		kind = "drip"
 	}
 	s.metrics.SendDelay.WithLabelValues(channel, kind).Observe(time.Since(m.DueAt).Seconds())
-	_, err = s.sent.do(sentRecord{id: m.ID, wamid: res.WAMID})
+	_, err = s.sent.Do(sentRecord{id: m.ID, wamid: res.WAMID})
 	if db.RowError(err) {
 		return s.setAsideSent(ctx, m, res.WAMID, err)
 	}

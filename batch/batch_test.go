@@ -1,4 +1,4 @@
-package worker
+package batch
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 func TestBatcherGroupsConcurrentRequests(t *testing.T) {
 	var calls, largest atomic.Int64
 	release := make(chan struct{})
-	b := newBatcher(1, 50, func(_ context.Context, in []int) ([]int, error) {
+	b := New(1, 50, func(_ context.Context, in []int) ([]int, error) {
 		if calls.Add(1) == 1 {
 			<-release // hold the first batch so the others queue up behind it
 		}
@@ -33,7 +33,7 @@ func TestBatcherGroupsConcurrentRequests(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 120 {
 		wg.Go(func() {
-			if got, err := b.do(i); err != nil || got != i*2 {
+			if got, err := b.Do(i); err != nil || got != i*2 {
 				t.Errorf("do(%d) = %d, %v", i, got, err)
 			}
 		})
@@ -53,11 +53,11 @@ func TestBatcherGroupsConcurrentRequests(t *testing.T) {
 
 func TestBatcherErrorReachesEveryRequest(t *testing.T) {
 	boom := errors.New("boom")
-	b := newBatcher(2, 10, func(context.Context, []int) ([]int, error) { return nil, boom })
+	b := New(2, 10, func(context.Context, []int) ([]int, error) { return nil, boom })
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
-			if _, err := b.do(i); !errors.Is(err, boom) {
+			if _, err := b.Do(i); !errors.Is(err, boom) {
 				t.Errorf("do(%d): %v", i, err)
 			}
 		})
@@ -71,7 +71,7 @@ func TestBatcherSetsOneBadRowApart(t *testing.T) {
 	release := make(chan struct{})
 	var calls atomic.Int64
 	var largest atomic.Int64
-	b := newBatcher(1, 50, func(_ context.Context, in []int) ([]int, error) {
+	b := New(1, 50, func(_ context.Context, in []int) ([]int, error) {
 		if calls.Add(1) == 1 {
 			<-release
 		}
@@ -81,10 +81,11 @@ func TestBatcherSetsOneBadRowApart(t *testing.T) {
 		}
 		return in, nil
 	})
+	b.Split = db.RowError
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
-			got, err := b.do(i)
+			got, err := b.Do(i)
 			if i == 7 && !db.RowError(err) || i != 7 && (err != nil || got != i) {
 				t.Errorf("do(%d) = %d, %v", i, got, err)
 			}
