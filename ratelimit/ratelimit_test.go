@@ -320,8 +320,7 @@ func TestConcurrentSendsReseedOnce(t *testing.T) {
 // restart) has the script loaded again and runs each check once.
 func TestChecksSharePipelines(t *testing.T) {
 	rdb := testenv.Redis(t)
-	hook := &pipelineCount{hold: make(chan struct{})}
-	rdb.AddHook(hook)
+	hook := testenv.HoldPipelines(rdb, "evalsha")
 	if err := rdb.ScriptFlush(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -342,10 +341,10 @@ func TestChecksSharePipelines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	close(hook.hold)
+	hook.Release()
 	wg.Wait()
 	// The first pipeline (NOSCRIPT), its rerun after the load, and the 39 others in two more.
-	if n := hook.pipelines.Load(); n > 4 {
+	if n := hook.Count(); n > 4 {
 		t.Fatalf("%d sends took %d pipelines, want at most 4", sends, n)
 	}
 	// Each check ran once: the number's next slot is 40 slots after the first, which came after
@@ -358,22 +357,5 @@ func TestChecksSharePipelines(t *testing.T) {
 	slot := time.Duration(float64(time.Second) / rate)
 	if after := time.UnixMicro(next).Sub(released); after < sends*slot || after > 60*slot {
 		t.Fatalf("next slot %s after the release, want %s to %s", after, sends*slot, 60*slot)
-	}
-}
-
-// pipelineCount counts the pipelines of admit.lua calls and holds the first until hold closes.
-type pipelineCount struct {
-	pipelines atomic.Int64
-	hold      chan struct{}
-}
-
-func (*pipelineCount) DialHook(next redis.DialHook) redis.DialHook          { return next }
-func (*pipelineCount) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
-func (h *pipelineCount) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if cmds[0].Name() == "evalsha" && h.pipelines.Add(1) == 1 {
-			<-h.hold
-		}
-		return next(ctx, cmds)
 	}
 }

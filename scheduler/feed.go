@@ -48,6 +48,9 @@ func (j *Jobs) Feed(ctx context.Context) error {
 	return errors.Join(append(errs, j.enqueue(ctx, byPace(fed)))...)
 }
 
+// enqueuers is how many enqueues wait on Redis at once: as many script calls share a pipeline.
+const enqueuers = 64
+
 // paced is a fed message and when, in seconds from now, its channel's pace lets it go.
 type paced struct {
 	id int64
@@ -101,14 +104,15 @@ func (j *Jobs) feed(ctx context.Context, ch queries.FeedableChannelsRow) ([]int6
 	return ids, mps, nil
 }
 
-// enqueue puts a task per message in Redis, from several goroutines (asynq v0.26 has no batch
-// enqueue). A task that exists already is fine: its id is the message's.
+// enqueue puts a task per message in Redis, from enqueuers goroutines: asynq v0.26 has no batch
+// enqueue, and the queue's client sends the script calls of concurrent enqueues in one pipeline
+// (redispipe). A task that exists already is fine: its id is the message's.
 func (j *Jobs) enqueue(ctx context.Context, ids []int64) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
 	next := make(chan int64)
-	for range min(16, len(ids)) {
+	for range min(enqueuers, len(ids)) {
 		wg.Go(func() {
 			for id := range next {
 				task, opts := sendtask.New(id)

@@ -13,6 +13,7 @@ import (
 	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/people"
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/redispipe"
 )
 
 // Horizon is how much sending the feeder keeps in Redis per channel: Postgres holds the rest, so
@@ -56,7 +57,7 @@ type Jobs struct {
 
 // NewJobs wires the jobs to Postgres and to the Asynq queues in rdb.
 func NewJobs(pool *pgxpool.Pool, rdb redis.UniversalClient, drips *drip.Engine, log *slog.Logger, m *metrics.Sending) *Jobs {
-	return &Jobs{pool: pool, rdb: rdb, q: queries.New(pool), queue: asynq.NewClientFromRedisClient(rdb), tasks: asynq.NewInspectorFromRedisClient(rdb),
+	return &Jobs{pool: pool, rdb: rdb, q: queries.New(pool), queue: asynq.NewClientFromRedisClient(redispipe.New(rdb)), tasks: asynq.NewInspectorFromRedisClient(rdb),
 		drips: drips, log: log, metrics: m,
 		LostAfter: time.Minute, SendingTimeout: 5 * time.Minute, WorkerDeadAfter: 5 * time.Second, UnknownGrace: 15 * time.Minute}
 }
