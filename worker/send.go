@@ -1,12 +1,14 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -39,6 +41,7 @@ type Sender struct {
 	heart   *Heart
 	claims  *batch.Batcher[int64, claim]
 	sent    *batch.Batcher[sentRecord, struct{}]
+	parsed  parsedTemplates
 }
 
 // message is a claimed message with everything its send needs.
@@ -149,7 +152,7 @@ func (s *Sender) send(ctx context.Context, m message) error {
 		s.count(m, "skipped")
 		return s.q.SkipMessage(ctx, queries.SkipMessageParams{ID: m.ID, Reason: ptr("opted_out"), ClaimedAt: m.ClaimedAt})
 	}
-	comps, err := render(m)
+	comps, err := s.render(m)
 	if err != nil {
 		return s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, Reason: ptr("render_failed"), ClaimedAt: m.ClaimedAt})
 	}
@@ -256,10 +259,48 @@ const maxLate = 5
 
 // render fills the template for the contact and the event of a drip step, with the campaign's
 // overrides of the mapping.
-func render(m message) ([]whatsapp.Component, error) {
-	var t templates.Template
+func (s *Sender) render(m message) ([]whatsapp.Component, error) {
+	t, err := s.parsed.template(m)
+	if err != nil {
+		return nil, err
+	}
+	var event, attrs map[string]any
+	if err := json.Unmarshal(m.Event, &event); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(m.Attributes, &attrs); err != nil {
+		return nil, err
+	}
+	out, err := t.Render(templates.Recipient{Name: m.Name, Email: m.Email, Phone: m.Phone, Country: m.Country, Attributes: attrs}, event)
+	return out.Components, err
+}
+
+// parsedTemplates keeps the last parsing of each template with a campaign's overrides: a
+// broadcast's sends all carry the same, and parsing them again took a twentieth of the worker's
+// CPU. An entry serves only a message whose template and overrides are byte for byte the ones it
+// was parsed from (an edit since shows in the claim's answer).
+type parsedTemplates struct {
+	mu sync.Mutex
+	m  map[int64]parsedTemplate // by template id
+}
+
+type parsedTemplate struct {
+	components, parameters, overrides []byte
+	t                                 *templates.Template // read only: Render does not change it
+}
+
+// parsedTemplatesMax bounds the cache: beyond it, it starts again.
+const parsedTemplatesMax = 1024
+
+func (p *parsedTemplates) template(m message) (*templates.Template, error) {
+	p.mu.Lock()
+	e, ok := p.m[m.TemplateID]
+	p.mu.Unlock()
+	if ok && bytes.Equal(e.components, m.Components) && bytes.Equal(e.parameters, m.TemplateParameters) && bytes.Equal(e.overrides, m.Parameters) {
+		return e.t, nil
+	}
+	t := &templates.Template{}
 	var overrides templates.Mapping
-	var event map[string]any
 	if err := json.Unmarshal(m.Components, &t.Components); err != nil {
 		return nil, err
 	}
@@ -269,16 +310,14 @@ func render(m message) ([]whatsapp.Component, error) {
 	if err := json.Unmarshal(m.Parameters, &overrides); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(m.Event, &event); err != nil {
-		return nil, err
-	}
 	maps.Copy(t.Parameters, overrides)
-	var attrs map[string]any
-	if err := json.Unmarshal(m.Attributes, &attrs); err != nil {
-		return nil, err
+	p.mu.Lock()
+	if p.m == nil || len(p.m) >= parsedTemplatesMax {
+		p.m = map[int64]parsedTemplate{}
 	}
-	out, err := t.Render(templates.Recipient{Name: m.Name, Email: m.Email, Phone: m.Phone, Country: m.Country, Attributes: attrs}, event)
-	return out.Components, err
+	p.m[m.TemplateID] = parsedTemplate{components: m.Components, parameters: m.TemplateParameters, overrides: m.Parameters, t: t}
+	p.mu.Unlock()
+	return t, nil
 }
 
 // wait handles a send the limits hold back: throughput and pair rate retry the task soon; a full

@@ -30,7 +30,7 @@ SELECT m.id, m.sending_at::timestamptz AS claimed_at, m.account_id, m.broadcast_
        c.opted_in, COALESCE(c.last_inbound_at > now() - interval '24 hours', false)::boolean AS in_service_window,
        ch.id AS channel_id, ch.phone_number_id, ch.access_token_enc, ch.throughput_mps, ch.quality_rating,
        ch.status AS channel_status, p.id AS portfolio_id, p.tier_limit,
-       t.name AS template_name, t.language, t.category, t.status AS template_status, t.components,
+       t.id AS template_id, t.name AS template_name, t.language, t.category, t.status AS template_status, t.components,
        t.parameters AS template_parameters,
        COALESCE(b.parameters, m.context -> 'parameters', '{}')::jsonb AS parameters,
        COALESCE(m.context -> 'event', '{}')::jsonb AS event, b.rate_cap,
