@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"math/rand/v2"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -37,8 +39,7 @@ type number struct {
 	Number
 	second    int64       // the wall-clock second being counted, for MaxPerSecond
 	inSecond  int         // sends accepted in it
-	recent    []time.Time // the last MPS sends accepted, a ring whose oldest is recent[next]
-	next      int
+	recent    []int64 // Unix nanoseconds of the sends accepted in the last two seconds, in order
 	throttled int64 // the last second in which a send was refused for throughput
 }
 
@@ -178,17 +179,35 @@ func (s *Sim) newWAMID() string {
 }
 
 // admitThroughput counts throughput over any sliding second, the strictest reading of Meta's
-// "messages per second": a send is refused when MPS sends were accepted in the second before it.
-func (n *number) admitThroughput(now time.Time) bool {
-	if len(n.recent) != n.MPS {
-		n.recent, n.next = make([]time.Time, n.MPS), 0
+// "messages per second": a send that arrived at `at` is refused when a second holding it would
+// hold more than MPS accepted sends. Sends take the lock in another order than they arrived
+// (arrivals are the kernel's, see Stamp), so a late-locked send can fill a second that later
+// sends were already counted in: every second holding it is checked, not only the one ending at it.
+func (n *number) admitThroughput(at time.Time) bool {
+	t := at.UnixNano()
+	if l := len(n.recent); l > 0 { // forget what no second holding a new send can reach
+		cut := n.recent[l-1] - 2*int64(time.Second)
+		n.recent = n.recent[sort.Search(l, func(k int) bool { return n.recent[k] >= cut }):]
 	}
-	if oldest := n.recent[n.next]; !oldest.IsZero() && now.Sub(oldest) < time.Second {
-		n.throttled = now.Unix()
-		return false
+	i := sort.Search(len(n.recent), func(k int) bool { return n.recent[k] > t }) // t's place
+	lo := sort.Search(i, func(k int) bool { return n.recent[k] > t-int64(time.Second) })
+	// The seconds holding t start at t or at an accepted send less than a second before it;
+	// the one starting at recent[k] holds recent[k:j] and t.
+	for k, j := lo, i; k <= i; k++ {
+		start := t
+		if k < i {
+			start = n.recent[k]
+		}
+		for j < len(n.recent) && n.recent[j] < start+int64(time.Second) {
+			j++
+		}
+		if j-k+1 > n.MPS {
+			n.throttled = at.Unix()
+			return false
+		}
 	}
-	n.recent[n.next], n.next = now, (n.next+1)%n.MPS
-	if sec := now.Unix(); sec != n.second {
+	n.recent = slices.Insert(n.recent, i, t)
+	if sec := at.Unix(); sec != n.second {
 		n.second, n.inSecond = sec, 0
 	}
 	n.inSecond++

@@ -351,6 +351,35 @@ func TestThroughputSlidesOverTheSecond(t *testing.T) {
 	}
 }
 
+// Sends reach the count in another order than they arrived: every second holding a late-counted
+// send is checked, and an early arrival counted late does not stand for the latest one.
+func TestThroughputCountsArrivalsOutOfOrder(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return start.Add(time.Duration(ms) * time.Millisecond) }
+	n := &number{Number: Number{MPS: 2}}
+	for _, step := range []struct {
+		ms    int
+		admit bool
+	}{
+		{900, true},
+		{0, true},     // arrived first, counted second
+		{1050, true},  // the second from 900 holds two; the one from 0 has ended
+		{1000, false}, // the second from 900 would hold three
+		{1500, false}, // the second from 900 would hold 900, 1050 and 1500
+		{2100, true},
+		{3200, true},
+		{2150, true},  // counted late; no second holding it holds two others
+		{2900, false}, // the second from 2100 would hold 2100, 2150 and 2900
+		{3100, true},
+		{3150, false}, // the second from 3100, which holds 3200 already, would hold three
+	} {
+		if got := n.admitThroughput(at(step.ms)); got != step.admit {
+			t.Fatalf("send at %d ms: admitted %v, want %v", step.ms, got, step.admit)
+		}
+	}
+}
+
 // A template of named parameters takes each parameter by its name, every name once.
 func TestNamedParametersChecked(t *testing.T) {
 	f := start(t, Config{})
