@@ -32,6 +32,7 @@ type Batcher[In, Out any] struct {
 	mu     sync.Mutex
 	queue  []*batchCall[In, Out]
 	active int
+	filled chan struct{} // a lingering runner's wake-up: the queue reached LingerBelow
 }
 
 type batchCall[In, Out any] struct {
@@ -44,7 +45,7 @@ type batchCall[In, Out any] struct {
 
 // New makes a batcher of at most runners concurrent calls of run, each for at most max requests.
 func New[In, Out any](runners, max int, run func(context.Context, []In) ([]Out, error)) *Batcher[In, Out] {
-	return &Batcher[In, Out]{run: run, max: max, runners: runners}
+	return &Batcher[In, Out]{run: run, max: max, runners: runners, filled: make(chan struct{}, 1)}
 }
 
 // Do queues in and waits for its batch to run.
@@ -55,6 +56,12 @@ func (b *Batcher[In, Out]) Do(in In) (Out, error) {
 	start := b.active < b.runners
 	if start {
 		b.active++
+	}
+	if len(b.queue) == b.LingerBelow {
+		select { // a runner lingering for more need not wait out its time
+		case b.filled <- struct{}{}:
+		default:
+		}
 	}
 	b.mu.Unlock()
 	if start {
@@ -75,7 +82,7 @@ func (b *Batcher[In, Out]) loop() {
 		if len(b.queue) < b.LingerBelow {
 			if wait := b.Linger - time.Since(b.queue[0].at); wait > 0 {
 				b.mu.Unlock()
-				time.Sleep(wait)
+				b.linger(wait)
 				continue
 			}
 		}
@@ -84,6 +91,16 @@ func (b *Batcher[In, Out]) loop() {
 		b.queue = append([]*batchCall[In, Out](nil), b.queue[n:]...)
 		b.mu.Unlock()
 		b.runBatch(batch)
+	}
+}
+
+// linger waits up to d, or until the queue holds LingerBelow requests.
+func (b *Batcher[In, Out]) linger(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-b.filled:
 	}
 }
 

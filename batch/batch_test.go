@@ -98,3 +98,30 @@ func TestBatcherSetsOneBadRowApart(t *testing.T) {
 		t.Fatal("no batch of more than one row: the test proves nothing")
 	}
 }
+
+// A lingering batch runs as soon as LingerBelow requests have joined it, not when its time is up.
+func TestBatcherRunsWhenFilled(t *testing.T) {
+	var sizes []int
+	b := New(1, 10, func(_ context.Context, in []int) ([]int, error) {
+		sizes = append(sizes, len(in)) // one runner: no race
+		return in, nil
+	})
+	b.LingerBelow, b.Linger = 4, time.Hour
+	done := make(chan struct{})
+	go func() {
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Go(func() { _, _ = b.Do(i) })
+		}
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("four requests still wait for an hour's linger")
+	}
+	if !slices.Equal(sizes, []int{4}) {
+		t.Fatalf("batches %v, want one of 4", sizes)
+	}
+}
