@@ -131,6 +131,7 @@ func slidingMax(records []metasim.Record, number string) int {
 func startHog(t testing.TB) {
 	for range runtime.NumCPU() {
 		cmd := exec.Command("sh", "-c", "while :; do :; done")
+		dieWithTest(cmd)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
