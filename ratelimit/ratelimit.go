@@ -192,21 +192,23 @@ func (l *Limiter) admit(ctx context.Context, s Send, again bool) (Decision, erro
 		return Decision{Reason: v[1].(string), RetryAfter: wait}, nil
 	}
 	// Redis read its clock between asking and answering, so the slot is wait after some instant
-	// in between: the send wakes for the latest (never early). It must be written by the slot on
-	// Redis's clock plus the tolerance, kept within those instants should the clocks differ.
+	// in between: the send wakes at the slot by Redis's clock, kept within those instants should
+	// the clocks differ, and must be written by then plus the tolerance. It sleeps until that
+	// instant, not for wait from when it resumes: the answer came in a pipeline shared with other
+	// sends, whose callers resume one by one, milliseconds apart on a busy machine.
 	slot, _ := strconv.ParseInt(v[3].(string), 10, 64)
-	sendBy := clamp(time.UnixMicro(slot), asked.Add(wait), answered.Add(wait)).Add(l.Tolerance)
+	wake := clamp(time.UnixMicro(slot), asked.Add(wait), answered.Add(wait))
 	if s.Slotted != nil {
-		s.Slotted(answered.Add(wait))
+		s.Slotted(wake)
 	}
-	if wait > 0 {
+	if d := time.Until(wake); d > 0 {
 		select {
 		case <-ctx.Done():
 			return Decision{}, ctx.Err() // the slot goes unused
-		case <-time.After(wait):
+		case <-time.After(d):
 		}
 	}
-	return Decision{Allowed: true, SendBy: sendBy}, nil
+	return Decision{Allowed: true, SendBy: wake.Add(l.Tolerance)}, nil
 }
 
 // check runs one call of admit.lua in the next pipeline.
