@@ -38,7 +38,7 @@ func New(reg prometheus.Registerer) *Sending {
 		MetaErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dripcast_meta_errors_total",
 			Help: "Errors answered by the Cloud API, by Meta error code."}, []string{"code"}),
 		LimitDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dripcast_limit_decisions_total",
-			Help: "Limit checks by channel and decision (allowed, throughput, tier, pair)."}, []string{"channel", "decision"}),
+			Help: "Limit checks by channel and decision (allowed, throughput, tier, pair, late, unvouched)."}, []string{"channel", "decision"}),
 		SendDelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "dripcast_send_delay_seconds",
 			Help:    "Schedule lag: from a message's due time to its send, by channel and kind (broadcast, drip).",
 			Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900}}, []string{"channel", "kind"}),

@@ -190,7 +190,7 @@ func (s *Sender) send(ctx context.Context, m message) error {
 	// the next second's sends; nothing reached Meta. So does a send the worker's recorded
 	// heartbeats do not vouch for yet (errUnvouched).
 	for late := 1; errors.Is(err, whatsapp.ErrLate) || errors.Is(err, errUnvouched); late++ {
-		s.metrics.LimitDecisions.WithLabelValues(channel, "late").Inc()
+		s.metrics.LimitDecisions.WithLabelValues(channel, lateDecision(err)).Inc()
 		if late > maxLate { // back to the queue: the task is tried again
 			return s.wait(ctx, m, ratelimit.Decision{Reason: "late", RetryAfter: 100 * time.Millisecond})
 		}
@@ -225,6 +225,15 @@ func (s *Sender) send(ctx context.Context, m message) error {
 		return s.setAsideSent(ctx, m, res.WAMID, err)
 	}
 	return err
+}
+
+// lateDecision names why a send took a new slot: it woke or was written too late ("late"), or
+// its worker's recorded heartbeats did not vouch for its slot yet ("unvouched": a beat was slow).
+func lateDecision(err error) string {
+	if errors.Is(err, errUnvouched) {
+		return "unvouched"
+	}
+	return "late"
 }
 
 // write sends the message in its slot, if the worker's heartbeats vouch for that slot.

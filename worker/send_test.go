@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/dripcast/dripcast/metasim"
 	"github.com/dripcast/dripcast/metrics"
@@ -254,9 +255,23 @@ func TestLateSendTakesNewSlots(t *testing.T) {
 	if err := f.process(id); !errors.As(err, &limited) || f.state(id) != "queued - 0 | running " || f.sim.Counters().Requests != 0 {
 		t.Fatalf("always late: %v, %s, metasim got %d requests", err, f.state(id), f.sim.Counters().Requests)
 	}
+	var channel int64
+	_ = f.pool.QueryRow(context.Background(), `SELECT channel_id FROM messages WHERE id = $1`, id).Scan(&channel)
+	if late := testutil.ToFloat64(f.sender.metrics.LimitDecisions.WithLabelValues(metrics.Channel(channel), "late")); late != maxLate+1 {
+		t.Errorf("%v late decisions counted, want %d (each miss, the last handing it back)", late, maxLate+1)
+	}
 	f.sender.limits.Tolerance = ratelimit.DefaultTolerance
 	if err := f.process(id); err != nil || f.state(id) != "sent - 0 | running " {
 		t.Fatalf("on time: %v, %s", err, f.state(id))
+	}
+}
+
+// A send whose slot its worker's heartbeats do not vouch for is counted apart from a late one.
+func TestLateDecisionNamesItsCause(t *testing.T) {
+	for err, want := range map[error]string{whatsapp.ErrLate: "late", errUnvouched: "unvouched", fmt.Errorf("write: %w", errUnvouched): "unvouched"} {
+		if got := lateDecision(err); got != want {
+			t.Errorf("%v: %q, want %q", err, got, want)
+		}
 	}
 }
 
