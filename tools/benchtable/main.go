@@ -59,8 +59,9 @@ var targets = map[string][]target{
 
 var (
 	line = regexp.MustCompile(`^(Benchmark\w+?)(-\d+)?\s+\d+\s+(.*)$`)
-	// A benchmark that prints while it runs gets its name on one line and its figures later.
-	nameOnly = regexp.MustCompile(`^(Benchmark\w+?)(-\d+)?\s*$`)
+	// A benchmark that prints while it runs gets its name on one line and its figures later; a
+	// library's log line may follow the name on its line.
+	nameOnly = regexp.MustCompile(`^(Benchmark\w+?)(-\d+)?(\s+[^\s\d].*)?\s*$`)
 	figures  = regexp.MustCompile(`^\s*\d+\s+(\d.*ns/op.*)$`)
 )
 
