@@ -37,10 +37,10 @@ type Sim struct {
 
 type number struct {
 	Number
-	second    int64       // the wall-clock second being counted, for MaxPerSecond
-	inSecond  int         // sends accepted in it
+	second    int64   // the wall-clock second being counted, for MaxPerSecond
+	inSecond  int     // sends accepted in it
 	recent    []int64 // Unix nanoseconds of the sends accepted in the last two seconds, in order
-	throttled int64 // the last second in which a send was refused for throughput
+	throttled int64   // the last second in which a send was refused for throughput
 }
 
 // portfolio counts unique recipients in a moving 24 h window (sim time).
