@@ -359,3 +359,48 @@ func TestChecksSharePipelines(t *testing.T) {
 		t.Fatalf("next slot %s after the release, want %s to %s", after, sends*slot, 60*slot)
 	}
 }
+
+// A send sleeps until its slot however late its caller resumes after Redis answered: answers come
+// in a pipeline shared with other sends, whose callers resume one by one. A hook holds the second
+// send's answer for a second after Redis gave it (its slot two seconds on, at half a send a
+// second); the send still wakes at its slot, not a second after it.
+func TestSendWakesAtItsSlot(t *testing.T) {
+	rdb := testenv.Redis(t)
+	l := New(rdb, nothing, 0, 10*time.Second)
+	ctx := context.Background()
+	send := Send{PhoneNumberID: "n1", Portfolio: 1, MPS: 0.5, Recipient: "r1"}
+	if d, err := l.Acquire(ctx, send); err != nil || !d.Allowed {
+		t.Fatalf("first send: %+v, %v", d, err)
+	}
+	hold := &answerHold{delay: time.Second}
+	rdb.AddHook(hold)
+	hold.armed.Store(true)
+	send.Recipient = "r2"
+	d, err := l.Acquire(ctx, send)
+	woke := time.Now()
+	if err != nil || !d.Allowed {
+		t.Fatalf("second send: %+v, %v", d, err)
+	}
+	if late := woke.Sub(d.SendBy.Add(-l.Tolerance)); late > 500*time.Millisecond {
+		t.Fatalf("woke %s after its slot", late)
+	}
+}
+
+// answerHold delays the next pipeline's return, once armed, after Redis answered it.
+type answerHold struct {
+	delay time.Duration
+	armed atomic.Bool
+}
+
+func (*answerHold) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (*answerHold) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (h *answerHold) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if h.armed.CompareAndSwap(true, false) {
+			time.Sleep(h.delay)
+		}
+		return err
+	}
+}
