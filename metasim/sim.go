@@ -37,9 +37,8 @@ type Sim struct {
 
 type number struct {
 	Number
-	second    int64   // the wall-clock second being counted, for MaxPerSecond
-	inSecond  int     // sends accepted in it
 	recent    []int64 // Unix nanoseconds of the sends accepted in the last two seconds, in order
+	inSecond  int     // sends accepted in the wall-clock second of the one accepted last, for MaxPerSecond
 	throttled int64   // the last second in which a send was refused for throughput
 }
 
@@ -207,10 +206,9 @@ func (n *number) admitThroughput(at time.Time) bool {
 		}
 	}
 	n.recent = slices.Insert(n.recent, i, t)
-	if sec := at.Unix(); sec != n.second {
-		n.second, n.inSecond = sec, 0
-	}
-	n.inSecond++
+	sec := at.Truncate(time.Second).UnixNano() // counted from the sends themselves: they come out of order
+	n.inSecond = sort.Search(len(n.recent), func(k int) bool { return n.recent[k] >= sec+int64(time.Second) }) -
+		sort.Search(len(n.recent), func(k int) bool { return n.recent[k] >= sec })
 	return true
 }
 

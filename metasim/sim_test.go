@@ -380,6 +380,21 @@ func TestThroughputCountsArrivalsOutOfOrder(t *testing.T) {
 	}
 }
 
+// A wall-clock second's count (MaxPerSecond) holds its sends whatever order they were counted in.
+func TestSecondCountsArrivalsOutOfOrder(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 12, 7, 10, 0, 1, 0, time.UTC)
+	n := &number{Number: Number{MPS: 10}}
+	for _, ms := range []int{900, 1100, 800} { // the last arrived in the first second, counted last
+		if !n.admitThroughput(start.Add(time.Duration(ms) * time.Millisecond)) {
+			t.Fatalf("send at %d ms refused", ms)
+		}
+	}
+	if n.inSecond != 2 {
+		t.Fatalf("the first second holds %d sends, want 2", n.inSecond)
+	}
+}
+
 // A template of named parameters takes each parameter by its name, every name once.
 func TestNamedParametersChecked(t *testing.T) {
 	f := start(t, Config{})
