@@ -103,6 +103,9 @@ func TestBroadcastValidation(t *testing.T) {
 		{map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "list"}, "rate_cap": 0}, 400, "rate_cap"},
 		{map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "list"}, "send_at": time.Now().Add(time.Hour), "expires_at": time.Now()}, 400, "expires_at"},
 		{map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "list"}, "parameters": map[string]any{"body.9": map[string]any{"source": "fixed", "value": "x"}}}, 400, "no such parameter"},
+		{map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "list"}, "retry": map[string]any{"mode": "often"}}, 400, `"retry.mode"`},
+		{map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "list"}, "retry": map[string]any{"mode": "smart", "days": 9}}, 400, `"retry.days"`},
+		{map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "list"}, "retry": map[string]any{"mode": "manual", "hours": []int{6}}}, 400, "12 to 24 hours"},
 	}
 	for _, c := range cases {
 		r := e.call(key, "POST", "/v1/broadcasts", c.body)
@@ -120,6 +123,39 @@ func TestBroadcastValidation(t *testing.T) {
 		"template_id": tpl, "audience": map[string]any{"tag": "list"}}).want(t, 200)
 	if r.Body["status"] != "scheduled" {
 		t.Fatalf("a draft saved without draft: true is scheduled: %s", r.Raw)
+	}
+}
+
+// A broadcast that sets no retry policy gets the account's default; one that sets its own keeps
+// it; none at all is null (failures stay failed).
+func TestBroadcastRetryPolicy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Options{})
+	_, key := e.account("acme")
+	channel, tpl := broadcastFixture(t, e, key)
+	create := func(retry any) any {
+		body := map[string]any{"name": "x", "channel_id": channel, "template_id": tpl, "audience": map[string]any{"tag": "list"}, "draft": true}
+		if retry != nil {
+			body["retry"] = retry
+		}
+		return e.call(key, "POST", "/v1/broadcasts", body).want(t, 201).Body["retry"]
+	}
+	if got := create(nil); got != nil {
+		t.Errorf("without a policy: %v, want null", got)
+	}
+	if r := e.call(key, "PUT", "/v1/account/settings", map[string]any{"retry": map[string]any{"mode": "smart", "days": 1}}); r.Status != 400 ||
+		!strings.Contains(string(r.Raw), "retry.days") {
+		t.Errorf("a default of 1 day: %d %s", r.Status, r.Raw)
+	}
+	e.call(key, "PUT", "/v1/account/settings", map[string]any{"retry": map[string]any{"mode": "smart"}}).want(t, 200)
+	if got := fmt.Sprint(create(nil)); got != "map[days:3 mode:smart]" {
+		t.Errorf("with the account's default: %s, want smart over 3 days", got)
+	}
+	if got := fmt.Sprint(create(map[string]any{"mode": "manual", "hours": []int{12, 6}})); got != "map[hours:[12 6] mode:manual]" {
+		t.Errorf("its own: %s", got)
+	}
+	if got := fmt.Sprint(create(map[string]any{"mode": "off"})); got != "map[mode:off]" {
+		t.Errorf("off: %s", got)
 	}
 }
 

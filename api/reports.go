@@ -86,6 +86,9 @@ type recipientView struct {
 	ReadAt      *time.Time `json:"read_at"`
 	FailedAt    *time.Time `json:"failed_at"`
 	RepliedAt   *time.Time `json:"replied_at"`
+	// RetryAttempts is how many retries the broadcast's retry policy made, the last at LastRetriedAt.
+	RetryAttempts int32      `json:"retry_attempts"`
+	LastRetriedAt *time.Time `json:"last_retried_at"`
 }
 
 // broadcastRecipients lists each recipient's message, filtered by ?status=, as JSON pages or (with
@@ -114,7 +117,7 @@ func (s *Server) broadcastRecipients(w http.ResponseWriter, r *http.Request) err
 	views := make([]recipientView, len(rows))
 	for i, row := range rows {
 		views[i] = recipientView{row.ID, row.ContactID, row.Phone, row.Name, string(row.Status), row.Reason, row.ErrorCode,
-			row.DueAt, row.SentAt, row.DeliveredAt, row.ReadAt, row.FailedAt, row.RepliedAt}
+			row.DueAt, row.SentAt, row.DeliveredAt, row.ReadAt, row.FailedAt, row.RepliedAt, row.RetriesMade, broadcast.LastRetriedAt(row)}
 	}
 	writeJSON(w, http.StatusOK, newPage(views, limit, func(v recipientView) int64 { return v.MessageID }))
 	return nil

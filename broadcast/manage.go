@@ -1,6 +1,7 @@
 package broadcast
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,7 @@ type Input struct {
 	Audience       Audience          `json:"audience"`
 	DefaultCountry string            `json:"default_country"`
 	SendWindow     *policy.Window    `json:"send_window"`
+	Retry          *policy.Retry     `json:"retry"` // the account's default when nil
 	Draft          bool              `json:"draft"`
 	Timing
 }
@@ -86,12 +88,19 @@ func Check(ctx context.Context, db *pgxpool.Pool, accountID int64, in Input, now
 	if in.Draft {
 		c.Params.Status = queries.BroadcastStatusDraft
 	}
-	if in.SendWindow == nil { // the account's quiet hours, if it has them
+	if in.SendWindow == nil || in.Retry == nil { // the account's quiet hours and retry policy, if it has them
 		settings, err := account.Settings(ctx, q, accountID)
 		if err != nil {
 			return Checked{}, err
 		}
-		in.SendWindow = settings.SendWindow
+		in.SendWindow = cmp.Or(in.SendWindow, settings.SendWindow)
+		in.Retry = cmp.Or(in.Retry, settings.Retry)
+	}
+	if in.Retry != nil {
+		if err := in.Retry.Validate(); err != nil {
+			return Checked{}, invalid.Within("retry", err)
+		}
+		c.Params.RetryPolicy, _ = json.Marshal(in.Retry)
 	}
 	if in.SendWindow != nil {
 		if c.Params.SendWindow, err = in.SendWindow.Encode(); err != nil {
@@ -203,7 +212,7 @@ func Update(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64, in 
 		b, err = q.UpdateScheduledBroadcast(ctx, queries.UpdateScheduledBroadcastParams{Status: cp.Status, Name: cp.Name, ChannelID: cp.ChannelID,
 			TemplateID: cp.TemplateID, Audience: cp.Audience, Parameters: cp.Parameters, SendAt: cp.SendAt, LocalDate: cp.LocalDate,
 			LocalTime: cp.LocalTime, SendWindow: cp.SendWindow, RateCap: cp.RateCap, ExpiresAt: cp.ExpiresAt, AudienceCount: cp.AudienceCount,
-			AccountID: by.AccountID, ID: before.ID})
+			RetryPolicy: cp.RetryPolicy, AccountID: by.AccountID, ID: before.ID})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return stateConflict("edited", "started")
 		}
@@ -318,39 +327,49 @@ type View struct {
 	TemplateID int64                   `json:"template_id"`
 	Status     queries.BroadcastStatus `json:"status"`
 	// State is the status, or WaitingForTier while a running broadcast's only unsent messages are
-	// held by the messaging tier, until TierWaitUntil (when the next of them is due).
-	State         string          `json:"state"`
-	TierWaitUntil *time.Time      `json:"tier_wait_until,omitempty"`
-	StatusReason  string          `json:"status_reason"`
-	PauseCause    *string         `json:"pause_cause"`
-	Audience      json.RawMessage `json:"audience"`
-	Parameters    json.RawMessage `json:"parameters"`
-	SendAt        *time.Time      `json:"send_at"`
-	LocalDate     *string         `json:"local_date"`
-	LocalTime     *string         `json:"local_time"`
-	SendWindow    *policy.Window  `json:"send_window"`
-	RateCap       *int32          `json:"rate_cap"`
-	ExpiresAt     *time.Time      `json:"expires_at"`
-	AudienceCount int32           `json:"audience_count"`
-	Estimate      *Estimate       `json:"audience_estimate,omitempty"`
-	RetryOf       *int64          `json:"retry_of"`
-	CreatedAt     time.Time       `json:"created_at"`
-	StartedAt     *time.Time      `json:"started_at"`
-	FinishedAt    *time.Time      `json:"finished_at"`
+	// held by the messaging tier, until TierWaitUntil (when the next of them is due), or Retrying
+	// while they only wait for a retry, until RetryWaitUntil.
+	State          string          `json:"state"`
+	TierWaitUntil  *time.Time      `json:"tier_wait_until,omitempty"`
+	RetryWaitUntil *time.Time      `json:"retry_wait_until,omitempty"`
+	StatusReason   string          `json:"status_reason"`
+	PauseCause     *string         `json:"pause_cause"`
+	Audience       json.RawMessage `json:"audience"`
+	Parameters     json.RawMessage `json:"parameters"`
+	SendAt         *time.Time      `json:"send_at"`
+	LocalDate      *string         `json:"local_date"`
+	LocalTime      *string         `json:"local_time"`
+	SendWindow     *policy.Window  `json:"send_window"`
+	Retry          *policy.Retry   `json:"retry"`
+	RateCap        *int32          `json:"rate_cap"`
+	ExpiresAt      *time.Time      `json:"expires_at"`
+	AudienceCount  int32           `json:"audience_count"`
+	Estimate       *Estimate       `json:"audience_estimate,omitempty"`
+	RetryOf        *int64          `json:"retry_of"`
+	CreatedAt      time.Time       `json:"created_at"`
+	StartedAt      *time.Time      `json:"started_at"`
+	FinishedAt     *time.Time      `json:"finished_at"`
 }
 
 // WaitingForTier is the state of a running broadcast that has nothing to send until the messaging
 // tier frees slots.
 const WaitingForTier = "waiting_for_tier"
 
+// Retrying is the state of a running broadcast that has nothing to send until its next retry.
+const Retrying = "retrying"
+
 // ViewOf is b as the API shows it.
 func ViewOf(b queries.Broadcast) View {
 	v := View{ID: b.ID, Name: b.Name, ChannelID: b.ChannelID, TemplateID: b.TemplateID, Status: b.Status,
 		StatusReason: b.StatusReason, PauseCause: b.PauseCause, Audience: b.Audience, Parameters: b.Parameters, SendAt: b.SendAt, RateCap: b.RateCap,
 		ExpiresAt: b.ExpiresAt, AudienceCount: b.AudienceCount, SendWindow: policy.DecodeWindow(b.SendWindow), RetryOf: b.RetryOf, CreatedAt: b.CreatedAt,
-		StartedAt: b.StartedAt, FinishedAt: b.FinishedAt, State: string(b.Status)}
-	if b.Status == queries.BroadcastStatusRunning && b.TierWaitUntil != nil {
+		StartedAt: b.StartedAt, FinishedAt: b.FinishedAt, State: string(b.Status), Retry: policy.DecodeRetry(b.RetryPolicy)}
+	switch {
+	case b.Status != queries.BroadcastStatusRunning:
+	case b.TierWaitUntil != nil:
 		v.State, v.TierWaitUntil = WaitingForTier, b.TierWaitUntil
+	case b.RetryWaitUntil != nil:
+		v.State, v.RetryWaitUntil = Retrying, b.RetryWaitUntil
 	}
 	if b.LocalDate.Valid && b.LocalTime.Valid {
 		d := b.LocalDate.Time.Format(time.DateOnly)

@@ -45,7 +45,8 @@ func ExportRecipients(ctx context.Context, db *pgxpool.Pool, by audit.Actor, w i
 	}
 	params := queries.ListRecipientsParams{AccountID: b.AccountID, BroadcastID: &b.ID, Status: status}
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"phone", "name", "status", "reason", "error_code", "sent_at", "delivered_at", "read_at", "failed_at", "replied_at"})
+	_ = cw.Write([]string{"phone", "name", "status", "reason", "error_code", "sent_at", "delivered_at", "read_at", "failed_at", "replied_at",
+		"retried", "retry_attempts", "last_retried_at"})
 	params.Lim = 5000
 	for {
 		rows, err := q.ListRecipients(ctx, params)
@@ -62,7 +63,8 @@ func ExportRecipients(ctx context.Context, db *pgxpool.Pool, by audit.Actor, w i
 				number = phone.Mask(number)
 			}
 			_ = cw.Write([]string{spreadsheet.SafeCell(number), spreadsheet.SafeCell(row.Name), string(row.Status), row.Reason, code, stamp(row.SentAt),
-				stamp(row.DeliveredAt), stamp(row.ReadAt), stamp(row.FailedAt), stamp(row.RepliedAt)})
+				stamp(row.DeliveredAt), stamp(row.ReadAt), stamp(row.FailedAt), stamp(row.RepliedAt),
+				strconv.FormatBool(row.RetriesMade > 0), strconv.Itoa(int(row.RetriesMade)), stamp(LastRetriedAt(row))})
 			params.After = row.ID
 		}
 		if len(rows) < int(params.Lim) {
@@ -71,6 +73,18 @@ func ExportRecipients(ctx context.Context, db *pgxpool.Pool, by audit.Actor, w i
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// LastRetriedAt is when the recipient's last retry went: its current attempt, once made (not
+// waiting, nor skipped), or else the previous one (nil when no retry was made).
+func LastRetriedAt(r queries.ListRecipientsRow) *time.Time {
+	switch {
+	case r.RetriesMade == 0:
+		return nil
+	case r.Status == queries.MessageStatusPending || r.Status == queries.MessageStatusQueued || r.Status == queries.MessageStatusSkipped:
+		return r.PreviousAttemptAt
+	}
+	return r.AttemptAt
 }
 
 func stamp(t *time.Time) string {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 )
 
@@ -37,6 +38,26 @@ type Report struct {
 	ReplyRate    *float64 `json:"reply_rate"`
 	Progress     float64  `json:"progress"` // share of the audience with a final outcome
 	ETASeconds   *int64   `json:"eta_seconds"`
+	// Retries is what the broadcast's retry policy did; nil without one (or with "off").
+	Retries *RetryReport `json:"retries,omitempty"`
+}
+
+// RetryReport is what a broadcast's retries did: a log of the attempts (the first retry is
+// attempt 1), how many messages a retry delivered, and how many wait for one (the next at
+// NextAt; they count in Waiting too).
+type RetryReport struct {
+	Log              []RetryAttempt `json:"log"`
+	DeliveredByRetry int64          `json:"delivered_by_retry"`
+	Waiting          int64          `json:"waiting"`
+	NextAt           *time.Time     `json:"next_at,omitempty"`
+}
+
+// RetryAttempt is one attempt number's retries: how many went, from when to when.
+type RetryAttempt struct {
+	Attempt int       `json:"attempt"`
+	Count   int64     `json:"count"`
+	FirstAt time.Time `json:"first_at"`
+	LastAt  time.Time `json:"last_at"`
 }
 
 // NotOnWhatsApp is the code of messages to numbers without WhatsApp.
@@ -144,6 +165,34 @@ func LoadReport(ctx context.Context, q *queries.Queries, b queries.Broadcast) (R
 			return Report{}, err
 		}
 		r.TierNextAt = &next
+	}
+	if policy.DecodeRetry(b.RetryPolicy).On() {
+		if r.Retries, err = loadRetries(ctx, q, b); err != nil {
+			return Report{}, err
+		}
+	}
+	return r, nil
+}
+
+func loadRetries(ctx context.Context, q *queries.Queries, b queries.Broadcast) (*RetryReport, error) {
+	log, err := q.RetryLog(ctx, queries.RetryLogParams{AccountID: b.AccountID, BroadcastID: b.ID})
+	if err != nil {
+		return nil, err
+	}
+	out, err := q.RetryOutcome(ctx, queries.RetryOutcomeParams{AccountID: b.AccountID, BroadcastID: &b.ID})
+	if err != nil {
+		return nil, err
+	}
+	next, err := q.NextRetry(ctx, queries.NextRetryParams{AccountID: b.AccountID, BroadcastID: &b.ID})
+	if err != nil {
+		return nil, err
+	}
+	r := &RetryReport{Log: []RetryAttempt{}, DeliveredByRetry: out.DeliveredByRetry, Waiting: out.Waiting}
+	if len(next) > 0 {
+		r.NextAt = &next[0]
+	}
+	for _, a := range log {
+		r.Log = append(r.Log, RetryAttempt{Attempt: int(a.Attempt), Count: a.N, FirstAt: a.FirstAt, LastAt: a.LastAt})
 	}
 	return r, nil
 }

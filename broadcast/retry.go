@@ -38,5 +38,5 @@ func Retry(ctx context.Context, q *queries.Queries, b queries.Broadcast, now tim
 	audience, _ := json.Marshal(Audience{ContactIDs: contacts})
 	return queries.CreateBroadcastParams{AccountID: b.AccountID, ChannelID: b.ChannelID, TemplateID: b.TemplateID,
 		Name: b.Name + " (retry)", Status: queries.BroadcastStatusScheduled, Audience: audience, Parameters: b.Parameters, SendAt: &now,
-		RateCap: b.RateCap, AudienceCount: int32(len(contacts)), RetryOf: &b.ID}, nil
+		RateCap: b.RateCap, AudienceCount: int32(len(contacts)), RetryOf: &b.ID, RetryPolicy: b.RetryPolicy}, nil
 }

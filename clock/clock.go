@@ -9,6 +9,9 @@ type Clock interface {
 	Now() time.Time
 	// Of is the clock's time at a wall-clock instant (a message's sent_at, say).
 	Of(wall time.Time) time.Time
+	// Wall is the wall-clock instant at which the clock shows t (Of's inverse): when a time the
+	// clock gave is due in the database.
+	Wall(t time.Time) time.Time
 }
 
 // Real is the wall clock.
@@ -20,9 +23,13 @@ func (Real) Now() time.Time { return time.Now() }
 // Of is wall itself.
 func (Real) Of(wall time.Time) time.Time { return wall }
 
+// Wall is t itself.
+func (Real) Wall(t time.Time) time.Time { return t }
+
 // Scaled runs factor times faster than the wall clock from the moment it is made: with factor
 // 3600 an hour passes every second. Only the drip engine's own times (enrollment, step times,
-// cooling) follow it; message timestamps and the pause of a sequence keep the database's clock.
+// cooling) and the waits between a broadcast's retries follow it; message timestamps and the
+// pause of a sequence keep the database's clock.
 type Scaled struct {
 	start  time.Time
 	factor float64
@@ -37,4 +44,9 @@ func (s *Scaled) Now() time.Time { return s.Of(time.Now()) }
 // Of is the scaled time at a wall-clock instant.
 func (s *Scaled) Of(wall time.Time) time.Time {
 	return s.start.Add(time.Duration(float64(wall.Sub(s.start)) * s.factor))
+}
+
+// Wall is the wall-clock instant at which the scaled clock shows t.
+func (s *Scaled) Wall(t time.Time) time.Time {
+	return s.start.Add(time.Duration(float64(t.Sub(s.start)) / s.factor))
 }

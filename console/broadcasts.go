@@ -349,6 +349,17 @@ func broadcastForm(b queries.Broadcast, loc *time.Location) url.Values {
 	if b.RateCap != nil {
 		vals.Set("rate_cap", fmt.Sprint(*b.RateCap))
 	}
+	if p := policy.DecodeRetry(b.RetryPolicy); p != nil {
+		vals.Set("retry_mode", p.Mode)
+		if p.Days > 0 {
+			vals.Set("retry_days", fmt.Sprint(p.Days))
+		}
+		hours := make([]string, len(p.Hours))
+		for i, h := range p.Hours {
+			hours[i] = strconv.Itoa(h)
+		}
+		vals.Set("retry_hours", strings.Join(hours, ", "))
+	}
 	return vals
 }
 
@@ -451,6 +462,36 @@ func readTiming(f *form, vals url.Values, v *visit, in *broadcast.Input) {
 			in.RateCap = new(int32(n))
 		}
 	}
+	in.Retry = readRetry(f, vals)
+}
+
+// readRetry reads the retry policy: none (the account's default) when no mode is chosen; the
+// days of a smart one, the hours of a manual one.
+func readRetry(f *form, vals url.Values) *policy.Retry {
+	mode := vals.Get("retry_mode")
+	if mode == "" {
+		return nil
+	}
+	p := &policy.Retry{Mode: mode}
+	switch mode {
+	case policy.RetrySmart:
+		if d := strings.TrimSpace(vals.Get("retry_days")); d != "" {
+			n, err := strconv.Atoi(d)
+			if err != nil {
+				f.Errors["retry.days"] = "give a whole number of days"
+			}
+			p.Days = n
+		}
+	case policy.RetryManual:
+		for _, h := range splitList(vals.Get("retry_hours")) {
+			n, err := strconv.Atoi(h)
+			if err != nil {
+				f.Errors["retry.hours"] = "give whole numbers of hours, separated by commas"
+			}
+			p.Hours = append(p.Hours, n)
+		}
+	}
+	return p
 }
 
 // formID reads the id chosen in input; a missing one is filed as missing beside errField.

@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 )
 
 // A marketer edits a scheduled broadcast in the composer (it comes filled in), moves it to a
-// later time and renames it, then keeps it as a draft; a running one cannot be edited.
+// later time, renames it and gives it a retry policy (a wrong one is named beside its field),
+// then keeps it as a draft; a running one cannot be edited.
 func TestEditBroadcast(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -34,16 +36,23 @@ func TestEditBroadcast(t *testing.T) {
 	at := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Minute)
 	form := url.Values{"name": {"Sale, later"}, "channel_id": {fmt.Sprint(channel)}, "template_id": {fmt.Sprint(tpl)}, "audience": {"tag"},
 		"tag": {"vip"}, "when": {"at"}, "send_at": {at.Format("2006-01-02T15:04")}, "window_start": {"10:00"}, "window_end": {"18:00"},
-		"window_days": {"mon", "fri"}, "do": {"schedule"}}
+		"window_days": {"mon", "fri"}, "retry_mode": {"smart"}, "retry_days": {"9"}, "do": {"schedule"}}
+	if _, body := b.do("POST", edit, form); !strings.Contains(body, "smart retries end 2 to 8 days after the send") {
+		t.Fatalf("a smart retry over 9 days was not refused beside its field")
+	}
+	form.Set("retry_mode", "manual")
+	form.Set("retry_hours", "12, 6")
 	if status, body := b.do("POST", edit, form); status != http.StatusSeeOther {
 		t.Fatalf("save: %d\n%s", status, body)
 	}
 	got, _ := queries.New(e.pool).GetBroadcast(ctx, queries.GetBroadcastParams{AccountID: account, ID: id})
-	if got.Name != "Sale, later" || got.Status != queries.BroadcastStatusScheduled || got.SendAt == nil || !got.SendAt.Equal(at) {
-		t.Fatalf("after the edit: %q %s %v", got.Name, got.Status, got.SendAt)
+	if got.Name != "Sale, later" || got.Status != queries.BroadcastStatusScheduled || got.SendAt == nil || !got.SendAt.Equal(at) ||
+		fmt.Sprint(policy.DecodeRetry(got.RetryPolicy)) != "&{manual 0 [12 6]}" {
+		t.Fatalf("after the edit: %q %s %v %s", got.Name, got.Status, got.SendAt, got.RetryPolicy)
 	}
 	_, body = b.do("GET", edit, nil)
-	for _, want := range []string{`value="` + at.Format("2006-01-02T15:04") + `"`, `name="window_start" type="time" value="10:00"`, `value="fri" checked`} {
+	for _, want := range []string{`value="` + at.Format("2006-01-02T15:04") + `"`, `name="window_start" type="time" value="10:00"`, `value="fri" checked`,
+		`value="manual" selected`, `name="retry_hours" value="12, 6"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the edit page lacks %s", want)
 		}

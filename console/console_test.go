@@ -433,6 +433,42 @@ func TestReportShowsUnknownOutcomes(t *testing.T) {
 	}
 }
 
+// A broadcast with a retry policy reports its retries: the log (per retry, how many went), what
+// they delivered, how many wait for one; the live view says it is retrying.
+func TestReportShowsRetries(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	account := e.account("acme")
+	id := e.broadcastOf(account)
+	_, err := e.pool.Exec(context.Background(), `
+		WITH b AS (UPDATE broadcasts SET retry_policy = '{"mode": "smart", "days": 3}', status = 'running', started_at = now(),
+		                                 retry_wait_until = now() + interval '2 hours'
+		           WHERE id = $1 RETURNING *),
+		m AS (INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at, reason, retries, sending_at, delivered_at)
+		      SELECT b.account_id, b.channel_id, g, b.template_id, b.id, v.status::message_status, now() + interval '2 hours', v.reason, v.retries,
+		             now() - interval '1 hour', CASE WHEN v.status = 'delivered' THEN now() END
+		      FROM b, generate_series(1, 3) g,
+		           (VALUES (1, 'delivered', NULL, 1), (2, 'pending', 'retry', 1), (3, 'delivered', NULL, 0)) v(n, status, reason, retries)
+		      WHERE v.n = g RETURNING id, account_id, broadcast_id, retries)
+		INSERT INTO message_attempts (message_id, attempt, account_id, broadcast_id, at, error_code)
+		SELECT id, 0, account_id, broadcast_id, now() - interval '1 day', 131000 FROM m WHERE retries = 1`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.signIn(account, "marketer")
+	_, body := b.do("GET", fmt.Sprintf("/broadcasts/%d/report", id), nil)
+	for _, want := range []string{`Delivered by a retry: <strong id="delivered-by-retry">1</strong>`, "1 wait for a retry",
+		`<tr><th scope="row">1</th><td>1</td>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if _, body = b.do("GET", fmt.Sprintf("/broadcasts/%d/live", id), nil); !strings.Contains(body, `id="broadcast-status">retrying</span>`) ||
+		!strings.Contains(body, `id="waiting-for-retry"`) {
+		t.Errorf("the live view does not say it is retrying")
+	}
+}
+
 // After sign-in the browser goes where it was asked to, but only to a page of this site.
 func TestAfterSignInStaysHere(t *testing.T) {
 	t.Parallel()

@@ -39,6 +39,9 @@ func New(pool *pgxpool.Pool, clk clock.Clock, log *slog.Logger, m *metrics.Sendi
 // time with nanoseconds could be stored a little later than the instant that should find it due.
 func (e *Engine) now() time.Time { return e.clock.Now().Truncate(time.Microsecond) }
 
+// Clock is the engine's clock (scaled in demos and tests), which the scheduler's retry job shares.
+func (e *Engine) Clock() clock.Clock { return e.clock }
+
 // Sequence is one version of a sequence, ready to enroll into.
 type Sequence struct {
 	ID, AccountID int64

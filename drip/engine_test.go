@@ -25,6 +25,7 @@ type manual struct{ t time.Time }
 func (m *manual) Now() time.Time { return m.t }
 
 func (m *manual) Of(wall time.Time) time.Time { return wall }
+func (m *manual) Wall(t time.Time) time.Time  { return t }
 
 type fixture struct {
 	pool             *pgxpool.Pool

@@ -139,6 +139,7 @@ func newStackAt(t testing.TB, simCfg metasim.Config, mps int, clk clock.Clock) *
 	})
 
 	s := &stack{t: t, pool: pool, rdb: rdb, sim: sim, api: apiSrv.URL, jobs: scheduler.NewJobs(pool, rdb, drips, log, sending), meta: client, box: box, clock: clk, limits: limits}
+	s.jobs.Clock, s.jobs.RetrySettle = clk, 500*time.Millisecond
 	s.key = s.account()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -158,7 +159,7 @@ func (s *stack) tick(ctx context.Context) {
 	for ctx.Err() == nil {
 		tierWaits := func(ctx context.Context) error { return s.jobs.TierWaits(ctx, s.limits) }
 		for _, job := range []func(context.Context) error{s.jobs.Start, s.jobs.Expand, s.jobs.Drip, s.jobs.Feed, s.jobs.Complete, s.jobs.Recover,
-			s.jobs.Guard, tierWaits} {
+			s.jobs.Guard, tierWaits, s.jobs.Retry} {
 			if err := job(ctx); err != nil && ctx.Err() == nil {
 				s.t.Logf("job: %v", err)
 			}

@@ -39,7 +39,10 @@ type Config struct {
 
 	NotOnWhatsApp    []string // recipients whose messages fail with 131026
 	StoppedMarketing []string // recipients whose marketing messages fail with 131050
-	Seed             int64    // for the random choices; 0 = time-based
+	// FailFirst: recipients whose first message Meta takes and then fails to deliver, with this
+	// code (131000: unreachable for now; 131049: the per-user marketing cap); later ones deliver.
+	FailFirst map[string]int
+	Seed      int64 // for the random choices; 0 = time-based
 }
 
 // Faults are injected per request at these rates (0 to 1).

@@ -229,6 +229,9 @@ func (s *Sim) deliveryFailure(n *number, rec Record, now time.Time) int {
 	switch {
 	case s.notOnWA[rec.To]:
 		return codeUndeliverable
+	case s.cfg.FailFirst[rec.To] != 0 && !s.failedOnce[rec.To]:
+		s.failedOnce[rec.To] = true
+		return s.cfg.FailFirst[rec.To]
 	case rec.Category == "marketing" && s.stopped[rec.To]:
 		return codeStoppedMarketing
 	case !s.portfolios[n.Portfolio].admitTier(rec.To, now, s.inWindow(rec.To, now)):

@@ -26,6 +26,7 @@ type Sim struct {
 	marketing  map[string][]time.Time // recipient → marketing sends in the last 24 h (sim)
 	inboundAt  map[string]time.Time   // recipient → last inbound message (sim): the service window
 	notOnWA    map[string]bool
+	failedOnce map[string]bool // FailFirst's recipients whose first message failed
 	stopped    map[string]bool
 	uploads    map[string]upload // media id → the file a number uploaded
 	records    []Record
@@ -72,7 +73,7 @@ func New(cfg Config) *Sim {
 	s := &Sim{cfg: cfg, start: time.Now(), rng: rand.New(rand.NewPCG(seed, seed>>1|1)), faults: cfg.Faults,
 		numbers: map[string]*number{}, templates: map[string]*Template{}, portfolios: map[string]*portfolio{},
 		lastPair: map[string]time.Time{}, marketing: map[string][]time.Time{}, inboundAt: map[string]time.Time{},
-		uploads: map[string]upload{}, notOnWA: set(cfg.NotOnWhatsApp), stopped: set(cfg.StoppedMarketing), counters: newCounters()}
+		uploads: map[string]upload{}, notOnWA: set(cfg.NotOnWhatsApp), failedOnce: map[string]bool{}, stopped: set(cfg.StoppedMarketing), counters: newCounters()}
 	s.hooks = newDispatcher(cfg.WebhookURL, cfg.WebhookBatch)
 	return s
 }

@@ -90,6 +90,8 @@ func failTitle(code int) string {
 		return "Message not delivered to maintain healthy ecosystem engagement"
 	case codeReengagement:
 		return "Re-engagement message"
+	case codeSomethingWrong:
+		return "Something went wrong"
 	}
 	return "Message failed to send"
 }

@@ -35,6 +35,8 @@ type Settings struct {
 	// ResendNotSent sends again, at once, a send whose outcome was unknown and that the grace
 	// period concluded Meta never took (not_sent); without it, "retry the failed" does.
 	ResendNotSent bool `json:"resend_not_sent,omitempty"`
+	// Retry is the account's default retry policy: a new broadcast that sets none gets it.
+	Retry *Retry `json:"retry,omitempty"`
 }
 
 // DefaultOptOutKeywords are the replies that opt a contact out when an account names none.
@@ -99,6 +101,11 @@ func (s Settings) Validate() error {
 	if s.SendWindow != nil {
 		if _, err := s.SendWindow.Encode(); err != nil {
 			return invalid.Within("send_window", err)
+		}
+	}
+	if s.Retry != nil {
+		if err := s.Retry.Validate(); err != nil {
+			return invalid.Within("retry", err)
 		}
 	}
 	return nil

@@ -113,11 +113,11 @@ func (q *Queries) CompleteBroadcasts(ctx context.Context) ([]int64, error) {
 
 const createBroadcast = `-- name: CreateBroadcast :one
 INSERT INTO broadcasts (account_id, channel_id, template_id, name, status, audience, parameters, send_at,
-                        local_date, local_time, send_window, rate_cap, expires_at, audience_count, retry_of)
+                        local_date, local_time, send_window, rate_cap, expires_at, audience_count, retry_of, retry_policy)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
         $9, $10, $11, $12,
-        $13, $14, $15)
-RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until
+        $13, $14, $15, $16)
+RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until, retry_policy, retry_wait_until
 `
 
 type CreateBroadcastParams struct {
@@ -136,6 +136,7 @@ type CreateBroadcastParams struct {
 	ExpiresAt     *time.Time
 	AudienceCount int32
 	RetryOf       *int64
+	RetryPolicy   json.RawMessage
 }
 
 func (q *Queries) CreateBroadcast(ctx context.Context, arg CreateBroadcastParams) (Broadcast, error) {
@@ -155,6 +156,7 @@ func (q *Queries) CreateBroadcast(ctx context.Context, arg CreateBroadcastParams
 		arg.ExpiresAt,
 		arg.AudienceCount,
 		arg.RetryOf,
+		arg.RetryPolicy,
 	)
 	var i Broadcast
 	err := row.Scan(
@@ -183,6 +185,8 @@ func (q *Queries) CreateBroadcast(ctx context.Context, arg CreateBroadcastParams
 		&i.ExpandedAt,
 		&i.PauseCause,
 		&i.TierWaitUntil,
+		&i.RetryPolicy,
+		&i.RetryWaitUntil,
 	)
 	return i, err
 }
@@ -319,7 +323,7 @@ func (q *Queries) FeedableChannels(ctx context.Context) ([]FeedableChannelsRow, 
 }
 
 const getBroadcast = `-- name: GetBroadcast :one
-SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until FROM broadcasts WHERE account_id = $1 AND id = $2
+SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until, retry_policy, retry_wait_until FROM broadcasts WHERE account_id = $1 AND id = $2
 `
 
 type GetBroadcastParams struct {
@@ -356,6 +360,8 @@ func (q *Queries) GetBroadcast(ctx context.Context, arg GetBroadcastParams) (Bro
 		&i.ExpandedAt,
 		&i.PauseCause,
 		&i.TierWaitUntil,
+		&i.RetryPolicy,
+		&i.RetryWaitUntil,
 	)
 	return i, err
 }
@@ -377,7 +383,7 @@ func (q *Queries) GetExpandCursor(ctx context.Context, arg GetExpandCursorParams
 }
 
 const listBroadcasts = `-- name: ListBroadcasts :many
-SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until FROM broadcasts WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
+SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until, retry_policy, retry_wait_until FROM broadcasts WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
 `
 
 type ListBroadcastsParams struct {
@@ -421,6 +427,8 @@ func (q *Queries) ListBroadcasts(ctx context.Context, arg ListBroadcastsParams) 
 			&i.ExpandedAt,
 			&i.PauseCause,
 			&i.TierWaitUntil,
+			&i.RetryPolicy,
+			&i.RetryWaitUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -434,8 +442,11 @@ func (q *Queries) ListBroadcasts(ctx context.Context, arg ListBroadcastsParams) 
 
 const listRecipients = `-- name: ListRecipients :many
 SELECT m.id, m.contact_id, c.phone, c.name, m.status, COALESCE(m.reason, '') AS reason, COALESCE(m.error_code, 0)::int AS error_code,
-       m.wamid, m.due_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.replied_at
+       m.wamid, m.due_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.replied_at,
+       (m.retries - CASE WHEN m.retries > 0 AND m.status IN ('pending', 'queued', 'skipped') THEN 1 ELSE 0 END)::int AS retries_made,
+       m.sending_at AS attempt_at, a.at AS previous_attempt_at
 FROM messages m JOIN contacts c ON c.id = m.contact_id
+LEFT JOIN message_attempts a ON a.message_id = m.id AND a.attempt = m.retries - 1
 WHERE m.account_id = $1 AND m.broadcast_id = $2 AND m.id > $3
   AND ($4::message_status IS NULL OR m.status = $4::message_status)
 ORDER BY m.id
@@ -451,22 +462,28 @@ type ListRecipientsParams struct {
 }
 
 type ListRecipientsRow struct {
-	ID          int64
-	ContactID   int64
-	Phone       string
-	Name        string
-	Status      MessageStatus
-	Reason      string
-	ErrorCode   int32
-	Wamid       *string
-	DueAt       time.Time
-	SentAt      *time.Time
-	DeliveredAt *time.Time
-	ReadAt      *time.Time
-	FailedAt    *time.Time
-	RepliedAt   *time.Time
+	ID                int64
+	ContactID         int64
+	Phone             string
+	Name              string
+	Status            MessageStatus
+	Reason            string
+	ErrorCode         int32
+	Wamid             *string
+	DueAt             time.Time
+	SentAt            *time.Time
+	DeliveredAt       *time.Time
+	ReadAt            *time.Time
+	FailedAt          *time.Time
+	RepliedAt         *time.Time
+	RetriesMade       int32
+	AttemptAt         *time.Time
+	PreviousAttemptAt *time.Time
 }
 
+// A broadcast's recipients, with the retries their messages' retry policy made (a message
+// pending or queued for a retry has not made it yet, nor one skipped at it, say for an opt-out)
+// and the times of the current and the previous attempt (the last retry is one of them).
 func (q *Queries) ListRecipients(ctx context.Context, arg ListRecipientsParams) ([]ListRecipientsRow, error) {
 	rows, err := q.db.Query(ctx, listRecipients,
 		arg.AccountID,
@@ -497,6 +514,9 @@ func (q *Queries) ListRecipients(ctx context.Context, arg ListRecipientsParams) 
 			&i.ReadAt,
 			&i.FailedAt,
 			&i.RepliedAt,
+			&i.RetriesMade,
+			&i.AttemptAt,
+			&i.PreviousAttemptAt,
 		); err != nil {
 			return nil, err
 		}
@@ -715,7 +735,7 @@ UPDATE broadcasts SET status = $1::broadcast_status, status_reason = $2, updated
     pause_cause = CASE WHEN $1::broadcast_status = 'paused' THEN $3::text END,
     finished_at = CASE WHEN $1::broadcast_status IN ('completed', 'cancelled') THEN now() ELSE finished_at END
 WHERE account_id = $4 AND id = $5 AND status = ANY($6::broadcast_status[])
-RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until
+RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until, retry_policy, retry_wait_until
 `
 
 type SetBroadcastStatusParams struct {
@@ -765,6 +785,8 @@ func (q *Queries) SetBroadcastStatus(ctx context.Context, arg SetBroadcastStatus
 		&i.ExpandedAt,
 		&i.PauseCause,
 		&i.TierWaitUntil,
+		&i.RetryPolicy,
+		&i.RetryWaitUntil,
 	)
 	return i, err
 }
@@ -895,7 +917,7 @@ func (q *Queries) TierOutlook(ctx context.Context, arg TierOutlookParams) (TierO
 }
 
 const unexpandedBroadcasts = `-- name: UnexpandedBroadcasts :many
-SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until FROM broadcasts WHERE status IN ('running', 'paused') AND expanded_at IS NULL ORDER BY id
+SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until, retry_policy, retry_wait_until FROM broadcasts WHERE status IN ('running', 'paused') AND expanded_at IS NULL ORDER BY id
 `
 
 func (q *Queries) UnexpandedBroadcasts(ctx context.Context) ([]Broadcast, error) {
@@ -933,6 +955,8 @@ func (q *Queries) UnexpandedBroadcasts(ctx context.Context) ([]Broadcast, error)
 			&i.ExpandedAt,
 			&i.PauseCause,
 			&i.TierWaitUntil,
+			&i.RetryPolicy,
+			&i.RetryWaitUntil,
 		); err != nil {
 			return nil, err
 		}
@@ -948,9 +972,9 @@ const updateScheduledBroadcast = `-- name: UpdateScheduledBroadcast :one
 UPDATE broadcasts SET status = $1, name = $2, channel_id = $3, template_id = $4, audience = $5,
     parameters = $6, send_at = $7, local_date = $8,
     local_time = $9, send_window = $10, rate_cap = $11,
-    expires_at = $12, audience_count = $13, updated_at = now()
-WHERE account_id = $14 AND id = $15 AND status IN ('draft', 'scheduled')
-RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until
+    expires_at = $12, audience_count = $13, retry_policy = $14, updated_at = now()
+WHERE account_id = $15 AND id = $16 AND status IN ('draft', 'scheduled')
+RETURNING id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until, retry_policy, retry_wait_until
 `
 
 type UpdateScheduledBroadcastParams struct {
@@ -967,6 +991,7 @@ type UpdateScheduledBroadcastParams struct {
 	RateCap       *int32
 	ExpiresAt     *time.Time
 	AudienceCount int32
+	RetryPolicy   json.RawMessage
 	AccountID     int64
 	ID            int64
 }
@@ -986,6 +1011,7 @@ func (q *Queries) UpdateScheduledBroadcast(ctx context.Context, arg UpdateSchedu
 		arg.RateCap,
 		arg.ExpiresAt,
 		arg.AudienceCount,
+		arg.RetryPolicy,
 		arg.AccountID,
 		arg.ID,
 	)
@@ -1016,6 +1042,8 @@ func (q *Queries) UpdateScheduledBroadcast(ctx context.Context, arg UpdateSchedu
 		&i.ExpandedAt,
 		&i.PauseCause,
 		&i.TierWaitUntil,
+		&i.RetryPolicy,
+		&i.RetryWaitUntil,
 	)
 	return i, err
 }

@@ -179,7 +179,7 @@ func (q *Queries) DayTotals(ctx context.Context, accountID int64) (DayTotalsRow,
 
 const recentBroadcasts = `-- name: RecentBroadcasts :many
 
-SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until FROM broadcasts
+SELECT id, account_id, channel_id, template_id, name, status, status_reason, audience, parameters, send_at, local_time, send_window, rate_cap, expires_at, expand_cursor, audience_count, created_at, updated_at, started_at, finished_at, retry_of, local_date, expanded_at, pause_cause, tier_wait_until, retry_policy, retry_wait_until FROM broadcasts
 WHERE account_id = $1 AND ($2::bigint = 0 OR id < $2::bigint)
 ORDER BY id DESC LIMIT $3
 `
@@ -227,6 +227,8 @@ func (q *Queries) RecentBroadcasts(ctx context.Context, arg RecentBroadcastsPara
 			&i.ExpandedAt,
 			&i.PauseCause,
 			&i.TierWaitUntil,
+			&i.RetryPolicy,
+			&i.RetryWaitUntil,
 		); err != nil {
 			return nil, err
 		}

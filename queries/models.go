@@ -410,31 +410,33 @@ type BilledMessage struct {
 }
 
 type Broadcast struct {
-	ID            int64
-	AccountID     int64
-	ChannelID     int64
-	TemplateID    int64
-	Name          string
-	Status        BroadcastStatus
-	StatusReason  string
-	Audience      json.RawMessage
-	Parameters    json.RawMessage
-	SendAt        *time.Time
-	LocalTime     pgtype.Time
-	SendWindow    json.RawMessage
-	RateCap       *int32
-	ExpiresAt     *time.Time
-	ExpandCursor  int64
-	AudienceCount int32
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	StartedAt     *time.Time
-	FinishedAt    *time.Time
-	RetryOf       *int64
-	LocalDate     pgtype.Date
-	ExpandedAt    *time.Time
-	PauseCause    *string
-	TierWaitUntil *time.Time
+	ID             int64
+	AccountID      int64
+	ChannelID      int64
+	TemplateID     int64
+	Name           string
+	Status         BroadcastStatus
+	StatusReason   string
+	Audience       json.RawMessage
+	Parameters     json.RawMessage
+	SendAt         *time.Time
+	LocalTime      pgtype.Time
+	SendWindow     json.RawMessage
+	RateCap        *int32
+	ExpiresAt      *time.Time
+	ExpandCursor   int64
+	AudienceCount  int32
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	StartedAt      *time.Time
+	FinishedAt     *time.Time
+	RetryOf        *int64
+	LocalDate      pgtype.Date
+	ExpandedAt     *time.Time
+	PauseCause     *string
+	TierWaitUntil  *time.Time
+	RetryPolicy    json.RawMessage
+	RetryWaitUntil *time.Time
 }
 
 type Channel struct {
@@ -601,6 +603,20 @@ type Message struct {
 	ClaimedBy       *int64
 	Settled         *UnknownResolution
 	SettledAt       *time.Time
+	Retries         int16
+	RetryDone       bool
+}
+
+type MessageAttempt struct {
+	MessageID   int64
+	Attempt     int16
+	AccountID   int64
+	BroadcastID int64
+	At          time.Time
+	Wamid       *string
+	ErrorCode   *int32
+	Reason      *string
+	FailedAt    *time.Time
 }
 
 type Portfolio struct {

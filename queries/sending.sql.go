@@ -51,9 +51,9 @@ WITH target AS (
       AND (gb.status = 'running' OR (ge.status IN ('active', 'completed') AND gs.status = 'active'))
       AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = target.contact_id)
     RETURNING m.id, m.account_id, m.broadcast_id, m.enrollment_id, m.contact_id, m.channel_id, m.template_id, m.due_at, m.context,
-        m.sending_at
+        m.sending_at, m.retries
 )
-SELECT m.id, m.sending_at::timestamptz AS claimed_at, m.account_id, m.broadcast_id, e.sequence_id, m.contact_id, m.due_at, c.phone, c.name, c.email, c.country, c.attributes,
+SELECT m.id, m.sending_at::timestamptz AS claimed_at, m.retries, m.account_id, m.broadcast_id, e.sequence_id, m.contact_id, m.due_at, c.phone, c.name, c.email, c.country, c.attributes,
        c.opted_in, COALESCE(c.last_inbound_at > now() - interval '24 hours', false)::boolean AS in_service_window,
        ch.id AS channel_id, ch.phone_number_id, ch.access_token_enc, ch.throughput_mps, ch.quality_rating,
        ch.status AS channel_status, p.id AS portfolio_id, p.tier_limit,
@@ -81,6 +81,7 @@ type ClaimMessagesParams struct {
 type ClaimMessagesRow struct {
 	ID                 int64
 	ClaimedAt          time.Time
+	Retries            int16
 	AccountID          int64
 	BroadcastID        *int64
 	SequenceID         *int64
@@ -137,6 +138,7 @@ func (q *Queries) ClaimMessages(ctx context.Context, arg ClaimMessagesParams) ([
 		if err := rows.Scan(
 			&i.ID,
 			&i.ClaimedAt,
+			&i.Retries,
 			&i.AccountID,
 			&i.BroadcastID,
 			&i.SequenceID,
@@ -410,7 +412,8 @@ WITH sent AS (
 ), locked AS (
     SELECT m.id FROM messages m WHERE m.id = ANY($1::bigint[]) ORDER BY m.id FOR UPDATE
 )
-UPDATE messages m SET wamid = sent.wamid, sent_at = LEAST(COALESCE(m.sent_at, now()), now()), reason = NULLIF(m.reason, 'tier'),
+UPDATE messages m SET wamid = sent.wamid, sent_at = LEAST(COALESCE(m.sent_at, now()), now()),
+    reason = CASE WHEN m.reason IN ('tier', 'retry') THEN NULL ELSE m.reason END,
     status = CASE WHEN message_rank(m.status) < message_rank('sent') THEN 'sent' ELSE m.status END
 FROM sent JOIN locked ON locked.id = sent.id
 WHERE m.id = sent.id

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dripcast/dripcast/clock"
 	"github.com/dripcast/dripcast/drip"
 	"github.com/dripcast/dripcast/metrics"
 	"github.com/dripcast/dripcast/people"
@@ -53,13 +54,19 @@ type Jobs struct {
 	// most every graceEvery (graceLooked: when it last did; only Settle uses it).
 	UnknownGrace time.Duration
 	graceLooked  time.Time
+	// Clock times the waits between a broadcast's retries (scaled in demos and tests).
+	Clock clock.Clock
+	// RetrySettle: the retry job decides on a failure this long after it (Meta may still report
+	// the message delivered, from another of the user's devices).
+	RetrySettle time.Duration
 }
 
 // NewJobs wires the jobs to Postgres and to the Asynq queues in rdb.
 func NewJobs(pool *pgxpool.Pool, rdb redis.UniversalClient, drips *drip.Engine, log *slog.Logger, m *metrics.Sending) *Jobs {
 	return &Jobs{pool: pool, rdb: rdb, q: queries.New(pool), queue: asynq.NewClientFromRedisClient(redispipe.New(rdb)), tasks: asynq.NewInspectorFromRedisClient(rdb),
 		drips: drips, log: log, metrics: m,
-		LostAfter: time.Minute, SendingTimeout: 5 * time.Minute, WorkerDeadAfter: 5 * time.Second, UnknownGrace: 15 * time.Minute}
+		LostAfter: time.Minute, SendingTimeout: 5 * time.Minute, WorkerDeadAfter: 5 * time.Second, UnknownGrace: 15 * time.Minute,
+		Clock: clock.Real{}, RetrySettle: 30 * time.Second}
 }
 
 // Register adds the jobs to a scheduler (they run on its leader only). Starting broadcasts and
@@ -73,6 +80,7 @@ func (j *Jobs) Register(s *Scheduler) {
 	s.Add(2*time.Second, "complete", j.Complete)
 	s.Add(time.Second, "settle", j.Settle)
 	s.Add(5*time.Second, "guard", j.Guard)
+	s.Add(2*time.Second, "retry", j.Retry)
 	s.AddEager(10*time.Second, "recover", j.Recover)                 // at election too: see Recover
 	s.Add(10*time.Minute, "sessions", people.New(j.pool, nil).Sweep) // expired console sessions, old sign-in throttles
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -46,4 +47,29 @@ func MessageID(payload []byte) (int64, error) {
 		return 0, fmt.Errorf("send task: payload of %d bytes: %w", len(payload), asynq.SkipRetry)
 	}
 	return int64(binary.BigEndian.Uint64(payload)), nil
+}
+
+// Callback is what a send carries as biz_opaque_callback_data, for Meta to echo in its statuses:
+// the message id, and after the first attempt its number ("123:2"), so that a status of an
+// earlier attempt of a message its retry policy sent again is told from the current one's.
+func Callback(messageID int64, attempt int) string {
+	if attempt == 0 {
+		return strconv.FormatInt(messageID, 10)
+	}
+	return fmt.Sprintf("%d:%d", messageID, attempt)
+}
+
+// ParseCallback reads a Callback; ok is false for anything else.
+func ParseCallback(s string) (messageID int64, attempt int, ok bool) {
+	id, n, found := strings.Cut(s, ":")
+	messageID, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || messageID <= 0 {
+		return 0, 0, false
+	}
+	if found {
+		if attempt, err = strconv.Atoi(n); err != nil || attempt <= 0 || attempt > 1000 {
+			return 0, 0, false
+		}
+	}
+	return messageID, attempt, true
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/dripcast/dripcast/db"
 	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/sendtask"
 	"github.com/dripcast/dripcast/whatsapp"
 )
 
@@ -138,6 +138,9 @@ type update struct {
 	// Billable and Category are Meta's pricing of the message (from any of its statuses).
 	Billable *bool  `json:"billable,omitempty"`
 	Category string `json:"pricing_category,omitempty"`
+	// Attempt is the attempt the statuses are about (sendtask.Callback); nil when found by wamid,
+	// which only the current attempt has.
+	Attempt *int `json:"attempt,omitempty"`
 }
 
 var rank = map[string]int{"sent": 4, "failed": 5, "delivered": 6, "read": 7}
@@ -154,14 +157,19 @@ func applyStatuses(ctx context.Context, q *queries.Queries, w statusWriter, stat
 	}
 	merged := map[int64]*update{}
 	for _, s := range statuses {
-		id, ok := byID(s)
+		id, attempt, ok := byID(s)
 		if _, known := rank[s.Status]; !ok || !known {
 			continue // not ours, or a status Dripcast does not track
 		}
 		u := merged[id]
-		if u == nil {
+		if u == nil || u.Attempt != nil && *u.Attempt < attempt {
 			u = &update{ID: id, WAMID: s.ID, Status: s.Status}
+			if attempt >= 0 {
+				u.Attempt = &attempt
+			}
 			merged[id] = u
+		} else if u.Attempt != nil && attempt >= 0 && attempt < *u.Attempt {
+			continue // an earlier attempt's, in the same delivery as a later one's
 		}
 		if rank[s.Status] > rank[u.Status] {
 			u.Status = s.Status
@@ -245,12 +253,13 @@ func (w statusWriter) setAside(ctx context.Context, u *update, cause error) erro
 	return w.q.SetAside(ctx, queries.SetAsideParams{Batch: "status", MessageID: u.ID, ChannelID: w.channelID, Payload: payload, Error: cause.Error()})
 }
 
-// messageIDs maps statuses to message ids: by the id Dripcast put in biz_opaque_callback_data,
-// else by wamid (for a message sent before that field, or by another tool).
-func messageIDs(ctx context.Context, q *queries.Queries, channelID int64, statuses []whatsapp.Status) (func(whatsapp.Status) (int64, bool), error) {
+// messageIDs maps statuses to message ids and the attempt they are about: by what Dripcast put
+// in biz_opaque_callback_data (sendtask.Callback), else by wamid (a message sent before that
+// field, or by another tool: its current attempt, attempt -1).
+func messageIDs(ctx context.Context, q *queries.Queries, channelID int64, statuses []whatsapp.Status) (func(whatsapp.Status) (int64, int, bool), error) {
 	var wamids []string
 	for _, s := range statuses {
-		if _, err := strconv.ParseInt(s.BizOpaqueCallbackData, 10, 64); err != nil {
+		if _, _, ok := sendtask.ParseCallback(s.BizOpaqueCallbackData); !ok {
 			wamids = append(wamids, s.ID)
 		}
 	}
@@ -266,12 +275,12 @@ func messageIDs(ctx context.Context, q *queries.Queries, channelID int64, status
 			}
 		}
 	}
-	return func(s whatsapp.Status) (int64, bool) {
-		if id, err := strconv.ParseInt(s.BizOpaqueCallbackData, 10, 64); err == nil && id > 0 {
-			return id, true
+	return func(s whatsapp.Status) (int64, int, bool) {
+		if id, attempt, ok := sendtask.ParseCallback(s.BizOpaqueCallbackData); ok {
+			return id, attempt, true
 		}
 		id, ok := byWAMID[s.ID]
-		return id, ok
+		return id, -1, ok
 	}, nil
 }
 

@@ -172,6 +172,35 @@ func TestFailedAfterSentAndDeliveredAfterFailed(t *testing.T) {
 	}
 }
 
+// A message its retry policy sent again takes only its current attempt's statuses: an earlier
+// attempt's (a duplicate, a delayed one; by its callback, or by its wamid alone) changes nothing,
+// even in the same delivery as the current attempt's.
+func TestStatusOfAnEarlierAttemptIsIgnored(t *testing.T) {
+	t.Parallel()
+	pool, msg := fixture(t)
+	if _, err := pool.Exec(context.Background(), `UPDATE messages SET retries = 1 WHERE id = $1`, msg); err != nil {
+		t.Fatal(err)
+	}
+	attempt := func(callback, wamid, status string) whatsapp.Status {
+		return whatsapp.Status{ID: wamid, Status: status, Timestamp: "1750000000", RecipientID: "14155550100", BizOpaqueCallbackData: callback}
+	}
+	deliver := func(st ...whatsapp.Status) {
+		apply(t, pool, notification("messages", whatsapp.MessagesValue{Metadata: whatsapp.Metadata{PhoneNumberID: "1001"}, Statuses: st}))
+	}
+	deliver(attempt(fmt.Sprint(msg), "wamid.A", "failed"), attempt(fmt.Sprint(msg), "wamid.A", "delivered"))
+	if got := messageState(t, pool, msg); got != "sending wamid= sent=false delivered=false read=false code=0" {
+		t.Fatalf("after the first attempt's statuses: %s", got)
+	}
+	deliver(attempt(fmt.Sprint(msg), "wamid.A", "read"), attempt(fmt.Sprintf("%d:1", msg), "wamid.B", "sent"))
+	if got := messageState(t, pool, msg); got != "sent wamid=wamid.B sent=true delivered=false read=false code=0" {
+		t.Fatalf("after the retry's sent, with a read of the first attempt: %s", got)
+	}
+	deliver(attempt("", "wamid.A", "delivered"), attempt("", "wamid.B", "read"))
+	if got := messageState(t, pool, msg); got != "read wamid=wamid.B sent=true delivered=false read=true code=0" {
+		t.Fatalf("after statuses found by wamid: %s", got)
+	}
+}
+
 func TestStatusOfAnotherNumberIsIgnored(t *testing.T) {
 	t.Parallel()
 	pool, msg := fixture(t)

@@ -66,6 +66,18 @@ func (c Classification) Retryable() bool {
 	return false
 }
 
+// LaterAttempt tells whether a message that failed this way may get through when sent again
+// hours or days later: Meta's temporary trouble, its rate limits and its per-user marketing cap
+// (after RetryAfter). Never a recipient who cannot get it, opted out, a wrong template or a
+// stopped number.
+func (c Classification) LaterAttempt() bool {
+	switch c.Class {
+	case RetryNow, RetryLater, RateLimited:
+		return !c.OptOut
+	}
+	return false
+}
+
 // APIError is an error answer of the Cloud API.
 type APIError struct {
 	HTTPStatus int
@@ -117,6 +129,7 @@ var codes = map[int]Classification{
 	131056: {Class: RateLimited, RetryAfter: 6 * time.Second}, // then 4^n s
 	131048: {Class: RateLimited, RetryAfter: time.Hour},       // spam rate limit: users block or report
 	// Transient trouble at Meta before the message was taken.
+	2:      {Class: RetryNow, RetryAfter: 30 * time.Second}, // API Service: down or overloaded for now
 	131000: {Class: RetryNow, RetryAfter: 5 * time.Second},
 	131016: {Class: RetryNow, RetryAfter: 30 * time.Second},
 	131057: {Class: RetryLater, RetryAfter: time.Minute}, // maintenance, e.g. a throughput upgrade

@@ -241,7 +241,7 @@ func (s *Sender) write(ctx context.Context, m message, d ratelimit.Decision, tok
 	if err := s.heart.MayWrite(m.ID); err != nil {
 		return whatsapp.SendResult{}, err
 	}
-	return s.client.SendTemplate(whatsapp.WriteBy(ctx, d.SendBy), token, m.PhoneNumberID, to, tpl, fmt.Sprint(m.ID))
+	return s.client.SendTemplate(whatsapp.WriteBy(ctx, d.SendBy), token, m.PhoneNumberID, to, tpl, sendtask.Callback(m.ID, int(m.Retries)))
 }
 
 // setAsideSent keeps a sent record Postgres refused alone (its wamid already taken, say) in

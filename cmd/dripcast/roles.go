@@ -129,6 +129,7 @@ func startScheduler(ctx context.Context, cfg config.Config, log *slog.Logger, po
 	jobs := scheduler.NewJobs(pool, rdb, drips, log, m)
 	jobs.SendingTimeout = cfg.SendingTimeout
 	jobs.WorkerDeadAfter, jobs.UnknownGrace = cfg.WorkerDeadAfter, cfg.UnknownGrace
+	jobs.Clock = drips.Clock()
 	jobs.Register(sch)
 	refresher := scheduler.Refresher{Meta: whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout), Secrets: box}
 	sch.Add(5*time.Minute, "refresh", func(ctx context.Context) error { return jobs.Refresh(ctx, refresher) })

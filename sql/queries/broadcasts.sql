@@ -1,9 +1,9 @@
 -- name: CreateBroadcast :one
 INSERT INTO broadcasts (account_id, channel_id, template_id, name, status, audience, parameters, send_at,
-                        local_date, local_time, send_window, rate_cap, expires_at, audience_count, retry_of)
+                        local_date, local_time, send_window, rate_cap, expires_at, audience_count, retry_of, retry_policy)
 VALUES (@account_id, @channel_id, @template_id, @name, @status, @audience, @parameters, sqlc.narg(send_at),
         sqlc.narg(local_date), sqlc.narg(local_time), sqlc.narg(send_window), sqlc.narg(rate_cap),
-        sqlc.narg(expires_at), @audience_count, sqlc.narg(retry_of))
+        sqlc.narg(expires_at), @audience_count, sqlc.narg(retry_of), sqlc.narg(retry_policy))
 RETURNING *;
 
 -- name: GetBroadcast :one
@@ -25,7 +25,7 @@ RETURNING *;
 UPDATE broadcasts SET status = @status, name = @name, channel_id = @channel_id, template_id = @template_id, audience = @audience,
     parameters = @parameters, send_at = sqlc.narg(send_at), local_date = sqlc.narg(local_date),
     local_time = sqlc.narg(local_time), send_window = sqlc.narg(send_window), rate_cap = sqlc.narg(rate_cap),
-    expires_at = sqlc.narg(expires_at), audience_count = @audience_count, updated_at = now()
+    expires_at = sqlc.narg(expires_at), audience_count = @audience_count, retry_policy = sqlc.narg(retry_policy), updated_at = now()
 WHERE account_id = @account_id AND id = @id AND status IN ('draft', 'scheduled')
 RETURNING *;
 
@@ -128,10 +128,16 @@ GROUP BY 1, 2, 3, 4;
 SELECT count(*) FROM messages
 WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND sent_at > now() - interval '1 minute';
 
+-- A broadcast's recipients, with the retries their messages' retry policy made (a message
+-- pending or queued for a retry has not made it yet, nor one skipped at it, say for an opt-out)
+-- and the times of the current and the previous attempt (the last retry is one of them).
 -- name: ListRecipients :many
 SELECT m.id, m.contact_id, c.phone, c.name, m.status, COALESCE(m.reason, '') AS reason, COALESCE(m.error_code, 0)::int AS error_code,
-       m.wamid, m.due_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.replied_at
+       m.wamid, m.due_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.replied_at,
+       (m.retries - CASE WHEN m.retries > 0 AND m.status IN ('pending', 'queued', 'skipped') THEN 1 ELSE 0 END)::int AS retries_made,
+       m.sending_at AS attempt_at, a.at AS previous_attempt_at
 FROM messages m JOIN contacts c ON c.id = m.contact_id
+LEFT JOIN message_attempts a ON a.message_id = m.id AND a.attempt = m.retries - 1
 WHERE m.account_id = @account_id AND m.broadcast_id = @broadcast_id AND m.id > @after
   AND (sqlc.narg(status)::message_status IS NULL OR m.status = sqlc.narg(status)::message_status)
 ORDER BY m.id

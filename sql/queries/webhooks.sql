@@ -11,14 +11,17 @@ ORDER BY id;
 SELECT id, wamid FROM messages WHERE channel_id = @channel_id AND wamid = ANY(@wamids::text[]);
 
 -- Applies statuses given as a JSON array, one object per message (merged by the caller) with
--- id, wamid, status, sent_at, delivered_at, read_at, failed_at and code. The status only moves
--- up in rank; each status keeps the first time it was seen; skipped stays skipped.
+-- id, wamid, status, sent_at, delivered_at, read_at, failed_at, code and the attempt they are
+-- about (absent: the current one). The status only moves up in rank; each status keeps the first
+-- time it was seen; skipped stays skipped. A status of an earlier attempt of a message its retry
+-- policy sent again (a duplicate, or one delayed) changes nothing.
 -- name: ApplyStatuses :one
 WITH s AS (
     SELECT (e ->> 'id')::bigint AS id, e ->> 'wamid' AS wamid, (e ->> 'status')::message_status AS status,
            (e ->> 'sent_at')::timestamptz AS sent_at, (e ->> 'delivered_at')::timestamptz AS delivered_at,
            (e ->> 'read_at')::timestamptz AS read_at, (e ->> 'failed_at')::timestamptz AS failed_at,
-           (e ->> 'code')::int AS code, (e ->> 'billable')::boolean AS billable, e ->> 'pricing_category' AS pricing_category
+           (e ->> 'code')::int AS code, (e ->> 'billable')::boolean AS billable, e ->> 'pricing_category' AS pricing_category,
+           (e ->> 'attempt')::smallint AS attempt
     FROM jsonb_array_elements(@rows::jsonb) AS e
 ), applied AS (
 UPDATE messages m SET
@@ -32,7 +35,7 @@ UPDATE messages m SET
     error_code = COALESCE(s.code, m.error_code),
     billable = COALESCE(s.billable, m.billable),
     pricing_category = COALESCE(s.pricing_category, m.pricing_category),
-    reason = CASE WHEN s.code IS NOT NULL AND m.reason IS NULL THEN 'meta_error' ELSE m.reason END,
+    reason = CASE WHEN s.code IS NOT NULL AND (m.reason IS NULL OR m.reason = 'retry') THEN 'meta_error' ELSE m.reason END,
     -- An unknown (or not_sent) send a status moves on is settled by the webhook: settled_at is
     -- this transaction's now() only on the rows settled by this statement.
     settled = CASE WHEN m.status IN ('unknown', 'not_sent') AND message_rank(s.status) > message_rank(m.status)
@@ -40,7 +43,7 @@ UPDATE messages m SET
     settled_at = CASE WHEN m.status IN ('unknown', 'not_sent') AND message_rank(s.status) > message_rank(m.status)
                       THEN now() ELSE m.settled_at END
 FROM s
-WHERE m.id = s.id AND m.channel_id = @channel_id
+WHERE m.id = s.id AND m.channel_id = @channel_id AND m.retries = COALESCE(s.attempt, m.retries)
 RETURNING m.settled_at = now() AS settled_now
 )
 SELECT count(*)::bigint AS updated, count(*) FILTER (WHERE settled_now)::bigint AS settled FROM applied;

@@ -1,0 +1,88 @@
+-- Broadcast messages that failed at least settle_seconds ago (a delivered status may still follow
+-- a failed one, from another of the user's devices) and that the retry job has not decided on
+-- yet, with what the decision needs; locked until it is written. Across accounts by nature (a
+-- scheduler job).
+-- name: UndecidedFailures :many
+SELECT m.id, m.retries, m.error_code, COALESCE(m.failed_at, now())::timestamptz AS failed_at,
+       COALESCE(m.sending_at, m.failed_at, now())::timestamptz AS last_at,
+       COALESCE((SELECT a.at FROM message_attempts a WHERE a.message_id = m.id AND a.attempt = 0), m.sending_at, m.failed_at, now())::timestamptz AS first_at,
+       b.retry_policy, b.status AS broadcast_status, b.expires_at, COALESCE(c.opted_in, false)::boolean AS opted_in
+FROM messages m
+JOIN broadcasts b ON b.id = m.broadcast_id
+LEFT JOIN contacts c ON c.id = m.contact_id
+WHERE m.status = 'failed' AND m.broadcast_id IS NOT NULL AND NOT m.retry_done
+  AND COALESCE(m.failed_at, '-infinity') < now() - make_interval(secs => @settle_seconds::float8)
+ORDER BY m.id
+LIMIT @lim
+FOR UPDATE OF m SKIP LOCKED;
+
+-- Failures that stay failed.
+-- name: EndRetries :exec
+UPDATE messages SET retry_done = true WHERE id = ANY(@ids::bigint[]) AND status = 'failed';
+
+-- Sends failed messages again at the given times (in their broadcast's send window): each one's
+-- failed attempt is kept in message_attempts and the row starts its next attempt, pending until
+-- due. A completed broadcast runs again (a paused one sends them when resumed).
+-- name: ArmRetries :exec
+WITH r AS (
+    SELECT unnest(@ids::bigint[]) AS id, unnest(@due::timestamptz[]) AS due
+), kept AS (
+    INSERT INTO message_attempts (message_id, attempt, account_id, broadcast_id, at, wamid, error_code, reason, failed_at)
+    SELECT m.id, m.retries, m.account_id, m.broadcast_id, COALESCE(m.sending_at, m.failed_at, now()), m.wamid, m.error_code, m.reason, m.failed_at
+    FROM messages m JOIN r ON r.id = m.id
+    WHERE m.status = 'failed'
+    ON CONFLICT DO NOTHING
+), reopened AS (
+    UPDATE broadcasts b SET status = 'running', finished_at = NULL, updated_at = now()
+    WHERE b.status = 'completed' AND b.id IN (SELECT m.broadcast_id FROM messages m JOIN r ON r.id = m.id)
+)
+UPDATE messages m SET status = 'pending', reason = 'retry', retries = m.retries + 1, queued_at = NULL,
+    due_at = CASE WHEN b.send_window IS NULL THEN r.due ELSE next_send_window(r.due, c.time_zone, b.send_window) END,
+    wamid = NULL, error_code = NULL, failed_at = NULL, sent_at = NULL, delivered_at = NULL, read_at = NULL,
+    billable = NULL, pricing_category = NULL
+FROM r, broadcasts b, contacts c
+WHERE m.id = r.id AND b.id = m.broadcast_id AND c.id = m.contact_id AND m.status = 'failed';
+
+-- Running broadcasts with a retry policy are retrying while their only unsent messages wait for a
+-- retry (until the next is due), and stop retrying otherwise.
+-- name: MarkRetryWaits :exec
+UPDATE broadcasts b SET retry_wait_until = w.until, updated_at = now()
+FROM (
+    SELECT b.id, CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.broadcast_id = b.id AND m.status IN ('queued', 'sending')
+                                   OR m.broadcast_id = b.id AND m.status = 'pending' AND m.reason IS DISTINCT FROM 'retry')
+                      THEN NULL
+                      ELSE (SELECT min(m.due_at) FROM messages m WHERE m.broadcast_id = b.id AND m.status = 'pending' AND m.reason = 'retry')
+                 END AS until
+    FROM broadcasts b WHERE b.status = 'running' AND b.retry_policy IS NOT NULL
+) w
+WHERE b.id = w.id AND b.retry_wait_until IS DISTINCT FROM w.until;
+
+-- name: ClearRetryWaits :exec
+UPDATE broadcasts SET retry_wait_until = NULL WHERE status <> 'running' AND retry_wait_until IS NOT NULL;
+
+-- A broadcast's retries: per attempt (1 the first retry), how many were made and when the first
+-- and the last of them went. The earlier attempts are in message_attempts; a message's current
+-- attempt counts once it was claimed, unless the claim skipped it (an opt-out since, say).
+-- name: RetryLog :many
+SELECT attempt::int AS attempt, count(*) AS n, min(at)::timestamptz AS first_at, max(at)::timestamptz AS last_at
+FROM (
+    SELECT a.attempt, a.at FROM message_attempts a WHERE a.account_id = @account_id AND a.broadcast_id = @broadcast_id AND a.attempt > 0
+    UNION ALL
+    SELECT m.retries, m.sending_at FROM messages m
+    WHERE m.account_id = @account_id AND m.broadcast_id = @broadcast_id AND m.retries > 0
+      AND m.status NOT IN ('pending', 'queued', 'skipped') AND m.sending_at IS NOT NULL
+) x
+GROUP BY attempt ORDER BY attempt;
+
+-- What the retries achieved: delivered (or read) on a retry, and waiting for one.
+-- name: RetryOutcome :one
+SELECT count(*) FILTER (WHERE m.retries > 0 AND (m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL)) AS delivered_by_retry,
+       count(*) FILTER (WHERE m.status = 'pending' AND m.reason = 'retry') AS waiting
+FROM messages m
+WHERE m.account_id = @account_id AND m.broadcast_id = @broadcast_id AND (m.retries > 0 OR m.status = 'pending');
+
+-- When a broadcast's next retry is due (no row: none waits).
+-- name: NextRetry :many
+SELECT due_at FROM messages
+WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND status = 'pending' AND reason = 'retry'
+ORDER BY due_at LIMIT 1;
