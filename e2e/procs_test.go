@@ -78,6 +78,10 @@ func newCluster(t testing.TB, simCfg metasim.Config, hooks bool, env ...string) 
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { rdb.Close() })
 
+	// metasim's address is taken before the API's is chosen: the other way round, metasim was
+	// once given the port just chosen for the API (free again until the API process binds it),
+	// and the API's requests went to metasim.
+	simSrv := httptest.NewUnstartedServer(nil)
 	apiAddr := testenv.FreeAddr(t)
 	if hooks {
 		simCfg.WebhookURL = "http://" + apiAddr + "/webhooks/whatsapp"
@@ -87,7 +91,7 @@ func newCluster(t testing.TB, simCfg metasim.Config, hooks bool, env ...string) 
 	t.Cleanup(sim.Close)
 	sim.AddNumber(metasim.Number{PhoneNumberID: phoneNumberID, WABAID: wabaID, DisplayNumber: "+14155550199", Token: token, MPS: 1000, Portfolio: "p"})
 	sim.AddTemplate(metasim.Template{Name: "promo", Language: "en", Category: "marketing", Params: map[string]int{"body": 1}})
-	simSrv := httptest.NewUnstartedServer(sim.Handler())
+	simSrv.Config.Handler = sim.Handler()
 	simSrv.Listener = metasim.Stamp(simSrv.Config, simSrv.Listener)
 	simSrv.Start()
 	t.Cleanup(simSrv.Close)
