@@ -1,12 +1,14 @@
 package broadcast
 
 import (
+	"cmp"
 	"context"
 	"strconv"
 	"time"
 
 	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
+	"github.com/dripcast/dripcast/whatsapp"
 )
 
 // Report is a broadcast's funnel. Rates are computed on the effective audience: the recipients
@@ -38,8 +40,43 @@ type Report struct {
 	ReplyRate    *float64 `json:"reply_rate"`
 	Progress     float64  `json:"progress"` // share of the audience with a final outcome
 	ETASeconds   *int64   `json:"eta_seconds"`
+	// ByPath splits the sent messages by the endpoint they went through ("messages": Cloud API,
+	// "marketing_messages": the Marketing Messages API); those sent before Dripcast recorded it
+	// are under "messages".
+	ByPath map[string]*PathFunnel `json:"by_path"`
 	// Retries is what the broadcast's retry policy did; nil without one (or with "off").
 	Retries *RetryReport `json:"retries,omitempty"`
+}
+
+// PathFunnel is the funnel of the messages one path took.
+type PathFunnel struct {
+	Sent      int64 `json:"sent"`
+	Delivered int64 `json:"delivered"`
+	Read      int64 `json:"read"`
+	Failed    int64 `json:"failed"`
+}
+
+// countPath adds a funnel row of sent messages to its path's funnel.
+func (r *Report) countPath(row queries.BroadcastFunnelRow) {
+	if row.WithSent == 0 && row.DeliveryPath == "" {
+		return // never sent
+	}
+	path := cmp.Or(row.DeliveryPath, whatsapp.EndpointMessages)
+	f := r.ByPath[path]
+	if f == nil {
+		f = &PathFunnel{}
+		r.ByPath[path] = f
+	}
+	switch row.Status {
+	case queries.MessageStatusRead:
+		f.Read += row.N
+		f.Delivered += row.N
+	case queries.MessageStatusDelivered:
+		f.Delivered += row.N
+	case queries.MessageStatusFailed:
+		f.Failed += row.N
+	}
+	f.Sent += row.WithSent
 }
 
 // RetryReport is what a broadcast's retries did: a log of the attempts (the first retry is
@@ -65,9 +102,10 @@ const NotOnWhatsApp = 131026
 
 // NewReport sums the funnel rows; sentLastMinute gives the pace for the ETA.
 func NewReport(rows []queries.BroadcastFunnelRow, sentLastMinute int64) Report {
-	r := Report{Skipped: map[string]int64{}, Failed: map[string]int64{}, UnknownSettled: map[string]int64{}}
+	r := Report{Skipped: map[string]int64{}, Failed: map[string]int64{}, UnknownSettled: map[string]int64{}, ByPath: map[string]*PathFunnel{}}
 	var notOnWA int64
 	for _, row := range rows {
+		r.countPath(row)
 		r.Audience += row.N
 		r.Replied += row.Replied
 		if how := settledNames[row.Settled]; how != "" {

@@ -7,8 +7,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/segment"
+	"github.com/dripcast/dripcast/whatsapp"
 )
 
 // Review is what a person reads before scheduling a broadcast: who receives it and who is skipped
@@ -27,6 +29,9 @@ type Review struct {
 	Warning       string // held messages past the expiry (Estimate.Warning)
 	MPS           int32  // messages a second: the number's throughput or the rate cap
 	Duration      time.Duration
+	// DeliveryPath is the endpoint the messages go through (whatsapp.EndpointFor).
+	DeliveryPath string
+	Retry        *policy.Retry // the broadcast's retry policy; nil: none
 }
 
 // ReviewOf counts a checked broadcast's audience as the expansion will see it now.
@@ -67,6 +72,12 @@ func ReviewOf(ctx context.Context, db *pgxpool.Pool, c Checked) (Review, error) 
 	}
 	r.WillSend = r.Matching - r.NotOptedIn - r.Capped
 	r.HeldUntil, r.Warning = c.Estimate.HeldUntil, c.Estimate.Warning
+	r.Retry = policy.DecodeRetry(c.Params.RetryPolicy)
+	ch, err := q.GetChannel(ctx, queries.GetChannelParams{AccountID: account, ID: c.Params.ChannelID})
+	if err != nil {
+		return Review{}, missing(err, "channel")
+	}
+	r.DeliveryPath = whatsapp.EndpointFor(tpl.Category, ch.MarketingMessages)
 	return r, r.pace(ctx, q, account, c.Params)
 }
 

@@ -122,28 +122,35 @@ func UpdatePortfolio(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id i
 
 // View never holds the token or the app secret: only whether they are set.
 type View struct {
-	ID             int64     `json:"id"`
-	PortfolioID    int64     `json:"portfolio_id"`
-	Name           string    `json:"name"`
-	PhoneNumberID  string    `json:"phone_number_id"`
-	WabaID         string    `json:"waba_id"`
-	DisplayNumber  string    `json:"display_number"`
-	ThroughputMPS  int32     `json:"throughput_mps"` // the lower of Meta's level and the cap
-	MetaMPS        int32     `json:"meta_mps"`       // Meta's throughput level: 80, or 1,000 on HIGH
-	ThroughputCap  *int32    `json:"throughput_cap"` // the owner's cap; null: none
-	QualityRating  string    `json:"quality_rating"`
-	Status         string    `json:"status"`
-	StatusReason   string    `json:"status_reason"`
-	AccessTokenSet bool      `json:"access_token_set"`
-	AppSecretSet   bool      `json:"app_secret_set"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	ID             int64  `json:"id"`
+	PortfolioID    int64  `json:"portfolio_id"`
+	Name           string `json:"name"`
+	PhoneNumberID  string `json:"phone_number_id"`
+	WabaID         string `json:"waba_id"`
+	DisplayNumber  string `json:"display_number"`
+	ThroughputMPS  int32  `json:"throughput_mps"` // the lower of Meta's level and the cap
+	MetaMPS        int32  `json:"meta_mps"`       // Meta's throughput level: 80, or 1,000 on HIGH
+	ThroughputCap  *int32 `json:"throughput_cap"` // the owner's cap; null: none
+	QualityRating  string `json:"quality_rating"`
+	Status         string `json:"status"`
+	StatusReason   string `json:"status_reason"`
+	AccessTokenSet bool   `json:"access_token_set"`
+	AppSecretSet   bool   `json:"app_secret_set"`
+	// MarketingMessages is whether the number's marketing templates go through Meta's Marketing
+	// Messages API (MM Lite): off, on, or refused (Meta refused the number for it; they go through
+	// Cloud API until it is turned on again), with Meta's answer and when it last changed.
+	MarketingMessages     string     `json:"marketing_messages"`
+	MarketingMessagesNote string     `json:"marketing_messages_note,omitempty"`
+	MarketingMessagesAt   *time.Time `json:"marketing_messages_at"`
+	CreatedAt             time.Time  `json:"created_at"`
+	UpdatedAt             time.Time  `json:"updated_at"`
 }
 
 // ViewOf is a stored channel's view.
 func ViewOf(c queries.Channel) View {
 	return View{c.ID, c.PortfolioID, c.Name, c.PhoneNumberID, c.WabaID, c.DisplayNumber, c.ThroughputMps, c.MetaMps, c.ThroughputCap,
-		c.QualityRating, c.Status, c.StatusReason, len(c.AccessTokenEnc) > 0, len(c.AppSecretEnc) > 0, c.CreatedAt, c.UpdatedAt}
+		c.QualityRating, c.Status, c.StatusReason, len(c.AccessTokenEnc) > 0, len(c.AppSecretEnc) > 0, c.MarketingMessages,
+		c.MarketingMessagesNote, c.MarketingMessagesAt, c.CreatedAt, c.UpdatedAt}
 }
 
 // Errors of registering a number that are not the person's input.
@@ -321,19 +328,26 @@ func Get(ctx context.Context, q *queries.Queries, account, id int64) (queries.Ch
 	return c, err
 }
 
-// Patch changes what may change by hand: name, throughput, quality, status, secrets (nil:
-// unchanged).
+// Patch changes what may change by hand: name, throughput, quality, status, secrets, the
+// Marketing Messages API (true: on, also after Meta refused it; false: off) (nil: unchanged).
 type Patch struct {
-	Name          *string `json:"name"`
-	ThroughputMPS *int32  `json:"throughput_mps"`
-	QualityRating *string `json:"quality_rating"`
-	Status        *string `json:"status"`
-	AccessToken   *string `json:"access_token"`
-	AppSecret     *string `json:"app_secret"`
+	Name              *string `json:"name"`
+	ThroughputMPS     *int32  `json:"throughput_mps"`
+	QualityRating     *string `json:"quality_rating"`
+	Status            *string `json:"status"`
+	AccessToken       *string `json:"access_token"`
+	AppSecret         *string `json:"app_secret"`
+	MarketingMessages *bool   `json:"marketing_messages"`
 }
 
 func (in Patch) params(box *secrets.Box, phoneNumberID string) (queries.UpdateChannelParams, error) {
 	p := queries.UpdateChannelParams{Name: in.Name, ThroughputCap: in.ThroughputMPS, QualityRating: in.QualityRating, Status: in.Status}
+	if in.MarketingMessages != nil {
+		p.MarketingMessages = new("off")
+		if *in.MarketingMessages {
+			p.MarketingMessages = new("on")
+		}
+	}
 	switch {
 	case in.ThroughputMPS != nil && (*in.ThroughputMPS < 1 || *in.ThroughputMPS > 1000):
 		return p, invalid.Field("throughput_mps", "must be 1 to 1000")

@@ -169,6 +169,9 @@ func (c *Console) channelPage(w http.ResponseWriter, r *http.Request, v *visit) 
 // channelForm is the edit form as stored: the cap empty when there is none.
 func channelForm(ch queries.Channel) *form {
 	f := &form{Values: url.Values{"name": {ch.Name}, "status": {ch.Status}}, Errors: map[string]string{}}
+	if ch.MarketingMessages == "on" {
+		f.Values.Set("marketing_messages", "on")
+	}
 	if ch.ThroughputCap != nil {
 		f.Values.Set("throughput_mps", strconv.Itoa(int(*ch.ThroughputCap)))
 	}
@@ -243,6 +246,11 @@ func (c *Console) updateChannel(w http.ResponseWriter, r *http.Request, v *visit
 	}
 	if *patch.Status == ch.Status {
 		patch.Status = nil // unchanged: its reason stays
+	}
+	// Ticked turns the API on (again, after Meta refused it); unticked turns it off, unless Meta's
+	// refusal already did: that stays on record.
+	if mm := f.Get("marketing_messages") == "on"; mm || ch.MarketingMessages == "on" {
+		patch.MarketingMessages = &mm
 	}
 	if t := strings.TrimSpace(f.Get("access_token")); t != "" {
 		patch.AccessToken = &t

@@ -66,8 +66,24 @@ func TestChannelPages(t *testing.T) {
 		t.Fatalf("pause: %d", status)
 	}
 	got, _ := q.GetChannel(context.Background(), queries.GetChannelParams{AccountID: account, ID: chans[0].ID})
-	if got.Status != "paused" || got.Name != "Support" || got.StatusReason != "set by hand" {
-		t.Fatalf("after the edit: %q %q %q", got.Status, got.Name, got.StatusReason)
+	if got.Status != "paused" || got.Name != "Support" || got.StatusReason != "set by hand" || got.MarketingMessages != "off" {
+		t.Fatalf("after the edit: %q %q %q %q", got.Status, got.Name, got.StatusReason, got.MarketingMessages)
+	}
+	// The Marketing Messages API: turned on; Meta's refusal shows with its note; ticked again, on.
+	edit := url.Values{"name": {"Support"}, "throughput_mps": {"80"}, "status": {"paused"}, "marketing_messages": {"on"}}
+	admin.do("POST", page, edit)
+	if _, err := e.pool.Exec(context.Background(), `UPDATE channels SET marketing_messages = 'refused', marketing_messages_note = 'not onboarded'
+		WHERE id = $1 AND marketing_messages = 'on'`, chans[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := admin.do("GET", page, nil); !strings.Contains(body, "refused by Meta") || !strings.Contains(body, "not onboarded") ||
+		strings.Contains(body, `id="marketing_messages" checked`) {
+		t.Errorf("the refused channel's page does not say so")
+	}
+	admin.do("POST", page, edit)
+	if got, _ = q.GetChannel(context.Background(), queries.GetChannelParams{AccountID: account, ID: chans[0].ID}); got.MarketingMessages != "on" ||
+		got.MarketingMessagesNote != "" || got.MarketingMessagesAt == nil {
+		t.Errorf("turned on again: %q %q %v", got.MarketingMessages, got.MarketingMessagesNote, got.MarketingMessagesAt)
 	}
 	marketer := e.signIn(account, "marketer")
 	if status, body := marketer.do("GET", "/channels", nil); status != http.StatusOK || !strings.Contains(body, "14155550199") ||

@@ -434,7 +434,8 @@ func TestReportShowsUnknownOutcomes(t *testing.T) {
 }
 
 // A broadcast with a retry policy reports its retries: the log (per retry, how many went), what
-// they delivered, how many wait for one; the live view says it is retrying.
+// they delivered, how many wait for one; the live view says it is retrying. The funnel is split
+// by the path the messages took.
 func TestReportShowsRetries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -444,9 +445,11 @@ func TestReportShowsRetries(t *testing.T) {
 		WITH b AS (UPDATE broadcasts SET retry_policy = '{"mode": "smart", "days": 3}', status = 'running', started_at = now(),
 		                                 retry_wait_until = now() + interval '2 hours'
 		           WHERE id = $1 RETURNING *),
-		m AS (INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at, reason, retries, sending_at, delivered_at)
+		m AS (INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at, reason, retries, sending_at,
+		                            delivered_at, sent_at, delivery_path)
 		      SELECT b.account_id, b.channel_id, g, b.template_id, b.id, v.status::message_status, now() + interval '2 hours', v.reason, v.retries,
-		             now() - interval '1 hour', CASE WHEN v.status = 'delivered' THEN now() END
+		             now() - interval '1 hour', CASE WHEN v.status = 'delivered' THEN now() END, CASE WHEN v.status = 'delivered' THEN now() END,
+		             CASE g WHEN 1 THEN 'marketing_messages' WHEN 3 THEN 'messages' END
 		      FROM b, generate_series(1, 3) g,
 		           (VALUES (1, 'delivered', NULL, 1), (2, 'pending', 'retry', 1), (3, 'delivered', NULL, 0)) v(n, status, reason, retries)
 		      WHERE v.n = g RETURNING id, account_id, broadcast_id, retries)
@@ -458,7 +461,9 @@ func TestReportShowsRetries(t *testing.T) {
 	b := e.signIn(account, "marketer")
 	_, body := b.do("GET", fmt.Sprintf("/broadcasts/%d/report", id), nil)
 	for _, want := range []string{`Delivered by a retry: <strong id="delivered-by-retry">1</strong>`, "1 wait for a retry",
-		`<tr><th scope="row">1</th><td>1</td>`} {
+		`<tr><th scope="row">1</th><td>1</td>`, `<th scope="row">Marketing Messages API</th>
+    <td>1</td><td>1</td>`, `<th scope="row">Cloud API</th>
+    <td>1</td><td>1</td>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the report lacks %q", want)
 		}

@@ -22,8 +22,9 @@ import (
 	"github.com/dripcast/dripcast/queries"
 )
 
-// Categories are Meta's pricing categories a price may be set for.
-var Categories = []string{"marketing", "utility", "authentication", "service"}
+// Categories are Meta's pricing categories a price may be set for (marketing_lite: a marketing
+// template sent through the Marketing Messages API).
+var Categories = []string{"marketing", "marketing_lite", "utility", "authentication", "service"}
 
 // MaxPrices bounds an account's price list.
 const MaxPrices = 1000

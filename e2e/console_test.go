@@ -236,9 +236,10 @@ func TestConsoleBroadcastPath(t *testing.T) {
 	if e := b.text("#name ~ .field-error"); !strings.Contains(e, "name is required") {
 		t.Fatalf("the name's error: %q", e)
 	}
-	b.run(chromedp.SendKeys(chromedp.CSS("#name"), "Winter sale"), chromedp.Click(chromedp.CSS(`button[value=review]`)),
-		chromedp.WaitVisible(chromedp.CSS("#review-facts")))
-	if facts := b.text("#review-facts"); !strings.Contains(facts, "2,000 recipients") || !strings.Contains(facts, "20 s at 100 messages a second") {
+	b.run(chromedp.SendKeys(chromedp.CSS("#name"), "Winter sale"), chromedp.SetValue(chromedp.CSS("#retry_mode"), "smart"),
+		chromedp.Click(chromedp.CSS(`button[value=review]`)), chromedp.WaitVisible(chromedp.CSS("#review-facts")))
+	if facts := b.text("#review-facts"); !strings.Contains(facts, "2,000 recipients") || !strings.Contains(facts, "20 s at 100 messages a second") ||
+		!strings.Contains(facts, "Cloud API") || !strings.Contains(facts, "smart, the last within 3 days of the send") {
 		t.Fatalf("review: %q", facts)
 	}
 	b.screenshot("compose", true)

@@ -64,6 +64,9 @@ type Number struct {
 	Portfolio     string `json:"portfolio"`  // numbers of one portfolio share its tier
 	MPS           int    `json:"mps"`        // Config.DefaultMPS when 0
 	Quality       string `json:"quality"`    // GREEN when empty
+	// MarketingMessages: the business accepted the Marketing Messages API's terms, so the number
+	// may send marketing templates through POST /{id}/marketing_messages.
+	MarketingMessages bool `json:"marketing_messages"`
 }
 
 // Template is a template the simulator knows. Params holds the parameter count of each component

@@ -24,6 +24,9 @@ type Record struct {
 	Fault         string    `json:"fault,omitempty"`        // server_error, rate_limited, slow, timeout
 	BodyParams    []string  `json:"body_params,omitempty"`  // the text of the template body's parameters
 	HeaderMedia   string    `json:"header_media,omitempty"` // a media header's "id:…" or "link:…"
+	// MarketingMessages: it came through POST /{id}/marketing_messages and the Marketing Messages
+	// API took it (one that fell back to Cloud API, as product_policy allows, is not).
+	MarketingMessages bool `json:"marketing_messages,omitempty"`
 }
 
 // Accepted tells whether Meta took the message (a later failure may still follow).

@@ -24,6 +24,9 @@ const (
 	codeNoTemplate       = 132001
 	codeTemplatePaused   = 132015
 	codeTemplateDisabled = 132016
+	// Meta's reference names no code for a business not onboarded to the Marketing Messages API;
+	// metasim answers it with 134100, as it does a template the API does not take.
+	codeMarketingNotAllowed = 134100
 )
 
 // sendRequest is the part of a send body the simulator reads.
@@ -47,6 +50,9 @@ type sendRequest struct {
 		Body string `json:"body"`
 	} `json:"text"`
 	Callback string `json:"biz_opaque_callback_data"`
+	// ProductPolicy (Marketing Messages API): STRICT refuses a send the API cannot take;
+	// CLOUD_API_FALLBACK (Meta's default) sends it through Cloud API instead.
+	ProductPolicy string `json:"product_policy"`
 }
 
 // bodyTexts reads the text of a template's body parameters, so tests can see what was filled.
@@ -97,7 +103,8 @@ func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
 		writeMetaError(w, metaError{http.StatusBadRequest, codeInvalidParam, "(#100) The request body is not valid JSON"})
 		return
 	}
-	rec, merr := s.accept(id, bearer(r), req, fault, arrived)
+	marketing := strings.HasSuffix(r.URL.Path, "/marketing_messages")
+	rec, merr := s.accept(id, bearer(r), req, fault, arrived, marketing)
 	if merr != nil {
 		writeMetaError(w, *merr)
 		return
@@ -152,9 +159,9 @@ func (s *Sim) slowDelay() time.Duration {
 	return 2 * time.Second
 }
 
-// accept checks a send that arrived at wallNow as Meta would and, when it passes, records it and
-// schedules its webhooks.
-func (s *Sim) accept(id, token string, req sendRequest, fault string, wallNow time.Time) (Record, *metaError) {
+// accept checks a send that arrived at wallNow as Meta would (through the Marketing Messages API
+// when marketing) and, when it passes, records it and schedules its webhooks.
+func (s *Sim) accept(id, token string, req sendRequest, fault string, wallNow time.Time, marketing bool) (Record, *metaError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -175,6 +182,9 @@ func (s *Sim) accept(id, token string, req sendRequest, fault string, wallNow ti
 	case len(rec.To) < 7 || len(rec.To) > 15:
 		return fail(metaError{http.StatusBadRequest, codeInvalidParam, "(#100) Invalid parameter: to"})
 	}
+	if marketing && req.Type != "template" {
+		return fail(metaError{http.StatusBadRequest, codeMarketingNotAllowed, "(#134100) The Marketing Messages API sends template messages only"})
+	}
 	failCode := 0
 	switch req.Type {
 	case "template":
@@ -183,6 +193,11 @@ func (s *Sim) accept(id, token string, req sendRequest, fault string, wallNow ti
 			return fail(*e)
 		}
 		rec.Template, rec.Language, rec.Category = t.Name, t.Language, t.Category
+		if marketing {
+			if rec.MarketingMessages, e = marketingPath(n, t, req); e != nil {
+				return fail(*e)
+			}
+		}
 		rec.BodyParams = bodyTexts(req)
 		media, code, e := s.checkHeader(id, t, req)
 		if e != nil {
@@ -241,6 +256,22 @@ func (s *Sim) deliveryFailure(n *number, rec Record, now time.Time) int {
 		return codeMarketingCap
 	}
 	return 0
+}
+
+// marketingPath decides a send to POST /{id}/marketing_messages: the Marketing Messages API takes
+// marketing templates of an onboarded business; a send it cannot take is refused under the STRICT
+// product policy and goes through Cloud API under Meta's default (false).
+func marketingPath(n *number, t *Template, req sendRequest) (bool, *metaError) {
+	switch policy := req.ProductPolicy; {
+	case policy != "" && policy != "STRICT" && policy != "CLOUD_API_FALLBACK":
+		return false, &metaError{http.StatusBadRequest, codeInvalidParam, "(#100) Invalid parameter: product_policy"}
+	case t.Category != "marketing":
+		return false, &metaError{http.StatusBadRequest, codeMarketingNotAllowed, "(#134100) Only marketing templates can be sent through the Marketing Messages API"}
+	case !n.MarketingMessages && policy == "STRICT":
+		return false, &metaError{http.StatusBadRequest, codeMarketingNotAllowed,
+			"(#134100) The business has not accepted the Marketing Messages API's terms of service"}
+	}
+	return n.MarketingMessages, nil
 }
 
 // checkTemplate finds the template and checks its parameter counts, component by component.

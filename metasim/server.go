@@ -34,6 +34,7 @@ import (
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /{version}/{id}/messages", s.handleSend)
+	mux.HandleFunc("POST /{version}/{id}/marketing_messages", s.handleSend)
 	mux.HandleFunc("POST /{version}/{id}/media", s.handleUpload)
 	mux.HandleFunc("GET /{version}/{id}", s.handlePhoneNumber)
 	mux.HandleFunc("GET /{version}/{id}/phone_numbers", s.handleWABANumbers)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,7 +115,13 @@ func (f *fixture) send(t *testing.T, to, template, callback string) (int, int) {
 // post sends a raw send body and returns the HTTP status and Meta error code (0 on success).
 func (f *fixture) post(t *testing.T, body string) (int, int) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", f.url+"/v23.0/1001/messages", bytes.NewBufferString(body))
+	return f.postTo(t, "messages", body)
+}
+
+// postTo sends a raw body to an endpoint of number 1001 (messages, marketing_messages).
+func (f *fixture) postTo(t *testing.T, endpoint, body string) (int, int) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", f.url+"/v23.0/1001/"+endpoint, bytes.NewBufferString(body))
 	req.Header.Set("Authorization", "Bearer tok")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -192,6 +199,47 @@ func TestTierHoldsUniqueRecipients(t *testing.T) {
 	c := f.sim.Counters()
 	if c.TierBreaches != 2 || c.FailedByCode[codeMarketingCap] != 2 {
 		t.Fatalf("a tier of 3 and 5 new recipients: %+v", c)
+	}
+}
+
+// The Marketing Messages API takes marketing templates of an onboarded business; a business not
+// onboarded is refused under the STRICT product policy and goes through Cloud API under Meta's
+// default; a utility template or a text is refused whatever the policy.
+func TestMarketingMessagesEndpoint(t *testing.T) {
+	f := start(t, Config{})
+	send := func(template, policy, kind string) int {
+		body := fmt.Sprintf(`{"messaging_product":"whatsapp","to":"+14155550400","type":"template","product_policy":%q,
+			"template":{"name":%q,"language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"x"}]}]}}`, policy, template)
+		if template == "receipt" {
+			body = strings.Replace(body, `[{"type":"text","text":"x"}]`, `[]`, 1)
+		}
+		if kind == "text" {
+			body = `{"messaging_product":"whatsapp","to":"+14155550400","type":"text","text":{"body":"hi"}}`
+		}
+		f.forgetPairs()
+		_, code := f.postTo(t, "marketing_messages", body)
+		return code
+	}
+	lastPath := func() bool { r := f.sim.Records(0, ""); return r[len(r)-1].MarketingMessages }
+	if code := send("promo", "STRICT", ""); code != codeMarketingNotAllowed {
+		t.Errorf("not onboarded, STRICT: code %d, want %d", code, codeMarketingNotAllowed)
+	}
+	if code := send("promo", "", ""); code != 0 || lastPath() {
+		t.Errorf("not onboarded, Meta's default: code %d, through the MM API %t; want Cloud API", code, lastPath())
+	}
+	f.sim.AddNumber(Number{PhoneNumberID: "1001", WABAID: "2001", DisplayNumber: "+1 555 010 0001", Token: "tok", MPS: 1000, Portfolio: "p1",
+		MarketingMessages: true})
+	if code := send("promo", "STRICT", ""); code != 0 || !lastPath() {
+		t.Errorf("onboarded: code %d, through the MM API %t", code, lastPath())
+	}
+	for _, c := range [][2]string{{"receipt", "STRICT"}, {"receipt", ""}, {"promo", "text"}} {
+		kind := ""
+		if c[1] == "text" {
+			kind = "text"
+		}
+		if code := send(c[0], c[1], kind); code != codeMarketingNotAllowed {
+			t.Errorf("%v: code %d, want %d", c, code, codeMarketingNotAllowed)
+		}
 	}
 }
 

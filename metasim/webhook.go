@@ -61,6 +61,9 @@ func (s *Sim) scheduleStatuses(n *number, rec Record, now time.Time) {
 			st.Errors = []whatsapp.WebhookError{{Code: p.code, Title: failTitle(p.code), Message: failTitle(p.code)}}
 		} else if p.status != "read" {
 			category := rec.Category
+			if rec.MarketingMessages {
+				category = "marketing_lite" // Meta's category for the Marketing Messages API's sends
+			}
 			if category == "" {
 				category = "service"
 			}

@@ -15,10 +15,10 @@ import (
 
 const broadcastFunnel = `-- name: BroadcastFunnel :many
 SELECT status, COALESCE(reason, '') AS reason, COALESCE(error_code, 0)::int AS error_code, COALESCE(settled::text, '')::text AS settled,
-       count(*) AS n, count(replied_at) AS replied, count(sent_at) AS with_sent
+       COALESCE(delivery_path, '')::text AS delivery_path, count(*) AS n, count(replied_at) AS replied, count(sent_at) AS with_sent
 FROM messages
 WHERE account_id = $1 AND broadcast_id = $2
-GROUP BY 1, 2, 3, 4
+GROUP BY 1, 2, 3, 4, 5
 `
 
 type BroadcastFunnelParams struct {
@@ -27,13 +27,14 @@ type BroadcastFunnelParams struct {
 }
 
 type BroadcastFunnelRow struct {
-	Status    MessageStatus
-	Reason    string
-	ErrorCode int32
-	Settled   string
-	N         int64
-	Replied   int64
-	WithSent  int64
+	Status       MessageStatus
+	Reason       string
+	ErrorCode    int32
+	Settled      string
+	DeliveryPath string
+	N            int64
+	Replied      int64
+	WithSent     int64
 }
 
 // The counts behind a broadcast's report.
@@ -51,6 +52,7 @@ func (q *Queries) BroadcastFunnel(ctx context.Context, arg BroadcastFunnelParams
 			&i.Reason,
 			&i.ErrorCode,
 			&i.Settled,
+			&i.DeliveryPath,
 			&i.N,
 			&i.Replied,
 			&i.WithSent,

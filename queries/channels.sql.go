@@ -88,7 +88,7 @@ INSERT INTO channels (account_id, portfolio_id, name, phone_number_id, waba_id, 
 VALUES ($1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10,
         LEAST($9, COALESCE($10, 1000)), $11)
-RETURNING id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap, templates_wanted_at
+RETURNING id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap, templates_wanted_at, marketing_messages, marketing_messages_note, marketing_messages_at
 `
 
 type CreateChannelParams struct {
@@ -139,6 +139,9 @@ func (q *Queries) CreateChannel(ctx context.Context, arg CreateChannelParams) (C
 		&i.MetaMps,
 		&i.ThroughputCap,
 		&i.TemplatesWantedAt,
+		&i.MarketingMessages,
+		&i.MarketingMessagesNote,
+		&i.MarketingMessagesAt,
 	)
 	return i, err
 }
@@ -194,7 +197,7 @@ func (q *Queries) DeleteChannel(ctx context.Context, arg DeleteChannelParams) (i
 }
 
 const getChannel = `-- name: GetChannel :one
-SELECT id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap, templates_wanted_at FROM channels WHERE account_id = $1 AND id = $2
+SELECT id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap, templates_wanted_at, marketing_messages, marketing_messages_note, marketing_messages_at FROM channels WHERE account_id = $1 AND id = $2
 `
 
 type GetChannelParams struct {
@@ -224,6 +227,9 @@ func (q *Queries) GetChannel(ctx context.Context, arg GetChannelParams) (Channel
 		&i.MetaMps,
 		&i.ThroughputCap,
 		&i.TemplatesWantedAt,
+		&i.MarketingMessages,
+		&i.MarketingMessagesNote,
+		&i.MarketingMessagesAt,
 	)
 	return i, err
 }
@@ -297,7 +303,7 @@ func (q *Queries) InsertMedia(ctx context.Context, arg InsertMediaParams) (Media
 }
 
 const listChannels = `-- name: ListChannels :many
-SELECT id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap, templates_wanted_at FROM channels WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
+SELECT id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap, templates_wanted_at, marketing_messages, marketing_messages_note, marketing_messages_at FROM channels WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
 `
 
 type ListChannelsParams struct {
@@ -334,6 +340,9 @@ func (q *Queries) ListChannels(ctx context.Context, arg ListChannelsParams) ([]C
 			&i.MetaMps,
 			&i.ThroughputCap,
 			&i.TemplatesWantedAt,
+			&i.MarketingMessages,
+			&i.MarketingMessagesNote,
+			&i.MarketingMessagesAt,
 		); err != nil {
 			return nil, err
 		}
@@ -602,22 +611,27 @@ UPDATE channels SET
     display_number = COALESCE($6, display_number),
     access_token_enc = COALESCE($7, access_token_enc),
     app_secret_enc = COALESCE($8, app_secret_enc),
+    marketing_messages = COALESCE($9, marketing_messages),
+    marketing_messages_note = CASE WHEN $9::text IS NULL THEN marketing_messages_note ELSE '' END,
+    marketing_messages_at = CASE WHEN $9::text IS DISTINCT FROM marketing_messages
+                                  AND $9::text IS NOT NULL THEN now() ELSE marketing_messages_at END,
     updated_at = now()
-WHERE account_id = $9 AND id = $10
-RETURNING id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap, templates_wanted_at
+WHERE account_id = $10 AND id = $11
+RETURNING id, account_id, portfolio_id, name, phone_number_id, waba_id, display_number, access_token_enc, app_secret_enc, throughput_mps, quality_rating, status, status_reason, created_at, updated_at, meta_mps, throughput_cap, templates_wanted_at, marketing_messages, marketing_messages_note, marketing_messages_at
 `
 
 type UpdateChannelParams struct {
-	Name           *string
-	ThroughputCap  *int32
-	QualityRating  *string
-	Status         *string
-	StatusReason   *string
-	DisplayNumber  *string
-	AccessTokenEnc []byte
-	AppSecretEnc   []byte
-	AccountID      int64
-	ID             int64
+	Name              *string
+	ThroughputCap     *int32
+	QualityRating     *string
+	Status            *string
+	StatusReason      *string
+	DisplayNumber     *string
+	AccessTokenEnc    []byte
+	AppSecretEnc      []byte
+	MarketingMessages *string
+	AccountID         int64
+	ID                int64
 }
 
 // A field left NULL keeps its value.
@@ -631,6 +645,7 @@ func (q *Queries) UpdateChannel(ctx context.Context, arg UpdateChannelParams) (C
 		arg.DisplayNumber,
 		arg.AccessTokenEnc,
 		arg.AppSecretEnc,
+		arg.MarketingMessages,
 		arg.AccountID,
 		arg.ID,
 	)
@@ -654,6 +669,9 @@ func (q *Queries) UpdateChannel(ctx context.Context, arg UpdateChannelParams) (C
 		&i.MetaMps,
 		&i.ThroughputCap,
 		&i.TemplatesWantedAt,
+		&i.MarketingMessages,
+		&i.MarketingMessagesNote,
+		&i.MarketingMessagesAt,
 	)
 	return i, err
 }

@@ -440,24 +440,27 @@ type Broadcast struct {
 }
 
 type Channel struct {
-	ID                int64
-	AccountID         int64
-	PortfolioID       int64
-	Name              string
-	PhoneNumberID     string
-	WabaID            string
-	DisplayNumber     string
-	AccessTokenEnc    []byte
-	AppSecretEnc      []byte
-	ThroughputMps     int32
-	QualityRating     string
-	Status            string
-	StatusReason      string
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
-	MetaMps           int32
-	ThroughputCap     *int32
-	TemplatesWantedAt *time.Time
+	ID                    int64
+	AccountID             int64
+	PortfolioID           int64
+	Name                  string
+	PhoneNumberID         string
+	WabaID                string
+	DisplayNumber         string
+	AccessTokenEnc        []byte
+	AppSecretEnc          []byte
+	ThroughputMps         int32
+	QualityRating         string
+	Status                string
+	StatusReason          string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+	MetaMps               int32
+	ThroughputCap         *int32
+	TemplatesWantedAt     *time.Time
+	MarketingMessages     string
+	MarketingMessagesNote string
+	MarketingMessagesAt   *time.Time
 }
 
 type ConsentEvent struct {
@@ -605,6 +608,7 @@ type Message struct {
 	SettledAt       *time.Time
 	Retries         int16
 	RetryDone       bool
+	DeliveryPath    *string
 }
 
 type MessageAttempt struct {

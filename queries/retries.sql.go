@@ -27,7 +27,7 @@ WITH r AS (
 UPDATE messages m SET status = 'pending', reason = 'retry', retries = m.retries + 1, queued_at = NULL,
     due_at = CASE WHEN b.send_window IS NULL THEN r.due ELSE next_send_window(r.due, c.time_zone, b.send_window) END,
     wamid = NULL, error_code = NULL, failed_at = NULL, sent_at = NULL, delivered_at = NULL, read_at = NULL,
-    billable = NULL, pricing_category = NULL
+    billable = NULL, pricing_category = NULL, delivery_path = NULL
 FROM r, broadcasts b, contacts c
 WHERE m.id = r.id AND b.id = m.broadcast_id AND c.id = m.contact_id AND m.status = 'failed'
 `

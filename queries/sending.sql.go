@@ -56,7 +56,7 @@ WITH target AS (
 SELECT m.id, m.sending_at::timestamptz AS claimed_at, m.retries, m.account_id, m.broadcast_id, e.sequence_id, m.contact_id, m.due_at, c.phone, c.name, c.email, c.country, c.attributes,
        c.opted_in, COALESCE(c.last_inbound_at > now() - interval '24 hours', false)::boolean AS in_service_window,
        ch.id AS channel_id, ch.phone_number_id, ch.access_token_enc, ch.throughput_mps, ch.quality_rating,
-       ch.status AS channel_status, p.id AS portfolio_id, p.tier_limit,
+       ch.status AS channel_status, ch.marketing_messages, p.id AS portfolio_id, p.tier_limit,
        t.id AS template_id, t.name AS template_name, t.language, t.category, t.status AS template_status, t.components,
        t.parameters AS template_parameters,
        COALESCE(b.parameters, m.context -> 'parameters', '{}')::jsonb AS parameters,
@@ -100,6 +100,7 @@ type ClaimMessagesRow struct {
 	ThroughputMps      int32
 	QualityRating      string
 	ChannelStatus      string
+	MarketingMessages  string
 	PortfolioID        int64
 	TierLimit          *int32
 	TemplateID         int64
@@ -157,6 +158,7 @@ func (q *Queries) ClaimMessages(ctx context.Context, arg ClaimMessagesParams) ([
 			&i.ThroughputMps,
 			&i.QualityRating,
 			&i.ChannelStatus,
+			&i.MarketingMessages,
 			&i.PortfolioID,
 			&i.TierLimit,
 			&i.TemplateID,
@@ -390,6 +392,27 @@ func (q *Queries) PortfolioUsage(ctx context.Context, portfolioID int64) ([]Port
 	return items, nil
 }
 
+const refuseMarketingMessages = `-- name: RefuseMarketingMessages :execrows
+UPDATE channels SET marketing_messages = 'refused', marketing_messages_note = $1, marketing_messages_at = now(), updated_at = now()
+WHERE id = $2 AND marketing_messages = 'on'
+`
+
+type RefuseMarketingMessagesParams struct {
+	Note string
+	ID   int64
+}
+
+// Meta refused a channel for its Marketing Messages API: its marketing templates go through
+// Cloud API until the user turns the API on again. Only a channel still on changes (the first
+// refusal of many concurrent sends is the one noted).
+func (q *Queries) RefuseMarketingMessages(ctx context.Context, arg RefuseMarketingMessagesParams) (int64, error) {
+	result, err := q.db.Exec(ctx, refuseMarketingMessages, arg.Note, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const requeueMessage = `-- name: RequeueMessage :exec
 UPDATE messages SET status = 'queued', queued_at = now(), reason = NULLIF(reason, 'tier')
 WHERE id = $1 AND status = 'sending' AND sending_at = $2::timestamptz
@@ -408,11 +431,11 @@ func (q *Queries) RequeueMessage(ctx context.Context, arg RequeueMessageParams) 
 
 const sentMessages = `-- name: SentMessages :exec
 WITH sent AS (
-    SELECT unnest($1::bigint[]) AS id, unnest($2::text[]) AS wamid
+    SELECT unnest($1::bigint[]) AS id, unnest($2::text[]) AS wamid, unnest($3::text[]) AS path
 ), locked AS (
     SELECT m.id FROM messages m WHERE m.id = ANY($1::bigint[]) ORDER BY m.id FOR UPDATE
 )
-UPDATE messages m SET wamid = sent.wamid, sent_at = LEAST(COALESCE(m.sent_at, now()), now()),
+UPDATE messages m SET wamid = sent.wamid, sent_at = LEAST(COALESCE(m.sent_at, now()), now()), delivery_path = sent.path,
     reason = CASE WHEN m.reason IN ('tier', 'retry') THEN NULL ELSE m.reason END,
     status = CASE WHEN message_rank(m.status) < message_rank('sent') THEN 'sent' ELSE m.status END
 FROM sent JOIN locked ON locked.id = sent.id
@@ -422,24 +445,31 @@ WHERE m.id = sent.id
 type SentMessagesParams struct {
 	Ids    []int64
 	Wamids []string
+	Paths  []string
 }
 
-// Records the sends that finished together. Rows are locked in id order, as webhooks lock them,
-// so the two never deadlock.
+// Records the sends that finished together, each with the path it took (messages or
+// marketing_messages). Rows are locked in id order, as webhooks lock them, so the two never
+// deadlock.
 func (q *Queries) SentMessages(ctx context.Context, arg SentMessagesParams) error {
-	_, err := q.db.Exec(ctx, sentMessages, arg.Ids, arg.Wamids)
+	_, err := q.db.Exec(ctx, sentMessages, arg.Ids, arg.Wamids, arg.Paths)
 	return err
 }
 
 const sentWithoutWAMID = `-- name: SentWithoutWAMID :exec
-UPDATE messages SET status = 'sent', sent_at = COALESCE(sent_at, now()), reason = 'record_failed'
-WHERE id = $1 AND status = 'sending'
+UPDATE messages SET status = 'sent', sent_at = COALESCE(sent_at, now()), reason = 'record_failed', delivery_path = $1
+WHERE id = $2 AND status = 'sending'
 `
+
+type SentWithoutWAMIDParams struct {
+	Path *string
+	ID   int64
+}
 
 // A send Meta accepted whose record could not be written with its wamid (set aside): sent, without
 // the wamid, so it does not wait in sending for the sweep.
-func (q *Queries) SentWithoutWAMID(ctx context.Context, id int64) error {
-	_, err := q.db.Exec(ctx, sentWithoutWAMID, id)
+func (q *Queries) SentWithoutWAMID(ctx context.Context, arg SentWithoutWAMIDParams) error {
+	_, err := q.db.Exec(ctx, sentWithoutWAMID, arg.Path, arg.ID)
 	return err
 }
 

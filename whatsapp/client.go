@@ -58,6 +58,25 @@ type SendRequest struct {
 	Type                  string    `json:"type"`
 	Template              *Template `json:"template,omitempty"`
 	BizOpaqueCallbackData string    `json:"biz_opaque_callback_data,omitempty"`
+	// ProductPolicy is the Marketing Messages API's: STRICT refuses a send the API cannot take
+	// rather than let Meta send it through Cloud API unseen.
+	ProductPolicy string `json:"product_policy,omitempty"`
+}
+
+// The endpoints a template goes through: Cloud API's, and the Marketing Messages API's (MM Lite)
+// for marketing templates.
+const (
+	EndpointMessages  = "messages"
+	EndpointMarketing = "marketing_messages"
+)
+
+// EndpointFor is the endpoint a template of a category goes through on a number whose use of the
+// Marketing Messages API is mm (off, on, refused): that API for a marketing template when on.
+func EndpointFor(category, mm string) string {
+	if category == "marketing" && mm == "on" {
+		return EndpointMarketing
+	}
+	return EndpointMessages
 }
 
 // SendResult is what Meta answers to an accepted send.
@@ -70,11 +89,19 @@ type SendResult struct {
 // SendTemplate sends a template message. callback travels back in every status webhook of the
 // message as biz_opaque_callback_data (Dripcast puts its message id there).
 func (c *Client) SendTemplate(ctx context.Context, token, phoneNumberID, to string, t Template, callback string) (SendResult, error) {
-	return c.send(ctx, token, phoneNumberID, SendRequest{MessagingProduct: "whatsapp", RecipientType: "individual",
+	return c.send(ctx, token, phoneNumberID, EndpointMessages, SendRequest{MessagingProduct: "whatsapp", RecipientType: "individual",
 		To: to, Type: "template", Template: &t, BizOpaqueCallbackData: callback})
 }
 
-func (c *Client) send(ctx context.Context, token, phoneNumberID string, req SendRequest) (SendResult, error) {
+// SendMarketingTemplate sends a marketing template through the Marketing Messages API (POST
+// /{phone-number-id}/marketing_messages), under the STRICT product policy: a number Meta will not
+// take it from gets an error (MarketingRefused) instead of a send through Cloud API.
+func (c *Client) SendMarketingTemplate(ctx context.Context, token, phoneNumberID, to string, t Template, callback string) (SendResult, error) {
+	return c.send(ctx, token, phoneNumberID, EndpointMarketing, SendRequest{MessagingProduct: "whatsapp", RecipientType: "individual",
+		To: to, Type: "template", Template: &t, BizOpaqueCallbackData: callback, ProductPolicy: "STRICT"})
+}
+
+func (c *Client) send(ctx context.Context, token, phoneNumberID, endpoint string, req SendRequest) (SendResult, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return SendResult{}, err
@@ -88,7 +115,7 @@ func (c *Client) send(ctx context.Context, token, phoneNumberID string, req Send
 			MessageStatus string `json:"message_status"`
 		} `json:"messages"`
 	}
-	if err := c.do(ctx, http.MethodPost, token, phoneNumberID+"/messages", body, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, token, phoneNumberID+"/"+endpoint, body, &out); err != nil {
 		return SendResult{}, err
 	}
 	if len(out.Messages) == 0 || out.Messages[0].ID == "" {

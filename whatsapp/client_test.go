@@ -101,6 +101,31 @@ func TestSendTemplate(t *testing.T) {
 	}
 }
 
+// A marketing template goes through the Marketing Messages API under the STRICT product policy:
+// a business not onboarded is refused (MarketingRefused), an onboarded one's send is taken there.
+func TestSendMarketingTemplate(t *testing.T) {
+	t.Parallel()
+	sim, c := newSim(t, metasim.Config{})
+	sim.AddTemplate(metasim.Template{Name: "sale", Language: "en", Category: "marketing"})
+	ctx := context.Background()
+	sale := whatsapp.NewTemplate("sale", "en", nil)
+	_, err := c.SendMarketingTemplate(ctx, token, numberID, "+14155550100", sale, "m-1")
+	if !whatsapp.MarketingRefused(err) {
+		t.Fatalf("not onboarded: %v, want a refusal", err)
+	}
+	if recs := sim.Records(0, ""); len(recs) != 1 || recs[0].Accepted() {
+		t.Fatalf("not onboarded, the simulator saw %+v", recs)
+	}
+	sim.AddNumber(metasim.Number{PhoneNumberID: numberID, WABAID: "200", DisplayNumber: "+1 555 010 0001", Token: token, MPS: 5, MarketingMessages: true})
+	res, err := c.SendMarketingTemplate(ctx, token, numberID, "+14155550100", sale, "m-1")
+	if err != nil || res.MessageStatus != "accepted" {
+		t.Fatalf("onboarded: %+v %v", res, err)
+	}
+	if recs := sim.Records(1, ""); len(recs) != 1 || !recs[0].MarketingMessages || recs[0].Callback != "m-1" {
+		t.Fatalf("onboarded, the simulator saw %+v", recs)
+	}
+}
+
 func TestThroughputLimit(t *testing.T) {
 	t.Parallel()
 	sim, c := newSim(t, metasim.Config{})

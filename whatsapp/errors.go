@@ -78,6 +78,24 @@ func (c Classification) LaterAttempt() bool {
 	return false
 }
 
+// MarketingRefused tells whether an error of the Marketing Messages API's endpoint means Meta
+// will not take the number's marketing templates through it (the business has not accepted its
+// terms, the number or template is not eligible, the app lacks the permission): they go through
+// Cloud API instead. Meta's reference names 131055 and 134100 for a send the API does not take,
+// and no code for a business not onboarded; a permission error is taken the same way. Such a
+// refusal comes before Meta takes the message.
+func MarketingRefused(err error) bool {
+	var api *APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	switch c := api.Code; {
+	case c == 131055, c == 134100, c == 3, c == 10, c >= 200 && c <= 299:
+		return true
+	}
+	return false
+}
+
 // APIError is an error answer of the Cloud API.
 type APIError struct {
 	HTTPStatus int
@@ -132,7 +150,8 @@ var codes = map[int]Classification{
 	2:      {Class: RetryNow, RetryAfter: 30 * time.Second}, // API Service: down or overloaded for now
 	131000: {Class: RetryNow, RetryAfter: 5 * time.Second},
 	131016: {Class: RetryNow, RetryAfter: 30 * time.Second},
-	131057: {Class: RetryLater, RetryAfter: time.Minute}, // maintenance, e.g. a throughput upgrade
+	131057: {Class: RetryLater, RetryAfter: time.Minute},      // maintenance, e.g. a throughput upgrade
+	134101: {Class: RetryLater, RetryAfter: 10 * time.Minute}, // Marketing Messages API: the template is still syncing
 	// Meta chose not to deliver (per-user marketing cap): never again at once.
 	131049: {Class: RetryLater, RetryAfter: 24 * time.Hour},
 	// This recipient cannot get this message.

@@ -44,6 +44,21 @@ func TestClassifyCode(t *testing.T) {
 	}
 }
 
+func TestMarketingRefused(t *testing.T) {
+	t.Parallel()
+	for err, want := range map[error]bool{
+		&APIError{HTTPStatus: 400, Code: 134100}: true, &APIError{HTTPStatus: 400, Code: 131055}: true,
+		&APIError{HTTPStatus: 403, Code: 10}: true, &APIError{HTTPStatus: 403, Code: 200}: true,
+		&APIError{HTTPStatus: 400, Code: 134101}: false, // still syncing: later, through the API
+		&APIError{HTTPStatus: 400, Code: 131026}: false, &APIError{HTTPStatus: 429, Code: 130429}: false,
+		&TransportError{Written: true, Err: errors.New("timeout")}: false, // Meta may have taken it
+	} {
+		if got := MarketingRefused(err); got != want {
+			t.Errorf("%v: %t, want %t", err, got, want)
+		}
+	}
+}
+
 func TestClassifyErrors(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

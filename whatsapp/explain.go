@@ -34,6 +34,7 @@ var explanations = map[int]Explanation{
 	131056: {"Too many messages to the same user in a short time.", "Nothing: Dripcast spaces them out."},
 	131057: {"The account is in maintenance (a throughput upgrade).", "Nothing: Dripcast retries after a minute."},
 	131062: {"Authentication templates cannot go to a username.", "Send to a phone number."},
+	134101: {"The Marketing Messages API is still preparing this template (new, or unused for 7 days).", "Nothing: Dripcast tries again in 10 minutes."},
 	132000: {"The number of parameters does not match the template.", "Fix the parameter mapping."},
 	132001: {"The template does not exist in this language.", "Check the template's name and language at Meta."},
 	132005: {"The filled-in text is too long.", "Shorten the parameter values."},

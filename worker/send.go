@@ -54,8 +54,8 @@ type claim struct {
 }
 
 type sentRecord struct {
-	id    int64
-	wamid string
+	id          int64
+	wamid, path string // path: the endpoint it went through (whatsapp.EndpointMessages, EndpointMarketing)
 }
 
 // Batches of claims and of sent records: one statement of each at a time, for up to 200 handlers.
@@ -111,9 +111,9 @@ func (s *Sender) claimBatch(ctx context.Context, ids []int64) ([]claim, error) {
 }
 
 func (s *Sender) sentBatch(ctx context.Context, recs []sentRecord) ([]struct{}, error) {
-	p := queries.SentMessagesParams{Ids: make([]int64, len(recs)), Wamids: make([]string, len(recs))}
+	p := queries.SentMessagesParams{Ids: make([]int64, len(recs)), Wamids: make([]string, len(recs)), Paths: make([]string, len(recs))}
 	for i, r := range recs {
-		p.Ids[i], p.Wamids[i] = r.id, r.wamid
+		p.Ids[i], p.Wamids[i], p.Paths[i] = r.id, r.wamid, r.path
 	}
 	return make([]struct{}, len(recs)), s.q.SentMessages(ctx, p)
 }
@@ -211,6 +211,9 @@ func (s *Sender) send(ctx context.Context, m message) error {
 	if errors.Is(err, errFenced) { // handed back if still ours (then tried again), else the scheduler settles it
 		return s.wait(ctx, m, ratelimit.Decision{Reason: "fenced", RetryAfter: 100 * time.Millisecond})
 	}
+	if endpoint(m) == whatsapp.EndpointMarketing && whatsapp.MarketingRefused(err) {
+		return s.refuseMarketing(ctx, m, err)
+	}
 	if err != nil {
 		return s.failed(ctx, m, err)
 	}
@@ -220,11 +223,29 @@ func (s *Sender) send(ctx context.Context, m message) error {
 		kind = "drip"
 	}
 	s.metrics.SendDelay.WithLabelValues(channel, kind).Observe(time.Since(m.DueAt).Seconds())
-	_, err = s.sent.Do(sentRecord{id: m.ID, wamid: res.WAMID})
+	_, err = s.sent.Do(sentRecord{id: m.ID, wamid: res.WAMID, path: endpoint(m)})
 	if db.RowError(err) {
 		return s.setAsideSent(ctx, m, res.WAMID, err)
 	}
 	return err
+}
+
+// endpoint is the one a message goes through (whatsapp.EndpointFor).
+func endpoint(m message) string { return whatsapp.EndpointFor(m.Category, m.MarketingMessages) }
+
+// refuseMarketing notes on the channel that Meta refused it the Marketing Messages API, so its
+// marketing templates go through Cloud API from now on, and hands the message back to go that way
+// in a slot of its own (Meta did not take it: the refusal comes before).
+func (s *Sender) refuseMarketing(ctx context.Context, m message, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	n, err := s.q.RefuseMarketingMessages(ctx, queries.RefuseMarketingMessagesParams{ID: m.ChannelID, Note: cause.Error()})
+	if err != nil {
+		return errors.Join(err, s.release(ctx, m, time.Time{}))
+	}
+	if n > 0 {
+		s.log.Warn("Meta refused the channel the Marketing Messages API: its marketing templates go through Cloud API", "channel", m.ChannelID, "err", cause)
+	}
+	return s.wait(ctx, m, ratelimit.Decision{Reason: "marketing_refused", RetryAfter: 100 * time.Millisecond})
 }
 
 // lateDecision names why a send took a new slot: it woke or was written too late ("late"), or
@@ -241,7 +262,11 @@ func (s *Sender) write(ctx context.Context, m message, d ratelimit.Decision, tok
 	if err := s.heart.MayWrite(m.ID); err != nil {
 		return whatsapp.SendResult{}, err
 	}
-	return s.client.SendTemplate(whatsapp.WriteBy(ctx, d.SendBy), token, m.PhoneNumberID, to, tpl, sendtask.Callback(m.ID, int(m.Retries)))
+	ctx, callback := whatsapp.WriteBy(ctx, d.SendBy), sendtask.Callback(m.ID, int(m.Retries))
+	if endpoint(m) == whatsapp.EndpointMarketing {
+		return s.client.SendMarketingTemplate(ctx, token, m.PhoneNumberID, to, tpl, callback)
+	}
+	return s.client.SendTemplate(ctx, token, m.PhoneNumberID, to, tpl, callback)
 }
 
 // setAsideSent keeps a sent record Postgres refused alone (its wamid already taken, say) in
@@ -255,7 +280,7 @@ func (s *Sender) setAsideSent(ctx context.Context, m message, wamid string, caus
 	if err := s.q.SetAside(ctx, queries.SetAsideParams{Batch: "sent", MessageID: m.ID, ChannelID: m.ChannelID, Payload: payload, Error: cause.Error()}); err != nil {
 		return err
 	}
-	return s.q.SentWithoutWAMID(ctx, m.ID)
+	return s.q.SentWithoutWAMID(ctx, queries.SentWithoutWAMIDParams{ID: m.ID, Path: new(endpoint(m))})
 }
 
 // recheckAfter is how long a send that keeps missing its slots goes on without looking again that

@@ -40,6 +40,10 @@ UPDATE channels SET
     display_number = COALESCE(sqlc.narg(display_number), display_number),
     access_token_enc = COALESCE(sqlc.narg(access_token_enc), access_token_enc),
     app_secret_enc = COALESCE(sqlc.narg(app_secret_enc), app_secret_enc),
+    marketing_messages = COALESCE(sqlc.narg(marketing_messages), marketing_messages),
+    marketing_messages_note = CASE WHEN sqlc.narg(marketing_messages)::text IS NULL THEN marketing_messages_note ELSE '' END,
+    marketing_messages_at = CASE WHEN sqlc.narg(marketing_messages)::text IS DISTINCT FROM marketing_messages
+                                  AND sqlc.narg(marketing_messages)::text IS NOT NULL THEN now() ELSE marketing_messages_at END,
     updated_at = now()
 WHERE account_id = @account_id AND id = @id
 RETURNING *;

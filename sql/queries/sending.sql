@@ -29,7 +29,7 @@ WITH target AS (
 SELECT m.id, m.sending_at::timestamptz AS claimed_at, m.retries, m.account_id, m.broadcast_id, e.sequence_id, m.contact_id, m.due_at, c.phone, c.name, c.email, c.country, c.attributes,
        c.opted_in, COALESCE(c.last_inbound_at > now() - interval '24 hours', false)::boolean AS in_service_window,
        ch.id AS channel_id, ch.phone_number_id, ch.access_token_enc, ch.throughput_mps, ch.quality_rating,
-       ch.status AS channel_status, p.id AS portfolio_id, p.tier_limit,
+       ch.status AS channel_status, ch.marketing_messages, p.id AS portfolio_id, p.tier_limit,
        t.id AS template_id, t.name AS template_name, t.language, t.category, t.status AS template_status, t.components,
        t.parameters AS template_parameters,
        COALESCE(b.parameters, m.context -> 'parameters', '{}')::jsonb AS parameters,
@@ -56,15 +56,16 @@ WHERE id = ANY(@ids::bigint[]) AND status = 'sending' AND sending_at = @claimed_
 UPDATE messages m SET status = 'pending', queued_at = NULL
 WHERE m.id = @id AND m.status = 'queued' AND NOT message_may_send(m.broadcast_id, m.enrollment_id);
 
--- Records the sends that finished together. Rows are locked in id order, as webhooks lock them,
--- so the two never deadlock.
+-- Records the sends that finished together, each with the path it took (messages or
+-- marketing_messages). Rows are locked in id order, as webhooks lock them, so the two never
+-- deadlock.
 -- name: SentMessages :exec
 WITH sent AS (
-    SELECT unnest(@ids::bigint[]) AS id, unnest(@wamids::text[]) AS wamid
+    SELECT unnest(@ids::bigint[]) AS id, unnest(@wamids::text[]) AS wamid, unnest(@paths::text[]) AS path
 ), locked AS (
     SELECT m.id FROM messages m WHERE m.id = ANY(@ids::bigint[]) ORDER BY m.id FOR UPDATE
 )
-UPDATE messages m SET wamid = sent.wamid, sent_at = LEAST(COALESCE(m.sent_at, now()), now()),
+UPDATE messages m SET wamid = sent.wamid, sent_at = LEAST(COALESCE(m.sent_at, now()), now()), delivery_path = sent.path,
     reason = CASE WHEN m.reason IN ('tier', 'retry') THEN NULL ELSE m.reason END,
     status = CASE WHEN message_rank(m.status) < message_rank('sent') THEN 'sent' ELSE m.status END
 FROM sent JOIN locked ON locked.id = sent.id
@@ -115,6 +116,13 @@ WITH b AS (
 UPDATE messages m SET status = 'skipped', reason = 'template_disabled'
 FROM b WHERE m.broadcast_id = b.id AND m.status IN ('pending', 'queued');
 
+-- Meta refused a channel for its Marketing Messages API: its marketing templates go through
+-- Cloud API until the user turns the API on again. Only a channel still on changes (the first
+-- refusal of many concurrent sends is the one noted).
+-- name: RefuseMarketingMessages :execrows
+UPDATE channels SET marketing_messages = 'refused', marketing_messages_note = @note, marketing_messages_at = now(), updated_at = now()
+WHERE id = @id AND marketing_messages = 'on';
+
 -- name: PauseChannel :exec
 UPDATE channels SET status = 'paused', status_reason = @reason, updated_at = now() WHERE id = @id;
 
@@ -153,7 +161,7 @@ SELECT m.account_id, @batch, m.id, @payload, @error FROM messages m WHERE m.id =
 -- A send Meta accepted whose record could not be written with its wamid (set aside): sent, without
 -- the wamid, so it does not wait in sending for the sweep.
 -- name: SentWithoutWAMID :exec
-UPDATE messages SET status = 'sent', sent_at = COALESCE(sent_at, now()), reason = 'record_failed'
+UPDATE messages SET status = 'sent', sent_at = COALESCE(sent_at, now()), reason = 'record_failed', delivery_path = @path
 WHERE id = @id AND status = 'sending';
 
 -- Running broadcasts wait for the tier while their only unsent messages are held by it (until the
