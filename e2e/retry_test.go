@@ -137,3 +137,32 @@ func checkRetryColumns(t *testing.T, s *stack, id int64, want map[string]string)
 		}
 	}
 }
+
+// A retry is held to the account's frequency cap as a first send is: a contact who got another
+// marketing message while their failed one waited for its retry (the cap: one a week) is not sent
+// the retry; it is skipped as frequency_cap.
+func TestRetryHeldToFrequencyCap(t *testing.T) {
+	t.Parallel() // counts no sends per second
+	unreachable := strings.TrimPrefix(phoneOf(0), "+")
+	s := newStackAt(t, metasim.Config{TimeScale: retryScale, FailFirst: map[string]int{unreachable: 131000}}, 1000, clock.NewScaled(retryScale))
+	channel, template := s.setup("unlimited")
+	importContacts(t, s, 1, utc)
+	s.call("PUT", "/v1/account/settings", map[string]any{"frequency_cap": map[string]any{"max": 1, "days": 7}}, 200)
+	b := s.call("POST", "/v1/broadcasts", map[string]any{"name": "Retried", "channel_id": channel, "template_id": template,
+		"audience": map[string]any{"tag": "all"}, "retry": map[string]any{"mode": "smart", "days": 2}}, 201)
+	retried := int64(b["id"].(float64))
+	testenv.Eventually(t, "the failure waiting for a retry", 30*time.Second, func() bool {
+		r, _ := s.report(retried)["retries"].(map[string]any)
+		return r != nil && r["waiting"] == 1.0
+	})
+	other := s.call("POST", "/v1/broadcasts", map[string]any{"name": "Another", "channel_id": channel, "template_id": template,
+		"audience": map[string]any{"tag": "all"}, "retry": map[string]any{"mode": "off"}}, 201)
+	testenv.Eventually(t, "the other delivered", 30*time.Second, func() bool { return s.report(int64(other["id"].(float64)))["delivered"] == 1.0 })
+	testenv.Eventually(t, "the retry skipped", 30*time.Second, func() bool {
+		sk, _ := s.report(retried)["skipped"].(map[string]any)
+		return sk["frequency_cap"] == 1.0
+	})
+	if n := len(s.sim.Records(0, unreachable)); n != 2 {
+		t.Errorf("metasim got %d sends for the contact, want the first attempt and the other broadcast", n)
+	}
+}

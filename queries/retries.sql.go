@@ -84,6 +84,27 @@ func (q *Queries) MarkRetryWaits(ctx context.Context) error {
 	return err
 }
 
+const marketingSentSince = `-- name: MarketingSentSince :one
+SELECT count(*) FROM messages m JOIN templates t ON t.id = m.template_id
+WHERE m.account_id = $1 AND m.contact_id = $2 AND t.category = 'marketing'
+  AND m.sent_at > now() - make_interval(days => $3::int)
+`
+
+type MarketingSentSinceParams struct {
+	AccountID int64
+	ContactID int64
+	Days      int32
+}
+
+// How many marketing messages a contact was sent in the last days days: a retry of a marketing
+// message is held to the account's frequency cap as the first send was at expansion.
+func (q *Queries) MarketingSentSince(ctx context.Context, arg MarketingSentSinceParams) (int64, error) {
+	row := q.db.QueryRow(ctx, marketingSentSince, arg.AccountID, arg.ContactID, arg.Days)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const nextRetry = `-- name: NextRetry :many
 SELECT due_at FROM messages
 WHERE account_id = $1 AND broadcast_id = $2 AND status = 'pending' AND reason = 'retry'

@@ -152,6 +152,14 @@ func (s *Sender) send(ctx context.Context, m message) error {
 		s.count(m, "skipped")
 		return s.q.SkipMessage(ctx, queries.SkipMessageParams{ID: m.ID, Reason: ptr("opted_out"), ClaimedAt: m.ClaimedAt})
 	}
+	settings, _ := policy.ParseSettings(m.AccountSettings) // malformed settings: the defaults
+	if capped, err := s.cappedRetry(ctx, m, settings); err != nil || capped {
+		if err != nil {
+			return errors.Join(err, s.release(ctx, m, time.Time{}))
+		}
+		s.count(m, "skipped")
+		return s.q.SkipMessage(ctx, queries.SkipMessageParams{ID: m.ID, Reason: ptr("frequency_cap"), ClaimedAt: m.ClaimedAt})
+	}
 	comps, err := s.render(m)
 	if err != nil {
 		return s.q.FailMessage(ctx, queries.FailMessageParams{ID: m.ID, Reason: ptr("render_failed"), ClaimedAt: m.ClaimedAt})
@@ -164,7 +172,6 @@ func (s *Sender) send(ctx context.Context, m message) error {
 	if m.RateCap != nil {
 		rateCap = *m.RateCap
 	}
-	settings, _ := policy.ParseSettings(m.AccountSettings) // malformed settings: the defaults
 	tier := 0
 	if m.TierLimit != nil {
 		tier = int(*m.TierLimit)
@@ -228,6 +235,17 @@ func (s *Sender) send(ctx context.Context, m message) error {
 		return s.setAsideSent(ctx, m, res.WAMID, err)
 	}
 	return err
+}
+
+// cappedRetry tells whether a retry of a marketing message would pass the account's frequency cap:
+// a first send was held to it when its broadcast expanded, a retry days later is held to it now.
+func (s *Sender) cappedRetry(ctx context.Context, m message, settings policy.Settings) (bool, error) {
+	c := settings.FrequencyCap
+	if m.Retries == 0 || m.Category != "marketing" || c == nil {
+		return false, nil
+	}
+	n, err := s.q.MarketingSentSince(ctx, queries.MarketingSentSinceParams{AccountID: m.AccountID, ContactID: m.ContactID, Days: int32(c.Days)})
+	return n >= int64(c.Max), err
 }
 
 // endpoint is the one a message goes through (whatsapp.EndpointFor).

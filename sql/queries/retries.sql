@@ -86,3 +86,10 @@ WHERE m.account_id = @account_id AND m.broadcast_id = @broadcast_id AND (m.retri
 SELECT due_at FROM messages
 WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND status = 'pending' AND reason = 'retry'
 ORDER BY due_at LIMIT 1;
+
+-- How many marketing messages a contact was sent in the last days days: a retry of a marketing
+-- message is held to the account's frequency cap as the first send was at expansion.
+-- name: MarketingSentSince :one
+SELECT count(*) FROM messages m JOIN templates t ON t.id = m.template_id
+WHERE m.account_id = @account_id AND m.contact_id = @contact_id AND t.category = 'marketing'
+  AND m.sent_at > now() - make_interval(days => @days::int);
