@@ -45,15 +45,6 @@ func (q *Queries) ArmRetries(ctx context.Context, arg ArmRetriesParams) error {
 	return err
 }
 
-const clearRetryWaits = `-- name: ClearRetryWaits :exec
-UPDATE broadcasts SET retry_wait_until = NULL WHERE status <> 'running' AND retry_wait_until IS NOT NULL
-`
-
-func (q *Queries) ClearRetryWaits(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, clearRetryWaits)
-	return err
-}
-
 const endRetries = `-- name: EndRetries :exec
 UPDATE messages SET retry_done = true WHERE id = ANY($1::bigint[]) AND status = 'failed'
 `
@@ -61,26 +52,6 @@ UPDATE messages SET retry_done = true WHERE id = ANY($1::bigint[]) AND status = 
 // Failures that stay failed.
 func (q *Queries) EndRetries(ctx context.Context, ids []int64) error {
 	_, err := q.db.Exec(ctx, endRetries, ids)
-	return err
-}
-
-const markRetryWaits = `-- name: MarkRetryWaits :exec
-UPDATE broadcasts b SET retry_wait_until = w.until, updated_at = now()
-FROM (
-    SELECT b.id, CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.broadcast_id = b.id AND m.status IN ('queued', 'sending')
-                                   OR m.broadcast_id = b.id AND m.status = 'pending' AND m.reason IS DISTINCT FROM 'retry')
-                      THEN NULL
-                      ELSE (SELECT min(m.due_at) FROM messages m WHERE m.broadcast_id = b.id AND m.status = 'pending' AND m.reason = 'retry')
-                 END AS until
-    FROM broadcasts b WHERE b.status = 'running' AND b.retry_policy IS NOT NULL
-) w
-WHERE b.id = w.id AND b.retry_wait_until IS DISTINCT FROM w.until
-`
-
-// Running broadcasts with a retry policy are retrying while their only unsent messages wait for a
-// retry (until the next is due), and stop retrying otherwise.
-func (q *Queries) MarkRetryWaits(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, markRetryWaits)
 	return err
 }
 

@@ -30,10 +30,7 @@ func (j *Jobs) Retry(ctx context.Context) error {
 			break
 		}
 	}
-	if err := j.q.MarkRetryWaits(ctx); err != nil {
-		return err
-	}
-	return j.q.ClearRetryWaits(ctx)
+	return j.markWaits(ctx)
 }
 
 func (j *Jobs) retryBatch(ctx context.Context) (n int, err error) {

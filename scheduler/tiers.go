@@ -39,7 +39,7 @@ const spreadAtOnce = 10_000
 
 // TierWaits spreads the messages each portfolio's tier holds over the times its slots free (as
 // each counted recipient's 24 h passes), rather than all at the first, and marks the running
-// broadcasts whose only unsent messages are those as waiting for the tier.
+// broadcasts whose only unsent messages are those as waiting for the tier (markWaits).
 func (j *Jobs) TierWaits(ctx context.Context, limits *ratelimit.Limiter) error {
 	held, err := j.q.TierHeldPortfolios(ctx, spreadAtOnce)
 	if err != nil {
@@ -54,10 +54,7 @@ func (j *Jobs) TierWaits(ctx context.Context, limits *ratelimit.Limiter) error {
 			return err
 		}
 	}
-	if err := j.q.MarkTierWaits(ctx); err != nil {
-		return err
-	}
-	return j.q.ClearTierWaits(ctx)
+	return j.markWaits(ctx)
 }
 
 // tierTimes are the times a portfolio's held messages may go, in order: now for the room its tier
@@ -81,4 +78,13 @@ func tierTimes(ctx context.Context, limits *ratelimit.Limiter, p queries.TierHel
 		times = []time.Time{now.Add(time.Minute)} // nothing counted, no room: look again soon
 	}
 	return times, nil
+}
+
+// markWaits marks the running broadcasts whose only unsent messages wait for the tier or for a
+// retry (and unmarks the others): the tier-wait and retry jobs run it after their changes.
+func (j *Jobs) markWaits(ctx context.Context) error {
+	if err := j.q.MarkWaits(ctx); err != nil {
+		return err
+	}
+	return j.q.ClearWaits(ctx)
 }

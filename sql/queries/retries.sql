@@ -43,23 +43,6 @@ UPDATE messages m SET status = 'pending', reason = 'retry', retries = m.retries 
 FROM r, broadcasts b, contacts c
 WHERE m.id = r.id AND b.id = m.broadcast_id AND c.id = m.contact_id AND m.status = 'failed';
 
--- Running broadcasts with a retry policy are retrying while their only unsent messages wait for a
--- retry (until the next is due), and stop retrying otherwise.
--- name: MarkRetryWaits :exec
-UPDATE broadcasts b SET retry_wait_until = w.until, updated_at = now()
-FROM (
-    SELECT b.id, CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.broadcast_id = b.id AND m.status IN ('queued', 'sending')
-                                   OR m.broadcast_id = b.id AND m.status = 'pending' AND m.reason IS DISTINCT FROM 'retry')
-                      THEN NULL
-                      ELSE (SELECT min(m.due_at) FROM messages m WHERE m.broadcast_id = b.id AND m.status = 'pending' AND m.reason = 'retry')
-                 END AS until
-    FROM broadcasts b WHERE b.status = 'running' AND b.retry_policy IS NOT NULL
-) w
-WHERE b.id = w.id AND b.retry_wait_until IS DISTINCT FROM w.until;
-
--- name: ClearRetryWaits :exec
-UPDATE broadcasts SET retry_wait_until = NULL WHERE status <> 'running' AND retry_wait_until IS NOT NULL;
-
 -- A broadcast's retries: per attempt (1 the first retry), how many were made and when the first
 -- and the last of them went. The earlier attempts are in message_attempts; a message's current
 -- attempt counts once it was claimed, unless the claim skipped it (an opt-out since, say).

@@ -164,22 +164,29 @@ SELECT m.account_id, @batch, m.id, @payload, @error FROM messages m WHERE m.id =
 UPDATE messages SET status = 'sent', sent_at = COALESCE(sent_at, now()), reason = 'record_failed', delivery_path = @path
 WHERE id = @id AND status = 'sending';
 
--- Running broadcasts wait for the tier while their only unsent messages are held by it (until the
--- next is due), and stop waiting otherwise. A broadcast with other work is not scanned further.
--- name: MarkTierWaits :exec
-UPDATE broadcasts b SET tier_wait_until = w.until, updated_at = now()
+-- Running broadcasts wait while their only unsent messages are held: by the portfolio's tier
+-- (pending, reason tier) or for a retry (reason retry), until the next of them is due; when both
+-- hold some, the tier's wait shows. A broadcast with other work is not scanned further (the
+-- lateral's condition is checked before its subqueries run) and stops waiting.
+-- name: MarkWaits :exec
+UPDATE broadcasts b SET tier_wait_until = w.tier, retry_wait_until = w.retry, updated_at = now()
 FROM (
-    SELECT b.id, CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.broadcast_id = b.id AND m.status IN ('queued', 'sending')
-                                   OR m.broadcast_id = b.id AND m.status = 'pending' AND m.reason IS DISTINCT FROM 'tier')
-                      THEN NULL
-                      ELSE (SELECT min(m.due_at) FROM messages m WHERE m.broadcast_id = b.id AND m.status = 'pending' AND m.reason = 'tier')
-                 END AS until
-    FROM broadcasts b WHERE b.status = 'running'
+    SELECT b.id, h.tier, CASE WHEN h.tier IS NULL THEN h.retry END AS retry
+    FROM broadcasts b
+    LEFT JOIN LATERAL (
+        SELECT (SELECT min(m.due_at) FROM messages m WHERE m.broadcast_id = b.id AND m.status = 'pending' AND m.reason = 'tier') AS tier,
+               (SELECT min(m.due_at) FROM messages m WHERE m.broadcast_id = b.id AND m.status = 'pending' AND m.reason = 'retry') AS retry
+        WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.broadcast_id = b.id AND m.status IN ('queued', 'sending')
+                          OR m.broadcast_id = b.id AND m.status = 'pending' AND m.reason IS DISTINCT FROM 'tier'
+                             AND m.reason IS DISTINCT FROM 'retry')
+    ) h ON true
+    WHERE b.status = 'running'
 ) w
-WHERE b.id = w.id AND b.tier_wait_until IS DISTINCT FROM w.until;
+WHERE b.id = w.id AND (b.tier_wait_until IS DISTINCT FROM w.tier OR b.retry_wait_until IS DISTINCT FROM w.retry);
 
--- name: ClearTierWaits :exec
-UPDATE broadcasts SET tier_wait_until = NULL WHERE status <> 'running' AND tier_wait_until IS NOT NULL;
+-- name: ClearWaits :exec
+UPDATE broadcasts SET tier_wait_until = NULL, retry_wait_until = NULL
+WHERE status <> 'running' AND (tier_wait_until IS NOT NULL OR retry_wait_until IS NOT NULL);
 
 -- Portfolios with messages the tier holds, their tier (null: unlimited now), and how many are held
 -- (at most lim each are spread at a time).
