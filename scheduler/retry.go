@@ -14,12 +14,13 @@ import (
 // retryBatch bounds the failures decided per transaction.
 const retryBatch = 1000
 
-// Retry decides on the broadcast messages that failed since it last ran (RetrySettle ago): those whose failure a
-// later attempt may mend (whatsapp.Classification.LaterAttempt), to a contact still opted in, of
-// a broadcast whose retry policy has an attempt left before the broadcast expires, go pending
-// again, due when the policy says (in the broadcast's send window); the others stay failed for
-// good. A retry then goes the way of any send: the feeder, the claim, every limit, the opt-out
-// check. Then it marks the running broadcasts that only wait for retries as retrying.
+// Retry decides on the broadcast messages that failed since it last ran (RetrySettle ago): those
+// whose failure a later attempt may mend (whatsapp.Classification.LaterAttempt), to a contact who
+// still exists (and is still opted in, for a marketing template), of a broadcast whose retry
+// policy has an attempt left before the broadcast expires, go pending again, due when the policy
+// says (in the broadcast's send window); the others stay failed for good. A retry then goes the
+// way of any send: the feeder, the claim, every limit, the opt-out check. Then it marks the
+// running broadcasts that only wait for retries as retrying.
 func (j *Jobs) Retry(ctx context.Context) error {
 	for {
 		n, err := j.retryBatch(ctx)
@@ -66,7 +67,7 @@ func (j *Jobs) retryBatch(ctx context.Context) (n int, err error) {
 // retryAt is when a failed message goes again, or false when it does not.
 func (j *Jobs) retryAt(r queries.UndecidedFailuresRow) (time.Time, bool) {
 	p := policy.DecodeRetry(r.RetryPolicy)
-	if !p.On() || r.ErrorCode == nil || !r.OptedIn {
+	if !p.On() || r.ErrorCode == nil || !r.ContactExists || r.Category == "marketing" && !r.OptedIn {
 		return time.Time{}, false
 	}
 	switch r.BroadcastStatus {

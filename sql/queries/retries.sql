@@ -6,9 +6,11 @@
 SELECT m.id, m.retries, m.error_code, COALESCE(m.failed_at, now())::timestamptz AS failed_at,
        COALESCE(m.sending_at, m.failed_at, now())::timestamptz AS last_at,
        COALESCE((SELECT a.at FROM message_attempts a WHERE a.message_id = m.id AND a.attempt = 0), m.sending_at, m.failed_at, now())::timestamptz AS first_at,
-       b.retry_policy, b.status AS broadcast_status, b.expires_at, COALESCE(c.opted_in, false)::boolean AS opted_in
+       b.retry_policy, b.status AS broadcast_status, b.expires_at, t.category, (c.id IS NOT NULL)::boolean AS contact_exists,
+       COALESCE(c.opted_in, false)::boolean AS opted_in
 FROM messages m
 JOIN broadcasts b ON b.id = m.broadcast_id
+JOIN templates t ON t.id = m.template_id
 LEFT JOIN contacts c ON c.id = m.contact_id
 WHERE m.status = 'failed' AND m.broadcast_id IS NOT NULL AND NOT m.retry_done
   AND COALESCE(m.failed_at, '-infinity') < now() - make_interval(secs => @settle_seconds::float8)
