@@ -674,7 +674,7 @@ SELECT b.id, b.account_id, a.settings,
        count(*) FILTER (WHERE m.status IN ('sent', 'delivered', 'read', 'failed', 'unknown'))::bigint AS attempted,
        count(m.opted_out_at)::bigint AS opted_out
 FROM broadcasts b JOIN accounts a ON a.id = b.account_id JOIN messages m ON m.broadcast_id = b.id
-WHERE b.status = 'running'
+WHERE b.status = 'running' AND b.tier_wait_until IS NULL AND b.retry_wait_until IS NULL
 GROUP BY b.id, b.account_id, a.settings
 `
 
@@ -687,7 +687,10 @@ type RunningBroadcastOutcomesRow struct {
 	OptedOut  int64
 }
 
-// Running broadcasts with their sends so far, for the failure-rate check.
+// Running broadcasts with their sends so far, for the failure-rate check. Those waiting for the
+// tier or for a retry are left out: they send nothing until then (when they stop waiting they are
+// counted again), and counting a big one's every message every few seconds for the day or days it
+// waits would cost more than all the rest.
 func (q *Queries) RunningBroadcastOutcomes(ctx context.Context) ([]RunningBroadcastOutcomesRow, error) {
 	rows, err := q.db.Query(ctx, runningBroadcastOutcomes)
 	if err != nil {

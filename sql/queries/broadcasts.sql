@@ -159,14 +159,17 @@ WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND status IN ('
 SELECT DISTINCT error_code::int FROM messages
 WHERE account_id = @account_id AND broadcast_id = @broadcast_id AND status = 'failed' AND error_code IS NOT NULL;
 
--- Running broadcasts with their sends so far, for the failure-rate check.
+-- Running broadcasts with their sends so far, for the failure-rate check. Those waiting for the
+-- tier or for a retry are left out: they send nothing until then (when they stop waiting they are
+-- counted again), and counting a big one's every message every few seconds for the day or days it
+-- waits would cost more than all the rest.
 -- name: RunningBroadcastOutcomes :many
 SELECT b.id, b.account_id, a.settings,
        count(*) FILTER (WHERE m.status = 'failed')::bigint AS failed,
        count(*) FILTER (WHERE m.status IN ('sent', 'delivered', 'read', 'failed', 'unknown'))::bigint AS attempted,
        count(m.opted_out_at)::bigint AS opted_out
 FROM broadcasts b JOIN accounts a ON a.id = b.account_id JOIN messages m ON m.broadcast_id = b.id
-WHERE b.status = 'running'
+WHERE b.status = 'running' AND b.tier_wait_until IS NULL AND b.retry_wait_until IS NULL
 GROUP BY b.id, b.account_id, a.settings;
 
 -- Due messages whose send window has closed wait for it to open again.
