@@ -137,6 +137,37 @@ func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// exportContact answers everything Dripcast holds about one person (contacts.ExportOf).
+func (s *Server) exportContact(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "contact")
+	if err != nil {
+		return err
+	}
+	out, err := contacts.ExportOf(r.Context(), s.db, caller(r.Context()).actor(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// eraseContact removes one person's personal data everywhere (contacts.Erase).
+func (s *Server) eraseContact(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "contact")
+	if err != nil {
+		return err
+	}
+	if err := contacts.Erase(r.Context(), s.db, s.rdb, caller(r.Context()).actor(), id); err != nil {
+		return err
+	}
+	c, err := contacts.Get(r.Context(), s.q, caller(r.Context()).AccountID, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, contacts.ViewOf(c))
+	return nil
+}
+
 func (s *Server) optIn(w http.ResponseWriter, r *http.Request) error  { return s.setOptIn(w, r, true) }
 func (s *Server) optOut(w http.ResponseWriter, r *http.Request) error { return s.setOptIn(w, r, false) }
 

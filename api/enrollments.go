@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/dripcast/dripcast/drip"
+	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/phone"
 	"github.com/dripcast/dripcast/queries"
 )
@@ -46,6 +47,9 @@ func (s *Server) contactByIDOrPhone(r *http.Request, id int64, raw, country stri
 		return 0, errValidation("contact_id", "give contact_id or phone, not both")
 	case id != 0:
 		c, err := s.q.GetContact(ctx, queries.GetContactParams{AccountID: p.AccountID, ID: id})
+		if err == nil && c.ErasedAt != nil {
+			return 0, invalid.Conflict("the contact was erased")
+		}
 		return c.ID, notFoundAs(err, "contact")
 	case raw != "":
 		num, err := phone.Normalize(raw, country)

@@ -341,6 +341,7 @@ func TestEveryMutationIsAudited(t *testing.T) {
 	do("DELETE /v1/api-keys/{id}", "/v1/api-keys/"+id(k), nil, 204)
 	do("PUT /v1/account/allowed-ips", "/v1/account/allowed-ips", map[string]any{"allowed_ips": []string{"127.0.0.1"}}, 200)
 	do("DELETE /v1/segments/{id}", "/v1/segments/"+id(seg), nil, 204)
+	do("POST /v1/contacts/{id}/erase", "/v1/contacts/"+id(c)+"/erase", nil, 200)
 	do("DELETE /v1/contacts/{id}", "/v1/contacts/"+id(c), nil, 204)
 	tpl2 := welcomeTemplate()
 	tpl2["name"] = "spare"

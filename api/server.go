@@ -151,6 +151,8 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/contacts/{id}/opt-in", byKey, role.Editors, s.optIn},
 		{"POST", "/v1/contacts/{id}/opt-out", byKey, role.Editors, s.optOut},
 		{"GET", "/v1/contacts/{id}/consent", byKey, role.Readers, s.listConsent},
+		{"GET", "/v1/contacts/{id}/export", byKey, role.Admins, s.exportContact},
+		{"POST", "/v1/contacts/{id}/erase", byKey, role.Admins, s.eraseContact},
 		{"POST", "/v1/segments", byKey, role.Editors, s.createSegment},
 		{"GET", "/v1/segments", byKey, role.Readers, s.listSegments},
 		{"POST", "/v1/segments/preview", byKey, role.Readers, s.previewRules},

@@ -35,6 +35,7 @@ type View struct {
 	OptInSource    string          `json:"opt_in_source"`
 	CreatedAt      time.Time       `json:"created_at"`
 	UpdatedAt      time.Time       `json:"updated_at"`
+	ErasedAt       *time.Time      `json:"erased_at,omitempty"` // its personal data was erased
 }
 
 // ViewOf is a stored contact's view.
@@ -45,7 +46,7 @@ func ViewOf(c queries.Contact) View {
 	}
 	return View{ID: c.ID, Phone: c.Phone, WaID: c.WaID, Name: c.Name, Email: c.Email, Tags: tags, Attributes: c.Attributes,
 		Country: c.Country, TimeZone: c.TimeZone, OptedIn: c.OptedIn, OptInChangedAt: c.OptInChangedAt,
-		OptInSource: c.OptInSource, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		OptInSource: c.OptInSource, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, ErasedAt: c.ErasedAt}
 }
 
 // AuthorOf is an actor as the writer of contacts: consent changes record "key:<id>" or

@@ -70,17 +70,8 @@ const contactMessages = `-- name: ContactMessages :many
 SELECT m.id, m.status, COALESCE(m.reason, '') AS reason, COALESCE(m.error_code, 0)::int AS error_code, m.due_at,
        m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.replied_at, t.name AS template_name,
        m.broadcast_id, e.sequence_id, COALESCE(b.name, s.name, '')::text AS campaign
-FROM (
-    SELECT mb.id, mb.status, mb.reason, mb.error_code, mb.due_at, mb.sent_at, mb.delivered_at, mb.read_at, mb.failed_at,
-           mb.replied_at, mb.template_id, mb.broadcast_id, mb.enrollment_id
-    FROM broadcasts bb JOIN messages mb ON mb.broadcast_id = bb.id AND mb.contact_id = $1
-    WHERE bb.account_id = $2
-    UNION ALL
-    SELECT me.id, me.status, me.reason, me.error_code, me.due_at, me.sent_at, me.delivered_at, me.read_at, me.failed_at,
-           me.replied_at, me.template_id, me.broadcast_id, me.enrollment_id
-    FROM enrollments ee JOIN messages me ON me.enrollment_id = ee.id
-    WHERE ee.account_id = $2 AND ee.contact_id = $1
-) m
+FROM contact_message_ids($1::bigint, $2::bigint) AS mine(id)
+JOIN messages m ON m.id = mine.id
 JOIN templates t ON t.id = m.template_id
 LEFT JOIN broadcasts b ON b.id = m.broadcast_id
 LEFT JOIN enrollments e ON e.id = m.enrollment_id
@@ -90,8 +81,8 @@ LIMIT 50
 `
 
 type ContactMessagesParams struct {
-	ContactID int64
 	AccountID int64
+	ContactID int64
 }
 
 type ContactMessagesRow struct {
@@ -111,11 +102,9 @@ type ContactMessagesRow struct {
 	Campaign     string
 }
 
-// A contact's latest messages with their campaign. Found through the account's broadcasts and the
-// contact's enrollments, whose indexes lead to the contact's messages (messages has no index by
-// contact alone: every send would pay for one).
+// A contact's latest messages with their campaign (contact_message_ids finds them).
 func (q *Queries) ContactMessages(ctx context.Context, arg ContactMessagesParams) ([]ContactMessagesRow, error) {
-	rows, err := q.db.Query(ctx, contactMessages, arg.ContactID, arg.AccountID)
+	rows, err := q.db.Query(ctx, contactMessages, arg.AccountID, arg.ContactID)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +156,7 @@ func (q *Queries) DeleteContact(ctx context.Context, arg DeleteContactParams) (i
 }
 
 const getContact = `-- name: GetContact :one
-SELECT id, account_id, phone, wa_id, name, email, tags, attributes, country, time_zone, opted_in, opt_in_changed_at, opt_in_source, last_inbound_at, created_at, updated_at FROM contacts WHERE account_id = $1 AND id = $2
+SELECT id, account_id, phone, wa_id, name, email, tags, attributes, country, time_zone, opted_in, opt_in_changed_at, opt_in_source, last_inbound_at, created_at, updated_at, erased_at FROM contacts WHERE account_id = $1 AND id = $2
 `
 
 type GetContactParams struct {
@@ -195,12 +184,13 @@ func (q *Queries) GetContact(ctx context.Context, arg GetContactParams) (Contact
 		&i.LastInboundAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ErasedAt,
 	)
 	return i, err
 }
 
 const getContactByPhone = `-- name: GetContactByPhone :one
-SELECT id, account_id, phone, wa_id, name, email, tags, attributes, country, time_zone, opted_in, opt_in_changed_at, opt_in_source, last_inbound_at, created_at, updated_at FROM contacts WHERE account_id = $1 AND phone = $2
+SELECT id, account_id, phone, wa_id, name, email, tags, attributes, country, time_zone, opted_in, opt_in_changed_at, opt_in_source, last_inbound_at, created_at, updated_at, erased_at FROM contacts WHERE account_id = $1 AND phone = $2
 `
 
 type GetContactByPhoneParams struct {
@@ -228,6 +218,7 @@ func (q *Queries) GetContactByPhone(ctx context.Context, arg GetContactByPhonePa
 		&i.LastInboundAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ErasedAt,
 	)
 	return i, err
 }
@@ -321,7 +312,7 @@ UPDATE contacts SET
     time_zone = COALESCE($5, time_zone),
     updated_at = now()
 WHERE account_id = $6 AND id = $7
-RETURNING id, account_id, phone, wa_id, name, email, tags, attributes, country, time_zone, opted_in, opt_in_changed_at, opt_in_source, last_inbound_at, created_at, updated_at
+RETURNING id, account_id, phone, wa_id, name, email, tags, attributes, country, time_zone, opted_in, opt_in_changed_at, opt_in_source, last_inbound_at, created_at, updated_at, erased_at
 `
 
 type UpdateContactParams struct {
@@ -363,6 +354,7 @@ func (q *Queries) UpdateContact(ctx context.Context, arg UpdateContactParams) (C
 		&i.LastInboundAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ErasedAt,
 	)
 	return i, err
 }

@@ -490,6 +490,7 @@ type Contact struct {
 	LastInboundAt  *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	ErasedAt       *time.Time
 }
 
 type Enrollment struct {

@@ -12,7 +12,9 @@ package ratelimit
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync"
@@ -421,4 +423,40 @@ func EffectiveMPS(throughput int32, factor float64, rateCap int32) float64 {
 		mps = min(mps, float64(rateCap))
 	}
 	return max(mps, 0.1)
+}
+
+// Number is a business number the limiter keeps state for, and its portfolio.
+type Number struct {
+	Portfolio     int64
+	PhoneNumberID string
+}
+
+// Forget removes a person's number (digits, as the limiter keys recipients) from the limiter's
+// state of the given numbers and their portfolios, for an erasure. The tier keeps counting them:
+// their entry becomes an anonymous one with the same time, since Meta counts the user for 24 h
+// still. Their pair-rate keys, which live seconds, go.
+func Forget(ctx context.Context, rdb redis.UniversalClient, numbers []Number, recipient string) error {
+	for _, n := range numbers {
+		tag := portfolioTag(n.Portfolio)
+		if err := rdb.Del(ctx, "wa:"+tag+":pair:"+n.PhoneNumberID+":"+recipient).Err(); err != nil {
+			return err
+		}
+		key := "wa:" + tag + ":tier"
+		score, err := rdb.ZScore(ctx, key, recipient).Result()
+		if errors.Is(err, redis.Nil) {
+			continue // not counted, or already forgotten (another number of the portfolio)
+		}
+		if err != nil {
+			return err
+		}
+		anon := "erased:" + strconv.FormatInt(rand.Int64(), 36)
+		if _, err := rdb.TxPipelined(ctx, func(tx redis.Pipeliner) error {
+			tx.ZAdd(ctx, key, redis.Z{Score: score, Member: anon})
+			tx.ZRem(ctx, key, recipient)
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -15,10 +15,10 @@ type Querier interface {
 }
 
 // Where is the WHERE clause of the account's contacts (aliased c) that match r, all of them when r
-// is nil; its values go into p, the account's first. The queries built on it are the only ones not
+// is nil, never an erased one; its values go into p, the account's first. The queries built on it are the only ones not
 // compiled by sqlc: their WHERE clause comes from a rule tree.
 func Where(accountID int64, r *Rule, p *Params) (string, error) {
-	sql := "c.account_id = " + p.Add(accountID)
+	sql := "c.account_id = " + p.Add(accountID) + " AND c.erased_at IS NULL" // an erased person is in no audience
 	if r == nil {
 		return sql, nil
 	}

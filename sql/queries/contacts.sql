@@ -96,24 +96,13 @@ WHERE account_id = @account_id AND contact_id = @contact_id
 ORDER BY at DESC, id DESC
 LIMIT 50;
 
--- A contact's latest messages with their campaign. Found through the account's broadcasts and the
--- contact's enrollments, whose indexes lead to the contact's messages (messages has no index by
--- contact alone: every send would pay for one).
+-- A contact's latest messages with their campaign (contact_message_ids finds them).
 -- name: ContactMessages :many
 SELECT m.id, m.status, COALESCE(m.reason, '') AS reason, COALESCE(m.error_code, 0)::int AS error_code, m.due_at,
        m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.replied_at, t.name AS template_name,
        m.broadcast_id, e.sequence_id, COALESCE(b.name, s.name, '')::text AS campaign
-FROM (
-    SELECT mb.id, mb.status, mb.reason, mb.error_code, mb.due_at, mb.sent_at, mb.delivered_at, mb.read_at, mb.failed_at,
-           mb.replied_at, mb.template_id, mb.broadcast_id, mb.enrollment_id
-    FROM broadcasts bb JOIN messages mb ON mb.broadcast_id = bb.id AND mb.contact_id = @contact_id
-    WHERE bb.account_id = @account_id
-    UNION ALL
-    SELECT me.id, me.status, me.reason, me.error_code, me.due_at, me.sent_at, me.delivered_at, me.read_at, me.failed_at,
-           me.replied_at, me.template_id, me.broadcast_id, me.enrollment_id
-    FROM enrollments ee JOIN messages me ON me.enrollment_id = ee.id
-    WHERE ee.account_id = @account_id AND ee.contact_id = @contact_id
-) m
+FROM contact_message_ids(@account_id::bigint, @contact_id::bigint) AS mine(id)
+JOIN messages m ON m.id = mine.id
 JOIN templates t ON t.id = m.template_id
 LEFT JOIN broadcasts b ON b.id = m.broadcast_id
 LEFT JOIN enrollments e ON e.id = m.enrollment_id
