@@ -123,7 +123,8 @@ func ExportOf(ctx context.Context, db *pgxpool.Pool, by audit.Actor, id int64) (
 // hold their number or email, and the limiter's state in Redis. Rows stay, anonymised, so counts
 // and funnels are unchanged; nothing is sent to them after (their unsent messages are skipped,
 // their enrollments exit, both with reason erased). The erasure is audited without the data. A
-// later import of the number makes a new contact.
+// later import of the number makes a new contact. Redis is cleaned after Postgres commits; should
+// that fail, what it holds of the person expires within a day (the tier) or seconds (the pair).
 func Erase(ctx context.Context, db *pgxpool.Pool, rdb redis.UniversalClient, by audit.Actor, id int64) error {
 	var digits string
 	var numbers []ratelimit.Number
