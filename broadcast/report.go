@@ -46,6 +46,8 @@ type Report struct {
 	ByPath map[string]*PathFunnel `json:"by_path"`
 	// Retries is what the broadcast's retry policy did; nil without one (or with "off").
 	Retries *RetryReport `json:"retries,omitempty"`
+	// retried counts what the funnel rows say of the retries, for Retries.
+	retried RetryReport
 }
 
 // PathFunnel is the funnel of the messages one path took.
@@ -79,6 +81,17 @@ func (r *Report) countPath(row queries.BroadcastFunnelRow) {
 	f.Sent += row.WithSent
 }
 
+// countRetries adds a funnel row to the retries' counts: messages a retry delivered, and those
+// waiting for one.
+func (r *Report) countRetries(row queries.BroadcastFunnelRow) {
+	switch {
+	case row.Status == queries.MessageStatusDelivered || row.Status == queries.MessageStatusRead:
+		r.retried.DeliveredByRetry += row.Retried
+	case row.Status == queries.MessageStatusPending && row.Reason == "retry":
+		r.retried.Waiting += row.N
+	}
+}
+
 // RetryReport is what a broadcast's retries did: a log of the attempts (the first retry is
 // attempt 1), how many messages a retry delivered, and how many wait for one (the next at
 // NextAt; they count in Waiting too).
@@ -106,6 +119,7 @@ func NewReport(rows []queries.BroadcastFunnelRow, sentLastMinute int64) Report {
 	var notOnWA int64
 	for _, row := range rows {
 		r.countPath(row)
+		r.countRetries(row)
 		r.Audience += row.N
 		r.Replied += row.Replied
 		if how := settledNames[row.Settled]; how != "" {
@@ -205,32 +219,31 @@ func LoadReport(ctx context.Context, q *queries.Queries, b queries.Broadcast) (R
 		r.TierNextAt = &next
 	}
 	if policy.DecodeRetry(b.RetryPolicy).On() {
-		if r.Retries, err = loadRetries(ctx, q, b); err != nil {
+		if r.Retries, err = loadRetries(ctx, q, b, r.retried); err != nil {
 			return Report{}, err
 		}
 	}
 	return r, nil
 }
 
-func loadRetries(ctx context.Context, q *queries.Queries, b queries.Broadcast) (*RetryReport, error) {
+// loadRetries completes the retries' counts with their log and when the next goes.
+func loadRetries(ctx context.Context, q *queries.Queries, b queries.Broadcast, r RetryReport) (*RetryReport, error) {
 	log, err := q.RetryLog(ctx, queries.RetryLogParams{AccountID: b.AccountID, BroadcastID: b.ID})
 	if err != nil {
 		return nil, err
 	}
-	out, err := q.RetryOutcome(ctx, queries.RetryOutcomeParams{AccountID: b.AccountID, BroadcastID: &b.ID})
-	if err != nil {
-		return nil, err
-	}
-	next, err := q.NextRetry(ctx, queries.NextRetryParams{AccountID: b.AccountID, BroadcastID: &b.ID})
-	if err != nil {
-		return nil, err
-	}
-	r := &RetryReport{Log: []RetryAttempt{}, DeliveredByRetry: out.DeliveredByRetry, Waiting: out.Waiting}
-	if len(next) > 0 {
-		r.NextAt = &next[0]
-	}
+	r.Log = make([]RetryAttempt, 0, len(log))
 	for _, a := range log {
 		r.Log = append(r.Log, RetryAttempt{Attempt: int(a.Attempt), Count: a.N, FirstAt: a.FirstAt, LastAt: a.LastAt})
 	}
-	return r, nil
+	if r.Waiting > 0 {
+		next, err := q.NextRetry(ctx, queries.NextRetryParams{AccountID: b.AccountID, BroadcastID: &b.ID})
+		if err != nil {
+			return nil, err
+		}
+		if len(next) > 0 {
+			r.NextAt = &next[0]
+		}
+	}
+	return &r, nil
 }

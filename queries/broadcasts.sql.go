@@ -15,7 +15,8 @@ import (
 
 const broadcastFunnel = `-- name: BroadcastFunnel :many
 SELECT status, COALESCE(reason, '') AS reason, COALESCE(error_code, 0)::int AS error_code, COALESCE(settled::text, '')::text AS settled,
-       COALESCE(delivery_path, '')::text AS delivery_path, count(*) AS n, count(replied_at) AS replied, count(sent_at) AS with_sent
+       COALESCE(delivery_path, '')::text AS delivery_path, count(*) AS n, count(replied_at) AS replied, count(sent_at) AS with_sent,
+       count(*) FILTER (WHERE retries > 0) AS retried
 FROM messages
 WHERE account_id = $1 AND broadcast_id = $2
 GROUP BY 1, 2, 3, 4, 5
@@ -35,6 +36,7 @@ type BroadcastFunnelRow struct {
 	N            int64
 	Replied      int64
 	WithSent     int64
+	Retried      int64
 }
 
 // The counts behind a broadcast's report.
@@ -56,6 +58,7 @@ func (q *Queries) BroadcastFunnel(ctx context.Context, arg BroadcastFunnelParams
 			&i.N,
 			&i.Replied,
 			&i.WithSent,
+			&i.Retried,
 		); err != nil {
 			return nil, err
 		}

@@ -160,31 +160,6 @@ func (q *Queries) RetryLog(ctx context.Context, arg RetryLogParams) ([]RetryLogR
 	return items, nil
 }
 
-const retryOutcome = `-- name: RetryOutcome :one
-SELECT count(*) FILTER (WHERE m.retries > 0 AND (m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL)) AS delivered_by_retry,
-       count(*) FILTER (WHERE m.status = 'pending' AND m.reason = 'retry') AS waiting
-FROM messages m
-WHERE m.account_id = $1 AND m.broadcast_id = $2 AND (m.retries > 0 OR m.status = 'pending')
-`
-
-type RetryOutcomeParams struct {
-	AccountID   int64
-	BroadcastID *int64
-}
-
-type RetryOutcomeRow struct {
-	DeliveredByRetry int64
-	Waiting          int64
-}
-
-// What the retries achieved: delivered (or read) on a retry, and waiting for one.
-func (q *Queries) RetryOutcome(ctx context.Context, arg RetryOutcomeParams) (RetryOutcomeRow, error) {
-	row := q.db.QueryRow(ctx, retryOutcome, arg.AccountID, arg.BroadcastID)
-	var i RetryOutcomeRow
-	err := row.Scan(&i.DeliveredByRetry, &i.Waiting)
-	return i, err
-}
-
 const undecidedFailures = `-- name: UndecidedFailures :many
 SELECT m.id, m.retries, m.error_code, COALESCE(m.failed_at, now())::timestamptz AS failed_at,
        COALESCE(m.sending_at, m.failed_at, now())::timestamptz AS last_at,

@@ -119,7 +119,8 @@ RETURNING b.id;
 -- The counts behind a broadcast's report.
 -- name: BroadcastFunnel :many
 SELECT status, COALESCE(reason, '') AS reason, COALESCE(error_code, 0)::int AS error_code, COALESCE(settled::text, '')::text AS settled,
-       COALESCE(delivery_path, '')::text AS delivery_path, count(*) AS n, count(replied_at) AS replied, count(sent_at) AS with_sent
+       COALESCE(delivery_path, '')::text AS delivery_path, count(*) AS n, count(replied_at) AS replied, count(sent_at) AS with_sent,
+       count(*) FILTER (WHERE retries > 0) AS retried
 FROM messages
 WHERE account_id = @account_id AND broadcast_id = @broadcast_id
 GROUP BY 1, 2, 3, 4, 5;

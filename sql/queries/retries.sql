@@ -59,13 +59,6 @@ FROM (
 ) x
 GROUP BY attempt ORDER BY attempt;
 
--- What the retries achieved: delivered (or read) on a retry, and waiting for one.
--- name: RetryOutcome :one
-SELECT count(*) FILTER (WHERE m.retries > 0 AND (m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL)) AS delivered_by_retry,
-       count(*) FILTER (WHERE m.status = 'pending' AND m.reason = 'retry') AS waiting
-FROM messages m
-WHERE m.account_id = @account_id AND m.broadcast_id = @broadcast_id AND (m.retries > 0 OR m.status = 'pending');
-
 -- When a broadcast's next retry is due (no row: none waits).
 -- name: NextRetry :many
 SELECT due_at FROM messages
