@@ -157,7 +157,7 @@ func Erase(ctx context.Context, db *pgxpool.Pool, rdb redis.UniversalClient, by 
 				return q.EraseAuditData(ctx, queries.EraseAuditDataParams{AccountID: by.AccountID, ContactID: &id, Digits: digits, Email: c.Email})
 			},
 			func() error {
-				return q.EraseFromAudiences(ctx, queries.EraseFromAudiencesParams{AccountID: by.AccountID, Digits: digits})
+				return q.EraseFromAudiences(ctx, queries.EraseFromAudiencesParams{AccountID: by.AccountID, Phone: c.Phone})
 			},
 			func() error { return q.EraseContact(ctx, queries.EraseContactParams{AccountID: by.AccountID, ID: id}) },
 		}

@@ -138,19 +138,18 @@ func (q *Queries) EraseEvents(ctx context.Context, arg EraseEventsParams) error 
 }
 
 const eraseFromAudiences = `-- name: EraseFromAudiences :exec
-UPDATE broadcasts SET audience = jsonb_set(audience, '{phones}',
-    COALESCE((SELECT jsonb_agg(p) FROM jsonb_array_elements_text(audience -> 'phones') p WHERE strpos(p, $1::text) = 0), '[]'))
-WHERE account_id = $2 AND strpos(COALESCE((audience -> 'phones')::text, ''), $1::text) > 0
+UPDATE broadcasts SET audience = jsonb_set(audience, '{phones}', (audience -> 'phones') - $1::text)
+WHERE account_id = $2 AND audience -> 'phones' ? $1::text
 `
 
 type EraseFromAudiencesParams struct {
-	Digits    string
+	Phone     string
 	AccountID int64
 }
 
-// Broadcasts to pasted numbers no longer list the person's.
+// Broadcasts to pasted numbers (E.164, as normalized) no longer list the person's.
 func (q *Queries) EraseFromAudiences(ctx context.Context, arg EraseFromAudiencesParams) error {
-	_, err := q.db.Exec(ctx, eraseFromAudiences, arg.Digits, arg.AccountID)
+	_, err := q.db.Exec(ctx, eraseFromAudiences, arg.Phone, arg.AccountID)
 	return err
 }
 

@@ -73,11 +73,10 @@ WHERE account_id = @account_id AND (target_type = 'contact' AND target_id = @con
     OR strpos(COALESCE(before::text, '') || COALESCE(after::text, ''), @digits::text) > 0
     OR @email::text <> '' AND strpos(COALESCE(before::text, '') || COALESCE(after::text, ''), @email::text) > 0);
 
--- Broadcasts to pasted numbers no longer list the person's.
+-- Broadcasts to pasted numbers (E.164, as normalized) no longer list the person's.
 -- name: EraseFromAudiences :exec
-UPDATE broadcasts SET audience = jsonb_set(audience, '{phones}',
-    COALESCE((SELECT jsonb_agg(p) FROM jsonb_array_elements_text(audience -> 'phones') p WHERE strpos(p, @digits::text) = 0), '[]'))
-WHERE account_id = @account_id AND strpos(COALESCE((audience -> 'phones')::text, ''), @digits::text) > 0;
+UPDATE broadcasts SET audience = jsonb_set(audience, '{phones}', (audience -> 'phones') - @phone::text)
+WHERE account_id = @account_id AND audience -> 'phones' ? @phone::text;
 
 -- The account's portfolios and numbers, whose limiter state in Redis may hold the person.
 -- name: AccountNumbers :many
