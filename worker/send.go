@@ -153,10 +153,11 @@ func (s *Sender) send(ctx context.Context, m message) error {
 		return s.q.SkipMessage(ctx, queries.SkipMessageParams{ID: m.ID, Reason: ptr("opted_out"), ClaimedAt: m.ClaimedAt})
 	}
 	settings, _ := policy.ParseSettings(m.AccountSettings) // malformed settings: the defaults
-	if capped, err := s.cappedRetry(ctx, m, settings); err != nil || capped {
-		if err != nil {
-			return errors.Join(err, s.release(ctx, m, time.Time{}))
-		}
+	capped, err := s.cappedRetry(ctx, m, settings)
+	if err != nil {
+		return errors.Join(err, s.release(ctx, m, time.Time{}))
+	}
+	if capped {
 		s.count(m, "skipped")
 		return s.q.SkipMessage(ctx, queries.SkipMessageParams{ID: m.ID, Reason: ptr("frequency_cap"), ClaimedAt: m.ClaimedAt})
 	}
