@@ -163,7 +163,12 @@ func (c *cluster) start(role string, env ...string) *proc {
 		c.t.Fatal(err)
 	}
 	go func() { p.err = p.cmd.Wait(); logFile.Close(); close(p.done) }()
-	c.t.Cleanup(func() { p.kill() })
+	c.t.Cleanup(func() {
+		p.kill()
+		if c.t.Failed() { // the process's own account of what went wrong, before its directory goes
+			c.t.Logf("dripcast %s (%s), last lines of its log:\n%s", role, addr, p.tail(40))
+		}
+	})
 	deadline := time.Now().Add(20 * time.Second)
 	for !p.healthy() {
 		select {
@@ -200,6 +205,12 @@ func (p *proc) healthy() bool {
 func (p *proc) logs() string {
 	b, _ := os.ReadFile(p.log)
 	return string(b)
+}
+
+// tail answers the last n lines of the process's log.
+func (p *proc) tail(n int) string {
+	lines := strings.Split(strings.TrimRight(p.logs(), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // kill ends the process at once (SIGKILL), as a crash would.
