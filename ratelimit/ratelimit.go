@@ -106,6 +106,9 @@ type Limiter struct {
 	// reseeds shares one portfolio's reseed among the sends that need it at once (every handler
 	// of a worker, after Redis lost its data): one read of a day of its messages, not one each.
 	reseeds singleflight.Group
+	// reseeded holds when each portfolio's last reseed was written (under mu): a send whose check
+	// was asked before then may have seen Redis just before it, and needs no reseed of its own.
+	reseeded map[int64]time.Time
 	// checks sends the admissions of concurrent sends in one pipeline: one write and one read
 	// for all of them, in this process and in Redis, instead of a round trip each.
 	checks *batch.Batcher[admitCall, admitAnswer]
@@ -147,7 +150,8 @@ const slowDownEvery = time.Second
 // Acquire sleeps until a slot that near, and answers "wait" for a later one. usage rebuilds a
 // portfolio's state when Redis has none.
 func New(rdb redis.UniversalClient, usage UsageFunc, pairInterval, maxWait time.Duration) *Limiter {
-	l := &Limiter{Tolerance: DefaultTolerance, rdb: rdb, usage: usage, pair: pairInterval, maxWait: maxWait, slowdown: map[string]slowdown{}}
+	l := &Limiter{Tolerance: DefaultTolerance, rdb: rdb, usage: usage, pair: pairInterval, maxWait: maxWait, slowdown: map[string]slowdown{},
+		reseeded: map[int64]time.Time{}}
 	l.checks = batch.New(1, checksMax, l.admitBatch)
 	return l
 }
@@ -181,7 +185,7 @@ func (l *Limiter) admit(ctx context.Context, s Send, again bool) (Decision, erro
 	call := admitCall{keys: keys, args: args}
 	a, err := l.check(call)
 	if err == nil && a.v[1].(string) == reasonReseed {
-		if err = l.sharedReseed(ctx, s.Portfolio); err == nil {
+		if err = l.sharedReseed(ctx, s.Portfolio, a.asked); err == nil {
 			a, err = l.check(call)
 		}
 	}
@@ -335,11 +339,25 @@ func (l *Limiter) reseed(ctx context.Context, portfolio int64) error {
 // sharedReseed runs one reseed of the portfolio for all the sends that ask meanwhile. It runs
 // apart from the first asker's context, which ends when that send's task does (Asynq loses every
 // task when Redis loses its data): the others must not fail with it. reseedTimeout bounds it.
-func (l *Limiter) sharedReseed(ctx context.Context, portfolio int64) error {
+// A send whose check was asked before the last reseed was written skips it: on a busy machine it
+// may resume only once the shared one is over, and reading a day of messages again is waste.
+func (l *Limiter) sharedReseed(ctx context.Context, portfolio int64, asked time.Time) error {
+	l.mu.Lock()
+	done := l.reseeded[portfolio].After(asked)
+	l.mu.Unlock()
+	if done {
+		return nil
+	}
 	ch := l.reseeds.DoChan(strconv.FormatInt(portfolio, 10), func() (any, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reseedTimeout)
 		defer cancel()
-		return nil, l.reseed(ctx, portfolio)
+		if err := l.reseed(ctx, portfolio); err != nil {
+			return nil, err
+		}
+		l.mu.Lock()
+		l.reseeded[portfolio] = time.Now()
+		l.mu.Unlock()
+		return nil, nil
 	})
 	select {
 	case <-ctx.Done():
