@@ -142,7 +142,7 @@ func noopTasksPerSecond(b *testing.B, n int) (float64, cpuUse) {
 
 // queuedTasks enqueues n send tasks (message ids 1 to n) on a fresh Redis database and answers
 // Asynq servers set up as the worker's, not started.
-func queuedTasks(b *testing.B, n int) worker.Servers {
+func queuedTasks(b *testing.B, n int) *worker.Servers {
 	redisURL := testenv.RedisURL(b)
 	opt, _ := redis.ParseURL(redisURL)
 	rdb := redis.NewClient(opt)

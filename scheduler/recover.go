@@ -10,37 +10,44 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/dripcast/dripcast/redisconn"
 	"github.com/dripcast/dripcast/sendtask"
 )
 
-// redisMark is a key Recover keeps in Redis: when it is gone, Redis lost its data (wiped, or
-// restarted without persistence), and every task with it.
+// redisMark is a key Recover keeps in Redis, holding the replication id of the server it was set
+// on: when it is gone, Redis lost its data (wiped, or restarted without persistence), and every
+// task with it; when it holds another id, another server took over (a replica that Sentinel
+// promoted, which may lack the primary's last writes: tasks enqueued, moved or done), or the
+// server restarted from a snapshot older than its last writes.
 const redisMark = "dripcast:redis-mark"
 
 // Recover re-enqueues messages queued long ago whose task was lost, and marks messages stuck in
 // sending (a worker died mid-send) unknown: never sent again blindly.
 //
 // It looks at every queued message, however recent, on its first run in a process, and on every
-// run for LostAfter after Redis lost its data while this process led. The first run is on a new
-// leader, and a leader killed between marking messages queued and enqueueing them would otherwise
-// hold them up for LostAfter. After a loss every task is gone, and a worker busy with a task then
-// hands its message back to the queue later, when the retry of that task fails (Asynq no longer
-// knows it): sweeping for a while finds those too. A mark missing at a leader's first run may be
-// Redis's first use, so it gets the one sweep of a new leader, not the while: each sweep enqueues
-// every queued message again (a few seconds of every number's sending), and taking every fresh
-// Redis for a lost one made sends dearer for a minute (BenchmarkSends). The first run comes as the
-// leader is elected (an eager job), not up to 10 s later, so a loss in a leader's first seconds is
-// told as one too. Enqueueing is idempotent (the task id is the message's), and the
-// claim guards the rest.
+// run for LostAfter after Redis lost its data (or some of it) while this process led. The first
+// run is on a new leader, and a leader killed between marking messages queued and enqueueing them
+// would otherwise hold them up for LostAfter. After a loss every task is gone, and a worker busy
+// with a task then hands its message back to the queue later, when the retry of that task fails
+// (Asynq no longer knows it): sweeping for a while finds those too. A mark missing at a leader's
+// first run may be Redis's first use, so it gets the one sweep of a new leader, not the while:
+// each sweep enqueues every queued message again (a few seconds of every number's sending), and
+// taking every fresh Redis for a lost one made sends dearer for a minute (BenchmarkSends). The
+// first run comes as the leader is elected (an eager job), not up to 10 s later, so a loss in a
+// leader's first seconds is told as one too. Enqueueing is idempotent (the task id is the
+// message's), and the claim guards the rest.
 func (j *Jobs) Recover(ctx context.Context) error {
-	marked, err := j.rdb.Exists(ctx, redisMark).Result()
-	if err != nil {
+	mark, err := j.rdb.Get(ctx, redisMark).Result()
+	missing := errors.Is(err, redis.Nil)
+	if err != nil && !missing {
 		return err
 	}
+	id := redisconn.ReplicationID(ctx, j.rdb)
 	now := time.Now()
 	switch {
-	case marked == 0 && j.markSeen: // Redis lost its data
+	case missing && j.markSeen, !missing && mark != id: // Redis lost its data, or some of it
 		j.sweepUntil = now.Add(j.LostAfter)
 	case j.sweepUntil.IsZero(): // a new leader
 		j.sweepUntil = now
@@ -56,12 +63,12 @@ func (j *Jobs) Recover(ctx context.Context) error {
 	if err := j.enqueue(ctx, stuck); err != nil {
 		return err
 	}
-	if marked == 0 {
-		if err := j.rdb.Set(ctx, redisMark, time.Now().Unix(), 0).Err(); err != nil {
+	if missing || mark != id {
+		if err := j.rdb.Set(ctx, redisMark, id, 0).Err(); err != nil {
 			return err
 		}
 		if len(stuck) > 0 {
-			j.log.Warn("Redis had lost its data (or this is its first use): queued messages enqueued again", "count", len(stuck))
+			j.log.Warn("Redis had lost its data, or another server took over (or this is its first use): queued messages enqueued again", "count", len(stuck))
 		}
 	}
 	j.markSeen = true

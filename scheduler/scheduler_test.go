@@ -129,16 +129,7 @@ func TestRecoverSweepsForAWhileAfterALoss(t *testing.T) {
 	pool, rdb := testenv.DB(t), testenv.Redis(t)
 	ctx := context.Background()
 	jobs := NewJobs(pool, rdb, nil, quiet, metrics.New(prometheus.NewRegistry()))
-	recoverAndCheck := func(id int64, wantTask bool) {
-		t.Helper()
-		if err := jobs.Recover(ctx); err != nil {
-			t.Fatal(err)
-		}
-		_, err := jobs.tasks.GetTaskInfo(sendtask.Queue, "send:"+strconv.FormatInt(id, 10))
-		if hasTask := err == nil; hasTask != wantTask {
-			t.Fatalf("message %d has a task: %v, want %v (%v)", id, hasTask, wantTask, err)
-		}
-	}
+	recoverAndCheck := func(id int64, wantTask bool) { t.Helper(); checkRecover(t, jobs, id, wantTask) }
 	recoverAndCheck(0, false) // the first run of a new leader
 	for range 2 {
 		recoverAndCheck(queuedMessage(t, pool), false)
@@ -159,6 +150,35 @@ func TestRecoverSweepsForAWhileAfterALoss(t *testing.T) {
 	jobs = NewJobs(pool, rdb, nil, quiet, metrics.New(prometheus.NewRegistry()))
 	recoverAndCheck(queuedMessage(t, pool), true)
 	recoverAndCheck(queuedMessage(t, pool), false)
+}
+
+// Another Redis took over (a replica that Sentinel promoted: the mark holds another server's
+// replication id) and may lack the lost primary's last tasks: Recover sweeps for a while, as
+// after a loss.
+func TestRecoverSweepsAfterAFailover(t *testing.T) {
+	pool, rdb := testenv.DB(t), testenv.Redis(t)
+	jobs := NewJobs(pool, rdb, nil, quiet, metrics.New(prometheus.NewRegistry()))
+	checkRecover(t, jobs, 0, false) // the first run of a new leader
+	checkRecover(t, jobs, queuedMessage(t, pool), false)
+	if err := rdb.Set(context.Background(), redisMark, "the lost primary's id", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	checkRecover(t, jobs, 0, false) // sees the takeover
+	for range 2 {
+		checkRecover(t, jobs, queuedMessage(t, pool), true)
+	}
+}
+
+// checkRecover runs Recover and checks whether message id has a task after it.
+func checkRecover(t *testing.T, jobs *Jobs, id int64, wantTask bool) {
+	t.Helper()
+	if err := jobs.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := jobs.tasks.GetTaskInfo(sendtask.Queue, "send:"+strconv.FormatInt(id, 10))
+	if hasTask := err == nil; hasTask != wantTask {
+		t.Fatalf("message %d has a task: %v, want %v (%v)", id, hasTask, wantTask, err)
+	}
 }
 
 // queuedMessage inserts a message queued now (with its account, number, template, broadcast and

@@ -6,6 +6,12 @@
 #                              and a development DRIPCAST_SECRET_KEYS kept in .services/
 #   scripts/services.sh down   stop both
 #   scripts/services.sh env    print the exports of running services
+#   scripts/services.sh sentinel
+#                              a Redis primary, a replica and three Sentinels (Debian's
+#                              redis-sentinel) watching them as `dripcast`; prints the
+#                              DRIPCAST_REDIS_URL export that names the Sentinels (pids and ports
+#                              in .services/sentinel/)
+#   scripts/services.sh sentinel-down   stop them
 #
 # When DRIPCAST_DATABASE_URL and DRIPCAST_REDIS_URL are both set already, `up` starts nothing and
 # echoes them: that is how a user points Dripcast at servers of their own.
@@ -33,6 +39,7 @@ install_missing() {
   local pkgs=()
   [ -n "$(pgbin || true)" ] || pkgs+=(postgresql)
   command -v redis-server >/dev/null || pkgs+=(redis-server)
+  [ "${1:-}" != sentinel ] || command -v redis-sentinel >/dev/null || pkgs+=(redis-sentinel)
   [ ${#pkgs[@]} -eq 0 ] && return 0
   say "installing ${pkgs[*]} from Debian's packages"
   local sudo=()
@@ -149,9 +156,73 @@ down() {
   rm -f "$envfile"
 }
 
+# sentinel_up starts a primary and a replica of it, then three Sentinels (quorum 2) that call the
+# primary down after a second without an answer and promote the replica. They keep no data on
+# disk: a Redis that comes back empty is one Dripcast already survives (the queue is fed again from
+# Postgres).
+sentinel_up() {
+  install_missing sentinel
+  local d=$dir/sentinel primary replica port urls=()
+  sentinel_down 2>/dev/null || true
+  rm -rf "$d"
+  mkdir -p "$d"
+  primary=$(free_port)
+  replica=$(free_port)
+  redis_node "$d/primary" "$primary"
+  redis_node "$d/replica" "$replica" --replicaof 127.0.0.1 "$primary"
+  for s in s1 s2 s3; do
+    port=$(free_port)
+    mkdir -p "$d/$s"
+    cat > "$d/$s/sentinel.conf" <<CONF
+port $port
+bind 127.0.0.1
+daemonize yes
+pidfile $d/$s/pid
+logfile $d/$s/log
+dir $d/$s
+sentinel monitor dripcast 127.0.0.1 $primary 2
+sentinel down-after-milliseconds dripcast 1000
+sentinel failover-timeout dripcast 10000
+CONF
+    redis-sentinel "$d/$s/sentinel.conf" >/dev/null
+    echo "$port" > "$d/$s/port"
+    urls+=("127.0.0.1:$port")
+  done
+  for s in s1 s2 s3; do wait_ping "$(cat "$d/$s/port")"; done
+  say "Redis primary on 127.0.0.1:$primary, replica on 127.0.0.1:$replica, Sentinels on ${urls[*]}"
+  echo "export DRIPCAST_REDIS_URL='redis://${urls[0]}/0?master_name=dripcast&addr=${urls[1]}&addr=${urls[2]}'"
+}
+
+# redis_node starts a Redis server of the Sentinel set in folder $1 on port $2 (more flags after).
+redis_node() {
+  local d=$1 port=$2
+  shift 2
+  mkdir -p "$d"
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$d/pid" --logfile "$d/log" --dir "$d" --maxmemory-policy noeviction "$@" >/dev/null
+  echo "$port" > "$d/port"
+  wait_ping "$port"
+}
+
+wait_ping() {
+  for _ in $(seq 1 50); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done
+  say "nothing answers on port $1"; return 1
+}
+
+sentinel_down() {
+  local pid
+  for f in "$dir"/sentinel/*/pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    kill "$pid" 2>/dev/null || true
+  done
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
   env) cat "$envfile" ;;
-  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+  sentinel) sentinel_up ;;
+  sentinel-down) sentinel_down ;;
+  *) echo "usage: $0 up|down|env|sentinel|sentinel-down" >&2; exit 2 ;;
 esac

@@ -9,14 +9,19 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/dripcast/dripcast/redisconn"
 	"github.com/dripcast/dripcast/sendtask"
 )
 
 // Servers are the Asynq servers of one worker process. A server takes tasks off Redis one at a
 // time (a round trip each), which caps it near 9,000 tasks/s on a 2-core machine whatever its
-// concurrency; several servers take them in parallel.
-type Servers []*asynq.Server
+// concurrency; several servers take them in parallel, each on connections of its own.
+type Servers struct {
+	servers []*asynq.Server
+	clients []*redis.Client
+}
 
 // Polling: an idle server looks for new tasks every 50–150 ms (Asynq's default, 0.5–1.5 s, would
 // delay a drip step or a broadcast's first send by that much), and moves retries that fell due
@@ -26,19 +31,21 @@ const (
 	delayedCheckInterval = 500 * time.Millisecond
 )
 
-// New builds count servers on redisURL sharing concurrency handlers between them, with a
-// slog-backed logger.
-func New(redisURL string, count, concurrency int, log *slog.Logger) (Servers, error) {
-	opt, err := asynq.ParseRedisURI(redisURL)
-	if err != nil {
-		return nil, fmt.Errorf("DRIPCAST_REDIS_URL: %w", err)
-	}
+// New builds count servers on redisURL (a server's URL or Sentinels', as redisconn reads it)
+// sharing concurrency handlers between them, with a slog-backed logger.
+func New(redisURL string, count, concurrency int, log *slog.Logger) (*Servers, error) {
 	if count < 1 || concurrency < count {
 		return nil, fmt.Errorf("%d servers for %d handlers: want at least one handler per server", count, concurrency)
 	}
-	servers := make(Servers, count)
-	for i := range servers {
-		servers[i] = asynq.NewServer(opt, asynq.Config{
+	s := &Servers{}
+	for range count {
+		rdb, err := redisconn.New(redisURL, nil)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.clients = append(s.clients, rdb)
+		s.servers = append(s.servers, asynq.NewServerFromRedisClient(rdb, asynq.Config{
 			Concurrency:              (concurrency + count - 1) / count,
 			Queues:                   map[string]int{sendtask.Queue: 1},
 			IsFailure:                isFailure,
@@ -47,27 +54,35 @@ func New(redisURL string, count, concurrency int, log *slog.Logger) (Servers, er
 			DelayedTaskCheckInterval: delayedCheckInterval,
 			Logger:                   asynqLogger{log},
 			LogLevel:                 asynq.WarnLevel,
-		})
+		}))
 	}
-	return servers, nil
+	return s, nil
 }
 
 // Start starts every server with h.
-func (s Servers) Start(h asynq.Handler) error {
+func (s *Servers) Start(h asynq.Handler) error {
 	var errs []error
-	for _, srv := range s {
+	for _, srv := range s.servers {
 		errs = append(errs, srv.Start(h))
 	}
 	return errors.Join(errs...)
 }
 
-// Shutdown stops every server at once, each waiting for its running handlers.
-func (s Servers) Shutdown() {
+// Shutdown stops every server at once, each waiting for its running handlers, then closes their
+// connections (a server made on a client leaves them open).
+func (s *Servers) Shutdown() {
 	var wg sync.WaitGroup
-	for _, srv := range s {
+	for _, srv := range s.servers {
 		wg.Go(srv.Shutdown)
 	}
 	wg.Wait()
+	s.close()
+}
+
+func (s *Servers) close() {
+	for _, rdb := range s.clients {
+		rdb.Close()
+	}
 }
 
 // asynqLogger adapts slog to asynq's logger.

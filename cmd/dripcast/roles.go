@@ -32,6 +32,7 @@ import (
 	"github.com/dripcast/dripcast/people"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/ratelimit"
+	"github.com/dripcast/dripcast/redisconn"
 	"github.com/dripcast/dripcast/scheduler"
 	"github.com/dripcast/dripcast/secrets"
 	"github.com/dripcast/dripcast/sendtask"
@@ -59,7 +60,7 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 		return err
 	}
 	defer pool.Close()
-	rdb, err := openRedis(ctx, cfg.RedisURL)
+	rdb, err := redisconn.Open(ctx, cfg.RedisURL, ratelimit.OnConnect)
 	if err != nil {
 		return err
 	}
@@ -182,19 +183,6 @@ func collectLessOften() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(workerGOGC)
 	}
-}
-
-func openRedis(ctx context.Context, url string) (*redis.Client, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("DRIPCAST_REDIS_URL: %w", err)
-	}
-	rdb := redis.NewClient(opt)
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("reach redis: %w", err)
-	}
-	return rdb, nil
 }
 
 // pprofHandler serves Go's profiles (DRIPCAST_PPROF_ADDR).

@@ -60,7 +60,7 @@ func TestComposeFile(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"postgres", "redis", "migrate", "api", "scheduler", "worker", "metasim", "prometheus", "grafana"} {
+	for _, name := range []string{"postgres", "redis", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3", "migrate", "api", "scheduler", "worker", "metasim", "prometheus", "grafana"} {
 		if _, ok := p.Services[name]; !ok {
 			t.Errorf("no %s service", name)
 		}
@@ -89,7 +89,16 @@ func TestComposeFile(t *testing.T) {
 			}
 		}
 	}
-	if cmd := p.Services["redis"].Command; !slices.Contains(cmd, "noeviction") {
-		t.Errorf("redis must not evict queued work: %v", cmd)
+	for _, name := range []string{"redis", "redis-replica"} {
+		if cmd := p.Services[name].Command; !slices.Contains(cmd, "noeviction") {
+			t.Errorf("%s must not evict queued work: %v", name, cmd)
+		}
+	}
+	// Dripcast asks the three Sentinels for the primary.
+	url := *p.Services["worker"].Environment["DRIPCAST_REDIS_URL"]
+	for _, sentinel := range []string{"sentinel-1", "sentinel-2", "sentinel-3"} {
+		if !strings.Contains(url, sentinel+":26379") || !strings.Contains(url, "master_name=dripcast") {
+			t.Errorf("DRIPCAST_REDIS_URL %s does not name %s and the master dripcast", url, sentinel)
+		}
 	}
 }
