@@ -5,6 +5,7 @@ package redisconn
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 
@@ -73,4 +74,14 @@ func ReplicationID(ctx context.Context, c interface {
 		}
 	}
 	return ""
+}
+
+// LogTo sends go-redis's own messages (a Sentinel naming a new primary, a failed dial) to log, at
+// info level, instead of the standard logger's plain lines on stderr.
+func LogTo(log *slog.Logger) { redis.SetLogger(goRedisLog{log}) }
+
+type goRedisLog struct{ log *slog.Logger }
+
+func (l goRedisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.InfoContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }

@@ -1,7 +1,9 @@
 package redisconn
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -50,5 +52,18 @@ func TestOpenRunsTheHook(t *testing.T) {
 	}
 	if _, err := Open(context.Background(), "redis://127.0.0.1:1/0", nil); err == nil || !strings.Contains(err.Error(), "reach redis") {
 		t.Fatalf("an unreachable Redis: %v", err)
+	}
+}
+
+// go-redis's own messages go to the process's log.
+func TestLogTo(t *testing.T) {
+	var buf bytes.Buffer
+	LogTo(slog.New(slog.NewJSONHandler(&buf, nil)))
+	defer LogTo(slog.Default())
+	if _, err := Open(context.Background(), "redis://127.0.0.1:1/0", nil); err == nil {
+		t.Fatal("reached a Redis on port 1")
+	}
+	if !strings.Contains(buf.String(), `"msg":"redis: `) {
+		t.Fatalf("go-redis logged %q", buf.String())
 	}
 }

@@ -60,6 +60,7 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 		return err
 	}
 	defer pool.Close()
+	redisconn.LogTo(log)
 	rdb, err := redisconn.Open(ctx, cfg.RedisURL, ratelimit.OnConnect)
 	if err != nil {
 		return err
