@@ -47,6 +47,10 @@ chaos: ## every fault scenario CHAOS_RUNS times (5), then a table of what each s
 	    END {for (k in r) printf "%-22s %5d %9d %10d %5d %8d %8d %6d %10d %10.1f\n", k, r[k], v[k,3], v[k,4], v[k,5], v[k,6], v[k,7], v[k,8], v[k,9], t[k]}' | sort; \
 	  echo "(sums over the runs; recover_s: the slowest run, from the fault to every message final)"; exit $$status
 
+.PHONY: backup-check
+backup-check: ## a full pgBackRest backup, WAL archived while a broadcast sends, a restore to a chosen instant, checked row by row (e2e TestBackupRestore)
+	@$(SERVICES) && go test -count=1 -run '^TestBackupRestore$$' -v ./e2e
+
 .PHONY: build
 build: ## build bin/dripcast
 	go build -o bin/dripcast ./cmd/dripcast

@@ -281,11 +281,16 @@ type chaos struct {
 // within about 6 s (the outage, its write's back-off of up to 2 s, a new connection), longer on a
 // loaded machine, and with 5 s a restart of Postgres left a few claims unknown in CI.
 func newChaos(t *testing.T, simCfg metasim.Config, mps, tier int, env ...string) *chaos {
+	return newChaosOn(t, testenv.DatabaseURL(t), simCfg, mps, tier, env...)
+}
+
+// newChaosOn is newChaos on a migrated database of the test's own.
+func newChaosOn(t *testing.T, dbURL string, simCfg metasim.Config, mps, tier int, env ...string) *chaos {
 	simCfg.TimeScale = 100
 	simCfg.DefaultTier = tier
 	simCfg.PairInterval = 6 * time.Second
 	env = append([]string{"DRIPCAST_SENDING_TIMEOUT=15s", "DRIPCAST_META_TIMEOUT=2s", fmt.Sprint("DRIPCAST_DRIP_TIME_SCALE=", dripScale)}, env...)
-	c := &chaos{cluster: newCluster(t, simCfg, true, env...), mps: mps, tier: tier}
+	c := &chaos{cluster: newClusterOn(t, dbURL, simCfg, true, env...), mps: mps, tier: tier}
 	c.sim.AddTemplate(metasim.Template{Name: "welcome", Language: "en", Category: "utility", Params: map[string]int{"body": 1}})
 	return c
 }

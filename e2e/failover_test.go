@@ -65,7 +65,7 @@ type sentinelSet struct {
 func startSentinels(t *testing.T) sentinelSet {
 	t.Helper()
 	dir := t.TempDir()
-	script, _ := filepath.Abs("../scripts/services.sh")
+	script := scriptPath(t, "services.sh")
 	cmd := exec.Command(script, "sentinel")
 	cmd.Env = append(os.Environ(), "DRIPCAST_SERVICES_DIR="+dir)
 	out, err := cmd.Output()

@@ -67,7 +67,13 @@ func binary(t testing.TB) string {
 // holds the default.
 func newCluster(t testing.TB, simCfg metasim.Config, hooks bool, env ...string) *cluster {
 	t.Helper()
-	dbURL, redisURL := testenv.DatabaseURL(t), testenv.RedisURL(t)
+	return newClusterOn(t, testenv.DatabaseURL(t), simCfg, hooks, env...)
+}
+
+// newClusterOn is newCluster on a migrated database of the test's own.
+func newClusterOn(t testing.TB, dbURL string, simCfg metasim.Config, hooks bool, env ...string) *cluster {
+	t.Helper()
+	redisURL := testenv.RedisURL(t)
 	ctx := context.Background()
 	pool, err := db.Open(ctx, dbURL, 10)
 	if err != nil {

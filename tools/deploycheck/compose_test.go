@@ -25,7 +25,8 @@ func load(env map[string]string) (*types.Project, error) {
 
 // required is what the stack refuses to start without: no secret and no password has a default.
 var required = map[string]string{"DRIPCAST_SECRET_KEYS": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-	"POSTGRES_PASSWORD": "pg-pass", "GRAFANA_DB_PASSWORD": "gf-db-pass", "GRAFANA_ADMIN_PASSWORD": "gf-admin-pass"}
+	"POSTGRES_PASSWORD": "pg-pass", "GRAFANA_DB_PASSWORD": "gf-db-pass", "GRAFANA_ADMIN_PASSWORD": "gf-admin-pass",
+	"BACKUP_PASSPHRASE": "backup-pass"}
 
 func TestComposeFile(t *testing.T) {
 	for name := range required {
@@ -93,6 +94,10 @@ func TestComposeFile(t *testing.T) {
 		if cmd := p.Services[name].Command; !slices.Contains(cmd, "noeviction") {
 			t.Errorf("%s must not evict queued work: %v", name, cmd)
 		}
+	}
+	// Postgres archives its WAL with pgBackRest, into the backups' volume.
+	if cmd := strings.Join(p.Services["postgres"].Command, " "); !strings.Contains(cmd, "archive_command=pgbackrest --stanza=dripcast archive-push") {
+		t.Errorf("postgres does not archive its WAL with pgBackRest: %s", cmd)
 	}
 	// Dripcast asks the three Sentinels for the primary.
 	url := *p.Services["worker"].Environment["DRIPCAST_REDIS_URL"]
