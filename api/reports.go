@@ -17,11 +17,11 @@ func (s *Server) broadcastReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	report, err := broadcast.LoadReport(r.Context(), s.q, b)
+	report, err := broadcast.LoadReport(r.Context(), s.read, b)
 	if err != nil {
 		return err
 	}
-	billing, err := costs.OfBroadcast(r.Context(), s.q, b.AccountID, b.ID)
+	billing, err := costs.OfBroadcast(r.Context(), s.read, b.AccountID, b.ID)
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func (s *Server) accountCosts(w http.ResponseWriter, r *http.Request) error {
 	if to == "" {
 		to = today.Format(time.DateOnly)
 	}
-	days, err := costs.Daily(r.Context(), s.q, caller(r.Context()).AccountID, from, to)
+	days, err := costs.Daily(r.Context(), s.read, caller(r.Context()).AccountID, from, to)
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func (s *Server) broadcastRecipients(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	params.After, params.Lim = after, int32(limit+1)
-	rows, err := s.q.ListRecipients(r.Context(), params)
+	rows, err := s.read.ListRecipients(r.Context(), params)
 	if err != nil {
 		return err
 	}
@@ -127,5 +127,5 @@ func (s *Server) broadcastRecipients(w http.ResponseWriter, r *http.Request) err
 func (s *Server) recipientsCSV(w http.ResponseWriter, r *http.Request, b queries.Broadcast, status *queries.MessageStatus) error {
 	w.Header().Set("Content-Type", "text/csv")
 	w.Header().Set("Content-Disposition", `attachment; filename="broadcast-`+strconv.FormatInt(b.ID, 10)+`-recipients.csv"`)
-	return broadcast.ExportRecipients(r.Context(), s.db, caller(r.Context()).actor(), w, b, status, false)
+	return broadcast.ExportRecipients(r.Context(), s.q, s.read, caller(r.Context()).actor(), w, b, status, false)
 }

@@ -89,7 +89,7 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	entries, err := audit.List(r.Context(), s.q, caller(r.Context()).AccountID, f, before, int32(limit+1))
+	entries, err := audit.List(r.Context(), s.read, caller(r.Context()).AccountID, f, before, int32(limit+1))
 	if err != nil {
 		return err
 	}

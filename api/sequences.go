@@ -94,7 +94,7 @@ func (s *Server) sequenceReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rep, err := drip.LoadReport(r.Context(), s.q, caller(r.Context()).AccountID, seq.ID)
+	rep, err := drip.LoadReport(r.Context(), s.read, caller(r.Context()).AccountID, seq.ID)
 	if err != nil {
 		return err
 	}

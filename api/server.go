@@ -31,6 +31,11 @@ import (
 
 // Options of the API.
 type Options struct {
+	// Replica, when set, is a streaming replica of the database: reports, recipient lists and
+	// exports, costs and the audit log read it, so their long scans take no CPU or I/O from the
+	// sends. Lookups that must see the caller's own writes (the broadcast a report is of) stay on
+	// the primary: a report of a broadcast just made shows the replica's lag, never a 404.
+	Replica        *pgxpool.Pool
 	MaxBodyBytes   int64 // JSON bodies
 	ImportMaxBytes int64 // one contact import
 	ImportMaxRows  int
@@ -66,6 +71,7 @@ type Options struct {
 type Server struct {
 	db      *pgxpool.Pool
 	q       *queries.Queries
+	read    *queries.Queries // the replica's, or q
 	rdb     redis.UniversalClient
 	log     *slog.Logger
 	opts    Options
@@ -102,7 +108,11 @@ func New(pool *pgxpool.Pool, rdb redis.UniversalClient, log *slog.Logger, opts O
 	if opts.HookReadTimeout <= 0 {
 		opts.HookReadTimeout = 15 * time.Second
 	}
-	return &Server{db: pool, q: queries.New(pool), rdb: rdb, log: log, opts: opts,
+	read := queries.New(pool)
+	if opts.Replica != nil {
+		read = queries.New(opts.Replica)
+	}
+	return &Server{db: pool, q: queries.New(pool), read: read, rdb: rdb, log: log, opts: opts,
 		metrics: newHTTPMetrics(reg), gather: gather,
 		limits:       newBuckets[int64](rate.Limit(opts.KeyRate), opts.KeyBurst),
 		hookFailures: newBuckets[netip.Addr](rate.Limit(opts.HookFailureRate), opts.HookFailureBurst)}

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/dripcast/dripcast/audit"
 	"github.com/dripcast/dripcast/invalid"
 	"github.com/dripcast/dripcast/phone"
@@ -36,10 +34,10 @@ func StatusFilter(st string) (*queries.MessageStatus, error) {
 // ExportRecipients writes every recipient of b (of one status, when status is set) as CSV, a page
 // of rows at a time, after an audit entry: who took the list. Free-text cells that a spreadsheet
 // would run as a formula are neutralized; with masked, phone numbers are masked (an analyst's
-// download).
-func ExportRecipients(ctx context.Context, db *pgxpool.Pool, by audit.Actor, w io.Writer, b queries.Broadcast,
+// download). The audit entry goes through q (the primary), the rows are read through read (a
+// replica's queries, or q).
+func ExportRecipients(ctx context.Context, q, read *queries.Queries, by audit.Actor, w io.Writer, b queries.Broadcast,
 	status *queries.MessageStatus, masked bool) error {
-	q := queries.New(db)
 	if err := audit.Record(ctx, q, by, "broadcast.export_recipients", "broadcast", b.ID, nil, map[string]any{"status": status}); err != nil {
 		return err
 	}
@@ -49,7 +47,7 @@ func ExportRecipients(ctx context.Context, db *pgxpool.Pool, by audit.Actor, w i
 		"retried", "retry_attempts", "last_retried_at"})
 	params.Lim = 5000
 	for {
-		rows, err := q.ListRecipients(ctx, params)
+		rows, err := read.ListRecipients(ctx, params)
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 // Config is every setting of every role. The README lists each variable.
 type Config struct {
 	DatabaseURL       string        // DRIPCAST_DATABASE_URL
+	ReplicaURL        string        // DRIPCAST_DATABASE_REPLICA_URL: optional, for reports and exports
 	RedisURL          string        // DRIPCAST_REDIS_URL
 	HTTPAddr          string        // DRIPCAST_HTTP_ADDR
 	LogFormat         string        // DRIPCAST_LOG_FORMAT: json or text
@@ -68,6 +69,7 @@ func Load() (Config, error) {
 	p := parser{}
 	c := Config{
 		DatabaseURL:        p.str("DRIPCAST_DATABASE_URL", ""),
+		ReplicaURL:         p.str("DRIPCAST_DATABASE_REPLICA_URL", ""),
 		RedisURL:           p.str("DRIPCAST_REDIS_URL", "redis://127.0.0.1:6379/0"),
 		HTTPAddr:           p.str("DRIPCAST_HTTP_ADDR", "127.0.0.1:8080"),
 		LogFormat:          p.oneOf("DRIPCAST_LOG_FORMAT", "text", "json", "text"),

@@ -64,7 +64,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, v *visit) er
 	var entries []audit.Entry
 	if len(errs) == 0 {
 		var err error
-		if entries, err = audit.List(r.Context(), c.q, v.sess.AccountID, f, before, auditPageSize+1); err != nil {
+		if entries, err = audit.List(r.Context(), c.read, v.sess.AccountID, f, before, auditPageSize+1); err != nil {
 			return err
 		}
 	}

@@ -549,7 +549,7 @@ func (c *Console) liveOf(r *http.Request, v *visit) (live, error) {
 	}
 	ctx, account := r.Context(), v.sess.AccountID
 	l := live{B: b}
-	if l.Report, err = broadcast.LoadReport(ctx, c.q, b); err != nil {
+	if l.Report, err = broadcast.LoadReport(ctx, c.read, b); err != nil {
 		return l, err
 	}
 	if l.Held, err = c.q.BroadcastHeld(ctx, queries.BroadcastHeldParams{AccountID: account, BroadcastID: &b.ID}); err != nil {
@@ -674,7 +674,7 @@ func (c *Console) recipientsCSV(w http.ResponseWriter, r *http.Request, v *visit
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="broadcast-%d-recipients.csv"`, b.ID))
-	return broadcast.ExportRecipients(r.Context(), c.db, v.sess.Actor(v.ip), w, b, status, newFormat(v.sess).masked)
+	return broadcast.ExportRecipients(r.Context(), c.q, c.read, v.sess.Actor(v.ip), w, b, status, newFormat(v.sess).masked)
 }
 
 // audienceOf describes a stored audience for people.

@@ -49,12 +49,16 @@ type Options struct {
 	// Drips enrolls contacts by hand; one on the real clock, counting into a registry of its own,
 	// when nil.
 	Drips *drip.Engine
+	// Replica, when set, serves the reads of reports, recipient lists and exports, and of the audit
+	// log (a streaming replica: see api.Options.Replica).
+	Replica *pgxpool.Pool
 }
 
 // Console holds what the pages share.
 type Console struct {
 	db     *pgxpool.Pool
 	q      *queries.Queries
+	read   *queries.Queries // the replica's, or q
 	people *people.Service
 	sender broadcast.Sender
 	drips  *drip.Engine
@@ -76,7 +80,11 @@ func New(db *pgxpool.Pool, log *slog.Logger, opts Options) *Console {
 	if opts.Drips == nil {
 		opts.Drips = drip.New(db, clock.Real{}, log, metrics.New(prometheus.NewRegistry()))
 	}
-	return &Console{db: db, q: queries.New(db), people: people.New(db, opts.Secrets),
+	read := queries.New(db)
+	if opts.Replica != nil {
+		read = queries.New(opts.Replica)
+	}
+	return &Console{db: db, q: queries.New(db), read: read, people: people.New(db, opts.Secrets),
 		sender: broadcast.Sender{Meta: opts.Meta, Secrets: opts.Secrets}, drips: opts.Drips, log: log, opts: opts}
 }
 

@@ -64,7 +64,7 @@ func (c *Console) showSequence(w http.ResponseWriter, r *http.Request, v *visit,
 		return err
 	}
 	ctx, account := r.Context(), v.sess.AccountID
-	rep, err := drip.LoadReport(ctx, c.q, account, seq.ID)
+	rep, err := drip.LoadReport(ctx, c.read, account, seq.ID)
 	if err != nil {
 		return err
 	}

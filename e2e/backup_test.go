@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,7 +33,7 @@ func TestBackupRestore(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil { // the postgres user runs the servers in it
 		t.Fatal(err)
 	}
-	dbURL := backupScript(t, "DATABASE_URL", "up", dir)
+	dbURL := runScript(t, nil, "DATABASE_URL", "backup.sh", "up", dir)
 	t.Cleanup(func() { _ = exec.Command(scriptPath(t, "backup.sh"), "down", dir).Run() })
 	if err := db.Migrate(context.Background(), dbURL, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func TestBackupRestore(t *testing.T) {
 	start := time.Now()
 	// pgBackRest reads milliseconds: the next one after the instant, so nothing before it is cut.
 	target := at.UTC().Truncate(time.Millisecond).Add(time.Millisecond).Format("2006-01-02 15:04:05.000-07:00")
-	restored := backupScript(t, "RESTORED_URL", "restore", dir, target)
+	restored := runScript(t, nil, "RESTORED_URL", "backup.sh", "restore", dir, target)
 	rto := time.Since(start)
 	got, _ := sentBefore(t, restored)
 	if missing := len(slices.DeleteFunc(slices.Clone(sent), func(id int64) bool { _, ok := slices.BinarySearch(got, id); return ok })); missing > 0 {
@@ -100,20 +101,21 @@ func (c *chaos) archiveLag() time.Duration {
 	return lag
 }
 
-// backupScript runs scripts/backup.sh and answers the value it printed for key.
-func backupScript(t *testing.T, key string, args ...string) string {
+// runScript runs scripts/name with env added to the test's, and answers the value it printed for
+// key (a line KEY=value, or export KEY=value with the value maybe quoted).
+func runScript(t *testing.T, env []string, key, name string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(scriptPath(t, "backup.sh"), args...).Output()
+	cmd := exec.Command(scriptPath(t, name), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("backup.sh %v: %v\n%s%s", args, err, out, stderr)
+		t.Fatalf("%s %v: %v\n%s%s", name, args, err, out, stderr.String())
 	}
-	m := regexp.MustCompile(`(?m)^` + key + `=(\S+)$`).FindSubmatch(out)
+	m := regexp.MustCompile(`(?m)^(?:export )?` + key + `='?([^'\s]+)'?$`).FindSubmatch(out)
 	if m == nil {
-		t.Fatalf("backup.sh %v printed no %s: %s", args, key, out)
+		t.Fatalf("%s %v printed no %s: %s", name, args, key, out)
 	}
 	return string(m[1])
 }

@@ -65,23 +65,14 @@ type sentinelSet struct {
 func startSentinels(t *testing.T) sentinelSet {
 	t.Helper()
 	dir := t.TempDir()
-	script := scriptPath(t, "services.sh")
-	cmd := exec.Command(script, "sentinel")
-	cmd.Env = append(os.Environ(), "DRIPCAST_SERVICES_DIR="+dir)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("services.sh sentinel: %v\n%s", err, out)
-	}
-	m := regexp.MustCompile(`DRIPCAST_REDIS_URL='([^']+)'`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("services.sh sentinel printed no URL: %s", out)
-	}
+	env := []string{"DRIPCAST_SERVICES_DIR=" + dir}
+	url := runScript(t, env, "DRIPCAST_REDIS_URL", "services.sh", "sentinel")
 	t.Cleanup(func() {
-		down := exec.Command(script, "sentinel-down")
-		down.Env = cmd.Env
+		down := exec.Command(scriptPath(t, "services.sh"), "sentinel-down")
+		down.Env = append(os.Environ(), env...)
 		_ = down.Run()
 	})
-	return sentinelSet{dir: filepath.Join(dir, "sentinel"), url: string(m[1])}
+	return sentinelSet{dir: filepath.Join(dir, "sentinel"), url: url}
 }
 
 func (s sentinelSet) read(t *testing.T, node, file string) string {

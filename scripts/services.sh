@@ -6,6 +6,9 @@
 #                              and a development DRIPCAST_SECRET_KEYS kept in .services/
 #   scripts/services.sh down   stop both
 #   scripts/services.sh env    print the exports of running services
+#   scripts/services.sh replica
+#                              a streaming replica of that Postgres (pg_basebackup); prints the
+#                              DRIPCAST_DATABASE_REPLICA_URL export (`down` stops it too)
 #   scripts/services.sh sentinel
 #                              a Redis primary, a replica and three Sentinels (Debian's
 #                              redis-sentinel) watching them as `dripcast`; prints the
@@ -147,6 +150,9 @@ down() {
   local d bin
   d=$(pg_dir)
   bin=$(pgbin || true)
+  if [ -n "$bin" ] && [ -f "$d-replica/data/PG_VERSION" ]; then
+    as_pg "$bin/pg_ctl" -D "$d-replica/data" -m fast stop >/dev/null 2>&1 && say "Postgres replica stopped" || true
+  fi
   if [ -n "$bin" ] && [ -f "$d/data/PG_VERSION" ]; then
     as_pg "$bin/pg_ctl" -D "$d/data" -m fast stop >/dev/null 2>&1 && say "Postgres stopped" || true
   fi
@@ -154,6 +160,33 @@ down() {
     redis-cli -p "$(cat "$dir/redis/port")" shutdown nosave >/dev/null 2>&1 && say "Redis stopped" || true
   fi
   rm -f "$envfile"
+}
+
+# replica_up starts a hot standby of the Postgres of `up`, streaming its WAL (the replication
+# connection initdb's trust rules allow on loopback), with as many connections as the primary
+# (a standby refuses to start with fewer).
+replica_up() {
+  local bin d primary port
+  bin=$(pgbin)
+  d=$(pg_dir)-replica
+  primary=$(cat "$(pg_dir)/port")
+  as_pg "$bin/pg_isready" -q -h 127.0.0.1 -p "$primary" || { say "start the primary first: $0 up"; return 1; }
+  mkdir -p "$d"
+  [ "$(id -u)" = 0 ] && chown postgres: "$d"
+  if as_pg "$bin/pg_ctl" -D "$d/data" status >/dev/null 2>&1; then
+    port=$(cat "$d/port")
+  else
+    if [ ! -f "$d/data/PG_VERSION" ]; then
+      say "pg_basebackup into $d/data"
+      as_pg "$bin/pg_basebackup" -h 127.0.0.1 -p "$primary" -U postgres -D "$d/data" -R -X stream --checkpoint=fast
+    fi
+    port=$(free_port)
+    as_pg sh -c "echo $port > '$d/port'"
+    as_pg "$bin/pg_ctl" -D "$d/data" -l "$d/log" -w -t 60 -o \
+      "-c listen_addresses=127.0.0.1 -p $port -k $d -c max_connections=300 -c hot_standby=on" start >/dev/null
+  fi
+  say "streaming replica on 127.0.0.1:$port"
+  echo "export DRIPCAST_DATABASE_REPLICA_URL=postgres://postgres@127.0.0.1:$port/dripcast?sslmode=disable"
 }
 
 # sentinel_up starts a primary and a replica of it, then three Sentinels (quorum 2) that call the
@@ -222,7 +255,8 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   env) cat "$envfile" ;;
+  replica) replica_up ;;
   sentinel) sentinel_up ;;
   sentinel-down) sentinel_down ;;
-  *) echo "usage: $0 up|down|env|sentinel|sentinel-down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|env|replica|sentinel|sentinel-down" >&2; exit 2 ;;
 esac

@@ -60,6 +60,13 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 		return err
 	}
 	defer pool.Close()
+	var replica *pgxpool.Pool
+	if cfg.ReplicaURL != "" {
+		if replica, err = db.Open(ctx, cfg.ReplicaURL, cfg.DBMaxConns); err != nil {
+			return fmt.Errorf("DRIPCAST_DATABASE_REPLICA_URL: %w", err)
+		}
+		defer replica.Close()
+	}
 	redisconn.LogTo(log)
 	rdb, err := redisconn.Open(ctx, cfg.RedisURL, ratelimit.OnConnect)
 	if err != nil {
@@ -80,8 +87,8 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 	drips := drip.New(pool, cfg.DripClock(), log, sending) // one clock for the API and the scheduler of this process
 	meta := whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout)
 	pages := console.New(pool, log, console.Options{Secrets: box, Meta: meta, TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL,
-		ImportMaxBytes: cfg.ImportMaxBytes, ImportMaxRows: cfg.ImportMaxRows, Drips: drips})
-	srv := api.New(pool, rdb, log, api.Options{MaxBodyBytes: cfg.MaxBodyBytes, ImportMaxBytes: cfg.ImportMaxBytes,
+		ImportMaxBytes: cfg.ImportMaxBytes, ImportMaxRows: cfg.ImportMaxRows, Drips: drips, Replica: replica})
+	srv := api.New(pool, rdb, log, api.Options{Replica: replica, MaxBodyBytes: cfg.MaxBodyBytes, ImportMaxBytes: cfg.ImportMaxBytes,
 		ImportMaxRows: cfg.ImportMaxRows, Secrets: box, WebhookVerifyToken: cfg.WebhookVerifyToken,
 		Meta: meta, Metrics: sending, Drips: drips,
 		TrustedProxies: cfg.TrustedProxies, KeyRate: float64(cfg.KeyRateLimit), KeyBurst: cfg.KeyBurst,
