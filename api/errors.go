@@ -54,6 +54,10 @@ func errInvalid(e *invalid.Error) *Error {
 		status = http.StatusNotFound
 	case invalid.CodeConflict:
 		status = http.StatusConflict
+	case invalid.CodeForbidden, invalid.CodeApprovalRequired:
+		status = http.StatusForbidden
+	case invalid.CodeGone:
+		status = http.StatusGone
 	}
 	return &Error{Status: status, Code: e.Code, Field: e.Field, Message: e.Error(), Details: e.Details}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/costs"
+	"github.com/dripcast/dripcast/exports"
 	"github.com/dripcast/dripcast/queries"
 )
 
@@ -123,8 +124,12 @@ func (s *Server) broadcastRecipients(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
-// recipientsCSV streams every recipient as CSV (the masking writer masks it for analysts).
+// recipientsCSV streams every recipient as CSV (the masking writer masks it for analysts), unless
+// the account wants such exports approved (then: POST /v1/exports).
 func (s *Server) recipientsCSV(w http.ResponseWriter, r *http.Request, b queries.Broadcast, status *queries.MessageStatus) error {
+	if err := exports.Direct(r.Context(), s.q, caller(r.Context()).asker()); err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "text/csv")
 	w.Header().Set("Content-Disposition", `attachment; filename="broadcast-`+strconv.FormatInt(b.ID, 10)+`-recipients.csv"`)
 	return broadcast.ExportRecipients(r.Context(), s.q, s.read, caller(r.Context()).actor(), w, b, status, false)

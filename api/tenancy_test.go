@@ -35,7 +35,8 @@ func TestEveryRouteIsolatesAccounts(t *testing.T) {
 	enr := e.call(keyA, "POST", fmt.Sprintf("/v1/sequences/%d/enrollments", seq), map[string]any{"contact_id": contact}).want(t, 201).num("id")
 	hook := e.call(keyA, "POST", "/v1/integrations", map[string]any{"name": "A hook", "kind": "generic",
 		"mapping": map[string]any{"phone": "phone", "event_name": "a.b"}}).want(t, 201).num("id")
-	ids := map[string]int64{"/v1/contacts/": contact, "/v1/segments/": seg, "/v1/templates/": tpl,
+	export := e.call(keyA, "POST", "/v1/exports", map[string]any{"kind": "recipients", "broadcast_id": bc}).want(t, 201).num("id")
+	ids := map[string]int64{"/v1/exports/": export, "/v1/contacts/": contact, "/v1/segments/": seg, "/v1/templates/": tpl,
 		"/v1/portfolios/": portfolio, "/v1/channels/": channel, "/v1/broadcasts/": bc,
 		"/v1/sequences/": seq, "/v1/enrollments/": enr, "/v1/integrations/": hook, "/v1/api-keys/": keyOf(t, e, keyA)}
 
@@ -79,7 +80,8 @@ func TestEveryRouteIsolatesAccounts(t *testing.T) {
 			}
 		case rt.method == "GET":
 			r := e.call(keyB, "GET", path, nil)
-			leaked := slices.ContainsFunc([]string{"Secret A", "A segment", "welcome_offer", "A broadcast", "A sequence", "A hook", "100000000000001"},
+			leaked := slices.ContainsFunc([]string{"Secret A", "A segment", "welcome_offer", "A broadcast", "A sequence", "A hook", "100000000000001",
+				`"kind":"recipients"`},
 				func(s string) bool { return strings.Contains(string(r.Raw), s) })
 			if r.Status != http.StatusOK || leaked {
 				t.Errorf("%s shows another account's data: %d %s", pattern, r.Status, r.Raw)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dripcast/dripcast/audit"
+	"github.com/dripcast/dripcast/exports"
 	"github.com/dripcast/dripcast/queries"
 )
 
@@ -77,6 +78,10 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, v *visit) er
 	if err != nil {
 		return err
 	}
+	approval, err := exports.NeedsApproval(r.Context(), c.q, v.asker())
+	if err != nil {
+		return err
+	}
 	export := url.Values{}
 	for k, vs := range r.URL.Query() {
 		if k != "before" {
@@ -84,7 +89,8 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, v *visit) er
 		}
 	}
 	c.render(w, r, v, http.StatusOK, "audit", "Audit log", map[string]any{"Entries": entries, "Next": next, "Who": who,
-		"Targets": auditTargets, "Q": r.URL.Query(), "Errors": errs, "Export": "/audit.csv?" + export.Encode()})
+		"Targets": auditTargets, "Q": r.URL.Query(), "Errors": errs, "Export": "/audit.csv?" + export.Encode(),
+		"Request": "/exports?" + export.Encode(), "Approval": approval})
 	return nil
 }
 
@@ -113,6 +119,9 @@ func (c *Console) auditCSV(w http.ResponseWriter, r *http.Request, v *visit) err
 	f, errs := auditQuery(r, newFormat(v.sess).loc)
 	if len(errs) > 0 {
 		return errPage(http.StatusBadRequest, "The filter is not valid; go back and correct it.")
+	}
+	if err := exports.Direct(r.Context(), c.q, v.asker()); err != nil {
+		return err
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="audit-log.csv"`)

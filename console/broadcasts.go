@@ -13,6 +13,7 @@ import (
 
 	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/costs"
+	"github.com/dripcast/dripcast/exports"
 	"github.com/dripcast/dripcast/policy"
 	"github.com/dripcast/dripcast/queries"
 	"github.com/dripcast/dripcast/templates"
@@ -657,8 +658,12 @@ func (c *Console) reportPage(w http.ResponseWriter, r *http.Request, v *visit) e
 		code, _ := strconv.Atoi(key)
 		failures = append(failures, failure{Key: key, N: n, Why: whatsapp.Explain(code)})
 	}
+	approval, err := exports.NeedsApproval(r.Context(), c.q, v.asker())
+	if err != nil {
+		return err
+	}
 	c.render(w, r, v, http.StatusOK, "report", l.B.Name+" – report", map[string]any{"L": l, "Failures": failures, "Rows": rows,
-		"Next": next, "Status": r.URL.Query().Get("status"), "Statuses": broadcast.MessageStatuses, "Bars": funnelBars(l.Report)})
+		"Approval": approval, "Next": next, "Status": r.URL.Query().Get("status"), "Statuses": broadcast.MessageStatuses, "Bars": funnelBars(l.Report)})
 	return nil
 }
 
@@ -670,6 +675,9 @@ func (c *Console) recipientsCSV(w http.ResponseWriter, r *http.Request, v *visit
 	}
 	status, err := statusParam(r)
 	if err != nil {
+		return err
+	}
+	if err := exports.Direct(r.Context(), c.q, v.asker()); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")

@@ -214,6 +214,11 @@ func (c *Console) pages() []page {
 		{"POST", "/keys/{id}/revoke", member, role.Owner, c.revokeKey},
 		{"GET", "/audit", member, role.Admins, c.auditPage},
 		{"GET", "/audit.csv", member, role.Admins, c.auditCSV},
+		{"GET", "/exports", member, role.Readers, c.exportsPage},
+		{"POST", "/exports", member, role.Readers, c.requestExport},
+		{"POST", "/exports/{id}/{action}", member, role.Admins, c.decideExport},
+		{"GET", "/exports/{id}/download", member, role.Readers, c.downloadExport},
+		{"POST", "/settings/exports", member, role.Owner, c.saveExportApproval},
 	}
 }
 
@@ -444,6 +449,10 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, v *visit, err err
 			pe = noPage()
 		case ok && in.Code == invalid.CodeConflict:
 			pe = errPage(http.StatusConflict, in.Message)
+		case ok && (in.Code == invalid.CodeForbidden || in.Code == invalid.CodeApprovalRequired):
+			pe = errPage(http.StatusForbidden, in.Message)
+		case ok && in.Code == invalid.CodeGone:
+			pe = errPage(http.StatusGone, in.Message)
 		case ok:
 			pe = errPage(http.StatusBadRequest, in.Error())
 		case errors.Is(err, context.Canceled):

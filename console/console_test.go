@@ -20,6 +20,7 @@ import (
 	"github.com/dripcast/dripcast/apikey"
 	"github.com/dripcast/dripcast/audit"
 	"github.com/dripcast/dripcast/contacts"
+	"github.com/dripcast/dripcast/exports"
 	"github.com/dripcast/dripcast/integrations"
 	"github.com/dripcast/dripcast/people"
 	"github.com/dripcast/dripcast/queries"
@@ -222,10 +223,15 @@ func TestAnotherAccountSeesNothing(t *testing.T) {
 	if err := e.pool.QueryRow(context.Background(), `SELECT id FROM templates WHERE account_id = $1 AND name = 'promo'`, mine).Scan(&promo); err != nil {
 		t.Fatal(err)
 	}
+	asked, err := exports.Ask(context.Background(), e.pool, exports.Asker{Actor: audit.Actor{AccountID: mine, KeyID: key.ID, Name: "shop"}, Role: "owner"},
+		exports.Request{Kind: "recipients", BroadcastID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
 	seq := e.sequenceOf(mine, promo)
 	enrollment := e.enrollmentOf(mine, promo, contact.ID)
 	ids := map[string]int64{"/sequences/": seq, "/enrollments/": enrollment, "/segments/": seg.ID, "/broadcasts/": id, "/users/": person.ID, "/keys/": key.ID, "/contacts/": contact.ID, "/templates/": tpl.ID,
-		"/integrations/": hook.ID, "/channels/": channel, "/portfolios/": portfolio, "/contacts/imports/": imported}
+		"/integrations/": hook.ID, "/channels/": channel, "/portfolios/": portfolio, "/contacts/imports/": imported, "/exports/": asked.ID}
 	other := e.signIn(e.account("globex"), "owner")
 	walked := 0
 	for _, p := range e.c.pages() {
@@ -243,7 +249,7 @@ func TestAnotherAccountSeesNothing(t *testing.T) {
 			t.Errorf("%s %s: the walk has no row of this kind", p.method, p.path)
 			continue
 		}
-		for _, action := range []string{"pause", "cancel", "retry-failed", "role", "reset-mfa", "remove"} {
+		for _, action := range []string{"pause", "cancel", "retry-failed", "role", "reset-mfa", "remove", "approve"} {
 			path := strings.NewReplacer("{id}", fmt.Sprint(target), "{action}", action, "{choice}", "opt-out").Replace(p.path)
 			if status, _ := other.do(p.method, path, url.Values{"role": {"owner"}, "name": {"Mallory"}, "source": {"customer_request"}}); status != http.StatusNotFound {
 				t.Errorf("%s %s from another account: %d", p.method, path, status)
@@ -290,6 +296,10 @@ func TestAnotherAccountSeesNothing(t *testing.T) {
 	if c, err := q.GetContact(context.Background(), queries.GetContactParams{AccountID: mine, ID: contact.ID}); err != nil ||
 		c.Name != "Ana" || !c.OptedIn {
 		t.Fatalf("the contact changed: %+v %v", c, err)
+	}
+	if x, err := q.GetExportRequest(context.Background(), queries.GetExportRequestParams{AccountID: mine, ID: asked.ID}); err != nil ||
+		x.Status != "approved" || x.DownloadedAt != nil {
+		t.Fatalf("the export changed: %q %v", x.Status, err)
 	}
 	if status, _ := e.signIn(mine, "marketer").do("GET", fmt.Sprintf("/broadcasts/%d", id), nil); status != http.StatusOK {
 		t.Fatalf("its own account: %d", status)

@@ -36,8 +36,12 @@ func (c *Console) showSettings(w http.ResponseWriter, r *http.Request, v *visit,
 		}
 		s.prices = pricesForm(list)
 	}
+	acct, err := c.q.GetAccount(r.Context(), v.sess.AccountID)
+	if err != nil {
+		return err
+	}
 	c.render(w, r, v, status, "settings", "Settings", map[string]any{"Sending": s.sending, "IPs": s.ips, "Prices": s.prices,
-		"Refused": s.refused, "Weekdays": weekdays,
+		"Refused": s.refused, "Weekdays": weekdays, "ExportApproval": acct.ExportsNeedApproval,
 		"Saved": r.URL.Query().Get("saved"), "YourIP": v.ip.String(), "Defaults": map[string]string{
 			"failure": pct(policy.DefaultAutoPauseFailureRate), "optout": pct(policy.DefaultAutoPauseOptOutRate),
 			"yellow": pct(policy.DefaultYellowRateFactor), "keywords": strings.Join(policy.DefaultOptOutKeywords, ", ")}})

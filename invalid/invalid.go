@@ -11,9 +11,13 @@ import (
 
 // The stable codes, as the API answers them.
 const (
-	Code         = "validation_failed" // input a person must fix
-	CodeNotFound = "not_found"         // a resource of the account that does not exist
-	CodeConflict = "conflict"          // the resource's state forbids the action
+	Code          = "validation_failed" // input a person must fix
+	CodeNotFound  = "not_found"         // a resource of the account that does not exist
+	CodeConflict  = "conflict"          // the resource's state forbids the action
+	CodeForbidden = "forbidden"         // the caller may not do this to this resource
+	CodeGone      = "gone"              // the resource was there to take once, and is no longer
+	// CodeApprovalRequired: the account wants another person's approval for this first.
+	CodeApprovalRequired = "approval_required"
 )
 
 // Error names what is wrong: Field is a path into what was sent ("steps[2].delay", "" for the
@@ -49,6 +53,16 @@ func NotFound(what string) *Error {
 // Conflict is an action the resource's current state forbids.
 func Conflict(format string, args ...any) *Error {
 	return &Error{Code: CodeConflict, Message: fmt.Sprintf(format, args...)}
+}
+
+// Forbidden is an action the caller's role or identity may not take on this resource.
+func Forbidden(format string, args ...any) *Error {
+	return &Error{Code: CodeForbidden, Message: fmt.Sprintf(format, args...)}
+}
+
+// Gone is a one-time resource already used, or expired.
+func Gone(format string, args ...any) *Error {
+	return &Error{Code: CodeGone, Message: fmt.Sprintf(format, args...)}
 }
 
 // As finds the invalid-input error in err's chain.

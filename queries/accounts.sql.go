@@ -73,7 +73,7 @@ func (q *Queries) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) (Cre
 }
 
 const createAccount = `-- name: CreateAccount :one
-INSERT INTO accounts (name) VALUES ($1) RETURNING id, name, settings, created_at, allowed_ips, time_zone, locale, require_mfa
+INSERT INTO accounts (name) VALUES ($1) RETURNING id, name, settings, created_at, allowed_ips, time_zone, locale, require_mfa, exports_need_approval
 `
 
 func (q *Queries) CreateAccount(ctx context.Context, name string) (Account, error) {
@@ -88,6 +88,7 @@ func (q *Queries) CreateAccount(ctx context.Context, name string) (Account, erro
 		&i.TimeZone,
 		&i.Locale,
 		&i.RequireMfa,
+		&i.ExportsNeedApproval,
 	)
 	return i, err
 }
@@ -164,7 +165,7 @@ func (q *Queries) GetAPIKeyByPrefix(ctx context.Context, prefix string) (GetAPIK
 }
 
 const getAccount = `-- name: GetAccount :one
-SELECT id, name, settings, created_at, allowed_ips, time_zone, locale, require_mfa FROM accounts WHERE id = $1
+SELECT id, name, settings, created_at, allowed_ips, time_zone, locale, require_mfa, exports_need_approval FROM accounts WHERE id = $1
 `
 
 func (q *Queries) GetAccount(ctx context.Context, id int64) (Account, error) {
@@ -179,6 +180,7 @@ func (q *Queries) GetAccount(ctx context.Context, id int64) (Account, error) {
 		&i.TimeZone,
 		&i.Locale,
 		&i.RequireMfa,
+		&i.ExportsNeedApproval,
 	)
 	return i, err
 }
@@ -417,7 +419,7 @@ func (q *Queries) TouchAPIKey(ctx context.Context, id int64) error {
 }
 
 const updateAccountSettings = `-- name: UpdateAccountSettings :one
-UPDATE accounts SET settings = $1 WHERE id = $2 RETURNING id, name, settings, created_at, allowed_ips, time_zone, locale, require_mfa
+UPDATE accounts SET settings = $1 WHERE id = $2 RETURNING id, name, settings, created_at, allowed_ips, time_zone, locale, require_mfa, exports_need_approval
 `
 
 type UpdateAccountSettingsParams struct {
@@ -437,6 +439,7 @@ func (q *Queries) UpdateAccountSettings(ctx context.Context, arg UpdateAccountSe
 		&i.TimeZone,
 		&i.Locale,
 		&i.RequireMfa,
+		&i.ExportsNeedApproval,
 	)
 	return i, err
 }

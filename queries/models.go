@@ -359,14 +359,15 @@ func AllUnknownResolutionValues() []UnknownResolution {
 }
 
 type Account struct {
-	ID         int64
-	Name       string
-	Settings   json.RawMessage
-	CreatedAt  time.Time
-	AllowedIps []netip.Prefix
-	TimeZone   string
-	Locale     string
-	RequireMfa bool
+	ID                  int64
+	Name                string
+	Settings            json.RawMessage
+	CreatedAt           time.Time
+	AllowedIps          []netip.Prefix
+	TimeZone            string
+	Locale              string
+	RequireMfa          bool
+	ExportsNeedApproval bool
 }
 
 type ApiKey struct {
@@ -523,6 +524,22 @@ type Event struct {
 	ProcessedAt *time.Time
 	Error       string
 	Attempts    int32
+}
+
+type ExportRequest struct {
+	ID              int64
+	AccountID       int64
+	Kind            string
+	Params          json.RawMessage
+	RequestedByKey  *int64
+	RequestedByUser *int64
+	RequesterName   string
+	RequestedAt     time.Time
+	Status          string
+	DecidedByName   *string
+	DecidedAt       *time.Time
+	ExpiresAt       *time.Time
+	DownloadedAt    *time.Time
 }
 
 type Import struct {
