@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/dripcast/dripcast/broadcast"
 	"github.com/dripcast/dripcast/clock"
@@ -49,6 +50,8 @@ type Options struct {
 	// Drips enrolls contacts by hand; one on the real clock, counting into a registry of its own,
 	// when nil.
 	Drips *drip.Engine
+	// Redis is the limiter's: erasing a person forgets them there too.
+	Redis redis.UniversalClient
 	// Replica, when set, serves the reads of reports, recipient lists and exports, and of the audit
 	// log (a streaming replica: see api.Options.Replica).
 	Replica *pgxpool.Pool
@@ -158,6 +161,8 @@ func (c *Console) pages() []page {
 		{"POST", "/contacts/{id}", member, role.Editors, c.updateContact},
 		{"POST", "/contacts/{id}/consent/{choice}", member, role.Editors, c.consent},
 		{"POST", "/contacts/{id}/delete", member, role.Editors, c.deleteContact},
+		{"POST", "/contacts/{id}/export", member, role.Admins, c.exportPerson},
+		{"POST", "/contacts/{id}/erase", member, role.Admins, c.erasePerson},
 		{"GET", "/sequences", member, role.Readers, c.sequenceList},
 		{"GET", "/sequences/new", member, role.Editors, c.newSequence},
 		{"POST", "/sequences/new", member, role.Editors, c.createSequence},

@@ -41,7 +41,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	pool := testenv.DB(t)
-	c := New(pool, slog.New(slog.NewTextHandler(testLog{t}, nil)), Options{Secrets: testenv.Secrets(t)})
+	c := New(pool, slog.New(slog.NewTextHandler(testLog{t}, nil)), Options{Secrets: testenv.Secrets(t), Redis: testenv.Redis(t)})
 	srv := httptest.NewServer(c.Handler())
 	t.Cleanup(srv.Close)
 	return &env{t: t, pool: pool, c: c, srv: srv}

@@ -238,6 +238,36 @@ func (c *Console) deleteContact(w http.ResponseWriter, r *http.Request, v *visit
 	return nil
 }
 
+// exportPerson downloads everything Dripcast holds about the person, as JSON (audited). A form
+// posts it, with the CSRF token: another site cannot make a signed-in admin's browser fetch it.
+func (c *Console) exportPerson(w http.ResponseWriter, r *http.Request, v *visit) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	out, err := contacts.ExportOf(r.Context(), c.db, v.sess.Actor(v.ip), id)
+	if err != nil {
+		return noPageIfMissing(err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="contact-%d.json"`, id))
+	return json.NewEncoder(w).Encode(out)
+}
+
+// erasePerson removes the person's personal data everywhere (contacts.Erase); the contact stays,
+// anonymised, so the reports keep their counts.
+func (c *Console) erasePerson(w http.ResponseWriter, r *http.Request, v *visit) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := contacts.Erase(r.Context(), c.db, c.opts.Redis, v.sess.Actor(v.ip), id); err != nil {
+		return noPageIfMissing(err)
+	}
+	http.Redirect(w, r, fmt.Sprintf("/contacts/%d?saved=erased", id), http.StatusSeeOther)
+	return nil
+}
+
 // attributeLines shows attributes one per line as name = value, sorted by name.
 func attributeLines(raw []byte) string {
 	var m map[string]any

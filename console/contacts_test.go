@@ -127,3 +127,41 @@ func TestNewContact(t *testing.T) {
 		t.Fatalf("the same number again: %d, %d contacts renamed", status, n)
 	}
 }
+
+// An admin downloads a person's data and erases it from the contact's page; a marketer can do
+// neither; a second erasure is refused.
+func TestEraseAndExportAPerson(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	account := e.account("acme")
+	ct, _, err := contacts.Save(context.Background(), e.pool, audit.Actor{AccountID: account}, contacts.Input{Phone: "+14155550111",
+		Name: ptr("Ana"), OptedIn: ptr(true), OptInSource: "website_form"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, export, erase := fmt.Sprintf("/contacts/%d", ct.ID), fmt.Sprintf("/contacts/%d/export", ct.ID), fmt.Sprintf("/contacts/%d/erase", ct.ID)
+	marketer, admin := e.signIn(account, "marketer"), e.signIn(account, "admin")
+	if _, body := marketer.do("GET", page, nil); strings.Contains(body, `id="personal-data"`) {
+		t.Fatal("a marketer is offered the person's export and erasure")
+	}
+	for _, path := range []string{export, erase} {
+		if status, _ := marketer.do("POST", path, nil); status != http.StatusForbidden {
+			t.Fatalf("a marketer's %s: %d", path, status)
+		}
+	}
+	if _, body := admin.do("GET", page, nil); !strings.Contains(body, `id="erase-person"`) {
+		t.Fatal("the admin is offered no erasure")
+	}
+	if status, body := admin.do("POST", export, nil); status != http.StatusOK || !strings.Contains(body, "+14155550111") || !strings.Contains(body, "Ana") {
+		t.Fatalf("the export: %d %.200s", status, body)
+	}
+	if status, _ := admin.do("POST", erase, nil); status != http.StatusSeeOther {
+		t.Fatalf("erase: %d", status)
+	}
+	if _, body := admin.do("GET", page+"?saved=erased", nil); !strings.Contains(body, `id="saved-erased"`) || strings.Contains(body, "+14155550111") {
+		t.Fatal("the page after the erasure still shows the number, or no confirmation")
+	}
+	if status, _ := admin.do("POST", erase, nil); status != http.StatusConflict {
+		t.Fatalf("a second erasure: %d", status)
+	}
+}

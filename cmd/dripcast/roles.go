@@ -87,7 +87,7 @@ func runRoles(ctx context.Context, cfg config.Config, log *slog.Logger, roles ..
 	drips := drip.New(pool, cfg.DripClock(), log, sending) // one clock for the API and the scheduler of this process
 	meta := whatsapp.NewClient(cfg.MetaBaseURL, cfg.MetaAPIVersion, cfg.MetaTimeout)
 	pages := console.New(pool, log, console.Options{Secrets: box, Meta: meta, TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL,
-		ImportMaxBytes: cfg.ImportMaxBytes, ImportMaxRows: cfg.ImportMaxRows, Drips: drips, Replica: replica})
+		ImportMaxBytes: cfg.ImportMaxBytes, ImportMaxRows: cfg.ImportMaxRows, Drips: drips, Replica: replica, Redis: rdb})
 	srv := api.New(pool, rdb, log, api.Options{Replica: replica, MaxBodyBytes: cfg.MaxBodyBytes, ImportMaxBytes: cfg.ImportMaxBytes,
 		ImportMaxRows: cfg.ImportMaxRows, Secrets: box, WebhookVerifyToken: cfg.WebhookVerifyToken,
 		Meta: meta, Metrics: sending, Drips: drips,
