@@ -222,7 +222,9 @@ func TestAccountSettings(t *testing.T) {
 	if r := e.call(key, "GET", "/v1/account/settings", nil); r.Body["auto_pause_failure_rate"] != 0.3 {
 		t.Fatalf("stored: %s", r.Raw)
 	}
-	for _, bad := range []map[string]any{{"frequency_cap": map[string]any{"max": 0, "days": 7}}, {"auto_pause_failure_rate": 2}} {
+	e.call(key, "PUT", "/v1/account/settings", map[string]any{"retention": map[string]any{"content_days": 30}}).want(t, 200)
+	for _, bad := range []map[string]any{{"frequency_cap": map[string]any{"max": 0, "days": 7}}, {"auto_pause_failure_rate": 2},
+		{"retention": map[string]any{"content_days": 0}}, {"retention": map[string]any{"content_days": 4000}}} {
 		if r := e.call(key, "PUT", "/v1/account/settings", bad); r.Status != 400 {
 			t.Errorf("%v: %d", bad, r.Status)
 		}

@@ -44,7 +44,8 @@ func (c *Console) showSettings(w http.ResponseWriter, r *http.Request, v *visit,
 		"Refused": s.refused, "Weekdays": weekdays, "ExportApproval": acct.ExportsNeedApproval,
 		"Saved": r.URL.Query().Get("saved"), "YourIP": v.ip.String(), "Defaults": map[string]string{
 			"failure": pct(policy.DefaultAutoPauseFailureRate), "optout": pct(policy.DefaultAutoPauseOptOutRate),
-			"yellow": pct(policy.DefaultYellowRateFactor), "keywords": strings.Join(policy.DefaultOptOutKeywords, ", ")}})
+			"yellow": pct(policy.DefaultYellowRateFactor), "keywords": strings.Join(policy.DefaultOptOutKeywords, ", "),
+			"content": strconv.Itoa(policy.DefaultContentDays)}})
 	return nil
 }
 
@@ -76,16 +77,24 @@ func sendingForm(s policy.Settings) *form {
 	if s.ResendNotSent {
 		f.Values.Set("resend", "on")
 	}
+	if s.Retention != nil {
+		f.Values.Set("content_days", strconv.Itoa(s.Retention.ContentDays))
+	}
 	return f
 }
 
 func pct(share float64) string { return strconv.FormatFloat(share*100, 'f', -1, 64) }
 
 // saveSending reads the sending form back into settings (a field error for what does not parse)
-// and saves them through the same rules as the API.
+// and saves them through the same rules as the API. Settings the form does not show (the default
+// retry policy, set through the API) keep their stored value.
 func (c *Console) saveSending(w http.ResponseWriter, r *http.Request, v *visit) error {
 	f := newForm(r)
-	var s policy.Settings
+	stored, err := account.Settings(r.Context(), c.q, v.sess.AccountID)
+	if err != nil {
+		return err
+	}
+	s := policy.Settings{Retry: stored.Retry}
 	if f.Get("cap_max") != "" || f.Get("cap_days") != "" {
 		maxN, err1 := strconv.Atoi(f.Get("cap_max"))
 		days, err2 := strconv.Atoi(f.Get("cap_days"))
@@ -113,12 +122,20 @@ func (c *Console) saveSending(w http.ResponseWriter, r *http.Request, v *visit) 
 		s.SendWindow = &policy.Window{Start: start, End: end, Days: f.Values["win_days"]}
 	}
 	s.ResendNotSent = f.Get("resend") != ""
+	if t := strings.TrimSpace(f.Get("content_days")); t != "" {
+		days, err := strconv.Atoi(t)
+		if err != nil {
+			f.Errors["content_days"] = "a number of days, or empty for the default"
+		}
+		s.Retention = &policy.Retention{ContentDays: days}
+	}
 	if f.ok() {
 		err := account.SaveSettings(r.Context(), c.db, v.sess.Actor(v.ip), s)
 		if e, ok := invalid.As(err); ok {
 			field, _, _ := strings.Cut(e.Field, ".")
 			e.Field = map[string]string{"frequency_cap": "frequency_cap", "auto_pause_failure_rate": "failure",
-				"auto_pause_opt_out_rate": "optout", "yellow_rate_factor": "yellow", "opt_out_keywords": "keywords", "send_window": "window"}[field]
+				"auto_pause_opt_out_rate": "optout", "yellow_rate_factor": "yellow", "opt_out_keywords": "keywords", "send_window": "window",
+				"retention": "content_days"}[field]
 		}
 		if err := f.take(err); err != nil {
 			return err

@@ -102,13 +102,23 @@ func TestSettingsPage(t *testing.T) {
 	form.Set("win_start", "09:00")
 	form.Set("win_end", "20:00")
 	form["win_days"] = []string{"mon", "sat"}
+	form.Set("content_days", "0")
+	if status, body := admin.do("POST", "/settings/sending", form); status != http.StatusBadRequest || !strings.Contains(body, "3650 days") {
+		t.Fatalf("content kept 0 days: %d", status)
+	}
+	form.Set("content_days", "30")
+	// The default retry policy, set through the API, is not on the form: saving keeps it.
+	if _, err := e.pool.Exec(context.Background(), `UPDATE accounts SET settings = '{"retry": {"mode": "smart", "days": 4}}' WHERE id = $1`, account); err != nil {
+		t.Fatal(err)
+	}
 	if status, _ := admin.do("POST", "/settings/sending", form); status != http.StatusSeeOther {
 		t.Fatalf("save: %d", status)
 	}
 	var settings string
 	_ = e.pool.QueryRow(context.Background(), `SELECT settings::text FROM accounts WHERE id = $1`, account).Scan(&settings)
 	for _, want := range []string{`"frequency_cap": {"max": 2, "days": 7}`, `"auto_pause_failure_rate": 0.2`, `"auto_pause_opt_out_rate": 0.05`,
-		`"opt_out_keywords": ["STOP", "BAND KARO"]`, `"send_window": {"end": "20:00", "days": ["mon", "sat"], "start": "09:00"}`} {
+		`"opt_out_keywords": ["STOP", "BAND KARO"]`, `"send_window": {"end": "20:00", "days": ["mon", "sat"], "start": "09:00"}`,
+		`"retention": {"content_days": 30}`, `"retry": {"days": 4, "mode": "smart"}`} {
 		if !strings.Contains(settings, want) {
 			t.Errorf("settings %s lack %s", settings, want)
 		}

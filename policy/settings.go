@@ -37,6 +37,27 @@ type Settings struct {
 	ResendNotSent bool `json:"resend_not_sent,omitempty"`
 	// Retry is the account's default retry policy: a new broadcast that sets none gets it.
 	Retry *Retry `json:"retry,omitempty"`
+	// Retention is how long the account keeps the content of what it sent and received.
+	Retention *Retention `json:"retention,omitempty"`
+}
+
+// Retention: ContentDays after a message was due (once it is done sending), its content — a
+// drip step's parameters and the triggering event's properties — is scrubbed, and so are the
+// properties of events and integration deliveries received, and of enrollments finished, that
+// long ago. Counts, statuses and times stay. 0 means DefaultContentDays.
+type Retention struct {
+	ContentDays int `json:"content_days,omitempty"`
+}
+
+// DefaultContentDays is how long content is kept when an account sets nothing.
+const DefaultContentDays = 90
+
+// ContentDays is the account's content retention, in days.
+func (s Settings) ContentDays() int {
+	if s.Retention == nil || s.Retention.ContentDays == 0 {
+		return DefaultContentDays
+	}
+	return s.Retention.ContentDays
 }
 
 // DefaultOptOutKeywords are the replies that opt a contact out when an account names none.
@@ -107,6 +128,9 @@ func (s Settings) Validate() error {
 		if err := s.Retry.Validate(); err != nil {
 			return invalid.Within("retry", err)
 		}
+	}
+	if r := s.Retention; r != nil && (r.ContentDays < 1 || r.ContentDays > 3650) {
+		return invalid.Field("retention.content_days", "1 to 3650 days")
 	}
 	return nil
 }

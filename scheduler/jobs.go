@@ -83,4 +83,5 @@ func (j *Jobs) Register(s *Scheduler) {
 	s.Add(2*time.Second, "retry", j.Retry)
 	s.AddEager(10*time.Second, "recover", j.Recover)                 // at election too: see Recover
 	s.Add(10*time.Minute, "sessions", people.New(j.pool, nil).Sweep) // expired console sessions, old sign-in throttles
+	s.Add(time.Hour, "retention", j.Retention)
 }
