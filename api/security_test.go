@@ -323,6 +323,15 @@ func TestEveryMutationIsAudited(t *testing.T) {
 	}
 	do("POST /v1/broadcasts/{id}/retry-failed", "/v1/broadcasts/"+id(b)+"/retry-failed", nil, 201)
 	do("POST /v1/broadcasts/{id}/cancel", "/v1/broadcasts/"+id(b)+"/cancel", nil, 200)
+	do("PUT /v1/account/export-approval", "/v1/account/export-approval", map[string]any{"required": true}, 200)
+	recipients := map[string]any{"kind": "recipients", "broadcast_id": b.num("id")}
+	do("POST /v1/exports", "/v1/exports", recipients, 201)
+	marketer := e.key(account, "marketer")
+	asked := func() string {
+		return id(e.call(marketer, "POST", "/v1/exports", recipients).want(t, http.StatusCreated))
+	}
+	do("POST /v1/exports/{id}/approve", "/v1/exports/"+asked()+"/approve", nil, 200)
+	do("POST /v1/exports/{id}/reject", "/v1/exports/"+asked()+"/reject", nil, 200)
 	seqBody := cartSequence(ch.num("id"), tpl.num("id"))
 	seq := do("POST /v1/sequences", "/v1/sequences", seqBody, 201)
 	do("PUT /v1/sequences/{id}", "/v1/sequences/"+id(seq), seqBody, 200)
