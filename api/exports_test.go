@@ -18,16 +18,7 @@ func TestExportsNeedApproval(t *testing.T) {
 	account, owner := e.account("acme")
 	marketer, other, analyst := e.key(account, "marketer"), e.key(account, "marketer"), e.key(account, "analyst")
 	admin, admin2 := e.key(account, "admin"), e.key(account, "admin")
-	_, channel := channelFixture(t, e, owner, "100000000000001")
-	tpl := e.call(owner, "POST", "/v1/templates", welcomeTemplate()).want(t, http.StatusCreated).num("id")
-	c := e.call(owner, "POST", "/v1/contacts", map[string]any{"phone": "+919876543210", "name": "Asha", "opted_in": true}).
-		want(t, http.StatusCreated).num("id")
-	b := e.call(owner, "POST", "/v1/broadcasts", map[string]any{"name": "b", "channel_id": channel, "template_id": tpl,
-		"audience": map[string]any{"phones": []string{"+919876543210"}}, "draft": true}).want(t, http.StatusCreated).num("id")
-	if _, err := e.pool.Exec(context.Background(), `INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, due_at)
-		VALUES ($1, $2, $3, $4, $5, now())`, account, channel, c, tpl, b); err != nil {
-		t.Fatal(err)
-	}
+	_, b := recipientFixture(t, e, account, owner)
 	csv := fmt.Sprintf("/v1/broadcasts/%d/recipients?format=csv", b)
 	e.call(marketer, "GET", csv, nil).want(t, http.StatusOK) // no rule yet
 

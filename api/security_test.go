@@ -61,22 +61,30 @@ func TestEveryRouteChecksRoles(t *testing.T) {
 	}
 }
 
+// recipientFixture makes a draft broadcast to one contact, Asha (+919876543210, tagged t), with
+// her message row; it answers the contact's and the broadcast's ids.
+func recipientFixture(t *testing.T, e *env, account int64, owner string) (contact, broadcast int64) {
+	t.Helper()
+	_, channel := channelFixture(t, e, owner, "100000000000001")
+	tpl := e.call(owner, "POST", "/v1/templates", welcomeTemplate()).want(t, http.StatusCreated).num("id")
+	contact = e.call(owner, "POST", "/v1/contacts", map[string]any{"phone": "+919876543210", "name": "Asha", "opted_in": true, "tags": []string{"t"}}).
+		want(t, http.StatusCreated).num("id")
+	broadcast = e.call(owner, "POST", "/v1/broadcasts", map[string]any{"name": "b", "channel_id": channel, "template_id": tpl,
+		"audience": map[string]any{"phones": []string{"+919876543210"}}, "draft": true}).want(t, http.StatusCreated).num("id")
+	if _, err := e.pool.Exec(context.Background(), `INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, due_at)
+		VALUES ($1, $2, $3, $4, $5, now())`, account, channel, contact, tpl, broadcast); err != nil {
+		t.Fatal(err)
+	}
+	return contact, broadcast
+}
+
 // An analyst reads everything a marketer reads, with every phone number masked, in JSON and CSV.
 func TestAnalystSeesMaskedPhones(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Options{})
 	account, owner := e.account("acme")
 	analyst := e.key(account, "analyst")
-	_, channel := channelFixture(t, e, owner, "100000000000001")
-	tpl := e.call(owner, "POST", "/v1/templates", welcomeTemplate()).want(t, http.StatusCreated).num("id")
-	c := e.call(owner, "POST", "/v1/contacts", map[string]any{"phone": "+919876543210", "name": "Asha", "opted_in": true, "tags": []string{"t"}}).
-		want(t, http.StatusCreated).num("id")
-	b := e.call(owner, "POST", "/v1/broadcasts", map[string]any{"name": "b", "channel_id": channel, "template_id": tpl,
-		"audience": map[string]any{"phones": []string{"+919876543210"}}, "draft": true}).want(t, http.StatusCreated).num("id")
-	if _, err := e.pool.Exec(context.Background(), `INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, due_at)
-		VALUES ($1, $2, $3, $4, $5, now())`, account, channel, c, tpl, b); err != nil {
-		t.Fatal(err)
-	}
+	c, b := recipientFixture(t, e, account, owner)
 	full := regexp.MustCompile(`\+?919876543210`)
 	for _, path := range []string{"/v1/contacts", fmt.Sprintf("/v1/contacts/%d", c), fmt.Sprintf("/v1/broadcasts/%d", b),
 		fmt.Sprintf("/v1/broadcasts/%d/recipients", b), fmt.Sprintf("/v1/broadcasts/%d/recipients?format=csv", b)} {
