@@ -21,9 +21,9 @@ import (
 // make backup-check: a Postgres archiving its WAL to an encrypted pgBackRest repository
 // (scripts/backup.sh) after a full backup, Dripcast sending a broadcast on it, an instant chosen
 // mid-broadcast, then the repository restored to that instant into a new data directory and
-// started: every send recorded before the instant is there, and none of those recorded after
-// it. The log says what RPO and RTO to expect: the archive's lag while the broadcast sent, and
-// how long the restore took.
+// started: every row committed before the instant is there (each table's ids, and the sends
+// recorded), and none of the sends recorded after it. The log says what RPO and RTO to expect:
+// the archive's lag while the broadcast sent, and how long the restore took.
 func TestBackupRestore(t *testing.T) {
 	dir, err := os.MkdirTemp("", "dripcast-backup-")
 	if err != nil {
@@ -45,7 +45,7 @@ func TestBackupRestore(t *testing.T) {
 	c.broadcast("g0")
 	c.sending(500)
 
-	sent, at := sentBefore(t, dbURL)
+	before, at := snapshot(t, dbURL)
 	lag := c.archiveLag()
 	c.sending(1000) // sends recorded after the instant, which the restore must not have
 	start := time.Now()
@@ -53,20 +53,29 @@ func TestBackupRestore(t *testing.T) {
 	target := at.UTC().Truncate(time.Millisecond).Add(time.Millisecond).Format("2006-01-02 15:04:05.000-07:00")
 	restored := runScript(t, nil, "RESTORED_URL", "backup.sh", "restore", dir, target)
 	rto := time.Since(start)
-	got, _ := sentBefore(t, restored)
-	if missing := len(slices.DeleteFunc(slices.Clone(sent), func(id int64) bool { _, ok := slices.BinarySearch(got, id); return ok })); missing > 0 {
-		t.Fatalf("%d of the %d sends recorded before %s are not in the restore", missing, len(sent), at)
+	after, _ := snapshot(t, restored)
+	rows := 0
+	for table, ids := range before {
+		if missing := len(slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { _, ok := slices.BinarySearch(after[table], id); return ok })); missing > 0 {
+			t.Errorf("%s: %d of the %d rows committed before %s are not in the restore", table, missing, len(ids), at)
+		}
+		rows += len(ids)
 	}
-	if extra := len(got) - len(sent); extra > len(sent)/100 { // commits in the instant between the snapshot and its time
-		t.Fatalf("the restore holds %d sends, %d more than were recorded at %s", len(got), extra, at)
+	sent, got := len(before[sentRows]), len(after[sentRows])
+	if extra := got - sent; extra > sent/100 { // commits in the instant between the snapshot and its time
+		t.Fatalf("the restore holds %d sends, %d more than were recorded at %s", got, extra, at)
 	}
-	t.Logf("restored %d sends to %s in %s (RTO, on this machine, for a %d-row database); the archive lagged %s behind (RPO: at most archive_timeout, 30 s)",
-		len(got), at.Format(time.TimeOnly), rto.Round(time.Millisecond), c.count("true"), lag.Round(time.Millisecond))
+	t.Logf("restored %d rows of %d tables (%d sends) to %s in %s (RTO, on this machine); the archive lagged %s behind (RPO: at most archive_timeout, 30 s)",
+		rows, len(before)-1, sent, at.Format(time.TimeOnly), rto.Round(time.Millisecond), lag.Round(time.Millisecond))
 }
 
-// sentBefore answers the ids of the messages recorded as sent (sorted), and an instant after the
-// snapshot they were read in: everything they show was committed before it.
-func sentBefore(t *testing.T, url string) ([]int64, time.Time) {
+// sentRows names the sends recorded (messages with sent_at) in a snapshot.
+const sentRows = "messages sent"
+
+// snapshot reads, in one snapshot, the ids of every table that has an id column (sorted), and of
+// the sends recorded; and an instant after that snapshot: everything it shows was committed
+// before that instant.
+func snapshot(t *testing.T, url string) (map[string][]int64, time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
@@ -79,16 +88,29 @@ func sentBefore(t *testing.T, url string) ([]int64, time.Time) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	rows, _ := tx.Query(ctx, `SELECT id FROM messages WHERE sent_at IS NOT NULL ORDER BY id`)
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		t.Fatal(err)
+	rows, _ := tx.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'id' AND NOT a.attisdropped AND a.atttypid IN ('int4'::regtype, 'int8'::regtype)
+		WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1`)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) < 10 {
+		t.Fatalf("tables %v: %v", tables, err)
+	}
+	queries := map[string]string{sentRows: `SELECT id FROM messages WHERE sent_at IS NOT NULL ORDER BY id`}
+	for _, table := range tables {
+		queries[table] = `SELECT id::bigint FROM ` + pgx.Identifier{table}.Sanitize() + ` ORDER BY id`
+	}
+	out := map[string][]int64{}
+	for name, q := range queries {
+		rows, _ := tx.Query(ctx, q)
+		if out[name], err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
 	}
 	var at time.Time
 	if err := tx.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&at); err != nil {
 		t.Fatal(err)
 	}
-	return ids, at
+	return out, at
 }
 
 // archiveLag is how long ago the last WAL segment was archived: the commits since then are what a
