@@ -88,6 +88,12 @@ func snapshot(t *testing.T, url string) (map[string][]int64, time.Time) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
+	// The transaction's snapshot is taken by its first statement, this one: the instant read in it
+	// follows the snapshot by microseconds, however long the reads below take.
+	var at time.Time
+	if err := tx.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&at); err != nil {
+		t.Fatal(err)
+	}
 	rows, _ := tx.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'id' AND NOT a.attisdropped AND a.atttypid IN ('int4'::regtype, 'int8'::regtype)
 		WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY 1`)
@@ -105,10 +111,6 @@ func snapshot(t *testing.T, url string) (map[string][]int64, time.Time) {
 		if out[name], err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-	}
-	var at time.Time
-	if err := tx.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&at); err != nil {
-		t.Fatal(err)
 	}
 	return out, at
 }
