@@ -21,3 +21,21 @@ func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusCreated, broadcast.ViewOf(out))
 	return nil
 }
+
+// retarget makes a draft broadcast to one funnel slice of a broadcast (broadcast.Retarget).
+func (s *Server) retarget(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "broadcast")
+	if err != nil {
+		return err
+	}
+	var in broadcast.RetargetInput
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	out, err := broadcast.Retarget(r.Context(), s.db, caller(r.Context()).actor(), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, broadcast.ViewOf(out))
+	return nil
+}

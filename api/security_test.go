@@ -330,6 +330,7 @@ func TestEveryMutationIsAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	do("POST /v1/broadcasts/{id}/retry-failed", "/v1/broadcasts/"+id(b)+"/retry-failed", nil, 201)
+	do("POST /v1/broadcasts/{id}/retarget", "/v1/broadcasts/"+id(b)+"/retarget", map[string]any{"slice": "failed_retryable"}, 201)
 	do("POST /v1/broadcasts/{id}/cancel", "/v1/broadcasts/"+id(b)+"/cancel", nil, 200)
 	do("PUT /v1/account/export-approval", "/v1/account/export-approval", map[string]any{"required": true}, 200)
 	recipients := map[string]any{"kind": "recipients", "broadcast_id": b.num("id")}

@@ -193,6 +193,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/broadcasts/{id}/report", byKey, role.Readers, s.broadcastReport},
 		{"GET", "/v1/broadcasts/{id}/recipients", byKey, role.Readers, s.broadcastRecipients},
 		{"POST", "/v1/broadcasts/{id}/retry-failed", byKey, role.Editors, s.retryFailed},
+		{"POST", "/v1/broadcasts/{id}/retarget", byKey, role.Editors, s.retarget},
 		{"POST", "/v1/sequences", byKey, role.Editors, s.createSequence},
 		{"GET", "/v1/sequences", byKey, role.Readers, s.listSequences},
 		{"GET", "/v1/sequences/{id}", byKey, role.Readers, s.getSequence},

@@ -54,6 +54,7 @@ func TestEveryRouteIsolatesAccounts(t *testing.T) {
 		"POST /v1/sequences/{id}/enrollments": map[string]any{"contact_id": contact},
 		"PATCH /v1/integrations/{id}":         map[string]any{"name": "stolen"},
 		"POST /v1/channels/{id}/media":        newUpload(t, "file", "a.png", "image/png", pngFile),
+		"POST /v1/broadcasts/{id}/retarget":   map[string]any{"slice": "read_not_replied"},
 	}
 	walked := 0
 	for _, rt := range e.api.routes() {

@@ -663,7 +663,7 @@ func (c *Console) reportPage(w http.ResponseWriter, r *http.Request, v *visit) e
 		return err
 	}
 	c.render(w, r, v, http.StatusOK, "report", l.B.Name+" – report", map[string]any{"L": l, "Failures": failures, "Rows": rows,
-		"Approval": approval, "Next": next, "Status": r.URL.Query().Get("status"), "Statuses": broadcast.MessageStatuses, "Bars": funnelBars(l.Report)})
+		"Approval": approval, "Slices": broadcast.Slices, "Next": next, "Status": r.URL.Query().Get("status"), "Statuses": broadcast.MessageStatuses, "Bars": funnelBars(l.Report)})
 	return nil
 }
 
@@ -700,4 +700,18 @@ func audienceOf(raw []byte) string {
 		return fmt.Sprintf("%d listed contacts", len(a.ContactIDs))
 	}
 	return fmt.Sprintf("%d listed numbers", len(a.Phones))
+}
+
+// retarget makes a draft broadcast to one slice of the report's funnel and opens it for editing.
+func (c *Console) retarget(w http.ResponseWriter, r *http.Request, v *visit) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	out, err := broadcast.Retarget(r.Context(), c.db, v.sess.Actor(v.ip), id, broadcast.RetargetInput{Slice: newForm(r).Get("slice")})
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/broadcasts/%d/edit", out.ID), http.StatusSeeOther)
+	return nil
 }

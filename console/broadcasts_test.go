@@ -77,3 +77,42 @@ func TestEditBroadcast(t *testing.T) {
 		t.Fatalf("save a running broadcast: %d", status)
 	}
 }
+
+// From the report, an editor makes a draft to one slice of the funnel and lands on its edit page;
+// an analyst is offered nothing and refused.
+func TestRetargetFromTheReport(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	account := e.account("acme")
+	id := e.broadcastOf(account)
+	if _, err := e.pool.Exec(context.Background(), `INSERT INTO messages (account_id, channel_id, contact_id, template_id, broadcast_id, status, due_at)
+		SELECT account_id, channel_id, 7, template_id, id, 'read', now() FROM broadcasts WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	report, retarget := fmt.Sprintf("/broadcasts/%d/report", id), fmt.Sprintf("/broadcasts/%d/retarget", id)
+	marketer, analyst := e.signIn(account, "marketer"), e.signIn(account, "analyst")
+	if _, body := marketer.do("GET", report, nil); !strings.Contains(body, `id="retarget"`) {
+		t.Fatal("the report offers a marketer no follow-up")
+	}
+	if status, _ := marketer.do("POST", retarget, url.Values{"slice": {"delivered_not_read"}}); status != http.StatusConflict {
+		t.Fatalf("an empty slice: %d", status)
+	}
+	req, _ := http.NewRequest("POST", marketer.e.srv.URL+retarget, strings.NewReader(url.Values{"slice": {"read_not_replied"}, "csrf": {marketer.csrf}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := marketer.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var draft int64
+	_ = e.pool.QueryRow(context.Background(), `SELECT max(id) FROM broadcasts WHERE account_id = $1 AND status = 'draft'`, account).Scan(&draft)
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != fmt.Sprintf("/broadcasts/%d/edit", draft) {
+		t.Fatalf("retarget: %d to %q (draft %d)", res.StatusCode, res.Header.Get("Location"), draft)
+	}
+	if _, body := analyst.do("GET", report, nil); strings.Contains(body, `id="retarget"`) {
+		t.Fatal("the report offers an analyst a follow-up")
+	}
+	if status, _ := analyst.do("POST", retarget, url.Values{"slice": {"read_not_replied"}}); status != http.StatusForbidden {
+		t.Fatalf("an analyst retargets: %d", status)
+	}
+}

@@ -150,6 +150,7 @@ func (c *Console) pages() []page {
 		{"POST", "/broadcasts/{id}/{action}", member, role.Editors, c.broadcastAction},
 		{"GET", "/broadcasts/{id}/report", member, role.Readers, c.reportPage},
 		{"GET", "/broadcasts/{id}/recipients.csv", member, role.Readers, c.recipientsCSV},
+		{"POST", "/broadcasts/{id}/retarget", member, role.Editors, c.retarget},
 		{"GET", "/contacts", member, role.Readers, c.contactList},
 		{"GET", "/contacts/new", member, role.Editors, c.newContact},
 		{"POST", "/contacts/new", member, role.Editors, c.createContact},

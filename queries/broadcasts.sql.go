@@ -813,6 +813,44 @@ func (q *Queries) SetExpandCursor(ctx context.Context, arg SetExpandCursorParams
 	return err
 }
 
+const sliceContacts = `-- name: SliceContacts :many
+SELECT contact_id FROM messages
+WHERE account_id = $1 AND broadcast_id = $2
+  AND CASE $3::text
+        WHEN 'read_not_replied' THEN status = 'read' AND replied_at IS NULL
+        WHEN 'delivered_not_read' THEN status = 'delivered'
+      END
+ORDER BY contact_id
+`
+
+type SliceContactsParams struct {
+	AccountID   int64
+	BroadcastID *int64
+	Slice       string
+}
+
+// The contacts of one of a broadcast's funnel slices (retargeting): read but not replied to, or
+// delivered but not read (its status stays delivered).
+func (q *Queries) SliceContacts(ctx context.Context, arg SliceContactsParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, sliceContacts, arg.AccountID, arg.BroadcastID, arg.Slice)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var contact_id int64
+		if err := rows.Scan(&contact_id); err != nil {
+			return nil, err
+		}
+		items = append(items, contact_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const startDueBroadcasts = `-- name: StartDueBroadcasts :many
 UPDATE broadcasts SET status = 'running', started_at = now(), updated_at = now()
 WHERE status = 'scheduled' AND send_at <= now()

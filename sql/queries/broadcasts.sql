@@ -206,3 +206,14 @@ SELECT p.tier_limit, (SELECT count(*) FROM r)::bigint AS used,
        COALESCE((SELECT first + interval '24 hours' FROM r ORDER BY first OFFSET @skip::bigint LIMIT 1),
                 now() + interval '24 hours')::timestamptz AS nth_free
 FROM p;
+
+-- The contacts of one of a broadcast's funnel slices (retargeting): read but not replied to, or
+-- delivered but not read (its status stays delivered).
+-- name: SliceContacts :many
+SELECT contact_id FROM messages
+WHERE account_id = @account_id AND broadcast_id = @broadcast_id
+  AND CASE @slice::text
+        WHEN 'read_not_replied' THEN status = 'read' AND replied_at IS NULL
+        WHEN 'delivered_not_read' THEN status = 'delivered'
+      END
+ORDER BY contact_id;
