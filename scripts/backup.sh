@@ -22,26 +22,11 @@ dir=$(cd "$dir" && pwd)
 conf=$dir/pgbackrest.conf
 
 say() { echo "backup: $*" >&2; }
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-pgbin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  return 1
-}
+. "$(dirname "$0")/lib.sh"
 backrest() { as_pg pgbackrest --config="$conf" --stanza=dripcast "$@"; }
 
 up() {
-  if ! command -v pgbackrest >/dev/null; then
-    say "installing pgbackrest from Debian's packages"
-    local sudo=()
-    [ "$(id -u)" = 0 ] || sudo=(sudo)
-    "${sudo[@]}" apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq pgbackrest >&2
-  fi
+  command -v pgbackrest >/dev/null || apt_install pgbackrest
   local bin port
   bin=$(pgbin)
   port=$(free_port)

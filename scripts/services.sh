@@ -27,42 +27,14 @@ dir=${DRIPCAST_SERVICES_DIR:-$root/.services}
 envfile=$dir/env
 
 say() { echo "services: $*" >&2; }
-
-as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-pgbin() {
-  local d
-  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-  [ -n "$d" ] && [ -x "$d/initdb" ] && echo "$d"
-}
+. "$root/scripts/lib.sh"
 
 install_missing() {
   local pkgs=()
   [ -n "$(pgbin || true)" ] || pkgs+=(postgresql)
   command -v redis-server >/dev/null || pkgs+=(redis-server)
   [ "${1:-}" != sentinel ] || command -v redis-sentinel >/dev/null || pkgs+=(redis-sentinel)
-  [ ${#pkgs[@]} -eq 0 ] && return 0
-  say "installing ${pkgs[*]} from Debian's packages"
-  local sudo=()
-  [ "$(id -u)" = 0 ] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${pkgs[@]}" >&2
-}
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# Ports below the kernel's ephemeral range (32768 and up by default): a port in that range may be
-# the local end of some client's connection, and then the server cannot bind it even though
-# nothing listens there.
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    if port_free "$p"; then echo "$p"; return 0; fi
-  done
-  say "no free port found"; return 1
+  [ ${#pkgs[@]} -eq 0 ] || apt_install "${pkgs[@]}"
 }
 
 # The Postgres data folder must be reachable by the postgres user; a checkout under a private
@@ -242,12 +214,21 @@ wait_ping() {
   say "nothing answers on port $1"; return 1
 }
 
+# sentinel_down stops the set and waits for each process to be gone (a Sentinel rewrites its
+# configuration as it stops: its folder is not done with until then).
 sentinel_down() {
-  local pid
+  local pids=()
   for f in "$dir"/sentinel/*/pid; do
-    [ -f "$f" ] || continue
-    pid=$(cat "$f")
-    kill "$pid" 2>/dev/null || true
+    [ -f "$f" ] && pids+=("$(cat "$f")")
+  done
+  [ ${#pids[@]} -eq 0 ] && return 0
+  kill "${pids[@]}" 2>/dev/null || true
+  local alive p
+  for _ in $(seq 1 50); do
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && return 0
+    sleep 0.1
   done
 }
 
